@@ -1,0 +1,18 @@
+//! The source stage: where Claude Code keeps its data and what its transcript lines say.
+//!
+//! - [`roots`]: which folders are data roots (`--claude-dir`, `CLAUDE_CONFIG_DIR`, defaults).
+//! - [`walk`]: every transcript under them, once, with the stat facts a cursor compares.
+//! - [`read`]: the new bytes of one transcript, folded into one sighting per response.
+//! - [`line`]: one line in, at most one usage sighting out; bad lines get a counted reason.
+//!
+//! Nothing here knows about the store; nothing downstream reads Claude Code's files.
+
+pub mod line;
+pub mod read;
+pub mod roots;
+pub mod walk;
+
+pub use line::{parse_line, parse_timestamp_ms, LimitNotice, LineOutcome, SkipReason};
+pub use read::{read_transcript, FileRead, Head, LineStats, HEAD_BYTES};
+pub use roots::{candidates, existing, RootCandidates, RootsFrom};
+pub use walk::{find_transcripts, FoundFile, Walk, WalkProblem};

@@ -1,0 +1,589 @@
+//! One transcript line in, at most one usage sighting out.
+//!
+//! Most bytes of a transcript are prompts, tool results and progress chatter. A line that
+//! does not contain `"usage"` cannot carry usage, so it is only checked for the shape of
+//! a JSON object and never parsed. The others are parsed into borrowed structs that name
+//! only the fields `ctm` keeps; `message` and `data` are first captured as raw slices and
+//! parsed further only on the line types that carry usage, so an odd shape elsewhere
+//! never costs a usage line.
+
+use std::borrow::Cow;
+
+use ctm_model::{message_key, Origin, Response, Usage};
+use memchr::memmem;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Why a line was not used. Every skipped line is counted under one reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkipReason {
+    /// Not valid JSON (garbage, or a line cut short and never finished).
+    NotJson,
+    /// Valid JSON, but not an object (`null`, an array, a number, a string).
+    NotObject,
+    /// Bytes that are not UTF-8.
+    InvalidUtf8,
+    /// A usage object with a negative, absurd or mistyped count, or a malformed message.
+    InvalidUsage,
+    /// A usage line whose timestamp is missing or unreadable.
+    BadTimestamp,
+}
+
+impl SkipReason {
+    pub const ALL: [SkipReason; 5] = [
+        SkipReason::NotJson,
+        SkipReason::NotObject,
+        SkipReason::InvalidUtf8,
+        SkipReason::InvalidUsage,
+        SkipReason::BadTimestamp,
+    ];
+
+    /// Stable snake_case name, used in reports and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            SkipReason::NotJson => "not_json",
+            SkipReason::NotObject => "not_object",
+            SkipReason::InvalidUtf8 => "invalid_utf8",
+            SkipReason::InvalidUsage => "invalid_usage",
+            SkipReason::BadTimestamp => "bad_timestamp",
+        }
+    }
+}
+
+/// A "usage limit reached" notice: Claude Code's synthetic error line that says when the
+/// limit resets. Metadata only; its text is not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitNotice {
+    pub timestamp_ms: i64,
+    pub resets_at_s: i64,
+    pub session_id: Option<String>,
+}
+
+/// What one line turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineOutcome {
+    /// A sighting of an API response.
+    Response(Box<Response>),
+    /// A synthetic API-error line (`<synthetic>` model, no usage), with the limit reset
+    /// time when its text carries one.
+    Synthetic(Option<LimitNotice>),
+    /// A well-formed line without usage.
+    NoUsage,
+    Skip(SkipReason),
+}
+
+/// Token counts above this are not a real response (a 1M-token context is the largest).
+pub const ABSURD_TOKENS: i64 = 100_000_000;
+
+const USAGE_MARKER: &[u8] = b"\"usage\"";
+const LIMIT_MARKER: &[u8] = b"usage limit reached|";
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "sessionId", borrow, default)]
+    session_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    cwd: Option<Cow<'a, str>>,
+    #[serde(rename = "isSidechain", default)]
+    is_sidechain: Option<bool>,
+    #[serde(rename = "agentId", borrow, default)]
+    agent_id: Option<Cow<'a, str>>,
+    #[serde(rename = "requestId", borrow, default)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    uuid: Option<Cow<'a, str>>,
+    #[serde(rename = "costUSD", default)]
+    cost_usd: Option<f64>,
+    #[serde(borrow, default)]
+    version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    usage: Option<RawUsage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawUsage<'a> {
+    #[serde(default)]
+    input_tokens: Option<i64>,
+    #[serde(default)]
+    output_tokens: Option<i64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<i64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<i64>,
+    #[serde(default)]
+    cache_creation: Option<CacheCreation>,
+    #[serde(default)]
+    server_tool_use: Option<ServerToolUse>,
+    #[serde(borrow, default)]
+    service_tier: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    inference_geo: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    speed: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct CacheCreation {
+    #[serde(default)]
+    ephemeral_5m_input_tokens: Option<i64>,
+    #[serde(default)]
+    ephemeral_1h_input_tokens: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct ServerToolUse {
+    #[serde(default)]
+    web_search_requests: Option<i64>,
+    #[serde(default)]
+    web_fetch_requests: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct ProgressData<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "agentId", borrow, default)]
+    agent_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+}
+
+/// The subagent line an `agent_progress` line echoes.
+#[derive(Deserialize)]
+struct Echo<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "requestId", borrow, default)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    uuid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+}
+
+/// Parses one line (without its line ending). `source_path` is recorded on the sighting.
+pub fn parse_line(line: &[u8], source_path: &str) -> LineOutcome {
+    let line = trim_ascii(line);
+    if line.is_empty() {
+        return LineOutcome::NoUsage;
+    }
+    // Only an object can be a usage line (serde would also read a struct from an array).
+    if line[0] != b'{' || memmem::find(line, USAGE_MARKER).is_none() {
+        return shape_only(line);
+    }
+    let envelope: Envelope = match serde_json::from_slice(line) {
+        Ok(e) => e,
+        Err(e) => return LineOutcome::Skip(classify(line, &e)),
+    };
+    let kind = envelope.kind.as_deref();
+    if let (Some("assistant") | None, Some(raw)) = (kind, envelope.message) {
+        return assistant(line, &envelope, raw, source_path);
+    }
+    if let (Some("progress"), Some(raw)) = (kind, envelope.data) {
+        return agent_echo(&envelope, raw, source_path);
+    }
+    LineOutcome::NoUsage
+}
+
+fn assistant(line: &[u8], env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome {
+    let Ok(message) = serde_json::from_str::<Message>(raw.get()) else {
+        return LineOutcome::Skip(SkipReason::InvalidUsage);
+    };
+    let Some(raw_usage) = &message.usage else {
+        return LineOutcome::NoUsage;
+    };
+    if message.model.as_deref() == Some("<synthetic>") {
+        return synthetic(line, env);
+    }
+    let usage = match validate(raw_usage) {
+        Ok(u) => u,
+        Err(reason) => return LineOutcome::Skip(reason),
+    };
+    let Some(timestamp_ms) = env.timestamp.as_deref().and_then(parse_timestamp_ms) else {
+        return LineOutcome::Skip(SkipReason::BadTimestamp);
+    };
+    let key = response_key(
+        message.id.as_deref(),
+        env.request_id.as_deref(),
+        env.uuid.as_deref(),
+        line,
+    );
+    LineOutcome::Response(Box::new(Response {
+        key,
+        message_id: owned(&message.id),
+        request_id: owned(&env.request_id),
+        timestamp_ms,
+        session_id: owned(&env.session_id),
+        project_path: owned(&env.cwd),
+        model: owned(&message.model),
+        usage,
+        speed: owned(&raw_usage.speed),
+        service_tier: owned(&raw_usage.service_tier),
+        inference_geo: owned(&raw_usage.inference_geo),
+        is_sidechain: env.is_sidechain.unwrap_or(false),
+        agent_id: owned(&env.agent_id),
+        origin: Origin::Assistant,
+        recorded_cost_usd: env.cost_usd,
+        cc_version: owned(&env.version),
+        source_path: Some(source_path.to_owned()),
+    }))
+}
+
+fn agent_echo(env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome {
+    let Ok(data) = serde_json::from_str::<ProgressData>(raw.get()) else {
+        return LineOutcome::NoUsage;
+    };
+    let (Some("agent_progress"), Some(raw_echo)) = (data.kind.as_deref(), data.message) else {
+        return LineOutcome::NoUsage;
+    };
+    let Ok(echo) = serde_json::from_str::<Echo>(raw_echo.get()) else {
+        return LineOutcome::NoUsage;
+    };
+    let (Some("assistant"), Some(raw_message)) = (echo.kind.as_deref(), echo.message) else {
+        return LineOutcome::NoUsage;
+    };
+    let Ok(message) = serde_json::from_str::<Message>(raw_message.get()) else {
+        return LineOutcome::Skip(SkipReason::InvalidUsage);
+    };
+    let Some(raw_usage) = &message.usage else {
+        return LineOutcome::NoUsage;
+    };
+    if message.model.as_deref() == Some("<synthetic>") {
+        return LineOutcome::Synthetic(None);
+    }
+    let usage = match validate(raw_usage) {
+        Ok(u) => u,
+        Err(reason) => return LineOutcome::Skip(reason),
+    };
+    let ts = echo.timestamp.as_deref().or(env.timestamp.as_deref());
+    let Some(timestamp_ms) = ts.and_then(parse_timestamp_ms) else {
+        return LineOutcome::Skip(SkipReason::BadTimestamp);
+    };
+    let key = response_key(
+        message.id.as_deref(),
+        echo.request_id.as_deref(),
+        echo.uuid.as_deref(),
+        raw_echo.get().as_bytes(),
+    );
+    LineOutcome::Response(Box::new(Response {
+        key,
+        message_id: owned(&message.id),
+        request_id: owned(&echo.request_id),
+        timestamp_ms,
+        session_id: owned(&env.session_id),
+        project_path: owned(&env.cwd),
+        model: owned(&message.model),
+        usage,
+        speed: owned(&raw_usage.speed),
+        service_tier: owned(&raw_usage.service_tier),
+        inference_geo: owned(&raw_usage.inference_geo),
+        // An echo is a subagent's response, whatever the parent line says.
+        is_sidechain: true,
+        agent_id: owned(&data.agent_id),
+        origin: Origin::AgentEcho,
+        recorded_cost_usd: None,
+        cc_version: owned(&env.version),
+        source_path: Some(source_path.to_owned()),
+    }))
+}
+
+fn synthetic(line: &[u8], env: &Envelope) -> LineOutcome {
+    let notice = memmem::find(line, LIMIT_MARKER).and_then(|at| {
+        let digits = &line[at + LIMIT_MARKER.len()..];
+        let end = digits
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(digits.len());
+        let resets_at_s: i64 = std::str::from_utf8(&digits[..end]).ok()?.parse().ok()?;
+        let timestamp_ms = env.timestamp.as_deref().and_then(parse_timestamp_ms)?;
+        Some(LimitNotice {
+            timestamp_ms,
+            resets_at_s,
+            session_id: owned(&env.session_id),
+        })
+    });
+    LineOutcome::Synthetic(notice)
+}
+
+fn validate(raw: &RawUsage) -> Result<Usage, SkipReason> {
+    let count = |v: Option<i64>| -> Result<u64, SkipReason> {
+        match v {
+            None => Ok(0),
+            Some(n) if (0..=ABSURD_TOKENS).contains(&n) => Ok(n as u64),
+            Some(_) => Err(SkipReason::InvalidUsage),
+        }
+    };
+    let cache_total = count(raw.cache_creation_input_tokens)?;
+    let (w5m, w1h) = match &raw.cache_creation {
+        Some(c) => {
+            let w5m = count(c.ephemeral_5m_input_tokens)?;
+            let w1h = count(c.ephemeral_1h_input_tokens)?;
+            // Writes the breakdown does not explain are billed at the 5-minute rate.
+            (w5m + cache_total.saturating_sub(w5m + w1h), w1h)
+        }
+        None => (cache_total, 0),
+    };
+    let tools = raw.server_tool_use.as_ref();
+    Ok(Usage {
+        input_tokens: count(raw.input_tokens)?,
+        output_tokens: count(raw.output_tokens)?,
+        cache_write_5m_tokens: w5m,
+        cache_write_1h_tokens: w1h,
+        cache_read_tokens: count(raw.cache_read_input_tokens)?,
+        web_search_requests: count(tools.and_then(|t| t.web_search_requests))?,
+        web_fetch_requests: count(tools.and_then(|t| t.web_fetch_requests))?,
+    })
+}
+
+fn response_key(
+    message_id: Option<&str>,
+    request_id: Option<&str>,
+    uuid: Option<&str>,
+    line: &[u8],
+) -> String {
+    match (message_id, uuid) {
+        (Some(id), _) if !id.is_empty() => message_key(id, request_id.unwrap_or("")),
+        (_, Some(uuid)) if !uuid.is_empty() => format!("u:{uuid}"),
+        _ => format!("h:{:032x}", xxhash_rust::xxh3::xxh3_128(line)),
+    }
+}
+
+/// RFC 3339 (`Z` or an offset) to UTC epoch milliseconds.
+pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
+    let ts: jiff::Timestamp = s.parse().ok()?;
+    Some(ts.as_millisecond())
+}
+
+fn owned(v: &Option<Cow<str>>) -> Option<String> {
+    v.as_deref().map(str::to_owned)
+}
+
+/// Cheap check of a line that is not parsed: it must look like one JSON object.
+fn shape_only(line: &[u8]) -> LineOutcome {
+    match (line.first(), line.last()) {
+        (Some(b'{'), Some(b'}')) => LineOutcome::NoUsage,
+        (Some(b'['), _) | (Some(b'"'), _) | (Some(b'-' | b'0'..=b'9'), _) => {
+            LineOutcome::Skip(SkipReason::NotObject)
+        }
+        _ if matches!(line, b"null" | b"true" | b"false") => {
+            LineOutcome::Skip(SkipReason::NotObject)
+        }
+        _ => LineOutcome::Skip(SkipReason::NotJson),
+    }
+}
+
+fn classify(line: &[u8], err: &serde_json::Error) -> SkipReason {
+    if std::str::from_utf8(line).is_err() {
+        return SkipReason::InvalidUtf8;
+    }
+    match err.classify() {
+        serde_json::error::Category::Data => SkipReason::InvalidUsage,
+        _ => SkipReason::NotJson,
+    }
+}
+
+fn trim_ascii(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if first.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if last.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ASSISTANT: &str = r#"{"parentUuid":"p","isSidechain":false,"cwd":"/home/u/app","sessionId":"s1","version":"2.1.38","message":{"model":"claude-opus-4-6","id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"usage is fine"}],"usage":{"input_tokens":3,"cache_creation_input_tokens":13835,"cache_read_input_tokens":11515,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":13835},"output_tokens":13,"service_tier":"standard","inference_geo":"not_available"}},"requestId":"req_1","type":"assistant","uuid":"u1","timestamp":"2026-02-10T21:11:59.186Z"}"#;
+
+    fn response(line: &str) -> Response {
+        match parse_line(line.as_bytes(), "/f.jsonl") {
+            LineOutcome::Response(r) => *r,
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn assistant_line_gives_a_sighting() {
+        let r = response(ASSISTANT);
+        assert_eq!(r.key, "m:msg_1:req_1");
+        assert_eq!(r.session_id.as_deref(), Some("s1"));
+        assert_eq!(r.project_path.as_deref(), Some("/home/u/app"));
+        assert_eq!(r.model.as_deref(), Some("claude-opus-4-6"));
+        assert_eq!(r.timestamp_ms, 1_770_757_919_186);
+        assert_eq!(
+            r.usage,
+            Usage {
+                input_tokens: 3,
+                output_tokens: 13,
+                cache_write_5m_tokens: 0,
+                cache_write_1h_tokens: 13835,
+                cache_read_tokens: 11515,
+                web_search_requests: 0,
+                web_fetch_requests: 0
+            }
+        );
+        assert!(!r.is_sidechain);
+        assert_eq!(r.origin, Origin::Assistant);
+    }
+
+    #[test]
+    fn missing_cache_breakdown_bills_writes_at_five_minutes() {
+        let line = ASSISTANT.replace(
+            r#""cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":13835},"#,
+            "",
+        );
+        let r = response(&line);
+        assert_eq!(r.usage.cache_write_5m_tokens, 13835);
+        assert_eq!(r.usage.cache_write_1h_tokens, 0);
+    }
+
+    #[test]
+    fn offset_timestamps_are_the_same_instant() {
+        let r = response(
+            &ASSISTANT.replace("2026-02-10T21:11:59.186Z", "2026-02-11T06:11:59.186+09:00"),
+        );
+        assert_eq!(r.timestamp_ms, 1_770_757_919_186);
+    }
+
+    #[test]
+    fn agent_progress_echo_is_a_sidechain_sighting() {
+        let line = r#"{"type":"progress","sessionId":"parent","cwd":"/home/u/app","isSidechain":false,"timestamp":"2026-02-12T14:12:36.000Z","data":{"type":"agent_progress","agentId":"aac57f5","message":{"type":"assistant","requestId":"req_9","uuid":"e1","timestamp":"2026-02-12T14:12:35.862Z","message":{"id":"msg_9","model":"claude-haiku-4-5-20251001","usage":{"input_tokens":1,"output_tokens":3}}}}}"#;
+        let r = response(line);
+        assert_eq!(r.key, "m:msg_9:req_9");
+        assert_eq!(r.origin, Origin::AgentEcho);
+        assert!(r.is_sidechain);
+        assert_eq!(r.agent_id.as_deref(), Some("aac57f5"));
+        assert_eq!(r.session_id.as_deref(), Some("parent"));
+        assert_eq!(r.timestamp_ms, jiff_ms("2026-02-12T14:12:35.862Z"));
+    }
+
+    fn jiff_ms(s: &str) -> i64 {
+        parse_timestamp_ms(s).unwrap()
+    }
+
+    #[test]
+    fn lines_without_message_id_get_their_own_key() {
+        let no_id = ASSISTANT.replace(r#""id":"msg_1","#, "");
+        assert_eq!(response(&no_id).key, "u:u1");
+        let neither = no_id.replace(r#""uuid":"u1","#, "");
+        let key = response(&neither).key;
+        assert!(key.starts_with("h:") && key.len() == 34, "{key}");
+        assert_eq!(response(&neither).key, key, "the hash is stable");
+    }
+
+    #[test]
+    fn synthetic_limit_line_gives_the_reset_time() {
+        let line = r#"{"type":"assistant","sessionId":"s","timestamp":"2026-01-01T10:00:00Z","isApiErrorMessage":true,"message":{"id":"x","model":"<synthetic>","content":[{"type":"text","text":"Claude AI usage limit reached|1767268800"}],"usage":{"input_tokens":0,"output_tokens":0}}}"#;
+        assert_eq!(
+            parse_line(line.as_bytes(), "f"),
+            LineOutcome::Synthetic(Some(LimitNotice {
+                timestamp_ms: jiff_ms("2026-01-01T10:00:00Z"),
+                resets_at_s: 1_767_268_800,
+                session_id: Some("s".into())
+            }))
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_classified() {
+        let skip = |l: &[u8]| match parse_line(l, "f") {
+            LineOutcome::Skip(r) => Some(r),
+            _ => None,
+        };
+        assert_eq!(skip(b"null"), Some(SkipReason::NotObject));
+        assert_eq!(skip(b"[1,2]"), Some(SkipReason::NotObject));
+        assert_eq!(skip(br#"["usage"]"#), Some(SkipReason::NotObject));
+        assert_eq!(skip(b"42"), Some(SkipReason::NotObject));
+        assert_eq!(skip(b"hello"), Some(SkipReason::NotJson));
+        assert_eq!(
+            skip(br#"{"type":"assistant","message":{"usage":{"input_tok"#),
+            Some(SkipReason::NotJson)
+        );
+        assert_eq!(skip(ASSISTANT[..200].as_bytes()), Some(SkipReason::NotJson));
+        let mut bad_utf8 = ASSISTANT.as_bytes().to_vec();
+        let at = ASSISTANT.find("usage is fine").unwrap();
+        bad_utf8[at] = 0xFF;
+        assert_eq!(skip(&bad_utf8), Some(SkipReason::InvalidUtf8));
+        for bad in [
+            r#""output_tokens":-5"#,
+            r#""output_tokens":1000000000000"#,
+            r#""output_tokens":"13""#,
+            r#""output_tokens":1.5"#,
+        ] {
+            let line = ASSISTANT.replace(r#""output_tokens":13"#, bad);
+            assert_eq!(
+                skip(line.as_bytes()),
+                Some(SkipReason::InvalidUsage),
+                "{bad}"
+            );
+        }
+        let no_ts = ASSISTANT.replace(r#","timestamp":"2026-02-10T21:11:59.186Z""#, "");
+        assert_eq!(skip(no_ts.as_bytes()), Some(SkipReason::BadTimestamp));
+        let bad_ts = ASSISTANT.replace("2026-02-10T21:11:59.186Z", "yesterday");
+        assert_eq!(skip(bad_ts.as_bytes()), Some(SkipReason::BadTimestamp));
+    }
+
+    #[test]
+    fn null_and_missing_fields_are_tolerated() {
+        let line = r#"{"type":"assistant","sessionId":null,"cwd":null,"timestamp":"2026-01-01T00:00:00Z","requestId":null,"message":{"id":"m","model":null,"usage":{"input_tokens":null,"output_tokens":5}}}"#;
+        let r = response(line);
+        assert_eq!(r.usage.output_tokens, 5);
+        assert_eq!(r.usage.input_tokens, 0);
+        assert_eq!(r.session_id, None);
+        assert_eq!(r.key, "m:m:");
+    }
+
+    #[test]
+    fn lines_without_usage_are_not_parsed_but_shape_checked() {
+        assert_eq!(
+            parse_line(br#"{"type":"user","message":{"content":"hi"}}"#, "f"),
+            LineOutcome::NoUsage
+        );
+        assert_eq!(parse_line(b"   ", "f"), LineOutcome::NoUsage);
+        // Mentions "usage" in a prompt: parsed, and still no usage.
+        assert_eq!(
+            parse_line(
+                br#"{"type":"user","message":{"role":"user","content":"what is \"usage\"?"}}"#,
+                "f"
+            ),
+            LineOutcome::NoUsage
+        );
+        // A progress line whose data has an unexpected shape is not a usage line.
+        assert_eq!(
+            parse_line(
+                br#"{"type":"progress","data":{"type":"agent_progress","message":"usage"}}"#,
+                "f"
+            ),
+            LineOutcome::NoUsage
+        );
+    }
+}

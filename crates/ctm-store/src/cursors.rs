@@ -1,0 +1,82 @@
+//! File cursors: where each transcript was read up to, and what it looked like then.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection};
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub path: String,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// Just after the last complete line read.
+    pub offset: u64,
+    pub head_len: u64,
+    pub head_hash: u64,
+    pub lines: u64,
+    pub missing_since: Option<i64>,
+}
+
+/// Every cursor, by path.
+pub fn load_all(conn: &Connection) -> Result<HashMap<String, Cursor>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, missing_since FROM file_cursors",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Cursor {
+            path: r.get(0)?,
+            dev: r.get::<_, i64>(1)? as u64,
+            ino: r.get::<_, i64>(2)? as u64,
+            size: r.get::<_, i64>(3)? as u64,
+            mtime_ns: r.get(4)?,
+            offset: r.get::<_, i64>(5)? as u64,
+            head_len: r.get::<_, i64>(6)? as u64,
+            // Stored as the i64 with the same bits: SQLite integers are signed.
+            head_hash: r.get::<_, i64>(7)? as u64,
+            lines: r.get::<_, i64>(8)? as u64,
+            missing_since: r.get(9)?,
+        })
+    })?;
+    let mut map = HashMap::new();
+    for c in rows {
+        let c = c?;
+        map.insert(c.path.clone(), c);
+    }
+    Ok(map)
+}
+
+pub fn save(conn: &Connection, c: &Cursor, now_ms: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO file_cursors (path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, first_seen, \
+         last_read, missing_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL) \
+         ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino, size = excluded.size, \
+         mtime_ns = excluded.mtime_ns, offset = excluded.offset, head_len = excluded.head_len, \
+         head_hash = excluded.head_hash, lines = excluded.lines, last_read = excluded.last_read, missing_since = NULL",
+    )?
+    .execute(params![
+        c.path,
+        c.dev as i64,
+        c.ino as i64,
+        c.size as i64,
+        c.mtime_ns,
+        c.offset as i64,
+        c.head_len as i64,
+        c.head_hash as i64,
+        c.lines as i64,
+        now_ms
+    ])?;
+    Ok(())
+}
+
+/// Notes that a transcript vanished. Its cursor and facts stay: history is kept.
+pub fn mark_missing(conn: &Connection, path: &str, now_ms: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE file_cursors SET missing_since = ?2 WHERE path = ?1 AND missing_since IS NULL",
+    )?
+    .execute(params![path, now_ms])?;
+    Ok(())
+}

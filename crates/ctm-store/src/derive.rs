@@ -1,0 +1,982 @@
+//! The derived tables: everything seed 000 and seed 004 aggregate, computed from the
+//! fact table and nothing else, so they can always be rebuilt and checked.
+//!
+//! Ingest calls [`refresh`] in its own transaction with the sessions and instants it
+//! touched; only those sessions, days (in the store's zone) and the blocks from the
+//! first touched one on are recomputed. [`rebuild_all`] recomputes everything;
+//! [`check`] recomputes into memory and lists every difference.
+//!
+//! Definitions (also in the README, so a user can recompute them by hand):
+//! - `hit_rate` = cache read / (cache write + cache read), per day.
+//! - `efficiency_score` = cache read / (input + cache write + cache read), per session:
+//!   the share of everything the session sent that was served from cache.
+//! - `cache_savings_usd` = what the cached tokens would have cost as plain input, minus
+//!   what they cost (writes cost more than input, reads much less), summed from facts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::{civil::Date, tz::TimeZone, Timestamp};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use crate::StoreError;
+
+/// Five hours, the length of a usage block.
+pub const BLOCK_MS: i64 = 5 * 3600 * 1000;
+
+/// What an ingest changed, for a targeted refresh.
+#[derive(Debug, Default, Clone)]
+pub struct Touched {
+    pub sessions: BTreeSet<String>,
+    /// UTC epoch ms of every response inserted, changed or reclassified (old and new).
+    pub instants: BTreeSet<i64>,
+}
+
+impl Touched {
+    pub fn add(&mut self, session: Option<&str>, ts: i64) {
+        if let Some(s) = session {
+            if !self.sessions.contains(s) {
+                self.sessions.insert(s.to_owned());
+            }
+        }
+        self.instants.insert(ts);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty() && self.instants.is_empty()
+    }
+}
+
+/// Token and cost sums: the unit every aggregate is made of.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sums {
+    pub responses: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_write_5m_tokens: u64,
+    pub cache_write_1h_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub web_search_requests: u64,
+    pub cost_usd: f64,
+    pub cache_savings_usd: f64,
+    /// Responses whose model has no price: their tokens count, their cost is unknown.
+    pub unpriced_responses: u64,
+}
+
+impl Sums {
+    pub fn cache_creation_tokens(&self) -> u64 {
+        self.cache_write_5m_tokens + self.cache_write_1h_tokens
+    }
+
+    pub fn total_tokens(&self) -> u64 {
+        self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_tokens()
+            + self.cache_read_tokens
+    }
+
+    /// cache read / (cache write + cache read); 0 when nothing was cached.
+    pub fn hit_rate(&self) -> f64 {
+        ratio(
+            self.cache_read_tokens,
+            self.cache_creation_tokens() + self.cache_read_tokens,
+        )
+    }
+
+    /// cache read / (input + cache write + cache read); 0 when nothing was sent.
+    pub fn efficiency_score(&self) -> f64 {
+        ratio(
+            self.cache_read_tokens,
+            self.input_tokens + self.cache_creation_tokens() + self.cache_read_tokens,
+        )
+    }
+
+    pub fn add(&mut self, o: &Sums) {
+        self.responses += o.responses;
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_write_5m_tokens += o.cache_write_5m_tokens;
+        self.cache_write_1h_tokens += o.cache_write_1h_tokens;
+        self.cache_read_tokens += o.cache_read_tokens;
+        self.web_search_requests += o.web_search_requests;
+        self.cost_usd += o.cost_usd;
+        self.cache_savings_usd += o.cache_savings_usd;
+        self.unpriced_responses += o.unpriced_responses;
+    }
+}
+
+fn ratio(n: u64, d: u64) -> f64 {
+    if d == 0 {
+        0.0
+    } else {
+        n as f64 / d as f64
+    }
+}
+
+/// One billed response, as the aggregates need it.
+#[derive(Debug, Clone)]
+pub struct FactRow {
+    pub ts: i64,
+    pub session_id: Option<String>,
+    pub project_path: Option<String>,
+    pub model: Option<String>,
+    pub sums: Sums,
+}
+
+/// The columns [`fact_from_row`] reads, in order.
+pub const FACT_COLUMNS: &str = "ts, session_id, project_path, model, input_tokens, output_tokens, \
+     cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
+     cost_usd, cache_savings_usd, priced";
+
+pub fn fact_from_row(r: &rusqlite::Row) -> rusqlite::Result<FactRow> {
+    let priced: bool = r.get(12)?;
+    Ok(FactRow {
+        ts: r.get(0)?,
+        session_id: r.get(1)?,
+        project_path: r.get(2)?,
+        model: r.get(3)?,
+        sums: Sums {
+            responses: 1,
+            input_tokens: r.get(4)?,
+            output_tokens: r.get(5)?,
+            cache_write_5m_tokens: r.get(6)?,
+            cache_write_1h_tokens: r.get(7)?,
+            cache_read_tokens: r.get(8)?,
+            web_search_requests: r.get(9)?,
+            cost_usd: r.get(10)?,
+            cache_savings_usd: r.get(11)?,
+            unpriced_responses: u64::from(!priced),
+        },
+    })
+}
+
+/// Billed facts with `lo <= ts < hi`, oldest first.
+pub fn facts_between(conn: &Connection, lo: i64, hi: i64) -> Result<Vec<FactRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 ORDER BY ts"
+    ))?;
+    let rows = stmt
+        .query_map([lo, hi], fact_from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// The name a model is reported under.
+pub fn model_label(model: Option<&str>) -> &str {
+    model.unwrap_or("unknown")
+}
+
+/// One day in one zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayAggregate {
+    pub date: Date,
+    pub sums: Sums,
+    pub sessions: BTreeSet<String>,
+    pub models: BTreeMap<String, Sums>,
+    /// Responses per local hour of the day.
+    pub hourly: [u64; 24],
+}
+
+impl DayAggregate {
+    pub fn new(date: Date) -> Self {
+        DayAggregate {
+            date,
+            sums: Sums::default(),
+            sessions: BTreeSet::new(),
+            models: BTreeMap::new(),
+            hourly: [0; 24],
+        }
+    }
+
+    pub fn add(&mut self, f: &FactRow, local_hour: usize) {
+        self.sums.add(&f.sums);
+        if let Some(s) = &f.session_id {
+            if !self.sessions.contains(s) {
+                self.sessions.insert(s.clone());
+            }
+        }
+        let label = model_label(f.model.as_deref());
+        match self.models.get_mut(label) {
+            Some(m) => m.add(&f.sums),
+            None => {
+                self.models.insert(label.to_owned(), f.sums.clone());
+            }
+        }
+        self.hourly[local_hour] += 1;
+    }
+
+    /// `models_used`: the day's models, sorted, comma-separated.
+    pub fn models_used(&self) -> String {
+        self.models.keys().cloned().collect::<Vec<_>>().join(",")
+    }
+
+    /// `model_breakdown` JSON: seed 004's `{"model": {"tokens", "cost"}}` plus the split.
+    pub fn model_breakdown_json(&self) -> String {
+        let map: BTreeMap<&str, serde_json::Value> = self
+            .models
+            .iter()
+            .map(|(m, s)| {
+                (
+                    m.as_str(),
+                    serde_json::json!({
+                        "tokens": s.total_tokens(),
+                        "cost": s.cost_usd,
+                        "responses": s.responses,
+                        "inputTokens": s.input_tokens,
+                        "outputTokens": s.output_tokens,
+                        "cacheCreationTokens": s.cache_creation_tokens(),
+                        "cacheReadTokens": s.cache_read_tokens,
+                        "unpricedResponses": s.unpriced_responses,
+                    }),
+                )
+            })
+            .collect();
+        serde_json::to_string(&map).expect("a map of numbers serialises")
+    }
+
+    /// `hourly_distribution` JSON: `{"0": n, ..., "23": n}` in hour order.
+    pub fn hourly_json(&self) -> String {
+        let body: Vec<String> = self
+            .hourly
+            .iter()
+            .enumerate()
+            .map(|(h, n)| format!("\"{h}\":{n}"))
+            .collect();
+        format!("{{{}}}", body.join(","))
+    }
+}
+
+/// Groups facts by local day in `tz`.
+pub fn aggregate_days(facts: &[FactRow], tz: &TimeZone) -> BTreeMap<Date, DayAggregate> {
+    let mut days: BTreeMap<Date, DayAggregate> = BTreeMap::new();
+    for f in facts {
+        let local = Timestamp::from_millisecond(f.ts)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(tz.clone());
+        let date = local.date();
+        days.entry(date)
+            .or_insert_with(|| DayAggregate::new(date))
+            .add(f, local.hour() as usize);
+    }
+    days
+}
+
+/// `[start, end)` of a local day in UTC epoch ms.
+pub fn day_bounds(date: Date, tz: &TimeZone) -> Result<(i64, i64), StoreError> {
+    let start = date.to_zoned(tz.clone()).and_then(|z| z.start_of_day());
+    let end = date
+        .tomorrow()
+        .and_then(|d| d.to_zoned(tz.clone()))
+        .and_then(|z| z.start_of_day());
+    match (start, end) {
+        (Ok(s), Ok(e)) => Ok((
+            s.timestamp().as_millisecond(),
+            e.timestamp().as_millisecond(),
+        )),
+        _ => Err(StoreError::Invalid(format!("date {date} is out of range"))),
+    }
+}
+
+/// The zone the daily tables are kept in (`system_config.timezone`).
+pub fn store_zone(conn: &Connection) -> Result<TimeZone, StoreError> {
+    let name: Option<String> = conn
+        .query_row(
+            "SELECT value FROM system_config WHERE key = 'timezone'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let name = name.unwrap_or_else(|| "UTC".into());
+    TimeZone::get(&name)
+        .map_err(|e| StoreError::Invalid(format!("system_config timezone {name:?}: {e}")))
+}
+
+/// Session totals for `claude_sessions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionAggregate {
+    pub session_id: String,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub project_path: Option<String>,
+    pub main_model: Option<String>,
+    pub sums: Sums,
+}
+
+/// Aggregates facts (oldest first) by session.
+pub fn aggregate_sessions(facts: &[FactRow]) -> BTreeMap<String, SessionAggregate> {
+    let mut out: BTreeMap<String, (SessionAggregate, BTreeMap<String, u64>)> = BTreeMap::new();
+    for f in facts {
+        let Some(id) = &f.session_id else { continue };
+        let (agg, models) = out.entry(id.clone()).or_insert_with(|| {
+            (
+                SessionAggregate {
+                    session_id: id.clone(),
+                    first_ts: f.ts,
+                    last_ts: f.ts,
+                    project_path: f.project_path.clone(),
+                    main_model: None,
+                    sums: Sums::default(),
+                },
+                BTreeMap::new(),
+            )
+        });
+        agg.first_ts = agg.first_ts.min(f.ts);
+        agg.last_ts = agg.last_ts.max(f.ts);
+        if agg.project_path.is_none() {
+            agg.project_path.clone_from(&f.project_path);
+        }
+        agg.sums.add(&f.sums);
+        if let Some(m) = &f.model {
+            *models.entry(m.clone()).or_default() += f.sums.total_tokens();
+        }
+    }
+    out.into_iter()
+        .map(|(k, (mut agg, models))| {
+            // The main model: most tokens; ties go to the alphabetically first name.
+            agg.main_model = models
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+                .map(|(m, _)| m);
+            (k, agg)
+        })
+        .collect()
+}
+
+/// A 5-hour block (the rule in claude-code-data.md): starts at its first response
+/// floored to the UTC hour; a response more than 5 h after the block start or after the
+/// previous response starts a new block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockAggregate {
+    pub start_ms: i64,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub sums: Sums,
+    pub sessions: BTreeSet<String>,
+    pub models: BTreeSet<String>,
+}
+
+impl BlockAggregate {
+    pub fn end_ms(&self) -> i64 {
+        self.start_ms + BLOCK_MS
+    }
+
+    /// Active while now is inside the block and its last response is under 5 h old.
+    pub fn is_active(&self, now_ms: i64) -> bool {
+        now_ms < self.end_ms() && now_ms - self.last_ts < BLOCK_MS
+    }
+}
+
+/// Splits facts (oldest first) into blocks.
+pub fn aggregate_blocks(facts: &[FactRow]) -> Vec<BlockAggregate> {
+    let mut blocks: Vec<BlockAggregate> = Vec::new();
+    for f in facts {
+        let starts_new = match blocks.last() {
+            None => true,
+            Some(b) => f.ts - b.start_ms > BLOCK_MS || f.ts - b.last_ts > BLOCK_MS,
+        };
+        if starts_new {
+            blocks.push(BlockAggregate {
+                start_ms: f.ts.div_euclid(3_600_000) * 3_600_000,
+                first_ts: f.ts,
+                last_ts: f.ts,
+                sums: Sums::default(),
+                sessions: BTreeSet::new(),
+                models: BTreeSet::new(),
+            });
+        }
+        let b = blocks.last_mut().expect("a block was just pushed");
+        b.last_ts = f.ts;
+        b.sums.add(&f.sums);
+        if let Some(s) = &f.session_id {
+            b.sessions.insert(s.clone());
+        }
+        b.models.insert(model_label(f.model.as_deref()).to_owned());
+    }
+    blocks
+}
+
+/// RFC 3339 UTC with milliseconds, the format of every timestamp column we write.
+pub fn iso(ms: i64) -> String {
+    Timestamp::from_millisecond(ms)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// Recomputes what `touched` affects.
+pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), StoreError> {
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let tz = store_zone(tx)?;
+    for session in &touched.sessions {
+        refresh_session(tx, session)?;
+    }
+    let days: BTreeSet<Date> = touched
+        .instants
+        .iter()
+        .map(|&ts| {
+            Timestamp::from_millisecond(ts)
+                .unwrap_or(Timestamp::UNIX_EPOCH)
+                .to_zoned(tz.clone())
+                .date()
+        })
+        .collect();
+    for date in days {
+        refresh_day(tx, date, &tz)?;
+    }
+    if let Some(&first) = touched.instants.iter().next() {
+        refresh_blocks_from(tx, first, now_ms)?;
+    }
+    Ok(())
+}
+
+/// Recomputes every derived table from the facts.
+pub fn rebuild_all(tx: &Transaction) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "DELETE FROM daily_usage_summary; DELETE FROM daily_aggregates; DELETE FROM cache_analytics; \
+         DELETE FROM usage_blocks;",
+    )?;
+    let facts = facts_between(tx, i64::MIN, i64::MAX)?;
+    for agg in aggregate_sessions(&facts).values() {
+        write_session(tx, agg)?;
+    }
+    let tz = store_zone(tx)?;
+    for day in aggregate_days(&facts, &tz).values() {
+        write_day(tx, day)?;
+    }
+    write_blocks(tx, &aggregate_blocks(&facts), now_ms())?;
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    Timestamp::now().as_millisecond()
+}
+
+fn refresh_session(tx: &Transaction, session: &str) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 ORDER BY ts"
+    ))?;
+    let facts: Vec<FactRow> = stmt
+        .query_map([session], fact_from_row)?
+        .collect::<Result<_, _>>()?;
+    match aggregate_sessions(&facts).get(session) {
+        Some(agg) => write_session(tx, agg),
+        // Every response of the session turned out to be a replay: nothing is billed.
+        None => {
+            tx.execute(
+                "UPDATE claude_sessions SET input_tokens = 0, output_tokens = 0, total_tokens = 0, total_cost = 0, \
+                 cache_creation_tokens = 0, cache_read_tokens = 0, message_count = 0, efficiency_score = 0, \
+                 updated_at = CURRENT_TIMESTAMP WHERE session_id = ?1",
+                [session],
+            )?;
+            Ok(())
+        }
+    }
+}
+
+fn write_session(tx: &Transaction, a: &SessionAggregate) -> Result<(), StoreError> {
+    let values = params![
+        a.session_id,
+        iso(a.first_ts),
+        iso(a.last_ts),
+        a.sums.input_tokens,
+        a.sums.output_tokens,
+        a.sums.total_tokens(),
+        a.sums.cost_usd,
+        a.sums.cache_creation_tokens(),
+        a.sums.cache_read_tokens,
+        a.main_model,
+        a.project_path,
+        a.sums.responses,
+        a.sums.efficiency_score(),
+    ];
+    // UPDATE first: a pre-ctm claude_sessions may lack the UNIQUE constraint ON CONFLICT needs.
+    let updated = tx
+        .prepare_cached(
+            "UPDATE claude_sessions SET session_start = ?2, session_end = ?3, input_tokens = ?4, output_tokens = ?5, \
+             total_tokens = ?6, total_cost = ?7, cache_creation_tokens = ?8, cache_read_tokens = ?9, model_name = ?10, \
+             project_name = ?11, message_count = ?12, efficiency_score = ?13, updated_at = CURRENT_TIMESTAMP \
+             WHERE session_id = ?1",
+        )?
+        .execute(values)?;
+    if updated == 0 {
+        tx.prepare_cached(
+            "INSERT INTO claude_sessions (session_id, session_start, session_end, input_tokens, output_tokens, \
+             total_tokens, total_cost, cache_creation_tokens, cache_read_tokens, model_name, project_name, \
+             message_count, efficiency_score, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        )?
+        .execute(values)?;
+    }
+    Ok(())
+}
+
+fn refresh_day(tx: &Transaction, date: Date, tz: &TimeZone) -> Result<(), StoreError> {
+    let (lo, hi) = day_bounds(date, tz)?;
+    let facts = facts_between(tx, lo, hi)?;
+    match aggregate_days(&facts, tz).remove(&date) {
+        Some(day) => write_day(tx, &day),
+        None => {
+            let d = date.to_string();
+            tx.execute("DELETE FROM daily_usage_summary WHERE date = ?1", [&d])?;
+            tx.execute("DELETE FROM daily_aggregates WHERE date = ?1", [&d])?;
+            tx.execute("DELETE FROM cache_analytics WHERE date = ?1", [&d])?;
+            Ok(())
+        }
+    }
+}
+
+fn write_day(tx: &Transaction, day: &DayAggregate) -> Result<(), StoreError> {
+    let s = &day.sums;
+    let date = day.date.to_string();
+    tx.prepare_cached(
+        "INSERT INTO daily_usage_summary (date, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
+         total_tokens, cost_usd, session_count, models_used) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT(date) DO UPDATE SET input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, \
+         cache_creation_tokens = excluded.cache_creation_tokens, cache_read_tokens = excluded.cache_read_tokens, \
+         total_tokens = excluded.total_tokens, cost_usd = excluded.cost_usd, session_count = excluded.session_count, \
+         models_used = excluded.models_used, updated_at = CURRENT_TIMESTAMP",
+    )?
+    .execute(params![
+        date,
+        s.input_tokens,
+        s.output_tokens,
+        s.cache_creation_tokens(),
+        s.cache_read_tokens,
+        s.total_tokens(),
+        s.cost_usd,
+        day.sessions.len(),
+        day.models_used()
+    ])?;
+    tx.prepare_cached(
+        "INSERT INTO daily_aggregates (date, total_input_tokens, total_output_tokens, total_cache_read_tokens, \
+         total_cache_write_tokens, total_cost_usd, avg_cache_hit_rate, session_count, model_breakdown, \
+         hourly_distribution) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+         ON CONFLICT(date) DO UPDATE SET total_input_tokens = excluded.total_input_tokens, \
+         total_output_tokens = excluded.total_output_tokens, total_cache_read_tokens = excluded.total_cache_read_tokens, \
+         total_cache_write_tokens = excluded.total_cache_write_tokens, total_cost_usd = excluded.total_cost_usd, \
+         avg_cache_hit_rate = excluded.avg_cache_hit_rate, session_count = excluded.session_count, \
+         model_breakdown = excluded.model_breakdown, hourly_distribution = excluded.hourly_distribution, \
+         updated_at = datetime('now')",
+    )?
+    .execute(params![
+        date,
+        s.input_tokens,
+        s.output_tokens,
+        s.cache_read_tokens,
+        s.cache_creation_tokens(),
+        s.cost_usd,
+        s.hit_rate(),
+        day.sessions.len(),
+        day.model_breakdown_json(),
+        day.hourly_json()
+    ])?;
+    tx.prepare_cached(
+        "INSERT INTO cache_analytics (date, total_cache_tokens, cache_hit_tokens, cache_savings_usd, hit_rate) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(date) DO UPDATE SET total_cache_tokens = excluded.total_cache_tokens, \
+         cache_hit_tokens = excluded.cache_hit_tokens, cache_savings_usd = excluded.cache_savings_usd, \
+         hit_rate = excluded.hit_rate",
+    )?
+    .execute(params![
+        date,
+        s.cache_creation_tokens() + s.cache_read_tokens,
+        s.cache_read_tokens,
+        s.cache_savings_usd,
+        s.hit_rate()
+    ])?;
+    Ok(())
+}
+
+/// Recomputes the blocks from the one holding (or preceding) `from_ts` on: block
+/// boundaries depend only on earlier responses, so earlier blocks stay as they are.
+fn refresh_blocks_from(tx: &Transaction, from_ts: i64, now_ms: i64) -> Result<(), StoreError> {
+    let restart: Option<String> = tx
+        .query_row(
+            "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 ORDER BY start_time DESC LIMIT 1",
+            [iso(from_ts)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let restart_ms = match &restart {
+        Some(s) => s
+            .parse::<Timestamp>()
+            .map(|t| t.as_millisecond())
+            .map_err(|e| StoreError::Invalid(format!("usage_blocks start_time {s:?}: {e}")))?,
+        None => i64::MIN,
+    };
+    tx.execute(
+        "DELETE FROM usage_blocks WHERE start_time >= ?1",
+        [iso(restart_ms.max(0))],
+    )?;
+    let facts = facts_between(tx, restart_ms, i64::MAX)?;
+    write_blocks(tx, &aggregate_blocks(&facts), now_ms)
+}
+
+fn write_blocks(
+    tx: &Transaction,
+    blocks: &[BlockAggregate],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO usage_blocks (block_id, start_time, end_time, total_tokens, session_count, status) \
+         VALUES (?1, ?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for b in blocks {
+        let status = if b.is_active(now_ms) {
+            "active"
+        } else {
+            "completed"
+        };
+        stmt.execute(params![
+            iso(b.start_ms),
+            iso(b.end_ms()),
+            b.sums.total_tokens(),
+            b.sessions.len(),
+            status
+        ])?;
+    }
+    Ok(())
+}
+
+/// Marks blocks whose time is over as completed.
+pub fn close_finished_blocks(tx: &Transaction, now_ms: i64) -> Result<(), StoreError> {
+    // Inside a block every response is under 5 h old, so its end is the only deadline.
+    tx.execute(
+        "UPDATE usage_blocks SET status = 'completed' WHERE status = 'active' AND end_time <= ?1",
+        [iso(now_ms)],
+    )?;
+    Ok(())
+}
+
+/// Recomputes every derived table in memory and lists how the stored one differs.
+pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut diffs = Vec::new();
+    let facts = facts_between(conn, i64::MIN, i64::MAX)?;
+    let tz = store_zone(conn)?;
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
+
+    // claude_sessions: every session with facts must match; rows without facts are
+    // sessions the store knew before ctm (kept, never derived).
+    let sessions = aggregate_sessions(&facts);
+    let mut stmt = conn.prepare(
+        "SELECT session_id, session_start, session_end, input_tokens, output_tokens, total_tokens, total_cost, \
+         cache_creation_tokens, cache_read_tokens, model_name, project_name, message_count, efficiency_score \
+         FROM claude_sessions",
+    )?;
+    let mut stored = BTreeMap::new();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: Option<String> = r.get(0)?;
+        let Some(id) = id else { continue };
+        let row = (
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            [
+                r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(7)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(11)?.unwrap_or(0),
+            ],
+            r.get::<_, Option<f64>>(6)?.unwrap_or(0.0),
+            r.get::<_, Option<String>>(9)?,
+            r.get::<_, Option<String>>(10)?,
+            r.get::<_, Option<f64>>(12)?.unwrap_or(0.0),
+        );
+        stored.insert(id, row);
+    }
+    for (id, a) in &sessions {
+        let s = &a.sums;
+        let expected_counts = [
+            s.input_tokens,
+            s.output_tokens,
+            s.total_tokens(),
+            s.cache_creation_tokens(),
+            s.cache_read_tokens,
+            s.responses,
+        ]
+        .map(|v| v as i64);
+        match stored.get(id) {
+            None => diffs.push(format!("claude_sessions: session {id} is missing")),
+            Some((start, end, counts, cost, model, project, eff)) => {
+                if start.as_deref() != Some(iso(a.first_ts).as_str())
+                    || end.as_deref() != Some(iso(a.last_ts).as_str())
+                {
+                    diffs.push(format!(
+                        "claude_sessions {id}: start/end {start:?}/{end:?}, facts say {}/{}",
+                        iso(a.first_ts),
+                        iso(a.last_ts)
+                    ));
+                }
+                if *counts != expected_counts {
+                    diffs.push(format!(
+                        "claude_sessions {id}: counts {counts:?}, facts say {expected_counts:?}"
+                    ));
+                }
+                if !close(*cost, s.cost_usd) || !close(*eff, s.efficiency_score()) {
+                    diffs.push(format!(
+                        "claude_sessions {id}: cost/efficiency {cost}/{eff}, facts say {}/{}",
+                        s.cost_usd,
+                        s.efficiency_score()
+                    ));
+                }
+                if *model != a.main_model || *project != a.project_path {
+                    diffs.push(format!("claude_sessions {id}: model/project {model:?}/{project:?}, facts say {:?}/{:?}", a.main_model, a.project_path));
+                }
+            }
+        }
+    }
+
+    // Daily tables, in the store's zone.
+    let days = aggregate_days(&facts, &tz);
+    let mut stored_days: BTreeMap<String, (Vec<i64>, f64, String)> = BTreeMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT date, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, total_tokens, \
+         session_count, cost_usd, models_used FROM daily_usage_summary",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let counts = (1..=6)
+            .map(|i| r.get::<_, i64>(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        stored_days.insert(r.get(0)?, (counts, r.get(7)?, r.get(8)?));
+    }
+    let mut stored_aggs: BTreeMap<String, (Vec<i64>, f64, f64, String, String)> = BTreeMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT date, total_input_tokens, total_output_tokens, total_cache_write_tokens, total_cache_read_tokens, \
+         session_count, total_cost_usd, avg_cache_hit_rate, model_breakdown, hourly_distribution FROM daily_aggregates",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let counts = (1..=5)
+            .map(|i| r.get::<_, i64>(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        stored_aggs.insert(
+            r.get(0)?,
+            (
+                counts,
+                r.get(6)?,
+                r.get(7)?,
+                r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+                r.get::<_, Option<String>>(9)?.unwrap_or_default(),
+            ),
+        );
+    }
+    let mut stored_cache: BTreeMap<String, (i64, i64, f64, f64)> = BTreeMap::new();
+    let mut stmt = conn.prepare("SELECT date, total_cache_tokens, cache_hit_tokens, cache_savings_usd, hit_rate FROM cache_analytics")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        stored_cache.insert(r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?));
+    }
+    for (date, d) in &days {
+        let key = date.to_string();
+        let s = &d.sums;
+        let summary_counts = vec![
+            s.input_tokens,
+            s.output_tokens,
+            s.cache_creation_tokens(),
+            s.cache_read_tokens,
+            s.total_tokens(),
+            d.sessions.len() as u64,
+        ]
+        .into_iter()
+        .map(|v| v as i64)
+        .collect::<Vec<_>>();
+        match stored_days.remove(&key) {
+            None => diffs.push(format!("daily_usage_summary: {key} is missing")),
+            Some((counts, cost, models)) => {
+                if counts != summary_counts || !close(cost, s.cost_usd) || models != d.models_used()
+                {
+                    diffs.push(format!(
+                        "daily_usage_summary {key}: {counts:?} ${cost} [{models}], facts say {summary_counts:?} ${} [{}]",
+                        s.cost_usd,
+                        d.models_used()
+                    ));
+                }
+            }
+        }
+        let agg_counts = [
+            s.input_tokens,
+            s.output_tokens,
+            s.cache_creation_tokens(),
+            s.cache_read_tokens,
+            d.sessions.len() as u64,
+        ]
+        .into_iter()
+        .map(|v| v as i64)
+        .collect::<Vec<_>>();
+        match stored_aggs.remove(&key) {
+            None => diffs.push(format!("daily_aggregates: {key} is missing")),
+            Some((counts, cost, hit, breakdown, hourly)) => {
+                let breakdown_matches = serde_json::from_str::<serde_json::Value>(&breakdown).ok()
+                    == serde_json::from_str::<serde_json::Value>(&d.model_breakdown_json()).ok();
+                if counts != agg_counts
+                    || !close(cost, s.cost_usd)
+                    || !close(hit, s.hit_rate())
+                    || hourly != d.hourly_json()
+                    || !breakdown_matches
+                {
+                    diffs.push(format!(
+                        "daily_aggregates {key}: stored row differs from the facts"
+                    ));
+                }
+            }
+        }
+        match stored_cache.remove(&key) {
+            None => diffs.push(format!("cache_analytics: {key} is missing")),
+            Some((total, hits, savings, hit)) => {
+                if total as u64 != s.cache_creation_tokens() + s.cache_read_tokens
+                    || hits as u64 != s.cache_read_tokens
+                    || !close(savings, s.cache_savings_usd)
+                    || !close(hit, s.hit_rate())
+                {
+                    diffs.push(format!(
+                        "cache_analytics {key}: stored row differs from the facts"
+                    ));
+                }
+            }
+        }
+    }
+    for key in stored_days.keys() {
+        diffs.push(format!("daily_usage_summary: {key} has no facts"));
+    }
+    for key in stored_aggs.keys() {
+        diffs.push(format!("daily_aggregates: {key} has no facts"));
+    }
+    for key in stored_cache.keys() {
+        diffs.push(format!("cache_analytics: {key} has no facts"));
+    }
+
+    // Blocks.
+    let blocks = aggregate_blocks(&facts);
+    let mut stmt = conn.prepare("SELECT block_id, start_time, end_time, total_tokens, session_count, status FROM usage_blocks ORDER BY start_time")?;
+    let stored_blocks: Vec<(String, String, String, i64, i64, String)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    if stored_blocks.len() != blocks.len() {
+        diffs.push(format!(
+            "usage_blocks: {} rows, facts make {} blocks",
+            stored_blocks.len(),
+            blocks.len()
+        ));
+    }
+    let now = now_ms();
+    for (b, (id, start, end, tokens, sessions, status)) in blocks.iter().zip(&stored_blocks) {
+        let expected = (
+            iso(b.start_ms),
+            iso(b.end_ms()),
+            b.sums.total_tokens() as i64,
+            b.sessions.len() as i64,
+        );
+        if (id.clone(), end.clone(), *tokens, *sessions) != expected || start != id {
+            diffs.push(format!("usage_blocks {id}: ({end}, {tokens} tokens, {sessions} sessions), facts say {expected:?}"));
+        }
+        // A block stored as active whose time has passed is only waiting for the next ingest.
+        if status == "completed" && b.is_active(now) {
+            diffs.push(format!(
+                "usage_blocks {id}: completed, but it is still active"
+            ));
+        }
+    }
+    Ok(diffs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(ts: i64, session: &str, model: &str, output: u64) -> FactRow {
+        FactRow {
+            ts,
+            session_id: Some(session.into()),
+            project_path: Some("/p".into()),
+            model: Some(model.into()),
+            sums: Sums {
+                responses: 1,
+                input_tokens: 10,
+                output_tokens: output,
+                cache_write_5m_tokens: 100,
+                cache_read_tokens: 900,
+                cost_usd: 0.5,
+                ..Sums::default()
+            },
+        }
+    }
+
+    const H: i64 = 3_600_000;
+
+    #[test]
+    fn blocks_follow_the_five_hour_rule() {
+        let t0 = 1_767_225_600_000 + 30 * 60_000; // 2026-01-01T00:30Z
+        let facts = vec![
+            fact(t0, "a", "m", 1),
+            fact(t0 + 4 * H, "a", "m", 1), // inside the first block
+            fact(t0 + 4 * H + 40 * 60_000, "a", "m", 1), // 5h10m after 00:00: new block at 05:00
+            fact(t0 + 11 * H, "b", "m", 1), // 6h20m gap: new block at 11:00
+        ];
+        let blocks = aggregate_blocks(&facts);
+        let starts: Vec<String> = blocks.iter().map(|b| iso(b.start_ms)).collect();
+        assert_eq!(
+            starts,
+            vec![
+                "2026-01-01T00:00:00.000Z",
+                "2026-01-01T05:00:00.000Z",
+                "2026-01-01T11:00:00.000Z"
+            ]
+        );
+        assert_eq!(blocks[0].sums.responses, 2);
+        assert!(blocks[2].is_active(t0 + 12 * H));
+        assert!(!blocks[2].is_active(t0 + 17 * H));
+    }
+
+    #[test]
+    fn days_follow_the_zone_including_dst() {
+        let ny = TimeZone::get("America/New_York").unwrap();
+        // 2026-03-08 is 23 hours long in New York.
+        let (lo, hi) = day_bounds(Date::constant(2026, 3, 8), &ny).unwrap();
+        assert_eq!(hi - lo, 23 * H);
+        // 03:30Z on Jan 2 is still Jan 1 in New York, and Jan 2 at 12:30 in Tokyo.
+        let ts = 1_767_225_600_000 + 24 * H + 3 * H + 30 * 60_000;
+        let days = aggregate_days(&[fact(ts, "a", "m", 1)], &ny);
+        assert_eq!(days.keys().next().unwrap().to_string(), "2026-01-01");
+        let tokyo = aggregate_days(
+            &[fact(ts, "a", "m", 1)],
+            &TimeZone::get("Asia/Tokyo").unwrap(),
+        );
+        let day = tokyo.values().next().unwrap();
+        assert_eq!(day.date.to_string(), "2026-01-02");
+        assert_eq!(day.hourly[12], 1);
+    }
+
+    #[test]
+    fn sums_define_hit_rate_and_efficiency() {
+        let s = fact(0, "a", "m", 1).sums;
+        assert_eq!(s.hit_rate(), 900.0 / 1000.0);
+        assert_eq!(s.efficiency_score(), 900.0 / 1010.0);
+        assert_eq!(Sums::default().hit_rate(), 0.0);
+    }
+
+    #[test]
+    fn main_model_has_the_most_tokens() {
+        let facts = vec![
+            fact(0, "a", "haiku", 1),
+            fact(1, "a", "haiku", 1),
+            fact(2, "a", "opus", 5000),
+        ];
+        let s = aggregate_sessions(&facts);
+        assert_eq!(s["a"].main_model.as_deref(), Some("opus"));
+        assert_eq!(s["a"].sums.responses, 3);
+    }
+}

@@ -1,0 +1,368 @@
+//! The fact table: one row per API response, written exactly once.
+//!
+//! A sighting whose key is new is inserted. A sighting of a stored response is merged
+//! with the stored row by [`Response::merge`] (the same rule that merged sightings
+//! within a file), and the row changes only when the merge changes it. A sidechain
+//! response that repeats a message id under a new request id is a replay: it stays in
+//! the table, marked `replay_of`, and is not billed. Which one of such a group is billed
+//! is decided by an order (non-sidechain first, then earliest), never by arrival.
+
+use std::collections::HashMap;
+
+use ctm_model::{message_key_range, Origin, Response, Usage};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+
+use crate::derive::Touched;
+use crate::StoreError;
+
+/// What pricing says about one response (computed by the caller from the price table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pricing {
+    pub cost_usd: f64,
+    pub priced: bool,
+    pub price_model: Option<String>,
+    pub price_version: String,
+    pub long_context: bool,
+    pub multiplier: f64,
+    pub cache_savings_usd: f64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Responses newly marked as sidechain replays (not billed).
+    pub replays: u64,
+}
+
+const COLUMNS: &str = "dedup_key, message_id, request_id, ts, session_id, project_path, model, input_tokens, \
+    output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
+    web_fetch_requests, speed, service_tier, inference_geo, is_sidechain, agent_id, origin, recorded_cost_usd, \
+    cc_version, source_path";
+
+/// Writes sightings into the fact table inside one transaction.
+pub struct FactWriter<'a, 't> {
+    tx: &'a Transaction<'t>,
+    /// Whether the table had rows before: an empty table needs no cross-run replay lookups.
+    had_rows: bool,
+    /// Inserted message ids and how many request ids this run inserted for each.
+    inserted_messages: HashMap<String, u32>,
+    pub touched: Touched,
+    pub stats: WriteStats,
+}
+
+impl<'a, 't> FactWriter<'a, 't> {
+    pub fn new(tx: &'a Transaction<'t>) -> Result<Self, StoreError> {
+        let had_rows = tx
+            .prepare_cached("SELECT 1 FROM responses LIMIT 1")?
+            .exists([])?;
+        Ok(FactWriter {
+            tx,
+            had_rows,
+            inserted_messages: HashMap::new(),
+            touched: Touched::default(),
+            stats: WriteStats::default(),
+        })
+    }
+
+    /// Inserts or merges one sighting. `price` prices the row as it will be stored.
+    pub fn upsert(
+        &mut self,
+        r: Response,
+        price: &dyn Fn(&Response) -> Pricing,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let p = price(&r);
+        let inserted = self
+            .tx
+            .prepare_cached(&format!(
+                "INSERT INTO responses ({COLUMNS}, cost_usd, priced, price_model, price_version, long_context, \
+                 price_multiplier, cache_savings_usd, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+                 ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, \
+                 ?30, ?31) ON CONFLICT(dedup_key) DO NOTHING"
+            ))?
+            .execute(params![
+                r.key,
+                r.message_id,
+                r.request_id,
+                r.timestamp_ms,
+                r.session_id,
+                r.project_path,
+                r.model,
+                r.usage.input_tokens as i64,
+                r.usage.output_tokens as i64,
+                r.usage.cache_write_5m_tokens as i64,
+                r.usage.cache_write_1h_tokens as i64,
+                r.usage.cache_read_tokens as i64,
+                r.usage.web_search_requests as i64,
+                r.usage.web_fetch_requests as i64,
+                r.speed,
+                r.service_tier,
+                r.inference_geo,
+                r.is_sidechain,
+                r.agent_id,
+                origin_name(r.origin),
+                r.recorded_cost_usd,
+                r.cc_version,
+                r.source_path,
+                p.cost_usd,
+                p.priced,
+                p.price_model,
+                p.price_version,
+                p.long_context,
+                p.multiplier,
+                p.cache_savings_usd,
+                now_ms,
+            ])?;
+        if inserted == 1 {
+            self.stats.inserted += 1;
+            self.touched.add(r.session_id.as_deref(), r.timestamp_ms);
+            if let Some(mid) = &r.message_id {
+                *self.inserted_messages.entry(mid.clone()).or_default() += 1;
+            }
+            return Ok(());
+        }
+        let stored = self
+            .load(&r.key)?
+            .ok_or_else(|| StoreError::Invalid(format!("row {} vanished", r.key)))?;
+        let mut merged = stored.clone();
+        merged.merge(r);
+        if merged == stored {
+            self.stats.unchanged += 1;
+            return Ok(());
+        }
+        let p = price(&merged);
+        self.tx
+            .prepare_cached(
+                "UPDATE responses SET ts = ?2, session_id = ?3, project_path = ?4, model = ?5, input_tokens = ?6, \
+                 output_tokens = ?7, cache_write_5m_tokens = ?8, cache_write_1h_tokens = ?9, cache_read_tokens = ?10, \
+                 web_search_requests = ?11, web_fetch_requests = ?12, speed = ?13, service_tier = ?14, \
+                 inference_geo = ?15, is_sidechain = ?16, agent_id = ?17, origin = ?18, recorded_cost_usd = ?19, \
+                 cc_version = ?20, source_path = ?21, cost_usd = ?22, priced = ?23, price_model = ?24, \
+                 price_version = ?25, long_context = ?26, price_multiplier = ?27, cache_savings_usd = ?28 \
+                 WHERE dedup_key = ?1",
+            )?
+            .execute(params![
+                merged.key,
+                merged.timestamp_ms,
+                merged.session_id,
+                merged.project_path,
+                merged.model,
+                merged.usage.input_tokens as i64,
+                merged.usage.output_tokens as i64,
+                merged.usage.cache_write_5m_tokens as i64,
+                merged.usage.cache_write_1h_tokens as i64,
+                merged.usage.cache_read_tokens as i64,
+                merged.usage.web_search_requests as i64,
+                merged.usage.web_fetch_requests as i64,
+                merged.speed,
+                merged.service_tier,
+                merged.inference_geo,
+                merged.is_sidechain,
+                merged.agent_id,
+                origin_name(merged.origin),
+                merged.recorded_cost_usd,
+                merged.cc_version,
+                merged.source_path,
+                p.cost_usd,
+                p.priced,
+                p.price_model,
+                p.price_version,
+                p.long_context,
+                p.multiplier,
+                p.cache_savings_usd,
+            ])?;
+        self.stats.updated += 1;
+        self.touched
+            .add(stored.session_id.as_deref(), stored.timestamp_ms);
+        self.touched
+            .add(merged.session_id.as_deref(), merged.timestamp_ms);
+        // The identity may have changed (an earlier sighting): the replay choice may too.
+        if merged.is_sidechain != stored.is_sidechain || merged.timestamp_ms != stored.timestamp_ms
+        {
+            if let Some(mid) = &merged.message_id {
+                self.inserted_messages.entry(mid.clone()).or_insert(0);
+            }
+        }
+        Ok(())
+    }
+
+    fn load(&self, key: &str) -> Result<Option<Response>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM responses WHERE dedup_key = ?1"
+            ))?
+            .query_row([key], response_from_row)
+            .optional()?)
+    }
+
+    /// Settles sidechain replays for the message ids this run wrote, and returns what
+    /// the derived tables must refresh.
+    pub fn finish(mut self) -> Result<(Touched, WriteStats), StoreError> {
+        let mut messages: Vec<(String, u32)> = std::mem::take(&mut self.inserted_messages)
+            .into_iter()
+            .collect();
+        messages.sort();
+        for (mid, inserted) in messages {
+            // On an empty table a message with one request id cannot be a replay group.
+            if self.had_rows || inserted > 1 {
+                self.settle_replays(&mid)?;
+            }
+        }
+        Ok((self.touched, self.stats))
+    }
+
+    fn settle_replays(&mut self, message_id: &str) -> Result<(), StoreError> {
+        let (lo, hi) = message_key_range(message_id);
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT dedup_key, is_sidechain, ts, request_id, replay_of, session_id FROM responses \
+             WHERE dedup_key >= ?1 AND dedup_key < ?2",
+        )?;
+        type Member = (
+            String,
+            bool,
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let group: Vec<Member> = stmt
+            .query_map([&lo, &hi], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let Some(primary) = group
+            .iter()
+            .min_by(|a, b| (a.1, a.2, &a.3, &a.0).cmp(&(b.1, b.2, &b.3, &b.0)))
+            .map(|m| m.0.clone())
+        else {
+            return Ok(());
+        };
+        for (key, is_sidechain, ts, _, replay_of, session) in &group {
+            let want = (*is_sidechain && *key != primary).then(|| primary.clone());
+            if want != *replay_of {
+                self.tx
+                    .prepare_cached("UPDATE responses SET replay_of = ?2 WHERE dedup_key = ?1")?
+                    .execute(params![key, want])?;
+                if want.is_some() {
+                    self.stats.replays += 1;
+                }
+                self.touched.add(session.as_deref(), *ts);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn origin_name(o: Origin) -> &'static str {
+    match o {
+        Origin::Assistant => "assistant",
+        Origin::AgentEcho => "agent_echo",
+    }
+}
+
+fn response_from_row(r: &Row) -> rusqlite::Result<Response> {
+    let origin: String = r.get(19)?;
+    Ok(Response {
+        key: r.get(0)?,
+        message_id: r.get(1)?,
+        request_id: r.get(2)?,
+        timestamp_ms: r.get(3)?,
+        session_id: r.get(4)?,
+        project_path: r.get(5)?,
+        model: r.get(6)?,
+        usage: Usage {
+            input_tokens: r.get::<_, i64>(7)? as u64,
+            output_tokens: r.get::<_, i64>(8)? as u64,
+            cache_write_5m_tokens: r.get::<_, i64>(9)? as u64,
+            cache_write_1h_tokens: r.get::<_, i64>(10)? as u64,
+            cache_read_tokens: r.get::<_, i64>(11)? as u64,
+            web_search_requests: r.get::<_, i64>(12)? as u64,
+            web_fetch_requests: r.get::<_, i64>(13)? as u64,
+        },
+        speed: r.get(14)?,
+        service_tier: r.get(15)?,
+        inference_geo: r.get(16)?,
+        is_sidechain: r.get(17)?,
+        agent_id: r.get(18)?,
+        origin: if origin == "agent_echo" {
+            Origin::AgentEcho
+        } else {
+            Origin::Assistant
+        },
+        recorded_cost_usd: r.get(20)?,
+        cc_version: r.get(21)?,
+        source_path: r.get(22)?,
+    })
+}
+
+/// Every stored response (billed or not), for repricing.
+pub fn for_each_response(
+    conn: &rusqlite::Connection,
+    mut f: impl FnMut(Response) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM responses ORDER BY id"))?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        f(response_from_row(row)?)?;
+    }
+    Ok(())
+}
+
+/// Replaces a response's price (repricing after the price table changed). Returns
+/// whether the stored price changed.
+pub fn set_pricing(tx: &Transaction, key: &str, p: &Pricing) -> Result<bool, StoreError> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE responses SET cost_usd = ?2, priced = ?3, price_model = ?4, price_version = ?5, long_context = ?6, \
+             price_multiplier = ?7, cache_savings_usd = ?8 WHERE dedup_key = ?1 AND NOT (cost_usd IS ?2 AND \
+             priced IS ?3 AND price_model IS ?4 AND price_version IS ?5 AND long_context IS ?6 AND \
+             price_multiplier IS ?7 AND cache_savings_usd IS ?8)",
+        )?
+        .execute(params![
+            key,
+            p.cost_usd,
+            p.priced,
+            p.price_model,
+            p.price_version,
+            p.long_context,
+            p.multiplier,
+            p.cache_savings_usd
+        ])?;
+    Ok(n == 1)
+}
+
+/// Stores "usage limit reached" notices; a notice read twice is kept once.
+pub fn record_limit_notice(
+    tx: &Transaction,
+    ts: i64,
+    resets_at_s: i64,
+    session: Option<&str>,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO limit_notices (ts, resets_at, session_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![ts, resets_at_s, session])?;
+    Ok(n == 1)
+}
+
+/// Models in the store that have no price, with their response counts.
+pub fn unpriced_models(conn: &rusqlite::Connection) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT coalesce(model, 'unknown'), count(*) FROM billed_responses WHERE priced = 0 GROUP BY 1 ORDER BY 2 DESC, 1",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}

@@ -1,0 +1,362 @@
+//! The store: one SQLite file that keeps every API response for good.
+//!
+//! - [`migrate`]: numbered migrations (seed 000 and seed 004 schemas), run on open.
+//! - [`facts`]: the fact table and the exactly-once upsert.
+//! - [`cursors`]: how far each transcript was read.
+//! - [`derive`]: the seed tables aggregated from the facts, refreshed, rebuilt, checked.
+//! - [`config`]: `system_config`.
+//!
+//! Concurrency: WAL journal, a busy timeout, and one writer at a time (`BEGIN
+//! IMMEDIATE`). Readers never block and see the last committed state.
+
+pub mod config;
+pub mod cursors;
+pub mod derive;
+pub mod facts;
+pub mod migrate;
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+
+pub use migrate::LATEST as SCHEMA_VERSION;
+
+/// Every way opening or using the store can fail, each with a one-line message that
+/// names the file and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path} is not an SQLite database; point --db (or CTM_DB) at a ctm store, or move the file away")]
+    NotADatabase { path: PathBuf },
+    #[error("{path} is an SQLite database but not a ctm store; point --db (or CTM_DB) elsewhere")]
+    NotCtmStore { path: PathBuf },
+    #[error("{path} has schema version {found}, newer than this ctm supports ({supported}); upgrade ctm or use another --db")]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error(
+        "{path} is locked by another process (waited {waited_ms} ms); try again when it finishes"
+    )]
+    Busy { path: PathBuf, waited_ms: u64 },
+    #[error("migration to schema version {version} failed, nothing was changed: {message}")]
+    Migration { version: u32, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot use the store at {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// How long to wait for another writer before giving up.
+    pub busy_timeout: Duration,
+    /// Migrate to this version instead of the latest (`ctm db migrate --to N`).
+    pub target_version: u32,
+    /// Open without creating or migrating (inspection only).
+    pub read_only: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            busy_timeout: Duration::from_secs(30),
+            target_version: migrate::LATEST,
+            read_only: false,
+        }
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    busy_timeout: Duration,
+    /// Migrations this open applied.
+    pub migrated: Vec<u32>,
+}
+
+impl Store {
+    /// Opens (creating it with mode 0600 when missing) and migrates the store.
+    pub fn open(path: &Path, opts: &OpenOptions) -> Result<Store, StoreError> {
+        let io_err = |source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !opts.read_only && !path.exists() {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(parent)
+                    .map_err(io_err)?;
+            }
+            // Created here, not by SQLite, so that it is private from the first byte;
+            // SQLite gives its -wal and -shm files the same mode.
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_err(e)),
+            }
+        }
+        let flags = if opts.read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| classify(path, e, opts.busy_timeout))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+            busy_timeout: opts.busy_timeout,
+            migrated: Vec::new(),
+        };
+        store
+            .configure()
+            .map_err(|e| classify(path, e, opts.busy_timeout))?;
+        let version = store.version_or_refuse()?;
+        if !opts.read_only && version < opts.target_version {
+            store.migrated = store.migrate_to(opts.target_version)?;
+        }
+        Ok(store)
+    }
+
+    fn configure(&self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(self.busy_timeout)?;
+        // The first statement is where a file that is not a database says so.
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        if !self.conn.is_readonly(rusqlite::MAIN_DB)? {
+            let mode: String = self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            debug_assert!(mode.eq_ignore_ascii_case("wal"));
+            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        Ok(())
+    }
+
+    fn version_or_refuse(&self) -> Result<u32, StoreError> {
+        match migrate::current_version(&self.conn).map_err(|e| self.reclassify(e))? {
+            None => Err(StoreError::NotCtmStore {
+                path: self.path.clone(),
+            }),
+            Some(v) if v > migrate::LATEST => Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: v,
+                supported: migrate::LATEST,
+            }),
+            Some(v) => Ok(v),
+        }
+    }
+
+    fn migrate_to(&mut self, target: u32) -> Result<Vec<u32>, StoreError> {
+        if target > migrate::LATEST {
+            return Err(StoreError::Invalid(format!(
+                "schema version {target} does not exist; the latest is {}",
+                migrate::LATEST
+            )));
+        }
+        let tx = self.write()?;
+        // Another process may have migrated while this one waited for the lock.
+        let from = migrate::current_version(&tx)?.unwrap_or(0);
+        if from >= target {
+            return Ok(Vec::new());
+        }
+        let fresh = from == 0 && !has_rows(&tx, "claude_sessions")?;
+        let applied = migrate::migrate(&tx, from, target)?;
+        if fresh {
+            // A new store keeps its daily tables in the user's zone.
+            if let Some(zone) = jiff::tz::TimeZone::system().iana_name() {
+                config::set_raw(&tx, "timezone", zone)?;
+            }
+        }
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// The schema version of the open store.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(migrate::current_version(&self.conn)?.unwrap_or(0))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Starts the one write transaction allowed at a time, waiting up to the busy timeout.
+    pub fn write(&mut self) -> Result<Transaction<'_>, StoreError> {
+        let path = self.path.clone();
+        let waited = self.busy_timeout;
+        // A failed try_write may have left its short timeout on the connection.
+        self.conn.busy_timeout(waited)?;
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e, waited))
+    }
+
+    /// Like [`Store::write`], but gives up after `wait` (the statusline must not queue).
+    pub fn try_write(&mut self, wait: Duration) -> Result<Transaction<'_>, StoreError> {
+        let path = self.path.clone();
+        let normal = self.busy_timeout;
+        self.conn.busy_timeout(wait)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e, wait))?;
+        tx.busy_timeout(normal)?;
+        Ok(tx)
+    }
+
+    fn reclassify(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Sqlite(e) => classify(&self.path, e, self.busy_timeout),
+            other => other,
+        }
+    }
+}
+
+fn has_rows(conn: &Connection, table: &str) -> Result<bool, StoreError> {
+    let exists = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+        .exists([table])?;
+    if !exists {
+        return Ok(false);
+    }
+    Ok(conn
+        .prepare(&format!("SELECT 1 FROM {table} LIMIT 1"))?
+        .exists([])?)
+}
+
+fn classify(path: &Path, e: rusqlite::Error, waited: Duration) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy {
+            path: path.to_path_buf(),
+            waited_ms: waited.as_millis() as u64,
+        },
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_new_store_is_private_and_at_the_latest_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/ctm.db");
+        let store = Store::open(&path, &OpenOptions::default()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(store.migrated, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+        drop(store);
+        let again = Store::open(&path, &OpenOptions::default()).unwrap();
+        assert!(again.migrated.is_empty());
+    }
+
+    #[test]
+    fn garbage_and_foreign_databases_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.db");
+        fs::write(&garbage, vec![b'x'; 8192]).unwrap();
+        let err = Store::open(&garbage, &OpenOptions::default())
+            .err()
+            .unwrap();
+        assert!(matches!(err, StoreError::NotADatabase { .. }), "{err}");
+
+        let foreign = dir.path().join("foreign.db");
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        let err = Store::open(&foreign, &OpenOptions::default())
+            .err()
+            .unwrap();
+        assert!(matches!(err, StoreError::NotCtmStore { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_newer_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctm.db");
+        drop(Store::open(&path, &OpenOptions::default()).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE system_config SET value = '999' WHERE key = 'schema_version'",
+                [],
+            )
+            .unwrap();
+        let err = Store::open(&path, &OpenOptions::default()).err().unwrap();
+        assert!(
+            matches!(err, StoreError::TooNew { found: 999, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("upgrade ctm"));
+    }
+
+    #[test]
+    fn a_pre_ctm_claude_sessions_store_is_upgraded_without_losing_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("legacy.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE claude_sessions (id INTEGER PRIMARY KEY, session_id TEXT, session_start TIMESTAMP, \
+                 input_tokens INTEGER, output_tokens INTEGER);
+                 INSERT INTO claude_sessions (session_id, session_start, input_tokens, output_tokens)
+                 VALUES ('legacy-1', '2025-06-01 10:00:00', 123, 456);",
+            )
+            .unwrap();
+        let store = Store::open(&path, &OpenOptions::default()).unwrap();
+        let row: (String, i64, i64, String) = store
+            .conn()
+            .query_row(
+                "SELECT session_start, input_tokens, output_tokens, model_name FROM claude_sessions WHERE session_id = 'legacy-1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (
+                "2025-06-01 10:00:00".into(),
+                123,
+                456,
+                "claude-sonnet-4-20250514".into()
+            )
+        );
+        assert!(derive::check(store.conn()).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,194 @@
+//! Numbered schema migrations, embedded in the binary.
+//!
+//! Seed 000's strategy: add columns (never drop or rewrite), create tables, populate
+//! history from the facts, create indexes, validate. Every migration of one run shares
+//! one transaction, so a failure leaves the store exactly as it was.
+
+use rusqlite::{Connection, OptionalExtension, Transaction};
+
+use crate::{derive, StoreError};
+
+struct Migration {
+    version: u32,
+    name: &'static str,
+    sql: &'static str,
+    /// Columns to add to existing tables when missing: (table, column, declaration).
+    add_columns: &'static [(&'static str, &'static str, &'static str)],
+}
+
+/// Columns the `claude_sessions` upsert needs, whatever shape an existing table had.
+const CLAUDE_SESSIONS_V1: &[(&str, &str, &str)] = &[
+    ("claude_sessions", "session_id", "TEXT"),
+    ("claude_sessions", "session_start", "TIMESTAMP"),
+    ("claude_sessions", "session_end", "TIMESTAMP"),
+    ("claude_sessions", "input_tokens", "INTEGER DEFAULT 0"),
+    ("claude_sessions", "output_tokens", "INTEGER DEFAULT 0"),
+    ("claude_sessions", "total_tokens", "INTEGER DEFAULT 0"),
+    ("claude_sessions", "total_cost", "REAL DEFAULT 0.0"),
+    ("claude_sessions", "created_at", "TIMESTAMP"),
+    ("claude_sessions", "updated_at", "TIMESTAMP"),
+];
+
+/// Seed 000, "Enhanced Sessions Table".
+const CLAUDE_SESSIONS_ENHANCED: &[(&str, &str, &str)] = &[
+    (
+        "claude_sessions",
+        "cache_creation_tokens",
+        "INTEGER DEFAULT 0",
+    ),
+    ("claude_sessions", "cache_read_tokens", "INTEGER DEFAULT 0"),
+    (
+        "claude_sessions",
+        "model_name",
+        "TEXT DEFAULT 'claude-sonnet-4-20250514'",
+    ),
+    ("claude_sessions", "project_name", "TEXT"),
+    ("claude_sessions", "message_count", "INTEGER DEFAULT 0"),
+    ("claude_sessions", "efficiency_score", "REAL DEFAULT 0.0"),
+];
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "base: facts, cursors, system_config, claude_sessions",
+        sql: include_str!("../migrations/0001_base.sql"),
+        add_columns: CLAUDE_SESSIONS_V1,
+    },
+    Migration {
+        version: 2,
+        name: "claude_sessions enhanced columns and indexes (seed 000)",
+        sql: include_str!("../migrations/0002_sessions_enhanced.sql"),
+        add_columns: CLAUDE_SESSIONS_ENHANCED,
+    },
+    Migration {
+        version: 3,
+        name: "analytics tables (seed 000)",
+        sql: include_str!("../migrations/0003_analytics.sql"),
+        add_columns: &[],
+    },
+    Migration {
+        version: 4,
+        name: "snapshots, daily aggregates, export history (seed 004)",
+        sql: include_str!("../migrations/0004_seed004.sql"),
+        add_columns: &[],
+    },
+];
+
+/// The schema version this build writes.
+pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// (version, name) of every migration this build knows.
+pub fn known() -> Vec<(u32, &'static str)> {
+    MIGRATIONS.iter().map(|m| (m.version, m.name)).collect()
+}
+
+/// The store's schema version: 0 for an empty file or a pre-ctm `claude_sessions`
+/// database (seed 000's "current schema"), `None` for a database that is neither.
+pub fn current_version(conn: &Connection) -> Result<Option<u32>, StoreError> {
+    let has = |table: &str| -> Result<bool, StoreError> {
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    };
+    if has("system_config")? {
+        let v: Option<String> = conn
+            .query_row(
+                "SELECT value FROM system_config WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        return Ok(v.and_then(|v| v.trim().parse().ok()));
+    }
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables == 0 || has("claude_sessions")? {
+        Ok(Some(0))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Applies every migration above the current version up to `target`, in one
+/// transaction. When the target is the latest version, the derived tables are rebuilt
+/// from the facts in the same transaction ("populate historical data").
+pub fn migrate(tx: &Transaction, from: u32, target: u32) -> Result<Vec<u32>, StoreError> {
+    let mut applied = Vec::new();
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > from && m.version <= target)
+    {
+        // Columns first: the file's indexes may name them.
+        for (table, column, decl) in m.add_columns {
+            add_column_if_missing(tx, table, column, decl)?;
+        }
+        tx.execute_batch(m.sql).map_err(|e| StoreError::Migration {
+            version: m.version,
+            message: e.to_string(),
+        })?;
+        tx.execute(
+            "UPDATE system_config SET value = ?1, updated_at = datetime('now') WHERE key = 'schema_version'",
+            [m.version.to_string()],
+        )?;
+        applied.push(m.version);
+    }
+    if !applied.is_empty() && target == LATEST {
+        derive::rebuild_all(tx)?;
+        validate(tx)?;
+    }
+    Ok(applied)
+}
+
+/// Adds a column to an existing table; a table the migration itself creates already has it.
+fn add_column_if_missing(
+    tx: &Transaction,
+    table: &str,
+    column: &str,
+    decl: &str,
+) -> Result<(), StoreError> {
+    let table_exists = tx
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+        .exists([table])?;
+    if !table_exists {
+        return Ok(());
+    }
+    let exists: bool = tx
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+        ))?
+        .exists([column])?;
+    if !exists {
+        tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(())
+}
+
+/// Seed 000's last step, "validate data integrity".
+fn validate(tx: &Transaction) -> Result<(), StoreError> {
+    let result: String = tx.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if result != "ok" {
+        return Err(StoreError::Migration {
+            version: LATEST,
+            message: format!("integrity check failed: {result}"),
+        });
+    }
+    let fk_problems: i64 =
+        tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })?;
+    if fk_problems > 0 {
+        return Err(StoreError::Migration {
+            version: LATEST,
+            message: format!("{fk_problems} foreign key violations"),
+        });
+    }
+    Ok(())
+}
