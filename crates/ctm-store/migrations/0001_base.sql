@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS responses (
 );
 CREATE INDEX IF NOT EXISTS idx_responses_ts ON responses(ts);
 CREATE INDEX IF NOT EXISTS idx_responses_session ON responses(session_id, ts);
+CREATE INDEX IF NOT EXISTS idx_responses_unpriced ON responses(model) WHERE priced = 0;
 
 -- What every report reads: the responses that are billed.
 CREATE VIEW IF NOT EXISTS billed_responses AS

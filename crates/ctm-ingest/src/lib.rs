@@ -1,0 +1,318 @@
+//! The ingest stage: brings the store up to date from Claude Code's transcripts.
+//!
+//! 1. Walk the data roots and stat every transcript (no lock held).
+//! 2. Compare with the stored cursors. Nothing changed: done, without writing.
+//! 3. Take the store's single write lock, read the cursors again (another process may
+//!    just have ingested), and read only the bytes after each cursor, files spread over
+//!    cores largest first.
+//! 4. Merge sightings across files, price them, upsert the facts, settle sidechain
+//!    replays, save cursors, refresh the derived tables: all in that one transaction,
+//!    so a crash at any point leaves the store as it was before the run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ctm_model::Response;
+use ctm_pricing::{PriceTable, Request};
+use ctm_source::{find_transcripts, read_transcript, FileRead, FoundFile, Head, LineStats, SkipReason};
+use ctm_store::cursors::{self, Cursor};
+use ctm_store::facts::{self, FactWriter, Pricing};
+use ctm_store::{config, derive, now_ms, Store, StoreError};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Receives progress while files are read (the CLI draws a bar; tests pass nothing).
+pub trait Progress: Sync {
+    /// Called once before reading, with the number of bytes to read.
+    fn start(&self, total_bytes: u64);
+    /// Called after each file with the bytes it had to read.
+    fn advance(&self, bytes: u64);
+    fn finish(&self);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A file or folder that could not be read this run (its cursor is left alone).
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What one ingest run did.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestReport {
+    pub roots: Vec<PathBuf>,
+    pub files_seen: u64,
+    pub files_read: u64,
+    /// Files read again from the start because they shrank or were replaced.
+    pub files_restarted: u64,
+    /// Files with a cursor that are no longer on disk (their responses stay).
+    pub files_missing: u64,
+    pub bytes_read: u64,
+    pub lines_read: u64,
+    pub usage_lines: u64,
+    pub responses_added: u64,
+    /// Stored responses whose counts changed (a later line of the same response).
+    pub responses_updated: u64,
+    /// Responses found to be sidechain replays (kept, not billed).
+    pub sidechain_replays: u64,
+    pub synthetic_lines: u64,
+    pub limit_notices_added: u64,
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Models in the store without a price, with their response counts (their tokens
+    /// count; their cost is unknown, never silently zero).
+    pub unpriced_models: BTreeMap<String, u64>,
+    pub problems: Vec<Problem>,
+    pub symlink_loops: u64,
+    /// True when no transcript changed since the last run (nothing was written).
+    pub unchanged: bool,
+    pub elapsed_ms: u64,
+}
+
+impl IngestReport {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// Prices one response and works out what caching saved it.
+pub fn price_response(table: &PriceTable, r: &Response) -> Pricing {
+    let u = &r.usage;
+    let req = Request {
+        model: r.model.as_deref().unwrap_or(""),
+        timestamp_ms: r.timestamp_ms,
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cache_write_5m_tokens: u.cache_write_5m_tokens,
+        cache_write_1h_tokens: u.cache_write_1h_tokens,
+        cache_read_tokens: u.cache_read_tokens,
+        web_search_requests: u.web_search_requests,
+        speed: r.speed.as_deref(),
+        inference_geo: r.inference_geo.as_deref(),
+    };
+    let p = table.price(&req);
+    let cache_savings_usd = if p.priced && u.cache_creation_tokens() + u.cache_read_tokens > 0 {
+        // The same request with every cached token billed as plain input.
+        let plain = Request {
+            input_tokens: u.input_tokens + u.cache_creation_tokens() + u.cache_read_tokens,
+            cache_write_5m_tokens: 0,
+            cache_write_1h_tokens: 0,
+            cache_read_tokens: 0,
+            ..req
+        };
+        table.price(&plain).cost_usd - p.cost_usd
+    } else {
+        0.0
+    };
+    Pricing {
+        cost_usd: p.cost_usd,
+        priced: p.priced,
+        price_model: p.model_key,
+        price_version: table.version().to_owned(),
+        long_context: p.long_context,
+        multiplier: p.multiplier,
+        cache_savings_usd,
+    }
+}
+
+struct Work {
+    file: FoundFile,
+    key: String,
+    offset: u64,
+    head: Option<Head>,
+}
+
+/// Which found files need reading, given the cursors.
+fn plan(files: &[FoundFile], cursors: &HashMap<String, Cursor>) -> Vec<Work> {
+    files
+        .iter()
+        .filter_map(|f| {
+            let key = f.path.to_string_lossy().into_owned();
+            match cursors.get(&key) {
+                Some(c) if c.dev == f.dev && c.ino == f.ino && c.size == f.size && c.mtime_ns == f.mtime_ns => None,
+                Some(c) => Some(Work {
+                    file: f.clone(),
+                    // A different inode is a different file: read it all.
+                    offset: if c.ino == f.ino && c.dev == f.dev { c.offset } else { 0 },
+                    head: (c.ino == f.ino && c.dev == f.dev).then_some(Head {
+                        len: c.head_len,
+                        hash: c.head_hash,
+                    }),
+                    key,
+                }),
+                None => Some(Work {
+                    file: f.clone(),
+                    key,
+                    offset: 0,
+                    head: None,
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Cursors of files under the given roots that are gone from disk.
+fn vanished(roots: &[PathBuf], files: &[FoundFile], cursors: &HashMap<String, Cursor>) -> Vec<String> {
+    let on_disk: std::collections::HashSet<String> =
+        files.iter().map(|f| f.path.to_string_lossy().into_owned()).collect();
+    let projects: Vec<PathBuf> = roots.iter().map(|r| r.join("projects")).collect();
+    let mut gone: Vec<String> = cursors
+        .values()
+        .filter(|c| c.missing_since.is_none() && !on_disk.contains(&c.path))
+        .filter(|c| projects.iter().any(|p| Path::new(&c.path).starts_with(p)))
+        .map(|c| c.path.clone())
+        .collect();
+    gone.sort();
+    gone
+}
+
+/// Brings the store up to date from `roots`.
+pub fn ingest(
+    store: &mut Store,
+    prices: &PriceTable,
+    roots: &[PathBuf],
+    progress: Option<&dyn Progress>,
+) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let mut report = IngestReport {
+        roots: roots.to_vec(),
+        ..IngestReport::default()
+    };
+    let walk = find_transcripts(roots);
+    report.files_seen = walk.files.len() as u64;
+    report.symlink_loops = walk.symlink_loops;
+    report.problems = walk
+        .problems
+        .iter()
+        .map(|p| Problem {
+            path: p.path.display().to_string(),
+            reason: p.reason.clone(),
+        })
+        .collect();
+
+    // The cheap path: stat only, no lock, no write.
+    let known = cursors::load_all(store.conn())?;
+    if plan(&walk.files, &known).is_empty() && vanished(roots, &walk.files, &known).is_empty() {
+        report.unchanged = true;
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        return Ok(report);
+    }
+
+    let tx = store.write()?;
+    let now = now_ms();
+    let known = cursors::load_all(&tx)?;
+    let mut work = plan(&walk.files, &known);
+    work.sort_by_key(|w| std::cmp::Reverse(w.file.size.saturating_sub(w.offset)));
+    if let Some(p) = progress {
+        p.start(work.iter().map(|w| w.file.size.saturating_sub(w.offset)).sum());
+    }
+    let reads: Vec<(Work, std::io::Result<FileRead>)> = work
+        .into_par_iter()
+        .map(|w| {
+            let read = read_transcript(&w.file.path, w.offset, w.head);
+            if let Some(p) = progress {
+                p.advance(w.file.size.saturating_sub(w.offset));
+            }
+            (w, read)
+        })
+        .collect();
+    if let Some(p) = progress {
+        p.finish();
+    }
+
+    // Merge sightings across files before touching the table.
+    let mut merged: HashMap<String, Response> = HashMap::new();
+    let mut stats = LineStats::default();
+    let mut notices = Vec::new();
+    let mut new_cursors = Vec::new();
+    for (w, read) in reads {
+        let read = match read {
+            Ok(r) => r,
+            Err(e) => {
+                report.problems.push(Problem {
+                    path: w.key,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        report.files_read += 1;
+        report.files_restarted += u64::from(read.restarted);
+        report.bytes_read += read.bytes_read();
+        stats.add(&read.stats);
+        notices.extend(read.limit_notices);
+        for r in read.responses {
+            match merged.get_mut(&r.key) {
+                Some(m) => m.merge(r),
+                None => {
+                    merged.insert(r.key.clone(), r);
+                }
+            }
+        }
+        let head = read.head.unwrap_or(Head { len: 0, hash: 0 });
+        let lines = known.get(&w.key).filter(|_| !read.restarted && w.offset > 0).map_or(0, |c| c.lines);
+        new_cursors.push(Cursor {
+            path: w.key,
+            dev: w.file.dev,
+            ino: w.file.ino,
+            // The size and mtime seen before reading: a file that grew meanwhile differs
+            // next time and its new bytes are read then.
+            size: w.file.size,
+            mtime_ns: w.file.mtime_ns,
+            offset: read.end_offset,
+            head_len: head.len,
+            head_hash: head.hash,
+            lines: lines + read.stats.lines,
+            missing_since: None,
+        });
+    }
+
+    let mut responses: Vec<Response> = merged.into_values().collect();
+    responses.sort_by(|a, b| (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key)));
+    let price = |r: &Response| price_response(prices, r);
+    let mut writer = FactWriter::new(&tx)?;
+    for r in responses {
+        writer.upsert(r, &price, now)?;
+    }
+    let (touched, written) = writer.finish()?;
+    for n in &notices {
+        if facts::record_limit_notice(&tx, n.timestamp_ms, n.resets_at_s, n.session_id.as_deref())? {
+            report.limit_notices_added += 1;
+        }
+    }
+    for c in &new_cursors {
+        cursors::save(&tx, c, now)?;
+    }
+    for path in vanished(roots, &walk.files, &known) {
+        cursors::mark_missing(&tx, &path, now)?;
+        report.files_missing += 1;
+    }
+    derive::close_finished_blocks(&tx, now)?;
+    derive::refresh(&tx, &touched, now)?;
+    if !touched.is_empty() {
+        config::set_raw(&tx, "last_sync_time", &derive::iso(now))?;
+    }
+    report.unpriced_models = facts::unpriced_models(&tx)?.into_iter().collect();
+    tx.commit().map_err(StoreError::from)?;
+
+    report.lines_read = stats.lines;
+    report.usage_lines = stats.usage_lines;
+    report.synthetic_lines = stats.synthetic_lines;
+    report.skipped = SkipReason::ALL
+        .iter()
+        .map(|&r| (r.name(), stats.skipped(r)))
+        .filter(|&(_, n)| n > 0)
+        .collect();
+    report.responses_added = written.inserted;
+    report.responses_updated = written.updated;
+    report.sidechain_replays = written.replays;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
