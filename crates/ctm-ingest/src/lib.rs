@@ -15,7 +15,9 @@ use std::time::Instant;
 
 use ctm_model::Response;
 use ctm_pricing::{PriceTable, Request};
-use ctm_source::{find_transcripts, read_transcript, FileRead, FoundFile, Head, LineStats, SkipReason};
+use ctm_source::{
+    find_transcripts, read_transcript, FileRead, FoundFile, Head, LineStats, SkipReason,
+};
 use ctm_store::cursors::{self, Cursor};
 use ctm_store::facts::{self, FactWriter, Pricing};
 use ctm_store::{config, derive, now_ms, Store, StoreError};
@@ -136,11 +138,22 @@ fn plan(files: &[FoundFile], cursors: &HashMap<String, Cursor>) -> Vec<Work> {
         .filter_map(|f| {
             let key = f.path.to_string_lossy().into_owned();
             match cursors.get(&key) {
-                Some(c) if c.dev == f.dev && c.ino == f.ino && c.size == f.size && c.mtime_ns == f.mtime_ns => None,
+                Some(c)
+                    if c.dev == f.dev
+                        && c.ino == f.ino
+                        && c.size == f.size
+                        && c.mtime_ns == f.mtime_ns =>
+                {
+                    None
+                }
                 Some(c) => Some(Work {
                     file: f.clone(),
                     // A different inode is a different file: read it all.
-                    offset: if c.ino == f.ino && c.dev == f.dev { c.offset } else { 0 },
+                    offset: if c.ino == f.ino && c.dev == f.dev {
+                        c.offset
+                    } else {
+                        0
+                    },
                     head: (c.ino == f.ino && c.dev == f.dev).then_some(Head {
                         len: c.head_len,
                         hash: c.head_hash,
@@ -159,9 +172,15 @@ fn plan(files: &[FoundFile], cursors: &HashMap<String, Cursor>) -> Vec<Work> {
 }
 
 /// Cursors of files under the given roots that are gone from disk.
-fn vanished(roots: &[PathBuf], files: &[FoundFile], cursors: &HashMap<String, Cursor>) -> Vec<String> {
-    let on_disk: std::collections::HashSet<String> =
-        files.iter().map(|f| f.path.to_string_lossy().into_owned()).collect();
+fn vanished(
+    roots: &[PathBuf],
+    files: &[FoundFile],
+    cursors: &HashMap<String, Cursor>,
+) -> Vec<String> {
+    let on_disk: std::collections::HashSet<String> = files
+        .iter()
+        .map(|f| f.path.to_string_lossy().into_owned())
+        .collect();
     let projects: Vec<PathBuf> = roots.iter().map(|r| r.join("projects")).collect();
     let mut gone: Vec<String> = cursors
         .values()
@@ -211,7 +230,11 @@ pub fn ingest(
     let mut work = plan(&walk.files, &known);
     work.sort_by_key(|w| std::cmp::Reverse(w.file.size.saturating_sub(w.offset)));
     if let Some(p) = progress {
-        p.start(work.iter().map(|w| w.file.size.saturating_sub(w.offset)).sum());
+        p.start(
+            work.iter()
+                .map(|w| w.file.size.saturating_sub(w.offset))
+                .sum(),
+        );
     }
     let reads: Vec<(Work, std::io::Result<FileRead>)> = work
         .into_par_iter()
@@ -257,7 +280,10 @@ pub fn ingest(
             }
         }
         let head = read.head.unwrap_or(Head { len: 0, hash: 0 });
-        let lines = known.get(&w.key).filter(|_| !read.restarted && w.offset > 0).map_or(0, |c| c.lines);
+        let lines = known
+            .get(&w.key)
+            .filter(|_| !read.restarted && w.offset > 0)
+            .map_or(0, |c| c.lines);
         new_cursors.push(Cursor {
             path: w.key,
             dev: w.file.dev,
@@ -283,7 +309,8 @@ pub fn ingest(
     }
     let (touched, written) = writer.finish()?;
     for n in &notices {
-        if facts::record_limit_notice(&tx, n.timestamp_ms, n.resets_at_s, n.session_id.as_deref())? {
+        if facts::record_limit_notice(&tx, n.timestamp_ms, n.resets_at_s, n.session_id.as_deref())?
+        {
             report.limit_notices_added += 1;
         }
     }

@@ -1,0 +1,207 @@
+//! `ctm db ...`: the store itself.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use ctm_store::{config, derive, facts, migrate, OpenOptions};
+use serde::Serialize;
+
+use crate::cli::DbCommand;
+use crate::context::{tilde, Context};
+use crate::output::{int, print_json};
+
+pub fn run(ctx: &Context, cmd: &DbCommand) -> Result<ExitCode> {
+    match cmd {
+        DbCommand::Status { json } => status(ctx, *json),
+        DbCommand::Migrate { to } => migrate_to(ctx, *to),
+        DbCommand::Reprice => reprice(ctx),
+        DbCommand::Check => check(ctx),
+        DbCommand::Rebuild => rebuild(ctx),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    path: String,
+    schema_version: u32,
+    latest_schema_version: u32,
+    size_bytes: u64,
+    responses: u64,
+    sidechain_replays: u64,
+    sessions: u64,
+    first_response: Option<String>,
+    last_response: Option<String>,
+    files_tracked: u64,
+    files_gone: u64,
+    last_sync_time: Option<String>,
+    timezone: Option<String>,
+}
+
+fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
+    if !ctx.db_path.exists() {
+        bail!(
+            "no store at {} yet; run `ctm ingest` to create it",
+            ctx.db_path.display()
+        );
+    }
+    let store = ctx.open_store()?;
+    let c = store.conn();
+    let count =
+        |sql: &str| -> Result<u64> { Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
+    let (first, last): (Option<i64>, Option<i64>) =
+        c.query_row("SELECT min(ts), max(ts) FROM billed_responses", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let size = ["", "-wal"]
+        .iter()
+        .filter_map(|s| std::fs::metadata(format!("{}{s}", ctx.db_path.display())).ok())
+        .map(|m| m.len())
+        .sum();
+    let s = Status {
+        path: ctx.db_path.display().to_string(),
+        schema_version: store.schema_version()?,
+        latest_schema_version: ctm_store::SCHEMA_VERSION,
+        size_bytes: size,
+        responses: count("SELECT count(*) FROM billed_responses")?,
+        sidechain_replays: count("SELECT count(*) FROM responses WHERE replay_of IS NOT NULL")?,
+        sessions: count("SELECT count(DISTINCT session_id) FROM billed_responses")?,
+        first_response: first.map(derive::iso),
+        last_response: last.map(derive::iso),
+        files_tracked: count("SELECT count(*) FROM file_cursors")?,
+        files_gone: count("SELECT count(*) FROM file_cursors WHERE missing_since IS NOT NULL")?,
+        last_sync_time: config::get(c, "last_sync_time")?.filter(|v| !v.is_empty()),
+        timezone: config::get(c, "timezone")?,
+    };
+    if json {
+        print_json(&s)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("store:       {}", tilde(&ctx.db_path));
+    println!(
+        "schema:      version {} (this ctm writes {})",
+        s.schema_version, s.latest_schema_version
+    );
+    println!("size:        {} bytes", int(s.size_bytes));
+    println!(
+        "responses:   {} billed ({} sidechain replays kept, not billed) in {} sessions",
+        int(s.responses),
+        int(s.sidechain_replays),
+        int(s.sessions)
+    );
+    println!(
+        "history:     {} .. {}",
+        s.first_response.as_deref().unwrap_or("-"),
+        s.last_response.as_deref().unwrap_or("-")
+    );
+    println!(
+        "transcripts: {} tracked, {} gone from disk (their responses are kept)",
+        int(s.files_tracked),
+        int(s.files_gone)
+    );
+    println!(
+        "last sync:   {}",
+        s.last_sync_time.as_deref().unwrap_or("never")
+    );
+    println!("daily zone:  {}", s.timezone.as_deref().unwrap_or("UTC"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn migrate_to(ctx: &Context, to: Option<u32>) -> Result<ExitCode> {
+    let target = to.unwrap_or(ctm_store::SCHEMA_VERSION);
+    if target == 0 || target > ctm_store::SCHEMA_VERSION {
+        bail!(
+            "--to {target} is not a schema version; this ctm knows 1 to {}",
+            ctm_store::SCHEMA_VERSION
+        );
+    }
+    let store = ctx.open_store_with(&OpenOptions {
+        target_version: target,
+        ..OpenOptions::default()
+    })?;
+    let now = store.schema_version()?;
+    if store.migrated.is_empty() {
+        if now > target {
+            bail!("the store is at schema version {now}, above {target}; ctm never downgrades a store");
+        }
+        println!("The store is at schema version {now}; nothing to do.");
+    } else {
+        let names: std::collections::HashMap<u32, &str> = migrate::known().into_iter().collect();
+        for v in &store.migrated {
+            println!(
+                "applied migration {v}: {}",
+                names.get(v).copied().unwrap_or("")
+            );
+        }
+        println!("The store is at schema version {now}.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reprice(ctx: &Context) -> Result<ExitCode> {
+    let prices = ctx.prices()?;
+    let mut store = ctx.open_store()?;
+    let tx = store.write()?;
+    let mut changed = 0u64;
+    let mut total = 0u64;
+    let mut updates = Vec::new();
+    facts::for_each_response(&tx, |r| {
+        total += 1;
+        updates.push((r.key.clone(), ctm_ingest::price_response(&prices, &r)));
+        Ok(())
+    })?;
+    for (key, p) in &updates {
+        changed += u64::from(facts::set_pricing(&tx, key, p)?);
+    }
+    if changed > 0 {
+        derive::rebuild_all(&tx)?;
+    }
+    tx.commit()?;
+    println!(
+        "Repriced {} responses with price table {}: {} changed.",
+        int(total),
+        prices.version(),
+        int(changed)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(ctx: &Context) -> Result<ExitCode> {
+    let store = ctx.open_store()?;
+    let c = store.conn();
+    let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    let fk: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    let mut problems = Vec::new();
+    if integrity != "ok" {
+        problems.push(format!("integrity check: {integrity}"));
+    }
+    if fk > 0 {
+        problems.push(format!("{fk} foreign key violations"));
+    }
+    problems.extend(derive::check(c)?);
+    if problems.is_empty() {
+        println!(
+            "ok: integrity check passed, foreign keys hold, every derived table matches the facts"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    println!(
+        "{} problems; `ctm db rebuild` recomputes the derived tables from the facts",
+        problems.len()
+    );
+    Ok(ExitCode::from(1))
+}
+
+fn rebuild(ctx: &Context) -> Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    let tx = store.write()?;
+    derive::rebuild_all(&tx)?;
+    tx.commit()?;
+    println!("Rebuilt every derived table from the facts.");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,110 @@
+//! `ctm ingest`: bring the store up to date and say what happened.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use ctm_ingest::IngestReport;
+
+use crate::cli::IngestArgs;
+use crate::context::{tilde, Context};
+use crate::output::{int, print_json};
+
+pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    // `ctm ingest` ingests even under --no-ingest: it is the command that does it.
+    let report = ctx.ingest_now(&mut store)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_text(&report)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_text(r: &IngestReport) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let roots: Vec<String> = r.roots.iter().map(|p| tilde(p)).collect();
+    writeln!(
+        out,
+        "Ingested {} in {:.2} s{}",
+        if roots.is_empty() {
+            "nothing (no data roots)".to_owned()
+        } else {
+            roots.join(", ")
+        },
+        r.elapsed_ms as f64 / 1000.0,
+        if r.unchanged { ": nothing changed" } else { "" }
+    )?;
+    writeln!(
+        out,
+        "  files:      {} seen, {} read ({} restarted from the start, {} gone from disk, responses kept)",
+        int(r.files_seen),
+        int(r.files_read),
+        int(r.files_restarted),
+        int(r.files_missing)
+    )?;
+    writeln!(
+        out,
+        "  new bytes:  {} in {} lines ({} with usage)",
+        int(r.bytes_read),
+        int(r.lines_read),
+        int(r.usage_lines)
+    )?;
+    writeln!(
+        out,
+        "  responses:  {} added, {} updated by a later line, {} sidechain replays not billed",
+        int(r.responses_added),
+        int(r.responses_updated),
+        int(r.sidechain_replays)
+    )?;
+    let skipped: Vec<String> = r
+        .skipped
+        .iter()
+        .map(|(k, v)| format!("{k} {}", int(*v)))
+        .collect();
+    writeln!(
+        out,
+        "  skipped:    {}",
+        if skipped.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{} lines ({})", int(r.skipped_total()), skipped.join(", "))
+        }
+    )?;
+    if r.synthetic_lines > 0 {
+        writeln!(
+            out,
+            "  synthetic:  {} API-error lines (not responses), {} new limit-reset notices",
+            int(r.synthetic_lines),
+            int(r.limit_notices_added)
+        )?;
+    }
+    if !r.unchanged {
+        let unpriced: Vec<String> = r
+            .unpriced_models
+            .iter()
+            .map(|(m, n)| format!("{m} ({} responses)", int(*n)))
+            .collect();
+        writeln!(
+            out,
+            "  unpriced:   {}",
+            if unpriced.is_empty() {
+                "none".to_owned()
+            } else {
+                format!(
+                    "{}: tokens counted, cost unknown (add prices in the config file)",
+                    unpriced.join(", ")
+                )
+            }
+        )?;
+    }
+    if !r.problems.is_empty() {
+        writeln!(
+            out,
+            "  unreadable: {} paths (see warnings above)",
+            r.problems.len()
+        )?;
+    }
+    Ok(())
+}

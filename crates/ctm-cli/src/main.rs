@@ -1,0 +1,35 @@
+//! `ctm`: parse, dispatch, and turn every failure into one line and an exit code.
+
+mod cli;
+mod commands;
+mod context;
+mod output;
+mod progress;
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`ctm daily | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            let msg = e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!("ctm: error: {}", msg.replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Shared rendering: formats, numbers, tables, colour.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Result;
+use comfy_table::{
+    presets::UTF8_FULL_CONDENSED, Attribute, Cell, CellAlignment, Color, ContentArrangement, Table,
+};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+impl Format {
+    pub fn of(json: bool, csv: bool) -> Format {
+        match (json, csv) {
+            (true, _) => Format::Json,
+            (_, true) => Format::Csv,
+            _ => Format::Table,
+        }
+    }
+}
+
+pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set.
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// The width to lay tables out in: $COLUMNS, else the terminal's, else 120.
+pub fn width() -> u16 {
+    if let Some(w) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return w;
+    }
+    terminal_width().unwrap_or(120)
+}
+
+fn terminal_width() -> Option<u16> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into the struct we own.
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    (ok && ws.ws_col > 0).then_some(ws.ws_col)
+}
+
+/// Below this width, reports drop their less important columns.
+pub const NARROW: u16 = 100;
+
+/// A table whose first `text_columns` columns are text (left) and the rest numbers (right).
+pub fn table(headers: &[&str], text_columns: usize) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(width());
+    if color_enabled() {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    t.set_header(
+        headers
+            .iter()
+            .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+    );
+    for (i, _) in headers.iter().enumerate().skip(text_columns) {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t
+}
+
+pub fn print_table(t: &Table) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{t}")?;
+    Ok(())
+}
+
+/// A cell for a totals row.
+pub fn total_cell(text: impl ToString) -> Cell {
+    Cell::new(text)
+        .add_attribute(Attribute::Bold)
+        .fg(Color::Yellow)
+}
+
+/// 1234567 -> "1,234,567".
+pub fn int(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// 1234.5 -> "$1,234.50"; a figure that leaves out unpriced responses gets a "*".
+pub fn usd(x: f64, complete: bool) -> String {
+    let cents = (x * 100.0).round() as i64;
+    let mark = if complete { "" } else { "*" };
+    format!(
+        "${}.{:02}{mark}",
+        int((cents / 100).unsigned_abs()),
+        (cents % 100).abs()
+    )
+}
+
+/// 1_234_567 -> "1.2M", for narrow tables.
+pub fn short(n: u64) -> String {
+    match n {
+        0..=9_999 => int(n),
+        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.2}B", n as f64 / 1e9),
+    }
+}
+
+pub fn csv_writer() -> csv::Writer<std::io::StdoutLock<'static>> {
+    csv::Writer::from_writer(std::io::stdout().lock())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(int(0), "0");
+        assert_eq!(int(999), "999");
+        assert_eq!(int(1000), "1,000");
+        assert_eq!(int(77_423_878), "77,423,878");
+        assert_eq!(usd(1234.5, true), "$1,234.50");
+        assert_eq!(usd(0.004, false), "$0.00*");
+        assert_eq!(short(195_801), "195.8k");
+        assert_eq!(short(77_423_878), "77.4M");
+    }
+}
