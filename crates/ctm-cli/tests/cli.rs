@@ -1,0 +1,10 @@
+//! Integration tests: the real `ctm` binary on temporary folders. One test binary with
+//! modules, so the suite links once.
+
+mod cli {
+    pub mod support;
+
+    mod bad_input;
+    mod core;
+    mod crash_and_concurrency;
+}

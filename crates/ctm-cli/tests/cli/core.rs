@@ -1,0 +1,396 @@
+use std::os::unix::fs::PermissionsExt;
+
+use super::support::*;
+
+#[test]
+fn real_fixture_gives_the_documented_totals_and_a_clean_check() {
+    let env = Env::new();
+    let v = json(env.ctm().args(["--claude-dir"]).arg(fixture_root()).args([
+        "daily",
+        "--json",
+        "--timezone",
+        "UTC",
+    ]));
+    assert_eq!(daily_totals(&v), FIXTURE_TOTALS);
+    assert_eq!(v["daily"].as_array().unwrap().len(), 3);
+    assert_eq!(v["daily"][0]["date"], "2026-02-10");
+    // ccusage's field names.
+    for k in [
+        "date",
+        "inputTokens",
+        "outputTokens",
+        "cacheCreationTokens",
+        "cacheReadTokens",
+        "totalTokens",
+        "totalCost",
+        "modelsUsed",
+        "modelBreakdowns",
+    ] {
+        assert!(v["daily"][0].get(k).is_some(), "daily[0].{k} missing");
+    }
+    assert!(v["daily"][0]["modelBreakdowns"][0]
+        .get("modelName")
+        .is_some());
+    run(env.ctm().args(["db", "check"]));
+    let mode = std::fs::metadata(env.db()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the store is private");
+}
+
+#[test]
+fn claude_config_dir_is_a_list_and_the_same_responses_count_once() {
+    let env = Env::new();
+    let copy = env.path().join("copy");
+    copy_tree(&fixture_root(), &copy);
+    let list = format!(
+        "{},{}",
+        fixture_root().display(),
+        copy.join("projects").display()
+    );
+    let v = json(
+        env.ctm()
+            .env("CLAUDE_CONFIG_DIR", list)
+            .args(["daily", "--json"]),
+    );
+    assert_eq!(daily_totals(&v), FIXTURE_TOTALS);
+}
+
+#[test]
+fn second_run_reads_nothing_and_reports_match() {
+    let env = Env::new();
+    let first = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(fixture_root())
+            .args(["ingest", "--json"]),
+    );
+    assert_eq!(first["responsesAdded"], 904);
+    assert_eq!(first["filesRead"], 20);
+    let second = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(fixture_root())
+            .args(["ingest", "--json"]),
+    );
+    assert_eq!(second["unchanged"], true);
+    assert_eq!(second["filesRead"], 0);
+    assert_eq!(second["bytesRead"], 0);
+}
+
+#[test]
+fn no_data_says_where_it_looked_and_exits_zero() {
+    let env = Env::new();
+    let out = run(env.ctm().arg("daily"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no Claude Code data found"), "{err}");
+    assert!(
+        err.contains("~/.claude") && err.contains("--claude-dir"),
+        "{err}"
+    );
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains("No usage"), "{out}");
+    // `ctm` alone is the daily report.
+    let alone = run(&mut env.ctm());
+    assert!(String::from_utf8_lossy(&alone.stdout).contains("No usage"));
+}
+
+#[test]
+fn history_survives_deleted_transcripts() {
+    let env = Env::new();
+    let root = env.path().join("root");
+    copy_tree(&fixture_root(), &root);
+    run(env.ctm().arg("--claude-dir").arg(&root).arg("ingest"));
+    // Claude Code's cleanup deletes half the transcripts.
+    let files = walk(&root.join("projects"));
+    for f in files.iter().step_by(2) {
+        std::fs::remove_file(f).unwrap();
+    }
+    let report = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["ingest", "--json"]),
+    );
+    assert_eq!(report["filesMissing"], files.len().div_ceil(2) as u64);
+    let v = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["daily", "--json"]),
+    );
+    assert_eq!(daily_totals(&v), FIXTURE_TOTALS);
+    run(env.ctm().args(["db", "check"]));
+}
+
+#[test]
+fn a_growing_transcript_is_read_from_its_cursor_and_a_half_line_waits() {
+    let env = Env::new();
+    let root = env.root("root");
+    let dir = root.join("projects/-home-u-proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s1.jsonl");
+    let l1 = assistant_line(
+        "s1",
+        "msg_1",
+        "req_1",
+        "2026-03-01T10:00:00.000Z",
+        "claude-sonnet-4-5-20250929",
+        10,
+        2,
+    );
+    let l1_final = assistant_line(
+        "s1",
+        "msg_1",
+        "req_1",
+        "2026-03-01T10:00:01.000Z",
+        "claude-sonnet-4-5-20250929",
+        10,
+        500,
+    );
+    let l2 = assistant_line(
+        "s1",
+        "msg_2",
+        "req_2",
+        "2026-03-01T10:05:00.000Z",
+        "claude-sonnet-4-5-20250929",
+        20,
+        30,
+    );
+    let (head, tail) = l2.split_at(50);
+    std::fs::write(&path, format!("{l1}\n{head}")).unwrap();
+    let r = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["ingest", "--json"]),
+    );
+    assert_eq!(r["responsesAdded"], 1);
+    assert_eq!(
+        r["skipped"],
+        serde_json::json!({}),
+        "a half-written line is not a bad line"
+    );
+
+    // The rest of the line, and the final streaming line of msg_1, arrive.
+    let mut content = std::fs::read_to_string(&path).unwrap();
+    content.push_str(&format!("{tail}\n{l1_final}\n"));
+    std::fs::write(&path, content).unwrap();
+    let r = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["ingest", "--json"]),
+    );
+    assert_eq!(r["responsesAdded"], 1);
+    assert_eq!(r["responsesUpdated"], 1);
+    let v = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["daily", "--json"]),
+    );
+    assert_eq!(daily_totals(&v), (2, 30, 530, 0, 0));
+    // Sonnet 4.5: (30 x 3 + 530 x 15) / 1e6.
+    let cost = v["totals"]["totalCost"].as_f64().unwrap();
+    assert!((cost - 0.00804).abs() < 1e-12, "{cost}");
+    run(env.ctm().args(["db", "check"]));
+}
+
+#[test]
+fn a_replaced_file_is_read_again_without_double_counting() {
+    let env = Env::new();
+    let root = env.root("root");
+    let dir = root.join("projects/p");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.jsonl");
+    let a = assistant_line(
+        "s",
+        "msg_a",
+        "req_a",
+        "2026-03-01T10:00:00.000Z",
+        "claude-opus-4-6",
+        1,
+        10,
+    );
+    let b = assistant_line(
+        "s",
+        "msg_b",
+        "req_b",
+        "2026-03-01T11:00:00.000Z",
+        "claude-opus-4-6",
+        1,
+        20,
+    );
+    std::fs::write(&path, format!("{a}\n{b}\n")).unwrap();
+    run(env.ctm().arg("--claude-dir").arg(&root).arg("ingest"));
+    // Rewritten shorter with other content first: read from the start.
+    std::fs::write(&path, format!("{b}\n")).unwrap();
+    let r = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["ingest", "--json"]),
+    );
+    assert_eq!(r["filesRestarted"], 1);
+    assert_eq!(r["responsesAdded"], 0);
+    let v = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["daily", "--json"]),
+    );
+    assert_eq!(
+        daily_totals(&v).0,
+        2,
+        "msg_a stays in history, msg_b counts once"
+    );
+}
+
+#[test]
+fn unknown_models_are_counted_and_flagged_unpriced() {
+    let env = Env::new();
+    let root = env.root("root");
+    let dir = root.join("projects/p");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("s.jsonl"),
+        format!(
+            "{}\n{}\n",
+            assistant_line(
+                "s",
+                "m1",
+                "r1",
+                "2026-03-01T10:00:00Z",
+                "claude-mystery-9",
+                100,
+                50
+            ),
+            assistant_line(
+                "s",
+                "m2",
+                "r2",
+                "2026-03-01T10:01:00Z",
+                "claude-opus-4-6",
+                100,
+                50
+            )
+        ),
+    )
+    .unwrap();
+    let r = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["ingest", "--json"]),
+    );
+    assert_eq!(
+        r["unpricedModels"],
+        serde_json::json!({"claude-mystery-9": 1})
+    );
+    let v = json(
+        env.ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["daily", "--json"]),
+    );
+    assert_eq!(v["totals"]["inputTokens"], 200);
+    assert_eq!(v["totals"]["unpricedResponses"], 1);
+    assert_eq!(v["unpricedModels"], serde_json::json!(["claude-mystery-9"]));
+    let table = run(env.ctm().arg("--claude-dir").arg(&root).arg("daily"));
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("$0.00*") && text.contains("cost is unknown"),
+        "{text}"
+    );
+    let pricing = String::from_utf8_lossy(
+        &run(env.ctm().arg("--claude-dir").arg(&root).arg("pricing")).stdout,
+    )
+    .into_owned();
+    assert!(
+        pricing.contains("claude-mystery-9 (1 responses)"),
+        "{pricing}"
+    );
+
+    // The user prices it; repricing updates the stored costs.
+    let cfg = env.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[pricing.models.\"claude-mystery-9\"]\ninput = 1.0\noutput = 2.0\n",
+    )
+    .unwrap();
+    let out = run(env.ctm().env("CTM_CONFIG", &cfg).args(["db", "reprice"]));
+    // Both rows change: one gets a price, both get the new table's version.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Repriced 2 responses") && said.contains("2 changed"),
+        "{said}"
+    );
+    let v = json(
+        env.ctm()
+            .env("CTM_CONFIG", &cfg)
+            .args(["--no-ingest", "daily", "--json"]),
+    );
+    assert_eq!(v["totals"]["unpricedResponses"], 0);
+    // 100 x $1 + 50 x $2, and 100 x $5 + 50 x $25, per million.
+    let cost = v["totals"]["totalCost"].as_f64().unwrap();
+    assert!((cost - (0.0002 + 0.00175)).abs() < 1e-12, "{cost}");
+}
+
+#[test]
+fn days_follow_the_time_zone() {
+    let env = Env::new();
+    let root = env.root("root");
+    let dir = root.join("projects/p");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("s.jsonl"),
+        format!(
+            "{}\n{}\n",
+            assistant_line(
+                "s",
+                "m1",
+                "r1",
+                "2026-03-01T23:30:00Z",
+                "claude-opus-4-6",
+                1,
+                1
+            ),
+            // The same instant form with an offset: 2026-03-02T00:30Z.
+            assistant_line(
+                "s",
+                "m2",
+                "r2",
+                "2026-03-02T09:30:00+09:00",
+                "claude-opus-4-6",
+                1,
+                1
+            )
+        ),
+    )
+    .unwrap();
+    let dates = |tz: &str| -> Vec<String> {
+        let v = json(env.ctm().arg("--claude-dir").arg(&root).args([
+            "daily",
+            "--json",
+            "--timezone",
+            tz,
+        ]));
+        v["daily"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| format!("{}={}", d["date"].as_str().unwrap(), d["responses"]))
+            .collect()
+    };
+    assert_eq!(dates("UTC"), ["2026-03-01=1", "2026-03-02=1"]);
+    assert_eq!(dates("Asia/Tokyo"), ["2026-03-02=2"]);
+    assert_eq!(dates("America/New_York"), ["2026-03-01=2"]);
+    let err = env
+        .ctm()
+        .arg("--claude-dir")
+        .arg(&root)
+        .args(["daily", "--timezone", "Mars/Olympus"])
+        .output()
+        .unwrap();
+    assert_eq!(err.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("unknown time zone"));
+}
