@@ -1,0 +1,123 @@
+//! Ingesting files that grow in pieces, cut at arbitrary byte offsets (mid-line too),
+//! gives exactly the store one ingest of the whole files gives.
+
+use std::path::{Path, PathBuf};
+
+use ctm_ingest::ingest;
+use ctm_pricing::PriceTable;
+use ctm_store::{derive, OpenOptions, Store};
+use proptest::prelude::*;
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/claude-code-real/projects")
+        .join(rel);
+    std::fs::read(p).unwrap()
+}
+
+/// Real transcripts (one with agent_progress echoes) under one project folder, plus a
+/// second copy of one of them as a resumed session would copy it.
+fn sources() -> Vec<(&'static str, Vec<u8>)> {
+    let short = fixture("-home-USER-projects-spotter-misc/short.jsonl");
+    vec![
+        ("p/short.jsonl", short.clone()),
+        (
+            "p/tool_heavy.jsonl",
+            fixture("-home-USER-projects-spotter-misc/tool_heavy.jsonl"),
+        ),
+        (
+            "p/subagent.jsonl",
+            fixture("-home-USER-projects-spotter-misc/subagent.jsonl"),
+        ),
+        ("q/resumed.jsonl", short),
+    ]
+}
+
+/// Every column that describes a response, in key order (ingested_at and id excluded).
+fn dump(store: &Store) -> Vec<String> {
+    let mut stmt = store
+        .conn()
+        .prepare(
+            "SELECT dedup_key, ts, session_id, project_path, model, input_tokens, output_tokens, \
+             cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, is_sidechain, agent_id, origin, \
+             replay_of, cost_usd, source_path FROM responses ORDER BY dedup_key",
+        )
+        .unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        Ok((0..n)
+            .map(|i| match r.get_ref(i).unwrap() {
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect::<Vec<_>>()
+            .join("|"))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+fn write_all(root: &Path, files: &[(&str, Vec<u8>)], lens: &[usize]) {
+    for ((name, bytes), &len) in files.iter().zip(lens) {
+        let path = root.join("projects").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        if len > 0 || path.exists() {
+            std::fs::write(&path, &bytes[..len]).unwrap();
+        }
+    }
+}
+
+fn once(files: &[(&str, Vec<u8>)]) -> (Vec<String>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let lens: Vec<usize> = files.iter().map(|f| f.1.len()).collect();
+    write_all(&root, files, &lens);
+    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    ingest(&mut store, &PriceTable::embedded(), &[root], None).unwrap();
+    // Paths differ between runs only by the temporary folder: compare them relative.
+    (
+        dump(&store)
+            .into_iter()
+            .map(|l| l.replace(&dir.path().display().to_string(), ""))
+            .collect(),
+        String::new(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn ingesting_in_pieces_equals_ingesting_once(cuts in prop::collection::vec(prop::collection::vec(0.0f64..1.0, 1..5), 4)) {
+        let files = sources();
+        let (expected, _) = once(&files);
+
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+        let prices = PriceTable::embedded();
+        // Stage k grows every file to its k-th cut (a fraction of its length), then ingests.
+        let stages = cuts.iter().map(Vec::len).max().unwrap();
+        let mut sorted: Vec<Vec<usize>> = files
+            .iter()
+            .zip(&cuts)
+            .map(|((_, bytes), c)| {
+                let mut v: Vec<usize> = c.iter().map(|f| (f * bytes.len() as f64) as usize).collect();
+                v.sort_unstable();
+                v
+            })
+            .collect();
+        for (s, (_, bytes)) in sorted.iter_mut().zip(&files) {
+            s.push(bytes.len());
+        }
+        for stage in 0..=stages {
+            let lens: Vec<usize> = sorted.iter().map(|s| s[stage.min(s.len() - 1)]).collect();
+            write_all(&root, &files, &lens);
+            ingest(&mut store, &prices, &[root.clone()], None).unwrap();
+        }
+        let got: Vec<String> = dump(&store).into_iter().map(|l| l.replace(&dir.path().display().to_string(), "")).collect();
+        prop_assert_eq!(got, expected);
+        prop_assert!(derive::check(store.conn()).unwrap().is_empty());
+    }
+}
