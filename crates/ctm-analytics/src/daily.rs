@@ -176,11 +176,14 @@ fn row(date: Date, models: &BTreeMap<String, Sums>) -> DailyRow {
     }
 }
 
+/// Per-model sums of one day.
+type ModelDay = (Date, BTreeMap<String, Sums>);
+
 /// Reads the materialised days back into per-model sums.
 fn from_daily_aggregates(
     conn: &Connection,
     q: &DailyQuery,
-) -> Result<Vec<(Date, BTreeMap<String, Sums>)>, AnalyticsError> {
+) -> Result<Vec<ModelDay>, AnalyticsError> {
     let since = q
         .since
         .map_or_else(|| "0000-00-00".to_owned(), |d| d.to_string());

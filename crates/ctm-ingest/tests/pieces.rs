@@ -114,7 +114,7 @@ proptest! {
         for stage in 0..=stages {
             let lens: Vec<usize> = sorted.iter().map(|s| s[stage.min(s.len() - 1)]).collect();
             write_all(&root, &files, &lens);
-            ingest(&mut store, &prices, &[root.clone()], None).unwrap();
+            ingest(&mut store, &prices, std::slice::from_ref(&root), None).unwrap();
         }
         let got: Vec<String> = dump(&store).into_iter().map(|l| l.replace(&dir.path().display().to_string(), "")).collect();
         prop_assert_eq!(got, expected);

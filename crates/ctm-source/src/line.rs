@@ -528,7 +528,10 @@ mod tests {
             skip(br#"{"type":"assistant","message":{"usage":{"input_tok"#),
             Some(SkipReason::NotJson)
         );
-        assert_eq!(skip(ASSISTANT[..200].as_bytes()), Some(SkipReason::NotJson));
+        assert_eq!(
+            skip(&ASSISTANT.as_bytes()[..200]),
+            Some(SkipReason::NotJson)
+        );
         let mut bad_utf8 = ASSISTANT.as_bytes().to_vec();
         let at = ASSISTANT.find("usage is fine").unwrap();
         bad_utf8[at] = 0xFF;

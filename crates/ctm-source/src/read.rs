@@ -258,7 +258,7 @@ mod tests {
             .append(true)
             .open(&path)
             .unwrap();
-        write!(f, "{}\n", &line("c", 3)[40..]).unwrap();
+        writeln!(f, "{}", &line("c", 3)[40..]).unwrap();
         let next = read_transcript(&path, read.end_offset, read.head).unwrap();
         assert!(!next.restarted);
         assert_eq!(next.responses.len(), 1);

@@ -4,7 +4,7 @@
 //! - [`facts`]: the fact table and the exactly-once upsert.
 //! - [`cursors`]: how far each transcript was read.
 //! - [`derive`]: the seed tables aggregated from the facts, refreshed, rebuilt, checked.
-//! - [`config`]: `system_config`.
+//! - [`config`]: the `system_config` table.
 //!
 //! Concurrency: WAL journal, a busy timeout, and one writer at a time (`BEGIN
 //! IMMEDIATE`). Readers never block and see the last committed state.
