@@ -376,13 +376,15 @@ fn owned(v: &Option<Cow<str>>) -> Option<String> {
     v.as_deref().map(str::to_owned)
 }
 
-/// Cheap check of a line that is not parsed: it must look like one JSON object.
+/// Cheap check of a line that is not parsed: it must look like one JSON object, which
+/// opens with `{"` (or is `{}`) and closes with `}`.
 fn shape_only(line: &[u8]) -> LineOutcome {
+    let after_brace = line.get(1..).map(trim_ascii).and_then(|rest| rest.first());
     match (line.first(), line.last()) {
-        (Some(b'{'), Some(b'}')) => LineOutcome::NoUsage,
-        (Some(b'['), _) | (Some(b'"'), _) | (Some(b'-' | b'0'..=b'9'), _) => {
-            LineOutcome::Skip(SkipReason::NotObject)
+        (Some(b'{'), Some(b'}')) if matches!(after_brace, Some(b'"' | b'}')) => {
+            LineOutcome::NoUsage
         }
+        (Some(b'[' | b'"' | b'-' | b'0'..=b'9'), _) => LineOutcome::Skip(SkipReason::NotObject),
         _ if matches!(line, b"null" | b"true" | b"false") => {
             LineOutcome::Skip(SkipReason::NotObject)
         }
@@ -524,6 +526,8 @@ mod tests {
         assert_eq!(skip(br#"["usage"]"#), Some(SkipReason::NotObject));
         assert_eq!(skip(b"42"), Some(SkipReason::NotObject));
         assert_eq!(skip(b"hello"), Some(SkipReason::NotJson));
+        assert_eq!(skip(b"{'type': 'assistant'}"), Some(SkipReason::NotJson));
+        assert_eq!(parse_line(b"{ }", "f"), LineOutcome::NoUsage);
         assert_eq!(
             skip(br#"{"type":"assistant","message":{"usage":{"input_tok"#),
             Some(SkipReason::NotJson)
