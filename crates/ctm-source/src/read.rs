@@ -16,6 +16,10 @@ pub const HEAD_BYTES: u64 = 4096;
 
 const CHUNK: usize = 4 << 20;
 
+thread_local! {
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A fingerprint of a file's first `len` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Head {
@@ -95,38 +99,42 @@ pub fn read_transcript(path: &Path, offset: u64, known_head: Option<Head>) -> io
         restarted = offset > 0;
     }
     let source = path.to_string_lossy();
+    let mut buf_offset = start; // file offset of the buffer's first byte
     let mut fold = Fold::new(&source);
     file.seek(SeekFrom::Start(start))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK.min(size.saturating_sub(start) as usize + 1));
-    let mut buf_offset = start; // file offset of buf[0]
-    let mut scanned = 0; // bytes of buf already known to hold no newline
-    loop {
-        if buf.capacity() - buf.len() < CHUNK / 4 {
-            buf.reserve(CHUNK);
+    // One buffer per thread, reused across files: allocating and zero-filling a fresh
+    // chunk per file cost more than parsing.
+    BUFFER.with_borrow_mut(|buf| -> io::Result<()> {
+        buf.clear();
+        let mut scanned = 0; // bytes of buf already known to hold no newline
+        loop {
+            // Appends without zero-filling the spare capacity first.
+            let n = (&mut file).take(CHUNK as u64).read_to_end(buf)?;
+            if n == 0 {
+                break;
+            }
+            let Some(last_nl) = memrchr(b'\n', &buf[scanned..]).map(|i| i + scanned) else {
+                scanned = buf.len();
+                continue;
+            };
+            fold.lines(&buf[..=last_nl], buf_offset == 0);
+            buf.drain(..=last_nl);
+            buf_offset += last_nl as u64 + 1;
+            scanned = 0;
         }
-        let spare = buf.capacity() - buf.len();
-        let filled = buf.len();
-        buf.resize(filled + spare, 0);
-        let n = read_some(&mut file, &mut buf[filled..])?;
-        buf.truncate(filled + n);
-        if n == 0 {
-            break;
+        if !buf.is_empty()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(strip_bom(buf, buf_offset == 0))
+                .is_ok()
+        {
+            fold.lines(buf, buf_offset == 0);
+            buf_offset += buf.len() as u64;
         }
-        let Some(last_nl) = memrchr(b'\n', &buf[scanned..]).map(|i| i + scanned) else {
-            scanned = buf.len();
-            continue;
-        };
-        fold.lines(&buf[..=last_nl], buf_offset == 0);
-        buf.drain(..=last_nl);
-        buf_offset += last_nl as u64 + 1;
-        scanned = 0;
-    }
-    if !buf.is_empty()
-        && serde_json::from_slice::<serde::de::IgnoredAny>(strip_bom(&buf, buf_offset == 0)).is_ok()
-    {
-        fold.lines(&buf, buf_offset == 0);
-        buf_offset += buf.len() as u64;
-    }
+        // A huge line must not pin its memory to the thread for good.
+        if buf.capacity() > 2 * CHUNK {
+            *buf = Vec::with_capacity(CHUNK);
+        }
+        Ok(())
+    })?;
     Ok(FileRead {
         restarted,
         start_offset: start,
@@ -137,15 +145,6 @@ pub fn read_transcript(path: &Path, offset: u64, known_head: Option<Head>) -> io
         limit_notices: fold.limit_notices,
         stats: fold.stats,
     })
-}
-
-fn read_some(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match file.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
 }
 
 /// The fingerprint of the first `len` bytes (fewer if the file is shorter).
