@@ -58,10 +58,9 @@ pub enum StoreError {
 pub struct OpenOptions {
     /// How long to wait for another writer before giving up.
     pub busy_timeout: Duration,
-    /// Migrate to this version instead of the latest (`ctm db migrate --to N`).
+    /// Migrate up to this version: the latest by default, a lower one for
+    /// `ctm db migrate --to N`, 0 to inspect a store without migrating it.
     pub target_version: u32,
-    /// Open without creating or migrating (inspection only).
-    pub read_only: bool,
 }
 
 impl Default for OpenOptions {
@@ -69,7 +68,6 @@ impl Default for OpenOptions {
         OpenOptions {
             busy_timeout: Duration::from_secs(30),
             target_version: migrate::LATEST,
-            read_only: false,
         }
     }
 }
@@ -89,7 +87,7 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        if !opts.read_only && !path.exists() {
+        if !path.exists() {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 fs::DirBuilder::new()
                     .recursive(true)
@@ -110,11 +108,7 @@ impl Store {
                 Err(e) => return Err(io_err(e)),
             }
         }
-        let flags = if opts.read_only {
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| classify(path, e, opts.busy_timeout))?;
         let mut store = Store {
@@ -127,7 +121,7 @@ impl Store {
             .configure()
             .map_err(|e| classify(path, e, opts.busy_timeout))?;
         let version = store.version_or_refuse()?;
-        if !opts.read_only && version < opts.target_version {
+        if version < opts.target_version {
             store.migrated = store.migrate_to(opts.target_version)?;
         }
         Ok(store)

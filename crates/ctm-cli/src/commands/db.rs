@@ -45,7 +45,11 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
             ctx.db_path.display()
         );
     }
-    let store = ctx.open_store()?;
+    // Inspect as it is: a store from an older ctm is reported, not migrated.
+    let store = ctx.open_store_with(&OpenOptions {
+        target_version: 0,
+        ..OpenOptions::default()
+    })?;
     let c = store.conn();
     let count =
         |sql: &str| -> Result<u64> { Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };

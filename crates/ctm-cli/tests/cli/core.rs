@@ -394,3 +394,45 @@ fn days_follow_the_time_zone() {
     assert_eq!(err.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&err.stderr).contains("unknown time zone"));
 }
+
+#[test]
+fn db_migrate_to_a_version_then_to_the_latest() {
+    let env = Env::new();
+    let out = run(env.ctm().args(["db", "migrate", "--to", "1"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied migration 1"));
+    let status = json(env.ctm().args(["db", "status", "--json"]));
+    assert_eq!(
+        status["schemaVersion"], 1,
+        "status inspects without migrating"
+    );
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let has_enhanced: bool = conn
+        .prepare(
+            "SELECT 1 FROM pragma_table_info('claude_sessions') WHERE name = 'efficiency_score'",
+        )
+        .unwrap()
+        .exists([])
+        .unwrap();
+    assert!(
+        !has_enhanced,
+        "version 1 is claude_sessions before seed 000's enhancements"
+    );
+    drop(conn);
+    let out = run(env.ctm().args(["db", "migrate"]));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("applied migration 2") && said.contains("applied migration 4"),
+        "{said}"
+    );
+    assert_eq!(
+        json(env.ctm().args(["db", "status", "--json"]))["schemaVersion"],
+        4
+    );
+    let bad = env
+        .ctm()
+        .args(["db", "migrate", "--to", "9"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a schema version"));
+}
