@@ -174,14 +174,7 @@ impl Store {
         if from >= target {
             return Ok(Vec::new());
         }
-        let fresh = from == 0 && !has_rows(&tx, "claude_sessions")?;
         let applied = migrate::migrate(&tx, from, target)?;
-        if fresh {
-            // A new store keeps its daily tables in the user's zone.
-            if let Some(zone) = jiff::tz::TimeZone::system().iana_name() {
-                config::set_raw(&tx, "timezone", zone)?;
-            }
-        }
         tx.commit()?;
         Ok(applied)
     }
@@ -230,18 +223,6 @@ impl Store {
             other => other,
         }
     }
-}
-
-fn has_rows(conn: &Connection, table: &str) -> Result<bool, StoreError> {
-    let exists = conn
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
-        .exists([table])?;
-    if !exists {
-        return Ok(false);
-    }
-    Ok(conn
-        .prepare(&format!("SELECT 1 FROM {table} LIMIT 1"))?
-        .exists([])?)
 }
 
 fn classify(path: &Path, e: rusqlite::Error, waited: Duration) -> StoreError {

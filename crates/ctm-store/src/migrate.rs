@@ -74,6 +74,9 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The migration that adds `system_config.timezone`.
+const ZONE_VERSION: u32 = 4;
+
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
@@ -139,6 +142,12 @@ pub fn migrate(tx: &Transaction, from: u32, target: u32) -> Result<Vec<u32>, Sto
             [m.version.to_string()],
         )?;
         applied.push(m.version);
+    }
+    if applied.contains(&ZONE_VERSION) {
+        // The daily tables are kept in the user's zone; they are (re)built just below.
+        if let Some(zone) = jiff::tz::TimeZone::system().iana_name() {
+            crate::config::set_raw(tx, "timezone", zone)?;
+        }
     }
     if !applied.is_empty() && target == LATEST {
         derive::rebuild_all(tx)?;
