@@ -7,4 +7,5 @@ mod cli {
     mod bad_input;
     mod core;
     mod crash_and_concurrency;
+    mod generated;
 }
