@@ -1,12 +1,39 @@
 //! The analytics stage: reports computed from the store, never from Claude Code's files.
 //!
 //! Each report is a plain value (serialisable with ccusage's field names where ccusage
-//! has the same report) that every front end renders its own way.
+//! has the same report) that every front end renders its own way. Every report takes a
+//! [`ReportQuery`]: its zone groups days and hours, `--since`/`--until` pick local days,
+//! and a [`Filter`] keeps the responses of some projects or models. Unfiltered reports in
+//! the store's zone may read the materialised daily tables; all others are computed from
+//! the facts with `ctm_store::derive`'s aggregation.
 
+pub mod blocks;
+pub mod cache;
 pub mod daily;
+mod days;
+pub mod hourly;
+pub mod models;
+pub mod periods;
+pub mod projects;
+pub mod query;
+pub mod sessions;
+pub mod top;
+pub mod trend;
+pub mod usage;
 pub mod zone;
 
-pub use daily::{daily_report, DailyQuery, DailyReport, DailyRow, ModelBreakdown, Totals};
+pub use blocks::{blocks_report, BlockRow, BlocksQuery, BlocksReport, TokenLimit};
+pub use cache::{cache_report, CacheReport};
+pub use daily::{daily_report, DailyQuery, DailyReport, DailyRow};
+pub use hourly::{hourly_report, HourlyReport};
+pub use models::{model_report, ModelReport};
+pub use periods::{monthly_report, weekly_report, MonthlyReport, WeeklyReport};
+pub use projects::{project_report, ProjectReport};
+pub use query::{Filter, ReportQuery};
+pub use sessions::{session_detail, session_report, SessionDetail, SessionReport, SessionRow};
+pub use top::{top_report, TopReport};
+pub use trend::{trend_report, TrendReport};
+pub use usage::{ModelBreakdown, Totals, Usage};
 pub use zone::Zone;
 
 /// Oldest first or newest first.

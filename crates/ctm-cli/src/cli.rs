@@ -48,7 +48,33 @@ pub enum Command {
     Pricing(PricingArgs),
     /// The store itself: status, migrations, checks, repricing
     Db(DbArgs),
+    /// Usage and cost per week
+    Weekly(WeeklyArgs),
+    /// Usage and cost per month
+    Monthly(ReportArgs),
+    /// Usage per Claude Code session; with an ID (or a unique prefix), that session response by response
+    Session(SessionArgs),
+    /// Usage per project (the folder Claude Code ran in)
+    Project(ReportArgs),
+    /// Each model's share of the tokens and the cost, and its cache hit rate
+    Models(ReportArgs),
+    /// Activity by local hour of day and weekday, as a heatmap
+    Hourly(ReportArgs),
+    /// The most expensive days and sessions
+    Top(TopArgs),
+    /// The last days (7 unless --days) with tokens, cost, cache hit rate and a cost sparkline
+    #[command(after_help = NOW_HELP)]
+    Trend(TrendArgs),
+    /// Prompt caching per day: tokens written and read, hit rate, money saved
+    Cache(ReportArgs),
+    /// The 5-hour usage windows: gaps, the active block, burn rate, projection, token limit
+    #[command(after_help = NOW_HELP)]
+    Blocks(BlocksArgs),
 }
+
+/// How reports that depend on the current time are tested.
+const NOW_HELP: &str =
+    "For tests: the environment variable CTM_NOW (an RFC 3339 time, e.g. 2026-02-12T15:00:00Z) replaces the current time.";
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -85,6 +111,94 @@ pub struct ReportArgs {
     /// Oldest first (asc) or newest first (desc)
     #[arg(long, value_enum, default_value_t = OrderArg::Asc)]
     pub order: OrderArg,
+    /// Only responses whose project path (cwd) contains this text, ignoring case
+    #[arg(long, value_name = "SUBSTRING")]
+    pub project: Option<String>,
+    /// Only responses whose model name contains this text, ignoring case
+    #[arg(long, value_name = "SUBSTRING")]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum WeekdayArg {
+    #[default]
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+#[derive(Debug, Args)]
+pub struct WeeklyArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// The day weeks start on
+    #[arg(long, value_enum, default_value_t = WeekdayArg::Monday, value_name = "DAY")]
+    pub start_of_week: WeekdayArg,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// A session id, or the start of one: show that session response by response
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// How many days and sessions to show
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct TrendArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// How many days, ending today in the report's zone (or on --until)
+    #[arg(long, default_value_t = 7, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub days: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct BlocksArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Warn when the active block reaches 80% and 100% of this many tokens, used or
+    /// projected; `max` takes the largest finished block
+    #[arg(long, value_name = "N|max", value_parser = parse_token_limit)]
+    pub token_limit: Option<TokenLimitArg>,
+    /// Only the active block
+    #[arg(long)]
+    pub active: bool,
+    /// Only blocks that started in the last 3 days (and the active one)
+    #[arg(long)]
+    pub recent: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLimitArg {
+    Tokens(u64),
+    Max,
+}
+
+fn parse_token_limit(s: &str) -> Result<TokenLimitArg, String> {
+    if s.eq_ignore_ascii_case("max") {
+        return Ok(TokenLimitArg::Max);
+    }
+    match s.replace(['_', ','], "").parse::<u64>() {
+        Ok(n) if n > 0 => Ok(TokenLimitArg::Tokens(n)),
+        _ => Err(format!(
+            "{s:?} is neither a positive number of tokens nor `max`"
+        )),
+    }
 }
 
 #[derive(Debug, Args, Default)]

@@ -8,4 +8,5 @@ mod cli {
     mod core;
     mod crash_and_concurrency;
     mod generated;
+    mod reports;
 }

@@ -22,6 +22,7 @@ pub fn run(ctx: &Context, args: &DailyArgs) -> Result<ExitCode> {
             since: opts.since,
             until: opts.until,
             order: opts.order,
+            filter: opts.filter,
         },
     )?;
     match Format::of(args.report.json, args.report.csv) {
@@ -154,7 +155,7 @@ fn print_table(r: &DailyReport, breakdown: bool, narrow: bool) -> Result<()> {
 }
 
 /// "claude-sonnet-4-5-20250929" -> "sonnet-4-5" for table cells (JSON keeps full names).
-fn short_model(m: &str) -> String {
+pub(crate) fn short_model(m: &str) -> String {
     let m = m.strip_prefix("claude-").unwrap_or(m);
     match m.rsplit_once('-') {
         Some((head, date)) if date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()) => {

@@ -1,15 +1,26 @@
 //! One module per subcommand, each with its own `run`.
 
+mod blocks;
+mod cache;
+mod cells;
 mod daily;
 mod db;
+mod hourly;
 mod ingest;
+mod models;
+mod periods;
 mod pricing;
+mod project;
+mod session;
+mod top;
+mod trend;
 
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use ctm_analytics::{Order, Zone};
+use ctm_analytics::{Filter, Order, ReportQuery, Zone};
 use jiff::civil::Date;
+use jiff::Timestamp;
 
 use crate::cli::{Cli, Command, DailyArgs, OrderArg, ReportArgs};
 use crate::context::Context;
@@ -22,6 +33,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Ingest(args)) => ingest::run(&ctx, &args),
         Some(Command::Pricing(args)) => pricing::run(&ctx, &args),
         Some(Command::Db(args)) => db::run(&ctx, &args.command),
+        Some(Command::Weekly(args)) => periods::run_weekly(&ctx, &args),
+        Some(Command::Monthly(args)) => periods::run_monthly(&ctx, &args),
+        Some(Command::Session(args)) => session::run(&ctx, &args),
+        Some(Command::Project(args)) => project::run(&ctx, &args),
+        Some(Command::Models(args)) => models::run(&ctx, &args),
+        Some(Command::Hourly(args)) => hourly::run(&ctx, &args),
+        Some(Command::Top(args)) => top::run(&ctx, &args),
+        Some(Command::Trend(args)) => trend::run(&ctx, &args),
+        Some(Command::Cache(args)) => cache::run(&ctx, &args),
+        Some(Command::Blocks(args)) => blocks::run(&ctx, &args),
     }
 }
 
@@ -31,9 +52,29 @@ pub struct ReportOptions {
     pub since: Option<Date>,
     pub until: Option<Date>,
     pub order: Order,
+    /// `--project` and `--model`.
+    pub filter: Filter,
+    /// The current time, or `CTM_NOW` (for tests).
+    pub now: Timestamp,
 }
 
 impl ReportOptions {
+    /// The shared part of every report's query.
+    pub fn query(&self) -> ReportQuery {
+        ReportQuery {
+            zone: self.zone.clone(),
+            since: self.since,
+            until: self.until,
+            order: self.order,
+            filter: self.filter.clone(),
+        }
+    }
+
+    /// Today in the report's zone.
+    pub fn today(&self) -> Date {
+        self.now.to_zoned(self.zone.tz.clone()).date()
+    }
+
     pub fn from_args(a: &ReportArgs) -> Result<ReportOptions> {
         let zone = Zone::resolve(a.timezone.as_deref()).map_err(anyhow::Error::msg)?;
         let since = a
@@ -59,7 +100,19 @@ impl ReportOptions {
                 OrderArg::Asc => Order::Asc,
                 OrderArg::Desc => Order::Desc,
             },
+            filter: Filter::new(a.project.as_deref(), a.model.as_deref()),
+            now: now()?,
         })
+    }
+}
+
+/// The one place the current time is read: `CTM_NOW` (RFC 3339) replaces it in tests.
+fn now() -> Result<Timestamp> {
+    match std::env::var("CTM_NOW") {
+        Ok(s) if !s.is_empty() => s.parse().map_err(|_| {
+            anyhow::anyhow!("CTM_NOW {s:?} is not an RFC 3339 time such as 2026-02-12T15:00:00Z")
+        }),
+        _ => Ok(Timestamp::now()),
     }
 }
 

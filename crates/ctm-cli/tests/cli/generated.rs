@@ -8,7 +8,13 @@ use ctm_testdata::{generate, Expected, GenConfig};
 use super::support::*;
 
 fn daily_by_date(env: &Env, root: &Path, zone: &str) -> Vec<(String, u64, u64, u64, u64, u64)> {
-    let v = json(env.ctm().arg("--claude-dir").arg(root).args(["daily", "--json", "--timezone", zone]));
+    let v =
+        json(
+            env.ctm()
+                .arg("--claude-dir")
+                .arg(root)
+                .args(["daily", "--json", "--timezone", zone]),
+        );
     v["daily"]
         .as_array()
         .unwrap()
@@ -30,7 +36,16 @@ fn daily_by_date(env: &Env, root: &Path, zone: &str) -> Vec<(String, u64, u64, u
 fn expected_by_date(e: &Expected, zone: &str) -> Vec<(String, u64, u64, u64, u64, u64)> {
     e.by_day[zone]
         .iter()
-        .map(|(d, t)| (d.clone(), t.responses, t.input_tokens, t.output_tokens, t.cache_creation_tokens, t.cache_read_tokens))
+        .map(|(d, t)| {
+            (
+                d.clone(),
+                t.responses,
+                t.input_tokens,
+                t.output_tokens,
+                t.cache_creation_tokens,
+                t.cache_read_tokens,
+            )
+        })
         .collect()
 }
 
@@ -40,14 +55,20 @@ fn daily_in_three_zones_equals_the_generator_totals() {
     let root = env.path().join("root");
     let expected = generate(&root, &GenConfig::small(11)).unwrap();
     for zone in ["UTC", "America/New_York", "Asia/Kolkata"] {
-        assert_eq!(daily_by_date(&env, &root, zone), expected_by_date(&expected, zone), "{zone}");
+        assert_eq!(
+            daily_by_date(&env, &root, zone),
+            expected_by_date(&expected, zone),
+            "{zone}"
+        );
     }
     run(env.ctm().args(["db", "check"]));
 }
 
 /// A tiny deterministic generator for cut points (no dependency needed).
 fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     *state >> 33
 }
 
@@ -70,17 +91,37 @@ fn the_binary_ingesting_growth_in_random_pieces_equals_one_ingest() {
                 let len = if stage == stages {
                     bytes.len()
                 } else {
-                    let lo = std::fs::metadata(&dest).map(|m| m.len() as usize).unwrap_or(0);
+                    let lo = std::fs::metadata(&dest)
+                        .map(|m| m.len() as usize)
+                        .unwrap_or(0);
                     lo + (next(&mut state) as usize) % (bytes.len() - lo + 1)
                 };
                 std::fs::write(&dest, &bytes[..len]).unwrap();
             }
             run(env.ctm().arg("--claude-dir").arg(&growing).arg("ingest"));
         }
-        assert_eq!(daily_by_date(&env, &growing, "UTC"), expected_by_date(&expected, "UTC"), "seed {seed}");
-        let totals = daily_totals(&json(env.ctm().arg("--claude-dir").arg(&growing).args(["daily", "--json"])));
+        assert_eq!(
+            daily_by_date(&env, &growing, "UTC"),
+            expected_by_date(&expected, "UTC"),
+            "seed {seed}"
+        );
+        let totals = daily_totals(&json(
+            env.ctm()
+                .arg("--claude-dir")
+                .arg(&growing)
+                .args(["daily", "--json"]),
+        ));
         let t = &expected.totals;
-        assert_eq!(totals, (t.responses, t.input_tokens, t.output_tokens, t.cache_creation_tokens, t.cache_read_tokens));
+        assert_eq!(
+            totals,
+            (
+                t.responses,
+                t.input_tokens,
+                t.output_tokens,
+                t.cache_creation_tokens,
+                t.cache_read_tokens
+            )
+        );
         run(env.ctm().args(["db", "check"]));
     }
 }

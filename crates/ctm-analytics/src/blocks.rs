@@ -1,0 +1,495 @@
+//! `ctm blocks`: the 5-hour windows Claude's usage limits are counted in, split by
+//! `derive::aggregate_blocks`, with ccusage's gaps, burn rate and projection.
+
+use ctm_store::derive::{self, BlockAggregate, BLOCK_MS};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::query::{self, ReportQuery};
+use crate::{AnalyticsError, Zone};
+
+/// `--recent`: blocks that started in the last three days (and the active one).
+pub const RECENT_MS: i64 = 3 * 24 * 3_600_000;
+
+/// Share of the token limit at which a block gets a warning.
+pub const WARNING_SHARE: f64 = 0.8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLimit {
+    Tokens(u64),
+    /// The largest total of a finished block.
+    LargestPastBlock,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlocksQuery {
+    pub report: ReportQuery,
+    /// UTC epoch ms the report is computed at.
+    pub now_ms: i64,
+    pub token_limit: Option<TokenLimit>,
+    /// `--active`: only the active block.
+    pub active_only: bool,
+    /// `--recent`: only the last three days.
+    pub recent_only: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCounts {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+}
+
+/// Tokens and cost per unit of time between a block's first and last response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BurnRate {
+    pub tokens_per_minute: f64,
+    pub cost_per_hour: f64,
+}
+
+/// Where the active block ends up if it keeps burning at its rate until its end.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Projection {
+    pub total_tokens: u64,
+    pub total_cost: f64,
+    pub remaining_minutes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitLevel {
+    Ok,
+    /// At or above 80 % of the limit.
+    Warning,
+    /// At or above the limit.
+    Exceeds,
+}
+
+impl LimitLevel {
+    pub fn of(tokens: u64, limit: u64) -> LimitLevel {
+        if tokens >= limit {
+            LimitLevel::Exceeds
+        } else if tokens as f64 >= WARNING_SHARE * limit as f64 {
+            LimitLevel::Warning
+        } else {
+            LimitLevel::Ok
+        }
+    }
+}
+
+/// The active block against the token limit (ccusage's `tokenLimitStatus`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenLimitStatus {
+    pub limit: u64,
+    pub projected_usage: u64,
+    /// projected usage / limit x 100.
+    pub percent_used: f64,
+    pub status: LimitLevel,
+}
+
+/// What a warning is about: the tokens already used, or the projection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitBasis {
+    Current,
+    Projected,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitWarning {
+    pub block_id: String,
+    pub level: LimitLevel,
+    pub basis: LimitBasis,
+    pub tokens: u64,
+    pub limit: u64,
+    /// tokens / limit x 100.
+    pub percent: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockRow {
+    /// The start in UTC (`usage_blocks.block_id`); gaps are `gap-<start>`.
+    pub id: String,
+    /// RFC 3339 in the report's zone.
+    pub start_time: String,
+    pub end_time: String,
+    /// The last response; none for a gap.
+    pub actual_end_time: Option<String>,
+    pub is_active: bool,
+    pub is_gap: bool,
+    /// Responses.
+    pub entries: u64,
+    pub token_counts: TokenCounts,
+    pub total_tokens: u64,
+    #[serde(rename = "costUSD")]
+    pub cost_usd: f64,
+    pub models: Vec<String>,
+    /// Between the first and last response; none for a gap or a single instant.
+    pub burn_rate: Option<BurnRate>,
+    /// The active block only.
+    pub projection: Option<Projection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_limit_status: Option<TokenLimitStatus>,
+    /// When a "usage limit reached" notice inside the block said the limit resets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_limit_reset_time: Option<String>,
+    pub sessions: u64,
+    pub unpriced_responses: u64,
+    #[serde(skip)]
+    pub start_ms: i64,
+    #[serde(skip)]
+    pub end_ms: i64,
+    /// The last response (UTC epoch ms); none for a gap.
+    #[serde(skip)]
+    pub actual_end_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlocksReport {
+    pub blocks: Vec<BlockRow>,
+    /// The limit in force (`--token-limit max` resolved), if any.
+    pub token_limit: Option<u64>,
+    /// The active block at or above 80 % of the limit, used or projected.
+    pub warnings: Vec<LimitWarning>,
+    pub now: String,
+    pub timezone: String,
+}
+
+/// A block or the silence between two blocks, in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BlockOrGap<'a> {
+    Block(&'a BlockAggregate),
+    /// ccusage's gap: from 5 h after the last response to the next response, when the
+    /// silence is longer than 5 h.
+    Gap {
+        start_ms: i64,
+        end_ms: i64,
+    },
+}
+
+/// Blocks with the gaps between them.
+pub fn with_gaps(blocks: &[BlockAggregate]) -> Vec<BlockOrGap<'_>> {
+    let mut out = Vec::with_capacity(blocks.len() * 2);
+    for (i, b) in blocks.iter().enumerate() {
+        if let Some(prev) = i.checked_sub(1).map(|p| &blocks[p]) {
+            if b.first_ts - prev.last_ts > BLOCK_MS {
+                out.push(BlockOrGap::Gap {
+                    start_ms: prev.last_ts + BLOCK_MS,
+                    end_ms: b.first_ts,
+                });
+            }
+        }
+        out.push(BlockOrGap::Block(b));
+    }
+    out
+}
+
+pub fn burn_rate(b: &BlockAggregate) -> Option<BurnRate> {
+    let minutes = (b.last_ts - b.first_ts) as f64 / 60_000.0;
+    (minutes > 0.0).then(|| BurnRate {
+        tokens_per_minute: b.sums.total_tokens() as f64 / minutes,
+        cost_per_hour: b.sums.cost_usd / minutes * 60.0,
+    })
+}
+
+/// Current figures plus the rate times the minutes left until the block's end.
+pub fn projection(b: &BlockAggregate, rate: &BurnRate, now_ms: i64) -> Projection {
+    let left = ((b.end_ms() - now_ms) as f64 / 60_000.0).max(0.0);
+    Projection {
+        total_tokens: (b.sums.total_tokens() as f64 + rate.tokens_per_minute * left).round() as u64,
+        total_cost: b.sums.cost_usd + rate.cost_per_hour / 60.0 * left,
+        remaining_minutes: left.round() as u64,
+    }
+}
+
+/// The worst of the used and projected tokens against the limit; none below 80 %.
+pub fn limit_warning(
+    block_id: &str,
+    used: u64,
+    projected: Option<u64>,
+    limit: u64,
+) -> Option<LimitWarning> {
+    let warning = |tokens: u64, basis| {
+        let level = LimitLevel::of(tokens, limit);
+        (level != LimitLevel::Ok).then(|| LimitWarning {
+            block_id: block_id.to_owned(),
+            level,
+            basis,
+            tokens,
+            limit,
+            percent: percent(tokens, limit),
+        })
+    };
+    let current = warning(used, LimitBasis::Current);
+    let ahead = projected.and_then(|p| warning(p, LimitBasis::Projected));
+    match (current, ahead) {
+        // A projection only adds news when it is worse than what is already used.
+        (Some(c), Some(p)) if p.level == LimitLevel::Exceeds && c.level != LimitLevel::Exceeds => {
+            Some(p)
+        }
+        (Some(c), _) => Some(c),
+        (None, p) => p,
+    }
+}
+
+fn percent(tokens: u64, limit: u64) -> f64 {
+    if limit == 0 {
+        0.0
+    } else {
+        tokens as f64 * 100.0 / limit as f64
+    }
+}
+
+pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport, AnalyticsError> {
+    let r = &q.report;
+    r.bounds()?;
+    // Block boundaries depend on every earlier response: split all of them, then pick.
+    let all_days = ReportQuery {
+        since: None,
+        until: None,
+        ..r.clone()
+    };
+    let blocks = derive::aggregate_blocks(&query::facts(conn, &all_days)?);
+    let token_limit = match q.token_limit {
+        None => None,
+        Some(TokenLimit::Tokens(n)) => Some(n),
+        Some(TokenLimit::LargestPastBlock) => blocks
+            .iter()
+            .filter(|b| !b.is_active(q.now_ms))
+            .map(|b| b.sums.total_tokens())
+            .max(),
+    };
+    let notices = limit_notices(conn)?;
+    let mut rows = Vec::new();
+    let mut warnings = Vec::new();
+    for entry in with_gaps(&blocks) {
+        let row = match entry {
+            BlockOrGap::Gap { start_ms, end_ms } => gap_row(start_ms, end_ms, &r.zone),
+            BlockOrGap::Block(b) => {
+                let reset = notices
+                    .iter()
+                    .rev()
+                    .find(|(ts, _)| *ts >= b.start_ms && *ts < b.end_ms())
+                    .map(|(_, resets_at)| r.zone.rfc3339(resets_at.saturating_mul(1000)));
+                block_row(b, q.now_ms, token_limit, reset, &r.zone)
+            }
+        };
+        let start_day = r.zone.zoned(row.start_ms).date();
+        let keep = r.includes_day(start_day)
+            && (!q.recent_only || row.is_active || row.start_ms >= q.now_ms - RECENT_MS)
+            && (!q.active_only || row.is_active);
+        if !keep {
+            continue;
+        }
+        if let (Some(limit), true) = (token_limit, row.is_active) {
+            let projected = row.projection.as_ref().map(|p| p.total_tokens);
+            warnings.extend(limit_warning(&row.id, row.total_tokens, projected, limit));
+        }
+        rows.push(row);
+    }
+    r.arrange(&mut rows);
+    Ok(BlocksReport {
+        blocks: rows,
+        token_limit,
+        warnings,
+        now: r.zone.rfc3339(q.now_ms),
+        timezone: r.zone.label(),
+    })
+}
+
+fn block_row(
+    b: &BlockAggregate,
+    now_ms: i64,
+    token_limit: Option<u64>,
+    usage_limit_reset_time: Option<String>,
+    zone: &Zone,
+) -> BlockRow {
+    let s = &b.sums;
+    let is_active = b.is_active(now_ms);
+    let rate = burn_rate(b);
+    let projection = rate
+        .as_ref()
+        .filter(|_| is_active)
+        .map(|rate| projection(b, rate, now_ms));
+    let token_limit_status = match (token_limit, &projection) {
+        (Some(limit), Some(p)) => Some(TokenLimitStatus {
+            limit,
+            projected_usage: p.total_tokens,
+            percent_used: percent(p.total_tokens, limit),
+            status: LimitLevel::of(p.total_tokens, limit),
+        }),
+        _ => None,
+    };
+    BlockRow {
+        id: derive::iso(b.start_ms),
+        start_time: zone.rfc3339(b.start_ms),
+        end_time: zone.rfc3339(b.end_ms()),
+        actual_end_time: Some(zone.rfc3339(b.last_ts)),
+        is_active,
+        is_gap: false,
+        entries: s.responses,
+        token_counts: TokenCounts {
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            cache_creation_input_tokens: s.cache_creation_tokens(),
+            cache_read_input_tokens: s.cache_read_tokens,
+        },
+        total_tokens: s.total_tokens(),
+        cost_usd: s.cost_usd,
+        models: b.models.iter().cloned().collect(),
+        burn_rate: rate,
+        projection,
+        token_limit_status,
+        usage_limit_reset_time,
+        sessions: b.sessions.len() as u64,
+        unpriced_responses: s.unpriced_responses,
+        start_ms: b.start_ms,
+        end_ms: b.end_ms(),
+        actual_end_ms: Some(b.last_ts),
+    }
+}
+
+fn gap_row(start_ms: i64, end_ms: i64, zone: &Zone) -> BlockRow {
+    BlockRow {
+        id: format!("gap-{}", derive::iso(start_ms)),
+        start_time: zone.rfc3339(start_ms),
+        end_time: zone.rfc3339(end_ms),
+        actual_end_time: None,
+        is_active: false,
+        is_gap: true,
+        entries: 0,
+        token_counts: TokenCounts::default(),
+        total_tokens: 0,
+        cost_usd: 0.0,
+        models: Vec::new(),
+        burn_rate: None,
+        projection: None,
+        token_limit_status: None,
+        usage_limit_reset_time: None,
+        sessions: 0,
+        unpriced_responses: 0,
+        start_ms,
+        end_ms,
+        actual_end_ms: None,
+    }
+}
+
+/// `(ts ms, resets_at s)` of every "usage limit reached" notice, oldest first.
+fn limit_notices(conn: &Connection) -> Result<Vec<(i64, i64)>, AnalyticsError> {
+    let mut stmt = conn.prepare_cached("SELECT ts, resets_at FROM limit_notices ORDER BY ts")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctm_store::derive::{FactRow, Sums};
+
+    const MIN: i64 = 60_000;
+    const H: i64 = 60 * MIN;
+    /// 2026-03-07T23:30Z.
+    const T0: i64 = 1_772_926_200_000;
+
+    fn fact(ts: i64, output: u64, cost: f64) -> FactRow {
+        FactRow {
+            ts,
+            session_id: Some("s".into()),
+            project_path: None,
+            model: Some("m".into()),
+            sums: Sums {
+                responses: 1,
+                output_tokens: output,
+                cost_usd: cost,
+                ..Sums::default()
+            },
+        }
+    }
+
+    #[test]
+    fn gaps_run_from_five_hours_after_the_last_response_to_the_next() {
+        let blocks = derive::aggregate_blocks(&[
+            fact(T0, 1, 0.0),
+            fact(T0 + H, 1, 0.0),
+            // 7 h of silence: a gap from T0+6h to T0+8h.
+            fact(T0 + 8 * H, 1, 0.0),
+            // 5h10m after the block start (07:00) but 4h40m after the last response:
+            // a new block without a gap.
+            fact(T0 + 12 * H + 40 * MIN, 1, 0.0),
+        ]);
+        let spans = with_gaps(&blocks);
+        assert_eq!(spans.len(), 4);
+        assert_eq!(
+            spans[1],
+            BlockOrGap::Gap {
+                start_ms: T0 + 6 * H,
+                end_ms: T0 + 8 * H
+            }
+        );
+        assert!(
+            matches!(spans[2], BlockOrGap::Block(_)) && matches!(spans[3], BlockOrGap::Block(_))
+        );
+        // Exactly 5 h of silence is no gap (and no new block either).
+        let blocks = derive::aggregate_blocks(&[fact(T0, 1, 0.0), fact(T0 + 5 * H, 1, 0.0)]);
+        assert_eq!(with_gaps(&blocks).len(), blocks.len());
+    }
+
+    #[test]
+    fn burn_rate_and_projection() {
+        // Block 23:00-04:00; responses at 23:30 and 00:30: 60 minutes, 3,000 tokens, $1.50.
+        let blocks = derive::aggregate_blocks(&[fact(T0, 1000, 0.5), fact(T0 + H, 2000, 1.0)]);
+        let b = &blocks[0];
+        let rate = burn_rate(b).unwrap();
+        assert_eq!(rate.tokens_per_minute, 50.0);
+        assert!((rate.cost_per_hour - 1.5).abs() < 1e-12);
+        // At 01:00 three hours are left: 3,000 + 50 x 180 tokens, $1.50 + $1.50 x 3.
+        let p = projection(b, &rate, T0 + 90 * MIN);
+        assert_eq!((p.total_tokens, p.remaining_minutes), (12_000, 180));
+        assert!((p.total_cost - 6.0).abs() < 1e-12);
+        // Past the end nothing is added.
+        let p = projection(b, &rate, T0 + 6 * H);
+        assert_eq!((p.total_tokens, p.remaining_minutes), (3_000, 0));
+        // One response: no rate.
+        let single = derive::aggregate_blocks(&[fact(T0, 10, 0.1)]);
+        assert_eq!(burn_rate(&single[0]), None);
+    }
+
+    #[test]
+    fn limit_warnings_at_80_and_100_percent() {
+        assert_eq!(LimitLevel::of(799, 1000), LimitLevel::Ok);
+        assert_eq!(LimitLevel::of(800, 1000), LimitLevel::Warning);
+        assert_eq!(LimitLevel::of(999, 1000), LimitLevel::Warning);
+        assert_eq!(LimitLevel::of(1000, 1000), LimitLevel::Exceeds);
+        assert_eq!(limit_warning("b", 500, Some(700), 1000), None);
+        let w = limit_warning("b", 500, Some(900), 1000).unwrap();
+        assert_eq!(
+            (w.level, w.basis, w.tokens, w.percent),
+            (LimitLevel::Warning, LimitBasis::Projected, 900, 90.0)
+        );
+        let w = limit_warning("b", 850, Some(950), 1000).unwrap();
+        assert_eq!(
+            (w.level, w.basis),
+            (LimitLevel::Warning, LimitBasis::Current)
+        );
+        let w = limit_warning("b", 850, Some(1200), 1000).unwrap();
+        assert_eq!(
+            (w.level, w.basis),
+            (LimitLevel::Exceeds, LimitBasis::Projected)
+        );
+        let w = limit_warning("b", 1100, Some(1500), 1000).unwrap();
+        assert_eq!(
+            (w.level, w.basis, w.percent),
+            (LimitLevel::Exceeds, LimitBasis::Current, 110.0)
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Per-day, per-model sums in the report's zone, and rows grouped from them (a day, a
+//! week, a month). From the store's daily tables when they can answer (kept in the
+//! report's zone, nothing filtered), else from the facts.
+
+use std::collections::BTreeMap;
+
+use ctm_store::derive::{self, Sums};
+use jiff::civil::Date;
+use rusqlite::Connection;
+
+use crate::query::{self, ReportQuery};
+use crate::usage::{unpriced_in_rows, Totals, Usage};
+use crate::AnalyticsError;
+
+/// Per-model sums of one local day.
+pub(crate) type ModelDay = (Date, BTreeMap<String, Sums>);
+
+/// The query's days that have usage, oldest first.
+pub(crate) fn model_days(
+    conn: &Connection,
+    q: &ReportQuery,
+) -> Result<Vec<ModelDay>, AnalyticsError> {
+    if q.reads_daily_tables(conn)? {
+        q.bounds()?;
+        return from_daily_aggregates(conn, q);
+    }
+    let facts = query::facts(conn, q)?;
+    Ok(derive::aggregate_days(&facts, &q.zone.tz)
+        .into_values()
+        .map(|d| (d.date, d.models))
+        .collect())
+}
+
+/// Rows keyed by a day's period, their totals, and the models they could not price.
+pub(crate) struct PeriodRows {
+    pub rows: Vec<(String, Usage)>,
+    pub totals: Totals,
+    pub unpriced_models: Vec<String>,
+}
+
+/// The query's days grouped by `period` (whose keys sort in time order), in the
+/// query's order.
+pub(crate) fn period_rows(
+    conn: &Connection,
+    q: &ReportQuery,
+    period: impl Fn(Date) -> String,
+) -> Result<PeriodRows, AnalyticsError> {
+    let rows = group(model_days(conn, q)?, period);
+    let mut rows: Vec<(String, Usage)> = rows
+        .iter()
+        .map(|(key, models)| (key.clone(), Usage::from_models(models)))
+        .collect();
+    q.arrange(&mut rows);
+    let mut totals = Totals::default();
+    for (_, u) in &rows {
+        totals.add(u);
+    }
+    let unpriced_models = unpriced_in_rows(rows.iter().map(|(_, u)| u));
+    Ok(PeriodRows {
+        rows,
+        totals,
+        unpriced_models,
+    })
+}
+
+/// Merges days into periods, model by model.
+fn group(
+    days: Vec<ModelDay>,
+    period: impl Fn(Date) -> String,
+) -> BTreeMap<String, BTreeMap<String, Sums>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Sums>> = BTreeMap::new();
+    for (date, models) in days {
+        let row = out.entry(period(date)).or_default();
+        for (model, sums) in models {
+            row.entry(model).or_default().add(&sums);
+        }
+    }
+    out
+}
+
+/// Reads the materialised days back into per-model sums.
+fn from_daily_aggregates(
+    conn: &Connection,
+    q: &ReportQuery,
+) -> Result<Vec<ModelDay>, AnalyticsError> {
+    let since = q
+        .since
+        .map_or_else(|| "0000-00-00".to_owned(), |d| d.to_string());
+    let until = q
+        .until
+        .map_or_else(|| "9999-99-99".to_owned(), |d| d.to_string());
+    let mut stmt = conn.prepare_cached(
+        "SELECT date, model_breakdown FROM daily_aggregates WHERE date >= ?1 AND date <= ?2 ORDER BY date",
+    )?;
+    let mut rows = stmt.query([since, until])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let date: String = r.get(0)?;
+        let json: Option<String> = r.get(1)?;
+        let date: Date = date
+            .parse()
+            .map_err(|e| AnalyticsError::Invalid(format!("daily_aggregates date {date:?}: {e}")))?;
+        let breakdown = parse_breakdown(json.as_deref().unwrap_or("{}")).map_err(|e| {
+            AnalyticsError::Invalid(format!("daily_aggregates {date} model_breakdown: {e}"))
+        })?;
+        out.push((date, breakdown));
+    }
+    Ok(out)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredBreakdown {
+    cost: f64,
+    responses: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_creation_tokens: u64,
+    cache_read_tokens: u64,
+    #[serde(default)]
+    unpriced_responses: u64,
+}
+
+fn parse_breakdown(json: &str) -> Result<BTreeMap<String, Sums>, serde_json::Error> {
+    let map: BTreeMap<String, StoredBreakdown> = serde_json::from_str(json)?;
+    Ok(map
+        .into_iter()
+        .map(|(m, b)| {
+            (
+                m,
+                Sums {
+                    responses: b.responses,
+                    input_tokens: b.input_tokens,
+                    output_tokens: b.output_tokens,
+                    // The daily table keeps writes as one figure; reports show them as one.
+                    cache_write_5m_tokens: b.cache_creation_tokens,
+                    cache_read_tokens: b.cache_read_tokens,
+                    cost_usd: b.cost,
+                    unpriced_responses: b.unpriced_responses,
+                    ..Sums::default()
+                },
+            )
+        })
+        .collect())
+}

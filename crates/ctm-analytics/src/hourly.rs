@@ -1,0 +1,127 @@
+//! `ctm hourly`: activity by local hour of day and weekday (seed 004, query 6.3).
+
+use ctm_store::derive::{FactRow, Sums};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::query::{self, ReportQuery};
+use crate::usage::{sum, Totals};
+use crate::{AnalyticsError, Zone};
+
+pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// One weekday and hour. `tokens` counts all four kinds (input, output, cache write, read).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HourCell {
+    /// `Mon` .. `Sun`.
+    pub weekday: String,
+    /// 0 .. 23, local.
+    pub hour: u8,
+    pub responses: u64,
+    pub tokens: u64,
+    pub cost: f64,
+}
+
+/// One hour over all weekdays.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HourTotal {
+    pub hour: u8,
+    pub responses: u64,
+    pub tokens: u64,
+    pub cost: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HourlyReport {
+    /// All 168 cells, Monday 0:00 to Sunday 23:00.
+    pub cells: Vec<HourCell>,
+    /// 24 entries, 0:00 to 23:00.
+    pub by_hour: Vec<HourTotal>,
+    pub totals: Totals,
+    pub timezone: String,
+}
+
+pub fn hourly_report(conn: &Connection, q: &ReportQuery) -> Result<HourlyReport, AnalyticsError> {
+    let facts = query::facts(conn, q)?;
+    let grid = week_grid(&facts, &q.zone);
+    let mut cells = Vec::with_capacity(7 * 24);
+    let mut by_hour: Vec<HourTotal> = (0..24u8)
+        .map(|hour| HourTotal {
+            hour,
+            responses: 0,
+            tokens: 0,
+            cost: 0.0,
+        })
+        .collect();
+    for (day, hours) in grid.iter().enumerate() {
+        for (hour, s) in hours.iter().enumerate() {
+            cells.push(HourCell {
+                weekday: WEEKDAYS[day].to_owned(),
+                hour: hour as u8,
+                responses: s.responses,
+                tokens: s.total_tokens(),
+                cost: s.cost_usd,
+            });
+            let h = &mut by_hour[hour];
+            h.responses += s.responses;
+            h.tokens += s.total_tokens();
+            h.cost += s.cost_usd;
+        }
+    }
+    Ok(HourlyReport {
+        cells,
+        by_hour,
+        totals: Totals::from(&sum(&facts)),
+        timezone: q.zone.label(),
+    })
+}
+
+/// Sums per local weekday (Monday first) and hour.
+pub fn week_grid(facts: &[FactRow], zone: &Zone) -> [[Sums; 24]; 7] {
+    let mut grid: [[Sums; 24]; 7] = Default::default();
+    for f in facts {
+        let local = zone.zoned(f.ts);
+        let day = local.weekday().to_monday_zero_offset() as usize;
+        grid[day][local.hour() as usize].add(&f.sums);
+    }
+    grid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ts: i64) -> FactRow {
+        FactRow {
+            ts,
+            session_id: None,
+            project_path: None,
+            model: None,
+            sums: Sums {
+                responses: 1,
+                output_tokens: 10,
+                ..Sums::default()
+            },
+        }
+    }
+
+    #[test]
+    fn cells_are_local_weekday_and_hour() {
+        // 2026-11-01T05:30Z and 06:30Z: both 01:30 on Sunday in New York, before and
+        // after the clocks go back; 14:30 and 15:30 on Sunday in Tokyo.
+        let first = 1_793_511_000_000;
+        let facts = [at(first), at(first + 3_600_000)];
+        let ny = week_grid(&facts, &Zone::resolve(Some("America/New_York")).unwrap());
+        assert_eq!(ny[6][1].responses, 2);
+        assert_eq!(ny[6][1].output_tokens, 20);
+        let tokyo = week_grid(&facts, &Zone::resolve(Some("Asia/Tokyo")).unwrap());
+        assert_eq!((tokyo[6][14].responses, tokyo[6][15].responses), (1, 1));
+        let utc = week_grid(&facts, &Zone::utc());
+        assert_eq!((utc[6][5].responses, utc[6][6].responses), (1, 1));
+        let all: u64 = utc.iter().flatten().map(|s| s.responses).sum();
+        assert_eq!(all, 2);
+    }
+}

@@ -1,0 +1,82 @@
+//! `ctm models`: each model's share of the tokens and the cost (seed 004, query 6.2).
+
+use std::collections::BTreeMap;
+
+use ctm_store::derive::{self, Sums};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::query::{self, ReportQuery};
+use crate::usage::{sum, Totals};
+use crate::AnalyticsError;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelRow {
+    pub model: String,
+    pub responses: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub total_tokens: u64,
+    /// This model's tokens / all tokens, 0 to 1.
+    pub token_share: f64,
+    pub total_cost: f64,
+    /// This model's cost / all cost, 0 to 1.
+    pub cost_share: f64,
+    /// cache read / (cache write + cache read).
+    pub cache_hit_rate: f64,
+    /// False when the model has no price: its cost is unknown, not zero.
+    pub priced: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelReport {
+    /// Most expensive first.
+    pub models: Vec<ModelRow>,
+    pub totals: Totals,
+    pub timezone: String,
+}
+
+pub fn model_report(conn: &Connection, q: &ReportQuery) -> Result<ModelReport, AnalyticsError> {
+    let facts = query::facts(conn, q)?;
+    let all = sum(&facts);
+    let mut models: BTreeMap<&str, Sums> = BTreeMap::new();
+    for f in &facts {
+        models
+            .entry(derive::model_label(f.model.as_deref()))
+            .or_default()
+            .add(&f.sums);
+    }
+    let share = |part: f64, whole: f64| if whole > 0.0 { part / whole } else { 0.0 };
+    let mut rows: Vec<ModelRow> = models
+        .into_iter()
+        .map(|(model, s)| ModelRow {
+            model: model.to_owned(),
+            responses: s.responses,
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            cache_creation_tokens: s.cache_creation_tokens(),
+            cache_read_tokens: s.cache_read_tokens,
+            total_tokens: s.total_tokens(),
+            token_share: share(s.total_tokens() as f64, all.total_tokens() as f64),
+            total_cost: s.cost_usd,
+            cost_share: share(s.cost_usd, all.cost_usd),
+            cache_hit_rate: s.hit_rate(),
+            priced: s.unpriced_responses == 0,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.total_cost
+            .total_cmp(&a.total_cost)
+            .then_with(|| b.total_tokens.cmp(&a.total_tokens))
+            .then_with(|| a.model.cmp(&b.model))
+    });
+    Ok(ModelReport {
+        models: rows,
+        totals: Totals::from(&all),
+        timezone: q.zone.label(),
+    })
+}

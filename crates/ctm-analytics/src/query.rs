@@ -1,0 +1,154 @@
+//! What every report is asked: a zone, a range of days, an order, and filters.
+
+use ctm_store::derive::{self, FactRow};
+use jiff::civil::Date;
+use rusqlite::Connection;
+
+use crate::{AnalyticsError, Order, Zone};
+
+/// `--project` and `--model`: case-insensitive substrings of a response's project path
+/// (its cwd) and model. A response without the field never matches a set filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    project: Option<String>,
+    model: Option<String>,
+}
+
+impl Filter {
+    /// Empty strings filter nothing.
+    pub fn new(project: Option<&str>, model: Option<&str>) -> Filter {
+        let needle = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_lowercase);
+        Filter {
+            project: needle(project),
+            model: needle(model),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.project.is_none() && self.model.is_none()
+    }
+
+    pub fn matches(&self, f: &FactRow) -> bool {
+        contains(f.project_path.as_deref(), self.project.as_deref())
+            && contains(f.model.as_deref(), self.model.as_deref())
+    }
+}
+
+fn contains(value: Option<&str>, needle: Option<&str>) -> bool {
+    match needle {
+        None => true,
+        Some(n) => value.is_some_and(|v| v.to_lowercase().contains(n)),
+    }
+}
+
+/// The options every report shares.
+#[derive(Debug, Clone)]
+pub struct ReportQuery {
+    pub zone: Zone,
+    /// First local day included.
+    pub since: Option<Date>,
+    /// Last local day included.
+    pub until: Option<Date>,
+    pub order: Order,
+    pub filter: Filter,
+}
+
+impl ReportQuery {
+    /// Every day, oldest first, unfiltered.
+    pub fn in_zone(zone: Zone) -> ReportQuery {
+        ReportQuery {
+            zone,
+            since: None,
+            until: None,
+            order: Order::Asc,
+            filter: Filter::default(),
+        }
+    }
+
+    /// `[lo, hi)` in UTC epoch ms covering the query's local days.
+    pub fn bounds(&self) -> Result<(i64, i64), AnalyticsError> {
+        if let (Some(s), Some(u)) = (self.since, self.until) {
+            if s > u {
+                return Err(AnalyticsError::Invalid(format!(
+                    "--since {s} is after --until {u}"
+                )));
+            }
+        }
+        let lo = match self.since {
+            Some(d) => derive::day_bounds(d, &self.zone.tz)?.0,
+            None => i64::MIN,
+        };
+        let hi = match self.until {
+            Some(d) => derive::day_bounds(d, &self.zone.tz)?.1,
+            None => i64::MAX,
+        };
+        Ok((lo, hi))
+    }
+
+    /// Whether a local day is inside `--since`/`--until`.
+    pub fn includes_day(&self, d: Date) -> bool {
+        self.since.is_none_or(|s| d >= s) && self.until.is_none_or(|u| d <= u)
+    }
+
+    /// The store's daily tables can answer: they are kept in this zone and nothing is
+    /// filtered out of them.
+    pub(crate) fn reads_daily_tables(&self, conn: &Connection) -> Result<bool, AnalyticsError> {
+        Ok(self.filter.is_empty() && self.zone.same_as(&derive::store_zone(conn)?))
+    }
+
+    /// Rows built oldest first, in the requested order.
+    pub(crate) fn arrange<T>(&self, rows: &mut [T]) {
+        if self.order == Order::Desc {
+            rows.reverse();
+        }
+    }
+}
+
+/// The billed facts the query selects (its days, its filters), oldest first.
+pub fn facts(conn: &Connection, q: &ReportQuery) -> Result<Vec<FactRow>, AnalyticsError> {
+    let (lo, hi) = q.bounds()?;
+    let mut facts = derive::facts_between(conn, lo, hi)?;
+    if !q.filter.is_empty() {
+        facts.retain(|f| q.filter.matches(f));
+    }
+    Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctm_store::derive::Sums;
+
+    fn fact(project: Option<&str>, model: Option<&str>) -> FactRow {
+        FactRow {
+            ts: 0,
+            session_id: None,
+            project_path: project.map(Into::into),
+            model: model.map(Into::into),
+            sums: Sums::default(),
+        }
+    }
+
+    #[test]
+    fn filters_are_case_insensitive_substrings() {
+        let f = Filter::new(Some("Alpha"), Some("OPUS"));
+        assert!(f.matches(&fact(Some("/work/alpha"), Some("claude-opus-4-6"))));
+        assert!(!f.matches(&fact(Some("/work/beta"), Some("claude-opus-4-6"))));
+        assert!(!f.matches(&fact(None, Some("claude-opus-4-6"))));
+        assert!(!f.matches(&fact(Some("/work/alpha"), None)));
+        assert!(Filter::new(Some(""), None).is_empty());
+        assert!(Filter::default().matches(&fact(None, None)));
+    }
+
+    #[test]
+    fn bounds_follow_the_zone_and_refuse_a_reversed_range() {
+        let mut q = ReportQuery::in_zone(Zone::resolve(Some("Asia/Tokyo")).unwrap());
+        q.since = Some(Date::constant(2026, 3, 8));
+        q.until = Some(Date::constant(2026, 3, 8));
+        // 2026-03-08 in Tokyo is 2026-03-07T15:00Z .. 2026-03-08T15:00Z.
+        let lo = 1_772_895_600_000;
+        assert_eq!(q.bounds().unwrap(), (lo, lo + 24 * 3_600_000));
+        q.since = Some(Date::constant(2026, 3, 9));
+        assert!(q.bounds().is_err());
+    }
+}

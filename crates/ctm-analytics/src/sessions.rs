@@ -1,0 +1,216 @@
+//! `ctm session`: one row per Claude Code session, and one session response by response.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ctm_store::derive::{self, FactRow, SessionAggregate, FACT_COLUMNS};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::query::{self, ReportQuery};
+use crate::usage::{sum, unpriced_in_facts, Totals};
+use crate::{AnalyticsError, Zone};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    pub session_id: String,
+    pub project_path: Option<String>,
+    /// RFC 3339 in the report's zone.
+    pub first_activity: String,
+    pub last_activity: String,
+    pub duration_minutes: f64,
+    pub responses: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub total_tokens: u64,
+    pub total_cost: f64,
+    pub models_used: Vec<String>,
+    /// The model with the most tokens.
+    pub main_model: Option<String>,
+    /// cache read / (input + cache write + cache read).
+    pub efficiency_score: f64,
+    pub unpriced_responses: u64,
+    /// UTC epoch ms of the first and last response, for ordering.
+    #[serde(skip)]
+    pub first_ms: i64,
+    #[serde(skip)]
+    pub last_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionReport {
+    pub sessions: Vec<SessionRow>,
+    pub totals: Totals,
+    pub timezone: String,
+    pub unpriced_models: Vec<String>,
+}
+
+/// One response of a session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseRow {
+    pub timestamp: String,
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub total_tokens: u64,
+    pub cost: f64,
+    /// The session's cost up to and including this response.
+    pub cumulative_cost: f64,
+    pub priced: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDetail {
+    pub session: SessionRow,
+    pub responses: Vec<ResponseRow>,
+    pub timezone: String,
+}
+
+/// Sessions of the query's facts (their responses inside its days and filters), by
+/// last activity.
+pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionReport, AnalyticsError> {
+    let facts = query::facts(conn, q)?;
+    let mut sessions = session_rows(&facts, &q.zone);
+    q.arrange(&mut sessions);
+    let in_sessions: Vec<FactRow> = facts
+        .into_iter()
+        .filter(|f| f.session_id.is_some())
+        .collect();
+    Ok(SessionReport {
+        sessions,
+        totals: Totals::from(&sum(&in_sessions)),
+        timezone: q.zone.label(),
+        unpriced_models: unpriced_in_facts(&in_sessions),
+    })
+}
+
+/// Rows for the sessions of these facts (oldest first), ordered by last activity.
+pub(crate) fn session_rows(facts: &[FactRow], zone: &Zone) -> Vec<SessionRow> {
+    let mut models: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for f in facts {
+        if let Some(id) = &f.session_id {
+            models
+                .entry(id)
+                .or_default()
+                .insert(derive::model_label(f.model.as_deref()).to_owned());
+        }
+    }
+    let mut rows: Vec<SessionRow> = derive::aggregate_sessions(facts)
+        .into_values()
+        .map(|a| {
+            let used = models.remove(a.session_id.as_str()).unwrap_or_default();
+            session_row(a, used, zone)
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        a.last_ms
+            .cmp(&b.last_ms)
+            .then_with(|| a.session_id.cmp(&b.session_id))
+    });
+    rows
+}
+
+fn session_row(a: SessionAggregate, models: BTreeSet<String>, zone: &Zone) -> SessionRow {
+    let s = &a.sums;
+    SessionRow {
+        project_path: a.project_path.clone(),
+        first_activity: zone.rfc3339(a.first_ts),
+        last_activity: zone.rfc3339(a.last_ts),
+        duration_minutes: (a.last_ts - a.first_ts) as f64 / 60_000.0,
+        responses: s.responses,
+        input_tokens: s.input_tokens,
+        output_tokens: s.output_tokens,
+        cache_creation_tokens: s.cache_creation_tokens(),
+        cache_read_tokens: s.cache_read_tokens,
+        total_tokens: s.total_tokens(),
+        total_cost: s.cost_usd,
+        models_used: models.into_iter().collect(),
+        main_model: a.main_model.clone(),
+        efficiency_score: s.efficiency_score(),
+        unpriced_responses: s.unpriced_responses,
+        first_ms: a.first_ts,
+        last_ms: a.last_ts,
+        session_id: a.session_id,
+    }
+}
+
+/// One session, response by response. `id` may be a unique prefix of the session id.
+pub fn session_detail(
+    conn: &Connection,
+    q: &ReportQuery,
+    id: &str,
+) -> Result<SessionDetail, AnalyticsError> {
+    let id = resolve_session(conn, id)?;
+    let (lo, hi) = q.bounds()?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 ORDER BY ts"
+    ))?;
+    let mut facts: Vec<FactRow> = stmt
+        .query_map([&id], derive::fact_from_row)?
+        .collect::<Result<_, _>>()?;
+    facts.retain(|f| f.ts >= lo && f.ts < hi && q.filter.matches(f));
+    let Some(session) = session_rows(&facts, &q.zone).pop() else {
+        return Err(AnalyticsError::Invalid(format!(
+            "session {id} has no responses in this period or filter"
+        )));
+    };
+    let mut cumulative = 0.0;
+    let mut responses: Vec<ResponseRow> = facts
+        .iter()
+        .map(|f| {
+            let s = &f.sums;
+            cumulative += s.cost_usd;
+            ResponseRow {
+                timestamp: q.zone.rfc3339(f.ts),
+                model: derive::model_label(f.model.as_deref()).to_owned(),
+                input_tokens: s.input_tokens,
+                output_tokens: s.output_tokens,
+                cache_creation_tokens: s.cache_creation_tokens(),
+                cache_read_tokens: s.cache_read_tokens,
+                total_tokens: s.total_tokens(),
+                cost: s.cost_usd,
+                cumulative_cost: cumulative,
+                priced: s.unpriced_responses == 0,
+            }
+        })
+        .collect();
+    q.arrange(&mut responses);
+    Ok(SessionDetail {
+        session,
+        responses,
+        timezone: q.zone.label(),
+    })
+}
+
+/// The one billed session whose id is `id` or starts with it.
+fn resolve_session(conn: &Connection, id: &str) -> Result<String, AnalyticsError> {
+    if id.is_empty() {
+        return Err(AnalyticsError::Invalid("the session id is empty".into()));
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT session_id FROM billed_responses \
+         WHERE substr(session_id, 1, length(?1)) = ?1 ORDER BY session_id LIMIT 6",
+    )?;
+    let found: Vec<String> = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    match found.as_slice() {
+        [] => Err(AnalyticsError::Invalid(format!(
+            "no session starts with {id:?}; `ctm session` lists them"
+        ))),
+        [one] => Ok(one.clone()),
+        _ if found.iter().any(|f| f == id) => Ok(id.to_owned()),
+        _ => Err(AnalyticsError::Invalid(format!(
+            "{id:?} matches several sessions ({}{}); give more of the id",
+            found[..found.len().min(5)].join(", "),
+            if found.len() > 5 { ", ..." } else { "" }
+        ))),
+    }
+}

@@ -1,0 +1,52 @@
+//! `ctm top`: the most expensive days (seed 004, query 6.4) and sessions.
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::daily::DailyRow;
+use crate::days::period_rows;
+use crate::query::{self, ReportQuery};
+use crate::sessions::{session_rows, SessionRow};
+use crate::AnalyticsError;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopReport {
+    /// Most expensive first.
+    pub days: Vec<DailyRow>,
+    /// Most expensive first.
+    pub sessions: Vec<SessionRow>,
+    pub limit: usize,
+    pub timezone: String,
+}
+
+pub fn top_report(
+    conn: &Connection,
+    q: &ReportQuery,
+    limit: usize,
+) -> Result<TopReport, AnalyticsError> {
+    let mut days: Vec<DailyRow> = period_rows(conn, q, |d| d.to_string())?
+        .rows
+        .into_iter()
+        .map(|(date, u)| DailyRow::new(date, u))
+        .collect();
+    days.sort_by(|a, b| {
+        b.total_cost
+            .total_cmp(&a.total_cost)
+            .then_with(|| a.date.cmp(&b.date))
+    });
+    days.truncate(limit);
+    let mut sessions = session_rows(&query::facts(conn, q)?, &q.zone);
+    sessions.sort_by(|a, b| {
+        b.total_cost
+            .total_cmp(&a.total_cost)
+            .then_with(|| a.session_id.cmp(&b.session_id))
+    });
+    sessions.truncate(limit);
+    Ok(TopReport {
+        days,
+        sessions,
+        limit,
+        timezone: q.zone.label(),
+    })
+}

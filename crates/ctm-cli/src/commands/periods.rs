@@ -1,0 +1,189 @@
+//! `ctm weekly` and `ctm monthly`: daily's table with a week or a month per row.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use comfy_table::Cell;
+use ctm_analytics::{monthly_report, weekly_report, Totals, Usage};
+use jiff::civil::Weekday;
+
+use super::cells::{self, csv_usd, totals_row};
+use crate::cli::{ReportArgs, WeekdayArg, WeeklyArgs};
+use crate::commands::ReportOptions;
+use crate::context::Context;
+use crate::output::{self, int, short, total_cell, usd, Format, NARROW};
+
+pub fn run_weekly(ctx: &Context, args: &WeeklyArgs) -> Result<ExitCode> {
+    let opts = ReportOptions::from_args(&args.report)?;
+    let mut store = ctx.open_store()?;
+    ctx.ingest(&mut store)?;
+    let first = weekday(args.start_of_week);
+    let r = weekly_report(store.conn(), &opts.query(), first)?;
+    let rows: Vec<(&str, &Usage)> = r
+        .weekly
+        .iter()
+        .map(|w| (w.week.as_str(), &w.usage))
+        .collect();
+    match Format::of(args.report.json, args.report.csv) {
+        Format::Json => output::print_json(&r)?,
+        Format::Csv => print_csv("week", &rows)?,
+        Format::Table => print_table("Week", &rows, &r.totals, &r.unpriced_models, &r.timezone)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_monthly(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
+    let opts = ReportOptions::from_args(args)?;
+    let mut store = ctx.open_store()?;
+    ctx.ingest(&mut store)?;
+    let r = monthly_report(store.conn(), &opts.query())?;
+    let rows: Vec<(&str, &Usage)> = r
+        .monthly
+        .iter()
+        .map(|m| (m.month.as_str(), &m.usage))
+        .collect();
+    match Format::of(args.json, args.csv) {
+        Format::Json => output::print_json(&r)?,
+        Format::Csv => print_csv("month", &rows)?,
+        Format::Table => print_table("Month", &rows, &r.totals, &r.unpriced_models, &r.timezone)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn weekday(d: WeekdayArg) -> Weekday {
+    match d {
+        WeekdayArg::Monday => Weekday::Monday,
+        WeekdayArg::Tuesday => Weekday::Tuesday,
+        WeekdayArg::Wednesday => Weekday::Wednesday,
+        WeekdayArg::Thursday => Weekday::Thursday,
+        WeekdayArg::Friday => Weekday::Friday,
+        WeekdayArg::Saturday => Weekday::Saturday,
+        WeekdayArg::Sunday => Weekday::Sunday,
+    }
+}
+
+fn print_table(
+    period: &str,
+    rows: &[(&str, &Usage)],
+    totals: &Totals,
+    unpriced_models: &[String],
+    timezone: &str,
+) -> Result<()> {
+    if rows.is_empty() {
+        println!("No usage in the store for this period ({timezone}).");
+        return Ok(());
+    }
+    let narrow = output::width() < NARROW;
+    let mut t = if narrow {
+        output::table(
+            &[period, "Input", "Output", "Cache w/r", "Total", "Cost"],
+            1,
+        )
+    } else {
+        output::table(
+            &[
+                period,
+                "Models",
+                "Input",
+                "Output",
+                "Cache Create",
+                "Cache Read",
+                "Total Tokens",
+                "Cost (USD)",
+            ],
+            2,
+        )
+    };
+    let line = |label: Cell, models: String, f: [u64; 5], cost: String| -> Vec<Cell> {
+        let [i, o, cw, cr, total] = f;
+        if narrow {
+            vec![
+                label,
+                Cell::new(short(i)),
+                Cell::new(short(o)),
+                Cell::new(format!("{}/{}", short(cw), short(cr))),
+                Cell::new(short(total)),
+                Cell::new(cost),
+            ]
+        } else {
+            vec![
+                label,
+                Cell::new(models),
+                Cell::new(int(i)),
+                Cell::new(int(o)),
+                Cell::new(int(cw)),
+                Cell::new(int(cr)),
+                Cell::new(int(total)),
+                Cell::new(cost),
+            ]
+        }
+    };
+    for (label, u) in rows {
+        t.add_row(line(
+            Cell::new(label),
+            cells::models(&u.models_used),
+            [
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_creation_tokens,
+                u.cache_read_tokens,
+                u.total_tokens,
+            ],
+            usd(u.total_cost, u.unpriced_responses == 0),
+        ));
+    }
+    let s = totals;
+    t.add_row(totals_row(line(
+        total_cell("Total"),
+        String::new(),
+        [
+            s.input_tokens,
+            s.output_tokens,
+            s.cache_creation_tokens,
+            s.cache_read_tokens,
+            s.total_tokens,
+        ],
+        usd(s.total_cost, s.unpriced_responses == 0),
+    )));
+    output::print_table(&t)?;
+    if !unpriced_models.is_empty() {
+        println!(
+            "* leaves out {} responses of models without a price ({}): their tokens are counted, their cost is unknown.",
+            int(s.unpriced_responses),
+            unpriced_models.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn print_csv(period: &str, rows: &[(&str, &Usage)]) -> Result<()> {
+    let mut w = output::csv_writer();
+    w.write_record([
+        period,
+        "models",
+        "inputTokens",
+        "outputTokens",
+        "cacheCreationTokens",
+        "cacheReadTokens",
+        "totalTokens",
+        "totalCost",
+        "responses",
+        "unpricedResponses",
+    ])?;
+    for (label, u) in rows {
+        w.write_record([
+            label.to_string(),
+            u.models_used.join(" "),
+            u.input_tokens.to_string(),
+            u.output_tokens.to_string(),
+            u.cache_creation_tokens.to_string(),
+            u.cache_read_tokens.to_string(),
+            u.total_tokens.to_string(),
+            csv_usd(u.total_cost),
+            u.responses.to_string(),
+            u.unpriced_responses.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
