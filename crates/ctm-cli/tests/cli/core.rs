@@ -436,3 +436,35 @@ fn db_migrate_to_a_version_then_to_the_latest() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a schema version"));
 }
+
+#[test]
+fn db_check_finds_a_tampered_derived_table_and_rebuild_repairs_it() {
+    let env = Env::new();
+    run(env
+        .ctm()
+        .arg("--claude-dir")
+        .arg(fixture_root())
+        .arg("ingest"));
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute(
+        "UPDATE daily_usage_summary SET output_tokens = output_tokens + 1 WHERE rowid = 1",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE claude_sessions SET total_cost = total_cost * 2 WHERE rowid = 1",
+        [],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM usage_blocks WHERE rowid = 1", [])
+        .unwrap();
+    drop(conn);
+    let out = env.ctm().args(["db", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    for table in ["daily_usage_summary", "claude_sessions", "usage_blocks"] {
+        assert!(said.contains(table), "{table} not reported: {said}");
+    }
+    run(env.ctm().args(["db", "rebuild"]));
+    run(env.ctm().args(["db", "check"]));
+}
