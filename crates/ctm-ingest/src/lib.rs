@@ -76,6 +76,33 @@ pub struct IngestReport {
     /// True when no transcript changed since the last run (nothing was written).
     pub unchanged: bool,
     pub elapsed_ms: u64,
+    /// Where the time went, phase by phase.
+    pub timings: Timings,
+}
+
+/// Milliseconds per phase of one run.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    /// Finding transcripts and their stat facts, and comparing with the cursors.
+    pub walk_ms: u64,
+    /// Waiting for the store's write lock (another ctm was writing).
+    pub lock_ms: u64,
+    /// Reading new bytes, filtering and parsing lines, folding sightings per file.
+    pub read_parse_ms: u64,
+    /// Merging sightings across files.
+    pub merge_ms: u64,
+    /// Pricing and writing facts, replays, cursors.
+    pub write_ms: u64,
+    /// Refreshing the derived tables.
+    pub derive_ms: u64,
+    pub commit_ms: u64,
+}
+
+fn ms_since(t: &mut Instant) -> u64 {
+    let ms = t.elapsed().as_millis() as u64;
+    *t = Instant::now();
+    ms
 }
 
 impl IngestReport {
@@ -200,6 +227,7 @@ pub fn ingest(
     progress: Option<&dyn Progress>,
 ) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
+    let mut phase = Instant::now();
     let mut report = IngestReport {
         roots: roots.to_vec(),
         ..IngestReport::default()
@@ -220,11 +248,14 @@ pub fn ingest(
     let known = cursors::load_all(store.conn())?;
     if plan(&walk.files, &known).is_empty() && vanished(roots, &walk.files, &known).is_empty() {
         report.unchanged = true;
+        report.timings.walk_ms = ms_since(&mut phase);
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
     }
 
+    report.timings.walk_ms = ms_since(&mut phase);
     let tx = store.write()?;
+    report.timings.lock_ms = ms_since(&mut phase);
     let now = now_ms();
     let known = cursors::load_all(&tx)?;
     let mut work = plan(&walk.files, &known);
@@ -249,6 +280,7 @@ pub fn ingest(
     if let Some(p) = progress {
         p.finish();
     }
+    report.timings.read_parse_ms = ms_since(&mut phase);
 
     // Merge sightings across files before touching the table.
     let mut merged: HashMap<String, Response> = HashMap::new();
@@ -300,6 +332,7 @@ pub fn ingest(
         });
     }
 
+    report.timings.merge_ms = ms_since(&mut phase);
     let mut responses: Vec<Response> = merged.into_values().collect();
     responses.sort_by(|a, b| (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key)));
     let price = |r: &Response| price_response(prices, r);
@@ -307,6 +340,7 @@ pub fn ingest(
     for r in responses {
         writer.upsert(r, &price, now)?;
     }
+    let first_ingest = writer.started_empty();
     let (touched, written) = writer.finish()?;
     for n in &notices {
         if facts::record_limit_notice(&tx, n.timestamp_ms, n.resets_at_s, n.session_id.as_deref())?
@@ -321,13 +355,21 @@ pub fn ingest(
         cursors::mark_missing(&tx, &path, now)?;
         report.files_missing += 1;
     }
+    report.timings.write_ms = ms_since(&mut phase);
     derive::close_finished_blocks(&tx, now)?;
-    derive::refresh(&tx, &touched, now)?;
+    if first_ingest {
+        // Everything is touched: one scan of the facts beats a query per session and day.
+        derive::rebuild_all(&tx)?;
+    } else {
+        derive::refresh(&tx, &touched, now)?;
+    }
     if !touched.is_empty() {
         config::set_raw(&tx, "last_sync_time", &derive::iso(now))?;
     }
     report.unpriced_models = facts::unpriced_models(&tx)?.into_iter().collect();
+    report.timings.derive_ms = ms_since(&mut phase);
     tx.commit().map_err(StoreError::from)?;
+    report.timings.commit_ms = ms_since(&mut phase);
 
     report.lines_read = stats.lines;
     report.usage_lines = stats.usage_lines;

@@ -198,6 +198,11 @@ impl<'a, 't> FactWriter<'a, 't> {
             .optional()?)
     }
 
+    /// Whether the fact table was empty when this writer started (a first ingest).
+    pub fn started_empty(&self) -> bool {
+        !self.had_rows
+    }
+
     /// Settles sidechain replays for the message ids this run wrote, and returns what
     /// the derived tables must refresh.
     pub fn finish(mut self) -> Result<(Touched, WriteStats), StoreError> {
