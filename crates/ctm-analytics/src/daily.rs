@@ -11,39 +11,13 @@ use crate::AnalyticsError;
 /// The daily report takes the shared options.
 pub type DailyQuery = ReportQuery;
 
+/// One day: ccusage's daily row (`date` and the usage fields, flattened).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DailyRow {
     pub date: String,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_creation_tokens: u64,
-    pub cache_read_tokens: u64,
-    pub total_tokens: u64,
-    pub total_cost: f64,
-    pub models_used: Vec<String>,
-    pub model_breakdowns: Vec<ModelBreakdown>,
-    pub responses: u64,
-    /// Responses whose model has no price; when non-zero `totalCost` is incomplete.
-    pub unpriced_responses: u64,
-}
-
-impl DailyRow {
-    pub fn new(date: String, u: Usage) -> DailyRow {
-        DailyRow {
-            date,
-            input_tokens: u.input_tokens,
-            output_tokens: u.output_tokens,
-            cache_creation_tokens: u.cache_creation_tokens,
-            cache_read_tokens: u.cache_read_tokens,
-            total_tokens: u.total_tokens,
-            total_cost: u.total_cost,
-            models_used: u.models_used,
-            model_breakdowns: u.model_breakdowns,
-            responses: u.responses,
-            unpriced_responses: u.unpriced_responses,
-        }
-    }
+    #[serde(flatten)]
+    pub usage: Usage,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,7 +38,7 @@ pub fn daily_report(conn: &Connection, q: &DailyQuery) -> Result<DailyReport, An
         daily: p
             .rows
             .into_iter()
-            .map(|(date, u)| DailyRow::new(date, u))
+            .map(|(date, usage)| DailyRow { date, usage })
             .collect(),
         totals: p.totals,
         timezone: q.zone.label(),

@@ -28,11 +28,12 @@ pub fn top_report(
     let mut days: Vec<DailyRow> = period_rows(conn, q, |d| d.to_string())?
         .rows
         .into_iter()
-        .map(|(date, u)| DailyRow::new(date, u))
+        .map(|(date, usage)| DailyRow { date, usage })
         .collect();
     days.sort_by(|a, b| {
-        b.total_cost
-            .total_cmp(&a.total_cost)
+        b.usage
+            .total_cost
+            .total_cmp(&a.usage.total_cost)
             .then_with(|| a.date.cmp(&b.date))
     });
     days.truncate(limit);

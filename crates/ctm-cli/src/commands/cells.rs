@@ -5,8 +5,6 @@ use comfy_table::{Cell, Color};
 
 use crate::output::usd;
 
-pub(crate) use super::daily::short_model;
-
 /// Eight heights, lowest first.
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// Nothing, then four shades.
@@ -37,6 +35,17 @@ pub fn duration(minutes: f64) -> String {
 /// 0.4237 -> "42.4%".
 pub fn share(fraction: f64) -> String {
     format!("{:.1}%", fraction * 100.0)
+}
+
+/// "claude-sonnet-4-5-20250929" -> "sonnet-4-5" for table cells (JSON keeps full names).
+pub fn short_model(m: &str) -> String {
+    let m = m.strip_prefix("claude-").unwrap_or(m);
+    match m.rsplit_once('-') {
+        Some((head, date)) if date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()) => {
+            head.to_owned()
+        }
+        _ => m.to_owned(),
+    }
 }
 
 /// Models as short names, comma-separated.
@@ -119,6 +128,13 @@ pub fn csv_usd(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_names_are_shortened_for_tables() {
+        assert_eq!(short_model("claude-sonnet-4-5-20250929"), "sonnet-4-5");
+        assert_eq!(short_model("claude-opus-4-6"), "opus-4-6");
+        assert_eq!(short_model("unknown"), "unknown");
+    }
 
     #[test]
     fn sparkline_scales_to_the_largest_value() {

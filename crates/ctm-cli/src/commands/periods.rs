@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
+use comfy_table::{Cell, Color};
 use ctm_analytics::{monthly_report, weekly_report, Totals, Usage};
 use jiff::civil::Weekday;
 
@@ -26,8 +26,15 @@ pub fn run_weekly(ctx: &Context, args: &WeeklyArgs) -> Result<ExitCode> {
         .collect();
     match Format::of(args.report.json, args.report.csv) {
         Format::Json => output::print_json(&r)?,
-        Format::Csv => print_csv("week", &rows)?,
-        Format::Table => print_table("Week", &rows, &r.totals, &r.unpriced_models, &r.timezone)?,
+        Format::Csv => print_csv("week", &rows, false)?,
+        Format::Table => print_table(
+            "Week",
+            &rows,
+            &r.totals,
+            &r.unpriced_models,
+            &r.timezone,
+            false,
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -44,8 +51,15 @@ pub fn run_monthly(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
         .collect();
     match Format::of(args.json, args.csv) {
         Format::Json => output::print_json(&r)?,
-        Format::Csv => print_csv("month", &rows)?,
-        Format::Table => print_table("Month", &rows, &r.totals, &r.unpriced_models, &r.timezone)?,
+        Format::Csv => print_csv("month", &rows, false)?,
+        Format::Table => print_table(
+            "Month",
+            &rows,
+            &r.totals,
+            &r.unpriced_models,
+            &r.timezone,
+            false,
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -62,12 +76,15 @@ fn weekday(d: WeekdayArg) -> Weekday {
     }
 }
 
-fn print_table(
+/// The table of daily, weekly and monthly: one row per period, with a row per model
+/// under each when `breakdown` is set.
+pub(super) fn print_table(
     period: &str,
     rows: &[(&str, &Usage)],
     totals: &Totals,
     unpriced_models: &[String],
     timezone: &str,
+    breakdown: bool,
 ) -> Result<()> {
     if rows.is_empty() {
         println!("No usage in the store for this period ({timezone}).");
@@ -131,6 +148,26 @@ fn print_table(
             ],
             usd(u.total_cost, u.unpriced_responses == 0),
         ));
+        if breakdown {
+            for m in &u.model_breakdowns {
+                t.add_row(line(
+                    Cell::new(format!("  └ {}", cells::short_model(&m.model_name)))
+                        .fg(Color::DarkGrey),
+                    String::new(),
+                    [
+                        m.input_tokens,
+                        m.output_tokens,
+                        m.cache_creation_tokens,
+                        m.cache_read_tokens,
+                        m.input_tokens
+                            + m.output_tokens
+                            + m.cache_creation_tokens
+                            + m.cache_read_tokens,
+                    ],
+                    usd(m.cost, m.priced),
+                ));
+            }
+        }
     }
     let s = totals;
     t.add_row(totals_row(line(
@@ -156,7 +193,8 @@ fn print_table(
     Ok(())
 }
 
-fn print_csv(period: &str, rows: &[(&str, &Usage)]) -> Result<()> {
+/// CSV of daily, weekly and monthly; with `breakdown`, a row per model follows each period.
+pub(super) fn print_csv(period: &str, rows: &[(&str, &Usage)], breakdown: bool) -> Result<()> {
     let mut w = output::csv_writer();
     w.write_record([
         period,
@@ -183,6 +221,30 @@ fn print_csv(period: &str, rows: &[(&str, &Usage)]) -> Result<()> {
             u.responses.to_string(),
             u.unpriced_responses.to_string(),
         ])?;
+        if breakdown {
+            for m in &u.model_breakdowns {
+                w.write_record([
+                    label.to_string(),
+                    m.model_name.clone(),
+                    m.input_tokens.to_string(),
+                    m.output_tokens.to_string(),
+                    m.cache_creation_tokens.to_string(),
+                    m.cache_read_tokens.to_string(),
+                    (m.input_tokens
+                        + m.output_tokens
+                        + m.cache_creation_tokens
+                        + m.cache_read_tokens)
+                        .to_string(),
+                    csv_usd(m.cost),
+                    m.responses.to_string(),
+                    if m.priced {
+                        "0".to_owned()
+                    } else {
+                        m.responses.to_string()
+                    },
+                ])?;
+            }
+        }
     }
     w.flush()?;
     Ok(())

@@ -47,8 +47,9 @@ fn print_table(r: &TopReport, narrow: bool) -> Result<()> {
             3,
         )
     };
-    for (i, d) in r.days.iter().enumerate() {
-        let mut row = vec![Cell::new(i + 1), Cell::new(&d.date)];
+    for (i, day) in r.days.iter().enumerate() {
+        let d = &day.usage;
+        let mut row = vec![Cell::new(i + 1), Cell::new(&day.date)];
         if !narrow {
             row.push(Cell::new(cells::models(&d.models_used)));
             row.push(Cell::new(int(d.responses)));
@@ -107,11 +108,12 @@ fn print_csv(r: &TopReport) -> Result<()> {
         "cacheCreationTokens",
         "cacheReadTokens",
     ])?;
-    for (i, d) in r.days.iter().enumerate() {
+    for (i, day) in r.days.iter().enumerate() {
+        let d = &day.usage;
         w.write_record([
             "day".to_owned(),
             (i + 1).to_string(),
-            d.date.clone(),
+            day.date.clone(),
             csv_usd(d.total_cost),
             d.total_tokens.to_string(),
             d.responses.to_string(),
