@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 
 use ctm_model::{message_key_range, Origin, Response, Usage};
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use std::sync::LazyLock;
+
+use rusqlite::{params, OptionalExtension, Row, ToSql, Transaction};
 
 use crate::derive::Touched;
 use crate::StoreError;
@@ -40,6 +42,71 @@ const COLUMNS: &str = "dedup_key, message_id, request_id, ts, session_id, projec
     output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
     web_fetch_requests, speed, service_tier, inference_geo, is_sidechain, agent_id, origin, recorded_cost_usd, \
     cc_version, source_path";
+
+/// What pricing adds to a fact, bound after [`COLUMNS`].
+const PRICING_COLUMNS: &str =
+    "cost_usd, priced, price_model, price_version, long_context, price_multiplier, cache_savings_usd";
+
+/// Inserts a fact: ?1..?30 as [`fact_params`], ?31 the ingest time.
+static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
+    let placeholders: Vec<String> = (1..=31).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO responses ({COLUMNS}, {PRICING_COLUMNS}, ingested_at) VALUES ({}) \
+         ON CONFLICT(dedup_key) DO NOTHING",
+        placeholders.join(", ")
+    )
+});
+
+/// Rewrites a fact with the same parameters as [`INSERT_SQL`] (?1 is the key).
+static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    let sets: Vec<String> = COLUMNS
+        .split(", ")
+        .chain(PRICING_COLUMNS.split(", "))
+        .enumerate()
+        .skip(1)
+        .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
+        .collect();
+    format!(
+        "UPDATE responses SET {} WHERE dedup_key = ?1",
+        sets.join(", ")
+    )
+});
+
+/// The values of [`COLUMNS`] then [`PRICING_COLUMNS`] for one response.
+fn fact_params<'a>(r: &'a Response, p: &'a Pricing) -> [&'a dyn ToSql; 30] {
+    [
+        &r.key,
+        &r.message_id,
+        &r.request_id,
+        &r.timestamp_ms,
+        &r.session_id,
+        &r.project_path,
+        &r.model,
+        &r.usage.input_tokens,
+        &r.usage.output_tokens,
+        &r.usage.cache_write_5m_tokens,
+        &r.usage.cache_write_1h_tokens,
+        &r.usage.cache_read_tokens,
+        &r.usage.web_search_requests,
+        &r.usage.web_fetch_requests,
+        &r.speed,
+        &r.service_tier,
+        &r.inference_geo,
+        &r.is_sidechain,
+        &r.agent_id,
+        origin_name(r.origin),
+        &r.recorded_cost_usd,
+        &r.cc_version,
+        &r.source_path,
+        &p.cost_usd,
+        &p.priced,
+        &p.price_model,
+        &p.price_version,
+        &p.long_context,
+        &p.multiplier,
+        &p.cache_savings_usd,
+    ]
+}
 
 /// Writes sightings into the fact table inside one transaction.
 pub struct FactWriter<'a, 't> {
@@ -74,47 +141,12 @@ impl<'a, 't> FactWriter<'a, 't> {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let p = price(&r);
+        let mut values = fact_params(&r, &p).to_vec();
+        values.push(&now_ms);
         let inserted = self
             .tx
-            .prepare_cached(&format!(
-                "INSERT INTO responses ({COLUMNS}, cost_usd, priced, price_model, price_version, long_context, \
-                 price_multiplier, cache_savings_usd, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-                 ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, \
-                 ?30, ?31) ON CONFLICT(dedup_key) DO NOTHING"
-            ))?
-            .execute(params![
-                r.key,
-                r.message_id,
-                r.request_id,
-                r.timestamp_ms,
-                r.session_id,
-                r.project_path,
-                r.model,
-                r.usage.input_tokens as i64,
-                r.usage.output_tokens as i64,
-                r.usage.cache_write_5m_tokens as i64,
-                r.usage.cache_write_1h_tokens as i64,
-                r.usage.cache_read_tokens as i64,
-                r.usage.web_search_requests as i64,
-                r.usage.web_fetch_requests as i64,
-                r.speed,
-                r.service_tier,
-                r.inference_geo,
-                r.is_sidechain,
-                r.agent_id,
-                origin_name(r.origin),
-                r.recorded_cost_usd,
-                r.cc_version,
-                r.source_path,
-                p.cost_usd,
-                p.priced,
-                p.price_model,
-                p.price_version,
-                p.long_context,
-                p.multiplier,
-                p.cache_savings_usd,
-                now_ms,
-            ])?;
+            .prepare_cached(&INSERT_SQL)?
+            .execute(values.as_slice())?;
         if inserted == 1 {
             self.stats.inserted += 1;
             self.touched.add(r.session_id.as_deref(), r.timestamp_ms);
@@ -134,45 +166,8 @@ impl<'a, 't> FactWriter<'a, 't> {
         }
         let p = price(&merged);
         self.tx
-            .prepare_cached(
-                "UPDATE responses SET ts = ?2, session_id = ?3, project_path = ?4, model = ?5, input_tokens = ?6, \
-                 output_tokens = ?7, cache_write_5m_tokens = ?8, cache_write_1h_tokens = ?9, cache_read_tokens = ?10, \
-                 web_search_requests = ?11, web_fetch_requests = ?12, speed = ?13, service_tier = ?14, \
-                 inference_geo = ?15, is_sidechain = ?16, agent_id = ?17, origin = ?18, recorded_cost_usd = ?19, \
-                 cc_version = ?20, source_path = ?21, cost_usd = ?22, priced = ?23, price_model = ?24, \
-                 price_version = ?25, long_context = ?26, price_multiplier = ?27, cache_savings_usd = ?28 \
-                 WHERE dedup_key = ?1",
-            )?
-            .execute(params![
-                merged.key,
-                merged.timestamp_ms,
-                merged.session_id,
-                merged.project_path,
-                merged.model,
-                merged.usage.input_tokens as i64,
-                merged.usage.output_tokens as i64,
-                merged.usage.cache_write_5m_tokens as i64,
-                merged.usage.cache_write_1h_tokens as i64,
-                merged.usage.cache_read_tokens as i64,
-                merged.usage.web_search_requests as i64,
-                merged.usage.web_fetch_requests as i64,
-                merged.speed,
-                merged.service_tier,
-                merged.inference_geo,
-                merged.is_sidechain,
-                merged.agent_id,
-                origin_name(merged.origin),
-                merged.recorded_cost_usd,
-                merged.cc_version,
-                merged.source_path,
-                p.cost_usd,
-                p.priced,
-                p.price_model,
-                p.price_version,
-                p.long_context,
-                p.multiplier,
-                p.cache_savings_usd,
-            ])?;
+            .prepare_cached(&UPDATE_SQL)?
+            .execute(&fact_params(&merged, &p)[..])?;
         self.stats.updated += 1;
         self.touched
             .add(stored.session_id.as_deref(), stored.timestamp_ms);
@@ -268,10 +263,11 @@ impl<'a, 't> FactWriter<'a, 't> {
     }
 }
 
-fn origin_name(o: Origin) -> &'static str {
+/// As stored in `responses.origin` (a reference to a static, so it binds as a parameter).
+fn origin_name(o: Origin) -> &'static &'static str {
     match o {
-        Origin::Assistant => "assistant",
-        Origin::AgentEcho => "agent_echo",
+        Origin::Assistant => &"assistant",
+        Origin::AgentEcho => &"agent_echo",
     }
 }
 
