@@ -213,38 +213,17 @@ fn assistant(line: &[u8], env: &Envelope, raw: &RawValue, source_path: &str) -> 
     if message.model.as_deref() == Some("<synthetic>") {
         return synthetic(line, env);
     }
-    let usage = match validate(raw_usage) {
-        Ok(u) => u,
-        Err(reason) => return LineOutcome::Skip(reason),
-    };
-    let Some(timestamp_ms) = env.timestamp.as_deref().and_then(parse_timestamp_ms) else {
-        return LineOutcome::Skip(SkipReason::BadTimestamp);
-    };
-    let key = response_key(
-        message.id.as_deref(),
-        env.request_id.as_deref(),
-        env.uuid.as_deref(),
-        line,
-    );
-    LineOutcome::Response(Box::new(Response {
-        key,
-        message_id: owned(&message.id),
-        request_id: owned(&env.request_id),
-        timestamp_ms,
-        session_id: owned(&env.session_id),
-        project_path: owned(&env.cwd),
-        model: owned(&message.model),
-        usage,
-        speed: owned(&raw_usage.speed),
-        service_tier: owned(&raw_usage.service_tier),
-        inference_geo: owned(&raw_usage.inference_geo),
+    let sighting = Sighting {
+        request_id: env.request_id.as_deref(),
+        uuid: env.uuid.as_deref(),
+        timestamp: env.timestamp.as_deref(),
+        agent_id: env.agent_id.as_deref(),
         is_sidechain: env.is_sidechain.unwrap_or(false),
-        agent_id: owned(&env.agent_id),
         origin: Origin::Assistant,
         recorded_cost_usd: env.cost_usd,
-        cc_version: owned(&env.version),
-        source_path: Some(source_path.to_owned()),
-    }))
+        key_bytes: line,
+    };
+    response(env, &message, raw_usage, &sighting, source_path)
 }
 
 fn agent_echo(env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome {
@@ -269,24 +248,52 @@ fn agent_echo(env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome 
     if message.model.as_deref() == Some("<synthetic>") {
         return LineOutcome::Synthetic(None);
     }
+    let sighting = Sighting {
+        request_id: echo.request_id.as_deref(),
+        uuid: echo.uuid.as_deref(),
+        timestamp: echo.timestamp.as_deref().or(env.timestamp.as_deref()),
+        agent_id: data.agent_id.as_deref(),
+        // An echo is a subagent's response, whatever the parent line says.
+        is_sidechain: true,
+        origin: Origin::AgentEcho,
+        recorded_cost_usd: None,
+        key_bytes: raw_echo.get().as_bytes(),
+    };
+    response(env, &message, raw_usage, &sighting, source_path)
+}
+
+/// What differs between an assistant line and a parent's echo of one.
+struct Sighting<'a> {
+    request_id: Option<&'a str>,
+    uuid: Option<&'a str>,
+    timestamp: Option<&'a str>,
+    agent_id: Option<&'a str>,
+    is_sidechain: bool,
+    origin: Origin,
+    recorded_cost_usd: Option<f64>,
+    /// Hashed into the key when there is neither a message id nor a uuid.
+    key_bytes: &'a [u8],
+}
+
+fn response(
+    env: &Envelope,
+    message: &Message,
+    raw_usage: &RawUsage,
+    s: &Sighting,
+    source_path: &str,
+) -> LineOutcome {
     let usage = match validate(raw_usage) {
         Ok(u) => u,
         Err(reason) => return LineOutcome::Skip(reason),
     };
-    let ts = echo.timestamp.as_deref().or(env.timestamp.as_deref());
-    let Some(timestamp_ms) = ts.and_then(parse_timestamp_ms) else {
+    let Some(timestamp_ms) = s.timestamp.and_then(parse_timestamp_ms) else {
         return LineOutcome::Skip(SkipReason::BadTimestamp);
     };
-    let key = response_key(
-        message.id.as_deref(),
-        echo.request_id.as_deref(),
-        echo.uuid.as_deref(),
-        raw_echo.get().as_bytes(),
-    );
+    let owned_str = |v: Option<&str>| v.map(str::to_owned);
     LineOutcome::Response(Box::new(Response {
-        key,
+        key: response_key(message.id.as_deref(), s.request_id, s.uuid, s.key_bytes),
         message_id: owned(&message.id),
-        request_id: owned(&echo.request_id),
+        request_id: owned_str(s.request_id),
         timestamp_ms,
         session_id: owned(&env.session_id),
         project_path: owned(&env.cwd),
@@ -295,11 +302,10 @@ fn agent_echo(env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome 
         speed: owned(&raw_usage.speed),
         service_tier: owned(&raw_usage.service_tier),
         inference_geo: owned(&raw_usage.inference_geo),
-        // An echo is a subagent's response, whatever the parent line says.
-        is_sidechain: true,
-        agent_id: owned(&data.agent_id),
-        origin: Origin::AgentEcho,
-        recorded_cost_usd: None,
+        is_sidechain: s.is_sidechain,
+        agent_id: owned_str(s.agent_id),
+        origin: s.origin,
+        recorded_cost_usd: s.recorded_cost_usd,
         cc_version: owned(&env.version),
         source_path: Some(source_path.to_owned()),
     }))
