@@ -70,6 +70,10 @@ pub enum Command {
     /// The 5-hour usage windows: gaps, the active block, burn rate, projection, token limit
     #[command(after_help = NOW_HELP)]
     Blocks(BlocksArgs),
+    /// The store's settings (system_config): list, get, set
+    Config(ConfigArgs),
+    /// Write usage to a CSV or JSON file (every attempt is kept; --history lists them)
+    Export(ExportArgs),
 }
 
 /// How reports that depend on the current time are tested.
@@ -242,4 +246,99 @@ pub enum DbCommand {
     Check,
     /// Recompute every derived table from the facts
     Rebuild,
+    /// Copy the store to FILE (safe while other ctm processes run)
+    Backup {
+        /// Where to write the copy (created with mode 0600)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Replace FILE if it exists
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the store with a backup, after checking it; the old store is kept beside it
+    Restore {
+        /// A store written by `ctm db backup`
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every setting with its value, type and description
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One setting's value
+    Get {
+        #[arg(value_name = "KEY")]
+        key: String,
+    },
+    /// Change a setting (checked against its type); setting timezone rebuilds the daily tables
+    Set {
+        #[arg(value_name = "KEY")]
+        key: String,
+        #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+        value: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ExportLevel {
+    /// One row per billed response (usage metadata only)
+    #[default]
+    Response,
+    /// The session report's rows
+    Session,
+    /// The daily report's rows
+    Daily,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// File format
+    #[arg(long, value_enum, required_unless_present = "history")]
+    pub format: Option<ExportFormat>,
+    /// What one row is
+    #[arg(long, value_enum, default_value_t = ExportLevel::Response)]
+    pub level: ExportLevel,
+    /// The file to write
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        required_unless_present = "history"
+    )]
+    pub output: Option<PathBuf>,
+    /// Replace FILE if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// First day to include (YYYY-MM-DD or YYYYMMDD)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Last day to include (YYYY-MM-DD or YYYYMMDD)
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// IANA time zone for days and times [default: the system's]
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
+    /// List every export attempt instead
+    #[arg(long, conflicts_with_all = ["format", "output", "force"])]
+    pub history: bool,
+    /// With --history: print JSON
+    #[arg(long, requires = "history")]
+    pub json: bool,
 }

@@ -8,5 +8,6 @@ mod cli {
     mod core;
     mod crash_and_concurrency;
     mod generated;
+    mod lifecycle;
     mod reports;
 }

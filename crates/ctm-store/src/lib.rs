@@ -9,11 +9,14 @@
 //! Concurrency: WAL journal, a busy timeout, and one writer at a time (`BEGIN
 //! IMMEDIATE`). Readers never block and see the last committed state.
 
+pub mod backup;
 pub mod config;
 pub mod cursors;
 pub mod derive;
+pub mod exports;
 pub mod facts;
 pub mod migrate;
+pub mod settings;
 
 use std::fs;
 use std::io;

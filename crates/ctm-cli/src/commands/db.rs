@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use ctm_store::{config, derive, facts, migrate, OpenOptions};
+use ctm_store::{backup as copies, config, derive, facts, migrate, OpenOptions};
 use serde::Serialize;
 
 use crate::cli::DbCommand;
@@ -17,6 +17,8 @@ pub fn run(ctx: &Context, cmd: &DbCommand) -> Result<ExitCode> {
         DbCommand::Reprice => reprice(ctx),
         DbCommand::Check => check(ctx),
         DbCommand::Rebuild => rebuild(ctx),
+        DbCommand::Backup { file, force } => backup(ctx, file, *force),
+        DbCommand::Restore { file } => restore(ctx, file),
     }
 }
 
@@ -207,5 +209,48 @@ fn rebuild(ctx: &Context) -> Result<ExitCode> {
     derive::rebuild_all(&tx)?;
     tx.commit()?;
     println!("Rebuilt every derived table from the facts.");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backup(ctx: &Context, file: &std::path::Path, force: bool) -> Result<ExitCode> {
+    if !ctx.db_path.exists() {
+        bail!(
+            "no store at {} to back up; run `ctm ingest` to create it",
+            ctx.db_path.display()
+        );
+    }
+    let store = ctx.open_store_with(&OpenOptions {
+        target_version: 0,
+        ..OpenOptions::default()
+    })?;
+    let size = copies::backup(&store, file, force)?;
+    println!(
+        "Backed up {} to {} ({} bytes).",
+        tilde(&ctx.db_path),
+        tilde(file),
+        int(size)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restore(ctx: &Context, file: &std::path::Path) -> Result<ExitCode> {
+    let done = copies::restore(&ctx.db_path, file, OpenOptions::default().busy_timeout)?;
+    let schema = if done.from_version == ctm_store::SCHEMA_VERSION {
+        format!("schema version {}", done.from_version)
+    } else {
+        format!(
+            "schema version {} migrated to {}",
+            done.from_version,
+            ctm_store::SCHEMA_VERSION
+        )
+    };
+    println!(
+        "Restored {} from {} ({schema}).",
+        tilde(&ctx.db_path),
+        tilde(file)
+    );
+    if let Some(previous) = &done.previous {
+        println!("The replaced store is kept as {}.", tilde(previous));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,10 @@
 mod blocks;
 mod cache;
 mod cells;
+mod config;
 mod daily;
 mod db;
+mod export;
 mod hourly;
 mod ingest;
 mod models;
@@ -43,6 +45,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Trend(args)) => trend::run(&ctx, &args),
         Some(Command::Cache(args)) => cache::run(&ctx, &args),
         Some(Command::Blocks(args)) => blocks::run(&ctx, &args),
+        Some(Command::Config(args)) => config::run(&ctx, &args.command),
+        Some(Command::Export(args)) => export::run(&ctx, &args),
     }
 }
 

@@ -1,0 +1,415 @@
+//! Keeping the store: settings, backup and restore.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use ctm_testdata::{generate, GenConfig};
+
+use super::support::*;
+
+/// Runs and expects the one-line failure (exit 2) the brief asks of every refusal.
+fn fails(cmd: &mut std::process::Command) -> String {
+    let out: Output = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("ctm: error: "), "{err}");
+    err
+}
+
+fn ingest_fixture(env: &Env) {
+    run(env
+        .ctm()
+        .arg("--claude-dir")
+        .arg(fixture_root())
+        .arg("ingest"));
+}
+
+/// Totals of the store at `db`, as it is.
+fn totals_of(env: &Env, db: &Path) -> (u64, u64, u64, u64, u64) {
+    daily_totals(&json(env.ctm().arg("--db").arg(db).args([
+        "--no-ingest",
+        "daily",
+        "--json",
+        "--timezone",
+        "UTC",
+    ])))
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn config_lists_gets_and_sets_checked_values() {
+    let env = Env::new();
+    let list = json(env.ctm().args(["config", "list", "--json"]));
+    let keys: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    for k in ["data_retention_days", "schema_version", "timezone"] {
+        assert!(keys.contains(&k), "{k} in {keys:?}");
+    }
+    let table = run(env.ctm().args(["config", "list"]));
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("Description") && table.contains("number (read-only)"));
+
+    run(env
+        .ctm()
+        .args(["config", "set", "data_retention_days", "30"]));
+    let got = run(env.ctm().args(["config", "get", "data_retention_days"]));
+    assert_eq!(String::from_utf8(got.stdout).unwrap(), "30\n");
+
+    let db = env.db().display().to_string();
+    let e = fails(
+        env.ctm()
+            .args(["config", "set", "data_retention_days", "-3"]),
+    );
+    assert!(e.contains(&db) && e.contains("whole number"), "{e}");
+    let e = fails(env.ctm().args(["config", "set", "colour", "red"]));
+    assert!(e.contains("known keys: data_retention_days"), "{e}");
+    let e = fails(env.ctm().args(["config", "get", "colour"]));
+    assert!(e.contains("known keys"), "{e}");
+    for key in ["schema_version", "last_sync_time"] {
+        let e = fails(env.ctm().args(["config", "set", key, "7"]));
+        assert!(e.contains("read-only"), "{e}");
+    }
+    let e = fails(env.ctm().args(["config", "set", "timezone", "Moon/Base"]));
+    assert!(e.contains("IANA"), "{e}");
+}
+
+#[test]
+fn setting_the_timezone_rebuilds_the_daily_tables_in_it() {
+    let env = Env::new();
+    ingest_fixture(&env);
+    let out = run(env.ctm().args(["config", "set", "timezone", "Asia/Tokyo"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Rebuilt"));
+    let status = json(env.ctm().args(["db", "status", "--json"]));
+    assert_eq!(status["timezone"], "Asia/Tokyo");
+    run(env.ctm().args(["db", "check"]));
+    // The stored days are Tokyo's: the same as a Tokyo report computed from the facts.
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let stored: Vec<String> = conn
+        .prepare("SELECT date FROM daily_aggregates ORDER BY date")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let tokyo =
+        json(
+            env.ctm()
+                .args(["--no-ingest", "daily", "--json", "--timezone", "Asia/Tokyo"]),
+        );
+    let days: Vec<String> = tokyo["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored, days);
+}
+
+#[test]
+fn backup_while_an_ingest_runs_is_a_whole_store_from_before_or_after() {
+    let env = Env::new();
+    let gen = env.path().join("gen");
+    generate(&gen, &GenConfig::with_bytes(7, 20_000_000)).unwrap();
+    ingest_fixture(&env);
+    let before = totals_of(&env, &env.db());
+
+    let mut child = env
+        .ctm()
+        .arg("--claude-dir")
+        .arg(fixture_root())
+        .arg("--claude-dir")
+        .arg(&gen)
+        .arg("ingest")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut backups = Vec::new();
+    loop {
+        let running = child.try_wait().unwrap().is_none();
+        let file = env.path().join(format!("backup-{}.db", backups.len()));
+        run(env.ctm().args(["db", "backup"]).arg(&file));
+        backups.push(file);
+        if !running {
+            break;
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    let after = totals_of(&env, &env.db());
+    assert_ne!(before, after);
+    for file in &backups {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+        run(env.ctm().arg("--db").arg(file).args(["db", "check"]));
+        let t = totals_of(&env, file);
+        assert!(t == before || t == after, "{}: {t:?}", file.display());
+    }
+    assert_eq!(totals_of(&env, backups.last().unwrap()), after);
+
+    // An existing file is replaced only with --force.
+    let first = &backups[0];
+    let e = fails(env.ctm().args(["db", "backup"]).arg(first));
+    assert!(
+        e.contains(&first.display().to_string()) && e.contains("--force"),
+        "{e}"
+    );
+    run(env.ctm().args(["db", "backup", "--force"]).arg(first));
+    assert_eq!(totals_of(&env, first), after);
+}
+
+#[test]
+fn restore_brings_back_a_deleted_store_and_keeps_a_replaced_one() {
+    let env = Env::new();
+    ingest_fixture(&env);
+    let backup = env.path().join("keep.db");
+    run(env.ctm().args(["db", "backup"]).arg(&backup));
+
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", env.db().display()));
+    }
+    run(env.ctm().args(["db", "restore"]).arg(&backup));
+    assert_eq!(totals_of(&env, &env.db()), FIXTURE_TOTALS);
+    run(env.ctm().args(["db", "check"]));
+
+    // Over an existing (here: empty) store, which is kept beside it.
+    let empty = Env::new();
+    run(empty.ctm().args(["db", "migrate"]));
+    let out = run(empty.ctm().args(["db", "restore"]).arg(&backup));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("before-restore-"));
+    assert_eq!(totals_of(&empty, &empty.db()), FIXTURE_TOTALS);
+    let kept: Vec<PathBuf> = files_in(empty.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".before-restore-"))
+        .collect();
+    // The store and its side files, moved together.
+    assert!(kept[0].to_string_lossy().ends_with('Z'), "{kept:?}");
+    let stem = kept[0].to_string_lossy().into_owned();
+    assert!(
+        kept.iter().all(|p| p.to_string_lossy().starts_with(&stem)),
+        "{kept:?}"
+    );
+    let old = kept[0].clone();
+    let responses: i64 = rusqlite::Connection::open(&old)
+        .unwrap()
+        .query_row("SELECT count(*) FROM responses", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(responses, 0, "the replaced store is the old one");
+    let mode = std::fs::metadata(empty.db()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    // An older store is migrated on the way in.
+    let older = Env::new();
+    run(older.ctm().args(["db", "migrate", "--to", "2"]));
+    let old_copy = env.path().join("v2.db");
+    std::fs::copy(older.db(), &old_copy).unwrap();
+    run(env.ctm().args(["db", "restore"]).arg(&old_copy));
+    let status = json(env.ctm().args(["db", "status", "--json"]));
+    assert_eq!(status["schemaVersion"], status["latestSchemaVersion"]);
+    run(env.ctm().args(["db", "check"]));
+}
+
+#[test]
+fn restore_refuses_what_is_not_a_usable_store_and_changes_nothing() {
+    let env = Env::new();
+    ingest_fixture(&env);
+    let dir = env.path().join("candidates");
+    std::fs::create_dir(&dir).unwrap();
+    let garbage = dir.join("garbage.db");
+    std::fs::write(&garbage, vec![b'x'; 10_000]).unwrap();
+    let empty = dir.join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let foreign = dir.join("foreign.db");
+    rusqlite::Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('hi');")
+        .unwrap();
+    let newer = dir.join("newer.db");
+    run(env.ctm().args(["db", "backup"]).arg(&newer));
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .execute(
+            "UPDATE system_config SET value = '999' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+    let missing = dir.join("missing.db");
+
+    let store_before = std::fs::read(env.db()).unwrap();
+    let listing = files_in(env.path());
+    for (file, says) in [
+        (&garbage, "not an SQLite database"),
+        (&empty, "not a ctm store"),
+        (&foreign, "not a ctm store"),
+        (&newer, "newer than this ctm"),
+        (&missing, "No such file"),
+    ] {
+        let e = fails(env.ctm().args(["db", "restore"]).arg(file));
+        assert!(e.contains(&file.display().to_string()), "{e}");
+        assert!(e.contains(says), "{e}");
+        assert_eq!(files_in(env.path()), listing, "after {}", file.display());
+        assert!(std::fs::read(env.db()).unwrap() == store_before);
+    }
+    assert_eq!(totals_of(&env, &env.db()), FIXTURE_TOTALS);
+}
+
+fn export_history(env: &Env) -> Vec<serde_json::Value> {
+    json(env.ctm().args(["export", "--history", "--json"]))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn exports_in_both_formats_and_levels_record_their_real_size() {
+    let env = Env::new();
+    ingest_fixture(&env);
+    let out = env.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut expected = Vec::new();
+    for (format, level, rows) in [
+        ("csv", "response", 904),
+        ("json", "response", 904),
+        ("csv", "daily", 3),
+        ("json", "session", 0),
+    ] {
+        let file = out.join(format!("{level}.{format}"));
+        run(env
+            .ctm()
+            .args([
+                "--no-ingest",
+                "export",
+                "--format",
+                format,
+                "--level",
+                level,
+                "--timezone",
+                "UTC",
+                "-o",
+            ])
+            .arg(&file));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let count = if format == "csv" {
+            text.lines().count() - 1
+        } else {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        if rows > 0 {
+            assert_eq!(count, rows, "{level}.{format}");
+        }
+        if level == "response" && format == "csv" {
+            assert!(text.starts_with("time,"), "{}", &text[..80]);
+            assert!(!text.contains("\"text\""), "no transcript text");
+        }
+        expected.push((file, count as u64, text.len() as u64));
+    }
+    // With a range.
+    let ranged = out.join("ranged.json");
+    run(env
+        .ctm()
+        .args([
+            "--no-ingest",
+            "export",
+            "--format",
+            "json",
+            "--since",
+            "2026-02-11",
+            "--until",
+            "2026-02-11",
+            "-o",
+        ])
+        .arg(&ranged));
+    let history = export_history(&env);
+    assert_eq!(history.len(), expected.len() + 1);
+    for (h, (file, count, size)) in history.iter().zip(&expected) {
+        assert_eq!(h["status"], "completed");
+        assert_eq!(h["filePath"], file.display().to_string().as_str());
+        assert_eq!(h["recordCount"], *count);
+        assert_eq!(h["fileSize"], *size);
+        assert_eq!(h["fileSize"], std::fs::metadata(file).unwrap().len());
+    }
+    let last = history.last().unwrap();
+    assert_eq!(last["dateRangeStart"], "2026-02-11");
+    assert_eq!(last["dateRangeEnd"], "2026-02-11");
+    assert_eq!(last["fileSize"], std::fs::metadata(&ranged).unwrap().len());
+    let table = String::from_utf8(
+        run(env
+            .ctm()
+            .env("COLUMNS", "400")
+            .args(["export", "--history"]))
+        .stdout,
+    )
+    .unwrap();
+    assert!(table.contains("completed") && table.contains("ranged.json"));
+}
+
+#[test]
+fn failed_exports_are_refused_in_one_line_and_recorded() {
+    let env = Env::new();
+    ingest_fixture(&env);
+    let existing = env.path().join("existing.csv");
+    std::fs::write(&existing, "keep me").unwrap();
+    let missing = env.path().join("no/such/folder/out.csv");
+    let locked = env.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let mut cases = vec![
+        (existing.clone(), "--force"),
+        (missing, "exists and is writable"),
+    ];
+    // Root writes through a read-only mode, so that case only means something for a user.
+    if unsafe { libc::geteuid() } != 0 {
+        cases.push((locked.join("out.csv"), "exists and is writable"));
+    }
+    for (file, says) in &cases {
+        let e = fails(
+            env.ctm()
+                .args(["--no-ingest", "export", "--format", "csv", "-o"])
+                .arg(file),
+        );
+        assert!(
+            e.contains(&file.display().to_string()) && e.contains(says),
+            "{e}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    assert!(files_in(&locked).is_empty(), "no temporary file left");
+    let history = export_history(&env);
+    assert_eq!(history.len(), cases.len());
+    for (h, (file, _)) in history.iter().zip(&cases) {
+        assert_eq!(h["status"], "failed");
+        assert_eq!(h["filePath"], file.display().to_string().as_str());
+        let msg = h["errorMessage"].as_str().unwrap();
+        assert!(
+            !msg.contains('\n') && msg.contains(&file.display().to_string()),
+            "{msg}"
+        );
+    }
+    // --force replaces it, and that is recorded too.
+    run(env
+        .ctm()
+        .args(["--no-ingest", "export", "--format", "csv", "--force", "-o"])
+        .arg(&existing));
+    let last = export_history(&env).pop().unwrap();
+    assert_eq!(last["status"], "completed");
+    assert_eq!(
+        last["fileSize"],
+        std::fs::metadata(&existing).unwrap().len()
+    );
+}

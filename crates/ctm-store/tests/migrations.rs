@@ -1,0 +1,300 @@
+//! Seed 000's "DO NOT BREAK": a store at every earlier schema version, filled by hand,
+//! migrates to the latest without changing a fact or a row the user made, and a
+//! migration that fails leaves the store as it was.
+
+use std::path::Path;
+
+use ctm_store::{derive, OpenOptions, Store, StoreError, SCHEMA_VERSION};
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+/// The hand-filled `claude_sessions` row: a session with no facts.
+const LEGACY_SESSION: &str = "legacy-session";
+/// Its columns as written, in the shape every version has had (seed 000's "current").
+const LEGACY_COLUMNS: &str =
+    "session_id, session_start, session_end, input_tokens, output_tokens, total_tokens, total_cost";
+
+/// Builds a store at `version`: 0 is a pre-ctm database holding only `claude_sessions`.
+fn store_at(path: &Path, version: u32) {
+    if version == 0 {
+        Connection::open(path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE claude_sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL UNIQUE, \
+                 session_start TIMESTAMP NOT NULL, session_end TIMESTAMP, input_tokens INTEGER DEFAULT 0, \
+                 output_tokens INTEGER DEFAULT 0, total_tokens INTEGER DEFAULT 0, total_cost REAL DEFAULT 0.0)",
+            )
+            .unwrap();
+    } else {
+        let store = Store::open(
+            path,
+            &OpenOptions {
+                target_version: version,
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(store.schema_version().unwrap(), version);
+    }
+}
+
+/// key, ts, session, model, input, output, cache write 5m, cache read, cost, sidechain, replay_of.
+type HandFact = (
+    &'static str,
+    i64,
+    &'static str,
+    &'static str,
+    i64,
+    i64,
+    i64,
+    i64,
+    f64,
+    i64,
+    Option<&'static str>,
+);
+
+/// Hand-written facts: two sessions over two days, an unpriced model, and a sidechain
+/// replay that must stay out of the billed totals.
+fn fill(conn: &Connection, with_facts: bool) {
+    conn.execute(
+        &format!(
+            "INSERT INTO claude_sessions ({LEGACY_COLUMNS}) VALUES (?1, '2025-06-01 10:00:00', \
+             '2025-06-01 11:30:00', 1200, 3400, 4600, 0.42)"
+        ),
+        [LEGACY_SESSION],
+    )
+    .unwrap();
+    if !with_facts {
+        return;
+    }
+    let rows: &[HandFact] = &[
+        // key, ts, session, model, in, out, cache write 5m, cache read, cost, sidechain, replay_of
+        (
+            "m:msg_1:req_1",
+            1_767_261_600_000,
+            "s-1",
+            "claude-sonnet-4-5-20250929",
+            10,
+            500,
+            2000,
+            15000,
+            0.0165,
+            0,
+            None,
+        ),
+        (
+            "m:msg_2:req_2",
+            1_767_262_200_000,
+            "s-1",
+            "claude-opus-4-5-20251101",
+            4,
+            1200,
+            0,
+            30000,
+            0.045,
+            0,
+            None,
+        ),
+        (
+            "m:msg_2:req_3",
+            1_767_262_200_500,
+            "s-1",
+            "claude-opus-4-5-20251101",
+            4,
+            1200,
+            0,
+            30000,
+            0.045,
+            1,
+            Some("m:msg_2:req_2"),
+        ),
+        (
+            "m:msg_3:req_4",
+            1_767_380_400_000,
+            "s-2",
+            "claude-haiku-4-5-20251001",
+            20,
+            80,
+            900,
+            0,
+            0.0015,
+            0,
+            None,
+        ),
+        (
+            "u:0b6f0b1c",
+            1_767_384_000_000,
+            "s-2",
+            "mystery-model",
+            7,
+            9,
+            0,
+            0,
+            0.0,
+            0,
+            None,
+        ),
+    ];
+    for (key, ts, session, model, input, output, cw, cr, cost, side, replay) in rows {
+        let (msg, req) = key
+            .strip_prefix("m:")
+            .and_then(|k| k.split_once(':'))
+            .map_or((None, None), |(m, r)| (Some(m), Some(r)));
+        let priced = i64::from(*model != "mystery-model");
+        conn.execute(
+            "INSERT INTO responses (dedup_key, message_id, request_id, ts, session_id, project_path, model, \
+             input_tokens, output_tokens, cache_write_5m_tokens, cache_read_tokens, is_sidechain, replay_of, \
+             cost_usd, priced, price_model, price_version, cache_savings_usd, cc_version, source_path, ingested_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, '/home/u/proj', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+             CASE WHEN ?14 = 1 THEN ?6 END, CASE WHEN ?14 = 1 THEN '2026-01-01' END, 0.01, '2.0.14', \
+             '/home/u/.claude/projects/-home-u-proj/' || ?5 || '.jsonl', 1767400000000)",
+            rusqlite::params![key, msg, req, ts, session, model, input, output, cw, cr, side, replay, cost, priced],
+        )
+        .unwrap();
+    }
+}
+
+fn rows(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn count(conn: &Connection, table: &str) -> i64 {
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn every_earlier_version_migrates_to_the_latest_keeping_every_row() {
+    for version in 0..SCHEMA_VERSION {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctm.db");
+        store_at(&path, version);
+        let with_facts = version > 0;
+        let (facts_before, legacy_before) = {
+            let conn = Connection::open(&path).unwrap();
+            fill(&conn, with_facts);
+            let facts = if with_facts {
+                rows(&conn, "SELECT * FROM responses ORDER BY id")
+            } else {
+                Vec::new()
+            };
+            let legacy = rows(
+                &conn,
+                &format!("SELECT {LEGACY_COLUMNS} FROM claude_sessions WHERE session_id = '{LEGACY_SESSION}'"),
+            );
+            (facts, legacy)
+        };
+
+        let store = Store::open(&path, &OpenOptions::default()).unwrap();
+        assert_eq!(
+            store.schema_version().unwrap(),
+            SCHEMA_VERSION,
+            "from {version}"
+        );
+        assert_eq!(
+            store.migrated,
+            (version + 1..=SCHEMA_VERSION).collect::<Vec<_>>()
+        );
+        let c = store.conn();
+        assert_eq!(
+            rows(c, "SELECT * FROM responses ORDER BY id"),
+            facts_before,
+            "facts changed migrating from {version}"
+        );
+        assert_eq!(
+            rows(
+                c,
+                &format!("SELECT {LEGACY_COLUMNS} FROM claude_sessions WHERE session_id = '{LEGACY_SESSION}'"),
+            ),
+            legacy_before,
+            "the hand-filled row changed migrating from {version}"
+        );
+        // Columns the row did not have take seed 000's defaults.
+        let added: (i64, i64, String, Option<String>, i64, f64) = c
+            .query_row(
+                "SELECT cache_creation_tokens, cache_read_tokens, model_name, project_name, message_count, \
+                 efficiency_score FROM claude_sessions WHERE session_id = ?1",
+                [LEGACY_SESSION],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            added,
+            (0, 0, "claude-sonnet-4-20250514".into(), None, 0, 0.0),
+            "from {version}"
+        );
+        if with_facts {
+            // Populated from the facts ("populate historical data"): 2 sessions, 2 UTC days.
+            assert_eq!(count(c, "claude_sessions"), 3, "from {version}");
+            for table in ["daily_aggregates", "daily_usage_summary", "cache_analytics"] {
+                assert_eq!(count(c, table), 2, "{table} from {version}");
+            }
+            assert!(count(c, "usage_blocks") >= 2, "from {version}");
+            let billed: i64 = c
+                .query_row(
+                    "SELECT sum(output_tokens) FROM claude_sessions WHERE session_id IN ('s-1', 's-2')",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(billed, 500 + 1200 + 80 + 9, "the replay is not billed");
+        }
+        assert_eq!(
+            derive::check(c).unwrap(),
+            Vec::<String>::new(),
+            "from {version}"
+        );
+    }
+}
+
+fn schema_and_version(path: &Path) -> (Vec<Vec<Value>>, String) {
+    let conn = Connection::open(path).unwrap();
+    let schema = rows(
+        &conn,
+        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name",
+    );
+    let version = conn
+        .query_row(
+            "SELECT value FROM system_config WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    (schema, version)
+}
+
+#[test]
+fn a_migration_that_fails_midway_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ctm.db");
+    store_at(&path, 3);
+    {
+        let conn = Connection::open(&path).unwrap();
+        fill(&conn, true);
+        // Version 4 creates a table of this name and indexes it: the index fails.
+        conn.execute_batch("CREATE VIEW daily_aggregates AS SELECT 1 AS date")
+            .unwrap();
+    }
+    let bytes_before = std::fs::read(&path).unwrap();
+    let before = schema_and_version(&path);
+
+    let err = Store::open(&path, &OpenOptions::default()).err().unwrap();
+    assert!(
+        matches!(err, StoreError::Migration { version: 4, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("nothing was changed"), "{err}");
+    assert!(!err.to_string().contains('\n'), "one line: {err}");
+
+    assert_eq!(schema_and_version(&path), before);
+    assert_eq!(before.1, "3");
+    assert!(
+        std::fs::read(&path).unwrap() == bytes_before,
+        "the store file changed"
+    );
+}
