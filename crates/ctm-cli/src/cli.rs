@@ -255,6 +255,16 @@ pub enum DbCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Drop stats-cache snapshots older than data_retention_days and export history older
+    /// than 30 days; daily aggregates and facts are kept
+    Prune {
+        /// Say what would be dropped, and drop nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Replace the store with a backup, after checking it; the old store is kept beside it
     Restore {
         /// A store written by `ctm db backup`

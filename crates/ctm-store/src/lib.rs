@@ -16,6 +16,7 @@ pub mod derive;
 pub mod exports;
 pub mod facts;
 pub mod migrate;
+pub mod retention;
 pub mod settings;
 
 use std::fs;

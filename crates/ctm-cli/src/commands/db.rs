@@ -19,6 +19,7 @@ pub fn run(ctx: &Context, cmd: &DbCommand) -> Result<ExitCode> {
         DbCommand::Rebuild => rebuild(ctx),
         DbCommand::Backup { file, force } => backup(ctx, file, *force),
         DbCommand::Restore { file } => restore(ctx, file),
+        DbCommand::Prune { dry_run, json } => prune(ctx, *dry_run, *json),
     }
 }
 
@@ -252,5 +253,27 @@ fn restore(ctx: &Context, file: &std::path::Path) -> Result<ExitCode> {
     if let Some(previous) = &done.previous {
         println!("The replaced store is kept as {}.", tilde(previous));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prune(ctx: &Context, dry_run: bool, json: bool) -> Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    let tx = store.write()?;
+    let p = ctm_store::retention::prune(&tx, dry_run)?;
+    tx.commit()?;
+    if json {
+        print_json(&serde_json::json!({ "dryRun": dry_run, "pruned": p }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = if dry_run { "Would drop" } else { "Dropped" };
+    println!(
+        "{verb} {} stats-cache snapshots older than {} days ({} model rows) and {} export records older than {} days.",
+        int(p.snapshots),
+        p.retention_days,
+        int(p.model_usage_logs),
+        int(p.export_history),
+        ctm_store::retention::EXPORT_HISTORY_DAYS
+    );
+    println!("Daily aggregates and responses are kept.");
     Ok(ExitCode::SUCCESS)
 }

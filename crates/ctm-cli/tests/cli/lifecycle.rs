@@ -413,3 +413,32 @@ fn failed_exports_are_refused_in_one_line_and_recorded() {
         std::fs::metadata(&existing).unwrap().len()
     );
 }
+
+#[test]
+fn prune_drops_old_snapshots_and_exports_and_a_dry_run_drops_nothing() {
+    let env = Env::new();
+    run(env.ctm().arg("--claude-dir").arg(fixture_root()).arg("ingest"));
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute_batch(
+        "INSERT INTO stats_snapshots (captured_at) VALUES (datetime('now', '-120 days')), (datetime('now', '-1 days'));
+         INSERT INTO model_usage_logs (snapshot_id, model_name) SELECT id, 'claude-opus-4-6' FROM stats_snapshots;
+         INSERT INTO export_history (exported_at, format) VALUES (datetime('now', '-45 days'), 'csv');",
+    )
+    .unwrap();
+    drop(conn);
+    let dry = json(env.ctm().args(["db", "prune", "--dry-run", "--json"]));
+    assert_eq!(dry["pruned"]["snapshots"], 1);
+    assert_eq!(dry["pruned"]["exportHistory"], 1);
+    let count = |table: &str| -> i64 {
+        rusqlite::Connection::open(env.db())
+            .unwrap()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!((count("stats_snapshots"), count("export_history")), (2, 1), "a dry run drops nothing");
+    let out = run(env.ctm().args(["db", "prune"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Dropped 1 stats-cache snapshots"));
+    assert_eq!((count("stats_snapshots"), count("model_usage_logs"), count("export_history")), (1, 1, 0));
+    assert_eq!(daily_totals(&json(env.ctm().args(["--no-ingest", "daily", "--json"]))), FIXTURE_TOTALS, "facts are kept");
+    run(env.ctm().args(["db", "check"]));
+}
