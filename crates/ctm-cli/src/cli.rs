@@ -74,6 +74,10 @@ pub enum Command {
     Config(ConfigArgs),
     /// Write usage to a CSV or JSON file (every attempt is kept; --history lists them)
     Export(ExportArgs),
+    /// Record Claude Code's stats-cache.json (its lifetime totals per model) when it changed
+    Snapshot(SnapshotArgs),
+    /// Claude Code's own totals (latest snapshot) beside the store's, and the days only it still has
+    Stats(StatsArgs),
 }
 
 /// How reports that depend on the current time are tested.
@@ -350,5 +354,19 @@ pub struct ExportArgs {
     pub history: bool,
     /// With --history: print JSON
     #[arg(long, requires = "history")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print JSON
+    #[arg(long)]
     pub json: bool,
 }

@@ -10,4 +10,5 @@ mod cli {
     mod generated;
     mod lifecycle;
     mod reports;
+    mod snapshots_cmd;
 }

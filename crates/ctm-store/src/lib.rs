@@ -18,6 +18,7 @@ pub mod facts;
 pub mod migrate;
 pub mod retention;
 pub mod settings;
+pub mod snapshots;
 
 use std::fs;
 use std::io;

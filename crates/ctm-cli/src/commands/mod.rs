@@ -14,6 +14,7 @@ mod periods;
 mod pricing;
 mod project;
 mod session;
+mod snapshot;
 mod top;
 mod trend;
 
@@ -47,6 +48,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Blocks(args)) => blocks::run(&ctx, &args),
         Some(Command::Config(args)) => config::run(&ctx, &args.command),
         Some(Command::Export(args)) => export::run(&ctx, &args),
+        Some(Command::Snapshot(args)) => snapshot::run_snapshot(&ctx, &args),
+        Some(Command::Stats(args)) => snapshot::run_stats(&ctx, &args),
     }
 }
 

@@ -417,7 +417,11 @@ fn failed_exports_are_refused_in_one_line_and_recorded() {
 #[test]
 fn prune_drops_old_snapshots_and_exports_and_a_dry_run_drops_nothing() {
     let env = Env::new();
-    run(env.ctm().arg("--claude-dir").arg(fixture_root()).arg("ingest"));
+    run(env
+        .ctm()
+        .arg("--claude-dir")
+        .arg(fixture_root())
+        .arg("ingest"));
     let conn = rusqlite::Connection::open(env.db()).unwrap();
     conn.execute_batch(
         "INSERT INTO stats_snapshots (captured_at) VALUES (datetime('now', '-120 days')), (datetime('now', '-1 days'));
@@ -435,10 +439,25 @@ fn prune_drops_old_snapshots_and_exports_and_a_dry_run_drops_nothing() {
             .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()
     };
-    assert_eq!((count("stats_snapshots"), count("export_history")), (2, 1), "a dry run drops nothing");
+    assert_eq!(
+        (count("stats_snapshots"), count("export_history")),
+        (2, 1),
+        "a dry run drops nothing"
+    );
     let out = run(env.ctm().args(["db", "prune"]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Dropped 1 stats-cache snapshots"));
-    assert_eq!((count("stats_snapshots"), count("model_usage_logs"), count("export_history")), (1, 1, 0));
-    assert_eq!(daily_totals(&json(env.ctm().args(["--no-ingest", "daily", "--json"]))), FIXTURE_TOTALS, "facts are kept");
+    assert_eq!(
+        (
+            count("stats_snapshots"),
+            count("model_usage_logs"),
+            count("export_history")
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        daily_totals(&json(env.ctm().args(["--no-ingest", "daily", "--json"]))),
+        FIXTURE_TOTALS,
+        "facts are kept"
+    );
     run(env.ctm().args(["db", "check"]));
 }

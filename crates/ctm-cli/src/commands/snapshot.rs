@@ -1,0 +1,389 @@
+//! `ctm snapshot`: record each data root's `stats-cache.json` when it changed.
+//! `ctm stats`: Claude Code's own lifetime figures (the latest snapshot) beside the
+//! store's, and the days only Claude Code still knows about.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use comfy_table::Cell;
+use ctm_analytics::Zone;
+use ctm_pricing::{normalize_model, PriceTable};
+use ctm_store::snapshots::{self, ModelPriced, Outcome, StatsCache, Tokens};
+use ctm_store::Store;
+use serde::Serialize;
+
+use crate::cli::{SnapshotArgs, StatsArgs};
+use crate::context::{tilde, Context};
+use crate::output::{int, print_json, print_table, table, usd};
+
+/// The label every day known only from the stats-cache carries.
+const EARLIER_NOTE: &str = "from Claude Code's stats-cache (transcripts already deleted)";
+
+/// Prices a model's lifetime tokens at the table's base rates.
+///
+/// Lifetime totals are not one request, so the long-context tier (a per-request
+/// threshold) and the fast/us multipliers (per response, not recorded in the file) do not
+/// apply. The file has no 5-minute/1-hour split of cache writes: all are priced at the
+/// 5-minute rate, Anthropic's default lifetime.
+fn price_lifetime(prices: &PriceTable, original: &str, t: &Tokens) -> ModelPriced {
+    let name = normalize_model(original);
+    let cost_usd = prices.resolve(&name).map(|row| {
+        (t.input as f64 * row.input
+            + t.output as f64 * row.output
+            + t.cache_write as f64 * row.cache_write_5m
+            + t.cache_read as f64 * row.cache_read)
+            / 1e6
+    });
+    ModelPriced {
+        model_name: name,
+        cost_usd,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RootOutcome {
+    root: PathBuf,
+    path: PathBuf,
+    #[serde(flatten)]
+    outcome: Outcome,
+}
+
+pub fn run_snapshot(ctx: &Context, args: &SnapshotArgs) -> Result<ExitCode> {
+    let roots = ctx.existing_roots();
+    let prices = ctx.prices()?;
+    let price = |original: &str, t: &Tokens| price_lifetime(&prices, original, t);
+    let mut store = ctx.open_store()?;
+    let tx = store.write()?;
+    let mut results = Vec::with_capacity(roots.len());
+    for root in roots {
+        let path = root.join(snapshots::FILE_NAME);
+        let outcome = snapshots::take_file(&tx, &path, &price)?;
+        results.push(RootOutcome {
+            root,
+            path,
+            outcome,
+        });
+    }
+    tx.commit()?;
+    if args.json {
+        print_json(&results)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &results {
+        println!("{}", describe(r));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(r: &RootOutcome) -> String {
+    let path = tilde(&r.path);
+    match &r.outcome {
+        Outcome::Taken {
+            id,
+            version,
+            totals,
+            total_cost_usd,
+            cache_hit_rate,
+            models,
+            unpriced,
+        } => {
+            let mut line = format!(
+                "snapshot {id} taken: {path} (version {version}, {} models): {} input, {} output, \
+                 {} cache write, {} cache read tokens, {} at ctm's prices, cache hit rate {:.1}%",
+                models.len(),
+                int(totals.input),
+                int(totals.output),
+                int(totals.cache_write),
+                int(totals.cache_read),
+                usd(*total_cost_usd, unpriced.is_empty()),
+                cache_hit_rate * 100.0
+            );
+            if !unpriced.is_empty() {
+                line.push_str(&format!(
+                    "; * no price for {} (counted as $0)",
+                    unpriced.join(", ")
+                ));
+            }
+            line
+        }
+        Outcome::Unchanged { id } => format!("unchanged since snapshot {id}: {path}"),
+        Outcome::Skipped { reason } => format!("skipped {path}: {reason}"),
+        Outcome::Absent => format!("no {} in {}", snapshots::FILE_NAME, tilde(&r.root)),
+    }
+}
+
+/// Token counts with a sign, for differences.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Difference {
+    input: i64,
+    output: i64,
+    cache_read: i64,
+    cache_write: i64,
+    total: i64,
+}
+
+impl Difference {
+    /// ctm minus Claude Code.
+    fn of(ctm: &Tokens, cc: &Tokens) -> Difference {
+        let d = |a: u64, b: u64| a as i64 - b as i64;
+        Difference {
+            input: d(ctm.input, cc.input),
+            output: d(ctm.output, cc.output),
+            cache_read: d(ctm.cache_read, cc.cache_read),
+            cache_write: d(ctm.cache_write, cc.cache_write),
+            total: d(ctm.total(), cc.total()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ModelComparison {
+    /// Normalised, without a date suffix: the key both sides are grouped by.
+    model: String,
+    claude_code: Tokens,
+    ctm: Tokens,
+    /// ctm minus Claude Code.
+    difference: Difference,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct EarlierDay {
+    date: String,
+    message_count: u64,
+    session_count: u64,
+    tool_call_count: u64,
+    /// `tokensByModel` as written; what it counts is `tokensMeaning`.
+    tokens_by_model: BTreeMap<String, u64>,
+    tokens: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatsReport {
+    snapshot_id: i64,
+    captured_at: String,
+    source_mtime: Option<String>,
+    version: Option<u32>,
+    last_computed_date: Option<String>,
+    models: Vec<ModelComparison>,
+    /// The store's first billed response, as a day in the store's zone.
+    first_fact_date: Option<String>,
+    zone: String,
+    note: &'static str,
+    /// `input+output` or `incl. cache` (dailyModelTokensVersion 5 and later).
+    tokens_meaning: &'static str,
+    earlier_days: Vec<EarlierDay>,
+}
+
+pub fn run_stats(ctx: &Context, args: &StatsArgs) -> Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    ctx.ingest(&mut store)?;
+    let Some(snap) = snapshots::latest(store.conn())? else {
+        let hint = "no stats-cache snapshot yet: run `ctm snapshot` to record Claude Code's stats-cache.json, then `ctm stats`";
+        if args.json {
+            print_json(&serde_json::json!({ "snapshot": null, "hint": hint }))?;
+        } else {
+            println!("{hint}.");
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    // Parsed when it was recorded; a failure now would only mean no daily figures.
+    let cache = StatsCache::parse(snap.raw_json.as_bytes()).ok();
+    let zone = store_zone(&store)?;
+    let first_fact_date = snapshots::first_billed_ms(store.conn())?.map(|ms| zone.zoned(ms).date());
+
+    let mut report = StatsReport {
+        snapshot_id: snap.id,
+        captured_at: snap.captured_at.clone(),
+        source_mtime: snap.source_mtime.clone(),
+        version: cache.as_ref().map(|c| c.version),
+        last_computed_date: cache.as_ref().and_then(|c| c.last_computed_date.clone()),
+        models: compare_models(&store, &snap.models)?,
+        first_fact_date: first_fact_date.map(|d| d.to_string()),
+        zone: zone.label(),
+        note: EARLIER_NOTE,
+        tokens_meaning: cache
+            .as_ref()
+            .map(|c| c.daily_tokens_meaning().label())
+            .unwrap_or("input+output"),
+        earlier_days: Vec::new(),
+    };
+    if let Some(cache) = &cache {
+        report.earlier_days = earlier_days(cache, first_fact_date);
+    }
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_report(&report, &snap.total_cost_usd)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The zone the store keeps its days in (`system_config.timezone`).
+fn store_zone(store: &Store) -> Result<Zone> {
+    let name = ctm_store::config::get(store.conn(), "timezone")?;
+    Ok(Zone::resolve(name.as_deref()).unwrap_or_else(|_| Zone::utc()))
+}
+
+/// The snapshot's models beside the store's billed totals, grouped by the same name.
+fn compare_models(store: &Store, snapshot: &[snapshots::ModelRow]) -> Result<Vec<ModelComparison>> {
+    let mut by_model: BTreeMap<String, (Tokens, Tokens)> = BTreeMap::new();
+    for m in snapshot {
+        let e = by_model.entry(m.model_name.clone()).or_default();
+        add(&mut e.0, &m.tokens);
+    }
+    for (model, t) in snapshots::billed_by_model(store.conn())? {
+        // `<synthetic>` error lines and the like carry no usage: not a model to compare.
+        if t.total() == 0 {
+            continue;
+        }
+        let name = normalize_model(&model);
+        let e = by_model
+            .entry(snapshots::strip_date(&name).to_owned())
+            .or_default();
+        add(&mut e.1, &t);
+    }
+    Ok(by_model
+        .into_iter()
+        .map(|(model, (cc, ours))| ModelComparison {
+            model,
+            claude_code: cc,
+            ctm: ours,
+            difference: Difference::of(&ours, &cc),
+        })
+        .collect())
+}
+
+fn add(a: &mut Tokens, b: &Tokens) {
+    a.input += b.input;
+    a.output += b.output;
+    a.cache_read += b.cache_read;
+    a.cache_write += b.cache_write;
+}
+
+/// Days of `dailyActivity` and `dailyModelTokens` before the first fact (all of them
+/// when the store has none).
+fn earlier_days(cache: &StatsCache, first: Option<jiff::civil::Date>) -> Vec<EarlierDay> {
+    let before = |date: &str| match (first, date.parse::<jiff::civil::Date>()) {
+        (_, Err(_)) => false,
+        (None, Ok(_)) => true,
+        (Some(f), Ok(d)) => d < f,
+    };
+    let mut days: BTreeMap<String, EarlierDay> = BTreeMap::new();
+    for a in cache.daily_activity.iter().filter(|a| before(&a.date)) {
+        let d = days.entry(a.date.clone()).or_default();
+        d.message_count += a.message_count;
+        d.session_count += a.session_count;
+        d.tool_call_count += a.tool_call_count;
+    }
+    for t in cache.daily_model_tokens.iter().filter(|t| before(&t.date)) {
+        let d = days.entry(t.date.clone()).or_default();
+        for (model, n) in &t.tokens_by_model {
+            *d.tokens_by_model.entry(model.clone()).or_default() += n;
+            d.tokens += n;
+        }
+    }
+    days.into_iter()
+        .map(|(date, mut d)| {
+            d.date = date;
+            d
+        })
+        .collect()
+}
+
+fn signed(n: i64) -> String {
+    match n {
+        0 => "0".into(),
+        n if n > 0 => format!("+{}", int(n as u64)),
+        n => format!("-{}", int(n.unsigned_abs())),
+    }
+}
+
+fn print_report(r: &StatsReport, cc_cost: &f64) -> Result<()> {
+    println!(
+        "Claude Code's stats-cache (snapshot {}, captured {} UTC{}) beside the store's billed responses; \
+         difference = ctm - Claude Code. Claude Code's lifetime tokens cost {} at ctm's prices.",
+        r.snapshot_id,
+        r.captured_at,
+        r.last_computed_date
+            .as_deref()
+            .map(|d| format!(", computed by Claude Code on {d}"))
+            .unwrap_or_default(),
+        usd(*cc_cost, true)
+    );
+    let mut t = table(
+        &[
+            "Model",
+            "Figures",
+            "Input",
+            "Output",
+            "Cache write",
+            "Cache read",
+            "Total",
+        ],
+        2,
+    );
+    for m in &r.models {
+        let row = |name: &str, label: &str, t: &Tokens| {
+            vec![
+                Cell::new(name),
+                Cell::new(label),
+                Cell::new(int(t.input)),
+                Cell::new(int(t.output)),
+                Cell::new(int(t.cache_write)),
+                Cell::new(int(t.cache_read)),
+                Cell::new(int(t.total())),
+            ]
+        };
+        t.add_row(row(&m.model, "Claude Code", &m.claude_code));
+        t.add_row(row("", "ctm", &m.ctm));
+        let d = &m.difference;
+        t.add_row(vec![
+            Cell::new(""),
+            Cell::new("difference"),
+            Cell::new(signed(d.input)),
+            Cell::new(signed(d.output)),
+            Cell::new(signed(d.cache_write)),
+            Cell::new(signed(d.cache_read)),
+            Cell::new(signed(d.total)),
+        ]);
+    }
+    print_table(&t)?;
+    let first = match &r.first_fact_date {
+        Some(d) => format!("before the store's first response ({d}, {})", r.zone),
+        None => "(the store has no responses yet)".to_owned(),
+    };
+    if r.earlier_days.is_empty() {
+        println!("No days in the snapshot {first}.");
+        return Ok(());
+    }
+    println!("Days {first}, {EARLIER_NOTE}:");
+    let tokens_header = format!("Tokens ({})", r.tokens_meaning);
+    let mut t = table(
+        &[
+            "Date",
+            "Messages",
+            "Sessions",
+            "Tool calls",
+            tokens_header.as_str(),
+        ],
+        1,
+    );
+    for d in &r.earlier_days {
+        t.add_row(vec![
+            Cell::new(&d.date),
+            Cell::new(int(d.message_count)),
+            Cell::new(int(d.session_count)),
+            Cell::new(int(d.tool_call_count)),
+            Cell::new(int(d.tokens)),
+        ]);
+    }
+    print_table(&t)?;
+    Ok(())
+}
