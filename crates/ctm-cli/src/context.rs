@@ -105,6 +105,13 @@ impl Context {
         )
     }
 
+    /// The store, brought up to date (unless --no-ingest), for a report to read.
+    pub fn report_store(&self) -> Result<Store> {
+        let mut store = self.open_store()?;
+        self.ingest(&mut store)?;
+        Ok(store)
+    }
+
     /// Brings the store up to date before a report, unless --no-ingest.
     pub fn ingest(&self, store: &mut Store) -> Result<Option<IngestReport>> {
         if self.no_ingest {

@@ -15,8 +15,7 @@ use crate::output::{self, int, short, usd, Format, NARROW};
 
 pub fn run(ctx: &Context, args: &BlocksArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let store = ctx.report_store()?;
     let q = BlocksQuery {
         report: opts.query(),
         now_ms: opts.now.as_millisecond(),

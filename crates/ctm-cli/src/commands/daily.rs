@@ -13,8 +13,7 @@ use crate::output::{self, Format};
 
 pub fn run(ctx: &Context, args: &DailyArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let store = ctx.report_store()?;
     let r = daily_report(store.conn(), &opts.query())?;
     let rows: Vec<(&str, &Usage)> = r
         .daily

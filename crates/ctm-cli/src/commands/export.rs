@@ -33,8 +33,7 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
         timezone: args.timezone.clone(),
         ..ReportArgs::default()
     })?;
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let mut store = ctx.report_store()?;
     let rows = rows(&store, &opts, args.level)?;
     let written = write_atomically(file, args.force, |w| encode(w, format, args.level, &rows));
     let format_name = match format {

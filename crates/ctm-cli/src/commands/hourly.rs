@@ -11,19 +11,13 @@ use super::cells::{self, csv_usd, totals_row};
 use crate::cli::ReportArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, total_cell, usd, Format, NARROW};
+use crate::output::{self, int, total_cell, usd};
 
 pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let store = ctx.report_store()?;
     let r = hourly_report(store.conn(), &opts.query())?;
-    match Format::of(args.json, args.csv) {
-        Format::Json => output::print_json(&r)?,
-        Format::Csv => print_csv(&r)?,
-        Format::Table => print_table(&r, output::width() < NARROW)?,
-    }
-    Ok(ExitCode::SUCCESS)
+    super::render(args, &r, print_csv, print_table)
 }
 
 /// Hours per column and characters per column: each hour twice wide, or 3-hour buckets.

@@ -135,6 +135,22 @@ fn parse_date(flag: &str, s: &str) -> Result<Date> {
         .map_err(|_| anyhow::anyhow!("{flag} {s:?} is not a date; use YYYY-MM-DD or YYYYMMDD"))
 }
 
+/// Prints a report value as its options ask: JSON, CSV, or a table (compact when narrow).
+fn render<R: serde::Serialize>(
+    args: &ReportArgs,
+    report: &R,
+    csv: impl FnOnce(&R) -> Result<()>,
+    table: impl FnOnce(&R, bool) -> Result<()>,
+) -> Result<ExitCode> {
+    use crate::output::{self, Format, NARROW};
+    match Format::of(args.json, args.csv) {
+        Format::Json => output::print_json(report)?,
+        Format::Csv => csv(report)?,
+        Format::Table => table(report, output::width() < NARROW)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,8 +15,7 @@ use crate::output::{self, int, short, total_cell, usd, Format, NARROW};
 
 pub fn run_weekly(ctx: &Context, args: &WeeklyArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let store = ctx.report_store()?;
     let first = weekday(args.start_of_week);
     let r = weekly_report(store.conn(), &opts.query(), first)?;
     let rows: Vec<(&str, &Usage)> = r
@@ -41,8 +40,7 @@ pub fn run_weekly(ctx: &Context, args: &WeeklyArgs) -> Result<ExitCode> {
 
 pub fn run_monthly(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let store = ctx.report_store()?;
     let r = monthly_report(store.conn(), &opts.query())?;
     let rows: Vec<(&str, &Usage)> = r
         .monthly

@@ -56,8 +56,7 @@ struct Unpriced {
 
 pub fn run(ctx: &Context, args: &PricingArgs) -> Result<ExitCode> {
     let table = ctx.prices()?;
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let store = ctx.report_store()?;
     let unpriced = ctm_store::facts::unpriced_models(store.conn())?;
     let view = PricingView {
         version: table.version(),

@@ -14,8 +14,7 @@ use crate::output::{self, int, short, total_cell, usd, Format, NARROW};
 
 pub fn run(ctx: &Context, args: &SessionArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let store = ctx.report_store()?;
     let format = Format::of(args.report.json, args.report.csv);
     let narrow = output::width() < NARROW;
     match &args.id {

@@ -182,8 +182,7 @@ struct StatsReport {
 }
 
 pub fn run_stats(ctx: &Context, args: &StatsArgs) -> Result<ExitCode> {
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let store = ctx.report_store()?;
     let Some(snap) = snapshots::latest(store.conn())? else {
         let hint = "no stats-cache snapshot yet: run `ctm snapshot` to record Claude Code's stats-cache.json, then `ctm stats`";
         if args.json {

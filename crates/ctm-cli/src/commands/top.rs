@@ -10,19 +10,13 @@ use super::cells::{self, csv_usd};
 use crate::cli::TopArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, short, usd, Format, NARROW};
+use crate::output::{self, int, short, usd};
 
 pub fn run(ctx: &Context, args: &TopArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let store = ctx.report_store()?;
     let r = top_report(store.conn(), &opts.query(), args.limit as usize)?;
-    match Format::of(args.report.json, args.report.csv) {
-        Format::Json => output::print_json(&r)?,
-        Format::Csv => print_csv(&r)?,
-        Format::Table => print_table(&r, output::width() < NARROW)?,
-    }
-    Ok(ExitCode::SUCCESS)
+    super::render(&args.report, &r, print_csv, print_table)
 }
 
 fn print_table(r: &TopReport, narrow: bool) -> Result<()> {

@@ -15,8 +15,7 @@ use crate::output::{self, int, short, total_cell, usd, Format, NARROW};
 
 pub fn run(ctx: &Context, args: &TrendArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
-    let mut store = ctx.open_store()?;
-    ctx.ingest(&mut store)?;
+    let store = ctx.report_store()?;
     let r = trend_report(store.conn(), &opts.query(), args.days, opts.today())?;
     match Format::of(args.report.json, args.report.csv) {
         Format::Json => output::print_json(&r)?,
