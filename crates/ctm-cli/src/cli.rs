@@ -46,7 +46,7 @@ pub enum Command {
     Daily(DailyArgs),
     /// The price table, and the models in the store it cannot price
     Pricing(PricingArgs),
-    /// The store itself: status, migrations, checks, repricing
+    /// The store itself: status, migrations, checks, rebuild, repricing, backup, restore, prune
     Db(DbArgs),
     /// Usage and cost per week
     Weekly(WeeklyArgs),
