@@ -24,6 +24,9 @@ use ctm_store::{config, derive, now_ms, Store, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 
+mod snapshots;
+pub use snapshots::{price_lifetime, take_snapshots, taken, SnapshotResult};
+
 /// Receives progress while files are read (the CLI draws a bar; tests pass nothing).
 pub trait Progress: Sync {
     /// Called once before reading, with the number of bytes to read.

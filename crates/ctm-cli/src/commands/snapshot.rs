@@ -3,14 +3,14 @@
 //! store's, and the days only Claude Code still knows about.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use comfy_table::Cell;
 use ctm_analytics::Zone;
-use ctm_pricing::{normalize_model, PriceTable};
-use ctm_store::snapshots::{self, ModelPriced, Outcome, StatsCache, Tokens};
+use ctm_ingest::{take_snapshots, SnapshotResult};
+use ctm_pricing::normalize_model;
+use ctm_store::snapshots::{self, Outcome, StatsCache, Tokens};
 use ctm_store::Store;
 use serde::Serialize;
 
@@ -21,53 +21,11 @@ use crate::output::{int, print_json, print_table, table, usd};
 /// The label every day known only from the stats-cache carries.
 const EARLIER_NOTE: &str = "from Claude Code's stats-cache (transcripts already deleted)";
 
-/// Prices a model's lifetime tokens at the table's base rates.
-///
-/// Lifetime totals are not one request, so the long-context tier (a per-request
-/// threshold) and the fast/us multipliers (per response, not recorded in the file) do not
-/// apply. The file has no 5-minute/1-hour split of cache writes: all are priced at the
-/// 5-minute rate, Anthropic's default lifetime.
-fn price_lifetime(prices: &PriceTable, original: &str, t: &Tokens) -> ModelPriced {
-    let name = normalize_model(original);
-    let cost_usd = prices.resolve(&name).map(|row| {
-        (t.input as f64 * row.input
-            + t.output as f64 * row.output
-            + t.cache_write as f64 * row.cache_write_5m
-            + t.cache_read as f64 * row.cache_read)
-            / 1e6
-    });
-    ModelPriced {
-        model_name: name,
-        cost_usd,
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RootOutcome {
-    root: PathBuf,
-    path: PathBuf,
-    #[serde(flatten)]
-    outcome: Outcome,
-}
-
 pub fn run_snapshot(ctx: &Context, args: &SnapshotArgs) -> Result<ExitCode> {
     let roots = ctx.existing_roots();
     let prices = ctx.prices()?;
-    let price = |original: &str, t: &Tokens| price_lifetime(&prices, original, t);
     let mut store = ctx.open_store()?;
-    let tx = store.write()?;
-    let mut results = Vec::with_capacity(roots.len());
-    for root in roots {
-        let path = root.join(snapshots::FILE_NAME);
-        let outcome = snapshots::take_file(&tx, &path, &price)?;
-        results.push(RootOutcome {
-            root,
-            path,
-            outcome,
-        });
-    }
-    tx.commit()?;
+    let results = take_snapshots(&mut store, &prices, &roots)?;
     if args.json {
         print_json(&results)?;
         return Ok(ExitCode::SUCCESS);
@@ -78,7 +36,7 @@ pub fn run_snapshot(ctx: &Context, args: &SnapshotArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(r: &RootOutcome) -> String {
+fn describe(r: &SnapshotResult) -> String {
     let path = tilde(&r.path);
     match &r.outcome {
         Outcome::Taken {
