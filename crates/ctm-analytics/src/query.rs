@@ -104,6 +104,25 @@ impl ReportQuery {
     }
 }
 
+/// The first day (in the store's zone) whose responses the store still has, when `ctm db
+/// prune --facts-older-than` deleted earlier ones and the query reaches before it. A
+/// per-day report (`per_day`) that reads the store's daily tables still has those days
+/// (they are kept), so it gets `None`; every report computed from the facts gets the day.
+pub fn pruned_before(
+    conn: &Connection,
+    q: &ReportQuery,
+    per_day: bool,
+) -> Result<Option<Date>, AnalyticsError> {
+    let Some(kept) = derive::Kept::of(conn)? else {
+        return Ok(None);
+    };
+    if per_day && q.reads_daily_tables(conn)? {
+        return Ok(None);
+    }
+    let (lo, _) = q.bounds()?;
+    Ok((lo < kept.horizon_ms).then_some(kept.first_day))
+}
+
 /// The billed facts the query selects (its days, its filters), oldest first.
 pub fn facts(conn: &Connection, q: &ReportQuery) -> Result<Vec<FactRow>, AnalyticsError> {
     let (lo, hi) = q.bounds()?;

@@ -260,11 +260,15 @@ pub enum DbCommand {
         force: bool,
     },
     /// Drop stats-cache snapshots older than data_retention_days and export history older
-    /// than 30 days; daily aggregates and facts are kept
+    /// than 30 days; daily aggregates are kept, responses too unless --facts-older-than
     Prune {
         /// Say what would be dropped, and drop nothing
         #[arg(long)]
         dry_run: bool,
+        /// Also delete responses from before the day DAYS days ago (in the store's
+        /// zone); the daily, session and block rows before then are kept as history
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+        facts_older_than: Option<u32>,
         /// Print JSON
         #[arg(long)]
         json: bool,

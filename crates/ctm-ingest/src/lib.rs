@@ -20,7 +20,7 @@ use ctm_source::{
 };
 use ctm_store::cursors::{self, Cursor};
 use ctm_store::facts::{self, FactWriter, Pricing};
-use ctm_store::{config, derive, now_ms, Store, StoreError};
+use ctm_store::{config, derive, now_ms, retention, Store, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -68,6 +68,9 @@ pub struct IngestReport {
     pub responses_updated: u64,
     /// Responses found to be sidechain replays (kept, not billed).
     pub sidechain_replays: u64,
+    /// Responses read again from before the prune horizon (`ctm db prune
+    /// --facts-older-than`): their days are kept history, so they are not added back.
+    pub responses_before_horizon: u64,
     pub synthetic_lines: u64,
     pub limit_notices_added: u64,
     pub skipped: BTreeMap<&'static str, u64>,
@@ -337,6 +340,11 @@ pub fn ingest(
 
     report.timings.merge_ms = ms_since(&mut phase);
     let mut responses: Vec<Response> = merged.into_values().collect();
+    if let Some(horizon) = retention::facts_horizon(&tx)? {
+        let before = responses.len();
+        responses.retain(|r| r.timestamp_ms >= horizon);
+        report.responses_before_horizon = (before - responses.len()) as u64;
+    }
     responses.sort_by(|a, b| (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key)));
     let price = |r: &Response| price_response(prices, r);
     let mut writer = FactWriter::new(&tx)?;

@@ -6,6 +6,11 @@
 //! first touched one on are recomputed. [`rebuild_all`] recomputes everything;
 //! [`check`] recomputes into memory and lists every difference.
 //!
+//! After `ctm db prune --facts-older-than` deleted the facts before a horizon, the rows
+//! derived from them are history ([`Kept`]): days before the horizon, sessions that
+//! started before it and blocks that started before it are never rewritten or checked
+//! again, since the facts they were made of are gone.
+//!
 //! Definitions (also in the README, so a user can recompute them by hand):
 //! - `hit_rate` = cache read / (cache write + cache read), per day.
 //! - `efficiency_score` = cache read / (input + cache write + cache read), per session:
@@ -369,6 +374,12 @@ impl BlockAggregate {
 
 /// Splits facts (oldest first) into blocks.
 pub fn aggregate_blocks(facts: &[FactRow]) -> Vec<BlockAggregate> {
+    aggregate_blocks_from(facts, i64::MIN)
+}
+
+/// Splits facts (oldest first) into blocks that start no earlier than `floor_ms` (the
+/// prune horizon: a block after it never reaches back into kept history).
+fn aggregate_blocks_from(facts: &[FactRow], floor_ms: i64) -> Vec<BlockAggregate> {
     let mut blocks: Vec<BlockAggregate> = Vec::new();
     for f in facts {
         let starts_new = match blocks.last() {
@@ -377,7 +388,7 @@ pub fn aggregate_blocks(facts: &[FactRow]) -> Vec<BlockAggregate> {
         };
         if starts_new {
             blocks.push(BlockAggregate {
-                start_ms: f.ts.div_euclid(3_600_000) * 3_600_000,
+                start_ms: (f.ts.div_euclid(3_600_000) * 3_600_000).max(floor_ms),
                 first_ts: f.ts,
                 last_ts: f.ts,
                 sums: Sums::default(),
@@ -404,13 +415,82 @@ pub fn iso(ms: i64) -> String {
         .to_string()
 }
 
+/// The history `ctm db prune --facts-older-than` left: the facts before `horizon_ms`
+/// are gone, so the rows derived from them are kept as they were.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    /// Start of a day in the store's zone; every fact before it was deleted.
+    pub horizon_ms: i64,
+    /// That day: daily rows before it are kept.
+    pub first_day: Date,
+    /// Blocks are recomputed from facts at or after this instant: the end of the last
+    /// kept block when it reaches past the horizon (its later facts stay counted in it).
+    pub blocks_from_ms: i64,
+}
+
+impl Kept {
+    /// What the store keeps, if facts were ever pruned.
+    pub fn of(conn: &Connection) -> Result<Option<Kept>, StoreError> {
+        let Some(horizon_ms) = crate::retention::facts_horizon(conn)? else {
+            return Ok(None);
+        };
+        let first_day = Timestamp::from_millisecond(horizon_ms)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(store_zone(conn)?)
+            .date();
+        let last_kept_block: Option<String> = conn
+            .query_row(
+                "SELECT start_time FROM usage_blocks WHERE start_time < ?1 ORDER BY start_time DESC LIMIT 1",
+                [iso(horizon_ms)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let blocks_from_ms = match last_kept_block {
+            // A response belongs to a block while it is at most 5 h after the start.
+            Some(s) => (parse_iso("usage_blocks start_time", &s)? + BLOCK_MS + 1).max(horizon_ms),
+            None => horizon_ms,
+        };
+        Ok(Some(Kept {
+            horizon_ms,
+            first_day,
+            blocks_from_ms,
+        }))
+    }
+
+    /// A stored session row that started before the horizon is history.
+    fn keeps_session(&self, session_start: Option<&str>) -> bool {
+        session_start.is_some_and(|s| s < iso(self.horizon_ms).as_str())
+    }
+}
+
+fn parse_iso(what: &str, s: &str) -> Result<i64, StoreError> {
+    s.parse::<Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|e| StoreError::Invalid(format!("{what} {s:?}: {e}")))
+}
+
+/// The stored `session_start` of a session, if it has a row.
+fn stored_session_start(conn: &Connection, session: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT session_start FROM claude_sessions WHERE session_id = ?1")?
+        .query_row([session], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
 /// Recomputes what `touched` affects.
 pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), StoreError> {
     if touched.is_empty() {
         return Ok(());
     }
     let tz = store_zone(tx)?;
+    let kept = Kept::of(tx)?;
     for session in &touched.sessions {
+        if let Some(k) = &kept {
+            if k.keeps_session(stored_session_start(tx, session)?.as_deref()) {
+                continue;
+            }
+        }
         refresh_session(tx, session)?;
     }
     let days: BTreeSet<Date> = touched
@@ -424,29 +504,60 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
         })
         .collect();
     for date in days {
+        if kept.as_ref().is_some_and(|k| date < k.first_day) {
+            continue;
+        }
         refresh_day(tx, date, &tz)?;
     }
     if let Some(&first) = touched.instants.iter().next() {
-        refresh_blocks_from(tx, first, now_ms)?;
+        refresh_blocks_from(tx, first, now_ms, kept.as_ref())?;
     }
     Ok(())
 }
 
 /// Recomputes every derived table from the facts.
+/// Recomputes every derived table from the facts (all but the kept history, see [`Kept`]).
 pub fn rebuild_all(tx: &Transaction) -> Result<(), StoreError> {
-    tx.execute_batch(
-        "DELETE FROM daily_usage_summary; DELETE FROM daily_aggregates; DELETE FROM cache_analytics; \
-         DELETE FROM usage_blocks;",
+    let kept = Kept::of(tx)?;
+    let (first_day, horizon_ms, blocks_from_ms) = match &kept {
+        Some(k) => (k.first_day.to_string(), k.horizon_ms, k.blocks_from_ms),
+        None => (String::new(), i64::MIN, i64::MIN),
+    };
+    for table in ["daily_usage_summary", "daily_aggregates", "cache_analytics"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE date >= ?1"),
+            [&first_day],
+        )?;
+    }
+    tx.execute(
+        "DELETE FROM usage_blocks WHERE start_time >= ?1",
+        [iso(horizon_ms.max(0))],
     )?;
     let facts = facts_between(tx, i64::MIN, i64::MAX)?;
     for agg in aggregate_sessions(&facts).values() {
+        if let Some(k) = &kept {
+            if k.keeps_session(stored_session_start(tx, &agg.session_id)?.as_deref()) {
+                continue;
+            }
+        }
         write_session(tx, agg)?;
     }
     let tz = store_zone(tx)?;
     for day in aggregate_days(&facts, &tz).values() {
+        if kept.as_ref().is_some_and(|k| day.date < k.first_day) {
+            continue;
+        }
         write_day(tx, day)?;
     }
-    write_blocks(tx, &aggregate_blocks(&facts), now_ms())?;
+    let block_facts: Vec<FactRow> = facts
+        .into_iter()
+        .filter(|f| f.ts >= blocks_from_ms)
+        .collect();
+    write_blocks(
+        tx,
+        &aggregate_blocks_from(&block_facts, horizon_ms),
+        now_ms(),
+    )?;
     Ok(())
 }
 
@@ -591,27 +702,35 @@ fn write_day(tx: &Transaction, day: &DayAggregate) -> Result<(), StoreError> {
 
 /// Recomputes the blocks from the one holding (or preceding) `from_ts` on: block
 /// boundaries depend only on earlier responses, so earlier blocks stay as they are.
-fn refresh_blocks_from(tx: &Transaction, from_ts: i64, now_ms: i64) -> Result<(), StoreError> {
+/// Kept blocks (started before the prune horizon) are never recomputed.
+fn refresh_blocks_from(
+    tx: &Transaction,
+    from_ts: i64,
+    now_ms: i64,
+    kept: Option<&Kept>,
+) -> Result<(), StoreError> {
+    let (horizon_ms, blocks_from_ms) =
+        kept.map_or((i64::MIN, i64::MIN), |k| (k.horizon_ms, k.blocks_from_ms));
     let restart: Option<String> = tx
         .query_row(
-            "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 ORDER BY start_time DESC LIMIT 1",
-            [iso(from_ts)],
+            "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 AND start_time >= ?2 \
+             ORDER BY start_time DESC LIMIT 1",
+            [iso(from_ts), iso(horizon_ms.max(0))],
             |r| r.get(0),
         )
         .optional()?;
     let restart_ms = match &restart {
-        Some(s) => s
-            .parse::<Timestamp>()
-            .map(|t| t.as_millisecond())
-            .map_err(|e| StoreError::Invalid(format!("usage_blocks start_time {s:?}: {e}")))?,
-        None => i64::MIN,
+        Some(s) => parse_iso("usage_blocks start_time", s)?,
+        None => horizon_ms,
     };
     tx.execute(
         "DELETE FROM usage_blocks WHERE start_time >= ?1",
         [iso(restart_ms.max(0))],
     )?;
-    let facts = facts_between(tx, restart_ms, i64::MAX)?;
-    write_blocks(tx, &aggregate_blocks(&facts), now_ms)
+    // A recomputed block may start (floored to the hour) before the end of the last kept
+    // block; the facts up to that end still belong to the kept one.
+    let facts = facts_between(tx, restart_ms.max(blocks_from_ms), i64::MAX)?;
+    write_blocks(tx, &aggregate_blocks_from(&facts, horizon_ms), now_ms)
 }
 
 fn write_blocks(
@@ -651,10 +770,12 @@ pub fn close_finished_blocks(tx: &Transaction, now_ms: i64) -> Result<(), StoreE
 }
 
 /// Recomputes every derived table in memory and lists how the stored one differs.
+/// History kept after a prune (see [`Kept`]) is not compared: its facts are gone.
 pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut diffs = Vec::new();
     let facts = facts_between(conn, i64::MIN, i64::MAX)?;
     let tz = store_zone(conn)?;
+    let kept = Kept::of(conn)?;
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
 
     // claude_sessions: every session with facts must match; rows without facts are
@@ -689,6 +810,11 @@ pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
         stored.insert(id, row);
     }
     for (id, a) in &sessions {
+        if let (Some(k), Some((start, ..))) = (&kept, stored.get(id)) {
+            if k.keeps_session(start.as_deref()) {
+                continue;
+            }
+        }
         let s = &a.sums;
         let expected_counts = [
             s.input_tokens,
@@ -771,6 +897,12 @@ pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
     while let Some(r) = rows.next()? {
         stored_cache.insert(r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?));
     }
+    if let Some(k) = &kept {
+        let first = k.first_day.to_string();
+        stored_days.retain(|d, _| *d >= first);
+        stored_aggs.retain(|d, _| *d >= first);
+        stored_cache.retain(|d, _| *d >= first);
+    }
     for (date, d) in &days {
         let key = date.to_string();
         let s = &d.sums;
@@ -851,10 +983,20 @@ pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
     }
 
     // Blocks.
-    let blocks = aggregate_blocks(&facts);
-    let mut stmt = conn.prepare("SELECT block_id, start_time, end_time, total_tokens, session_count, status FROM usage_blocks ORDER BY start_time")?;
+    let (horizon_ms, blocks_from_ms) = kept
+        .as_ref()
+        .map_or((i64::MIN, i64::MIN), |k| (k.horizon_ms, k.blocks_from_ms));
+    let block_facts: Vec<FactRow> = facts
+        .into_iter()
+        .filter(|f| f.ts >= blocks_from_ms)
+        .collect();
+    let blocks = aggregate_blocks_from(&block_facts, horizon_ms);
+    let mut stmt = conn.prepare(
+        "SELECT block_id, start_time, end_time, total_tokens, session_count, status FROM usage_blocks \
+         WHERE start_time >= ?1 ORDER BY start_time",
+    )?;
     let stored_blocks: Vec<(String, String, String, i64, i64, String)> = stmt
-        .query_map([], |r| {
+        .query_map([iso(horizon_ms.max(0))], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,

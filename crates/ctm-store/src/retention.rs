@@ -1,9 +1,100 @@
 //! Retention: seed 004's policy. Snapshots are kept `data_retention_days`, export
-//! history 30 days, aggregates and facts for good.
+//! history 30 days, aggregates for good, facts unless the user asks ([`prune_facts`]).
 
-use rusqlite::Connection;
+use jiff::civil::Date;
+use rusqlite::{Connection, Transaction};
 
-use crate::{config, StoreError};
+use crate::{config, derive, StoreError};
+
+/// The `system_config` key holding the prune horizon: every fact before this UTC instant
+/// (the start of a day in the store's zone) was deleted on the user's request.
+pub const FACTS_HORIZON_KEY: &str = "facts_pruned_before";
+
+/// The instant (UTC epoch ms) before which facts were pruned, if they ever were.
+pub fn facts_horizon(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    match config::get(conn, FACTS_HORIZON_KEY)? {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => v
+            .parse::<jiff::Timestamp>()
+            .map(|t| Some(t.as_millisecond()))
+            .map_err(|_| {
+                StoreError::Invalid(format!(
+                    "system_config {FACTS_HORIZON_KEY} {v:?} is not a UTC time; restore a backup"
+                ))
+            }),
+    }
+}
+
+/// What [`prune_facts`] deletes (or would, in a dry run).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FactsPruned {
+    /// The first day kept, in the store's zone.
+    pub first_day_kept: String,
+    pub timezone: String,
+    /// The horizon as a UTC instant: no fact before it is left.
+    pub horizon: String,
+    /// Response rows deleted (sidechain replays included).
+    pub responses: u64,
+    /// Daily rows (per day) and sessions kept as history from then on.
+    pub days_kept: u64,
+    pub sessions_kept: u64,
+}
+
+/// Deletes every fact before the start of `first_day_kept` in the store's zone and
+/// records that horizon, in the caller's transaction. The derived rows before it are
+/// first recomputed from the facts about to go, then kept as history (see
+/// [`derive::Kept`]). A horizon earlier than one already recorded changes nothing.
+pub fn prune_facts(
+    tx: &Transaction,
+    first_day_kept: Date,
+    dry_run: bool,
+) -> Result<FactsPruned, StoreError> {
+    let tz = derive::store_zone(tx)?;
+    let asked = derive::day_bounds(first_day_kept, &tz)?.0;
+    let horizon_ms = facts_horizon(tx)?.map_or(asked, |old| old.max(asked));
+    let first_day = jiff::Timestamp::from_millisecond(horizon_ms)
+        .map_err(|e| StoreError::Invalid(format!("prune horizon: {e}")))?
+        .to_zoned(tz.clone())
+        .date();
+    let horizon = derive::iso(horizon_ms);
+    let count = |sql: &str, arg: &dyn rusqlite::ToSql| -> Result<u64, StoreError> {
+        Ok(tx.query_row(sql, [arg], |r| r.get::<_, i64>(0))? as u64)
+    };
+    if !dry_run {
+        // The history kept must be what the facts say, whatever state the tables were in.
+        derive::rebuild_all(tx)?;
+    }
+    let pruned = FactsPruned {
+        first_day_kept: first_day.to_string(),
+        timezone: tz.iana_name().unwrap_or("UTC").to_owned(),
+        responses: count("SELECT count(*) FROM responses WHERE ts < ?1", &horizon_ms)?,
+        days_kept: count(
+            "SELECT count(*) FROM daily_aggregates WHERE date < ?1",
+            &first_day.to_string(),
+        )?,
+        sessions_kept: count(
+            "SELECT count(*) FROM claude_sessions WHERE session_start < ?1",
+            &horizon,
+        )?,
+        horizon,
+    };
+    if !dry_run {
+        tx.execute("DELETE FROM responses WHERE ts < ?1", [horizon_ms])?;
+        tx.execute(
+            "INSERT OR REPLACE INTO system_config (key, value, value_type, description, updated_at) \
+             VALUES (?1, ?2, 'string', ?3, datetime('now'))",
+            [
+                FACTS_HORIZON_KEY,
+                pruned.horizon.as_str(),
+                "UTC start of the first day whose responses are kept (ctm db prune --facts-older-than); \
+                 derived rows before it are kept as history",
+            ],
+        )?;
+    }
+    Ok(pruned)
+}
 
 /// Export history older than this is pruned (seed 004, 8.2).
 pub const EXPORT_HISTORY_DAYS: i64 = 30;

@@ -7,7 +7,11 @@ use rusqlite::Transaction;
 use crate::{config, derive, StoreError};
 
 /// Keys ctm keeps itself; a user value would lie about the store.
-pub const READ_ONLY: &[&str] = &["schema_version", "last_sync_time"];
+pub const READ_ONLY: &[&str] = &[
+    "schema_version",
+    "last_sync_time",
+    crate::retention::FACTS_HORIZON_KEY,
+];
 
 /// What a successful [`set`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +49,16 @@ pub fn set(tx: &Transaction, key: &str, value: &str) -> Result<Changed, StoreErr
         checked(key, &entry.value_type, value)?
     };
     let rebuilt = key == "timezone" && value != entry.value;
+    if rebuilt {
+        if let Some(h) = crate::retention::facts_horizon(tx)? {
+            return Err(StoreError::Invalid(format!(
+                "the daily tables before {} were kept when older responses were pruned and cannot be \
+                 recomputed in {value}; the timezone stays {}",
+                derive::iso(h),
+                entry.value
+            )));
+        }
+    }
     config::set_raw(tx, key, &value)?;
     if rebuilt {
         // The daily tables are kept in this zone: rebuilt in the same transaction.

@@ -27,6 +27,7 @@ pub fn run(ctx: &Context, args: &BlocksArgs) -> Result<ExitCode> {
         recent_only: args.recent,
     };
     let r = blocks_report(store.conn(), &q)?;
+    opts.warn_if_pruned(&store, false)?;
     match Format::of(args.report.json, args.report.csv) {
         Format::Json => output::print_json(&r)?,
         Format::Csv => print_csv(&r)?,

@@ -15,6 +15,7 @@ pub fn run(ctx: &Context, args: &DailyArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
     let store = ctx.report_store()?;
     let r = daily_report(store.conn(), &opts.query())?;
+    opts.warn_if_pruned(&store, true)?;
     let rows: Vec<(&str, &Usage)> = r
         .daily
         .iter()

@@ -19,7 +19,11 @@ pub fn run(ctx: &Context, cmd: &DbCommand) -> Result<ExitCode> {
         DbCommand::Rebuild => rebuild(ctx),
         DbCommand::Backup { file, force } => backup(ctx, file, *force),
         DbCommand::Restore { file } => restore(ctx, file),
-        DbCommand::Prune { dry_run, json } => prune(ctx, *dry_run, *json),
+        DbCommand::Prune {
+            dry_run,
+            facts_older_than,
+            json,
+        } => prune(ctx, *dry_run, *facts_older_than, *json),
     }
 }
 
@@ -256,13 +260,35 @@ fn restore(ctx: &Context, file: &std::path::Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn prune(ctx: &Context, dry_run: bool, json: bool) -> Result<ExitCode> {
+fn prune(
+    ctx: &Context,
+    dry_run: bool,
+    facts_older_than: Option<u32>,
+    json: bool,
+) -> Result<ExitCode> {
+    let now = super::now()?;
     let mut store = ctx.open_store()?;
     let tx = store.write()?;
     let p = ctm_store::retention::prune(&tx, dry_run)?;
-    tx.commit()?;
+    let facts = match facts_older_than {
+        Some(days) => {
+            let today = now.to_zoned(derive::store_zone(&tx)?).date();
+            let first_kept = today
+                .checked_sub(jiff::Span::new().days(i64::from(days)))
+                .map_err(|_| {
+                    anyhow::anyhow!("--facts-older-than {days} reaches before year -9999")
+                })?;
+            Some(ctm_store::retention::prune_facts(&tx, first_kept, dry_run)?)
+        }
+        None => None,
+    };
+    if dry_run {
+        drop(tx);
+    } else {
+        tx.commit()?;
+    }
     if json {
-        print_json(&serde_json::json!({ "dryRun": dry_run, "pruned": p }))?;
+        print_json(&serde_json::json!({ "dryRun": dry_run, "pruned": p, "facts": facts }))?;
         return Ok(ExitCode::SUCCESS);
     }
     let verb = if dry_run { "Would drop" } else { "Dropped" };
@@ -274,6 +300,23 @@ fn prune(ctx: &Context, dry_run: bool, json: bool) -> Result<ExitCode> {
         int(p.export_history),
         ctm_store::retention::EXPORT_HISTORY_DAYS
     );
-    println!("Daily aggregates and responses are kept.");
+    match &facts {
+        None => println!("Daily aggregates and responses are kept."),
+        Some(f) => {
+            let verb = if dry_run { "Would delete" } else { "Deleted" };
+            println!(
+                "{verb} {} responses from before {} ({}); {} days and {} sessions before then are kept as history.",
+                int(f.responses),
+                f.first_day_kept,
+                f.timezone,
+                int(f.days_kept),
+                int(f.sessions_kept)
+            );
+            println!(
+                "Daily aggregates are kept; reports that need single responses (other zones, --project, --model, sessions, blocks) start on {}.",
+                f.first_day_kept
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -107,6 +107,7 @@ fn rows(
     level: ExportLevel,
 ) -> Result<Vec<Map<String, Value>>> {
     let (conn, q) = (store.conn(), opts.query());
+    opts.warn_if_pruned(store, level == ExportLevel::Daily)?;
     let values: Vec<Value> = match level {
         ExportLevel::Response => query::facts(conn, &q)?
             .iter()

@@ -72,6 +72,13 @@ fn print_text(r: &IngestReport) -> Result<()> {
             format!("{} lines ({})", int(r.skipped_total()), skipped.join(", "))
         }
     )?;
+    if r.responses_before_horizon > 0 {
+        writeln!(
+            out,
+            "  pruned:     {} responses older than the prune horizon not added back (their days are kept history)",
+            int(r.responses_before_horizon)
+        )?;
+    }
     if r.synthetic_lines > 0 {
         writeln!(
             out,

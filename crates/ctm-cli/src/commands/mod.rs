@@ -77,6 +77,23 @@ impl ReportOptions {
         }
     }
 
+    /// Says on stderr (one line, JSON on stdout stays clean) when the report reaches
+    /// before the prune horizon and is computed from single responses, so its earlier
+    /// days are missing rather than zero. `per_day`: the report is made of per-day sums,
+    /// which the store's daily tables keep.
+    pub fn warn_if_pruned(&self, store: &ctm_store::Store, per_day: bool) -> Result<()> {
+        if let Some(day) =
+            ctm_analytics::query::pruned_before(store.conn(), &self.query(), per_day)?
+        {
+            eprintln!(
+                "ctm: warning: responses before {day} were pruned (ctm db prune --facts-older-than); \
+                 this report counts only what came after. Daily, weekly, monthly and trend in the \
+                 store's zone without --project/--model still show the earlier days."
+            );
+        }
+        Ok(())
+    }
+
     /// Today in the report's zone.
     pub fn today(&self) -> Date {
         self.now.to_zoned(self.zone.tz.clone()).date()
@@ -114,7 +131,7 @@ impl ReportOptions {
 }
 
 /// The one place the current time is read: `CTM_NOW` (RFC 3339) replaces it in tests.
-fn now() -> Result<Timestamp> {
+pub(crate) fn now() -> Result<Timestamp> {
     match std::env::var("CTM_NOW") {
         Ok(s) if !s.is_empty() => s.parse().map_err(|_| {
             anyhow::anyhow!("CTM_NOW {s:?} is not an RFC 3339 time such as 2026-02-12T15:00:00Z")

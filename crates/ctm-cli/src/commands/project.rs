@@ -16,6 +16,7 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
     let store = ctx.report_store()?;
     let r = project_report(store.conn(), &opts.query())?;
+    opts.warn_if_pruned(&store, false)?;
     super::render(args, &r, print_csv, print_table)
 }
 

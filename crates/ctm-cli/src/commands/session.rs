@@ -17,6 +17,7 @@ pub fn run(ctx: &Context, args: &SessionArgs) -> Result<ExitCode> {
     let store = ctx.report_store()?;
     let format = Format::of(args.report.json, args.report.csv);
     let narrow = output::width() < NARROW;
+    opts.warn_if_pruned(&store, false)?;
     match &args.id {
         None => {
             let r = session_report(store.conn(), &opts.query())?;

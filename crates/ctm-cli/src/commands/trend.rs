@@ -17,6 +17,7 @@ pub fn run(ctx: &Context, args: &TrendArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
     let store = ctx.report_store()?;
     let r = trend_report(store.conn(), &opts.query(), args.days, opts.today())?;
+    opts.warn_if_pruned(&store, true)?;
     match Format::of(args.report.json, args.report.csv) {
         Format::Json => output::print_json(&r)?,
         Format::Csv => print_csv(&r)?,
