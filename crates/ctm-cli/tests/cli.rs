@@ -9,6 +9,7 @@ mod cli {
     mod crash_and_concurrency;
     mod generated;
     mod lifecycle;
+    mod prune_facts;
     mod reports;
     mod snapshots_cmd;
 }
