@@ -36,6 +36,15 @@ pub struct Global {
     /// The configuration file (price overrides) [default: $XDG_CONFIG_HOME/ctm/config.toml]
     #[arg(long, global = true, env = "CTM_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// How long to wait for another ctm process that is writing the store before giving up
+    #[arg(
+        long = "busy-timeout",
+        global = true,
+        env = "CTM_BUSY_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = 30_000
+    )]
+    pub busy_timeout_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,8 @@ pub struct Context {
     pub roots: RootCandidates,
     pub config_path: PathBuf,
     pub no_ingest: bool,
+    /// How long to wait for another writer (`--busy-timeout`, `CTM_BUSY_TIMEOUT_MS`).
+    pub busy_timeout: std::time::Duration,
 }
 
 impl Context {
@@ -59,11 +61,20 @@ impl Context {
             roots,
             config_path,
             no_ingest: global.no_ingest,
+            busy_timeout: std::time::Duration::from_millis(global.busy_timeout_ms),
         })
     }
 
     pub fn open_store(&self) -> Result<Store> {
-        self.open_store_with(&OpenOptions::default())
+        self.open_store_with(&self.open_options())
+    }
+
+    /// How every command opens the store: the latest schema, this run's busy timeout.
+    pub fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            busy_timeout: self.busy_timeout,
+            ..OpenOptions::default()
+        }
     }
 
     pub fn open_store_with(&self, opts: &OpenOptions) -> Result<Store> {

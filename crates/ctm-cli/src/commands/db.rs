@@ -55,7 +55,7 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
     // Inspect as it is: a store from an older ctm is reported, not migrated.
     let store = ctx.open_store_with(&OpenOptions {
         target_version: 0,
-        ..OpenOptions::default()
+        ..ctx.open_options()
     })?;
     let c = store.conn();
     let count =
@@ -128,7 +128,7 @@ fn migrate_to(ctx: &Context, to: Option<u32>) -> Result<ExitCode> {
     }
     let store = ctx.open_store_with(&OpenOptions {
         target_version: target,
-        ..OpenOptions::default()
+        ..ctx.open_options()
     })?;
     let now = store.schema_version()?;
     if store.migrated.is_empty() {
@@ -226,7 +226,7 @@ fn backup(ctx: &Context, file: &std::path::Path, force: bool) -> Result<ExitCode
     }
     let store = ctx.open_store_with(&OpenOptions {
         target_version: 0,
-        ..OpenOptions::default()
+        ..ctx.open_options()
     })?;
     let size = copies::backup(&store, file, force)?;
     println!(
@@ -239,7 +239,7 @@ fn backup(ctx: &Context, file: &std::path::Path, force: bool) -> Result<ExitCode
 }
 
 fn restore(ctx: &Context, file: &std::path::Path) -> Result<ExitCode> {
-    let done = copies::restore(&ctx.db_path, file, OpenOptions::default().busy_timeout)?;
+    let done = copies::restore(&ctx.db_path, file, ctx.busy_timeout)?;
     let schema = if done.from_version == ctm_store::SCHEMA_VERSION {
         format!("schema version {}", done.from_version)
     } else {

@@ -461,3 +461,76 @@ fn prune_drops_old_snapshots_and_exports_and_a_dry_run_drops_nothing() {
     );
     run(env.ctm().args(["db", "check"]));
 }
+
+#[test]
+fn a_store_locked_by_another_process_is_refused_in_one_line_and_kept() {
+    let env = Env::new();
+    ingest_fixture(&env);
+    let backup = env.path().join("backup.db");
+    run(env.ctm().args(["db", "backup"]).arg(&backup));
+    let root = env.root("more");
+    std::fs::create_dir_all(root.join("projects/p")).unwrap();
+    std::fs::write(
+        root.join("projects/p/s-locked.jsonl"),
+        assistant_line(
+            "s-locked",
+            "msg_locked",
+            "req_locked",
+            "2026-02-12T12:00:00.000Z",
+            "claude-opus-4-6",
+            3,
+            5,
+        ) + "\n",
+    )
+    .unwrap();
+    let retention = || {
+        String::from_utf8(run(env.ctm().args(["config", "get", "data_retention_days"])).stdout)
+            .unwrap()
+    };
+    let retention_before = retention();
+
+    // Another process (this test) holds the store's write lock.
+    let holder = rusqlite::Connection::open(env.db()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let listing = files_in(env.path());
+    for args in [
+        vec!["--claude-dir", root.to_str().unwrap(), "ingest"],
+        vec!["config", "set", "data_retention_days", "7"],
+        vec!["db", "restore", backup.to_str().unwrap()],
+    ] {
+        let e = fails(env.ctm().env("CTM_BUSY_TIMEOUT_MS", "200").args(&args));
+        assert!(
+            e.contains("locked by another process") && e.contains(&env.db().display().to_string()),
+            "{args:?}: {e}"
+        );
+        assert_eq!(files_in(env.path()), listing, "{args:?} left files behind");
+    }
+    // The flag does the same as the variable.
+    let e = fails(env.ctm().args([
+        "--busy-timeout",
+        "100",
+        "config",
+        "set",
+        "data_retention_days",
+        "7",
+    ]));
+    assert!(e.contains("waited 100 ms"), "{e}");
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+
+    // Nothing was lost or half done; once free, the same commands work.
+    assert_eq!(retention(), retention_before);
+    assert_eq!(totals_of(&env, &env.db()), FIXTURE_TOTALS);
+    run(env.ctm().args(["db", "check"]));
+    let r = json(
+        env.ctm()
+            .args(["--claude-dir"])
+            .arg(&root)
+            .args(["ingest", "--json"]),
+    );
+    assert_eq!(r["responsesAdded"], 1);
+    run(env
+        .ctm()
+        .args(["config", "set", "data_retention_days", "7"]));
+    assert_eq!(retention().trim(), "7");
+}
