@@ -369,18 +369,38 @@ fn failed_exports_are_refused_in_one_line_and_recorded() {
     let locked = env.path().join("locked");
     std::fs::create_dir(&locked).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
-    let mut cases = vec![
-        (existing.clone(), "--force"),
-        (missing, "exists and is writable"),
+    // A folder where the destination is a folder: the temporary file is written in full,
+    // then the rename fails, so this checks the clean-up after a late failure.
+    let folders = env.path().join("folders");
+    let a_folder = folders.join("taken.csv");
+    std::fs::create_dir_all(&a_folder).unwrap();
+    let mut cases: Vec<(PathBuf, &[&str], &str)> = vec![
+        (existing.clone(), &[], "--force"),
+        (missing, &[], "exists and is writable"),
+        // Its "folder" is a file (ENOTDIR): a write failure even for root.
+        (existing.join("out.csv"), &[], "exists and is writable"),
+        (a_folder.clone(), &["--force"], "Is a directory"),
     ];
-    // Root writes through a read-only mode, so that case only means something for a user.
+    // Root writes through a read-only mode, so that case only means something for a user;
+    // sysfs refuses new files to root too.
     if unsafe { libc::geteuid() } != 0 {
-        cases.push((locked.join("out.csv"), "exists and is writable"));
+        cases.push((locked.join("out.csv"), &[], "exists and is writable"));
     }
-    for (file, says) in &cases {
+    if Path::new("/sys/kernel").is_dir() {
+        cases.push((
+            PathBuf::from("/sys/ctm-export-test.csv"),
+            &[],
+            "exists and is writable",
+        ));
+    }
+    let folders_listing = files_in(&folders);
+    let root_listing = files_in(env.path());
+    for (file, extra, says) in &cases {
         let e = fails(
             env.ctm()
-                .args(["--no-ingest", "export", "--format", "csv", "-o"])
+                .args(["--no-ingest", "export", "--format", "csv"])
+                .args(*extra)
+                .arg("-o")
                 .arg(file),
         );
         assert!(
@@ -390,14 +410,24 @@ fn failed_exports_are_refused_in_one_line_and_recorded() {
     }
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
     assert!(files_in(&locked).is_empty(), "no temporary file left");
+    assert_eq!(
+        files_in(&folders),
+        folders_listing,
+        "no temporary file left"
+    );
+    assert!(files_in(&a_folder).is_empty());
+    assert_eq!(files_in(env.path()), root_listing);
+    assert!(!Path::new("/sys/ctm-export-test.csv").exists());
     let history = export_history(&env);
     assert_eq!(history.len(), cases.len());
-    for (h, (file, _)) in history.iter().zip(&cases) {
+    for (h, (file, _, says)) in history.iter().zip(&cases) {
         assert_eq!(h["status"], "failed");
         assert_eq!(h["filePath"], file.display().to_string().as_str());
+        assert_eq!(h["recordCount"], 0);
+        assert!(h["fileSize"].is_null(), "{h}");
         let msg = h["errorMessage"].as_str().unwrap();
         assert!(
-            !msg.contains('\n') && msg.contains(&file.display().to_string()),
+            !msg.contains('\n') && msg.contains(&file.display().to_string()) && msg.contains(says),
             "{msg}"
         );
     }
