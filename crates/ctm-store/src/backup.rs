@@ -121,32 +121,38 @@ pub struct Restored {
 
 /// Opens `src` read-only and checks it is a whole ctm store this build can use.
 fn verify(src: &Path) -> Result<(Connection, u32), StoreError> {
-    let meta = fs::metadata(src).map_err(io_err(src))?;
+    let refuse = |why: String| StoreError::NotRestorable {
+        path: src.to_path_buf(),
+        why,
+    };
+    const NAME_A_BACKUP: &str = "name a backup made by `ctm db backup`";
+    let meta = fs::metadata(src).map_err(|e| refuse(e.to_string()))?;
     if !meta.is_file() {
-        return Err(StoreError::Invalid(format!(
-            "{} is not a file; name a backup made by `ctm db backup`",
-            src.display()
-        )));
+        return Err(refuse(format!("it is not a file; {NAME_A_BACKUP}")));
     }
     if meta.len() == 0 {
-        return Err(StoreError::NotCtmStore {
-            path: src.to_path_buf(),
-        });
+        return Err(refuse(format!("the file is empty; {NAME_A_BACKUP}")));
     }
     let wait = Duration::from_secs(30);
+    let not_sqlite = |e: rusqlite::Error| match classify(src, e, wait) {
+        StoreError::NotADatabase { .. } => {
+            refuse(format!("it is not an SQLite database; {NAME_A_BACKUP}"))
+        }
+        StoreError::Sqlite(e) => refuse(format!("SQLite cannot read it ({e}); {NAME_A_BACKUP}")),
+        other => other,
+    };
     let conn = Connection::open_with_flags(
         src,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| classify(src, e, wait))?;
+    .map_err(not_sqlite)?;
     conn.busy_timeout(wait)?;
     let integrity: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(|e| classify(src, e, wait))?;
+        .map_err(not_sqlite)?;
     if integrity != "ok" {
-        return Err(StoreError::Invalid(format!(
-            "{} fails SQLite's integrity check ({integrity}); it cannot be restored",
-            src.display()
+        return Err(refuse(format!(
+            "it fails SQLite's integrity check ({integrity})"
         )));
     }
     let has_version = conn
@@ -168,17 +174,16 @@ fn verify(src: &Path) -> Result<(Connection, u32), StoreError> {
     let version = match migrate::current_version(&conn)? {
         Some(v) if has_version => v,
         _ => {
-            return Err(StoreError::NotCtmStore {
-                path: src.to_path_buf(),
-            })
+            return Err(refuse(format!(
+                "it is an SQLite database but not a ctm store; {NAME_A_BACKUP}"
+            )))
         }
     };
     if version > migrate::LATEST {
-        return Err(StoreError::TooNew {
-            path: src.to_path_buf(),
-            found: version,
-            supported: migrate::LATEST,
-        });
+        return Err(refuse(format!(
+            "it has schema version {version}, newer than this ctm supports ({}); upgrade ctm first",
+            migrate::LATEST
+        )));
     }
     Ok((conn, version))
 }

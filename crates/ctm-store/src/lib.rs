@@ -50,6 +50,9 @@ pub enum StoreError {
     Busy { path: PathBuf, waited_ms: u64 },
     #[error("migration to schema version {version} failed, nothing was changed: {message}")]
     Migration { version: u32, message: String },
+    /// `ctm db restore` refuses a file; names that file, not the store.
+    #[error("cannot restore {path}: {why}")]
+    NotRestorable { path: PathBuf, why: String },
     #[error("{0}")]
     Invalid(String),
     #[error("cannot use the store at {path}: {source}")]

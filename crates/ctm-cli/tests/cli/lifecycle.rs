@@ -246,19 +246,28 @@ fn restore_refuses_what_is_not_a_usable_store_and_changes_nothing() {
         )
         .unwrap();
     let missing = dir.join("missing.db");
+    // The first half of a real backup: its pages point past the end of the file.
+    let truncated = dir.join("truncated.db");
+    let whole = std::fs::read(&newer).unwrap();
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
 
     let store_before = std::fs::read(env.db()).unwrap();
     let listing = files_in(env.path());
     for (file, says) in [
         (&garbage, "not an SQLite database"),
-        (&empty, "not a ctm store"),
+        (&empty, "the file is empty"),
         (&foreign, "not a ctm store"),
         (&newer, "newer than this ctm"),
         (&missing, "No such file"),
+        (&truncated, "malformed"),
     ] {
         let e = fails(env.ctm().args(["db", "restore"]).arg(file));
-        assert!(e.contains(&file.display().to_string()), "{e}");
-        assert!(e.contains(says), "{e}");
+        // The message names the file being restored, not the store or --db.
+        assert!(
+            e.starts_with(&format!("ctm: error: cannot restore {}: ", file.display())),
+            "{e}"
+        );
+        assert!(e.contains(says) && !e.contains("--db"), "{e}");
         assert_eq!(files_in(env.path()), listing, "after {}", file.display());
         assert!(std::fs::read(env.db()).unwrap() == store_before);
     }
