@@ -75,8 +75,8 @@ pub fn prune_facts(
             &first_day.to_string(),
         )?,
         sessions_kept: count(
-            "SELECT count(*) FROM claude_sessions WHERE session_start < ?1",
-            &horizon,
+            "SELECT count(DISTINCT session_id) FROM responses WHERE ts < ?1 AND session_id IS NOT NULL",
+            &horizon_ms,
         )?,
         horizon,
     };
@@ -226,5 +226,135 @@ mod tests {
             1,
             "aggregates are kept for good"
         );
+    }
+
+    const H: i64 = 3_600_000;
+    /// 2026-01-02T00:00 in Asia/Kolkata (+05:30): 2026-01-01T18:30Z, not on a UTC hour.
+    const HORIZON: i64 = 1_767_225_600_000 + 18 * H + H / 2;
+
+    fn add_fact(store: &Store, key: &str, ts: i64, session: &str) {
+        store
+            .conn()
+            .execute(
+                "INSERT INTO responses (dedup_key, ts, session_id, model, input_tokens, output_tokens, cost_usd, \
+                 priced, ingested_at) VALUES (?1, ?2, ?3, 'claude-opus-4-6', 10, 20, 0.5, 1, 0)",
+                rusqlite::params![key, ts, session],
+            )
+            .unwrap();
+    }
+
+    fn kolkata_store(facts: &[(&str, i64, &str)]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+        config::set_raw(store.conn(), "timezone", "Asia/Kolkata").unwrap();
+        for (key, ts, session) in facts {
+            add_fact(&store, key, *ts, session);
+        }
+        let tx = store.write().unwrap();
+        derive::rebuild_all(&tx).unwrap();
+        tx.commit().unwrap();
+        (dir, store)
+    }
+
+    fn prune_at_horizon(store: &mut Store) -> FactsPruned {
+        let tx = store.write().unwrap();
+        let p = prune_facts(&tx, Date::constant(2026, 1, 2), false).unwrap();
+        tx.commit().unwrap();
+        p
+    }
+
+    fn block_starts(store: &Store) -> Vec<(String, i64)> {
+        store
+            .conn()
+            .prepare("SELECT start_time, total_tokens FROM usage_blocks ORDER BY start_time")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Adds a fact the way ingest does: written, then the derived tables refreshed.
+    fn ingest_fact(store: &mut Store, key: &str, ts: i64, session: &str) {
+        add_fact(store, key, ts, session);
+        let tx = store.write().unwrap();
+        let mut touched = derive::Touched::default();
+        touched.add(Some(session), ts);
+        derive::refresh(&tx, &touched, ts + 10 * H).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn a_block_after_the_horizon_never_starts_before_it() {
+        let (_dir, mut store) = kolkata_store(&[("a", HORIZON - 8 * H, "s1")]);
+        let p = prune_at_horizon(&mut store);
+        assert_eq!((p.responses, p.days_kept, p.sessions_kept), (1, 1, 1));
+        assert_eq!(p.horizon, "2026-01-01T18:30:00.000Z");
+        assert_eq!(facts_horizon(store.conn()).unwrap(), Some(HORIZON));
+        // 10 minutes after the horizon floors to 18:00Z, inside the kept day: the block
+        // starts at the horizon instead, so it is never mistaken for kept history.
+        ingest_fact(&mut store, "b", HORIZON + 10 * 60_000, "s2");
+        let starts = block_starts(&store);
+        assert_eq!(starts[0].0, "2026-01-01T10:00:00.000Z", "kept");
+        assert_eq!(starts[1], ("2026-01-01T18:30:00.000Z".into(), 30));
+        assert!(derive::check(store.conn()).unwrap().is_empty());
+        ingest_fact(&mut store, "c", HORIZON + 2 * H, "s2");
+        assert_eq!(
+            block_starts(&store)[1],
+            ("2026-01-01T18:30:00.000Z".into(), 60)
+        );
+        let tx = store.write().unwrap();
+        derive::rebuild_all(&tx).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(
+            block_starts(&store)[1],
+            ("2026-01-01T18:30:00.000Z".into(), 60)
+        );
+        assert!(derive::check(store.conn()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_block_across_the_horizon_keeps_its_later_responses() {
+        // One block from 17:00Z (before the horizon) to 22:00Z, in one session.
+        let (_dir, mut store) =
+            kolkata_store(&[("a", HORIZON - H, "s1"), ("b", HORIZON + H, "s1")]);
+        let blocks = block_starts(&store);
+        let sessions_before: (String, i64) = store
+            .conn()
+            .query_row(
+                "SELECT session_start, total_tokens FROM claude_sessions",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        prune_at_horizon(&mut store);
+        assert!(derive::check(store.conn()).unwrap().is_empty());
+        // Another response inside the kept block, and one after it.
+        ingest_fact(&mut store, "c", HORIZON + 2 * H, "s1");
+        ingest_fact(&mut store, "d", HORIZON + 5 * H, "s2");
+        assert!(
+            derive::check(store.conn()).unwrap().is_empty(),
+            "{:?}",
+            derive::check(store.conn())
+        );
+        let after = block_starts(&store);
+        assert_eq!(after[0], blocks[0], "the kept block is as it was");
+        assert_eq!(after[1].0, "2026-01-01T23:00:00.000Z");
+        let session: (String, i64) = store
+            .conn()
+            .query_row(
+                "SELECT session_start, total_tokens FROM claude_sessions WHERE session_id = 's1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            session, sessions_before,
+            "a session begun before the horizon is kept"
+        );
+        // The zone of the kept days cannot change any more.
+        let tx = store.write().unwrap();
+        let e = crate::settings::set(&tx, "timezone", "UTC").unwrap_err();
+        assert!(e.to_string().contains("cannot be recomputed"), "{e}");
     }
 }

@@ -26,14 +26,24 @@ pub fn run_snapshot(ctx: &Context, args: &SnapshotArgs) -> Result<ExitCode> {
     let prices = ctx.prices()?;
     let mut store = ctx.open_store()?;
     let results = take_snapshots(&mut store, &prices, &roots)?;
+    // A skipped file is bad input: said in its one line, the other roots still recorded,
+    // and the exit code says so (1, like `ctm db check` finding differences).
+    let code = if results
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Skipped { .. }))
+    {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
     if args.json {
         print_json(&results)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     for r in &results {
         println!("{}", describe(r));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 fn describe(r: &SnapshotResult) -> String {

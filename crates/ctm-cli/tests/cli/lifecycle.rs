@@ -573,3 +573,54 @@ fn a_store_locked_by_another_process_is_refused_in_one_line_and_kept() {
         .args(["config", "set", "data_retention_days", "7"]));
     assert_eq!(retention().trim(), "7");
 }
+
+#[test]
+fn a_hand_filled_version_1_session_row_survives_the_upgrade() {
+    let env = Env::new();
+    run(env.ctm().args(["db", "migrate", "--to", "1"]));
+    let v1_columns =
+        "session_id, session_start, session_end, input_tokens, output_tokens, total_tokens, \
+                      total_cost, created_at, updated_at";
+    let read = |conn: &rusqlite::Connection| -> Vec<rusqlite::types::Value> {
+        conn.query_row(
+            &format!("SELECT {v1_columns} FROM claude_sessions WHERE session_id = 'by-hand'"),
+            [],
+            |r| (0..9).map(|i| r.get(i)).collect(),
+        )
+        .unwrap()
+    };
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute(
+        &format!(
+            "INSERT INTO claude_sessions ({v1_columns}) VALUES ('by-hand', '2025-06-01 10:00:00', \
+             '2025-06-01 11:30:00', 1234, 5678, 6912, 0.42, '2025-06-01 11:31:00', '2025-06-01 11:32:00')"
+        ),
+        [],
+    )
+    .unwrap();
+    let before = read(&conn);
+    drop(conn);
+
+    // Any command migrates; this one also ingests the fixture into the upgraded store.
+    ingest_fixture(&env);
+    let status = json(env.ctm().args(["db", "status", "--json"]));
+    assert_eq!(status["schemaVersion"], status["latestSchemaVersion"]);
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    assert_eq!(read(&conn), before, "the row is unchanged");
+    let (model, messages): (String, i64) = conn
+        .query_row(
+            "SELECT model_name, message_count FROM claude_sessions WHERE session_id = 'by-hand'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (model.as_str(), messages),
+        ("claude-sonnet-4-20250514", 0),
+        "seed 000's defaults"
+    );
+    assert_eq!(totals_of(&env, &env.db()), FIXTURE_TOTALS);
+    run(env.ctm().args(["db", "check"]));
+    run(env.ctm().args(["db", "rebuild"]));
+    assert_eq!(read(&conn), before, "a rebuild leaves it alone too");
+}

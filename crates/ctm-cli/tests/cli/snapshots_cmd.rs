@@ -126,15 +126,57 @@ fn snapshots_cmd_skips_unreadable_files_with_one_line() {
         ("{\"version\":5,\"modelUsage\":{\"a\":[1,2]}}", "not valid"),
         ("this is not json", "not valid"),
         (r#"{"version":9,"modelUsage":{}}"#, "unknown version 9"),
+        ("", "huge"),
     ] {
         let env = Env::new();
         let root = root_with(&env, text);
-        let out = snapshot(&env, &root);
+        if reason == "huge" {
+            // Sparse: 51 MB on paper, nothing on disk.
+            std::fs::File::options()
+                .write(true)
+                .open(root.join("stats-cache.json"))
+                .unwrap()
+                .set_len(51 << 20)
+                .unwrap();
+        }
+        // A second root with a good file: recorded all the same.
+        let good = env.path().join("good");
+        std::fs::create_dir_all(good.join("projects")).unwrap();
+        std::fs::write(good.join("stats-cache.json"), v5(3)).unwrap();
+        let out = env
+            .ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .arg("--claude-dir")
+            .arg(&good)
+            .arg("snapshot")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(out.stderr.is_empty());
         let want = format!("skipped {}: ", root.join("stats-cache.json").display());
-        assert!(out.starts_with(&want) && out.contains(reason), "{out}");
-        assert_eq!(out.lines().count(), 1, "{out}");
-        assert_eq!(count(&env, "stats_snapshots"), 0);
-        assert_eq!(count(&env, "model_usage_logs"), 0);
+        let skipped: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("skipped"))
+            .collect();
+        let reason = if reason == "huge" {
+            "larger than 50 MB"
+        } else {
+            reason
+        };
+        assert_eq!(skipped.len(), 1, "{stdout}");
+        assert!(
+            skipped[0].starts_with(&want) && skipped[0].contains(reason),
+            "{stdout}"
+        );
+        assert_eq!(stdout.lines().count(), 2, "{stdout}");
+        assert_eq!(
+            count(&env, "stats_snapshots"),
+            1,
+            "the good root's snapshot"
+        );
+        assert_eq!(count(&env, "model_usage_logs"), 1);
     }
 }
 
