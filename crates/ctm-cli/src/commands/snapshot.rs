@@ -164,6 +164,24 @@ pub fn run_stats(ctx: &Context, args: &StatsArgs) -> Result<ExitCode> {
     let cache = StatsCache::parse(snap.raw_json.as_bytes()).ok();
     let zone = store_zone(&store)?;
     let first_fact_date = snapshots::first_billed_ms(store.conn())?.map(|ms| zone.zoned(ms).date());
+    // Days whose responses were pruned are still the store's (their daily rows are kept).
+    let first_kept_day: Option<jiff::civil::Date> = store
+        .conn()
+        .query_row("SELECT min(date) FROM daily_aggregates", [], |r| {
+            r.get::<_, Option<String>>(0)
+        })?
+        .and_then(|d| d.parse().ok());
+    let first_fact_date = match (first_fact_date, first_kept_day) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(h) = ctm_store::retention::facts_horizon(store.conn())? {
+        eprintln!(
+            "ctm: warning: responses before {} were pruned (ctm db prune --facts-older-than); \
+             ctm's per-model totals below count only what came after.",
+            zone.zoned(h).date()
+        );
+    }
 
     let mut report = StatsReport {
         snapshot_id: snap.id,
