@@ -25,6 +25,12 @@ pub struct Changed {
 
 /// Checks `value` against `key`'s type and stores it, in the caller's transaction.
 pub fn set(tx: &Transaction, key: &str, value: &str) -> Result<Changed, StoreError> {
+    // Before the lookup: facts_pruned_before exists only once facts were pruned.
+    if READ_ONLY.contains(&key) {
+        return Err(StoreError::Invalid(format!(
+            "{key} is read-only: ctm keeps it itself"
+        )));
+    }
     let entries = config::list(tx)?;
     let Some(entry) = entries.iter().find(|e| e.key == key) else {
         let known: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
@@ -33,11 +39,6 @@ pub fn set(tx: &Transaction, key: &str, value: &str) -> Result<Changed, StoreErr
             known.join(", ")
         )));
     };
-    if READ_ONLY.contains(&key) {
-        return Err(StoreError::Invalid(format!(
-            "{key} is read-only: ctm keeps it itself"
-        )));
-    }
     let value = if key == "timezone" {
         let tz = TimeZone::get(value).map_err(|_| {
             StoreError::Invalid(format!(
