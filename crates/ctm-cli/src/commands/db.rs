@@ -43,6 +43,8 @@ struct Status {
     files_gone: u64,
     last_sync_time: Option<String>,
     timezone: Option<String>,
+    /// Responses before this UTC time were deleted (`db prune --facts-older-than`).
+    facts_pruned_before: Option<String>,
 }
 
 fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
@@ -83,6 +85,7 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
         files_gone: count("SELECT count(*) FROM file_cursors WHERE missing_since IS NOT NULL")?,
         last_sync_time: config::get(c, "last_sync_time")?.filter(|v| !v.is_empty()),
         timezone: config::get(c, "timezone")?,
+        facts_pruned_before: ctm_store::retention::facts_horizon(c)?.map(derive::iso),
     };
     if json {
         print_json(&s)?;
@@ -115,6 +118,9 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
         s.last_sync_time.as_deref().unwrap_or("never")
     );
     println!("daily zone:  {}", s.timezone.as_deref().unwrap_or("UTC"));
+    if let Some(h) = &s.facts_pruned_before {
+        println!("pruned:      responses before {h} (their days, sessions and blocks are kept)");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

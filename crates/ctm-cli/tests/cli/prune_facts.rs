@@ -79,6 +79,9 @@ fn pruned_facts_keep_their_days_and_are_never_added_back() {
         "--json",
     ]));
     assert_eq!(done["facts"]["responses"].as_u64().unwrap(), doomed);
+    let status = json(env.ctm().args(["db", "status", "--json"]));
+    assert_eq!(status["factsPrunedBefore"], "2026-02-11T00:00:00.000Z");
+    assert_eq!(status["firstResponse"].as_str().unwrap()[..10], *FIRST_KEPT);
     let all_rows_after: i64 = rusqlite::Connection::open(env.db())
         .unwrap()
         .query_row("SELECT count(*) FROM responses", [], |r| r.get(0))
@@ -212,5 +215,10 @@ fn facts_older_than_takes_whole_days() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(!env.db().exists() || responses_in_store(&env) == 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'0'") && err.contains("--facts-older-than"),
+        "{err}"
+    );
+    assert!(!env.db().exists(), "refused before the store is opened");
 }
