@@ -515,7 +515,6 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
     Ok(())
 }
 
-/// Recomputes every derived table from the facts.
 /// Recomputes every derived table from the facts (all but the kept history, see [`Kept`]).
 pub fn rebuild_all(tx: &Transaction) -> Result<(), StoreError> {
     let kept = Kept::of(tx)?;
