@@ -1,10 +1,11 @@
 //! `ctm blocks`: the 5-hour windows Claude's usage limits are counted in, split by
 //! `derive::aggregate_blocks`, with ccusage's gaps, burn rate and projection.
 
-use ctm_store::derive::{self, BlockAggregate, BLOCK_MS};
-use rusqlite::Connection;
+use ctm_store::derive::{self, BlockAggregate, FactRow, BLOCK_MS};
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::official::{official_limits, OfficialLimits};
 use crate::query::{self, ReportQuery};
 use crate::{AnalyticsError, Zone};
 
@@ -159,6 +160,9 @@ pub struct BlocksReport {
     pub token_limit: Option<u64>,
     /// The active block at or above 80 % of the limit, used or projected.
     pub warnings: Vec<LimitWarning>,
+    /// Claude's own 5-hour and 7-day figures, when its statusline ever reported them.
+    #[serde(skip_serializing_if = "OfficialLimits::is_empty")]
+    pub official: OfficialLimits,
     pub now: String,
     pub timezone: String,
 }
@@ -268,17 +272,14 @@ pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport,
             .max(),
     };
     let notices = limit_notices(conn)?;
+    let official = official_limits(conn, q.now_ms, &r.zone)?;
     let mut rows = Vec::new();
     let mut warnings = Vec::new();
     for entry in with_gaps(&blocks) {
         let row = match entry {
             BlockOrGap::Gap { start_ms, end_ms } => gap_row(start_ms, end_ms, &r.zone),
             BlockOrGap::Block(b) => {
-                let reset = notices
-                    .iter()
-                    .rev()
-                    .find(|(ts, _)| *ts >= b.start_ms && *ts < b.end_ms())
-                    .map(|(_, resets_at)| r.zone.rfc3339(resets_at.saturating_mul(1000)));
+                let reset = notice_reset(&notices, b, &r.zone);
                 block_row(b, q.now_ms, token_limit, reset, &r.zone)
             }
         };
@@ -300,9 +301,60 @@ pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport,
         blocks: rows,
         token_limit,
         warnings,
+        official,
         now: r.zone.rfc3339(q.now_ms),
         timezone: r.zone.label(),
     })
+}
+
+/// The active block with its facts (oldest first), for front ends that follow it live.
+#[derive(Debug, Clone)]
+pub struct ActiveBlock {
+    pub row: BlockRow,
+    pub facts: Vec<FactRow>,
+}
+
+/// The block active at `now_ms`, read from its own facts only, so it stays cheap however
+/// long the history: a block's bounds depend only on earlier responses, and
+/// `usage_blocks` (refreshed in every ingest's transaction) says where the latest one
+/// started. Responses after `now_ms` are left out. The same row as [`blocks_report`]'s
+/// active block.
+pub fn active_block(
+    conn: &Connection,
+    now_ms: i64,
+    zone: &Zone,
+) -> Result<Option<ActiveBlock>, AnalyticsError> {
+    let start: Option<String> = conn
+        .prepare_cached(
+            "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 ORDER BY start_time DESC LIMIT 1",
+        )?
+        .query_row([derive::iso(now_ms)], |r| r.get(0))
+        .optional()?;
+    let Some(start) = start else { return Ok(None) };
+    let start_ms = start
+        .parse::<jiff::Timestamp>()
+        .map_err(|e| AnalyticsError::Invalid(format!("usage_blocks start_time {start:?}: {e}")))?
+        .as_millisecond();
+    let facts = derive::facts_between(conn, start_ms, now_ms.saturating_add(1))?;
+    let Some(b) = derive::aggregate_blocks(&facts).pop() else {
+        return Ok(None);
+    };
+    if !b.is_active(now_ms) {
+        return Ok(None);
+    }
+    let reset = notice_reset(&limit_notices(conn)?, &b, zone);
+    let row = block_row(&b, now_ms, None, reset, zone);
+    let facts = facts.into_iter().filter(|f| f.ts >= b.first_ts).collect();
+    Ok(Some(ActiveBlock { row, facts }))
+}
+
+/// When the last "usage limit reached" notice inside the block said the limit resets.
+fn notice_reset(notices: &[(i64, i64)], b: &BlockAggregate, zone: &Zone) -> Option<String> {
+    notices
+        .iter()
+        .rev()
+        .find(|(ts, _)| *ts >= b.start_ms && *ts < b.end_ms())
+        .map(|(_, resets_at)| zone.rfc3339(resets_at.saturating_mul(1000)))
 }
 
 fn block_row(

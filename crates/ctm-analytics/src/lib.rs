@@ -12,25 +12,35 @@ pub mod cache;
 pub mod daily;
 mod days;
 pub mod hourly;
+pub mod live;
 pub mod models;
+pub mod official;
 pub mod periods;
 pub mod projects;
 pub mod query;
 pub mod sessions;
+pub mod text;
 pub mod top;
 pub mod trend;
 pub mod usage;
 pub mod zone;
 
-pub use blocks::{blocks_report, BlockRow, BlocksQuery, BlocksReport, TokenLimit};
+pub use blocks::{
+    active_block, blocks_report, ActiveBlock, BlockRow, BlocksQuery, BlocksReport, TokenLimit,
+};
 pub use cache::{cache_report, CacheReport};
 pub use daily::{daily_report, DailyQuery, DailyReport, DailyRow};
 pub use hourly::{hourly_report, HourlyReport};
+pub use live::{live_view, LiveQuery, LiveView, Plan};
 pub use models::{model_report, ModelReport};
+pub use official::{official_limits, OfficialLimit, OfficialLimits};
 pub use periods::{monthly_report, weekly_report, MonthlyReport, WeeklyReport};
 pub use projects::{project_report, ProjectReport};
 pub use query::{Filter, ReportQuery};
-pub use sessions::{session_detail, session_report, SessionDetail, SessionReport, SessionRow};
+pub use sessions::{
+    session_detail, session_now, session_report, SessionDetail, SessionNow, SessionReport,
+    SessionRow,
+};
 pub use top::{top_report, TopReport};
 pub use trend::{trend_report, TrendReport};
 pub use usage::{ModelBreakdown, Totals, Usage};

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use ctm_store::derive::{self, Sums};
+use ctm_store::derive::{self, FactRow, Sums};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -42,9 +42,18 @@ pub struct ModelReport {
 
 pub fn model_report(conn: &Connection, q: &ReportQuery) -> Result<ModelReport, AnalyticsError> {
     let facts = query::facts(conn, q)?;
-    let all = sum(&facts);
+    Ok(ModelReport {
+        models: model_rows(&facts),
+        totals: Totals::from(&sum(&facts)),
+        timezone: q.zone.label(),
+    })
+}
+
+/// One row per model of these facts, most expensive first.
+pub fn model_rows(facts: &[FactRow]) -> Vec<ModelRow> {
+    let all = sum(facts);
     let mut models: BTreeMap<&str, Sums> = BTreeMap::new();
-    for f in &facts {
+    for f in facts {
         models
             .entry(derive::model_label(f.model.as_deref()))
             .or_default()
@@ -74,9 +83,5 @@ pub fn model_report(conn: &Connection, q: &ReportQuery) -> Result<ModelReport, A
             .then_with(|| b.total_tokens.cmp(&a.total_tokens))
             .then_with(|| a.model.cmp(&b.model))
     });
-    Ok(ModelReport {
-        models: rows,
-        totals: Totals::from(&all),
-        timezone: q.zone.label(),
-    })
+    rows
 }

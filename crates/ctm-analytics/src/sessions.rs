@@ -189,6 +189,36 @@ pub fn session_detail(
     })
 }
 
+/// One session by its exact id, with the context its latest response sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionNow {
+    pub session: SessionRow,
+    /// Input + cache write + cache read tokens of the latest response: the context it sent.
+    pub last_context_tokens: u64,
+}
+
+/// The session `id` (exactly: an index seek, for the statusline), if it has responses.
+pub fn session_now(
+    conn: &Connection,
+    id: &str,
+    zone: &Zone,
+) -> Result<Option<SessionNow>, AnalyticsError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 ORDER BY ts"
+    ))?;
+    let facts: Vec<FactRow> = stmt
+        .query_map([id], derive::fact_from_row)?
+        .collect::<Result<_, _>>()?;
+    let last_context_tokens = facts.last().map_or(0, |f| {
+        f.sums.input_tokens + f.sums.cache_creation_tokens() + f.sums.cache_read_tokens
+    });
+    Ok(session_rows(&facts, zone).pop().map(|session| SessionNow {
+        session,
+        last_context_tokens,
+    }))
+}
+
 /// The one billed session whose id is `id` or starts with it.
 fn resolve_session(conn: &Connection, id: &str) -> Result<String, AnalyticsError> {
     if id.is_empty() {

@@ -87,6 +87,59 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Claude Code's own totals (latest snapshot) beside the store's, and the days only it still has
     Stats(StatsArgs),
+    /// A full-screen monitor of the current 5-hour block, redrawn as Claude Code writes (q quits)
+    #[command(after_help = NOW_HELP)]
+    Live(LiveArgs),
+    /// One line for Claude Code's statusline: reads the hook's JSON on stdin, keeps its official limits
+    #[command(after_help = STATUSLINE_HELP)]
+    Statusline(StatuslineArgs),
+}
+
+const STATUSLINE_HELP: &str = "Claude Code runs the statusline command on every prompt with a JSON \
+    object on stdin; `ctm statusline --install --write` sets that up. The line shows the model, this \
+    session's cost, today's cost, the 5-hour block's cost and time left, the burn rate, the context \
+    used, and Claude's official 5-hour usage when Claude Code reports it (kept in the store).";
+
+#[derive(Debug, Args)]
+pub struct StatuslineArgs {
+    /// Print the settings.json snippet that makes Claude Code run `ctm statusline`
+    #[arg(long)]
+    pub install: bool,
+    /// With --install: add the snippet to Claude Code's settings.json (a backup is kept)
+    #[arg(long, requires = "install")]
+    pub write: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PlanArg {
+    /// 19,000 tokens, $18, 250 messages per 5 hours (community estimate)
+    #[default]
+    Pro,
+    /// 88,000 tokens, $35, 1,000 messages
+    Max5,
+    /// 220,000 tokens, $140, 2,000 messages
+    Max20,
+    /// The 90th percentile of your own past blocks
+    Custom,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// The plan whose limits the block is measured against (p cycles them on screen)
+    #[arg(long, value_enum, default_value_t = PlanArg::Pro)]
+    pub plan: PlanArg,
+    /// IANA time zone for times and days [default: the system's]
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
+    /// Seconds between redraws; the screen also redraws as soon as new usage is ingested
+    #[arg(long, default_value_t = 1, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub refresh: u64,
+    /// Print one snapshot and exit (also what happens when stdout is not a terminal)
+    #[arg(long)]
+    pub once: bool,
+    /// With --once (implied): print the snapshot as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How reports that depend on the current time are tested.

@@ -98,39 +98,7 @@ pub fn total_cell(text: impl ToString) -> Cell {
         .fg(Color::Yellow)
 }
 
-/// 1234567 -> "1,234,567".
-pub fn int(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// 1234.5 -> "$1,234.50"; a figure that leaves out unpriced responses gets a "*".
-pub fn usd(x: f64, complete: bool) -> String {
-    let cents = (x * 100.0).round() as i64;
-    let mark = if complete { "" } else { "*" };
-    format!(
-        "${}.{:02}{mark}",
-        int((cents / 100).unsigned_abs()),
-        (cents % 100).abs()
-    )
-}
-
-/// 1_234_567 -> "1.2M", for narrow tables.
-pub fn short(n: u64) -> String {
-    match n {
-        0..=9_999 => int(n),
-        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
-        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
-        _ => format!("{:.2}B", n as f64 / 1e9),
-    }
-}
+pub use ctm_analytics::text::{int, short, usd};
 
 pub fn csv_writer() -> csv::Writer<std::io::StdoutLock<'static>> {
     csv::Writer::from_writer(std::io::stdout().lock())

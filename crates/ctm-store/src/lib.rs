@@ -5,6 +5,7 @@
 //! - [`cursors`]: how far each transcript was read.
 //! - [`derive`]: the seed tables aggregated from the facts, refreshed, rebuilt, checked.
 //! - [`config`]: the `system_config` table.
+//! - [`rate_limits`]: Claude Code's official 5-hour and 7-day usage, as its statusline saw it.
 //!
 //! Concurrency: WAL journal, a busy timeout, and one writer at a time (`BEGIN
 //! IMMEDIATE`). Readers never block and see the last committed state.
@@ -16,6 +17,7 @@ pub mod derive;
 pub mod exports;
 pub mod facts;
 pub mod migrate;
+pub mod rate_limits;
 pub mod retention;
 pub mod settings;
 pub mod snapshots;

@@ -72,6 +72,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_seed004.sql"),
         add_columns: &[],
     },
+    Migration {
+        version: 5,
+        name: "official rate limits seen by the statusline",
+        sql: include_str!("../migrations/0005_rate_limits.sql"),
+        add_columns: &[],
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.

@@ -22,30 +22,11 @@ pub fn second(rfc3339: &str) -> String {
     format!("{date} {}", rest.get(..8).unwrap_or(rest))
 }
 
-/// 0 -> "0m", 95 -> "1h 35m", 1500 -> "1d 1h".
-pub fn duration(minutes: f64) -> String {
-    let m = minutes.max(0.0).round() as u64;
-    match m {
-        0..=59 => format!("{m}m"),
-        60..=1439 => format!("{}h {:02}m", m / 60, m % 60),
-        _ => format!("{}d {}h", m / 1440, m % 1440 / 60),
-    }
-}
+pub use ctm_analytics::text::{duration, short_model};
 
 /// 0.4237 -> "42.4%".
 pub fn share(fraction: f64) -> String {
     format!("{:.1}%", fraction * 100.0)
-}
-
-/// "claude-sonnet-4-5-20250929" -> "sonnet-4-5" for table cells (JSON keeps full names).
-pub fn short_model(m: &str) -> String {
-    let m = m.strip_prefix("claude-").unwrap_or(m);
-    match m.rsplit_once('-') {
-        Some((head, date)) if date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()) => {
-            head.to_owned()
-        }
-        _ => m.to_owned(),
-    }
 }
 
 /// Models as short names, comma-separated.

@@ -9,12 +9,14 @@ mod db;
 mod export;
 mod hourly;
 mod ingest;
+mod live;
 mod models;
 mod periods;
 mod pricing;
 mod project;
 mod session;
 mod snapshot;
+mod statusline;
 mod top;
 mod trend;
 
@@ -50,6 +52,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Export(args)) => export::run(&ctx, &args),
         Some(Command::Snapshot(args)) => snapshot::run_snapshot(&ctx, &args),
         Some(Command::Stats(args)) => snapshot::run_stats(&ctx, &args),
+        Some(Command::Live(args)) => live::run(&ctx, &args),
+        Some(Command::Statusline(args)) => statusline::run(&ctx, &args),
     }
 }
 
