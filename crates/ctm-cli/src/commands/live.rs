@@ -1,19 +1,19 @@
-//! `ctm live`: the monitor of the current 5-hour block (the screen is `ctm-live`'s).
+//! `ctm live`: the monitor of the current 5-hour block (the screen and its loop are
+//! `ctm-live`'s; this file turns the options into its inputs).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
-use ctm_analytics::{live_view, LiveQuery, Plan, Zone};
-use jiff::civil::Weekday;
+use ctm_analytics::{live_view, Plan, Zone};
+use ctm_live::{LiveOptions, Screen};
 
 use crate::cli::{LiveArgs, PlanArg};
 use crate::context::Context;
 use crate::output;
 
-/// Sessions listed under the block.
-const RECENT_SESSIONS: usize = 5;
-
-pub fn plan(arg: PlanArg) -> Plan {
+fn plan(arg: PlanArg) -> Plan {
     match arg {
         PlanArg::Pro => Plan::Pro,
         PlanArg::Max5 => Plan::Max5,
@@ -24,15 +24,40 @@ pub fn plan(arg: PlanArg) -> Plan {
 
 pub fn run(ctx: &Context, args: &LiveArgs) -> Result<ExitCode> {
     let zone = Zone::resolve(args.timezone.as_deref()).map_err(anyhow::Error::msg)?;
-    let store = ctx.report_store()?;
-    let q = LiveQuery {
-        zone,
-        now_ms: super::now()?.as_millisecond(),
-        plan: plan(args.plan),
-        recent_sessions: RECENT_SESSIONS,
-        start_of_week: Weekday::Monday,
+    let pinned_now_ms = match std::env::var("CTM_NOW") {
+        Ok(s) if !s.is_empty() => Some(super::now()?.as_millisecond()),
+        _ => None,
     };
-    let view = live_view(store.conn(), &q)?;
-    output::print_json(&view)?;
+    let once = args.once || args.json || !std::io::stdout().is_terminal();
+    let opts = LiveOptions {
+        db_path: ctx.db_path.clone(),
+        roots: if once || ctx.no_ingest {
+            Vec::new()
+        } else {
+            ctx.existing_roots()
+        },
+        prices: ctx.prices()?,
+        zone,
+        plan: plan(args.plan),
+        refresh: Duration::from_secs(args.refresh),
+        pinned_now_ms,
+        no_ingest: ctx.no_ingest,
+    };
+    if !once {
+        ctm_live::run(opts)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = ctx.report_store()?;
+    let view = live_view(store.conn(), &opts.query(opts.plan))?;
+    if args.json {
+        output::print_json(&view)?;
+    } else {
+        let screen = Screen {
+            view: &view,
+            status: "snapshot (ctm live --once); run ctm live in a terminal to follow",
+            interactive: false,
+        };
+        print!("{}", ctm_live::to_text(screen, output::width()));
+    }
     Ok(ExitCode::SUCCESS)
 }

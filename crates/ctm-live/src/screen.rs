@@ -1,0 +1,466 @@
+//! The monitor's screen: a pure function of a [`LiveView`] (and a status line) to
+//! ratatui widgets, so it can be drawn to a terminal, to text for `--once`, or to a
+//! test buffer under a fixed clock.
+
+use ctm_analytics::live::{LiveBlock, Meter, MeterKind, MeterLevel, PeriodTotals};
+use ctm_analytics::text::{duration, int, short, short_model, usd};
+use ctm_analytics::{LiveView, OfficialLimit};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+
+/// Below this width the sections are stacked in one column.
+pub const WIDE: u16 = 100;
+/// Sessions and models listed at most.
+const LIST_ROWS: usize = 5;
+
+/// One frame of the monitor.
+pub struct Screen<'a> {
+    pub view: &'a LiveView,
+    /// The last line: what the follower did last, or a problem.
+    pub status: &'a str,
+    /// Show the keys (not in a `--once` snapshot).
+    pub interactive: bool,
+}
+
+impl Screen<'_> {
+    /// Rows the screen needs at this width to show everything.
+    pub fn height(&self, width: u16) -> u16 {
+        let (models, sessions) = self.list_rows();
+        let sections = if width >= WIDE {
+            BLOCK_HEIGHT + 4 + models.max(sessions) + 2
+        } else {
+            BLOCK_HEIGHT + OFFICIAL_HEIGHT + 4 + models + 2 + sessions + 2
+        };
+        1 + sections + 1
+    }
+
+    /// Rows of the models and the sessions lists (at least one each, for "none").
+    fn list_rows(&self) -> (u16, u16) {
+        let models = self.view.block.as_ref().map_or(0, |b| b.models.len());
+        let rows = |n: usize| n.clamp(1, LIST_ROWS) as u16;
+        (rows(models), rows(self.view.recent_sessions.len()))
+    }
+}
+
+const BLOCK_HEIGHT: u16 = 7;
+const OFFICIAL_HEIGHT: u16 = 4;
+
+impl Widget for Screen<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let wide = area.width >= WIDE;
+        let (models_rows, sessions_rows) = self.list_rows();
+        let [header, body, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(0),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        self.header(wide).render(header, buf);
+        Paragraph::new(Line::from(Span::styled(
+            self.status.to_owned(),
+            Style::new().fg(Color::DarkGray),
+        )))
+        .render(footer, buf);
+
+        let v = self.view;
+        if wide {
+            let [block, middle, bottom] = Layout::vertical([
+                Constraint::Length(BLOCK_HEIGHT),
+                Constraint::Length(OFFICIAL_HEIGHT),
+                Constraint::Length(models_rows.max(sessions_rows) + 2),
+            ])
+            .areas(body);
+            block_section(v, block.width).render(block, buf);
+            let [left, right] = halves(middle);
+            official_section(v).render(left, buf);
+            totals_section(v).render(right, buf);
+            let [left, right] = halves(bottom);
+            models_section(v.block.as_ref(), left.width).render(left, buf);
+            sessions_section(v, right.width).render(right, buf);
+        } else {
+            let [block, official, totals, models, sessions] = Layout::vertical([
+                Constraint::Length(BLOCK_HEIGHT),
+                Constraint::Length(OFFICIAL_HEIGHT),
+                Constraint::Length(4),
+                Constraint::Length(models_rows + 2),
+                Constraint::Length(sessions_rows + 2),
+            ])
+            .areas(body);
+            block_section(v, block.width).render(block, buf);
+            official_section(v).render(official, buf);
+            totals_section(v).render(totals, buf);
+            models_section(v.block.as_ref(), models.width).render(models, buf);
+            sessions_section(v, sessions.width).render(sessions, buf);
+        }
+    }
+}
+
+impl Screen<'_> {
+    fn header(&self, wide: bool) -> Paragraph<'static> {
+        let v = self.view;
+        let mut spans = vec![
+            Span::styled("ctm live", Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(format!(
+                " · plan {} (estimate) · {} {}",
+                v.plan.plan.name(),
+                minute(&v.now),
+                v.timezone
+            )),
+        ];
+        if self.interactive {
+            spans.push(Span::styled(
+                if wide {
+                    "   q quit · p plan · r refresh"
+                } else {
+                    "   q p r"
+                },
+                Style::new().fg(Color::DarkGray),
+            ));
+        }
+        Paragraph::new(Line::from(spans))
+    }
+}
+
+fn halves(area: Rect) -> [Rect; 2] {
+    Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
+}
+
+fn section(title: &str) -> Block<'static> {
+    Block::new()
+        .borders(Borders::ALL)
+        .title(format!(" {title} "))
+}
+
+fn level_color(level: MeterLevel) -> Color {
+    match level {
+        MeterLevel::Ok => Color::Green,
+        MeterLevel::Elevated => Color::Yellow,
+        MeterLevel::High => Color::Red,
+    }
+}
+
+/// A bar of `width` cells filled to `share` (capped at full).
+fn bar(share: f64, width: usize, color: Color) -> Vec<Span<'static>> {
+    let filled = ((share.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
+    vec![
+        Span::styled("█".repeat(filled), Style::new().fg(color)),
+        Span::styled("░".repeat(width - filled), Style::new().fg(Color::DarkGray)),
+    ]
+}
+
+fn bar_width(area_width: u16) -> usize {
+    if area_width >= WIDE {
+        24
+    } else {
+        10
+    }
+}
+
+fn block_section(v: &LiveView, width: u16) -> Paragraph<'static> {
+    let w = bar_width(width);
+    let Some(b) = &v.block else {
+        return Paragraph::new(vec![
+            Line::raw("No active block: the next response starts one."),
+            Line::raw(format!(
+                "Limits per block ({}): {} tokens in+out, {}, {} messages.",
+                v.plan.basis,
+                int(v.plan.tokens),
+                usd(v.plan.cost_usd, true),
+                int(v.plan.messages)
+            )),
+        ])
+        .block(section("Current 5-hour block (estimate)"));
+    };
+    let row = &b.block;
+    let elapsed_share = b.elapsed_minutes / 300.0;
+    let mut time = vec![Span::raw(format!(
+        "{:<10}",
+        if width >= WIDE { "Window" } else { "Time" }
+    ))];
+    time.extend(bar(elapsed_share, w, Color::Cyan));
+    time.push(Span::raw(if width >= WIDE {
+        format!(
+            " started {} · resets {} · {} left",
+            when(&row.start_time, &v.now),
+            when(&row.end_time, &v.now),
+            duration(b.remaining_minutes)
+        )
+    } else {
+        format!(
+            " {} left, resets {}",
+            duration(b.remaining_minutes),
+            when(&row.end_time, &v.now)
+        )
+    }));
+    let mut lines = vec![Line::from(time)];
+    for m in &b.meters {
+        lines.push(meter_line(m, w, width >= WIDE, &v.now));
+    }
+    lines.push(burn_line(b, width));
+    Paragraph::new(lines).block(section(&format!(
+        "Current 5-hour block (estimate, {} limits)",
+        v.plan.plan.name()
+    )))
+}
+
+fn meter_line(m: &Meter, w: usize, wide: bool, now: &str) -> Line<'static> {
+    let (label, fmt): (&str, fn(f64) -> String) = match m.kind {
+        MeterKind::Tokens => ("Tokens", |x| int(x.round() as u64)),
+        MeterKind::Cost => ("Cost", |x| usd(x, true)),
+        MeterKind::Messages => ("Messages", |x| int(x.round() as u64)),
+    };
+    let color = level_color(m.level);
+    let mut spans = vec![Span::raw(format!("{label:<10}"))];
+    spans.extend(bar(m.share, w, color));
+    spans.push(Span::styled(
+        format!(" {:>4.0}%", m.share * 100.0),
+        Style::new().fg(color),
+    ));
+    spans.push(Span::raw(format!(" {} / {}", fmt(m.used), fmt(m.limit))));
+    let mut tail = Vec::new();
+    if let Some(p) = m.projected_at_reset {
+        tail.push(format!("at reset {}", fmt(p)));
+    }
+    match (&m.limit_reached_at, m.used >= m.limit) {
+        (Some(t), true) => tail.push(format!("limit passed {}", when(t, now))),
+        (Some(t), false) => tail.push(format!("limit at {}", when(t, now))),
+        (None, _) if m.projected_at_reset.is_some() => tail.push("limit not before reset".into()),
+        _ => {}
+    }
+    if !tail.is_empty() {
+        let text = if wide {
+            tail.join(" · ")
+        } else {
+            tail.last().cloned().unwrap_or_default()
+        };
+        spans.push(Span::styled(
+            format!("  {text}"),
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
+    Line::from(spans)
+}
+
+fn burn_line(b: &LiveBlock, width: u16) -> Line<'static> {
+    let mut spans = vec![Span::raw(format!("{:<10}", "Burn"))];
+    match &b.block.burn_rate {
+        Some(r) => spans.push(Span::raw(format!(
+            "{} tokens/min · {}/h",
+            int(r.tokens_per_minute.round() as u64),
+            usd(r.cost_per_hour, true)
+        ))),
+        None => spans.push(Span::raw("not measurable yet (one response)")),
+    }
+    let cells = if width >= WIDE { 30 } else { 12 };
+    spans.push(Span::raw("  last hour "));
+    spans.push(Span::styled(
+        sparkline(&b.tokens_per_minute_last_hour, cells),
+        Style::new().fg(Color::Cyan),
+    ));
+    Line::from(spans)
+}
+
+/// `values` (oldest first) summed into `cells` buckets, drawn with eighth blocks.
+pub fn sparkline(values: &[u64], cells: usize) -> String {
+    if values.is_empty() || cells == 0 {
+        return String::new();
+    }
+    let per = values.len().div_ceil(cells);
+    let buckets: Vec<u64> = values.chunks(per).map(|c| c.iter().sum()).collect();
+    let max = buckets.iter().copied().max().unwrap_or(0);
+    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    buckets
+        .iter()
+        .map(|&x| {
+            if max == 0 || x == 0 {
+                ' '
+            } else {
+                let i = (x as f64 / max as f64 * 7.0).round() as usize;
+                LEVELS[i.min(7)]
+            }
+        })
+        .collect()
+}
+
+fn official_section(v: &LiveView) -> Paragraph<'static> {
+    let line = |name: &str, l: Option<&OfficialLimit>| -> Line<'static> {
+        match l {
+            None => Line::styled(
+                format!("{name:<7} not reported yet (see ctm statusline)"),
+                Style::new().fg(Color::DarkGray),
+            ),
+            Some(l) => {
+                let share = l.used_percentage / 100.0;
+                let color = level_color(MeterLevel::of(share));
+                let mut spans = vec![
+                    Span::raw(format!("{name:<7} ")),
+                    Span::styled(
+                        format!("{:.0}% used", l.used_percentage),
+                        Style::new().fg(color),
+                    ),
+                ];
+                if let Some(r) = &l.resets_at {
+                    spans.push(Span::raw(format!(" · resets {}", when(r, &v.now))));
+                }
+                if l.expired {
+                    spans.push(Span::styled(
+                        " (window over since)",
+                        Style::new().fg(Color::DarkGray),
+                    ));
+                } else {
+                    spans.push(Span::styled(
+                        format!(" · seen {}", when(&l.seen_at, &v.now)),
+                        Style::new().fg(Color::DarkGray),
+                    ));
+                }
+                Line::from(spans)
+            }
+        }
+    };
+    Paragraph::new(vec![
+        line("5-hour", v.official.five_hour.as_ref()),
+        line("7-day", v.official.seven_day.as_ref()),
+    ])
+    .block(section("Official limits (Claude)"))
+}
+
+fn totals_section(v: &LiveView) -> Paragraph<'static> {
+    let line = |name: &str, p: &PeriodTotals| {
+        let t = &p.totals;
+        Line::raw(format!(
+            "{name:<10}{:>10} {:>7} tokens {:>6} msgs",
+            usd(t.total_cost, t.unpriced_responses == 0),
+            short(t.total_tokens),
+            int(t.responses)
+        ))
+    };
+    Paragraph::new(vec![
+        line("Today", &v.today),
+        line("This week", &v.this_week),
+    ])
+    .block(section(&format!(
+        "Totals (estimate, week from {})",
+        &v.this_week.from
+    )))
+}
+
+fn models_section(b: Option<&LiveBlock>, width: u16) -> Paragraph<'static> {
+    let rows: Vec<Line> = match b {
+        Some(b) if !b.models.is_empty() => b
+            .models
+            .iter()
+            .take(LIST_ROWS)
+            .map(|m| {
+                let name = short_model(&m.model);
+                let cost = usd(m.total_cost, m.priced);
+                if width >= 44 {
+                    Line::raw(format!(
+                        "{name:<18} {:>5.1}% of tokens {:>10}",
+                        m.token_share * 100.0,
+                        cost
+                    ))
+                } else {
+                    Line::raw(format!("{name:<14} {cost:>9}"))
+                }
+            })
+            .collect(),
+        _ => vec![Line::styled(
+            "no responses in an active block",
+            Style::new().fg(Color::DarkGray),
+        )],
+    };
+    Paragraph::new(rows).block(section("Models in this block"))
+}
+
+fn sessions_section(v: &LiveView, width: u16) -> Paragraph<'static> {
+    let rows: Vec<Line> = if v.recent_sessions.is_empty() {
+        vec![Line::styled(
+            "no sessions in the last 7 days",
+            Style::new().fg(Color::DarkGray),
+        )]
+    } else {
+        v.recent_sessions
+            .iter()
+            .take(LIST_ROWS)
+            .map(|s| {
+                let id: String = s.session_id.chars().take(8).collect();
+                let project = s
+                    .project_path
+                    .as_deref()
+                    .and_then(|p| p.rsplit('/').find(|x| !x.is_empty()))
+                    .unwrap_or("-");
+                let project: String = project.chars().take(16).collect();
+                let cost = usd(s.total_cost, s.unpriced_responses == 0);
+                if width >= 44 {
+                    Line::raw(format!(
+                        "{id}  {project:<16} {:>11} {cost:>9}",
+                        when(&s.last_activity, &v.now)
+                    ))
+                } else {
+                    Line::raw(format!("{id} {project:<12.12} {cost:>9}"))
+                }
+            })
+            .collect()
+    };
+    Paragraph::new(rows).block(section("Recent sessions"))
+}
+
+/// "2026-02-12T21:30:00.000+00:00" -> "2026-02-12 21:30".
+fn minute(rfc3339: &str) -> String {
+    let (date, rest) = rfc3339.split_once('T').unwrap_or((rfc3339, ""));
+    format!("{date} {}", rest.get(..5).unwrap_or(rest))
+}
+
+/// A time as "21:30" on the same day as `now`, else "02-13 01:00".
+fn when(rfc3339: &str, now: &str) -> String {
+    let same_day = rfc3339.get(..10).is_some() && rfc3339.get(..10) == now.get(..10);
+    let hm = rfc3339.get(11..16).unwrap_or(rfc3339);
+    if same_day {
+        hm.to_owned()
+    } else {
+        format!("{} {hm}", rfc3339.get(5..10).unwrap_or(""))
+    }
+}
+
+/// The screen as plain text (for `--once`): every row, trailing spaces trimmed.
+pub fn to_text(screen: Screen<'_>, width: u16) -> String {
+    let height = screen.height(width);
+    let area = Rect::new(0, 0, width, height);
+    let mut buf = Buffer::empty(area);
+    screen.render(area, &mut buf);
+    let mut out = String::new();
+    for y in 0..height {
+        let mut line = String::new();
+        for x in 0..width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_scales_to_the_largest_bucket() {
+        assert_eq!(sparkline(&[0, 1, 2, 4], 4), " ▃▅█");
+        assert_eq!(sparkline(&[0; 60], 30).trim(), "");
+        // 60 minutes into 30 cells: pairs summed.
+        assert_eq!(sparkline(&[1; 60], 30), "█".repeat(30));
+        assert_eq!(sparkline(&[], 10), "");
+    }
+
+    #[test]
+    fn times_drop_the_date_on_the_same_day() {
+        let now = "2026-02-12T21:30:00.000+00:00";
+        assert_eq!(when("2026-02-12T23:05:00.000+00:00", now), "23:05");
+        assert_eq!(when("2026-02-13T01:00:00.000+00:00", now), "02-13 01:00");
+        assert_eq!(minute(now), "2026-02-12 21:30");
+    }
+}
