@@ -9,7 +9,9 @@ mod cli {
     mod crash_and_concurrency;
     mod generated;
     mod lifecycle;
+    mod live;
     mod prune_facts;
     mod reports;
     mod snapshots_cmd;
+    mod statusline;
 }

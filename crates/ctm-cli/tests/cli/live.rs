@@ -1,0 +1,241 @@
+//! `ctm live`: the one-shot snapshot (text and JSON, and what a pipe gets), and the
+//! full-screen monitor in a real terminal (tmux).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::support::*;
+
+const NOW: &str = "2026-02-12T21:30:00Z";
+
+#[test]
+fn once_prints_the_screen_as_text_and_json_and_a_pipe_gets_the_same() {
+    let env = Env::new();
+    let run = |args: &[&str]| {
+        let out = run(env
+            .ctm()
+            .env("CTM_NOW", NOW)
+            .env("COLUMNS", "120")
+            .arg("--claude-dir")
+            .arg(fixture_root())
+            .args(["live", "--timezone", "UTC", "--plan", "max5"])
+            .args(args));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(&["--once"]);
+    // stdout is a pipe here: without --once the command must not take over a terminal.
+    assert_eq!(run(&[]), text);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ctm live · plan max5 (estimate) · 2026-02-12 21:30 UTC"
+    );
+    assert!(
+        text.contains("Current 5-hour block (estimate, max5 limits)"),
+        "{text}"
+    );
+    assert!(text.contains("23,544 / 88,000"), "{text}");
+    assert!(text.contains("$8.56 / $35.00"), "{text}");
+    assert!(text.contains("Official limits (Claude)"), "{text}");
+    assert!(!text.contains('\u{1b}'), "no escape codes in a snapshot");
+
+    let v: serde_json::Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    assert_eq!(v["plan"]["plan"], "max5");
+    assert_eq!(v["plan"]["source"], "estimate");
+    let block = &v["block"];
+    assert_eq!(block["block"]["startTime"], "2026-02-12T20:00:00.000+00:00");
+    assert_eq!(block["meters"][0]["kind"], "tokens");
+    assert_eq!(block["meters"][0]["used"], 23_544.0);
+    assert_eq!(block["meters"][0]["source"], "estimate");
+    assert_eq!(
+        block["tokensPerMinuteLastHour"].as_array().unwrap().len(),
+        60
+    );
+    assert_eq!(
+        v["today"]["totalCost"]
+            .as_f64()
+            .map(|c| (c * 100.0).round()),
+        Some(2680.0)
+    );
+    assert_eq!(v["thisWeek"]["responses"], 904);
+    assert_eq!(v["recentSessions"].as_array().unwrap().len(), 5);
+    assert!(v["official"]["fiveHour"].is_null());
+}
+
+/// tmux on a private socket, killed when the test ends however it ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c
+    }
+
+    fn capture(&self) -> String {
+        let o = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "live"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn display(&self, format: &str) -> String {
+        let o = self
+            .cmd()
+            .args(["display-message", "-p", "-t", "live", format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    }
+
+    /// Polls the pane until `pred` holds, for at most `limit` (a bound, not a timing).
+    fn wait_for(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> Option<Duration> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if pred(&self.capture()) {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn append(path: &Path, line: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    writeln!(f, "{line}").unwrap();
+}
+
+#[test]
+fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
+    if !tmux_available() {
+        eprintln!(
+            "\n\n*** SKIPPED: tmux is not installed, so `ctm live` was NOT tested in a real terminal. \
+             .ci/run installs it (apt-get install -y tmux). ***\n"
+        );
+        return;
+    }
+    let env = Env::new();
+    let root = env.root("claude");
+    let transcript: PathBuf = root.join("projects/-home-u-proj/sess-live.jsonl");
+    std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
+    append(
+        &transcript,
+        &assistant_line(
+            "sess-live",
+            "msg_1",
+            "req_1",
+            "2026-02-12T21:00:00.000Z",
+            "claude-opus-4-6",
+            100,
+            1_000,
+        ),
+    );
+    let tmux = Tmux {
+        socket: format!("ctm-live-test-{}", std::process::id()),
+    };
+    // After ctm exits, the shell reports its exit code and whether the terminal is back
+    // in canonical mode with echo (raw mode undone).
+    let script = format!(
+        "env -i HOME={home} PATH=/usr/bin:/bin TERM=xterm-256color TZ=UTC CTM_NOW={NOW} CTM_DB={db} \
+         {ctm} --claude-dir {root} live --timezone UTC --refresh 1; \
+         echo CTM-EXIT-$?; stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | tr '\\n' ' '; echo; sleep 30",
+        home = env.path().join("home").display(),
+        db = env.db().display(),
+        ctm = env!("CARGO_BIN_EXE_ctm"),
+        root = root.display(),
+    );
+    let started = tmux
+        .cmd()
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "live",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &script,
+        ])
+        .status()
+        .unwrap();
+    assert!(started.success());
+
+    // The first screen: one response of 1,100 input+output tokens.
+    let first = tmux.wait_for(Duration::from_secs(20), |s| s.contains("1,100 / 19,000"));
+    assert!(first.is_some(), "no first screen:\n{}", tmux.capture());
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "1",
+        "the monitor uses the alternate screen"
+    );
+
+    // Claude Code writes a response: the screen follows without a key press.
+    append(
+        &transcript,
+        &assistant_line(
+            "sess-live",
+            "msg_2",
+            "req_2",
+            "2026-02-12T21:20:00.000Z",
+            "claude-opus-4-6",
+            200,
+            5_000,
+        ),
+    );
+    let changed = tmux.wait_for(Duration::from_secs(10), |s| s.contains("6,300 / 19,000"));
+    let took = changed.unwrap_or_else(|| panic!("the screen did not follow:\n{}", tmux.capture()));
+    eprintln!("ctm live showed the appended response after {took:?}");
+
+    // p cycles the plan.
+    tmux.cmd()
+        .args(["send-keys", "-t", "live", "p"])
+        .status()
+        .unwrap();
+    assert!(
+        tmux.wait_for(Duration::from_secs(5), |s| s.contains("6,300 / 88,000"))
+            .is_some(),
+        "p did not switch to max5:\n{}",
+        tmux.capture()
+    );
+
+    // q quits and gives the terminal back.
+    tmux.cmd()
+        .args(["send-keys", "-t", "live", "q"])
+        .status()
+        .unwrap();
+    let exited = tmux.wait_for(Duration::from_secs(10), |s| s.contains("CTM-EXIT-"));
+    let pane = tmux.capture();
+    assert!(exited.is_some(), "ctm did not exit on q:\n{pane}");
+    assert!(pane.contains("CTM-EXIT-0"), "{pane}");
+    assert!(pane.contains("icanon echo"), "raw mode left on:\n{pane}");
+    assert!(
+        !pane.contains("ctm live ·"),
+        "the alternate screen was not left:\n{pane}"
+    );
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+}
