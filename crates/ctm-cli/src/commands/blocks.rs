@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use comfy_table::{Cell, Color};
 use ctm_analytics::blocks::{LimitBasis, LimitLevel, LimitWarning};
-use ctm_analytics::{blocks_report, BlockRow, BlocksQuery, BlocksReport, TokenLimit};
+use ctm_analytics::{
+    blocks_report, BlockRow, BlocksQuery, BlocksReport, OfficialLimits, TokenLimit,
+};
 
 use super::cells::{self, csv_usd};
 use crate::cli::{BlocksArgs, TokenLimitArg};
@@ -122,7 +124,27 @@ fn print_table(r: &BlocksReport, args: &BlocksArgs, narrow: bool) -> Result<()> 
     for w in &r.warnings {
         println!("{}", warning_text(w));
     }
+    if let Some(line) = official_text(&r.official) {
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// Claude's own figures, labelled as such (everything else here is an estimate).
+fn official_text(o: &OfficialLimits) -> Option<String> {
+    let parts: Vec<String> = [("5-hour", &o.five_hour), ("7-day", &o.seven_day)]
+        .into_iter()
+        .filter_map(|(name, l)| {
+            let l = l.as_ref()?;
+            let when = match (&l.resets_at, l.expired) {
+                (_, true) => ", window over since".to_owned(),
+                (Some(r), false) => format!(", resets {}", cells::minute(r)),
+                (None, false) => String::new(),
+            };
+            Some(format!("{name} {:.0}% used{when}", l.used_percentage))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("Official (Claude): {}.", parts.join("; ")))
 }
 
 /// "active, 2h 10m left", "gap, 7h 00m", or how long the block was in use.

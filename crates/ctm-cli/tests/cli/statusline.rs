@@ -160,6 +160,17 @@ fn a_hook_with_rate_limits_records_them_once_and_shows_them_official() {
     assert_eq!(five["resetsAt"], "2026-02-13T01:00:00.000+00:00");
     assert_eq!(five["expired"], false);
     assert_eq!(v["official"]["sevenDay"]["usedPercentage"], 12.5);
+    let table = run(env
+        .ctm()
+        .env("CTM_NOW", NOW)
+        .arg("--claude-dir")
+        .arg(fixture_root())
+        .args(["blocks", "--active", "--timezone", "UTC"]));
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("Official (Claude): 5-hour 42% used, resets 2026-02-13 01:00; 7-day 12% used, resets 2026-02-18 07:33."),
+        "{text}"
+    );
 }
 
 #[test]
