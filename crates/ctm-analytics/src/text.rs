@@ -55,3 +55,20 @@ pub fn short_model(m: &str) -> String {
         _ => m.to_owned(),
     }
 }
+
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// One character per value, its height scaled to the largest value.
+pub fn sparkline(values: &[f64]) -> String {
+    let max = values.iter().cloned().fold(0.0_f64, f64::max);
+    values
+        .iter()
+        .map(|&v| {
+            if max <= 0.0 || v <= 0.0 {
+                SPARKS[0]
+            } else {
+                SPARKS[((v / max) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}

@@ -3,7 +3,7 @@
 //! test buffer under a fixed clock.
 
 use ctm_analytics::live::{LiveBlock, Meter, MeterKind, MeterLevel, PeriodTotals};
-use ctm_analytics::text::{duration, int, short, short_model, usd};
+use ctm_analytics::text::{self, duration, int, short, short_model, usd};
 use ctm_analytics::{LiveView, OfficialLimit};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -263,26 +263,17 @@ fn burn_line(b: &LiveBlock, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-/// `values` (oldest first) summed into `cells` buckets, drawn with eighth blocks.
+/// `values` (oldest first) summed into at most `cells` buckets, as `ctm trend`'s sparkline.
 pub fn sparkline(values: &[u64], cells: usize) -> String {
     if values.is_empty() || cells == 0 {
         return String::new();
     }
     let per = values.len().div_ceil(cells);
-    let buckets: Vec<u64> = values.chunks(per).map(|c| c.iter().sum()).collect();
-    let max = buckets.iter().copied().max().unwrap_or(0);
-    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    buckets
-        .iter()
-        .map(|&x| {
-            if max == 0 || x == 0 {
-                ' '
-            } else {
-                let i = (x as f64 / max as f64 * 7.0).round() as usize;
-                LEVELS[i.min(7)]
-            }
-        })
-        .collect()
+    let buckets: Vec<f64> = values
+        .chunks(per)
+        .map(|c| c.iter().sum::<u64>() as f64)
+        .collect();
+    text::sparkline(&buckets)
 }
 
 fn official_section(v: &LiveView) -> Paragraph<'static> {
@@ -449,10 +440,10 @@ mod tests {
 
     #[test]
     fn sparkline_scales_to_the_largest_bucket() {
-        assert_eq!(sparkline(&[0, 1, 2, 4], 4), " ▃▅█");
-        assert_eq!(sparkline(&[0; 60], 30).trim(), "");
+        assert_eq!(sparkline(&[0, 1, 2, 4], 4), "▁▃▅█");
+        assert_eq!(sparkline(&[0; 60], 30), "▁".repeat(30));
         // 60 minutes into 30 cells: pairs summed.
-        assert_eq!(sparkline(&[1; 60], 30), "█".repeat(30));
+        assert_eq!(sparkline(&[1; 59], 30), format!("{}▅", "█".repeat(29)));
         assert_eq!(sparkline(&[], 10), "");
     }
 

@@ -6,7 +6,6 @@ use comfy_table::{Cell, Color};
 use crate::output::usd;
 
 /// Eight heights, lowest first.
-const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// Nothing, then four shades.
 const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
 
@@ -22,7 +21,7 @@ pub fn second(rfc3339: &str) -> String {
     format!("{date} {}", rest.get(..8).unwrap_or(rest))
 }
 
-pub use ctm_analytics::text::{duration, short_model};
+pub use ctm_analytics::text::{duration, short_model, sparkline};
 
 /// 0.4237 -> "42.4%".
 pub fn share(fraction: f64) -> String {
@@ -57,21 +56,6 @@ pub fn folder(path: Option<&str>) -> String {
 /// <prefix>` accepts it).
 pub fn short_id(id: &str) -> String {
     id.chars().take(8).collect()
-}
-
-/// One character per value, its height scaled to the largest value.
-pub fn sparkline(values: &[f64]) -> String {
-    let max = values.iter().cloned().fold(0.0_f64, f64::max);
-    values
-        .iter()
-        .map(|&v| {
-            if max <= 0.0 || v <= 0.0 {
-                SPARKS[0]
-            } else {
-                SPARKS[((v / max) * 7.0).round() as usize]
-            }
-        })
-        .collect()
 }
 
 /// A shade for `value` scaled to `max`: blank for nothing, full block for the maximum,
