@@ -193,6 +193,16 @@ pub struct LiveQuery {
 /// The live view at `q.now_ms`.
 pub fn live_view(conn: &Connection, q: &LiveQuery) -> Result<LiveView, AnalyticsError> {
     let plan = plan_limits(conn, q.plan, q.now_ms)?;
+    live_view_with_limits(conn, q, plan)
+}
+
+/// The live view against limits already computed: `custom` limits read every block, so a
+/// front end that redraws often computes them once per change of the store.
+pub fn live_view_with_limits(
+    conn: &Connection,
+    q: &LiveQuery,
+    plan: PlanLimits,
+) -> Result<LiveView, AnalyticsError> {
     let block = active_block(conn, q.now_ms, &q.zone)?
         .map(|a| live_block(a.row, &a.facts, &plan, q.now_ms, &q.zone));
     let today = q.zone.zoned(q.now_ms).date();
@@ -334,7 +344,12 @@ fn meter(
 /// near a limit (Claude-Code-Usage-Monitor's rule for `custom`).
 const NEAR_LIMIT_SHARE: f64 = 0.95;
 
-fn plan_limits(conn: &Connection, plan: Plan, now_ms: i64) -> Result<PlanLimits, AnalyticsError> {
+/// The plan's limits per block; `custom` is computed from the store's finished blocks.
+pub fn plan_limits(
+    conn: &Connection,
+    plan: Plan,
+    now_ms: i64,
+) -> Result<PlanLimits, AnalyticsError> {
     if let Some((tokens, cost_usd, messages)) = plan.published() {
         return Ok(PlanLimits {
             plan,

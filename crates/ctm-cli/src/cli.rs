@@ -132,7 +132,7 @@ pub struct LiveArgs {
     #[arg(long, value_name = "ZONE")]
     pub timezone: Option<String>,
     /// Seconds between redraws; the screen also redraws as soon as new usage is ingested
-    #[arg(long, default_value_t = 1, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, default_value_t = 5, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub refresh: u64,
     /// Print one snapshot and exit (also what happens when stdout is not a terminal)
     #[arg(long)]

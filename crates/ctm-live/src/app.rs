@@ -8,11 +8,12 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use ctm_analytics::{live_view, LiveQuery, LiveView, Plan, Zone};
+use ctm_analytics::live::{live_view_with_limits, plan_limits, PlanLimits};
+use ctm_analytics::{LiveQuery, LiveView, Plan, Zone};
 use ctm_follow::{FollowEvent, FollowOptions, Follower};
 use ctm_pricing::PriceTable;
 use ctm_store::{OpenOptions, Store};
@@ -112,7 +113,8 @@ fn event_loop(
     } else {
         format!("following {} data root(s)", opts.roots.len())
     };
-    let mut view: LiveView = live_view(reader.conn(), &opts.query(plan))?;
+    let mut limits = Limits::default();
+    let mut view: LiveView = limits.view(reader, opts, plan, false)?;
     loop {
         terminal.draw(|f| {
             f.render_widget(
@@ -124,6 +126,7 @@ fn event_loop(
                 f.area(),
             )
         })?;
+        let mut store_changed = false;
         let recompute = match rx.recv_timeout(opts.refresh) {
             Err(RecvTimeoutError::Timeout) => true,
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
@@ -166,7 +169,8 @@ fn event_loop(
                         )
                     }
                 );
-                !r.unchanged
+                store_changed = !r.unchanged;
+                store_changed
             }
             Ok(AppEvent::Follow(FollowEvent::Snapshots(s))) => {
                 status = format!("{} recorded {} stats-cache snapshot(s)", clock(), s.len());
@@ -178,11 +182,46 @@ fn event_loop(
             }
         };
         if recompute {
-            match live_view(reader.conn(), &opts.query(plan)) {
+            match limits.view(reader, opts, plan, store_changed) {
                 Ok(v) => view = v,
                 Err(e) => status = format!("{} cannot read the store: {e}", clock()),
             }
         }
+    }
+}
+
+/// The plan's limits, kept between redraws: `custom` reads every block of the store, so it
+/// is computed again only when the plan or the store changed, or a minute passed (a
+/// block may have finished).
+#[derive(Default)]
+struct Limits {
+    kept: Option<(PlanLimits, Instant)>,
+}
+
+const LIMITS_MAX_AGE: Duration = Duration::from_secs(60);
+
+impl Limits {
+    fn view(
+        &mut self,
+        reader: &Store,
+        opts: &LiveOptions,
+        plan: Plan,
+        store_changed: bool,
+    ) -> Result<LiveView> {
+        let q = opts.query(plan);
+        let fresh = match &self.kept {
+            Some((l, at)) => l.plan == plan && !store_changed && at.elapsed() < LIMITS_MAX_AGE,
+            None => false,
+        };
+        if !fresh {
+            self.kept = Some((plan_limits(reader.conn(), plan, q.now_ms)?, Instant::now()));
+        }
+        let limits = self
+            .kept
+            .as_ref()
+            .map(|(l, _)| l.clone())
+            .expect("just set");
+        Ok(live_view_with_limits(reader.conn(), &q, limits)?)
     }
 }
 

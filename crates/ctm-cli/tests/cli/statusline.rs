@@ -350,3 +350,22 @@ fn install_prints_the_snippet_and_write_edits_settings_after_a_backup() {
     let o = env.ctm().args(["statusline", "--write"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn a_store_that_cannot_be_opened_still_gets_the_hooks_own_figures() {
+    let env = Env::new();
+    std::fs::write(env.db(), vec![b'x'; 8192]).unwrap();
+    let o = statusline(&env, &fixture_root(), HOOK_WITH_LIMITS.as_bytes());
+    let line = one_line(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        line,
+        "Opus 4.6 | ctx 23% | 5h 37% (official) | ctm: store unavailable"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an SQLite database"));
+    assert_eq!(
+        std::fs::read(env.db()).unwrap(),
+        vec![b'x'; 8192],
+        "left alone"
+    );
+}
