@@ -163,7 +163,7 @@ pub struct LiveView {
     pub block: Option<LiveBlock>,
     pub today: PeriodTotals,
     pub this_week: PeriodTotals,
-    /// The latest sessions of the last 7 days, newest first.
+    /// The latest sessions with responses today or yesterday, newest first.
     pub recent_sessions: Vec<SessionRow>,
     /// Claude's own figures (from the statusline hook), when ever seen.
     pub official: OfficialLimits,
@@ -214,7 +214,9 @@ pub fn live_view_with_limits(
             totals: r.totals,
         })
     };
-    let recent_from = today.saturating_sub(6.days());
+    // Two days, not a week: the list is redrawn every refresh and a week of facts on a
+    // heavy user's store costs tens of ms.
+    let recent_from = today.saturating_sub(1.days());
     let mut sessions_q = days(&q.zone, recent_from, today);
     sessions_q.order = Order::Desc;
     let mut recent_sessions = session_report(conn, &sessions_q)?.sessions;

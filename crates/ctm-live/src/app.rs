@@ -191,14 +191,14 @@ fn event_loop(
 }
 
 /// The plan's limits, kept between redraws: `custom` reads every block of the store, so it
-/// is computed again only when the plan or the store changed, or a minute passed (a
-/// block may have finished).
+/// is computed again only when the plan or the store changed, or ten minutes passed (a
+/// block may have finished meanwhile).
 #[derive(Default)]
 struct Limits {
     kept: Option<(PlanLimits, Instant)>,
 }
 
-const LIMITS_MAX_AGE: Duration = Duration::from_secs(60);
+const LIMITS_MAX_AGE: Duration = Duration::from_secs(600);
 
 impl Limits {
     fn view(

@@ -369,7 +369,7 @@ fn models_section(b: Option<&LiveBlock>, width: u16) -> Paragraph<'static> {
 fn sessions_section(v: &LiveView, width: u16) -> Paragraph<'static> {
     let rows: Vec<Line> = if v.recent_sessions.is_empty() {
         vec![Line::styled(
-            "no sessions in the last 7 days",
+            "no sessions today or yesterday",
             Style::new().fg(Color::DarkGray),
         )]
     } else {
