@@ -162,7 +162,7 @@ fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
     let script = format!(
         "env -i HOME={home} PATH=/usr/bin:/bin TERM=xterm-256color TZ=UTC CTM_NOW={NOW} CTM_DB={db} \
          {ctm} --claude-dir {root} live --timezone UTC --refresh 1; \
-         echo CTM-EXIT-$?; stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | tr '\\n' ' '; echo; sleep 30",
+         echo CTM-EXIT-$?; stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | tr '\\n' ' '; echo CTM-DONE; sleep 30",
         home = env.path().join("home").display(),
         db = env.db().display(),
         ctm = env!("CARGO_BIN_EXE_ctm"),
@@ -223,16 +223,29 @@ fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
         tmux.capture()
     );
 
+    // A narrower terminal gets the one-column layout at once.
+    tmux.cmd()
+        .args(["resize-window", "-t", "live", "-x", "72", "-y", "45"])
+        .status()
+        .unwrap();
+    assert!(
+        tmux.wait_for(Duration::from_secs(5), |s| s.contains("   q p r")
+            && s.contains("┌ Totals"))
+            .is_some(),
+        "no narrow layout after the resize:\n{}",
+        tmux.capture()
+    );
+
     // q quits and gives the terminal back.
     tmux.cmd()
         .args(["send-keys", "-t", "live", "q"])
         .status()
         .unwrap();
-    let exited = tmux.wait_for(Duration::from_secs(10), |s| s.contains("CTM-EXIT-"));
+    let exited = tmux.wait_for(Duration::from_secs(10), |s| s.contains("CTM-DONE"));
     let pane = tmux.capture();
     assert!(exited.is_some(), "ctm did not exit on q:\n{pane}");
     assert!(pane.contains("CTM-EXIT-0"), "{pane}");
-    assert!(pane.contains("icanon echo"), "raw mode left on:\n{pane}");
+    assert!(pane.contains("icanon echo CTM-DONE"), "raw mode left on:\n{pane}");
     assert!(
         !pane.contains("ctm live ·"),
         "the alternate screen was not left:\n{pane}"
