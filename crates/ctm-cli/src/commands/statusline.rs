@@ -5,7 +5,7 @@
 //! wait, and when another ctm holds the write lock the line is answered from the store as
 //! it is. Whatever the input, stdout gets at most one line and the process never panics.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -32,7 +32,14 @@ pub fn run(ctx: &Context, args: &StatuslineArgs) -> Result<ExitCode> {
     if args.install {
         return install(ctx, args.write);
     }
-    let hook = match read_hook(std::io::stdin().lock()) {
+    let stdin = std::io::stdin();
+    let input = if stdin.is_terminal() {
+        // Run by hand: do not sit waiting for a JSON object nobody will type.
+        Err("stdin is a terminal; Claude Code passes its hook JSON on stdin (see --install)".into())
+    } else {
+        read_hook(stdin.lock())
+    };
+    let hook = match input {
         Ok(h) => h,
         Err(reason) => {
             // Claude Code shows stdout only: a short line there, the details on stderr.
@@ -276,13 +283,17 @@ fn hook_only_line(hook: &Hook) -> String {
 }
 
 /// The Claude Code folder whose settings.json gets the statusline: the first
-/// `--claude-dir` or CLAUDE_CONFIG_DIR entry, else the default root that exists
-/// (`~/.claude` when neither does).
+/// `--claude-dir` or CLAUDE_CONFIG_DIR entry, else the default root that has a
+/// settings.json, else the one that exists (`~/.claude` when neither does).
 fn settings_path(ctx: &Context) -> Result<PathBuf> {
     let paths = &ctx.roots.paths;
     let dir = match ctx.roots.from {
         RootsFrom::Flags | RootsFrom::Env => paths.first(),
-        RootsFrom::Defaults => paths.iter().find(|p| p.is_dir()).or(paths.last()),
+        RootsFrom::Defaults => paths
+            .iter()
+            .find(|p| p.join("settings.json").is_file())
+            .or_else(|| paths.iter().find(|p| p.is_dir()))
+            .or(paths.last()),
     };
     match dir {
         Some(d) => Ok(d.join("settings.json")),

@@ -245,7 +245,10 @@ fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
     let pane = tmux.capture();
     assert!(exited.is_some(), "ctm did not exit on q:\n{pane}");
     assert!(pane.contains("CTM-EXIT-0"), "{pane}");
-    assert!(pane.contains("icanon echo CTM-DONE"), "raw mode left on:\n{pane}");
+    assert!(
+        pane.contains("icanon echo CTM-DONE"),
+        "raw mode left on:\n{pane}"
+    );
     assert!(
         !pane.contains("ctm live ·"),
         "the alternate screen was not left:\n{pane}"
