@@ -63,15 +63,16 @@ fn once_prints_the_screen_as_text_and_json_and_a_pipe_gets_the_same() {
     assert!(v["official"]["fiveHour"].is_null());
 }
 
-/// tmux on a private socket, killed when the test ends however it ends.
+/// tmux on a private socket inside the test's folder, killed when the test ends however
+/// it ends.
 struct Tmux {
-    socket: String,
+    socket: PathBuf,
 }
 
 impl Tmux {
     fn cmd(&self) -> Command {
         let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c.arg("-S").arg(&self.socket).args(["-f", "/dev/null"]);
         c
     }
 
@@ -155,7 +156,7 @@ fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
         ),
     );
     let tmux = Tmux {
-        socket: format!("ctm-live-test-{}", std::process::id()),
+        socket: env.path().join("tmux.sock"),
     };
     // After ctm exits, the shell reports its exit code and whether the terminal is back
     // in canonical mode with echo (raw mode undone).
