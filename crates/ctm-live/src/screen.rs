@@ -9,7 +9,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
 /// Below this width the sections are stacked in one column.
 pub const WIDE: u16 = 100;
@@ -172,6 +172,7 @@ fn block_section(v: &LiveView, width: u16) -> Paragraph<'static> {
                 int(v.plan.messages)
             )),
         ])
+        .wrap(Wrap { trim: true })
         .block(section("Current 5-hour block (estimate)"));
     };
     let row = &b.block;
