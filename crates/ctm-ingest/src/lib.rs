@@ -288,8 +288,9 @@ pub fn ingest(
     }
     report.timings.read_parse_ms = ms_since(&mut phase);
 
-    // Merge sightings across files before touching the table.
-    let mut merged: HashMap<String, Response> = HashMap::new();
+    // Merge sightings across files before touching the table. Keyed by the response's
+    // own key, moved out while in the map (restored below) so no key is copied.
+    let mut merged: HashMap<String, Box<Response>> = HashMap::new();
     let mut stats = LineStats::default();
     let mut notices = Vec::new();
     let mut new_cursors = Vec::new();
@@ -309,11 +310,15 @@ pub fn ingest(
         report.bytes_read += read.bytes_read();
         stats.add(&read.stats);
         notices.extend(read.limit_notices);
-        for r in read.responses {
+        for mut r in read.responses {
             match merged.get_mut(&r.key) {
-                Some(m) => m.merge(r),
+                Some(m) => {
+                    // Both keys empty while in the map: merge compares like with like.
+                    r.key = String::new();
+                    m.merge(*r);
+                }
                 None => {
-                    merged.insert(r.key.clone(), r);
+                    merged.insert(std::mem::take(&mut r.key), r);
                 }
             }
         }
@@ -339,7 +344,13 @@ pub fn ingest(
     }
 
     report.timings.merge_ms = ms_since(&mut phase);
-    let mut responses: Vec<Response> = merged.into_values().collect();
+    let mut responses: Vec<Box<Response>> = merged
+        .into_iter()
+        .map(|(key, mut r)| {
+            r.key = key;
+            r
+        })
+        .collect();
     if let Some(horizon) = retention::facts_horizon(&tx)? {
         let before = responses.len();
         responses.retain(|r| r.timestamp_ms >= horizon);
@@ -349,7 +360,7 @@ pub fn ingest(
     let price = |r: &Response| price_response(prices, r);
     let mut writer = FactWriter::new(&tx)?;
     for r in responses {
-        writer.upsert(r, &price, now)?;
+        writer.upsert(*r, &price, now)?;
     }
     let first_ingest = writer.started_empty();
     let (touched, written) = writer.finish()?;

@@ -68,8 +68,9 @@ pub struct FileRead {
     /// The file's size when read.
     pub size: u64,
     pub head: Option<Head>,
-    /// One sighting per response key, already merged within the file.
-    pub responses: Vec<Response>,
+    /// One sighting per response key, already merged within the file. Boxed as the
+    /// parser made them: moving a pointer through the merge keeps the maps small.
+    pub responses: Vec<Box<Response>>,
     pub limit_notices: Vec<LimitNotice>,
     pub stats: LineStats,
 }
@@ -170,7 +171,7 @@ fn strip_bom(bytes: &[u8], at_file_start: bool) -> &[u8] {
 struct Fold<'p> {
     source: &'p str,
     index: HashMap<String, usize>,
-    responses: Vec<Response>,
+    responses: Vec<Box<Response>>,
     limit_notices: Vec<LimitNotice>,
     stats: LineStats,
 }
@@ -204,7 +205,7 @@ impl<'p> Fold<'p> {
                         Some(&i) => self.responses[i].merge(*r),
                         None => {
                             self.index.insert(r.key.clone(), self.responses.len());
-                            self.responses.push(*r);
+                            self.responses.push(r);
                         }
                     }
                 }

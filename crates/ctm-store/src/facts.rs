@@ -115,6 +115,9 @@ pub struct FactWriter<'a, 't> {
     had_rows: bool,
     /// Inserted message ids and how many request ids this run inserted for each.
     inserted_messages: HashMap<String, u32>,
+    /// The secondary indexes of `responses` (name, SQL) dropped for a first ingest, to
+    /// be built again in [`FactWriter::finish`].
+    dropped_indexes: Vec<(String, String)>,
     pub touched: Touched,
     pub stats: WriteStats,
 }
@@ -124,10 +127,28 @@ impl<'a, 't> FactWriter<'a, 't> {
         let had_rows = tx
             .prepare_cached("SELECT 1 FROM responses LIMIT 1")?
             .exists([])?;
+        // Filling an empty table: building each secondary index once from sorted keys
+        // after the inserts beats updating it row by row. The SQL comes from the schema
+        // itself, so the rebuilt indexes are exactly the migrated ones; a failed run rolls
+        // the drop back with everything else.
+        let mut dropped_indexes = Vec::new();
+        if !had_rows {
+            dropped_indexes = tx
+                .prepare(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
+                     AND tbl_name = 'responses' AND sql IS NOT NULL ORDER BY name",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<(String, String)>, _>>()?;
+            for (name, _) in &dropped_indexes {
+                tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+            }
+        }
         Ok(FactWriter {
             tx,
             had_rows,
             inserted_messages: HashMap::new(),
+            dropped_indexes,
             touched: Touched::default(),
             stats: WriteStats::default(),
         })
@@ -201,6 +222,9 @@ impl<'a, 't> FactWriter<'a, 't> {
     /// Settles sidechain replays for the message ids this run wrote, and returns what
     /// the derived tables must refresh.
     pub fn finish(mut self) -> Result<(Touched, WriteStats), StoreError> {
+        for (_, sql) in std::mem::take(&mut self.dropped_indexes) {
+            self.tx.execute_batch(&sql)?;
+        }
         let mut messages: Vec<(String, u32)> = std::mem::take(&mut self.inserted_messages)
             .into_iter()
             .collect();
