@@ -372,6 +372,36 @@ impl BlockAggregate {
     }
 }
 
+impl BlockAggregate {
+    /// A block opened by the fact at `ts`: it starts on the UTC hour, and never before
+    /// `floor_ms` (the prune horizon: a block after it never reaches back into kept history).
+    fn opened_by(f: &FactRow, floor_ms: i64) -> BlockAggregate {
+        BlockAggregate {
+            start_ms: (f.ts.div_euclid(3_600_000) * 3_600_000).max(floor_ms),
+            first_ts: f.ts,
+            last_ts: f.ts,
+            sums: Sums::default(),
+            sessions: BTreeSet::new(),
+            models: BTreeSet::new(),
+        }
+    }
+
+    /// Whether a fact at `ts` (not earlier than any fact in the block) opens the next block.
+    fn ends_before(&self, ts: i64) -> bool {
+        ts - self.start_ms > BLOCK_MS || ts - self.last_ts > BLOCK_MS
+    }
+
+    fn add(&mut self, f: &FactRow) {
+        self.last_ts = f.ts;
+        self.sums.add(&f.sums);
+        if let Some(s) = &f.session_id {
+            self.sessions.insert(s.clone());
+        }
+        self.models
+            .insert(model_label(f.model.as_deref()).to_owned());
+    }
+}
+
 /// Splits facts (oldest first) into blocks.
 pub fn aggregate_blocks(facts: &[FactRow]) -> Vec<BlockAggregate> {
     aggregate_blocks_from(facts, i64::MIN)
@@ -382,27 +412,10 @@ pub fn aggregate_blocks(facts: &[FactRow]) -> Vec<BlockAggregate> {
 fn aggregate_blocks_from(facts: &[FactRow], floor_ms: i64) -> Vec<BlockAggregate> {
     let mut blocks: Vec<BlockAggregate> = Vec::new();
     for f in facts {
-        let starts_new = match blocks.last() {
-            None => true,
-            Some(b) => f.ts - b.start_ms > BLOCK_MS || f.ts - b.last_ts > BLOCK_MS,
-        };
-        if starts_new {
-            blocks.push(BlockAggregate {
-                start_ms: (f.ts.div_euclid(3_600_000) * 3_600_000).max(floor_ms),
-                first_ts: f.ts,
-                last_ts: f.ts,
-                sums: Sums::default(),
-                sessions: BTreeSet::new(),
-                models: BTreeSet::new(),
-            });
+        if blocks.last().is_none_or(|b| b.ends_before(f.ts)) {
+            blocks.push(BlockAggregate::opened_by(f, floor_ms));
         }
-        let b = blocks.last_mut().expect("a block was just pushed");
-        b.last_ts = f.ts;
-        b.sums.add(&f.sums);
-        if let Some(s) = &f.session_id {
-            b.sessions.insert(s.clone());
-        }
-        b.models.insert(model_label(f.model.as_deref()).to_owned());
+        blocks.last_mut().expect("a block was just pushed").add(f);
     }
     blocks
 }
@@ -509,9 +522,7 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
         }
         refresh_day(tx, date, &tz)?;
     }
-    if let Some(&first) = touched.instants.iter().next() {
-        refresh_blocks_from(tx, first, now_ms, kept.as_ref())?;
-    }
+    refresh_blocks(tx, &touched.instants, now_ms, kept.as_ref())?;
     Ok(())
 }
 
@@ -699,37 +710,78 @@ fn write_day(tx: &Transaction, day: &DayAggregate) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Recomputes the blocks from the one holding (or preceding) `from_ts` on: block
-/// boundaries depend only on earlier responses, so earlier blocks stay as they are.
+/// Recomputes the blocks the touched instants can change.
+///
+/// A block's start depends only on earlier facts, so the chain of blocks before a touched
+/// instant stands. From the stored block that holds it, blocks are recomputed until the
+/// new chain opens a block where a stored block starts: from there on the facts and so
+/// the blocks are as stored, until the next touched instant. Growth spread over many old
+/// sessions thus reads a few blocks' facts each, not every fact since the earliest one.
 /// Kept blocks (started before the prune horizon) are never recomputed.
-fn refresh_blocks_from(
+fn refresh_blocks(
     tx: &Transaction,
-    from_ts: i64,
+    instants: &BTreeSet<i64>,
     now_ms: i64,
     kept: Option<&Kept>,
 ) -> Result<(), StoreError> {
+    let Some(&first) = instants.first() else {
+        return Ok(());
+    };
     let (horizon_ms, blocks_from_ms) =
         kept.map_or((i64::MIN, i64::MIN), |k| (k.horizon_ms, k.blocks_from_ms));
-    let restart: Option<String> = tx
-        .query_row(
-            "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 AND start_time >= ?2 \
-             ORDER BY start_time DESC LIMIT 1",
-            [iso(from_ts), iso(horizon_ms.max(0))],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let restart_ms = match &restart {
-        Some(s) => parse_iso("usage_blocks start_time", s)?,
-        None => horizon_ms,
-    };
-    tx.execute(
-        "DELETE FROM usage_blocks WHERE start_time >= ?1",
-        [iso(restart_ms.max(0))],
-    )?;
-    // A recomputed block may start (floored to the hour) before the end of the last kept
-    // block; the facts up to that end still belong to the kept one.
-    let facts = facts_between(tx, restart_ms.max(blocks_from_ms), i64::MAX)?;
-    write_blocks(tx, &aggregate_blocks_from(&facts, horizon_ms), now_ms)
+    let mut from_ts = first;
+    loop {
+        let restart: Option<String> = tx
+            .query_row(
+                "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 AND start_time >= ?2 \
+                 ORDER BY start_time DESC LIMIT 1",
+                [iso(from_ts), iso(horizon_ms.max(0))],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let restart_ms = match &restart {
+            Some(s) => parse_iso("usage_blocks start_time", s)?,
+            None => horizon_ms,
+        };
+        let mut blocks: Vec<BlockAggregate> = Vec::new();
+        // Where the new chain met the stored one, if it did before the last fact.
+        let mut rejoined: Option<i64> = None;
+        {
+            let mut facts = tx.prepare_cached(&format!(
+                "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 ORDER BY ts"
+            ))?;
+            let mut stored =
+                tx.prepare_cached("SELECT 1 FROM usage_blocks WHERE start_time = ?1")?;
+            // A recomputed block may start (floored to the hour) before the end of the
+            // last kept block; the facts up to that end still belong to the kept one.
+            let mut rows = facts.query([restart_ms.max(blocks_from_ms)])?;
+            while let Some(row) = rows.next()? {
+                let f = fact_from_row(row)?;
+                if blocks.last().is_none_or(|b| b.ends_before(f.ts)) {
+                    let block = BlockAggregate::opened_by(&f, horizon_ms);
+                    if !blocks.is_empty() && stored.exists([iso(block.start_ms)])? {
+                        rejoined = Some(block.start_ms);
+                        break;
+                    }
+                    blocks.push(block);
+                }
+                blocks.last_mut().expect("a block was just pushed").add(&f);
+            }
+        }
+        tx.execute(
+            "DELETE FROM usage_blocks WHERE start_time >= ?1 AND start_time < ?2",
+            // "~" sorts after every RFC 3339 time: no rejoin, delete to the end.
+            [
+                iso(restart_ms.max(0)),
+                rejoined.map_or_else(|| "~".to_owned(), iso),
+            ],
+        )?;
+        write_blocks(tx, &blocks, now_ms)?;
+        match rejoined.and_then(|at| instants.range(at..).next()) {
+            Some(&next) => from_ts = next,
+            None => return Ok(()),
+        }
+    }
 }
 
 fn write_blocks(
