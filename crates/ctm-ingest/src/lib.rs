@@ -27,6 +27,10 @@ use serde::Serialize;
 mod snapshots;
 pub use snapshots::{price_lifetime, take_snapshots, taken, SnapshotResult};
 
+/// From this many new bytes on, a run is a large write (a first ingest, or a long
+/// absence) and gets a large page cache.
+const LARGE_READ_BYTES: u64 = 64 << 20;
+
 /// Receives progress while files are read (the CLI draws a bar; tests pass nothing).
 pub trait Progress: Sync {
     /// Called once before reading, with the number of bytes to read.
@@ -252,7 +256,8 @@ pub fn ingest(
 
     // The cheap path: stat only, no lock, no write.
     let known = cursors::load_all(store.conn())?;
-    if plan(&walk.files, &known).is_empty() && vanished(roots, &walk.files, &known).is_empty() {
+    let planned = plan(&walk.files, &known);
+    if planned.is_empty() && vanished(roots, &walk.files, &known).is_empty() {
         report.unchanged = true;
         report.timings.walk_ms = ms_since(&mut phase);
         report.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -260,6 +265,13 @@ pub fn ingest(
     }
 
     report.timings.walk_ms = ms_since(&mut phase);
+    let new_bytes: u64 = planned
+        .iter()
+        .map(|w| w.file.size.saturating_sub(w.offset))
+        .sum();
+    if new_bytes >= LARGE_READ_BYTES {
+        store.use_large_cache()?;
+    }
     let tx = store.write()?;
     report.timings.lock_ms = ms_since(&mut phase);
     let now = now_ms();

@@ -158,6 +158,19 @@ pub fn fact_from_row(r: &rusqlite::Row) -> rusqlite::Result<FactRow> {
 
 /// Billed facts with `lo <= ts < hi`, oldest first.
 pub fn facts_between(conn: &Connection, lo: i64, hi: i64) -> Result<Vec<FactRow>, StoreError> {
+    if lo == i64::MIN && hi == i64::MAX {
+        // Every fact: one pass over the table in row order and a sort in memory beats a
+        // walk of the ts index with a table lookup per row. The sort is stable over row
+        // order, the same tie order as the index (ts, rowid).
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {FACT_COLUMNS} FROM billed_responses ORDER BY id"
+        ))?;
+        let mut rows: Vec<FactRow> = stmt
+            .query_map([], fact_from_row)?
+            .collect::<Result<_, _>>()?;
+        rows.sort_by_key(|f| f.ts);
+        return Ok(rows);
+    }
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 ORDER BY ts"
     ))?;

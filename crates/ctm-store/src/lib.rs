@@ -149,10 +149,6 @@ impl Store {
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             debug_assert!(mode.eq_ignore_ascii_case("wal"));
             self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-            // A first ingest dirties tens of MB of pages; SQLite's default 2 MB cache
-            // spills them to the WAL mid-transaction and writes them twice. Pages are
-            // only allocated as used, so small runs stay small.
-            self.conn.pragma_update(None, "cache_size", -32768)?;
         }
         Ok(())
     }
@@ -212,6 +208,15 @@ impl Store {
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| classify(&path, e, waited))
+    }
+
+    /// Gives this connection a page cache for a large write. A first ingest dirties
+    /// tens of MB of pages; SQLite's default 2 MB cache spills them to the WAL
+    /// mid-transaction and writes them twice. Reports keep the default: a large cache
+    /// only costs them page faults, as they read each page once.
+    pub fn use_large_cache(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "cache_size", -32768)?;
+        Ok(())
     }
 
     /// Like [`Store::write`], but gives up after `wait` (the statusline must not queue).
