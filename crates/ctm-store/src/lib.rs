@@ -144,6 +144,12 @@ impl Store {
             .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         if !self.conn.is_readonly(rusqlite::MAIN_DB)? {
+            // Set before the first write fixes it: 16 KiB pages make the fact table's
+            // b-trees shallower and a first ingest's commit a quarter as many WAL frames.
+            let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            if pages == 0 {
+                self.conn.pragma_update(None, "page_size", 16384)?;
+            }
             let mode: String = self
                 .conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
