@@ -173,8 +173,9 @@ fn plan(files: &[FoundFile], cursors: &HashMap<String, Cursor>) -> Vec<Work> {
     files
         .iter()
         .filter_map(|f| {
-            let key = f.path.to_string_lossy().into_owned();
-            match cursors.get(&key) {
+            // Borrowed for UTF-8 paths: an unchanged file costs no allocation.
+            let key = f.path.to_string_lossy();
+            match cursors.get(key.as_ref()) {
                 Some(c)
                     if c.dev == f.dev
                         && c.ino == f.ino
@@ -195,11 +196,11 @@ fn plan(files: &[FoundFile], cursors: &HashMap<String, Cursor>) -> Vec<Work> {
                         len: c.head_len,
                         hash: c.head_hash,
                     }),
-                    key,
+                    key: key.into_owned(),
                 }),
                 None => Some(Work {
                     file: f.clone(),
-                    key,
+                    key: key.into_owned(),
                     offset: 0,
                     head: None,
                 }),
@@ -214,14 +215,13 @@ fn vanished(
     files: &[FoundFile],
     cursors: &HashMap<String, Cursor>,
 ) -> Vec<String> {
-    let on_disk: std::collections::HashSet<String> = files
-        .iter()
-        .map(|f| f.path.to_string_lossy().into_owned())
-        .collect();
+    let mut on_disk: std::collections::HashSet<std::borrow::Cow<str>> =
+        std::collections::HashSet::with_capacity(files.len());
+    on_disk.extend(files.iter().map(|f| f.path.to_string_lossy()));
     let projects: Vec<PathBuf> = roots.iter().map(|r| r.join("projects")).collect();
     let mut gone: Vec<String> = cursors
         .values()
-        .filter(|c| c.missing_since.is_none() && !on_disk.contains(&c.path))
+        .filter(|c| c.missing_since.is_none() && !on_disk.contains(c.path.as_str()))
         .filter(|c| projects.iter().any(|p| Path::new(&c.path).starts_with(p)))
         .map(|c| c.path.clone())
         .collect();

@@ -41,7 +41,7 @@ pub fn load_all(conn: &Connection) -> Result<HashMap<String, Cursor>, StoreError
             missing_since: r.get(9)?,
         })
     })?;
-    let mut map = HashMap::new();
+    let mut map = HashMap::with_capacity(1024);
     for c in rows {
         let c = c?;
         map.insert(c.path.clone(), c);
