@@ -171,6 +171,8 @@ fn strip_bom(bytes: &[u8], at_file_start: bool) -> &[u8] {
 struct Fold<'p> {
     source: &'p str,
     index: HashMap<String, usize>,
+    // Boxed on purpose: these move on into `FileRead` and the cross-file merge.
+    #[allow(clippy::vec_box)]
     responses: Vec<Box<Response>>,
     limit_notices: Vec<LimitNotice>,
     stats: LineStats,
