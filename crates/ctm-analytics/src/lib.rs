@@ -11,6 +11,7 @@ pub mod blocks;
 pub mod cache;
 pub mod daily;
 mod days;
+pub mod export;
 pub mod hourly;
 pub mod live;
 pub mod models;
@@ -19,6 +20,7 @@ pub mod periods;
 pub mod projects;
 pub mod query;
 pub mod sessions;
+pub mod summary;
 pub mod text;
 pub mod top;
 pub mod trend;
@@ -36,11 +38,12 @@ pub use models::{model_report, ModelReport};
 pub use official::{official_limits, OfficialLimit, OfficialLimits};
 pub use periods::{monthly_report, weekly_report, MonthlyReport, WeeklyReport};
 pub use projects::{project_report, ProjectReport};
-pub use query::{Filter, ReportQuery};
+pub use query::{parse_date, Filter, ReportQuery};
 pub use sessions::{
     session_detail, session_now, session_report, SessionDetail, SessionNow, SessionReport,
     SessionRow,
 };
+pub use summary::{summary_report, PeriodTotals, SummaryReport};
 pub use top::{top_report, TopReport};
 pub use trend::{trend_report, TrendReport};
 pub use usage::{ModelBreakdown, Totals, Usage};
@@ -60,6 +63,9 @@ pub enum AnalyticsError {
     Store(#[from] ctm_store::StoreError),
     #[error("{0}")]
     Invalid(String),
+    /// The thing asked for (a session) is not in the store.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl From<rusqlite::Error> for AnalyticsError {

@@ -123,6 +123,17 @@ pub fn pruned_before(
     Ok((lo < kept.horizon_ms).then_some(kept.first_day))
 }
 
+/// A local day written `YYYY-MM-DD` or `YYYYMMDD` (ccusage's form), as every front end
+/// accepts it.
+pub fn parse_date(s: &str) -> Option<Date> {
+    let normalized = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &s[..4], &s[4..6], &s[6..])
+    } else {
+        s.to_owned()
+    };
+    normalized.parse().ok()
+}
+
 /// The billed facts the query selects (its days, its filters), oldest first.
 pub fn facts(conn: &Connection, q: &ReportQuery) -> Result<Vec<FactRow>, AnalyticsError> {
     let (lo, hi) = q.bounds()?;

@@ -157,7 +157,7 @@ pub fn session_detail(
         .collect::<Result<_, _>>()?;
     facts.retain(|f| f.ts >= lo && f.ts < hi && q.filter.matches(f));
     let Some(session) = session_rows(&facts, &q.zone).pop() else {
-        return Err(AnalyticsError::Invalid(format!(
+        return Err(AnalyticsError::NotFound(format!(
             "session {id} has no responses in this period or filter"
         )));
     };
@@ -232,7 +232,7 @@ fn resolve_session(conn: &Connection, id: &str) -> Result<String, AnalyticsError
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     match found.as_slice() {
-        [] => Err(AnalyticsError::Invalid(format!(
+        [] => Err(AnalyticsError::NotFound(format!(
             "no session starts with {id:?}; `ctm session` lists them"
         ))),
         [one] => Ok(one.clone()),

@@ -93,6 +93,9 @@ pub enum Command {
     /// One line for Claude Code's statusline: reads the hook's JSON on stdin, keeps its official limits
     #[command(after_help = STATUSLINE_HELP)]
     Statusline(StatuslineArgs),
+    /// A local web dashboard and JSON API, kept up to date while it runs
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
 }
 
 const STATUSLINE_HELP: &str = "Claude Code runs the statusline command on every prompt with a JSON \
@@ -141,6 +144,11 @@ pub struct LiveArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+const SERVE_HELP: &str = "The page and the API are served from the store, which follows the data roots while \
+ctm serve runs. Any address other than loopback needs a token: --token, CTM_SERVE_TOKEN, or `token` under \
+[serve] in the config file; requests then carry it as `Authorization: Bearer TOKEN` or as the cookie set by the \
+one-time login link printed at start.";
 
 /// How reports that depend on the current time are tested.
 const NOW_HELP: &str =
@@ -428,6 +436,27 @@ pub struct SnapshotArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (loopback unless a token is set)
+    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
+    pub bind: std::net::SocketAddr,
+    /// Require this token on every request (at least 16 characters)
+    #[arg(
+        long,
+        env = "CTM_SERVE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Open the page in the default browser once listening
+    #[arg(long)]
+    pub open: bool,
+    /// IANA time zone of requests without `tz` [default: the system's]
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -461,6 +461,46 @@ pub fn latest(conn: &Connection) -> Result<Option<Snapshot>, StoreError> {
     Ok(Some(snap))
 }
 
+/// One recorded snapshot without its raw file: what the dashboard lists.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotSummary {
+    pub id: i64,
+    /// UTC, `YYYY-MM-DD HH:MM:SS`.
+    pub captured_at: String,
+    pub source_mtime: Option<String>,
+    pub totals: Tokens,
+    pub total_cost_usd: f64,
+    pub cache_hit_rate: f64,
+}
+
+/// Every recorded snapshot, newest first.
+pub fn list(conn: &Connection) -> Result<Vec<SnapshotSummary>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, captured_at, source_mtime, total_input_tokens, total_output_tokens, \
+         total_cache_read_tokens, total_cache_write_tokens, total_cost_usd, cache_hit_rate \
+         FROM stats_snapshots ORDER BY id DESC",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(SnapshotSummary {
+                id: r.get(0)?,
+                captured_at: r.get(1)?,
+                source_mtime: r.get(2)?,
+                totals: Tokens {
+                    input: r.get::<_, i64>(3)? as u64,
+                    output: r.get::<_, i64>(4)? as u64,
+                    cache_read: r.get::<_, i64>(5)? as u64,
+                    cache_write: r.get::<_, i64>(6)? as u64,
+                },
+                total_cost_usd: r.get(7)?,
+                cache_hit_rate: r.get(8)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 /// The store's billed tokens per model name as written (for comparing with a snapshot).
 pub fn billed_by_model(conn: &Connection) -> Result<Vec<(String, Tokens)>, StoreError> {
     let mut stmt = conn.prepare(

@@ -9,11 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Result};
 use comfy_table::Cell;
-use ctm_analytics::{daily_report, query, session_report};
+use ctm_analytics::export;
 use ctm_store::exports::{self, ExportRecord};
-use ctm_store::Store;
-use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::cli::{ExportArgs, ExportFormat, ExportLevel, ReportArgs};
 use crate::commands::ReportOptions;
@@ -33,17 +30,17 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
         timezone: args.timezone.clone(),
         ..ReportArgs::default()
     })?;
+    let (format, level) = (self::format(format), self::level(args.level));
     let mut store = ctx.report_store()?;
-    let rows = rows(&store, &opts, args.level)?;
-    let written = write_atomically(file, args.force, |w| encode(w, format, args.level, &rows));
-    let format_name = match format {
-        ExportFormat::Csv => "csv",
-        ExportFormat::Json => "json",
-    };
+    opts.warn_if_pruned(&store, level == export::ExportLevel::Daily)?;
+    let rows = export::export_rows(store.conn(), &opts.query(), level)?;
+    let written = write_atomically(file, args.force, |w| {
+        Ok(export::encode(w, format, level, &rows)?)
+    });
     let mut rec = ExportRecord {
         id: 0,
         exported_at: String::new(),
-        format: format_name.into(),
+        format: format.name().into(),
         date_range_start: opts.since.map(|d| d.to_string()),
         date_range_end: opts.until.map(|d| d.to_string()),
         file_path: Some(absolute(file).display().to_string()),
@@ -68,124 +65,27 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
     println!(
         "Exported {} {} rows to {} ({} bytes).",
         int(rec.record_count),
-        level_name(args.level),
+        level.name(),
         file.display(),
         int(bytes)
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn level_name(level: ExportLevel) -> &'static str {
+/// The analytics crate's names for the command line's choices.
+fn level(level: ExportLevel) -> export::ExportLevel {
     match level {
-        ExportLevel::Response => "response",
-        ExportLevel::Session => "session",
-        ExportLevel::Daily => "daily",
+        ExportLevel::Response => export::ExportLevel::Response,
+        ExportLevel::Session => export::ExportLevel::Session,
+        ExportLevel::Daily => export::ExportLevel::Daily,
     }
 }
 
-/// One response's usage metadata (never text).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResponseRow<'a> {
-    time: String,
-    session_id: Option<&'a str>,
-    project_path: Option<&'a str>,
-    model: Option<&'a str>,
-    input_tokens: u64,
-    output_tokens: u64,
-    cache_creation_tokens: u64,
-    cache_read_tokens: u64,
-    total_tokens: u64,
-    cost_usd: f64,
-    priced: bool,
-}
-
-/// The rows of a level as JSON objects, so both formats share one shape.
-fn rows(
-    store: &Store,
-    opts: &ReportOptions,
-    level: ExportLevel,
-) -> Result<Vec<Map<String, Value>>> {
-    let (conn, q) = (store.conn(), opts.query());
-    opts.warn_if_pruned(store, level == ExportLevel::Daily)?;
-    let values: Vec<Value> = match level {
-        ExportLevel::Response => query::facts(conn, &q)?
-            .iter()
-            .map(|f| {
-                let time = jiff::Timestamp::from_millisecond(f.ts)
-                    .map(|t| t.to_zoned(opts.zone.tz.clone()).to_string())
-                    .unwrap_or_default();
-                serde_json::to_value(ResponseRow {
-                    time,
-                    session_id: f.session_id.as_deref(),
-                    project_path: f.project_path.as_deref(),
-                    model: f.model.as_deref(),
-                    input_tokens: f.sums.input_tokens,
-                    output_tokens: f.sums.output_tokens,
-                    cache_creation_tokens: f.sums.cache_creation_tokens(),
-                    cache_read_tokens: f.sums.cache_read_tokens,
-                    total_tokens: f.sums.total_tokens(),
-                    cost_usd: f.sums.cost_usd,
-                    priced: f.sums.unpriced_responses == 0,
-                })
-            })
-            .collect::<Result<_, _>>()?,
-        ExportLevel::Session => session_report(conn, &q)?
-            .sessions
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()?,
-        ExportLevel::Daily => daily_report(conn, &q)?
-            .daily
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()?,
-    };
-    values
-        .into_iter()
-        .map(|v| match v {
-            Value::Object(m) => Ok(m),
-            _ => Err(anyhow!("an export row is not an object")),
-        })
-        .collect()
-}
-
-/// JSON: an array of the rows. CSV: one column per field, the level's key column first;
-/// lists and nested values as compact JSON.
-fn encode(
-    w: &mut dyn Write,
-    format: ExportFormat,
-    level: ExportLevel,
-    rows: &[Map<String, Value>],
-) -> Result<()> {
+fn format(format: ExportFormat) -> export::ExportFormat {
     match format {
-        ExportFormat::Json => {
-            serde_json::to_writer_pretty(&mut *w, rows)?;
-            writeln!(w)?;
-        }
-        ExportFormat::Csv => {
-            let first = match level {
-                ExportLevel::Response => "time",
-                ExportLevel::Session => "sessionId",
-                ExportLevel::Daily => "date",
-            };
-            let mut headers: Vec<&str> = vec![first];
-            if let Some(r) = rows.first() {
-                headers.extend(r.keys().map(String::as_str).filter(|k| *k != first));
-            }
-            let mut out = csv::Writer::from_writer(w);
-            out.write_record(&headers)?;
-            for r in rows {
-                out.write_record(headers.iter().map(|h| match r.get(*h) {
-                    None | Some(Value::Null) => String::new(),
-                    Some(Value::String(s)) => s.clone(),
-                    Some(v) => v.to_string(),
-                }))?;
-            }
-            out.flush()?;
-        }
+        ExportFormat::Csv => export::ExportFormat::Csv,
+        ExportFormat::Json => export::ExportFormat::Json,
     }
-    Ok(())
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -14,6 +14,7 @@ mod models;
 mod periods;
 mod pricing;
 mod project;
+mod serve;
 mod session;
 mod snapshot;
 mod statusline;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Stats(args)) => snapshot::run_stats(&ctx, &args),
         Some(Command::Live(args)) => live::run(&ctx, &args),
         Some(Command::Statusline(args)) => statusline::run(&ctx, &args),
+        Some(Command::Serve(args)) => serve::run(&ctx, &args),
     }
 }
 
@@ -136,24 +138,23 @@ impl ReportOptions {
 
 /// The one place the current time is read: `CTM_NOW` (RFC 3339) replaces it in tests.
 pub(crate) fn now() -> Result<Timestamp> {
+    Ok(fixed_now()?.unwrap_or_else(Timestamp::now))
+}
+
+/// `CTM_NOW`, if set.
+fn fixed_now() -> Result<Option<Timestamp>> {
     match std::env::var("CTM_NOW") {
-        Ok(s) if !s.is_empty() => s.parse().map_err(|_| {
+        Ok(s) if !s.is_empty() => s.parse().map(Some).map_err(|_| {
             anyhow::anyhow!("CTM_NOW {s:?} is not an RFC 3339 time such as 2026-02-12T15:00:00Z")
         }),
-        _ => Ok(Timestamp::now()),
+        _ => Ok(None),
     }
 }
 
 /// YYYY-MM-DD or YYYYMMDD (ccusage's form).
 fn parse_date(flag: &str, s: &str) -> Result<Date> {
-    let normalized = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
-        format!("{}-{}-{}", &s[..4], &s[4..6], &s[6..])
-    } else {
-        s.to_owned()
-    };
-    normalized
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{flag} {s:?} is not a date; use YYYY-MM-DD or YYYYMMDD"))
+    ctm_analytics::parse_date(s)
+        .ok_or_else(|| anyhow::anyhow!("{flag} {s:?} is not a date; use YYYY-MM-DD or YYYYMMDD"))
 }
 
 /// Prints a report value as its options ask: JSON, CSV, or a table (compact when narrow).

@@ -1,0 +1,93 @@
+//! The dashboard's overview: today, this week, this month, and the current 5-hour block,
+//! each one of the existing reports (daily's totals, blocks' active block).
+
+use jiff::civil::{Date, Weekday};
+use jiff::Timestamp;
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::blocks::{blocks_report, BlockRow, BlocksQuery, TokenLimit};
+use crate::daily::daily_report;
+use crate::periods::week_start;
+use crate::query::ReportQuery;
+use crate::usage::Totals;
+use crate::AnalyticsError;
+
+/// The totals of a range of local days.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodTotals {
+    /// First and last local day, `YYYY-MM-DD`.
+    pub from: String,
+    pub to: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// cache read / (cache write + cache read).
+    pub cache_hit_rate: f64,
+    pub unpriced_models: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryReport {
+    pub today: PeriodTotals,
+    pub this_week: PeriodTotals,
+    pub this_month: PeriodTotals,
+    /// The active block (with burn rate and projection), if one is running now.
+    pub current_block: Option<BlockRow>,
+    /// The token limit the block is measured against: the largest finished block.
+    pub token_limit: Option<u64>,
+    pub now: String,
+    pub timezone: String,
+}
+
+/// The overview at `now`, in the query's zone and filters (its since/until are ignored:
+/// the periods are fixed by `now`).
+pub fn summary_report(
+    conn: &Connection,
+    q: &ReportQuery,
+    now: Timestamp,
+    start_of_week: Weekday,
+) -> Result<SummaryReport, AnalyticsError> {
+    let today = now.to_zoned(q.zone.tz.clone()).date();
+    let period = |from: Date| -> Result<PeriodTotals, AnalyticsError> {
+        let r = daily_report(
+            conn,
+            &ReportQuery {
+                since: Some(from),
+                until: Some(today),
+                ..q.clone()
+            },
+        )?;
+        Ok(PeriodTotals {
+            from: from.to_string(),
+            to: today.to_string(),
+            cache_hit_rate: r.totals.hit_rate(),
+            totals: r.totals,
+            unpriced_models: r.unpriced_models,
+        })
+    };
+    let blocks = blocks_report(
+        conn,
+        &BlocksQuery {
+            report: ReportQuery {
+                since: None,
+                until: None,
+                ..q.clone()
+            },
+            now_ms: now.as_millisecond(),
+            token_limit: Some(TokenLimit::LargestPastBlock),
+            active_only: true,
+            recent_only: false,
+        },
+    )?;
+    Ok(SummaryReport {
+        today: period(today)?,
+        this_week: period(week_start(today, start_of_week))?,
+        this_month: period(today.first_of_month())?,
+        current_block: blocks.blocks.into_iter().next(),
+        token_limit: blocks.token_limit,
+        now: blocks.now,
+        timezone: q.zone.label(),
+    })
+}

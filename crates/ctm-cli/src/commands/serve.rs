@@ -1,0 +1,74 @@
+//! `ctm serve`: the web dashboard (crate `ctm-web`), with the store following the data
+//! roots while it runs.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use ctm_analytics::Zone;
+
+use super::fixed_now;
+use crate::cli::ServeArgs;
+use crate::context::Context;
+
+pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
+    let token = match &args.token {
+        Some(t) => Some(t.clone()),
+        None => config_token(ctx)?,
+    };
+    let cfg = ctm_web::ServeConfig {
+        bind: args.bind,
+        token,
+        db_path: ctx.db_path.clone(),
+        default_zone: Zone::resolve(args.timezone.as_deref()).map_err(anyhow::Error::msg)?,
+        fixed_now: fixed_now()?,
+    };
+    // Refused before anything else happens, in one line.
+    ctm_web::auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(anyhow::Error::msg)?;
+    if !ctx.no_ingest {
+        let mut store = ctx.open_store()?;
+        ctx.ingest_now(&mut store)?;
+    }
+    let server = ctm_web::Server::start(cfg)?;
+    let url = format!("http://{}/", server.addr());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ctm serve: listening on {url} (Ctrl-C stops)")?;
+    if let Some(link) = server.login_link() {
+        writeln!(
+            out,
+            "ctm serve: open this one-time link to sign the browser in: {link}"
+        )?;
+    }
+    out.flush()?;
+    drop(out);
+    if args.open {
+        let target = server.login_link().unwrap_or(&url).to_owned();
+        if let Err(e) = std::process::Command::new("xdg-open").arg(&target).spawn() {
+            eprintln!("ctm: warning: could not open a browser ({e}); open {target} yourself");
+        }
+    }
+    server.wait();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `token` under `[serve]` in the config file, if any.
+fn config_token(ctx: &Context) -> Result<Option<String>> {
+    let text = match std::fs::read_to_string(&ctx.config_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {}", ctx.config_path.display()))
+        }
+    };
+    let doc: toml::Table = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", ctx.config_path.display()))?;
+    match doc.get("serve").and_then(|s| s.get("token")) {
+        None => Ok(None),
+        Some(toml::Value::String(t)) => Ok(Some(t.clone())),
+        Some(_) => anyhow::bail!(
+            "{}: [serve] token must be a string",
+            ctx.config_path.display()
+        ),
+    }
+}

@@ -1,0 +1,531 @@
+//! The router and the JSON API. Every answer is an analytics report value serialised as
+//! the CLI's `--json` prints it; every error is `{"error": "...", "parameter": ...}`.
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
+use axum::{middleware, Json, Router};
+use ctm_analytics::export::{self, ExportFormat, ExportLevel};
+use ctm_analytics::{
+    blocks_report, cache_report, daily_report, hourly_report, model_report, monthly_report,
+    project_report, session_detail, session_report, summary_report, top_report, weekly_report,
+    AnalyticsError, BlocksQuery, Order, SessionRow, SummaryReport, TokenLimit, Totals,
+};
+use ctm_store::exports::ExportRecord;
+use ctm_store::{Store, StoreError};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::params::Params;
+use crate::{assets, auth, AppState};
+
+/// An error answer: a status and one line, naming the parameter when one was wrong.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub parameter: Option<String>,
+}
+
+impl ApiError {
+    pub fn param(name: &str, message: String) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message,
+            parameter: Some(name.to_owned()),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+            parameter: None,
+        }
+    }
+
+    fn internal(message: String) -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message,
+            parameter: None,
+        }
+    }
+
+    pub(crate) fn from_store(e: StoreError) -> ApiError {
+        let status = match e {
+            // An ingest holding the write lock past the busy timeout: try again.
+            StoreError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError {
+            status,
+            message: e.to_string(),
+            parameter: None,
+        }
+    }
+}
+
+impl From<AnalyticsError> for ApiError {
+    fn from(e: AnalyticsError) -> ApiError {
+        match e {
+            AnalyticsError::Store(s) => ApiError::from_store(s),
+            AnalyticsError::NotFound(m) => ApiError::not_found(m),
+            AnalyticsError::Invalid(m) => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                message: m,
+                parameter: None,
+            },
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::from_store(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.message, "parameter": self.parameter });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// The route's parameters: the report ones when `report`, plus `extra`.
+fn params(q: Pairs, report: bool, extra: &[&str]) -> Result<Params, ApiError> {
+    let Query(pairs) = q.map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        message: format!("the query string cannot be read: {e}"),
+        parameter: None,
+    })?;
+    Params::check(pairs, report, extra)
+}
+
+/// Runs a read on a blocking thread with a pooled connection.
+async fn read<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let reader = st.reader.clone();
+    tokio::task::spawn_blocking(move || reader.with(f))
+        .await
+        .map_err(|e| ApiError::internal(format!("a request's worker stopped: {e}")))?
+}
+
+/// Every route: the page, the login link, the API and the event stream. The OpenAPI file
+/// documents exactly these paths (a test checks both ways).
+pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/", get(|| async { assets::page("/") })),
+        ("/app.js", get(|| async { assets::page("/app.js") })),
+        ("/app.css", get(|| async { assets::page("/app.css") })),
+        ("/login", get(login)),
+        ("/events", get(events)),
+        ("/api/health", get(health)),
+        ("/api/summary", get(summary)),
+        ("/api/daily", get(daily)),
+        ("/api/weekly", get(weekly)),
+        ("/api/monthly", get(monthly)),
+        ("/api/sessions", get(sessions)),
+        ("/api/sessions/{id}", get(session)),
+        ("/api/projects", get(projects)),
+        ("/api/models", get(models)),
+        ("/api/hourly", get(hourly)),
+        ("/api/top", get(top)),
+        ("/api/cache", get(cache)),
+        ("/api/blocks", get(blocks)),
+        ("/api/snapshots", get(snapshots)),
+        ("/api/exports", get(exports)),
+        ("/api/exports/history", get(export_history)),
+    ]
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new();
+    for (path, route) in routes() {
+        r = r.route(path, route);
+    }
+    r.fallback(|uri: axum::http::Uri| async move {
+        ApiError::not_found(format!("no such path: {}", uri.path()))
+    })
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_token,
+    ))
+    .with_state(state)
+}
+
+async fn login(State(st): State<AppState>, q: Pairs) -> Response {
+    match params(q, false, &["code"]) {
+        Ok(p) => auth::login(&st, p.get("code")),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn events(State(st): State<AppState>, q: Pairs) -> Response {
+    match params(q, false, &[]) {
+        Ok(_) => st.notifier.stream().into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, ApiError> {
+    params(q, false, &[])?;
+    let ingest = st.notifier.status();
+    let clients = st.notifier.clients();
+    read(&st, move |s| {
+        let responses: i64 = s
+            .conn()
+            .query_row("SELECT count(*) FROM billed_responses", [], |r| r.get(0))
+            .map_err(|e| ApiError::from_store(e.into()))?;
+        Ok(Json(json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "schemaVersion": s.schema_version()?,
+            "billedResponses": responses,
+            "ingest": ingest,
+            "eventClients": clients,
+        })))
+    })
+    .await
+}
+
+/// `/api/summary`: the overview, and the place for the official rate limits.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    #[serde(flatten)]
+    report: SummaryReport,
+    /// OFFICIAL-LIMITS: the official rate limits `ctm statusline` captures (store
+    /// migration 5, another issue) are not in this store's schema yet; this stays null
+    /// until they can be read from the store here.
+    official_limits: Option<Value>,
+}
+
+async fn summary(State(st): State<AppState>, q: Pairs) -> Result<Json<Summary>, ApiError> {
+    let p = params(q, true, &["start_of_week"])?;
+    let rq = p.report_query(&st.default_zone)?;
+    let first = p.start_of_week()?;
+    let now = st.now();
+    read(&st, move |s| {
+        Ok(Json(Summary {
+            report: summary_report(s.conn(), &rq, now, first)?,
+            official_limits: None,
+        }))
+    })
+    .await
+}
+
+/// The report routes that take only the shared parameters.
+macro_rules! report_route {
+    ($name:ident, $report:path) => {
+        async fn $name(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
+            let rq = params(q, true, &[])?.report_query(&st.default_zone)?;
+            read(&st, move |s| {
+                Ok(Json($report(s.conn(), &rq)?).into_response())
+            })
+            .await
+        }
+    };
+}
+
+report_route!(daily, daily_report);
+report_route!(monthly, monthly_report);
+report_route!(projects, project_report);
+report_route!(models, model_report);
+report_route!(hourly, hourly_report);
+report_route!(cache, cache_report);
+
+async fn weekly(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
+    let p = params(q, true, &["start_of_week"])?;
+    let rq = p.report_query(&st.default_zone)?;
+    let first = p.start_of_week()?;
+    read(&st, move |s| {
+        Ok(Json(weekly_report(s.conn(), &rq, first)?).into_response())
+    })
+    .await
+}
+
+async fn top(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
+    let p = params(q, true, &["limit"])?;
+    let rq = p.report_query(&st.default_zone)?;
+    let limit = p.number("limit", 10, 1, 1000)? as usize;
+    read(&st, move |s| {
+        Ok(Json(top_report(s.conn(), &rq, limit)?).into_response())
+    })
+    .await
+}
+
+async fn blocks(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
+    let p = params(q, true, &["token_limit", "active", "recent"])?;
+    let token_limit = match p.get("token_limit") {
+        None | Some("") => None,
+        Some("max") => Some(TokenLimit::LargestPastBlock),
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) if n > 0 => Some(TokenLimit::Tokens(n)),
+            _ => {
+                return Err(ApiError::param(
+                    "token_limit",
+                    format!("token_limit {s:?} is neither a positive number of tokens nor max"),
+                ))
+            }
+        },
+    };
+    let q = BlocksQuery {
+        report: p.report_query(&st.default_zone)?,
+        now_ms: st.now().as_millisecond(),
+        token_limit,
+        active_only: p.flag("active")?,
+        recent_only: p.flag("recent")?,
+    };
+    // OFFICIAL-LIMITS: the blocks report gains the official limits when the store has them.
+    read(&st, move |s| {
+        Ok(Json(blocks_report(s.conn(), &q)?).into_response())
+    })
+    .await
+}
+
+/// Sort keys of `/api/sessions`.
+const SESSION_SORTS: [&str; 6] = [
+    "lastActivity",
+    "firstActivity",
+    "cost",
+    "tokens",
+    "responses",
+    "duration",
+];
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionPage {
+    sessions: Vec<SessionRow>,
+    /// Sessions matching the filters, on all pages.
+    total: usize,
+    offset: u64,
+    limit: u64,
+    sort: &'static str,
+    order: &'static str,
+    /// The sums of all matching sessions, not only this page.
+    totals: Totals,
+    timezone: String,
+    unpriced_models: Vec<String>,
+}
+
+async fn sessions(State(st): State<AppState>, q: Pairs) -> Result<Json<SessionPage>, ApiError> {
+    let p = params(q, true, &["date", "sort", "limit", "offset"])?;
+    let mut rq = p.report_query(&st.default_zone)?;
+    if let Some(d) = p.get("date").filter(|d| !d.is_empty()) {
+        if rq.since.is_some() || rq.until.is_some() {
+            return Err(ApiError::param(
+                "date",
+                "date is one day; give either date or since/until".into(),
+            ));
+        }
+        let day = ctm_analytics::parse_date(d).ok_or_else(|| {
+            ApiError::param(
+                "date",
+                format!("date {d:?} is not a date; use YYYY-MM-DD or YYYYMMDD"),
+            )
+        })?;
+        (rq.since, rq.until) = (Some(day), Some(day));
+    }
+    let sort = p.choice("sort", &SESSION_SORTS, "lastActivity")?;
+    let order = p.order()?.unwrap_or(Order::Desc);
+    let limit = p.number("limit", 50, 1, 1000)?;
+    let offset = p.number("offset", 0, 0, u64::from(u32::MAX))?;
+    rq.order = Order::Asc;
+    read(&st, move |s| {
+        let r = session_report(s.conn(), &rq)?;
+        let mut rows = r.sessions;
+        let key = |a: &SessionRow, b: &SessionRow| match sort {
+            "firstActivity" => a.first_ms.cmp(&b.first_ms),
+            "cost" => a.total_cost.total_cmp(&b.total_cost),
+            "tokens" => a.total_tokens.cmp(&b.total_tokens),
+            "responses" => a.responses.cmp(&b.responses),
+            "duration" => (a.last_ms - a.first_ms).cmp(&(b.last_ms - b.first_ms)),
+            _ => a.last_ms.cmp(&b.last_ms),
+        };
+        // Stable: ties keep the report's order (last activity, then id).
+        rows.sort_by(|a, b| match order {
+            Order::Asc => key(a, b),
+            Order::Desc => key(b, a),
+        });
+        let total = rows.len();
+        let page: Vec<SessionRow> = rows
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect();
+        Ok(Json(SessionPage {
+            sessions: page,
+            total,
+            offset,
+            limit,
+            sort,
+            order: match order {
+                Order::Asc => "asc",
+                Order::Desc => "desc",
+            },
+            totals: r.totals,
+            timezone: r.timezone,
+            unpriced_models: r.unpriced_models,
+        }))
+    })
+    .await
+}
+
+async fn session(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Pairs,
+) -> Result<Response, ApiError> {
+    let rq = params(q, true, &[])?.report_query(&st.default_zone)?;
+    read(&st, move |s| {
+        Ok(Json(session_detail(s.conn(), &rq, &id)?).into_response())
+    })
+    .await
+}
+
+async fn snapshots(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, ApiError> {
+    params(q, false, &[])?;
+    read(&st, |s| {
+        let list = ctm_store::snapshots::list(s.conn())?;
+        Ok(Json(json!({ "snapshots": list })))
+    })
+    .await
+}
+
+async fn export_history(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, ApiError> {
+    params(q, false, &[])?;
+    read(&st, |s| {
+        let list = ctm_store::exports::history(s.conn())?;
+        Ok(Json(json!({ "exports": list })))
+    })
+    .await
+}
+
+/// A CSV or JSON download of the export rows `ctm export` writes, recorded in
+/// `export_history` like every `ctm export`.
+async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
+    let p = params(q, true, &["format", "level"])?;
+    let rq = p.report_query(&st.default_zone)?;
+    let format = match p.choice("format", &["csv", "json"], "")? {
+        "csv" => ExportFormat::Csv,
+        "json" => ExportFormat::Json,
+        _ => {
+            return Err(ApiError::param(
+                "format",
+                "format is required: csv or json".into(),
+            ))
+        }
+    };
+    let level = match p.choice("level", &["response", "session", "daily"], "response")? {
+        "session" => ExportLevel::Session,
+        "daily" => ExportLevel::Daily,
+        _ => ExportLevel::Response,
+    };
+    let range = |d: Option<jiff::civil::Date>| d.map_or_else(|| "all".into(), |d| d.to_string());
+    let name = format!(
+        "ctm-{}-{}-{}.{}",
+        level.name(),
+        range(rq.since),
+        range(rq.until),
+        format.name()
+    );
+    let file_name = name.clone();
+    let body = read(&st, move |s| {
+        let rows = export::export_rows(s.conn(), &rq, level);
+        let encoded = rows.as_ref().map_err(|e| e.to_string()).and_then(|rows| {
+            let mut out = Vec::new();
+            export::encode(&mut out, format, level, rows)
+                .map(|_| out)
+                .map_err(|e| e.to_string())
+        });
+        let mut rec = ExportRecord {
+            id: 0,
+            exported_at: String::new(),
+            format: format.name().into(),
+            date_range_start: rq.since.map(|d| d.to_string()),
+            date_range_end: rq.until.map(|d| d.to_string()),
+            file_path: Some(format!("download:{file_name}")),
+            record_count: 0,
+            file_size: None,
+            status: "completed".into(),
+            error_message: None,
+        };
+        match &encoded {
+            Ok(bytes) => {
+                rec.record_count = rows.as_ref().map_or(0, |r| r.len() as u64);
+                rec.file_size = Some(bytes.len() as u64);
+            }
+            Err(e) => {
+                rec.status = "failed".into();
+                rec.error_message = Some(e.clone());
+            }
+        }
+        // Recorded whatever happened, failures included.
+        let tx = s.write()?;
+        ctm_store::exports::record(&tx, &rec)?;
+        tx.commit().map_err(|e| ApiError::from_store(e.into()))?;
+        encoded.map_err(ApiError::internal)
+    })
+    .await?;
+    let content_type = match format {
+        ExportFormat::Csv => "text/csv; charset=utf-8",
+        ExportFormat::Json => "application/json",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from(body),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The paths under `paths:` in openapi.yaml (two-space indented keys).
+    fn documented() -> Vec<String> {
+        let spec = include_str!("../openapi.yaml");
+        let mut in_paths = false;
+        let mut out = Vec::new();
+        for line in spec.lines() {
+            if !line.starts_with(' ') && !line.is_empty() {
+                in_paths = line.trim_end() == "paths:";
+                continue;
+            }
+            if in_paths {
+                if let Some(key) = line.strip_prefix("  /") {
+                    if let Some(path) = key.strip_suffix(':') {
+                        out.push(format!("/{path}"));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_is_documented_and_every_documented_path_is_a_route() {
+        let mut routed: Vec<String> = routes().into_iter().map(|(p, _)| p.to_owned()).collect();
+        let mut documented = documented();
+        routed.sort();
+        documented.sort();
+        assert!(!documented.is_empty());
+        assert_eq!(routed, documented);
+    }
+}

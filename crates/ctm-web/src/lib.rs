@@ -1,0 +1,164 @@
+//! `ctm serve`: a local web dashboard and its JSON API, served from the store.
+//!
+//! The only crate that links an async runtime (tokio) and an HTTP server (axum): the core
+//! crates never do. Every API answer is one of `ctm_analytics`' report values, serialised
+//! as the CLI's `--json` does, read on a blocking thread from a small pool of read
+//! connections (WAL: readers never wait for the ingest). The page and its script are
+//! compiled into the binary; nothing on the file system is ever served.
+//!
+//! - [`params`]: query parameters, checked (a bad one is a 400 naming it).
+//! - [`api`]: the router and one handler per route.
+//! - [`auth`]: the bind rule (a non-loopback address needs a token) and the token check.
+//! - [`assets`]: the embedded page.
+//! - [`events`]: `GET /events`, Server-Sent Events fed by the follower.
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod events;
+pub mod params;
+mod pool;
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::{Context as _, Result};
+use ctm_analytics::Zone;
+use jiff::Timestamp;
+use tokio::sync::oneshot;
+
+pub use events::Notifier;
+
+/// The default address: loopback only.
+pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
+
+/// What `ctm serve` was asked.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub bind: SocketAddr,
+    /// Required for any non-loopback address; when set, every request must carry it.
+    pub token: Option<String>,
+    pub db_path: PathBuf,
+    /// The zone of a request without `tz` (the system's unless told).
+    pub default_zone: Zone,
+    /// A fixed "now" (`CTM_NOW`, for tests); else the clock.
+    pub fixed_now: Option<Timestamp>,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) reader: Arc<pool::Reader>,
+    pub(crate) default_zone: Zone,
+    pub(crate) fixed_now: Option<Timestamp>,
+    pub(crate) notifier: Notifier,
+    pub(crate) auth: Arc<auth::Auth>,
+}
+
+impl AppState {
+    pub(crate) fn now(&self) -> Timestamp {
+        self.fixed_now.unwrap_or_else(Timestamp::now)
+    }
+}
+
+/// A running server: its runtime lives on its own thread until the server is dropped.
+pub struct Server {
+    addr: SocketAddr,
+    login_link: Option<String>,
+    notifier: Notifier,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Checks the bind rule, opens (and migrates) the store, binds, and starts serving.
+    /// Returns once the socket is bound, so `addr()` is the real port (for `:0`).
+    pub fn start(cfg: ServeConfig) -> Result<Server> {
+        auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(anyhow::Error::msg)?;
+        let reader = Arc::new(pool::Reader::open(&cfg.db_path)?);
+        let auth = Arc::new(auth::Auth::new(cfg.token.clone())?);
+        let notifier = Notifier::new();
+        let state = AppState {
+            reader,
+            default_zone: cfg.default_zone.clone(),
+            fixed_now: cfg.fixed_now,
+            notifier: notifier.clone(),
+            auth: auth.clone(),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            // Each blocking task holds one SQLite read connection at most.
+            .max_blocking_threads(16)
+            .enable_io()
+            .enable_time()
+            .build()
+            .context("cannot start the server's runtime")?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(cfg.bind))
+            .with_context(|| format!("cannot listen on {}", cfg.bind))?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = api::router(state);
+        let thread = std::thread::Builder::new()
+            .name("ctm-serve".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    tokio::select! {
+                        served = axum::serve(listener, app).into_future() => {
+                            if let Err(e) = served {
+                                eprintln!("ctm: error: the server stopped: {e}");
+                            }
+                        }
+                        _ = rx => {}
+                    }
+                });
+                // Not graceful: open /events streams never end by themselves.
+                runtime.shutdown_background();
+            })?;
+        let login_link = auth
+            .login_code()
+            .map(|code| format!("http://{addr}/login?code={code}"));
+        Ok(Server {
+            addr,
+            login_link,
+            notifier,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// With a token: the one-time link that sets the token's cookie in a browser.
+    pub fn login_link(&self) -> Option<&str> {
+        self.login_link.as_deref()
+    }
+
+    /// The handle that tells `/events` clients about new data.
+    pub fn notifier(&self) -> Notifier {
+        self.notifier.clone()
+    }
+
+    /// Blocks until the server stops (it runs until the process is ended).
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
