@@ -12,6 +12,7 @@ mod cli {
     mod live;
     mod prune_facts;
     mod reports;
+    mod serve;
     mod snapshots_cmd;
     mod statusline;
 }

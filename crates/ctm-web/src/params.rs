@@ -57,7 +57,9 @@ impl Params {
     pub fn report_query(&self, default_zone: &Zone) -> Result<ReportQuery, ApiError> {
         let zone = match self.get("tz") {
             None | Some("") => default_zone.clone(),
-            Some(name) => Zone::resolve(Some(name)).map_err(|m| ApiError::param("tz", m))?,
+            Some(name) => {
+                Zone::resolve(Some(name)).map_err(|m| ApiError::param("tz", format!("tz: {m}")))?
+            }
         };
         let date = |name: &str| -> Result<_, ApiError> {
             match self.get(name) {

@@ -32,7 +32,12 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
     let server = ctm_web::Server::start(cfg)?;
     let url = format!("http://{}/", server.addr());
     let mut out = std::io::stdout().lock();
-    writeln!(out, "ctm serve: listening on {url} (Ctrl-C stops)")?;
+    let note = if server.login_link().is_some() {
+        "token required; Ctrl-C stops"
+    } else {
+        "Ctrl-C stops"
+    };
+    writeln!(out, "ctm serve: listening on {url} ({note})")?;
     if let Some(link) = server.login_link() {
         writeln!(
             out,

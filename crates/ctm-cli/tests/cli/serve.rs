@@ -1,0 +1,613 @@
+//! `ctm serve` as a user runs it: the real binary on 127.0.0.1:0 (never any other
+//! address), asked over plain HTTP/1.1 by a small client on a std TcpStream.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ctm_testdata::{generate, GenConfig};
+use serde_json::Value;
+
+use super::support::*;
+
+/// Any read on a socket gives up after this (a hung server fails the test, never blocks it).
+const READ_LIMIT: Duration = Duration::from_secs(60);
+
+/// A running `ctm serve`, killed when dropped.
+pub struct Served {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// The rest of the start-up lines (the login link, when there is a token).
+    pub lines: Vec<String>,
+}
+
+impl Served {
+    /// `ctm serve --bind 127.0.0.1:0` on `root` with `extra` arguments; waits for the
+    /// "listening" line and reads the address from it.
+    pub fn start(env: &Env, root: &Path, extra: &[&str]) -> Served {
+        let mut cmd = env.ctm();
+        cmd.arg("--claude-dir")
+            .arg(root)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(extra)
+            .env("CTM_NOW", "2026-02-12T21:30:00Z");
+        Served::spawn(cmd)
+    }
+
+    pub fn spawn(mut cmd: Command) -> Served {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        let Some(addr) = first
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http://"))
+            .and_then(|w| w.trim_end_matches('/').parse::<SocketAddr>().ok())
+        else {
+            let _ = child.kill();
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("ctm serve did not start: {first:?} {err}");
+        };
+        assert!(addr.ip().is_loopback(), "{addr}");
+        let mut lines = Vec::new();
+        if extra_line_expected(&first) {
+            let mut l = String::new();
+            out.read_line(&mut l).unwrap();
+            lines.push(l);
+        }
+        // The rest of stdout is not read: keep the pipe open without blocking the child.
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut out, &mut std::io::sink());
+        });
+        Served { child, addr, lines }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        request(self.addr, path, &[])
+    }
+
+    /// A 200 JSON answer.
+    pub fn json(&self, path: &str) -> Value {
+        let r = self.get(path);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        r.json()
+    }
+}
+
+/// The login link follows the listening line when a token is set; the server says so.
+fn extra_line_expected(first: &str) -> bool {
+    first.contains("token required")
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One GET with `Connection: close`; the path is sent exactly as given (no normalising).
+pub fn request(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(READ_LIMIT)).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    parse_reply(&raw)
+}
+
+fn parse_reply(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no end of headers");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size_text = String::from_utf8_lossy(&data[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+    out
+}
+
+/// The fixture copied into the env (so tests may append to it).
+pub fn fixture_copy(env: &Env) -> std::path::PathBuf {
+    let root = env.path().join("root");
+    copy_tree(&fixture_root(), &root);
+    root
+}
+
+#[test]
+fn api_daily_is_the_json_of_ctm_daily() {
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let server = Served::start(&env, &root, &[]);
+    let cases: [(&str, &[&str]); 5] = [
+        ("tz=UTC", &["--timezone", "UTC"]),
+        ("tz=Asia/Tokyo", &["--timezone", "Asia/Tokyo"]),
+        (
+            "tz=America/New_York&since=20260211&until=2026-02-12&order=desc",
+            &[
+                "--timezone",
+                "America/New_York",
+                "--since",
+                "20260211",
+                "--until",
+                "2026-02-12",
+                "--order",
+                "desc",
+            ],
+        ),
+        (
+            "tz=UTC&model=opus",
+            &["--timezone", "UTC", "--model", "opus"],
+        ),
+        ("", &[]),
+    ];
+    for (query, args) in cases {
+        let api = server.json(&format!("/api/daily?{query}"));
+        let cli = json(
+            env.ctm()
+                .args(["--no-ingest", "daily", "--json"])
+                .args(args),
+        );
+        assert_eq!(api, cli, "/api/daily?{query}");
+    }
+    assert_eq!(daily_totals(&server.json("/api/daily")), FIXTURE_TOTALS);
+    // The other reports are the CLI's values too.
+    for (route, cmd) in [
+        ("weekly", "weekly"),
+        ("monthly", "monthly"),
+        ("projects", "project"),
+        ("models", "models"),
+        ("hourly", "hourly"),
+        ("cache", "cache"),
+        ("top", "top"),
+    ] {
+        let api = server.json(&format!("/api/{route}?tz=Asia/Kolkata"));
+        let cli =
+            json(
+                env.ctm()
+                    .args(["--no-ingest", cmd, "--json", "--timezone", "Asia/Kolkata"]),
+            );
+        assert_eq!(api, cli, "/api/{route}");
+    }
+    let api = server.json("/api/blocks?tz=UTC&token_limit=max");
+    let cli = json(
+        env.ctm()
+            .args([
+                "--no-ingest",
+                "blocks",
+                "--json",
+                "--timezone",
+                "UTC",
+                "--token-limit",
+                "max",
+            ])
+            .env("CTM_NOW", "2026-02-12T21:30:00Z"),
+    );
+    assert_eq!(api, cli, "/api/blocks");
+    let api = server.json("/api/sessions/d6e0?tz=UTC");
+    let cli = json(env.ctm().args([
+        "--no-ingest",
+        "session",
+        "d6e0",
+        "--json",
+        "--timezone",
+        "UTC",
+    ]));
+    assert_eq!(api, cli, "/api/sessions/d6e0");
+}
+
+#[test]
+fn api_figures_equal_the_generator_ground_truth() {
+    let env = Env::new();
+    let root = env.path().join("gen");
+    let expected = generate(&root, &GenConfig::small(29)).unwrap();
+    let server = Served::start(&env, &root, &[]);
+    for zone in ["UTC", "Asia/Tokyo", "America/New_York"] {
+        let daily = server.json(&format!("/api/daily?tz={zone}"));
+        let got: Vec<(String, u64, u64, u64, u64, u64)> = daily["daily"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let n = |k: &str| d[k].as_u64().unwrap();
+                (
+                    d["date"].as_str().unwrap().to_owned(),
+                    n("responses"),
+                    n("inputTokens"),
+                    n("outputTokens"),
+                    n("cacheCreationTokens"),
+                    n("cacheReadTokens"),
+                )
+            })
+            .collect();
+        let want: Vec<(String, u64, u64, u64, u64, u64)> = expected.by_day[zone]
+            .iter()
+            .map(|(d, t)| {
+                (
+                    d.clone(),
+                    t.responses,
+                    t.input_tokens,
+                    t.output_tokens,
+                    t.cache_creation_tokens,
+                    t.cache_read_tokens,
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{zone}");
+        for route in ["weekly", "monthly"] {
+            let v = server.json(&format!("/api/{route}?tz={zone}"));
+            assert_eq!(daily_totals(&v), daily_totals(&daily), "{route} {zone}");
+            let cost = |r: &Value| r["totals"]["totalCost"].as_f64().unwrap();
+            // The same responses summed in another grouping: equal up to rounding.
+            assert!((cost(&v) - cost(&daily)).abs() < 1e-6, "{route} {zone}");
+        }
+    }
+    let t = &expected.totals;
+    let want = (
+        t.responses,
+        t.input_tokens,
+        t.output_tokens,
+        t.cache_creation_tokens,
+        t.cache_read_tokens,
+    );
+    assert_eq!(daily_totals(&server.json("/api/daily?tz=UTC")), want);
+    // Sessions: every page together is every session once, and the count is the generator's.
+    let all = server.json("/api/sessions?tz=UTC&limit=1000");
+    let total = all["total"].as_u64().unwrap() as usize;
+    assert_eq!(total, expected.by_session.len());
+    let mut paged = Vec::new();
+    let mut offset = 0;
+    while offset < total {
+        let page = server.json(&format!("/api/sessions?tz=UTC&limit=7&offset={offset}"));
+        assert_eq!(page["total"].as_u64().unwrap() as usize, total);
+        paged.extend(page["sessions"].as_array().unwrap().iter().cloned());
+        offset += 7;
+    }
+    assert_eq!(&Value::Array(paged), &all["sessions"]);
+    let by_cost = server.json("/api/sessions?sort=cost&order=desc&limit=1000");
+    let costs: Vec<f64> = by_cost["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["totalCost"].as_f64().unwrap())
+        .collect();
+    assert!(costs.windows(2).all(|w| w[0] >= w[1]), "{costs:?}");
+    for (id, t) in &expected.by_session {
+        let s = server.json(&format!("/api/sessions/{id}?tz=UTC"));
+        assert_eq!(
+            s["session"]["responses"].as_u64().unwrap(),
+            t.responses,
+            "{id}"
+        );
+        assert_eq!(
+            s["responses"].as_array().unwrap().len() as u64,
+            t.responses,
+            "{id}"
+        );
+        break;
+    }
+}
+
+#[test]
+fn bad_parameters_are_400_naming_the_parameter_and_unknown_paths_404() {
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let server = Served::start(&env, &root, &[]);
+    for (path, param) in [
+        ("/api/daily?since=2026-13-01", "since"),
+        ("/api/daily?until=tomorrow", "until"),
+        ("/api/daily?since=2026-02-12&until=2026-02-10", "since"),
+        ("/api/weekly?tz=Mars/Olympus", "tz"),
+        ("/api/weekly?start_of_week=someday", "start_of_week"),
+        ("/api/monthly?order=sideways", "order"),
+        ("/api/monthly?colour=red", "colour"),
+        ("/api/daily?tz=UTC&tz=UTC", "tz"),
+        ("/api/sessions?limit=0", "limit"),
+        ("/api/sessions?limit=abc", "limit"),
+        ("/api/sessions?offset=-1", "offset"),
+        ("/api/sessions?sort=price", "sort"),
+        ("/api/sessions?date=2026-02-10&since=2026-02-10", "date"),
+        ("/api/top?limit=99999", "limit"),
+        ("/api/blocks?token_limit=lots", "token_limit"),
+        ("/api/blocks?active=maybe", "active"),
+        ("/api/exports", "format"),
+        ("/api/exports?format=xml", "format"),
+        ("/api/exports?format=csv&level=line", "level"),
+        ("/api/health?verbose=1", "verbose"),
+        ("/events?x=1", "x"),
+    ] {
+        let r = server.get(path);
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["parameter"], param, "{path}: {v}");
+        let message = v["error"].as_str().unwrap();
+        assert!(
+            message.contains(param) && !message.contains('\n'),
+            "{path}: {message}"
+        );
+    }
+    for path in [
+        "/api/nothing",
+        "/api/daily/extra",
+        "/index.html",
+        "/assets/app.js",
+        "/api/sessions/no-such-session",
+        "/api/sessions/d6e0?since=2026-02-12",
+    ] {
+        let r = server.get(path);
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert!(r.json()["error"].is_string(), "{path}");
+    }
+}
+
+#[test]
+fn no_request_path_reaches_a_file() {
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let secret = env.path().join("secret.txt");
+    std::fs::write(&secret, "do-not-serve-this").unwrap();
+    let server = Served::start(&env, &root, &[]);
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    let abs = secret.display().to_string();
+    for path in [
+        "/../secret.txt".to_owned(),
+        "/../../../../etc/passwd".to_owned(),
+        "/%2e%2e/%2e%2e/etc/passwd".to_owned(),
+        "/app.js/../../../etc/passwd".to_owned(),
+        "/..%2f..%2f..%2fetc%2fpasswd".to_owned(),
+        "//etc/passwd".to_owned(),
+        format!("/{abs}"),
+        format!("/%2F{}", abs.trim_start_matches('/')),
+        "/api/sessions/..%2F..%2Fetc%2Fpasswd".to_owned(),
+        "/api/../../etc/passwd".to_owned(),
+        "/.%2e/Cargo.toml".to_owned(),
+    ] {
+        let r = request(server.addr, &path, &[]);
+        assert!(
+            r.status == 404 || r.status == 400,
+            "{path}: {} {}",
+            r.status,
+            r.text()
+        );
+        let body = r.text();
+        assert!(
+            !body.contains("root:")
+                && !body.contains("do-not-serve-this")
+                && !body.contains("[package]"),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[test]
+fn a_non_loopback_bind_without_a_token_is_refused_in_one_line() {
+    let env = Env::new();
+    let root = env.root("root");
+    for bind in ["0.0.0.0:0", "[::]:0", "192.0.2.1:7878"] {
+        let out = env
+            .ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["serve", "--bind", bind])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bind}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("--token") && err.contains("refusing"), "{err}");
+        assert!(out.stdout.is_empty(), "{bind} printed {:?}", out.stdout);
+    }
+    // A token that is too short is refused even on loopback.
+    let out = env
+        .ctm()
+        .arg("--claude-dir")
+        .arg(&root)
+        .args(["serve", "--bind", "127.0.0.1:0", "--token", "short"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn with_a_token_only_bearer_or_the_login_cookie_pass() {
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let token = "t0ken-for-the-test-0123456789";
+    let server = Served::start(&env, &root, &["--token", token]);
+    let link = server.lines.first().expect("the login link line").clone();
+    let path = link
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("http://{}", server.addr)))
+        .expect("a link to this server")
+        .to_owned();
+    assert!(path.starts_with("/login?code="), "{link}");
+    for p in ["/", "/api/daily", "/events", "/app.js", "/nothing"] {
+        assert_eq!(server.get(p).status, 401, "{p}");
+    }
+    let bearer = format!("Bearer {token}");
+    let ok = request(
+        server.addr,
+        "/api/daily?tz=UTC",
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(ok.status, 200);
+    assert_eq!(daily_totals(&ok.json()), FIXTURE_TOTALS);
+    let wrong = request(
+        server.addr,
+        "/api/daily",
+        &[("Authorization", "Bearer t0ken-for-the-test-0123456780")],
+    );
+    assert_eq!(wrong.status, 401);
+    // The link sets the cookie once; the cookie then opens everything.
+    let login = server.get(&path);
+    assert_eq!(login.status, 303, "{}", login.text());
+    let cookie = login.header("set-cookie").unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(server.get(&path).status, 401, "the link works once");
+    let page = request(server.addr, "/", &[("Cookie", &pair)]);
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<html"));
+    let api = request(server.addr, "/api/health", &[("Cookie", &pair)]);
+    assert_eq!(api.status, 200);
+    let bad_cookie = request(server.addr, "/api/health", &[("Cookie", "ctm_token=nope")]);
+    assert_eq!(bad_cookie.status, 401);
+}
+
+#[test]
+fn exports_download_and_are_recorded() {
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let server = Served::start(&env, &root, &[]);
+    let csv = server.get("/api/exports?format=csv&level=daily&tz=UTC");
+    assert_eq!(csv.status, 200, "{}", csv.text());
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert!(csv
+        .header("content-disposition")
+        .unwrap()
+        .contains("ctm-daily-all-all.csv"));
+    let text = csv.text();
+    assert!(text.starts_with("date,"), "{text}");
+    assert_eq!(text.lines().count(), 4, "a header and three days");
+    let js = server.get("/api/exports?format=json&level=session&tz=UTC&since=2026-02-11");
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.json().as_array().unwrap().len(),
+        5,
+        "sessions active from 2026-02-11"
+    );
+    // The same rows as `ctm export` writes.
+    let file = env.path().join("out.json");
+    run(env
+        .ctm()
+        .args([
+            "--no-ingest",
+            "export",
+            "--format",
+            "json",
+            "--level",
+            "session",
+            "--timezone",
+            "UTC",
+            "--since",
+            "2026-02-11",
+            "-o",
+        ])
+        .arg(&file));
+    let written: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(js.json(), written);
+    let history = server.json("/api/exports/history");
+    let rows = history["exports"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{history}");
+    assert_eq!(rows[0]["format"], "csv");
+    assert_eq!(rows[0]["recordCount"], 3);
+    assert_eq!(rows[0]["fileSize"].as_u64().unwrap(), csv.body.len() as u64);
+    assert_eq!(rows[1]["dateRangeStart"], "2026-02-11");
+    assert_eq!(rows[1]["status"], "completed");
+}
+
+#[test]
+fn summary_is_today_week_month_and_the_active_block() {
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let server = Served::start(&env, &root, &[]);
+    let s = server.json("/api/summary?tz=UTC");
+    let today = server.json("/api/daily?tz=UTC&since=2026-02-12&until=2026-02-12");
+    assert_eq!(s["today"]["totalCost"], today["totals"]["totalCost"]);
+    assert_eq!(s["today"]["responses"], 551);
+    let week = server.json("/api/daily?tz=UTC&since=2026-02-09&until=2026-02-12");
+    assert_eq!(s["thisWeek"]["totalTokens"], week["totals"]["totalTokens"]);
+    assert_eq!(s["thisMonth"]["responses"], 904);
+    let active = server.json("/api/blocks?tz=UTC&active=true&token_limit=max");
+    assert_eq!(s["currentBlock"], active["blocks"][0]);
+    assert_eq!(s["tokenLimit"], active["tokenLimit"]);
+    assert!(s["currentBlock"]["projection"].is_object());
+    assert!(s.get("officialLimits").is_some());
+    let health = server.json("/api/health");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["billedResponses"], 904);
+}
