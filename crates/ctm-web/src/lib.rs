@@ -27,9 +27,11 @@ use std::thread::JoinHandle;
 
 use anyhow::{Context as _, Result};
 use ctm_analytics::Zone;
+use ctm_follow::{FollowEvent, Follower};
 use jiff::Timestamp;
 use tokio::sync::oneshot;
 
+pub use ctm_follow::FollowOptions;
 pub use events::Notifier;
 
 /// The default address: loopback only.
@@ -46,6 +48,9 @@ pub struct ServeConfig {
     pub default_zone: Zone,
     /// A fixed "now" (`CTM_NOW`, for tests); else the clock.
     pub fixed_now: Option<Timestamp>,
+    /// Keep the store following the data roots while serving (`None`: serve the store
+    /// as it is).
+    pub follow: Option<FollowOptions>,
 }
 
 /// What every handler shares.
@@ -71,6 +76,7 @@ pub struct Server {
     notifier: Notifier,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    follower: Option<Follower>,
 }
 
 impl Server {
@@ -121,13 +127,21 @@ impl Server {
         let login_link = auth
             .login_code()
             .map(|code| format!("http://{addr}/login?code={code}"));
-        Ok(Server {
+        let mut server = Server {
             addr,
             login_link,
             notifier,
             shutdown: Some(tx),
             thread: Some(thread),
-        })
+            follower: None,
+        };
+        if let Some(opts) = cfg.follow {
+            let notifier = server.notifier.clone();
+            server.follower = Some(Follower::start(opts, move |event| {
+                bridge(&notifier, event)
+            })?);
+        }
+        Ok(server)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -152,8 +166,22 @@ impl Server {
     }
 }
 
+/// The follower's news, on its thread, to every `/events` client.
+fn bridge(notifier: &Notifier, event: FollowEvent) {
+    match event {
+        FollowEvent::Ingested(r) if !r.unchanged => {
+            notifier.ingested(r.responses_added, r.responses_updated, r.files_read)
+        }
+        FollowEvent::Ingested(_) => {}
+        FollowEvent::Snapshots(taken) => notifier.snapshots(taken.len()),
+        FollowEvent::Warning(w) => notifier.warning(&w),
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
+        // The follower first: it stops between two runs, never inside one.
+        drop(self.follower.take());
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use ctm_analytics::Zone;
+use ctm_web::FollowOptions;
 
 use super::fixed_now;
 use crate::cli::ServeArgs;
@@ -16,18 +17,26 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
         Some(t) => Some(t.clone()),
         None => config_token(ctx)?,
     };
-    let cfg = ctm_web::ServeConfig {
+    let mut cfg = ctm_web::ServeConfig {
         bind: args.bind,
         token,
         db_path: ctx.db_path.clone(),
         default_zone: Zone::resolve(args.timezone.as_deref()).map_err(anyhow::Error::msg)?,
         fixed_now: fixed_now()?,
+        follow: None,
     };
     // Refused before anything else happens, in one line.
     ctm_web::auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(anyhow::Error::msg)?;
+    // Brought up to date before listening, so the first page is complete; the follower
+    // then keeps it so.
     if !ctx.no_ingest {
         let mut store = ctx.open_store()?;
         ctx.ingest_now(&mut store)?;
+        cfg.follow = Some(FollowOptions::new(
+            ctx.db_path.clone(),
+            ctm_source::existing(&ctx.roots),
+            ctx.prices()?,
+        ));
     }
     let server = ctm_web::Server::start(cfg)?;
     let url = format!("http://{}/", server.addr());

@@ -124,13 +124,32 @@ impl Reply {
 
 /// One GET with `Connection: close`; the path is sent exactly as given (no normalising).
 pub fn request(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
+    http(addr, "GET", path, headers, None)
+}
+
+/// One request with `Connection: close` and an optional JSON body.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Reply {
+    assert!(addr.ip().is_loopback(), "tests only talk to loopback");
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(READ_LIMIT)).unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
     req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
     s.write_all(req.as_bytes()).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
@@ -610,4 +629,184 @@ fn summary_is_today_week_month_and_the_active_block() {
     let health = server.json("/api/health");
     assert_eq!(health["status"], "ok");
     assert_eq!(health["billedResponses"], 904);
+}
+
+/// An open `/events` stream, read line by line.
+pub struct EventStream {
+    reader: BufReader<TcpStream>,
+}
+
+impl EventStream {
+    /// Opens the stream and waits for its `hello`.
+    pub fn open(addr: SocketAddr) -> EventStream {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(READ_LIMIT)).unwrap();
+        write!(
+            s,
+            "GET /events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .unwrap();
+        let mut es = EventStream {
+            reader: BufReader::new(s),
+        };
+        let mut status = String::new();
+        es.reader.read_line(&mut status).unwrap();
+        assert!(status.contains(" 200 "), "{status}");
+        es.next_event("hello");
+        es
+    }
+
+    /// Reads until an event of this name arrives (each read bounded by READ_LIMIT);
+    /// returns its data.
+    pub fn next_event(&mut self, name: &str) -> String {
+        let mut current = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "the event stream ended before {name}");
+            let line = line.trim_end();
+            if let Some(ev) = line
+                .strip_prefix("event: ")
+                .or_else(|| line.strip_prefix("event:"))
+            {
+                current = ev.trim().to_owned();
+            } else if let Some(data) = line
+                .strip_prefix("data: ")
+                .or_else(|| line.strip_prefix("data:"))
+            {
+                if current == name {
+                    return data.trim().to_owned();
+                }
+            }
+        }
+    }
+}
+
+/// A transcript of the root to append to, and a new response line for it.
+pub fn append_response(root: &Path, n: u64) {
+    let file = walk(&root.join("projects"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let line = assistant_line(
+        "serve-test-session",
+        &format!("msg_serve_{n}"),
+        &format!("req_serve_{n}"),
+        "2026-02-12T21:20:00.000Z",
+        "claude-opus-4-6",
+        1000 + n,
+        10,
+    );
+    let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
+    // One write: the follower never sees half a line (which would be a second run).
+    f.write_all(format!("{line}\n").as_bytes()).unwrap();
+}
+
+#[test]
+fn events_tell_every_open_client_about_new_data_and_closed_clients_cost_nothing() {
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let server = Served::start(&env, &root, &[]);
+    let mut kept: Vec<EventStream> = (0..3).map(|_| EventStream::open(server.addr)).collect();
+    let gone: Vec<EventStream> = (0..4).map(|_| EventStream::open(server.addr)).collect();
+    assert_eq!(server.json("/api/health")["eventClients"], 7);
+    drop(gone);
+    append_response(&root, 1);
+    for es in &mut kept {
+        let data: Value = serde_json::from_str(&es.next_event("ingested")).unwrap();
+        assert_eq!(data["responsesAdded"], 1, "{data}");
+    }
+    let daily = server.json("/api/daily?tz=UTC");
+    assert_eq!(daily["totals"]["responses"], 905);
+    // A dropped client is noticed at the next message it cannot take: wait for it (each
+    // step bounded), then only the open streams are left.
+    append_response(&root, 2);
+    for es in &mut kept {
+        es.next_event("ingested");
+    }
+    let mut clients = 0;
+    for _ in 0..100 {
+        clients = server.json("/api/health")["eventClients"].as_u64().unwrap();
+        if clients == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(clients, 3);
+    assert_eq!(server.json("/api/daily?tz=UTC")["totals"]["responses"], 906);
+    let health = server.json("/api/health");
+    assert!(
+        health["ingest"]["runsWithNewData"].as_u64().unwrap() >= 2,
+        "{health}"
+    );
+}
+
+#[test]
+fn under_load_every_answer_is_right_and_nothing_is_corrupted() {
+    const POLLERS: usize = 50;
+    const REQUESTS_EACH: usize = 12;
+    const STREAMS: usize = 5;
+    const APPENDS: u64 = 5;
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let server = Served::start(&env, &root, &[]);
+    let addr = server.addr;
+    let mut streams: Vec<EventStream> = (0..STREAMS).map(|_| EventStream::open(addr)).collect();
+    let routes = [
+        "/api/daily?tz=UTC",
+        "/api/summary?tz=UTC",
+        "/api/sessions?tz=UTC&limit=5",
+        "/api/models?tz=UTC",
+        "/api/hourly?tz=UTC",
+        "/api/blocks?tz=UTC",
+    ];
+    let pollers: Vec<_> = (0..POLLERS)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut last = 0;
+                for j in 0..REQUESTS_EACH {
+                    let route = routes[(i + j) % routes.len()];
+                    let r = request(addr, route, &[]);
+                    assert_eq!(r.status, 200, "{route}: {}", r.text());
+                    let v = r.json();
+                    if route.starts_with("/api/daily") {
+                        // The store only grows, one whole response at a time.
+                        let n = v["totals"]["responses"].as_u64().unwrap();
+                        assert!(
+                            (904..=904 + APPENDS).contains(&n) && n >= last,
+                            "{n} after {last}"
+                        );
+                        let sum: u64 = v["daily"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|d| d["responses"].as_u64().unwrap())
+                            .sum();
+                        assert_eq!(sum, n);
+                        last = n;
+                    }
+                }
+            })
+        })
+        .collect();
+    for n in 1..=APPENDS {
+        append_response(&root, 100 + n);
+        // Each append is seen by every stream before the next one (so none is coalesced
+        // away and every client gets each message).
+        for es in &mut streams {
+            es.next_event("ingested");
+        }
+    }
+    for p in pollers {
+        p.join().unwrap();
+    }
+    let daily = server.json("/api/daily?tz=UTC");
+    assert_eq!(daily["totals"]["responses"], 904 + APPENDS);
+    let (_, input, ..) = daily_totals(&daily);
+    assert_eq!(
+        input,
+        FIXTURE_TOTALS.1 + (1..=APPENDS).map(|n| 1000 + 100 + n).sum::<u64>()
+    );
+    drop(server);
+    run(env.ctm().args(["--no-ingest", "db", "check"]));
 }
