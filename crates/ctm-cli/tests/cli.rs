@@ -13,6 +13,7 @@ mod cli {
     mod prune_facts;
     mod reports;
     mod serve;
+    mod serve_browser;
     mod snapshots_cmd;
     mod statusline;
 }

@@ -323,9 +323,11 @@ function renderGauge(summary) {
     : 'Official limits: not captured in this store yet.';
 }
 
+// Header cells align with their column: text columns (class `text` in the rows) left.
 function table(node, headers, rows) {
+  const textual = rows.length ? Array.from(rows[0].children).map((td) => td.classList.contains('text')) : [];
   node.replaceChildren(
-    el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', { text: h })))),
+    el('thead', {}, el('tr', {}, ...headers.map((h, i) => el('th', { text: h, class: textual[i] ? 'text' : '' })))),
     el('tbody', {}, ...rows));
 }
 
