@@ -316,14 +316,29 @@ function renderGauge(summary) {
     const projText = b.projection ? `; projected ${fmtShort(b.projection.totalTokens)} tokens, ${fmtUsd(b.projection.totalCost)} by ${minute(b.endTime).slice(11)} (${b.projection.remainingMinutes} min left)` : '';
     $('#block-text').textContent = `Started ${minute(b.startTime)}: ${fmtUsd(b.costUSD)} so far${rate}${projText}. Limit: ${limit ? 'the largest finished block' : 'none known'}.`;
   }
-  // OFFICIAL-LIMITS: `summary.officialLimits` is null until the store holds the official
-  // rate limits `ctm statusline` captures; then they are drawn here.
-  $('#official-limits').textContent = summary.officialLimits
-    ? 'Official limits: ' + JSON.stringify(summary.officialLimits)
-    : 'Official limits: not captured in this store yet.';
+  // OFFICIAL-LIMITS: Claude's own figures (`{fiveHour, sevenDay}`, each with
+  // `usedPercentage`, `resetsAt`, `expired`) once the store holds them; null until then.
+  const official = summary.officialLimits;
+  const windows = official ? [['5-hour', official.fiveHour], ['7-day', official.sevenDay]].filter(([, l]) => l) : [];
+  if (!windows.length) {
+    $('#official-limits').textContent = 'Official limits: not captured in this store yet.';
+    return;
+  }
+  const five = official.fiveHour;
+  if (five && !five.expired) {
+    // The official 5-hour figure as an inner ring, beside ctm's estimate.
+    const ri = r - 24, share = Math.min(five.usedPercentage / 100, 1);
+    const p = (t) => `${cx - ri * Math.cos(Math.PI * t)},${cy - ri * Math.sin(Math.PI * t)}`;
+    root.append(svg('path', { d: `M${p(0)} A${ri},${ri} 0 0 1 ${p(1)}`, fill: 'none', stroke: css('--line'), 'stroke-width': 6 }));
+    if (share > 0) {
+      root.append(titled(svg('path', { d: `M${p(0)} A${ri},${ri} 0 0 1 ${p(share)}`, fill: 'none', stroke: css('--warn'), 'stroke-width': 6, id: 'gauge-official', 'data-value': String(five.usedPercentage) }),
+        `Official 5-hour usage: ${five.usedPercentage.toFixed(0)}%`));
+    }
+  }
+  $('#official-limits').textContent = 'Official limits (from Claude): ' + windows.map(([name, l]) =>
+    `${name} ${l.usedPercentage.toFixed(0)}% used` + (l.resetsAt ? `, resets ${minute(l.resetsAt)}` : '') + (l.expired ? ' (that window is over)' : '')).join('; ') + '.';
 }
 
-// Header cells align with their column: text columns (class `text` in the rows) left.
 function table(node, headers, rows) {
   const textual = rows.length ? Array.from(rows[0].children).map((td) => td.classList.contains('text')) : [];
   node.replaceChildren(

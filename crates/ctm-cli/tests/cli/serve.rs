@@ -219,10 +219,7 @@ fn parse_reply(raw: &[u8]) -> Reply {
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
         let size_text = String::from_utf8_lossy(&data[..eol]);
         let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
         if size == 0 {
@@ -411,7 +408,12 @@ fn api_figures_equal_the_generator_ground_truth() {
             t.responses,
             "{id}"
         );
-        break;
+        let n = |k: &str| s["session"][k].as_u64().unwrap();
+        assert_eq!(
+            (n("inputTokens"), n("outputTokens"), n("cacheReadTokens")),
+            (t.input_tokens, t.output_tokens, t.cache_read_tokens),
+            "{id}"
+        );
     }
 }
 

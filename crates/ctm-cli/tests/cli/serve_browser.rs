@@ -288,9 +288,9 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
         "the appended response",
         "return Number(document.getElementById('month-responses').dataset.value) === 905",
     );
-    assert_eq!(
-        driver.script("return document.body.dataset.loaded") != loaded,
-        true,
+    assert_ne!(
+        driver.script("return document.body.dataset.loaded"),
+        loaded,
         "the page reloaded its data in place"
     );
     let after = driver.script(READ_PAGE);
