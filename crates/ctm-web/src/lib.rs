@@ -28,6 +28,7 @@ use std::thread::JoinHandle;
 use anyhow::{Context as _, Result};
 use ctm_analytics::Zone;
 use ctm_follow::{FollowEvent, Follower};
+use ctm_store::OpenOptions;
 use jiff::Timestamp;
 use tokio::sync::oneshot;
 
@@ -44,6 +45,8 @@ pub struct ServeConfig {
     /// Required for any non-loopback address; when set, every request must carry it.
     pub token: Option<String>,
     pub db_path: PathBuf,
+    /// How the store is opened (the busy timeout an export's write waits at most).
+    pub store_options: OpenOptions,
     /// The zone of a request without `tz` (the system's unless told).
     pub default_zone: Zone,
     /// A fixed "now" (`CTM_NOW`, for tests); else the clock.
@@ -84,7 +87,7 @@ impl Server {
     /// Returns once the socket is bound, so `addr()` is the real port (for `:0`).
     pub fn start(cfg: ServeConfig) -> Result<Server> {
         auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(anyhow::Error::msg)?;
-        let reader = Arc::new(pool::Reader::open(&cfg.db_path)?);
+        let reader = Arc::new(pool::Reader::open(&cfg.db_path, cfg.store_options.clone())?);
         let auth = Arc::new(auth::Auth::new(cfg.token.clone())?);
         let notifier = Notifier::new();
         let state = AppState {

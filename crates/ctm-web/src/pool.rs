@@ -13,16 +13,18 @@ const KEPT: usize = 8;
 
 pub(crate) struct Reader {
     path: PathBuf,
+    options: OpenOptions,
     idle: Mutex<Vec<Store>>,
 }
 
 impl Reader {
     /// Opens the store once (creating and migrating it if needed), and keeps that
     /// connection for the first request.
-    pub fn open(path: &Path) -> Result<Reader> {
-        let store = Store::open(path, &OpenOptions::default())?;
+    pub fn open(path: &Path, options: OpenOptions) -> Result<Reader> {
+        let store = Store::open(path, &options)?;
         Ok(Reader {
             path: path.to_path_buf(),
+            options,
             idle: Mutex::new(vec![store]),
         })
     }
@@ -35,9 +37,7 @@ impl Reader {
         let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut store = match taken {
             Some(s) => s,
-            None => {
-                Store::open(&self.path, &OpenOptions::default()).map_err(ApiError::from_store)?
-            }
+            None => Store::open(&self.path, &self.options).map_err(ApiError::from_store)?,
         };
         let out = f(&mut store);
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());

@@ -21,6 +21,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
         bind: args.bind,
         token,
         db_path: ctx.db_path.clone(),
+        store_options: ctx.open_options(),
         default_zone: Zone::resolve(args.timezone.as_deref()).map_err(anyhow::Error::msg)?,
         fixed_now: fixed_now()?,
         follow: None,
