@@ -92,6 +92,8 @@ async function api(path, params = {}) {
   for (const [k, v] of Object.entries(params)) if (v !== '' && v !== null && v !== undefined) q.set(k, v);
   const res = await fetch(path + (q.toString() ? '?' + q : ''), { credentials: 'same-origin' });
   const body = await res.json();
+  const pruned = res.headers.get('ctm-pruned-before');
+  if (pruned) state.prunedBefore = pruned;
   if (!res.ok) throw new Error(body.error || res.statusText);
   return body;
 }
@@ -115,6 +117,7 @@ function applyRange() {
 
 async function load() {
   const n = ++state.loads;
+  state.prunedBefore = null;
   try {
     const summary = await api('/api/summary', filters());
     state.today = summary.today.to;
@@ -135,6 +138,9 @@ async function load() {
     await loadSessions();
     if (state.openSession) await openSession(state.openSession);
     $('#error').textContent = '';
+    $('#pruned').textContent = state.prunedBefore
+      ? `Responses before ${state.prunedBefore} were pruned: figures computed from responses (filters, other zones, sessions, models, hours) count only what came after.`
+      : '';
     $('#updated').textContent = 'updated ' + new Date().toLocaleTimeString();
     document.body.dataset.loaded = String(n);
   } catch (e) {

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::{middleware, Json, Router};
@@ -12,7 +12,7 @@ use ctm_analytics::export::{self, ExportFormat, ExportLevel};
 use ctm_analytics::{
     blocks_report, cache_report, daily_report, hourly_report, model_report, monthly_report,
     project_report, session_detail, session_report, summary_report, top_report, weekly_report,
-    AnalyticsError, BlocksQuery, Order, SessionRow, SummaryReport, TokenLimit, Totals,
+    AnalyticsError, BlocksQuery, Order, ReportQuery, SessionRow, SummaryReport, TokenLimit, Totals,
 };
 use ctm_store::exports::ExportRecord;
 use ctm_store::{Store, StoreError};
@@ -119,6 +119,35 @@ async fn read<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("a request's worker stopped: {e}")))?
 }
 
+/// The header that says responses before a day were pruned (`ctm db prune
+/// --facts-older-than`) and the answer counts only what came after: what the CLI says on
+/// stderr for the same report.
+pub const PRUNED_HEADER: &str = "ctm-pruned-before";
+
+/// A report answer: the value as JSON, with [`PRUNED_HEADER`] when the query reaches
+/// before the store's pruning horizon. `per_day`: the report may read the daily tables,
+/// which keep the pruned days.
+async fn report<T: Serialize + Send + 'static>(
+    st: &AppState,
+    rq: ReportQuery,
+    per_day: bool,
+    build: impl FnOnce(&rusqlite::Connection, &ReportQuery) -> Result<T, AnalyticsError>
+        + Send
+        + 'static,
+) -> Result<Response, ApiError> {
+    read(st, move |s| {
+        let pruned = ctm_analytics::query::pruned_before(s.conn(), &rq, per_day)?;
+        let mut answer = Json(build(s.conn(), &rq)?).into_response();
+        if let Some(day) = pruned {
+            if let Ok(v) = HeaderValue::from_str(&day.to_string()) {
+                answer.headers_mut().insert(PRUNED_HEADER, v);
+            }
+        }
+        Ok(answer)
+    })
+    .await
+}
+
 /// Every route: the page, the login link, the API and the event stream. The OpenAPI file
 /// documents exactly these paths (a test checks both ways).
 pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
@@ -209,46 +238,43 @@ struct Summary {
     official_limits: Option<Value>,
 }
 
-async fn summary(State(st): State<AppState>, q: Pairs) -> Result<Json<Summary>, ApiError> {
+async fn summary(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
     let p = params(q, true, &["start_of_week"])?;
     let rq = p.report_query(&st.default_zone)?;
     let first = p.start_of_week()?;
     let now = st.now();
-    read(&st, move |s| {
-        Ok(Json(Summary {
-            report: summary_report(s.conn(), &rq, now, first)?,
+    report(&st, rq, true, move |conn, rq| {
+        Ok(Summary {
+            report: summary_report(conn, rq, now, first)?,
             official_limits: None,
-        }))
+        })
     })
     .await
 }
 
 /// The report routes that take only the shared parameters.
 macro_rules! report_route {
-    ($name:ident, $report:path) => {
+    ($name:ident, $report:path, $per_day:expr) => {
         async fn $name(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
             let rq = params(q, true, &[])?.report_query(&st.default_zone)?;
-            read(&st, move |s| {
-                Ok(Json($report(s.conn(), &rq)?).into_response())
-            })
-            .await
+            report(&st, rq, $per_day, |conn, rq| $report(conn, rq)).await
         }
     };
 }
 
-report_route!(daily, daily_report);
-report_route!(monthly, monthly_report);
-report_route!(projects, project_report);
-report_route!(models, model_report);
-report_route!(hourly, hourly_report);
-report_route!(cache, cache_report);
+report_route!(daily, daily_report, true);
+report_route!(monthly, monthly_report, true);
+report_route!(projects, project_report, false);
+report_route!(models, model_report, false);
+report_route!(hourly, hourly_report, false);
+report_route!(cache, cache_report, false);
 
 async fn weekly(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
     let p = params(q, true, &["start_of_week"])?;
     let rq = p.report_query(&st.default_zone)?;
     let first = p.start_of_week()?;
-    read(&st, move |s| {
-        Ok(Json(weekly_report(s.conn(), &rq, first)?).into_response())
+    report(&st, rq, true, move |conn, rq| {
+        weekly_report(conn, rq, first)
     })
     .await
 }
@@ -257,10 +283,7 @@ async fn top(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError>
     let p = params(q, true, &["limit"])?;
     let rq = p.report_query(&st.default_zone)?;
     let limit = p.number("limit", 10, 1, 1000)? as usize;
-    read(&st, move |s| {
-        Ok(Json(top_report(s.conn(), &rq, limit)?).into_response())
-    })
-    .await
+    report(&st, rq, false, move |conn, rq| top_report(conn, rq, limit)).await
 }
 
 async fn blocks(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
@@ -278,16 +301,24 @@ async fn blocks(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiErr
             }
         },
     };
-    let q = BlocksQuery {
-        report: p.report_query(&st.default_zone)?,
-        now_ms: st.now().as_millisecond(),
-        token_limit,
-        active_only: p.flag("active")?,
-        recent_only: p.flag("recent")?,
-    };
+    let rq = p.report_query(&st.default_zone)?;
+    let (now_ms, active_only, recent_only) = (
+        st.now().as_millisecond(),
+        p.flag("active")?,
+        p.flag("recent")?,
+    );
     // OFFICIAL-LIMITS: the blocks report gains the official limits when the store has them.
-    read(&st, move |s| {
-        Ok(Json(blocks_report(s.conn(), &q)?).into_response())
+    report(&st, rq, false, move |conn, rq| {
+        blocks_report(
+            conn,
+            &BlocksQuery {
+                report: rq.clone(),
+                now_ms,
+                token_limit,
+                active_only,
+                recent_only,
+            },
+        )
     })
     .await
 }
@@ -318,7 +349,7 @@ struct SessionPage {
     unpriced_models: Vec<String>,
 }
 
-async fn sessions(State(st): State<AppState>, q: Pairs) -> Result<Json<SessionPage>, ApiError> {
+async fn sessions(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
     let p = params(q, true, &["date", "sort", "limit", "offset"])?;
     let mut rq = p.report_query(&st.default_zone)?;
     if let Some(d) = p.get("date").filter(|d| !d.is_empty()) {
@@ -341,8 +372,8 @@ async fn sessions(State(st): State<AppState>, q: Pairs) -> Result<Json<SessionPa
     let limit = p.number("limit", 50, 1, 1000)?;
     let offset = p.number("offset", 0, 0, u64::from(u32::MAX))?;
     rq.order = Order::Asc;
-    read(&st, move |s| {
-        let r = session_report(s.conn(), &rq)?;
+    report(&st, rq, false, move |conn, rq| {
+        let r = session_report(conn, rq)?;
         let mut rows = r.sessions;
         let key = |a: &SessionRow, b: &SessionRow| match sort {
             "firstActivity" => a.first_ms.cmp(&b.first_ms),
@@ -363,7 +394,7 @@ async fn sessions(State(st): State<AppState>, q: Pairs) -> Result<Json<SessionPa
             .skip(offset as usize)
             .take(limit as usize)
             .collect();
-        Ok(Json(SessionPage {
+        Ok(SessionPage {
             sessions: page,
             total,
             offset,
@@ -376,7 +407,7 @@ async fn sessions(State(st): State<AppState>, q: Pairs) -> Result<Json<SessionPa
             totals: r.totals,
             timezone: r.timezone,
             unpriced_models: r.unpriced_models,
-        }))
+        })
     })
     .await
 }
@@ -387,8 +418,8 @@ async fn session(
     q: Pairs,
 ) -> Result<Response, ApiError> {
     let rq = params(q, true, &[])?.report_query(&st.default_zone)?;
-    read(&st, move |s| {
-        Ok(Json(session_detail(s.conn(), &rq, &id)?).into_response())
+    report(&st, rq, false, move |conn, rq| {
+        session_detail(conn, rq, &id)
     })
     .await
 }
@@ -440,7 +471,9 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
         format.name()
     );
     let file_name = name.clone();
-    let body = read(&st, move |s| {
+    let (body, pruned) = read(&st, move |s| {
+        let pruned =
+            ctm_analytics::query::pruned_before(s.conn(), &rq, level == ExportLevel::Daily)?;
         let rows = export::export_rows(s.conn(), &rq, level);
         let encoded = rows.as_ref().map_err(|e| e.to_string()).and_then(|rows| {
             let mut out = Vec::new();
@@ -474,14 +507,14 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
         let tx = s.write()?;
         ctm_store::exports::record(&tx, &rec)?;
         tx.commit().map_err(|e| ApiError::from_store(e.into()))?;
-        encoded.map_err(ApiError::internal)
+        Ok((encoded.map_err(ApiError::internal)?, pruned))
     })
     .await?;
     let content_type = match format {
         ExportFormat::Csv => "text/csv; charset=utf-8",
         ExportFormat::Json => "application/json",
     };
-    Ok((
+    let mut answer = (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
@@ -491,7 +524,11 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
         ],
         Body::from(body),
     )
-        .into_response())
+        .into_response();
+    if let Some(v) = pruned.and_then(|d| HeaderValue::from_str(&d.to_string()).ok()) {
+        answer.headers_mut().insert(PRUNED_HEADER, v);
+    }
+    Ok(answer)
 }
 
 #[cfg(test)]

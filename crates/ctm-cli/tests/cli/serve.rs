@@ -840,3 +840,49 @@ fn under_load_every_answer_is_right_and_nothing_is_corrupted() {
     drop(server);
     run(env.ctm().args(["--no-ingest", "db", "check"]));
 }
+
+/// The header of an answer that lacks pruned responses.
+const PRUNED: &str = "ctm-pruned-before";
+
+#[test]
+fn after_a_prune_answers_say_which_days_they_lack_as_the_cli_does() {
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    run(env.ctm().arg("--claude-dir").arg(&root).arg("ingest"));
+    // With this "now", 2026-02-10 goes and 2026-02-11 on stay.
+    run(env.ctm().env("CTM_NOW", "2026-02-13T10:00:00Z").args([
+        "db",
+        "prune",
+        "--facts-older-than",
+        "2",
+    ]));
+    let server = Served::start(&env, &root, &["--no-ingest"]);
+    // The daily tables keep the pruned days: the store's zone without filters is whole.
+    let daily = server.get("/api/daily?tz=UTC");
+    assert_eq!(daily.header(PRUNED), None);
+    assert_eq!(daily_totals(&daily.json()), FIXTURE_TOTALS);
+    for path in [
+        "/api/models?tz=UTC",
+        "/api/daily?tz=UTC&model=opus",
+        "/api/daily?tz=Asia/Tokyo",
+        "/api/sessions?tz=UTC",
+        "/api/exports?format=json&tz=UTC",
+    ] {
+        let r = server.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header(PRUNED), Some("2026-02-11"), "{path}");
+    }
+    assert_eq!(
+        server
+            .get("/api/models?tz=UTC&since=2026-02-11")
+            .header(PRUNED),
+        None,
+        "a query after the horizon lacks nothing"
+    );
+    let api = server.json("/api/models?tz=UTC");
+    let cli = json(
+        env.ctm()
+            .args(["--no-ingest", "models", "--json", "--timezone", "UTC"]),
+    );
+    assert_eq!(api, cli);
+}
