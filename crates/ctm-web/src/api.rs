@@ -98,8 +98,40 @@ impl IntoResponse for ApiError {
 
 type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
-/// The route's parameters: the report ones when `report`, plus `extra`.
-fn params(q: Pairs, report: bool, extra: &[&str]) -> Result<Params, ApiError> {
+/// The query parameters of each API route: whether it takes the report ones
+/// ([`crate::params::REPORT`]), and its own. The handlers check requests against it and a
+/// test checks it against the OpenAPI file.
+pub const QUERY: &[(&str, bool, &[&str])] = &[
+    ("/login", false, &["code"]),
+    ("/events", false, &[]),
+    ("/api/health", false, &[]),
+    (
+        "/api/summary",
+        false,
+        &["tz", "project", "model", "start_of_week"],
+    ),
+    ("/api/daily", true, &[]),
+    ("/api/weekly", true, &["start_of_week"]),
+    ("/api/monthly", true, &[]),
+    ("/api/sessions", true, &["date", "sort", "limit", "offset"]),
+    ("/api/sessions/{id}", true, &[]),
+    ("/api/projects", true, &[]),
+    ("/api/models", true, &[]),
+    ("/api/hourly", true, &[]),
+    ("/api/top", true, &["limit"]),
+    ("/api/cache", true, &[]),
+    ("/api/blocks", true, &["token_limit", "active", "recent"]),
+    ("/api/snapshots", false, &[]),
+    ("/api/exports", true, &["format", "level"]),
+    ("/api/exports/history", false, &[]),
+];
+
+/// The route's parameters, checked against [`QUERY`].
+fn params(q: Pairs, route: &str) -> Result<Params, ApiError> {
+    let (report, extra) = QUERY
+        .iter()
+        .find(|(path, ..)| *path == route)
+        .map_or((false, &[][..]), |(_, report, extra)| (*report, *extra));
     let Query(pairs) = q.map_err(|e| ApiError {
         status: StatusCode::BAD_REQUEST,
         message: format!("the query string cannot be read: {e}"),
@@ -192,21 +224,21 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn login(State(st): State<AppState>, q: Pairs) -> Response {
-    match params(q, false, &["code"]) {
+    match params(q, "/login") {
         Ok(p) => auth::login(&st, p.get("code")),
         Err(e) => e.into_response(),
     }
 }
 
 async fn events(State(st): State<AppState>, q: Pairs) -> Response {
-    match params(q, false, &[]) {
+    match params(q, "/events") {
         Ok(_) => st.notifier.stream().into_response(),
         Err(e) => e.into_response(),
     }
 }
 
 async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, ApiError> {
-    params(q, false, &[])?;
+    params(q, "/api/health")?;
     let ingest = st.notifier.status();
     let clients = st.notifier.clients();
     read(&st, move |s| {
@@ -239,7 +271,7 @@ struct Summary {
 }
 
 async fn summary(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
-    let p = params(q, true, &["start_of_week"])?;
+    let p = params(q, "/api/summary")?;
     let rq = p.report_query(&st.default_zone)?;
     let first = p.start_of_week()?;
     let now = st.now();
@@ -254,23 +286,23 @@ async fn summary(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
 
 /// The report routes that take only the shared parameters.
 macro_rules! report_route {
-    ($name:ident, $report:path, $per_day:expr) => {
+    ($name:ident, $route:literal, $report:path, $per_day:expr) => {
         async fn $name(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
-            let rq = params(q, true, &[])?.report_query(&st.default_zone)?;
+            let rq = params(q, $route)?.report_query(&st.default_zone)?;
             report(&st, rq, $per_day, |conn, rq| $report(conn, rq)).await
         }
     };
 }
 
-report_route!(daily, daily_report, true);
-report_route!(monthly, monthly_report, true);
-report_route!(projects, project_report, false);
-report_route!(models, model_report, false);
-report_route!(hourly, hourly_report, false);
-report_route!(cache, cache_report, false);
+report_route!(daily, "/api/daily", daily_report, true);
+report_route!(monthly, "/api/monthly", monthly_report, true);
+report_route!(projects, "/api/projects", project_report, false);
+report_route!(models, "/api/models", model_report, false);
+report_route!(hourly, "/api/hourly", hourly_report, false);
+report_route!(cache, "/api/cache", cache_report, false);
 
 async fn weekly(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
-    let p = params(q, true, &["start_of_week"])?;
+    let p = params(q, "/api/weekly")?;
     let rq = p.report_query(&st.default_zone)?;
     let first = p.start_of_week()?;
     report(&st, rq, true, move |conn, rq| {
@@ -280,14 +312,14 @@ async fn weekly(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiErr
 }
 
 async fn top(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
-    let p = params(q, true, &["limit"])?;
+    let p = params(q, "/api/top")?;
     let rq = p.report_query(&st.default_zone)?;
     let limit = p.number("limit", 10, 1, 1000)? as usize;
     report(&st, rq, false, move |conn, rq| top_report(conn, rq, limit)).await
 }
 
 async fn blocks(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
-    let p = params(q, true, &["token_limit", "active", "recent"])?;
+    let p = params(q, "/api/blocks")?;
     let token_limit = match p.get("token_limit") {
         None | Some("") => None,
         Some("max") => Some(TokenLimit::LargestPastBlock),
@@ -350,7 +382,7 @@ struct SessionPage {
 }
 
 async fn sessions(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
-    let p = params(q, true, &["date", "sort", "limit", "offset"])?;
+    let p = params(q, "/api/sessions")?;
     let mut rq = p.report_query(&st.default_zone)?;
     if let Some(d) = p.get("date").filter(|d| !d.is_empty()) {
         if rq.since.is_some() || rq.until.is_some() {
@@ -417,7 +449,7 @@ async fn session(
     Path(id): Path<String>,
     q: Pairs,
 ) -> Result<Response, ApiError> {
-    let rq = params(q, true, &[])?.report_query(&st.default_zone)?;
+    let rq = params(q, "/api/sessions/{id}")?.report_query(&st.default_zone)?;
     report(&st, rq, false, move |conn, rq| {
         session_detail(conn, rq, &id)
     })
@@ -425,7 +457,7 @@ async fn session(
 }
 
 async fn snapshots(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, ApiError> {
-    params(q, false, &[])?;
+    params(q, "/api/snapshots")?;
     read(&st, |s| {
         let list = ctm_store::snapshots::list(s.conn())?;
         Ok(Json(json!({ "snapshots": list })))
@@ -434,7 +466,7 @@ async fn snapshots(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, 
 }
 
 async fn export_history(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, ApiError> {
-    params(q, false, &[])?;
+    params(q, "/api/exports/history")?;
     read(&st, |s| {
         let list = ctm_store::exports::history(s.conn())?;
         Ok(Json(json!({ "exports": list })))
@@ -445,7 +477,7 @@ async fn export_history(State(st): State<AppState>, q: Pairs) -> Result<Json<Val
 /// A CSV or JSON download of the export rows `ctm export` writes, recorded in
 /// `export_history` like every `ctm export`.
 async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
-    let p = params(q, true, &["format", "level"])?;
+    let p = params(q, "/api/exports")?;
     let rq = p.report_query(&st.default_zone)?;
     let format = match p.choice("format", &["csv", "json"], "")? {
         "csv" => ExportFormat::Csv,
@@ -533,24 +565,44 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
     use super::*;
 
-    /// The paths under `paths:` in openapi.yaml (two-space indented keys).
-    fn documented() -> Vec<String> {
+    /// Each path under `paths:` in openapi.yaml with its query parameters (inline
+    /// `{ name: X, in: query` or a `$ref` to `#/components/parameters/X`, named as the
+    /// parameter it describes).
+    fn documented() -> BTreeMap<String, BTreeSet<String>> {
         let spec = include_str!("../openapi.yaml");
         let mut in_paths = false;
-        let mut out = Vec::new();
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut current = None;
         for line in spec.lines() {
             if !line.starts_with(' ') && !line.is_empty() {
                 in_paths = line.trim_end() == "paths:";
                 continue;
             }
-            if in_paths {
-                if let Some(key) = line.strip_prefix("  /") {
-                    if let Some(path) = key.strip_suffix(':') {
-                        out.push(format!("/{path}"));
-                    }
-                }
+            if !in_paths {
+                continue;
+            }
+            if let Some(path) = line.strip_prefix("  /").and_then(|k| k.strip_suffix(':')) {
+                let path = format!("/{path}");
+                out.insert(path.clone(), BTreeSet::new());
+                current = Some(path);
+                continue;
+            }
+            let Some(path) = &current else { continue };
+            let name = if let Some(rest) = line.split("$ref: \"#/components/parameters/").nth(1) {
+                rest.split('"').next()
+            } else if line.contains("in: query") {
+                line.split("name: ")
+                    .nth(1)
+                    .and_then(|r| r.split(',').next())
+            } else {
+                None
+            };
+            if let Some(n) = name {
+                out.get_mut(path).unwrap().insert(n.trim().to_owned());
             }
         }
         out
@@ -558,11 +610,29 @@ mod tests {
 
     #[test]
     fn every_route_is_documented_and_every_documented_path_is_a_route() {
-        let mut routed: Vec<String> = routes().into_iter().map(|(p, _)| p.to_owned()).collect();
-        let mut documented = documented();
-        routed.sort();
-        documented.sort();
+        let routed: BTreeSet<String> = routes().into_iter().map(|(p, _)| p.to_owned()).collect();
+        let documented: BTreeSet<String> = documented().into_keys().collect();
         assert!(!documented.is_empty());
         assert_eq!(routed, documented);
+    }
+
+    #[test]
+    fn every_route_documents_exactly_the_query_parameters_it_accepts() {
+        let documented = documented();
+        for (path, _) in routes() {
+            // The page's own parameters are read by its script, not by the server.
+            if ["/", "/app.js", "/app.css"].contains(&path) {
+                continue;
+            }
+            let (_, report, extra) = QUERY
+                .iter()
+                .find(|(p, ..)| *p == path)
+                .unwrap_or_else(|| panic!("{path} is not in QUERY"));
+            let mut accepted: BTreeSet<String> = extra.iter().map(|s| s.to_string()).collect();
+            if *report {
+                accepted.extend(crate::params::REPORT.iter().map(|s| s.to_string()));
+            }
+            assert_eq!(documented[path], accepted, "{path}");
+        }
     }
 }
