@@ -135,6 +135,7 @@ async function load() {
     renderCache(cache);
     renderGauge(summary);
     renderTop(top);
+    setDownloads(p);
     await loadSessions();
     if (state.openSession) await openSession(state.openSession);
     $('#error').textContent = '';
@@ -271,7 +272,7 @@ function renderHeatmap(report) {
 function renderCache(report) {
   const box = $('#chart-cache');
   const days = fillDays(report.days, 'date');
-  const W = 520, H = 190, L = 40, R = 10, T = 10, B = 24;
+  const W = 520, H = 190, L = 40, R = 24, T = 10, B = 24;
   const root = canvas(box, W, H);
   if (!days.length) { root.append(svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty', text: 'No usage in this range' })); return; }
   const pw = W - L - R, ph = H - T - B;
@@ -360,6 +361,15 @@ function renderTop(top) {
     el('tr', { class: 'clickable', 'data-session': s.sessionId, 'data-cost': String(s.totalCost), onclick: () => openSession(s.sessionId) },
       el('td', { text: s.sessionId.slice(0, 8) }), el('td', { class: 'text', text: (s.projectPath || 'unknown').split('/').pop(), title: s.projectPath || '' }),
       el('td', { text: fmtShort(s.totalTokens) }), el('td', { text: fmtUsd(s.totalCost) }))));
+}
+
+// The export links download the rows `ctm export` writes, for the range on screen.
+function setDownloads(params) {
+  document.querySelectorAll('#downloads a').forEach((a) => {
+    const q = new URLSearchParams({ format: a.dataset.format, level: a.dataset.export });
+    for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+    a.href = '/api/exports?' + q;
+  });
 }
 
 // ---- sessions --------------------------------------------------------------------

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::serve::{append_response, fixture_copy, http, Served};
+use super::serve::{append_response, fixture_copy, http, request, Served};
 use super::support::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -184,6 +184,7 @@ return {
   topDays: all('#top-days tbody tr', (r) => r.dataset.date),
   rows: all('#sessions tbody tr', (r) => r.dataset.session),
   gauge: document.getElementById('gauge-percent') ? Number(document.getElementById('gauge-percent').dataset.value) : null,
+  downloads: all('#downloads a', (a) => a.getAttribute('href')),
   error: document.getElementById('error').textContent,
 };
 "#;
@@ -278,6 +279,16 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
     let want_gauge =
         block["totalTokens"].as_f64().unwrap() / summary["tokenLimit"].as_f64().unwrap();
     assert!(close(page["gauge"].as_f64().unwrap(), want_gauge), "{page}");
+    // The download links fetch the export of the range on screen.
+    let links = page["downloads"].as_array().unwrap();
+    assert_eq!(links.len(), 3, "{page}");
+    for link in links {
+        let link = link.as_str().unwrap();
+        assert!(link.starts_with("/api/exports?") && link.contains("tz=UTC"), "{link}");
+        let r = request(server.addr, link, &[]);
+        assert_eq!(r.status, 200, "{link}: {}", r.text());
+        assert!(r.header("content-disposition").unwrap().starts_with("attachment"));
+    }
     let shots = shots_dir();
     driver.screenshot(&shots.join("dashboard-light.png"));
 
