@@ -244,7 +244,7 @@ function renderModels(report) {
       `${m.model}: ${fmtUsd(m.totalCost)} (${fmtPct(share)})`));
     const ly = 30 + i * 20;
     root.append(svg('rect', { x: 200, y: ly - 9, width: 10, height: 10, fill: colour }));
-    root.append(svg('text', { x: 215, y: ly, text: `${shortModel(m.model)} ${fmtPct(share)}` }));
+    root.append(svg('text', { x: 215, y: ly, text: `${shortModel(m.model)} ${m.priced ? fmtPct(share) : 'no price'}` }));
     a = b;
   });
   root.append(svg('text', { x: cx, y: cy + 4, 'text-anchor': 'middle', text: fmtUsd(all) }));
