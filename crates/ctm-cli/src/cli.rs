@@ -33,7 +33,7 @@ pub struct Global {
     /// Answer from the store as it is, without reading Claude Code's files first
     #[arg(long, global = true)]
     pub no_ingest: bool,
-    /// The configuration file (price overrides) [default: $XDG_CONFIG_HOME/ctm/config.toml]
+    /// The configuration file (price overrides, `ctm serve`'s token) [default: $XDG_CONFIG_HOME/ctm/config.toml]
     #[arg(long, global = true, env = "CTM_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// How long to wait for another ctm process that is writing the store before giving up
@@ -441,7 +441,7 @@ pub struct SnapshotArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The address to listen on (loopback unless a token is set)
-    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
+    #[arg(long, default_value = ctm_web::DEFAULT_BIND, value_name = "ADDR")]
     pub bind: std::net::SocketAddr,
     /// Require this token on every request (at least 16 characters)
     #[arg(

@@ -886,3 +886,44 @@ fn after_a_prune_answers_say_which_days_they_lack_as_the_cli_does() {
     );
     assert_eq!(api, cli);
 }
+
+#[test]
+fn the_token_may_come_from_the_config_file() {
+    let env = Env::new();
+    let root = env.root("root");
+    let config = env.path().join("config.toml");
+    std::fs::write(&config, "[serve]\ntoken = \"from-the-config-file-0123\"\n").unwrap();
+    let mut cmd = env.ctm();
+    cmd.arg("--claude-dir")
+        .arg(&root)
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let server = Served::spawn(cmd);
+    assert!(
+        server.lines[0].contains("/login?code="),
+        "{:?}",
+        server.lines
+    );
+    assert_eq!(server.get("/api/health").status, 401);
+    let ok = request(
+        server.addr,
+        "/api/health",
+        &[("Authorization", "Bearer from-the-config-file-0123")],
+    );
+    assert_eq!(ok.status, 200);
+    // A token that is not a string is refused in one line.
+    std::fs::write(&config, "[serve]\ntoken = 12\n").unwrap();
+    let out = env
+        .ctm()
+        .arg("--claude-dir")
+        .arg(&root)
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[serve] token must be a string"), "{err}");
+}

@@ -284,10 +284,16 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
     assert_eq!(links.len(), 3, "{page}");
     for link in links {
         let link = link.as_str().unwrap();
-        assert!(link.starts_with("/api/exports?") && link.contains("tz=UTC"), "{link}");
+        assert!(
+            link.starts_with("/api/exports?") && link.contains("tz=UTC"),
+            "{link}"
+        );
         let r = request(server.addr, link, &[]);
         assert_eq!(r.status, 200, "{link}: {}", r.text());
-        assert!(r.header("content-disposition").unwrap().starts_with("attachment"));
+        assert!(r
+            .header("content-disposition")
+            .unwrap()
+            .starts_with("attachment"));
     }
     let shots = shots_dir();
     driver.screenshot(&shots.join("dashboard-light.png"));
