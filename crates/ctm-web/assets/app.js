@@ -492,10 +492,15 @@ function listen() {
   const live = $('#live');
   const events = new EventSource('/events');
   let pending;
-  events.addEventListener('hello', () => { live.textContent = 'live'; live.className = 'badge live'; document.body.dataset.live = '1'; });
+  let dropped = false;
+  events.addEventListener('hello', () => {
+    live.textContent = 'live'; live.className = 'badge live'; document.body.dataset.live = '1';
+    // Back after a drop: news may have been missed while away.
+    if (dropped) { dropped = false; load(); }
+  });
   events.addEventListener('ingested', () => { clearTimeout(pending); pending = setTimeout(load, 200); });
   events.addEventListener('snapshots', () => { clearTimeout(pending); pending = setTimeout(load, 200); });
-  events.onerror = () => { live.textContent = 'reconnecting…'; live.className = 'badge'; };
+  events.onerror = () => { dropped = true; live.textContent = 'reconnecting…'; live.className = 'badge'; };
 }
 
 setupControls();
