@@ -927,3 +927,29 @@ fn the_token_may_come_from_the_config_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[serve] token must be a string"), "{err}");
 }
+
+#[test]
+fn serve_records_stats_cache_snapshots_while_it_follows() {
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    std::fs::write(root.join("stats-cache.json"), super::snapshots_cmd::v5(11)).unwrap();
+    let server = Served::start(&env, &root, &[]);
+    // The follower takes the first snapshot once it has started: wait for it (bounded).
+    let mut list = Vec::new();
+    for _ in 0..200 {
+        list = server.json("/api/snapshots")["snapshots"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if !list.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["totals"]["input"], 100);
+    assert_eq!(list[0]["totals"]["output"], 900);
+    assert_eq!(list[0]["totals"]["cacheRead"], 40_000);
+    assert_eq!(list[0]["totals"]["cacheWrite"], 2_000);
+    assert!(list[0]["totalCostUsd"].as_f64().unwrap() > 0.0);
+}

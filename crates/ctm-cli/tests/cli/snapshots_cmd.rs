@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::support::*;
 
 /// The reference's version 5 example, with `messages` on its one day.
-fn v5(messages: u64) -> String {
+pub fn v5(messages: u64) -> String {
     format!(
         r#"{{"version":5,"lastComputedDate":"2026-04-25","dailyActivity":[{{"date":"2026-04-25","messageCount":{messages},"sessionCount":1,"toolCallCount":2}}],
 "dailyModelTokens":[{{"date":"2026-04-25","tokensByModel":{{"claude-opus-4-6":1000}}}}],"modelUsage":{{"claude-opus-4-6":{{"inputTokens":100,
