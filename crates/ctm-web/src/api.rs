@@ -454,6 +454,14 @@ async fn session(
         session_detail(conn, rq, &id)
     })
     .await
+    .map_err(|mut e| {
+        // The parameters were checked already: a 400 here is about the id (a prefix
+        // of several sessions).
+        if e.status == StatusCode::BAD_REQUEST && e.parameter.is_none() {
+            e.parameter = Some("id".into());
+        }
+        e
+    })
 }
 
 async fn snapshots(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, ApiError> {

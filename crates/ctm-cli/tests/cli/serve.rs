@@ -455,6 +455,10 @@ fn bad_parameters_are_400_naming_the_parameter_and_unknown_paths_404() {
             "{path}: {message}"
         );
     }
+    // A prefix of several sessions (the fixture has 491e126e and 4d5611e5).
+    let r = server.get("/api/sessions/4");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["parameter"], "id");
     for path in [
         "/api/nothing",
         "/api/daily/extra",
