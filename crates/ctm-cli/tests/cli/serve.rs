@@ -759,7 +759,7 @@ fn events_tell_every_open_client_about_new_data_and_closed_clients_cost_nothing(
         es.next_event("ingested");
     }
     let mut clients = 0;
-    for _ in 0..100 {
+    for _ in 0..300 {
         clients = server.json("/api/health")["eventClients"].as_u64().unwrap();
         if clients == 3 {
             break;
