@@ -1,5 +1,6 @@
-//! The dashboard's overview: today, this week, this month, and the current 5-hour block,
-//! each one of the existing reports (daily's totals, blocks' active block).
+//! The dashboard's overview: today, this week, this month, the current 5-hour block and
+//! Claude's official limits, each one of the existing values (daily's totals, blocks'
+//! active block, `official_limits`).
 
 use jiff::civil::{Date, Weekday};
 use jiff::Timestamp;
@@ -8,6 +9,7 @@ use serde::Serialize;
 
 use crate::blocks::{blocks_report, BlockRow, BlocksQuery, TokenLimit};
 use crate::daily::daily_report;
+use crate::official::{official_limits, OfficialLimits};
 use crate::periods::week_start;
 use crate::query::ReportQuery;
 use crate::usage::Totals;
@@ -35,8 +37,12 @@ pub struct SummaryReport {
     pub this_month: PeriodTotals,
     /// The active block (with burn rate and projection), if one is running now.
     pub current_block: Option<BlockRow>,
-    /// The token limit the block is measured against: the largest finished block.
+    /// The token limit the block is measured against: the largest finished block (an
+    /// estimate).
     pub token_limit: Option<u64>,
+    /// Claude's own 5-hour and 7-day figures as its statusline last reported them (each
+    /// null until `ctm statusline` has seen one).
+    pub official_limits: OfficialLimits,
     pub now: String,
     pub timezone: String,
 }
@@ -87,6 +93,7 @@ pub fn summary_report(
         this_month: period(today.first_of_month())?,
         current_block: blocks.blocks.into_iter().next(),
         token_limit: blocks.token_limit,
+        official_limits: official_limits(conn, now.as_millisecond(), &q.zone)?,
         now: blocks.now,
         timezone: q.zone.label(),
     })

@@ -323,12 +323,12 @@ function renderGauge(summary) {
     const projText = b.projection ? `; projected ${fmtShort(b.projection.totalTokens)} tokens, ${fmtUsd(b.projection.totalCost)} by ${minute(b.endTime).slice(11)} (${b.projection.remainingMinutes} min left)` : '';
     $('#block-text').textContent = `Started ${minute(b.startTime)}: ${fmtUsd(b.costUSD)} so far${rate}${projText}. Limit: ${limit ? 'the largest finished block' : 'none known'}.`;
   }
-  // OFFICIAL-LIMITS: Claude's own figures (`{fiveHour, sevenDay}`, each with
-  // `usedPercentage`, `resetsAt`, `expired`) once the store holds them; null until then.
+  // Claude's own figures (`{fiveHour, sevenDay}`, each with `usedPercentage`, `resetsAt`,
+  // `expired`), kept by `ctm statusline`; each null until it has seen one.
   const official = summary.officialLimits;
   const windows = official ? [['5-hour', official.fiveHour], ['7-day', official.sevenDay]].filter(([, l]) => l) : [];
   if (!windows.length) {
-    $('#official-limits').textContent = 'Official limits: not captured in this store yet.';
+    $('#official-limits').textContent = 'Official limits: none reported yet (ctm statusline keeps them).';
     return;
   }
   const five = official.fiveHour;

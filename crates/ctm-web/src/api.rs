@@ -12,7 +12,7 @@ use ctm_analytics::export::{self, ExportFormat, ExportLevel};
 use ctm_analytics::{
     blocks_report, cache_report, daily_report, hourly_report, model_report, monthly_report,
     project_report, session_detail, session_report, summary_report, top_report, weekly_report,
-    AnalyticsError, BlocksQuery, Order, ReportQuery, SessionRow, SummaryReport, TokenLimit, Totals,
+    AnalyticsError, BlocksQuery, Order, ReportQuery, SessionRow, TokenLimit, Totals,
 };
 use ctm_store::exports::ExportRecord;
 use ctm_store::{Store, StoreError};
@@ -258,28 +258,13 @@ async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, Api
     .await
 }
 
-/// `/api/summary`: the overview, and the place for the official rate limits.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Summary {
-    #[serde(flatten)]
-    report: SummaryReport,
-    /// OFFICIAL-LIMITS: the official rate limits `ctm statusline` captures (store
-    /// migration 5, another issue) are not in this store's schema yet; this stays null
-    /// until they can be read from the store here.
-    official_limits: Option<Value>,
-}
-
 async fn summary(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
     let p = params(q, "/api/summary")?;
     let rq = p.report_query(&st.default_zone)?;
     let first = p.start_of_week()?;
     let now = st.now();
     report(&st, rq, true, move |conn, rq| {
-        Ok(Summary {
-            report: summary_report(conn, rq, now, first)?,
-            official_limits: None,
-        })
+        summary_report(conn, rq, now, first)
     })
     .await
 }
@@ -339,7 +324,6 @@ async fn blocks(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiErr
         p.flag("active")?,
         p.flag("recent")?,
     );
-    // OFFICIAL-LIMITS: the blocks report gains the official limits when the store has them.
     report(&st, rq, false, move |conn, rq| {
         blocks_report(
             conn,

@@ -659,7 +659,11 @@ fn summary_is_today_week_month_and_the_active_block() {
     assert_eq!(s["currentBlock"], active["blocks"][0]);
     assert_eq!(s["tokenLimit"], active["tokenLimit"]);
     assert!(s["currentBlock"]["projection"].is_object());
-    assert!(s.get("officialLimits").is_some());
+    // Nothing reported Claude's own figures yet.
+    assert_eq!(
+        s["officialLimits"],
+        serde_json::json!({"fiveHour": null, "sevenDay": null})
+    );
     let health = server.json("/api/health");
     assert_eq!(health["status"], "ok");
     assert_eq!(health["billedResponses"], 904);
@@ -956,4 +960,33 @@ fn serve_records_stats_cache_snapshots_while_it_follows() {
     assert_eq!(list[0]["totals"]["cacheRead"], 40_000);
     assert_eq!(list[0]["totals"]["cacheWrite"], 2_000);
     assert!(list[0]["totalCostUsd"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn the_official_limits_statusline_kept_are_in_the_summary_and_the_blocks() {
+    use super::statusline::{statusline, HOOK_WITH_LIMITS};
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    assert!(statusline(&env, &root, HOOK_WITH_LIMITS.as_bytes())
+        .status
+        .success());
+    let server = Served::start(&env, &root, &[]);
+    let s = server.json("/api/summary?tz=UTC");
+    let five = &s["officialLimits"]["fiveHour"];
+    assert_eq!(five["usedPercentage"], 37.0);
+    assert_eq!(five["source"], "official");
+    assert_eq!(five["resetsAt"], "2026-02-13T01:00:00.000+00:00");
+    assert_eq!(five["expired"], false);
+    assert_eq!(s["officialLimits"]["sevenDay"]["usedPercentage"], 12.5);
+    let blocks = server.json("/api/blocks?tz=UTC&active=true");
+    assert_eq!(blocks["official"], s["officialLimits"]);
+    let cli = json(env.ctm().env("CTM_NOW", "2026-02-12T21:30:00Z").args([
+        "--no-ingest",
+        "blocks",
+        "--active",
+        "--json",
+        "--timezone",
+        "UTC",
+    ]));
+    assert_eq!(blocks, cli);
 }

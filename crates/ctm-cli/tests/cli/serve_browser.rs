@@ -184,6 +184,8 @@ return {
   topDays: all('#top-days tbody tr', (r) => r.dataset.date),
   rows: all('#sessions tbody tr', (r) => r.dataset.session),
   gauge: document.getElementById('gauge-percent') ? Number(document.getElementById('gauge-percent').dataset.value) : null,
+  official: document.getElementById('gauge-official') ? Number(document.getElementById('gauge-official').dataset.value) : null,
+  officialText: document.getElementById('official-limits').textContent,
   downloads: all('#downloads a', (a) => a.getAttribute('href')),
   error: document.getElementById('error').textContent,
 };
@@ -197,6 +199,10 @@ fn close(a: f64, b: f64) -> bool {
 fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
     let env = Env::new();
     let root = fixture_copy(&env);
+    // Claude's official figures, as the statusline hook keeps them.
+    let hook =
+        super::statusline::statusline(&env, &root, super::statusline::HOOK_WITH_LIMITS.as_bytes());
+    assert!(hook.status.success());
     let server = Served::start(&env, &root, &[]);
     let driver = Driver::start(&env.path().join("chromium-profile"));
     let base = format!("http://{}", server.addr);
@@ -279,6 +285,15 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
     let want_gauge =
         block["totalTokens"].as_f64().unwrap() / summary["tokenLimit"].as_f64().unwrap();
     assert!(close(page["gauge"].as_f64().unwrap(), want_gauge), "{page}");
+    assert_eq!(
+        page["official"].as_f64(),
+        summary["officialLimits"]["fiveHour"]["usedPercentage"].as_f64()
+    );
+    let text = page["officialText"].as_str().unwrap();
+    assert!(
+        text.contains("5-hour 37% used") && text.contains("7-day 13% used"),
+        "{text}"
+    );
     // The download links fetch the export of the range on screen.
     let links = page["downloads"].as_array().unwrap();
     assert_eq!(links.len(), 3, "{page}");

@@ -10,14 +10,14 @@ use super::support::*;
 /// `CTM_NOW` for every call: the fixture's last block (20:00 to 01:00 UTC) is active.
 const NOW: &str = "2026-02-12T21:30:00Z";
 
-const HOOK_WITH_LIMITS: &str = r#"{"session_id":"4d5611e5-2d1b-4f4e-a9e5-7d3c8e9a1b2c","transcript_path":"/x.jsonl",
+pub const HOOK_WITH_LIMITS: &str = r#"{"session_id":"4d5611e5-2d1b-4f4e-a9e5-7d3c8e9a1b2c","transcript_path":"/x.jsonl",
   "cwd":"/home/u/proj","model":{"id":"claude-opus-4-6","display_name":"Opus 4.6"},
   "workspace":{"current_dir":"/home/u/proj","project_dir":"/home/u/proj"},"version":"2.1.90",
   "cost":{"total_cost_usd":1.25},"context_window":{"used_percentage":23.4,"context_window_size":200000},
   "rate_limits":{"five_hour":{"used_percentage":37,"resets_at":1770944400},
                  "seven_day":{"used_percentage":12.5,"resets_at":1771400000}}}"#;
 
-fn statusline(env: &Env, root: &Path, input: &[u8]) -> Output {
+pub fn statusline(env: &Env, root: &Path, input: &[u8]) -> Output {
     let mut child = env
         .ctm()
         .env("CTM_NOW", NOW)
