@@ -7,8 +7,9 @@
 //! - at once when started;
 //! - after file-system events under the roots' `projects/` folders, coalesced for a
 //!   debounce (Claude Code appends a line per streamed message: one run per burst);
-//! - every `rescan_every` even without events, because watches can be lost (inotify's
-//!   limit, a folder replaced, a network file system);
+//! - every `rescan_every` (2 minutes) even without events, because a watch can miss
+//!   what a network file system or a replaced folder does; every `poll_every` (5 s)
+//!   instead while some root could not be watched (inotify's limit reached);
 //! - when the front end asks ([`Follower::refresh_now`]).
 //!
 //! It also records `stats-cache.json` snapshots every `snapshot_interval_minutes`
@@ -36,8 +37,12 @@ pub struct FollowOptions {
     pub prices: PriceTable,
     /// File events are coalesced this long before an ingest.
     pub debounce: Duration,
-    /// An ingest runs at least this often, events or not.
+    /// An ingest runs at least this often, events or not (the safety net: on a large
+    /// history each nothing-changed run costs a stat per transcript, so an idle monitor
+    /// stays well under 1% of a core).
     pub rescan_every: Duration,
+    /// How often to ingest instead while some root could not be watched.
+    pub poll_every: Duration,
     /// Between `stats-cache.json` snapshots; `None` reads `snapshot_interval_minutes`
     /// from the store (0 or less turns snapshots off).
     pub snapshot_every: Option<Duration>,
@@ -50,7 +55,8 @@ impl FollowOptions {
             roots,
             prices,
             debounce: Duration::from_millis(300),
-            rescan_every: Duration::from_secs(30),
+            rescan_every: Duration::from_secs(120),
+            poll_every: Duration::from_secs(5),
             snapshot_every: None,
         }
     }
@@ -108,6 +114,7 @@ impl Follower {
                     opts,
                     watcher,
                     watched: Vec::new(),
+                    unwatched: false,
                     on_event: Box::new(on_event),
                 }
                 .run(rx)
@@ -148,6 +155,8 @@ struct Loop {
     watcher: notify::RecommendedWatcher,
     /// The folders watched so far (a root's `projects/` may appear later).
     watched: Vec<PathBuf>,
+    /// Some root could not be watched at the last attempt: poll instead.
+    unwatched: bool,
     on_event: Box<dyn Fn(FollowEvent) + Send>,
 }
 
@@ -155,7 +164,7 @@ impl Loop {
     fn run(mut self, rx: Receiver<Msg>) {
         self.watch_roots();
         self.ingest();
-        let mut next_rescan = Instant::now() + self.opts.rescan_every;
+        let mut next_rescan = Instant::now() + self.rescan_every();
         let mut next_snapshot = Instant::now();
         loop {
             let now = Instant::now();
@@ -181,7 +190,15 @@ impl Loop {
                 }
             }
             self.ingest();
-            next_rescan = Instant::now() + self.opts.rescan_every;
+            next_rescan = Instant::now() + self.rescan_every();
+        }
+    }
+
+    fn rescan_every(&self) -> Duration {
+        if self.unwatched {
+            self.opts.poll_every.min(self.opts.rescan_every)
+        } else {
+            self.opts.rescan_every
         }
     }
 
@@ -206,6 +223,7 @@ impl Loop {
     /// Watches each root's `projects/` recursively once it exists (Claude Code creates it
     /// with the first session), else the root itself for its creation.
     fn watch_roots(&mut self) {
+        let mut unwatched = false;
         for root in self.opts.roots.clone() {
             let projects = root.join("projects");
             let (target, mode) = if projects.is_dir() {
@@ -225,14 +243,21 @@ impl Loop {
             }
             match self.watcher.watch(&target, mode) {
                 Ok(()) => self.watched.push(target),
-                Err(e) => self.emit(FollowEvent::Warning(format!(
-                    "cannot watch {} ({}); changes are picked up every {} s instead",
-                    target.display(),
-                    one_line(&e.to_string()),
-                    self.opts.rescan_every.as_secs()
-                ))),
+                Err(e) => {
+                    unwatched = true;
+                    self.emit(FollowEvent::Warning(format!(
+                        "cannot watch {} ({}); changes are picked up every {} s instead",
+                        target.display(),
+                        one_line(&e.to_string()),
+                        self.opts
+                            .poll_every
+                            .min(self.opts.rescan_every)
+                            .as_secs_f64()
+                    )))
+                }
             }
         }
+        self.unwatched = unwatched;
     }
 
     fn ingest(&mut self) {
