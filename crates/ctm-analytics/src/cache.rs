@@ -1,11 +1,12 @@
 //! `ctm cache`: per day, what was written to and read from the prompt cache, the hit
 //! rate and what caching saved (the README's definitions, from the facts).
 
-use ctm_store::derive::{self, Sums};
+use ctm_store::derive::Sums;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::query::{self, ReportQuery};
+use crate::days::day_sums;
+use crate::query::ReportQuery;
 use crate::AnalyticsError;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,15 +54,14 @@ pub struct CacheReport {
 }
 
 pub fn cache_report(conn: &Connection, q: &ReportQuery) -> Result<CacheReport, AnalyticsError> {
-    let facts = query::facts(conn, q)?;
     let mut all = Sums::default();
-    let mut days: Vec<CacheDay> = derive::aggregate_days(&facts, &q.zone.tz)
-        .into_values()
-        .map(|d| {
-            all.add(&d.sums);
+    let mut days: Vec<CacheDay> = day_sums(conn, q)?
+        .into_iter()
+        .map(|(date, sums)| {
+            all.add(&sums);
             CacheDay {
-                date: d.date.to_string(),
-                figures: CacheFigures::from(&d.sums),
+                date: date.to_string(),
+                figures: CacheFigures::from(&sums),
             }
         })
         .collect();

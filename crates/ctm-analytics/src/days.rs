@@ -20,7 +20,25 @@ pub(crate) fn model_days(
     conn: &Connection,
     q: &ReportQuery,
 ) -> Result<Vec<ModelDay>, AnalyticsError> {
-    if q.reads_daily_tables(conn)? {
+    model_days_from(conn, q, q.reads_daily_tables(conn)?)
+}
+
+/// The query's days that have usage, oldest first, as the facts give them: a report
+/// made from responses reads the daily tables only where they hold the same (see
+/// [`ReportQuery::daily_tables_equal_facts`]).
+pub(crate) fn model_days_equal_to_facts(
+    conn: &Connection,
+    q: &ReportQuery,
+) -> Result<Vec<ModelDay>, AnalyticsError> {
+    model_days_from(conn, q, q.daily_tables_equal_facts(conn)?)
+}
+
+fn model_days_from(
+    conn: &Connection,
+    q: &ReportQuery,
+    from_tables: bool,
+) -> Result<Vec<ModelDay>, AnalyticsError> {
+    if from_tables {
         q.bounds()?;
         return from_daily_aggregates(conn, q);
     }
@@ -32,6 +50,80 @@ pub(crate) fn model_days(
 }
 
 /// Rows keyed by a day's period, their totals, and the models they could not price.
+/// Each day's sums (with cache savings), oldest first: from the store's daily tables
+/// when they hold exactly what the facts would give, else from the facts. Both hold the
+/// same per-day sums (a day's stored cost is the facts' sum in time order), so the
+/// report built from them is the same.
+pub(crate) fn day_sums(
+    conn: &Connection,
+    q: &ReportQuery,
+) -> Result<Vec<(Date, Sums)>, AnalyticsError> {
+    if q.daily_tables_equal_facts(conn)? {
+        q.bounds()?;
+        return stored_day_sums(conn, q);
+    }
+    let facts = query::facts(conn, q)?;
+    Ok(derive::aggregate_days(&facts, &q.zone.tz)
+        .into_values()
+        .map(|d| (d.date, d.sums))
+        .collect())
+}
+
+fn stored_day_sums(
+    conn: &Connection,
+    q: &ReportQuery,
+) -> Result<Vec<(Date, Sums)>, AnalyticsError> {
+    let (since, until) = date_range(q);
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.date, a.model_breakdown, a.total_cost_usd, c.cache_savings_usd \
+         FROM daily_aggregates a LEFT JOIN cache_analytics c ON c.date = a.date \
+         WHERE a.date >= ?1 AND a.date <= ?2 ORDER BY a.date",
+    )?;
+    let mut rows = stmt.query([since, until])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let (date, models) = stored_model_day(r)?;
+        let Some(savings) = r.get::<_, Option<f64>>(3)? else {
+            return Err(AnalyticsError::Invalid(format!(
+                "cache_analytics has no row for {date}; `ctm db check` lists what differs"
+            )));
+        };
+        let mut sums = Sums::default();
+        for s in models.values() {
+            sums.add(s);
+        }
+        // The day's own sums in time order, not the sum of its models' sums.
+        sums.cost_usd = r.get(2)?;
+        sums.cache_savings_usd = savings;
+        out.push((date, sums));
+    }
+    Ok(out)
+}
+
+/// `--since`/`--until` as the daily tables' date keys.
+fn date_range(q: &ReportQuery) -> (String, String) {
+    let since = q
+        .since
+        .map_or_else(|| "0000-00-00".to_owned(), |d| d.to_string());
+    let until = q
+        .until
+        .map_or_else(|| "9999-99-99".to_owned(), |d| d.to_string());
+    (since, until)
+}
+
+/// A `daily_aggregates` row's date and model breakdown (columns 0 and 1).
+fn stored_model_day(r: &rusqlite::Row) -> Result<ModelDay, AnalyticsError> {
+    let date: String = r.get(0)?;
+    let json: Option<String> = r.get(1)?;
+    let date: Date = date
+        .parse()
+        .map_err(|e| AnalyticsError::Invalid(format!("daily_aggregates date {date:?}: {e}")))?;
+    let breakdown = parse_breakdown(json.as_deref().unwrap_or("{}")).map_err(|e| {
+        AnalyticsError::Invalid(format!("daily_aggregates {date} model_breakdown: {e}"))
+    })?;
+    Ok((date, breakdown))
+}
+
 pub(crate) struct PeriodRows {
     pub rows: Vec<(String, Usage)>,
     pub totals: Totals,
@@ -83,27 +175,14 @@ fn from_daily_aggregates(
     conn: &Connection,
     q: &ReportQuery,
 ) -> Result<Vec<ModelDay>, AnalyticsError> {
-    let since = q
-        .since
-        .map_or_else(|| "0000-00-00".to_owned(), |d| d.to_string());
-    let until = q
-        .until
-        .map_or_else(|| "9999-99-99".to_owned(), |d| d.to_string());
+    let (since, until) = date_range(q);
     let mut stmt = conn.prepare_cached(
         "SELECT date, model_breakdown FROM daily_aggregates WHERE date >= ?1 AND date <= ?2 ORDER BY date",
     )?;
     let mut rows = stmt.query([since, until])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        let date: String = r.get(0)?;
-        let json: Option<String> = r.get(1)?;
-        let date: Date = date
-            .parse()
-            .map_err(|e| AnalyticsError::Invalid(format!("daily_aggregates date {date:?}: {e}")))?;
-        let breakdown = parse_breakdown(json.as_deref().unwrap_or("{}")).map_err(|e| {
-            AnalyticsError::Invalid(format!("daily_aggregates {date} model_breakdown: {e}"))
-        })?;
-        out.push((date, breakdown));
+        out.push(stored_model_day(r)?);
     }
     Ok(out)
 }

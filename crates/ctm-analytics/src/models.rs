@@ -6,7 +6,8 @@ use ctm_store::derive::{self, FactRow, Sums};
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::query::{self, ReportQuery};
+use crate::days;
+use crate::query::ReportQuery;
 use crate::usage::{sum, Totals};
 use crate::AnalyticsError;
 
@@ -40,28 +41,52 @@ pub struct ModelReport {
     pub timezone: String,
 }
 
+/// From the per-day, per-model sums (the store's daily tables when they hold exactly what
+/// the facts would give, else the facts), so both ways add the same numbers in the same
+/// order.
 pub fn model_report(conn: &Connection, q: &ReportQuery) -> Result<ModelReport, AnalyticsError> {
-    let facts = query::facts(conn, q)?;
+    let mut models: BTreeMap<String, Sums> = BTreeMap::new();
+    for (_, day) in days::model_days_equal_to_facts(conn, q)? {
+        for (model, sums) in day {
+            models.entry(model).or_default().add(&sums);
+        }
+    }
+    let all = total(&models);
     Ok(ModelReport {
-        models: model_rows(&facts),
-        totals: Totals::from(&sum(&facts)),
+        models: rows_of_models(&models, &all),
+        totals: Totals::from(&all),
         timezone: q.zone.label(),
     })
 }
 
 /// One row per model of these facts, most expensive first.
 pub fn model_rows(facts: &[FactRow]) -> Vec<ModelRow> {
-    let all = sum(facts);
-    let mut models: BTreeMap<&str, Sums> = BTreeMap::new();
+    let mut models: BTreeMap<String, Sums> = BTreeMap::new();
     for f in facts {
-        models
-            .entry(derive::model_label(f.model.as_deref()))
-            .or_default()
-            .add(&f.sums);
+        let label = derive::model_label(f.model.as_deref());
+        match models.get_mut(label) {
+            Some(s) => s.add(&f.sums),
+            None => {
+                models.insert(label.to_owned(), f.sums.clone());
+            }
+        }
     }
+    rows_of_models(&models, &sum(facts))
+}
+
+fn total(models: &BTreeMap<String, Sums>) -> Sums {
+    let mut all = Sums::default();
+    for s in models.values() {
+        all.add(s);
+    }
+    all
+}
+
+/// One row per model, most expensive first; shares are of `all`.
+fn rows_of_models(models: &BTreeMap<String, Sums>, all: &Sums) -> Vec<ModelRow> {
     let share = |part: f64, whole: f64| if whole > 0.0 { part / whole } else { 0.0 };
     let mut rows: Vec<ModelRow> = models
-        .into_iter()
+        .iter()
         .map(|(model, s)| ModelRow {
             model: model.to_owned(),
             responses: s.responses,

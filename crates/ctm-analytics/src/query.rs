@@ -96,6 +96,16 @@ impl ReportQuery {
         Ok(self.filter.is_empty() && self.zone.same_as(&derive::store_zone(conn)?))
     }
 
+    /// The daily tables hold exactly what the facts would give: they can answer, and the
+    /// query does not reach before the prune horizon (where they keep days whose facts
+    /// are gone, which a report made from responses must not show).
+    pub(crate) fn daily_tables_equal_facts(
+        &self,
+        conn: &Connection,
+    ) -> Result<bool, AnalyticsError> {
+        Ok(self.reads_daily_tables(conn)? && pruned_before(conn, self, false)?.is_none())
+    }
+
     /// Rows built oldest first, in the requested order.
     pub(crate) fn arrange<T>(&self, rows: &mut [T]) {
         if self.order == Order::Desc {

@@ -2,12 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ctm_store::derive::{self, FactRow, SessionAggregate, FACT_COLUMNS};
+use ctm_store::derive::{self, FactRow, SessionAggregate, Sums, FACT_COLUMNS};
 use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::query::{self, ReportQuery};
-use crate::usage::{sum, unpriced_in_facts, Totals};
+use crate::usage::Totals;
 use crate::{AnalyticsError, Zone};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,40 +73,63 @@ pub struct SessionDetail {
     pub timezone: String,
 }
 
+/// Per session, the models its responses used (as reported, see `derive::model_label`)
+/// and how many of each model's responses had no price.
+type SessionModels = BTreeMap<String, BTreeMap<String, u64>>;
+
 /// Sessions of the query's facts (their responses inside its days and filters), by
-/// last activity.
+/// last activity. Without days, filters or pruned history, `claude_sessions` holds each
+/// session's sums exactly as the facts give them, so they are read from there.
 pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionReport, AnalyticsError> {
-    let facts = query::facts(conn, q)?;
-    let mut sessions = session_rows(&facts, &q.zone);
+    let (aggregates, models) = if reads_session_table(conn, q)? {
+        (stored_sessions(conn)?, stored_session_models(conn)?)
+    } else {
+        let facts = query::facts(conn, q)?;
+        (
+            derive::aggregate_sessions(&facts).into_values().collect(),
+            session_models(&facts),
+        )
+    };
+    let mut all = Sums::default();
+    let mut unpriced_models = BTreeSet::new();
+    for a in &aggregates {
+        if let Some(used) = models.get(&a.session_id) {
+            all.add(&a.sums);
+            unpriced_models.extend(used.iter().filter(|(_, n)| **n > 0).map(|(m, _)| m.clone()));
+        }
+    }
+    let mut sessions = rows_of_sessions(aggregates, models, &q.zone);
     q.arrange(&mut sessions);
-    let in_sessions: Vec<FactRow> = facts
-        .into_iter()
-        .filter(|f| f.session_id.is_some())
-        .collect();
     Ok(SessionReport {
         sessions,
-        totals: Totals::from(&sum(&in_sessions)),
+        totals: Totals::from(&all),
         timezone: q.zone.label(),
-        unpriced_models: unpriced_in_facts(&in_sessions),
+        unpriced_models: unpriced_models.into_iter().collect(),
     })
 }
 
-/// Rows for the sessions of these facts (oldest first), ordered by last activity.
+/// Rows for the sessions of these facts, ordered by last activity.
 pub(crate) fn session_rows(facts: &[FactRow], zone: &Zone) -> Vec<SessionRow> {
-    let mut models: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for f in facts {
-        if let Some(id) = &f.session_id {
-            models
-                .entry(id)
-                .or_default()
-                .insert(derive::model_label(f.model.as_deref()).to_owned());
-        }
-    }
-    let mut rows: Vec<SessionRow> = derive::aggregate_sessions(facts)
-        .into_values()
-        .map(|a| {
-            let used = models.remove(a.session_id.as_str()).unwrap_or_default();
-            session_row(a, used, zone)
+    rows_of_sessions(
+        derive::aggregate_sessions(facts).into_values().collect(),
+        session_models(facts),
+        zone,
+    )
+}
+
+/// Rows (ordered by last activity) for the sessions that have models, i.e. billed
+/// responses; the unpriced count comes from the models.
+fn rows_of_sessions(
+    aggregates: Vec<SessionAggregate>,
+    mut models: SessionModels,
+    zone: &Zone,
+) -> Vec<SessionRow> {
+    let mut rows: Vec<SessionRow> = aggregates
+        .into_iter()
+        .filter_map(|mut a| {
+            let used = models.remove(a.session_id.as_str())?;
+            a.sums.unpriced_responses = used.values().sum();
+            Some(session_row(a, used.into_keys().collect(), zone))
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -115,6 +138,96 @@ pub(crate) fn session_rows(facts: &[FactRow], zone: &Zone) -> Vec<SessionRow> {
             .then_with(|| a.session_id.cmp(&b.session_id))
     });
     rows
+}
+
+fn session_models(facts: &[FactRow]) -> SessionModels {
+    let mut models = SessionModels::new();
+    for f in facts {
+        if let Some(id) = &f.session_id {
+            *models
+                .entry(id.clone())
+                .or_default()
+                .entry(derive::model_label(f.model.as_deref()).to_owned())
+                .or_default() += f.sums.unpriced_responses;
+        }
+    }
+    models
+}
+
+/// `claude_sessions` equals a recompute from the facts (`ctm db check`) except for
+/// history kept after a prune, and it has no per-day or per-project split.
+fn reads_session_table(conn: &Connection, q: &ReportQuery) -> Result<bool, AnalyticsError> {
+    Ok(q.filter.is_empty()
+        && q.since.is_none()
+        && q.until.is_none()
+        && query::pruned_before(conn, q, false)?.is_none())
+}
+
+/// Every `claude_sessions` row; [`rows_of_sessions`] keeps those with billed responses
+/// (rows of sessions the store knew before ctm, or whose responses all turned out to be
+/// replays, have none).
+fn stored_sessions(conn: &Connection) -> Result<Vec<SessionAggregate>, AnalyticsError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT session_id, session_start, session_end, input_tokens, output_tokens, total_cost, \
+         cache_creation_tokens, cache_read_tokens, message_count, model_name, project_name \
+         FROM claude_sessions WHERE session_id IS NOT NULL",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let session_id: String = r.get(0)?;
+        let ms = |i: usize| -> Result<i64, AnalyticsError> {
+            let t: Option<String> = r.get(i)?;
+            t.as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .map(|t| t.as_millisecond())
+                .ok_or_else(|| {
+                    AnalyticsError::Invalid(format!(
+                        "claude_sessions {session_id}: time {t:?} is not RFC 3339; `ctm db check` lists what differs"
+                    ))
+                })
+        };
+        let count =
+            |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, Option<u64>>(i)?.unwrap_or(0)) };
+        let sums = Sums {
+            responses: count(8)?,
+            input_tokens: count(3)?,
+            output_tokens: count(4)?,
+            cache_write_5m_tokens: count(6)?,
+            cache_read_tokens: count(7)?,
+            cost_usd: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
+            ..Sums::default()
+        };
+        out.push(SessionAggregate {
+            first_ts: ms(1)?,
+            last_ts: ms(2)?,
+            project_path: r.get(10)?,
+            main_model: r.get(9)?,
+            sums,
+            session_id,
+        });
+    }
+    Ok(out)
+}
+
+/// Each session's models from the billed responses, one index scan
+/// (`idx_responses_session_model` covers it).
+fn stored_session_models(conn: &Connection) -> Result<SessionModels, AnalyticsError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT session_id, model, sum(priced = 0) FROM billed_responses \
+         WHERE session_id IS NOT NULL GROUP BY session_id, model",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut models = SessionModels::new();
+    while let Some(r) = rows.next()? {
+        let model: Option<String> = r.get(1)?;
+        *models
+            .entry(r.get(0)?)
+            .or_default()
+            .entry(derive::model_label(model.as_deref()).to_owned())
+            .or_default() += r.get::<_, u64>(2)?;
+    }
+    Ok(models)
 }
 
 fn session_row(a: SessionAggregate, models: BTreeSet<String>, zone: &Zone) -> SessionRow {

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use crate::daily::DailyRow;
 use crate::days::period_rows;
-use crate::query::{self, ReportQuery};
-use crate::sessions::{session_rows, SessionRow};
+use crate::query::ReportQuery;
+use crate::sessions::{session_report, SessionRow};
 use crate::AnalyticsError;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,7 +37,7 @@ pub fn top_report(
             .then_with(|| a.date.cmp(&b.date))
     });
     days.truncate(limit);
-    let mut sessions = session_rows(&query::facts(conn, q)?, &q.zone);
+    let mut sessions = session_report(conn, q)?.sessions;
     sessions.sort_by(|a, b| {
         b.total_cost
             .total_cmp(&a.total_cost)

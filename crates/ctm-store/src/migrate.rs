@@ -78,6 +78,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0005_rate_limits.sql"),
         add_columns: &[],
     },
+    Migration {
+        version: 6,
+        name: "index of each session's models over the billed responses",
+        sql: include_str!("../migrations/0006_session_models_index.sql"),
+        add_columns: &[],
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.
