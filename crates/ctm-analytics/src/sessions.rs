@@ -81,7 +81,7 @@ type SessionModels = BTreeMap<String, BTreeMap<String, u64>>;
 /// last activity. Without days, filters or pruned history, `claude_sessions` holds each
 /// session's sums exactly as the facts give them, so they are read from there.
 pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionReport, AnalyticsError> {
-    let (aggregates, models) = if reads_session_table(conn, q)? {
+    let (mut aggregates, models) = if reads_session_table(conn, q)? {
         (stored_sessions(conn)?, stored_session_models(conn)?)
     } else {
         let facts = query::facts(conn, q)?;
@@ -92,8 +92,10 @@ pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionRepor
     };
     let mut all = Sums::default();
     let mut unpriced_models = BTreeSet::new();
-    for a in &aggregates {
+    for a in &mut aggregates {
         if let Some(used) = models.get(&a.session_id) {
+            // claude_sessions has no unpriced count; the models have it.
+            a.sums.unpriced_responses = used.values().sum();
             all.add(&a.sums);
             unpriced_models.extend(used.iter().filter(|(_, n)| **n > 0).map(|(m, _)| m.clone()));
         }
@@ -118,7 +120,7 @@ pub(crate) fn session_rows(facts: &[FactRow], zone: &Zone) -> Vec<SessionRow> {
 }
 
 /// Rows (ordered by last activity) for the sessions that have models, i.e. billed
-/// responses; the unpriced count comes from the models.
+/// responses.
 fn rows_of_sessions(
     aggregates: Vec<SessionAggregate>,
     mut models: SessionModels,
@@ -126,9 +128,8 @@ fn rows_of_sessions(
 ) -> Vec<SessionRow> {
     let mut rows: Vec<SessionRow> = aggregates
         .into_iter()
-        .filter_map(|mut a| {
+        .filter_map(|a| {
             let used = models.remove(a.session_id.as_str())?;
-            a.sums.unpriced_responses = used.values().sum();
             Some(session_row(a, used.into_keys().collect(), zone))
         })
         .collect();

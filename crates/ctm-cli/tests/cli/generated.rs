@@ -125,3 +125,40 @@ fn the_binary_ingesting_growth_in_random_pieces_equals_one_ingest() {
         run(env.ctm().args(["db", "check"]));
     }
 }
+
+/// `session`, `top`, `cache` and `models` read derived rows when those hold what the
+/// facts would give; the same reports computed from the facts must be identical, to
+/// the last digit of every cost.
+#[test]
+fn reports_from_derived_rows_equal_the_same_reports_from_the_facts() {
+    let env = Env::new();
+    let root = env.path().join("root");
+    generate(&root, &GenConfig::small(23)).unwrap();
+    let report = |args: &[&str]| {
+        json(env.ctm().arg("--claude-dir").arg(&root).args(args).args([
+            "--json",
+            "--timezone",
+            "UTC",
+        ]))
+    };
+    run(env.ctm().args(["config", "set", "timezone", "UTC"]));
+    // The store's zone, no filter, no day range: derived rows.
+    let session = report(&["session"]);
+    let top = report(&["top", "--limit", "1000"]);
+    let cache = report(&["cache"]);
+    let models = report(&["models"]);
+    assert!(session["sessions"].as_array().unwrap().len() > 1);
+    assert!(models["models"].as_array().unwrap().len() > 1);
+    // A day range reaching before every response selects the same facts, and makes
+    // session and top compute their sessions from them.
+    assert_eq!(report(&["session", "--since", "1970-01-01"]), session);
+    assert_eq!(
+        report(&["top", "--limit", "1000", "--since", "1970-01-01"]),
+        top
+    );
+    // With the store's daily tables in another zone, a UTC report comes from the facts.
+    run(env.ctm().args(["config", "set", "timezone", "Asia/Tokyo"]));
+    assert_eq!(report(&["cache"]), cache);
+    assert_eq!(report(&["models"]), models);
+    run(env.ctm().args(["db", "check"]));
+}
