@@ -26,10 +26,13 @@ impl Format {
 }
 
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    // Buffered: stdout is line-buffered, and pretty JSON would cost a write per line
+    // (tens of thousands for a long session list).
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     // As an io::Error, so that a closed pipe is recognised and exits quietly.
     serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 
