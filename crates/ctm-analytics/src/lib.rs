@@ -4,7 +4,8 @@
 //! has the same report) that every front end renders its own way. Every report takes a
 //! [`ReportQuery`]: its zone groups days and hours, `--since`/`--until` pick local days,
 //! and a [`Filter`] keeps the responses of some projects or models. Unfiltered reports in
-//! the store's zone may read the materialised daily tables; all others are computed from
+//! the store's zone may read the materialised daily tables (and unfiltered session lists
+//! `claude_sessions`) where they hold what the facts give; all others are computed from
 //! the facts with `ctm_store::derive`'s aggregation.
 
 pub mod blocks;
