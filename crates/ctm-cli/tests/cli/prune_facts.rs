@@ -131,6 +131,13 @@ fn pruned_facts_keep_their_days_and_are_never_added_back() {
         later_only.stderr.is_empty(),
         "a range after the horizon is whole"
     );
+    // Reports that may read derived rows show only what the facts still hold: reaching
+    // before the horizon they compute from the facts, and equal the same report from the
+    // horizon on (where the daily tables and claude_sessions equal the facts).
+    for name in ["models", "cache", "session"] {
+        let from_horizon = report(&env, &[name, "--since", "2026-02-11"]);
+        assert_eq!(report(&env, &[name]), from_horizon, "{name}");
+    }
 
     // The daily tables before the horizon cannot be rebuilt in another zone.
     let out = env
