@@ -111,12 +111,44 @@ fn random_hex(bytes: usize) -> Result<String> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Refuses requests without the token (when there is one); the login link passes.
+/// True when the request names this machine by a loopback name (`localhost`,
+/// `127.0.0.1`, `[::1]`, any port), or names nothing (HTTP/1.0).
+///
+/// Without a token, a loopback server must not answer a page that reached it through
+/// DNS rebinding (an attacker's name re-pointed at 127.0.0.1): the browser then sends the
+/// attacker's name as Host, so answering only loopback names keeps other sites out.
+fn names_loopback(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST) else {
+        return true;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses requests without the token (when there is one) and, on a server without a
+/// token, requests that do not name it by a loopback name; the login link passes.
 pub(crate) async fn require_token(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
+    if state.auth.token.is_none() && !names_loopback(request.headers()) {
+        return ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: "this server answers only to localhost, 127.0.0.1 or [::1] (it has no token); open it by one of those names".into(),
+            parameter: None,
+        }
+        .into_response();
+    }
     if request.uri().path() == "/login" || state.auth.allows(request.headers()) {
         return next.run(request).await;
     }
@@ -166,6 +198,37 @@ mod tests {
         assert!(check_bind("192.168.1.5:80".parse().unwrap(), None).is_err());
         assert!(check_bind("0.0.0.0:7878".parse().unwrap(), token).is_ok());
         assert!(check_bind("0.0.0.0:7878".parse().unwrap(), Some("short")).is_err());
+    }
+
+    #[test]
+    fn without_a_token_only_loopback_names_are_answered() {
+        let host = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, value.parse().unwrap());
+            h
+        };
+        for ok in [
+            "127.0.0.1:7878",
+            "127.0.0.1",
+            "localhost:7878",
+            "LOCALHOST",
+            "[::1]:7878",
+            "[::1]",
+            "127.1.2.3:80",
+        ] {
+            assert!(names_loopback(&host(ok)), "{ok}");
+        }
+        for bad in [
+            "evil.example:7878",
+            "evil.example",
+            "localhost.evil.example",
+            "192.168.1.5:7878",
+            "[2001:db8::1]:7878",
+            "",
+        ] {
+            assert!(!names_loopback(&host(bad)), "{bad}");
+        }
+        assert!(names_loopback(&HeaderMap::new()));
     }
 
     #[test]

@@ -138,7 +138,11 @@ pub fn http(
     assert!(addr.ip().is_loopback(), "tests only talk to loopback");
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(READ_LIMIT)).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    // The caller may name another Host (the DNS-rebinding test); else the address.
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -540,6 +544,41 @@ fn a_non_loopback_bind_without_a_token_is_refused_in_one_line() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn without_a_token_only_loopback_host_names_are_answered() {
+    // A page that reached 127.0.0.1 through DNS rebinding sends its own name as Host.
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let server = Served::start(&env, &root, &[]);
+    let port = server.addr.port();
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let r = request(server.addr, "/api/health", &[("Host", &host)]);
+        assert_eq!(r.status, 200, "{host}: {}", r.text());
+    }
+    for host in [
+        format!("evil.example:{port}"),
+        format!("localhost.evil.example:{port}"),
+    ] {
+        for path in ["/", "/api/daily", "/events"] {
+            let r = request(server.addr, path, &[("Host", &host)]);
+            assert_eq!(r.status, 403, "{host}{path}: {}", r.text());
+            assert!(r.json()["error"].as_str().unwrap().contains("localhost"));
+        }
+    }
+    // With a token, the token is the guard, whatever name the client used.
+    let token = "0123456789abcdef0123";
+    let guarded = Served::start(&env, &root, &["--token", token]);
+    let bearer = format!("Bearer {token}");
+    let r = request(
+        guarded.addr,
+        "/api/health",
+        &[("Host", "ctm.example:7878"), ("Authorization", &bearer)],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = request(guarded.addr, "/api/health", &[("Host", "ctm.example:7878")]);
+    assert_eq!(r.status, 401, "{}", r.text());
 }
 
 #[test]
