@@ -132,11 +132,7 @@ fn append(path: &Path, line: &str) {
 
 #[test]
 fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
-    if !tmux_available() {
-        eprintln!(
-            "\n\n*** SKIPPED: tmux is not installed, so `ctm live` was NOT tested in a real terminal. \
-             .ci/run installs it (apt-get install -y tmux). ***\n"
-        );
+    if skip_without("tmux", tmux_available(), "apt-get install -y tmux") {
         return;
     }
     let env = Env::new();

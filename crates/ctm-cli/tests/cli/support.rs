@@ -125,3 +125,22 @@ pub fn assistant_line(
         r#"{{"type":"assistant","sessionId":"{session}","cwd":"/home/u/proj","isSidechain":false,"timestamp":"{ts}","requestId":"{req}","uuid":"{msg}-{req}-{output}","message":{{"id":"{msg}","model":"{model}","role":"assistant","content":[{{"type":"text","text":"x"}}],"usage":{{"input_tokens":{input},"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":{output}}}}}}}"#
     )
 }
+
+/// Whether a test that needs an outside program (tmux, Chromium) must be skipped because
+/// the program is missing. Under CI (`CI` set, as `.ci/run` runs) a missing program fails
+/// the test: `.ci/run` installs it, so its absence is a broken setup, never a quiet skip.
+/// Elsewhere the test is skipped with a loud message, so `cargo test` runs on a machine
+/// that has only the Rust toolchain.
+pub fn skip_without(program: &str, present: bool, install: &str) -> bool {
+    if present {
+        return false;
+    }
+    let msg =
+        format!("{program} is not installed, so this test did NOT run; {install} (.ci/run does)");
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(!in_ci, "{msg}");
+    // Written to the real stderr, past the test harness's capture, so the skip is seen.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "\n\n*** SKIPPED: {msg} ***\n");
+    true
+}
