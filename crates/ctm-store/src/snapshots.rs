@@ -403,6 +403,18 @@ pub struct Snapshot {
     pub models: Vec<ModelRow>,
 }
 
+/// Input, output, cache read and cache write counts from four columns in that order,
+/// starting at `first` (how every snapshot and model row stores them).
+fn tokens_at(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Tokens> {
+    let count = |i: usize| r.get::<_, i64>(first + i).map(|v| v as u64);
+    Ok(Tokens {
+        input: count(0)?,
+        output: count(1)?,
+        cache_read: count(2)?,
+        cache_write: count(3)?,
+    })
+}
+
 /// The most recent snapshot, if any.
 pub fn latest(conn: &Connection) -> Result<Option<Snapshot>, StoreError> {
     let Some(mut snap) = conn
@@ -416,12 +428,7 @@ pub fn latest(conn: &Connection) -> Result<Option<Snapshot>, StoreError> {
                     id: r.get(0)?,
                     captured_at: r.get(1)?,
                     source_mtime: r.get(2)?,
-                    totals: Tokens {
-                        input: r.get::<_, i64>(3)? as u64,
-                        output: r.get::<_, i64>(4)? as u64,
-                        cache_read: r.get::<_, i64>(5)? as u64,
-                        cache_write: r.get::<_, i64>(6)? as u64,
-                    },
+                    totals: tokens_at(r, 3)?,
                     total_cost_usd: r.get(7)?,
                     raw_json: r.get(8)?,
                     models: Vec::new(),
@@ -442,12 +449,7 @@ pub fn latest(conn: &Connection) -> Result<Option<Snapshot>, StoreError> {
             Ok(ModelRow {
                 model_name: r.get(0)?,
                 model_display_name: r.get(1)?,
-                tokens: Tokens {
-                    input: r.get::<_, i64>(2)? as u64,
-                    output: r.get::<_, i64>(3)? as u64,
-                    cache_read: r.get::<_, i64>(4)? as u64,
-                    cache_write: r.get::<_, i64>(5)? as u64,
-                },
+                tokens: tokens_at(r, 2)?,
                 cost_usd: r.get(6)?,
                 priced: false,
                 cache_hit_rate: r.get(7)?,
@@ -487,12 +489,7 @@ pub fn list(conn: &Connection) -> Result<Vec<SnapshotSummary>, StoreError> {
                 id: r.get(0)?,
                 captured_at: r.get(1)?,
                 source_mtime: r.get(2)?,
-                totals: Tokens {
-                    input: r.get::<_, i64>(3)? as u64,
-                    output: r.get::<_, i64>(4)? as u64,
-                    cache_read: r.get::<_, i64>(5)? as u64,
-                    cache_write: r.get::<_, i64>(6)? as u64,
-                },
+                totals: tokens_at(r, 3)?,
                 total_cost_usd: r.get(7)?,
                 cache_hit_rate: r.get(8)?,
             })
