@@ -16,10 +16,12 @@ use std::time::Instant;
 use ctm_model::Response;
 use ctm_pricing::{PriceTable, Request};
 use ctm_source::{
-    find_transcripts, read_transcript, FileRead, FoundFile, Head, LineStats, SkipReason,
+    find_transcripts, read_transcript, FileRead, FolderListing, FolderMemo, FoundFile, Head,
+    LineStats, SkipReason,
 };
 use ctm_store::cursors::{self, Cursor};
 use ctm_store::facts::{self, FactWriter, Pricing};
+use ctm_store::folders::{self, FolderRow};
 use ctm_store::{config, derive, now_ms, retention, Store, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -83,6 +85,10 @@ pub struct IngestReport {
     pub unpriced_models: BTreeMap<String, u64>,
     pub problems: Vec<Problem>,
     pub symlink_loops: u64,
+    /// Folders listed from disk this run.
+    pub folders_listed: u64,
+    /// Folders whose listing from an earlier run was still good (their stat unchanged).
+    pub folders_reused: u64,
     /// True when no transcript changed since the last run (nothing was written).
     pub unchanged: bool,
     pub elapsed_ms: u64,
@@ -229,6 +235,34 @@ fn vanished(
     gone
 }
 
+/// The walk's memo from the stored rows; a row the walk cannot read is left out (its
+/// folder is listed again, and the row replaced).
+fn folder_memo(rows: &[FolderRow]) -> FolderMemo {
+    rows.iter()
+        .filter_map(|r| {
+            let listing = FolderListing {
+                dev: r.dev,
+                ino: r.ino,
+                mtime_ns: r.mtime_ns,
+                listed_at_ns: r.listed_at_ns,
+                entries: FolderListing::decode_entries(&r.entries)?,
+            };
+            Some((PathBuf::from(&r.path), listing))
+        })
+        .collect()
+}
+
+fn folder_row(path: &Path, l: &FolderListing) -> Option<FolderRow> {
+    Some(FolderRow {
+        path: path.to_str()?.to_owned(),
+        dev: l.dev,
+        ino: l.ino,
+        mtime_ns: l.mtime_ns,
+        listed_at_ns: l.listed_at_ns,
+        entries: l.encode_entries(),
+    })
+}
+
 /// Brings the store up to date from `roots`.
 pub fn ingest(
     store: &mut Store,
@@ -242,9 +276,12 @@ pub fn ingest(
         roots: roots.to_vec(),
         ..IngestReport::default()
     };
-    let walk = find_transcripts(roots);
+    let known_folders = folders::load_all(store.conn())?;
+    let walk = find_transcripts(roots, &folder_memo(&known_folders));
     report.files_seen = walk.files.len() as u64;
     report.symlink_loops = walk.symlink_loops;
+    report.folders_listed = walk.folders_listed;
+    report.folders_reused = walk.folders_reused;
     report.problems = walk
         .problems
         .iter()
@@ -389,6 +426,17 @@ pub fn ingest(
         cursors::mark_missing(&tx, &path, now)?;
         report.files_missing += 1;
     }
+    // Only in a run that writes anyway: remembering listings never makes a reader a writer.
+    let walked: Vec<FolderRow> = walk
+        .folders
+        .iter()
+        .filter_map(|(path, l)| folder_row(path, l))
+        .collect();
+    let scopes: Vec<String> = roots
+        .iter()
+        .filter_map(|r| r.join("projects").to_str().map(str::to_owned))
+        .collect();
+    folders::save_changes(&tx, &walked, &known_folders, &scopes)?;
     report.timings.write_ms = ms_since(&mut phase);
     derive::close_finished_blocks(&tx, now)?;
     if first_ingest {

@@ -1,11 +1,18 @@
 //! Finds the transcripts under each data root's `projects/` folder.
+//!
+//! A run where nothing changed must cost no more than a stat per file, so folder
+//! listings are remembered (a [`FolderMemo`], kept in the store by the ingest) and a
+//! folder whose own stat is as it was when it was listed is not listed again: adding,
+//! removing or renaming an entry changes a folder's mtime, and changing a file's bytes
+//! changes only the file's, which the walk stats anyway.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs;
-use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::{DirEntryExt, MetadataExt};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A transcript found on disk, with the facts a cursor compares against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +32,106 @@ pub struct WalkProblem {
     pub reason: String,
 }
 
+/// What a folder held when it was last listed, and how it looked then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderListing {
+    pub dev: u64,
+    pub ino: u64,
+    pub mtime_ns: i64,
+    /// When the listing began, nanoseconds since the epoch by this machine's clock.
+    pub listed_at_ns: i64,
+    /// The entries the walk follows, sorted by name; other files are left out.
+    pub entries: Vec<FolderEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderEntry {
+    pub name: OsString,
+    pub kind: EntryKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Folder,
+    /// A regular file named `*.jsonl`.
+    Transcript,
+    /// A symbolic link, resolved on every walk (its target can change on its own).
+    Link,
+}
+
+impl EntryKind {
+    fn code(self) -> u8 {
+        match self {
+            EntryKind::Folder => b'd',
+            EntryKind::Transcript => b'f',
+            EntryKind::Link => b'l',
+        }
+    }
+}
+
+impl FolderListing {
+    /// The entries as bytes for the store: a kind byte, the name, a NUL, for each.
+    pub fn encode_entries(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in &self.entries {
+            out.push(e.kind.code());
+            out.extend_from_slice(e.name.as_bytes());
+            out.push(0);
+        }
+        out
+    }
+
+    /// The inverse of [`encode_entries`](Self::encode_entries); `None` for bytes it
+    /// did not write (the caller then forgets the listing and lists the folder again).
+    pub fn decode_entries(bytes: &[u8]) -> Option<Vec<FolderEntry>> {
+        let mut entries = Vec::new();
+        let mut rest = bytes;
+        while let Some((&code, tail)) = rest.split_first() {
+            let kind = match code {
+                b'd' => EntryKind::Folder,
+                b'f' => EntryKind::Transcript,
+                b'l' => EntryKind::Link,
+                _ => return None,
+            };
+            let end = memchr::memchr(0, tail)?;
+            let name = &tail[..end];
+            if name.is_empty() || name.contains(&b'/') {
+                return None;
+            }
+            entries.push(FolderEntry {
+                name: OsString::from_vec(name.to_vec()),
+                kind,
+            });
+            rest = &tail[end + 1..];
+        }
+        Some(entries)
+    }
+}
+
+/// Listings from an earlier walk, by folder path.
+pub type FolderMemo = HashMap<PathBuf, FolderListing>;
+
+/// How long after a folder's mtime a listing must have begun to be reused.
+///
+/// File systems stamp times from a clock that advances in ticks (a few milliseconds;
+/// a second on some), so an entry added just after a listing can leave the folder's
+/// mtime as it was. A listing that began well after the mtime cannot have missed
+/// such an entry: a later change would carry a later time.
+const RACY_NS: i64 = 2_000_000_000;
+
 #[derive(Debug, Default)]
 pub struct Walk {
     pub files: Vec<FoundFile>,
     pub problems: Vec<WalkProblem>,
     /// Directories skipped because a symlink led back into a folder already walked.
     pub symlink_loops: u64,
+    /// Every folder walked on a file system whose folder times can be trusted, with
+    /// what it held: the memo for the next walk.
+    pub folders: Vec<(PathBuf, FolderListing)>,
+    /// Folders read from disk this walk.
+    pub folders_listed: u64,
+    /// Folders whose remembered listing was used instead.
+    pub folders_reused: u64,
 }
 
 /// Walks every root's `projects/` folder recursively for `*.jsonl` transcripts.
@@ -41,19 +142,22 @@ pub struct Walk {
 /// device and inode). Unreadable entries become [`WalkProblem`]s. Non-transcript files
 /// (`sessions-index.json`, tool results, meta files) are skipped quietly.
 ///
-/// Only the roots, directories reached through a symlink and mount points are stat-ed;
-/// a plain subdirectory takes its inode from the directory listing (see [`Below`]), so
-/// a run where nothing changed costs a listing per directory and a stat per transcript.
-pub fn find_transcripts(roots: &[PathBuf]) -> Walk {
-    walk_with_mount_points(roots, read_mount_points())
+/// Every folder and transcript is stat-ed; a folder is listed only when `memo` has no
+/// listing for it that its stat still vouches for (see [`RACY_NS`]), or when it is on
+/// a file system whose times may come from another machine's clock (network file
+/// systems), where nothing is reused.
+pub fn find_transcripts(roots: &[PathBuf], memo: &FolderMemo) -> Walk {
+    find_transcripts_on(roots, memo, local_file_system)
 }
 
-fn walk_with_mount_points(roots: &[PathBuf], mount_points: Option<HashSet<PathBuf>>) -> Walk {
+fn find_transcripts_on(roots: &[PathBuf], memo: &FolderMemo, is_local: fn(&Path) -> bool) -> Walk {
     let mut walker = Walker {
         walk: Walk::default(),
         seen_dirs: HashSet::new(),
         seen_files: HashSet::new(),
-        mount_points,
+        memo,
+        is_local,
+        local_devs: HashMap::new(),
     };
     for root in roots {
         let projects = root.join("projects");
@@ -70,53 +174,80 @@ fn walk_with_mount_points(roots: &[PathBuf], mount_points: Option<HashSet<PathBu
     walker.walk
 }
 
-/// How the subdirectories of a directory being listed are identified.
-///
-/// A directory's inode in its parent's listing (`d_ino`) is the one `stat` reports,
-/// and its device is the parent's, except at a mount point: there the listing shows
-/// the covered directory of the parent's file system, and everything below lives on
-/// another device. Taking the parent's device there would give the mounted tree ids
-/// that can equal unrelated directories of the parent's file system, and a real
-/// directory would be skipped as a "loop". So mount points (bind mounts included,
-/// which can also make loops) are read once from `/proc/self/mountinfo` and stat-ed
-/// like symlink targets; where that list is unavailable every directory is stat-ed.
-enum Below {
-    /// Mount points unknown: stat every subdirectory.
-    Stat,
-    /// No mount point anywhere below: a subdirectory is (this device, its `d_ino`).
-    Plain,
-    /// Some mount point lies below this directory, whose canonical path this is.
-    Mounts(PathBuf),
-}
-
-struct Walker {
+struct Walker<'m> {
     walk: Walk,
     seen_dirs: HashSet<(u64, u64)>,
     seen_files: HashSet<(u64, u64)>,
-    /// Canonical paths of every mount point; `None` when they cannot be known.
-    mount_points: Option<HashSet<PathBuf>>,
+    memo: &'m FolderMemo,
+    is_local: fn(&Path) -> bool,
+    /// Per device: can folder listings there be remembered?
+    local_devs: HashMap<u64, bool>,
 }
 
-impl Walker {
-    /// Enters a directory whose own stat is at hand (a root, a symlink target, a
-    /// mount point, or any directory when mount points are unknown).
+/// An entry of a folder with its stat (folders and transcripts; links are resolved
+/// when visited).
+type Stated = (FolderEntry, Option<fs::Metadata>);
+
+impl Walker<'_> {
+    /// Enters a directory, given its stat (links followed).
     fn enter(&mut self, dir: &Path, meta: &fs::Metadata) {
         if !self.seen_dirs.insert((meta.dev(), meta.ino())) {
             self.walk.symlink_loops += 1;
             return;
         }
-        let below = match &self.mount_points {
-            None => Below::Stat,
-            // Canonical (links resolved) to compare with the kernel's mount paths.
-            Some(mounts) => match fs::canonicalize(dir) {
-                Ok(canonical) => below_path(mounts, canonical),
-                Err(_) => Below::Stat,
-            },
+        let Some(entries) = self.entries(dir, meta) else {
+            return;
         };
-        self.list(dir, meta.dev(), &below);
+        for (entry, stat) in entries {
+            let path = dir.join(&entry.name);
+            match (entry.kind, stat) {
+                (EntryKind::Folder, Some(m)) => self.enter(&path, &m),
+                (EntryKind::Transcript, Some(m)) => self.push_file(path, &m),
+                (EntryKind::Link, _) => self.link(path, &entry.name),
+                _ => {}
+            }
+        }
     }
 
-    fn list(&mut self, dir: &Path, dev: u64, below: &Below) {
+    /// The folder's entries with their stats: remembered when the memo holds a
+    /// listing its stat still vouches for, else listed from disk.
+    fn entries(&mut self, dir: &Path, meta: &fs::Metadata) -> Option<Vec<Stated>> {
+        let remember = dir.to_str().is_some() && self.remembers(meta.dev(), dir);
+        let mtime_ns = mtime_ns(meta);
+        if remember {
+            if let Some(known) = self.memo.get(dir) {
+                let vouched = known.dev == meta.dev()
+                    && known.ino == meta.ino()
+                    && known.mtime_ns == mtime_ns
+                    && mtime_ns < known.listed_at_ns.saturating_sub(RACY_NS);
+                if vouched {
+                    if let Some(stated) = restat(dir, &known.entries) {
+                        self.walk.folders_reused += 1;
+                        self.walk.folders.push((dir.to_path_buf(), known.clone()));
+                        return Some(stated);
+                    }
+                }
+            }
+        }
+        let listed_at_ns = now_ns();
+        let stated = self.list(dir)?;
+        self.walk.folders_listed += 1;
+        if remember {
+            let listing = FolderListing {
+                dev: meta.dev(),
+                ino: meta.ino(),
+                mtime_ns,
+                listed_at_ns,
+                entries: stated.iter().map(|(e, _)| e.clone()).collect(),
+            };
+            self.walk.folders.push((dir.to_path_buf(), listing));
+        }
+        Some(stated)
+    }
+
+    /// Lists a folder from disk, sorted by name so that runs are reproducible whatever
+    /// order the file system lists in.
+    fn list(&mut self, dir: &Path) -> Option<Vec<Stated>> {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) => {
@@ -124,87 +255,63 @@ impl Walker {
                     path: dir.to_path_buf(),
                     reason: e.to_string(),
                 });
-                return;
+                return None;
             }
         };
-        // Sorted so that runs are reproducible whatever order the file system lists in.
-        let mut children: Vec<_> = entries.filter_map(Result::ok).collect();
-        // The name is copied once per entry, not once per comparison.
-        children.sort_by_cached_key(|e| e.file_name());
-        for entry in children {
-            let path = entry.path();
+        let mut stated = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
             let Ok(file_type) = entry.file_type() else {
                 continue;
             };
-            let is_transcript_name = path.extension().is_some_and(|e| e == "jsonl");
-            if file_type.is_dir() {
-                self.subdirectory(&entry, &path, dev, below);
-            } else if file_type.is_file() && is_transcript_name {
-                // DirEntry::metadata does not follow links and is enough for plain files.
-                match entry.metadata() {
-                    Ok(m) => self.push_file(path, &m),
-                    Err(e) => self.walk.problems.push(WalkProblem {
-                        path,
-                        reason: e.to_string(),
-                    }),
-                }
+            let name = entry.file_name();
+            let kind = if file_type.is_dir() {
+                EntryKind::Folder
+            } else if file_type.is_file() && is_transcript_name(&name) {
+                EntryKind::Transcript
             } else if file_type.is_symlink() {
-                match fs::metadata(&path) {
-                    Ok(m) if m.is_dir() => self.enter(&path, &m),
-                    Ok(m) if m.is_file() && is_transcript_name => self.push_file(path, &m),
-                    Ok(_) => {}
-                    Err(e) if e.raw_os_error() == Some(libc_eloop()) => {
-                        self.walk.symlink_loops += 1
+                EntryKind::Link
+            } else {
+                continue;
+            };
+            // Relative to the open folder and without following links: the cheapest stat.
+            let stat = match kind {
+                EntryKind::Link => None,
+                _ => match entry.metadata() {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        self.walk.problems.push(WalkProblem {
+                            path: entry.path(),
+                            reason: e.to_string(),
+                        });
+                        continue;
                     }
-                    // A dangling link is not a problem worth reporting.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => self.walk.problems.push(WalkProblem {
-                        path,
-                        reason: e.to_string(),
-                    }),
-                }
-            }
+                },
+            };
+            stated.push((FolderEntry { name, kind }, stat));
+        }
+        stated.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        Some(stated)
+    }
+
+    fn link(&mut self, path: PathBuf, name: &std::ffi::OsStr) {
+        match fs::metadata(&path) {
+            Ok(m) if m.is_dir() => self.enter(&path, &m),
+            Ok(m) if m.is_file() && is_transcript_name(name) => self.push_file(path, &m),
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc_eloop()) => self.walk.symlink_loops += 1,
+            // A dangling link is not a problem worth reporting.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => self.walk.problems.push(WalkProblem {
+                path,
+                reason: e.to_string(),
+            }),
         }
     }
 
-    /// A plain (not symlinked) subdirectory of a directory on device `dev`.
-    fn subdirectory(&mut self, entry: &fs::DirEntry, path: &Path, dev: u64, below: &Below) {
-        let child_below = match below {
-            Below::Stat => None,
-            Below::Plain => Some(Below::Plain),
-            Below::Mounts(canonical) => {
-                let child = canonical.join(entry.file_name());
-                match &self.mount_points {
-                    Some(mounts) if !mounts.contains(&child) => Some(below_path(mounts, child)),
-                    _ => None,
-                }
-            }
-        };
-        let Some(child_below) = child_below else {
-            match fs::metadata(path) {
-                Ok(m) => self.enter(path, &m),
-                Err(e) => self.walk.problems.push(WalkProblem {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                }),
-            }
-            return;
-        };
-        if !self.seen_dirs.insert((dev, entry.ino())) {
-            // Seen before (through a symlink): confirmed by a stat, which costs nothing in
-            // the common case (no links) and keeps a file system whose listing inodes
-            // differ from its stat inodes from skipping a directory it never walked.
-            match fs::metadata(path) {
-                Ok(m) if (m.dev(), m.ino()) == (dev, entry.ino()) => self.walk.symlink_loops += 1,
-                Ok(m) => self.enter(path, &m),
-                Err(e) => self.walk.problems.push(WalkProblem {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                }),
-            }
-            return;
-        }
-        self.list(path, dev, &child_below);
+    /// Whether listings of folders on `dev` (reached at `dir`) can be remembered.
+    fn remembers(&mut self, dev: u64, dir: &Path) -> bool {
+        let is_local = self.is_local;
+        *self.local_devs.entry(dev).or_insert_with(|| is_local(dir))
     }
 
     fn push_file(&mut self, path: PathBuf, m: &fs::Metadata) {
@@ -216,59 +323,92 @@ impl Walker {
             dev: m.dev(),
             ino: m.ino(),
             size: m.size(),
-            mtime_ns: m
-                .mtime()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(m.mtime_nsec()),
+            mtime_ns: mtime_ns(m),
         });
     }
 }
 
-/// How to identify the subdirectories of the directory at `canonical`.
-fn below_path(mounts: &HashSet<PathBuf>, canonical: PathBuf) -> Below {
-    if mounts
+/// Stats the remembered entries of a folder; `None` when one is no longer what the
+/// listing says (a change the folder's mtime did not show): the folder is listed again.
+fn restat(dir: &Path, entries: &[FolderEntry]) -> Option<Vec<Stated>> {
+    entries
         .iter()
-        .any(|m| m.starts_with(&canonical) && *m != canonical)
-    {
-        Below::Mounts(canonical)
-    } else {
-        Below::Plain
-    }
+        .map(|e| {
+            let stat = match e.kind {
+                EntryKind::Link => None,
+                kind => {
+                    let m = fs::symlink_metadata(dir.join(&e.name)).ok()?;
+                    let same_kind = match kind {
+                        EntryKind::Folder => m.is_dir(),
+                        _ => m.is_file(),
+                    };
+                    if !same_kind {
+                        return None;
+                    }
+                    Some(m)
+                }
+            };
+            Some((e.clone(), stat))
+        })
+        .collect()
 }
 
-/// Every mount point of this process's mount namespace, or `None` where the kernel
-/// does not list them (not Linux, or no `/proc`).
-fn read_mount_points() -> Option<HashSet<PathBuf>> {
-    if !cfg!(target_os = "linux") {
-        return None;
-    }
-    let text = fs::read("/proc/self/mountinfo").ok()?;
-    parse_mountinfo(&text)
+fn is_transcript_name(name: &std::ffi::OsStr) -> bool {
+    Path::new(name).extension().is_some_and(|e| e == "jsonl")
 }
 
-/// The fifth field of each `mountinfo` line, with the kernel's octal escapes
-/// (`\040` for a space, ...) undone. `None` if any line is malformed.
-fn parse_mountinfo(text: &[u8]) -> Option<HashSet<PathBuf>> {
-    let mut mounts = HashSet::new();
-    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let field = line.split(|&b| b == b' ').nth(4)?;
-        let mut path = Vec::with_capacity(field.len());
-        let mut i = 0;
-        while i < field.len() {
-            match field.get(i..i + 4) {
-                Some([b'\\', a, b, c]) if [a, b, c].iter().all(|d| (b'0'..=b'7').contains(d)) => {
-                    path.push((a - b'0') << 6 | (b - b'0') << 3 | (c - b'0'));
-                    i += 4;
-                }
-                _ => {
-                    path.push(field[i]);
-                    i += 1;
-                }
-            }
-        }
-        mounts.insert(PathBuf::from(OsString::from_vec(path)));
+fn mtime_ns(m: &fs::Metadata) -> i64 {
+    m.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(m.mtime_nsec())
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// Whether the file system holding `dir` stamps folder times from this machine's
+/// clock (see [`RACY_NS`]): the local disk file systems and memory ones. Network and
+/// FUSE file systems may not, so nothing is remembered there.
+#[cfg(target_os = "linux")]
+fn local_file_system(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated path and `buf` a writable statfs the call fills.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut buf) } != 0 {
+        return false;
     }
-    Some(mounts)
+    is_local_magic(buf.f_type as u32)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn local_file_system(_dir: &Path) -> bool {
+    false
+}
+
+/// `statfs` magic numbers (linux/magic.h) of file systems whose times come from
+/// this kernel's clock.
+fn is_local_magic(f_type: u32) -> bool {
+    const LOCAL: [u32; 12] = [
+        0xEF53,      // ext2, ext3, ext4
+        0x5846_5342, // xfs
+        0x9123_683E, // btrfs
+        0x0102_1994, // tmpfs
+        0x8584_58F6, // ramfs
+        0x794C_7630, // overlayfs
+        0x2FC1_2FC1, // zfs
+        0xF2F5_2010, // f2fs
+        0xCA45_1A4E, // bcachefs
+        0x3153_464A, // jfs
+        0x5265_4973, // reiserfs
+        0x3434,      // nilfs
+    ];
+    LOCAL.contains(&f_type)
 }
 
 /// ELOOP ("too many levels of symbolic links"): 40 on Linux, 62 on macOS and the BSDs.
@@ -283,7 +423,48 @@ fn libc_eloop() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::FileTimes;
     use std::os::unix::fs::symlink;
+    use std::time::Duration;
+
+    fn names(walk: &Walk, base: &Path) -> Vec<String> {
+        walk.files
+            .iter()
+            .map(|f| f.path.strip_prefix(base).unwrap().display().to_string())
+            .collect()
+    }
+
+    /// What the next walk gets from this one (what the ingest keeps in the store).
+    fn memo_of(walk: &Walk) -> FolderMemo {
+        walk.folders.iter().cloned().collect()
+    }
+
+    /// Sets the mtime of every folder under `dir` (itself included) to `secs_ago`
+    /// seconds before now, so that listings taken now are past the racy window.
+    fn age_folders(dir: &Path, secs_ago: u64) {
+        let when = SystemTime::now() - Duration::from_secs(secs_ago);
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                }
+            }
+            fs::File::open(&d)
+                .unwrap()
+                .set_times(FileTimes::new().set_modified(when))
+                .unwrap();
+        }
+    }
+
+    fn local(_: &Path) -> bool {
+        true
+    }
+
+    fn remote(_: &Path) -> bool {
+        false
+    }
 
     #[test]
     fn finds_nested_transcripts_skips_others_and_survives_loops() {
@@ -301,20 +482,9 @@ mod tests {
         symlink(p.join("missing"), p.join("dangling.jsonl")).unwrap();
 
         // The same root twice: files count once.
-        let walk = find_transcripts(&[root.clone(), root.clone()]);
-        let names: Vec<_> = walk
-            .files
-            .iter()
-            .map(|f| {
-                f.path
-                    .strip_prefix(&root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
+        let walk = find_transcripts(&[root.clone(), root.clone()], &FolderMemo::new());
         assert_eq!(
-            names,
+            names(&walk, &root),
             vec![
                 "projects/-home-u-app/s1/subagents/agent-a1.jsonl",
                 "projects/-home-u-app/s1.jsonl"
@@ -324,9 +494,10 @@ mod tests {
         assert!(walk.problems.is_empty(), "{:?}", walk.problems);
     }
 
-    /// Every way of identifying directories finds the same files and the same loops.
+    /// With or without a memo, and where nothing may be remembered, the same files
+    /// and the same loops.
     #[test]
-    fn links_into_walked_folders_are_entered_once_however_folders_are_identified() {
+    fn links_into_walked_folders_are_entered_once_with_or_without_a_memo() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let projects = root.join("projects");
@@ -338,52 +509,252 @@ mod tests {
         symlink(&b, projects.join("a-link")).unwrap();
         // And a link back up from below.
         symlink(&projects, b.join("sub/up")).unwrap();
+        age_folders(&projects, 3600);
 
-        let canonical = fs::canonicalize(&projects).unwrap();
-        let ways = [
-            ("mount points unknown", None),
-            ("no mount points", Some(HashSet::new())),
-            (
-                "b-project/sub is a mount point",
-                Some(HashSet::from([canonical.join("b-project/sub")])),
-            ),
-            (
-                "projects is a mount point",
-                Some(HashSet::from([canonical])),
-            ),
-        ];
-        for (way, mounts) in ways {
-            let walk = walk_with_mount_points(std::slice::from_ref(&root), mounts);
-            let names: Vec<_> = walk
-                .files
-                .iter()
-                .map(|f| f.path.strip_prefix(&projects).unwrap().to_owned())
-                .collect();
+        let roots = std::slice::from_ref(&root);
+        let first = find_transcripts_on(roots, &FolderMemo::new(), local);
+        let again = find_transcripts_on(roots, &memo_of(&first), local);
+        let remote_walk = find_transcripts_on(roots, &memo_of(&first), remote);
+        for (way, walk) in [
+            ("listed", &first),
+            ("remembered", &again),
+            ("remote", &remote_walk),
+        ] {
             assert_eq!(
-                names,
-                vec![
-                    PathBuf::from("a-link/s.jsonl"),
-                    PathBuf::from("a-link/sub/deeper/agent.jsonl"),
-                ],
+                names(walk, &projects),
+                vec!["a-link/s.jsonl", "a-link/sub/deeper/agent.jsonl"],
                 "{way}"
             );
             // `b-project` after its link, and `projects` again through `up`.
             assert_eq!(walk.symlink_loops, 2, "{way}");
             assert!(walk.problems.is_empty(), "{way}: {:?}", walk.problems);
         }
+        assert_eq!((first.folders_listed, first.folders_reused), (4, 0));
+        assert_eq!((again.folders_listed, again.folders_reused), (0, 4));
+        assert_eq!(memo_of(&again), memo_of(&first));
+        assert_eq!(
+            (remote_walk.folders_listed, remote_walk.folders_reused),
+            (4, 0)
+        );
+        assert!(remote_walk.folders.is_empty());
     }
 
     #[test]
-    fn mount_points_are_read_with_their_escapes() {
-        let text = b"22 27 0:21 / /proc rw,relatime - proc proc rw\n\
-            28 27 0:25 / /mnt/my\\040data ro - tmpfs x ro\n";
+    fn a_folder_is_listed_again_when_its_stat_changes_or_its_listing_was_racy() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let p = root.join("projects/app");
+        fs::create_dir_all(p.join("s1/subagents")).unwrap();
+        fs::write(p.join("s1.jsonl"), "{}\n").unwrap();
+        let roots = std::slice::from_ref(&root);
+
+        // Listed just now, moments after the folders changed: not trusted next time.
+        let racy = find_transcripts_on(roots, &FolderMemo::new(), local);
+        let relisted = find_transcripts_on(roots, &memo_of(&racy), local);
+        assert_eq!(relisted.folders_reused, 0);
+        assert_eq!(relisted.folders_listed, 4);
+
+        age_folders(&root.join("projects"), 3600);
+        let listed = find_transcripts_on(roots, &FolderMemo::new(), local);
+        let memo = memo_of(&listed);
+        assert_eq!(find_transcripts_on(roots, &memo, local).folders_reused, 4);
+
+        // A new transcript changes its folder's mtime: that folder alone is listed.
+        fs::write(p.join("s1/subagents/agent-x.jsonl"), "{}\n").unwrap();
+        let grown = find_transcripts_on(roots, &memo, local);
+        assert_eq!((grown.folders_listed, grown.folders_reused), (1, 3));
         assert_eq!(
-            parse_mountinfo(text),
-            Some(HashSet::from([
-                PathBuf::from("/proc"),
-                PathBuf::from("/mnt/my data")
-            ]))
+            names(&grown, &p),
+            vec!["s1/subagents/agent-x.jsonl", "s1.jsonl"]
         );
-        assert_eq!(parse_mountinfo(b"22 27 0:21 /\n"), None);
+
+        // A folder replaced by another (new inode) whose mtime is made to match.
+        let old_mtime = fs::metadata(p.join("s1")).unwrap().modified().unwrap();
+        fs::rename(p.join("s1"), root.join("s1-old")).unwrap();
+        fs::create_dir_all(p.join("s1/subagents")).unwrap();
+        fs::write(p.join("s1/subagents/agent-y.jsonl"), "{}\n").unwrap();
+        for d in [p.join("s1"), p.clone()] {
+            fs::File::open(&d)
+                .unwrap()
+                .set_times(FileTimes::new().set_modified(old_mtime))
+                .unwrap();
+        }
+        let replaced = find_transcripts_on(roots, &memo, local);
+        assert_eq!(
+            names(&replaced, &p),
+            vec!["s1/subagents/agent-y.jsonl", "s1.jsonl"]
+        );
+    }
+
+    /// A change the folder's mtime does not show (here: a transcript deleted, then the
+    /// mtime put back) is caught when the remembered entry is stat-ed.
+    #[test]
+    fn a_remembered_entry_that_is_gone_makes_the_folder_listed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let p = root.join("projects/app");
+        fs::create_dir_all(&p).unwrap();
+        fs::write(p.join("a.jsonl"), "{}\n").unwrap();
+        fs::write(p.join("b.jsonl"), "{}\n").unwrap();
+        age_folders(&root.join("projects"), 3600);
+        let roots = std::slice::from_ref(&root);
+        let memo = memo_of(&find_transcripts_on(roots, &FolderMemo::new(), local));
+
+        let mtime = fs::metadata(&p).unwrap().modified().unwrap();
+        fs::remove_file(p.join("a.jsonl")).unwrap();
+        fs::File::open(&p)
+            .unwrap()
+            .set_times(FileTimes::new().set_modified(mtime))
+            .unwrap();
+        let walk = find_transcripts_on(roots, &memo, local);
+        assert_eq!(names(&walk, &p), vec!["b.jsonl"]);
+        assert_eq!(walk.folders_listed, 1);
+        assert!(walk.problems.is_empty(), "{:?}", walk.problems);
+    }
+
+    #[test]
+    fn entries_round_trip_and_foreign_bytes_are_refused() {
+        let listing = FolderListing {
+            dev: 1,
+            ino: 2,
+            mtime_ns: 3,
+            listed_at_ns: 4,
+            entries: vec![
+                FolderEntry {
+                    name: "a b".into(),
+                    kind: EntryKind::Folder,
+                },
+                FolderEntry {
+                    name: OsString::from_vec(vec![0xff, b'x']),
+                    kind: EntryKind::Link,
+                },
+                FolderEntry {
+                    name: "s.jsonl".into(),
+                    kind: EntryKind::Transcript,
+                },
+            ],
+        };
+        let bytes = listing.encode_entries();
+        assert_eq!(
+            FolderListing::decode_entries(&bytes).as_ref(),
+            Some(&listing.entries)
+        );
+        assert_eq!(FolderListing::decode_entries(b""), Some(vec![]));
+        for bad in [&b"xname\0"[..], b"dname", b"d\0", b"da/b\0"] {
+            assert_eq!(FolderListing::decode_entries(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_local_file_systems_are_trusted() {
+        assert!(is_local_magic(0xEF53));
+        assert!(is_local_magic(0x0102_1994));
+        for remote in [0x6969, 0xFF53_4D42, 0x6573_5546, 0x0102_1997] {
+            assert!(!is_local_magic(remote), "{remote:#x}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // Whatever this machine's temporary folder is on, the answer is a plain bool;
+        // on Linux the test machines use ext4, overlayfs or tmpfs.
+        if cfg!(target_os = "linux") {
+            assert!(local_file_system(dir.path()));
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Write(usize, usize),
+        Append(usize, usize),
+        Remove(usize, usize),
+        Rename(usize, usize, usize),
+        WriteOther(usize),
+        RemoveFolder(usize),
+    }
+
+    const FOLDERS: [&str; 4] = ["p1", "p1/s1", "p1/s1/subagents", "p2"];
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        let f = 0..FOLDERS.len();
+        let n = 0..3usize;
+        prop_oneof![
+            (f.clone(), n.clone()).prop_map(|(f, n)| Op::Write(f, n)),
+            (f.clone(), n.clone()).prop_map(|(f, n)| Op::Append(f, n)),
+            (f.clone(), n.clone()).prop_map(|(f, n)| Op::Remove(f, n)),
+            (f.clone(), n.clone(), n).prop_map(|(f, a, b)| Op::Rename(f, a, b)),
+            f.clone().prop_map(Op::WriteOther),
+            f.prop_map(Op::RemoveFolder),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// After any sequence of changes, a walk with the memo of the walk before finds
+        /// exactly what a walk listing every folder finds. Folder times are set to a
+        /// new instant in the past whenever a change moved them, so listings are never
+        /// racy and the memo is really reused.
+        #[test]
+        fn a_walk_with_the_memo_finds_what_a_full_listing_finds(
+            ops in proptest::collection::vec(op(), 1..25)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().to_path_buf();
+            let projects = root.join("projects");
+            fs::create_dir_all(&projects).unwrap();
+            let roots = std::slice::from_ref(&root);
+            let base = SystemTime::now() - Duration::from_secs(100_000);
+            let mut set: HashMap<PathBuf, SystemTime> = HashMap::new();
+            let mut memo = FolderMemo::new();
+            for (step, op) in ops.iter().enumerate() {
+                let file = |f: usize, n: usize| projects.join(FOLDERS[f]).join(format!("t{n}.jsonl"));
+                let parent = |f: usize| projects.join(FOLDERS[f]);
+                match *op {
+                    Op::Write(f, n) => {
+                        fs::create_dir_all(parent(f)).unwrap();
+                        fs::write(file(f, n), "{}\n").unwrap();
+                    }
+                    Op::Append(f, n) => {
+                        if file(f, n).exists() {
+                            let mut w = fs::OpenOptions::new().append(true).open(file(f, n)).unwrap();
+                            std::io::Write::write_all(&mut w, b"{}\n").unwrap();
+                        }
+                    }
+                    Op::Remove(f, n) => {
+                        let _ = fs::remove_file(file(f, n));
+                    }
+                    Op::Rename(f, a, b) => {
+                        let _ = fs::rename(file(f, a), file(f, b));
+                    }
+                    Op::WriteOther(f) => {
+                        fs::create_dir_all(parent(f)).unwrap();
+                        fs::write(parent(f).join("notes.txt"), "x").unwrap();
+                    }
+                    Op::RemoveFolder(f) => {
+                        let _ = fs::remove_dir_all(parent(f));
+                    }
+                }
+                // Every folder whose time moved gets this step's own instant in the past.
+                let when = base + Duration::from_secs(step as u64 + 1);
+                let mut stack = vec![projects.clone()];
+                while let Some(d) = stack.pop() {
+                    for e in fs::read_dir(&d).unwrap() {
+                        let e = e.unwrap();
+                        if e.file_type().unwrap().is_dir() {
+                            stack.push(e.path());
+                        }
+                    }
+                    let now = fs::metadata(&d).unwrap().modified().unwrap();
+                    if set.get(&d) != Some(&now) {
+                        fs::File::open(&d).unwrap().set_times(FileTimes::new().set_modified(when)).unwrap();
+                        set.insert(d, when);
+                    }
+                }
+                let full = find_transcripts_on(roots, &FolderMemo::new(), remote);
+                let walk = find_transcripts_on(roots, &memo, local);
+                proptest::prop_assert_eq!(&walk.files, &full.files, "after {:?}", &ops[..=step]);
+                proptest::prop_assert!(walk.problems.is_empty());
+                memo = memo_of(&walk);
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@ pub mod cursors;
 pub mod derive;
 pub mod exports;
 pub mod facts;
+pub mod folders;
 pub mod migrate;
 pub mod rate_limits;
 pub mod retention;

@@ -84,6 +84,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0006_session_models_index.sql"),
         add_columns: &[],
     },
+    Migration {
+        version: 7,
+        name: "folder listings remembered by the walk",
+        sql: include_str!("../migrations/0007_walk_folders.sql"),
+        add_columns: &[],
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.

@@ -421,12 +421,12 @@ fn db_migrate_to_a_version_then_to_the_latest() {
     let out = run(env.ctm().args(["db", "migrate"]));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        said.contains("applied migration 2") && said.contains("applied migration 6"),
+        said.contains("applied migration 2") && said.contains("applied migration 7"),
         "{said}"
     );
     assert_eq!(
         json(env.ctm().args(["db", "status", "--json"]))["schemaVersion"],
-        6
+        7
     );
     let bad = env
         .ctm()
@@ -467,4 +467,73 @@ fn db_check_finds_a_tampered_derived_table_and_rebuild_repairs_it() {
     }
     run(env.ctm().args(["db", "rebuild"]));
     run(env.ctm().args(["db", "check"]));
+}
+
+/// A run stats folders instead of listing them while they are unchanged (their
+/// listings are kept in the store); a transcript added to a folder changes the folder's
+/// mtime, so that folder alone is listed again and the new file is found.
+#[test]
+fn unchanged_folders_are_not_listed_again_and_a_new_transcript_is_found() {
+    let env = Env::new();
+    let root = env.path().join("root");
+    copy_tree(&fixture_root(), &root);
+    let projects = root.join("projects");
+    // Folder times well in the past, as on a user's disk: a listing taken moments
+    // after a folder changed is not trusted (file system clocks tick coarsely).
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let mut folders = vec![projects.clone()];
+    folders.extend(
+        walk(&projects)
+            .iter()
+            .flat_map(|f| f.ancestors().skip(1).map(|a| a.to_path_buf()))
+            .filter(|a| a.starts_with(&projects)),
+    );
+    folders.sort();
+    folders.dedup();
+    for d in &folders {
+        std::fs::File::open(d)
+            .unwrap()
+            .set_times(std::fs::FileTimes::new().set_modified(past))
+            .unwrap();
+    }
+    let ingest = || {
+        json(
+            env.ctm()
+                .arg("--claude-dir")
+                .arg(&root)
+                .args(["ingest", "--json"]),
+        )
+    };
+    let first = ingest();
+    let listed = first["foldersListed"].as_u64().unwrap();
+    assert!(listed >= folders.len() as u64, "{first}");
+    assert_eq!(first["foldersReused"], 0);
+
+    let second = ingest();
+    assert_eq!(second["unchanged"], true);
+    assert_eq!(second["foldersListed"], 0, "{second}");
+    assert_eq!(second["foldersReused"], listed);
+
+    // A new session in the first project folder.
+    let project = std::fs::read_dir(&projects)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .min()
+        .unwrap();
+    let line = assistant_line(
+        "new-session",
+        "msg_new",
+        "req_new",
+        "2026-02-11T10:00:00.000Z",
+        "claude-sonnet-4-5-20250929",
+        10,
+        20,
+    );
+    std::fs::write(project.join("new-session.jsonl"), line + "\n").unwrap();
+    let third = ingest();
+    assert_eq!(third["filesRead"], 1, "{third}");
+    assert_eq!(third["responsesAdded"], 1);
+    assert_eq!(third["foldersListed"], 1, "only the folder that changed");
+    assert_eq!(third["foldersReused"], listed - 1);
 }
