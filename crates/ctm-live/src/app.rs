@@ -126,6 +126,7 @@ fn event_loop(
                 f.area(),
             )
         })?;
+        panic_if_asked();
         let mut store_changed = false;
         let recompute = match rx.recv_timeout(opts.refresh) {
             Err(RecvTimeoutError::Timeout) => true,
@@ -187,6 +188,15 @@ fn event_loop(
                 Err(e) => status = format!("{} cannot read the store: {e}", clock()),
             }
         }
+    }
+}
+
+/// Fault injection for the test that the terminal is given back on a panic: debug
+/// builds only (the tests' binary), never in a release.
+fn panic_if_asked() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("CTM_TEST_PANIC").is_some_and(|v| v == "live-after-draw") {
+        panic!("CTM_TEST_PANIC: injected after a draw");
     }
 }
 

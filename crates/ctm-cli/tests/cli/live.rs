@@ -113,51 +113,15 @@ impl Drop for Tmux {
     }
 }
 
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn append(path: &Path, line: &str) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    writeln!(f, "{line}").unwrap();
-}
-
-#[test]
-fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
-    if skip_without("tmux", tmux_available(), "apt-get install -y tmux") {
-        return;
-    }
-    let env = Env::new();
-    let root = env.root("claude");
-    let transcript: PathBuf = root.join("projects/-home-u-proj/sess-live.jsonl");
-    std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
-    append(
-        &transcript,
-        &assistant_line(
-            "sess-live",
-            "msg_1",
-            "req_1",
-            "2026-02-12T21:00:00.000Z",
-            "claude-opus-4-6",
-            100,
-            1_000,
-        ),
-    );
+/// Starts `ctm live` on `root` in a 120x40 tmux pane named `live`, with `extra_env`
+/// (`NAME=value ...`). After ctm exits, the shell prints `CTM-EXIT-<code>`, whether the
+/// terminal is back in canonical mode with echo (raw mode undone), and `CTM-DONE`.
+fn start_live(env: &Env, root: &Path, extra_env: &str) -> Tmux {
     let tmux = Tmux {
         socket: env.path().join("tmux.sock"),
     };
-    // After ctm exits, the shell reports its exit code and whether the terminal is back
-    // in canonical mode with echo (raw mode undone).
     let script = format!(
-        "env -i HOME={home} PATH=/usr/bin:/bin TERM=xterm-256color TZ=UTC CTM_NOW={NOW} CTM_DB={db} \
+        "env -i HOME={home} PATH=/usr/bin:/bin TERM=xterm-256color TZ=UTC CTM_NOW={NOW} CTM_DB={db} {extra_env} \
          {ctm} --claude-dir {root} live --timezone UTC --refresh 1; \
          echo CTM-EXIT-$?; stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | tr '\\n' ' '; echo CTM-DONE; sleep 30",
         home = env.path().join("home").display(),
@@ -181,6 +145,54 @@ fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
         .status()
         .unwrap();
     assert!(started.success());
+    tmux
+}
+
+/// A data root with one transcript holding one response of 1,100 tokens.
+fn one_response_root(env: &Env) -> (PathBuf, PathBuf) {
+    let root = env.root("claude");
+    let transcript: PathBuf = root.join("projects/-home-u-proj/sess-live.jsonl");
+    std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
+    append(
+        &transcript,
+        &assistant_line(
+            "sess-live",
+            "msg_1",
+            "req_1",
+            "2026-02-12T21:00:00.000Z",
+            "claude-opus-4-6",
+            100,
+            1_000,
+        ),
+    );
+    (root, transcript)
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn append(path: &Path, line: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    writeln!(f, "{line}").unwrap();
+}
+
+#[test]
+fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
+    if skip_without("tmux", tmux_available(), "apt-get install -y tmux") {
+        return;
+    }
+    let env = Env::new();
+    let (root, transcript) = one_response_root(&env);
+    let tmux = start_live(&env, &root, "");
 
     // The first screen: one response of 1,100 input+output tokens.
     let first = tmux.wait_for(Duration::from_secs(20), |s| s.contains("1,100 / 19,000"));
@@ -242,6 +254,33 @@ fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
     let pane = tmux.capture();
     assert!(exited.is_some(), "ctm did not exit on q:\n{pane}");
     assert!(pane.contains("CTM-EXIT-0"), "{pane}");
+    assert!(
+        pane.contains("icanon echo CTM-DONE"),
+        "raw mode left on:\n{pane}"
+    );
+    assert!(
+        !pane.contains("ctm live ·"),
+        "the alternate screen was not left:\n{pane}"
+    );
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+}
+
+/// A panic inside the monitor (injected after its first draw, debug builds only) still
+/// gives the terminal back: raw mode off, the alternate screen left, the panic message
+/// readable, and exit code 101.
+#[test]
+fn a_panic_in_the_monitor_gives_the_terminal_back() {
+    if skip_without("tmux", tmux_available(), "apt-get install -y tmux") {
+        return;
+    }
+    let env = Env::new();
+    let (root, _) = one_response_root(&env);
+    let tmux = start_live(&env, &root, "CTM_TEST_PANIC=live-after-draw");
+    let exited = tmux.wait_for(Duration::from_secs(20), |s| s.contains("CTM-DONE"));
+    let pane = tmux.capture();
+    assert!(exited.is_some(), "ctm did not end after the panic:\n{pane}");
+    assert!(pane.contains("CTM-EXIT-101"), "{pane}");
+    assert!(pane.contains("injected after a draw"), "{pane}");
     assert!(
         pane.contains("icanon echo CTM-DONE"),
         "raw mode left on:\n{pane}"
