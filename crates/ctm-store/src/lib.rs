@@ -222,7 +222,7 @@ impl Store {
     /// mid-transaction and writes them twice. Reports keep the default: a large cache
     /// only costs them page faults, as they read each page once.
     pub fn use_large_cache(&self) -> Result<(), StoreError> {
-        self.conn.pragma_update(None, "cache_size", -32768)?;
+        self.conn.pragma_update(None, "cache_size", -16384)?;
         Ok(())
     }
 
