@@ -10,6 +10,7 @@
 //!    so a crash at any point leaves the store as it was before the run.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,9 +18,9 @@ use ctm_model::Response;
 use ctm_pricing::{PriceTable, Request};
 use ctm_source::{
     find_transcripts, read_transcript, FileRead, FolderListing, FolderMemo, FoundFile, Head,
-    LineStats, SkipReason,
+    LineStats, SkipReason, Walk,
 };
-use ctm_store::cursors::{self, Cursor};
+use ctm_store::cursors::{self, Cursor, Cursors};
 use ctm_store::facts::{self, FactWriter, Pricing};
 use ctm_store::folders::{self, FolderRow};
 use ctm_store::{config, derive, now_ms, retention, Store, StoreError};
@@ -175,12 +176,12 @@ struct Work {
 }
 
 /// Which found files need reading, given the cursors.
-fn plan(files: &[FoundFile], cursors: &HashMap<String, Cursor>) -> Vec<Work> {
+fn plan(files: &[FoundFile], cursors: &Cursors) -> Vec<Work> {
     files
         .iter()
         .filter_map(|f| {
             // Borrowed for UTF-8 paths: an unchanged file costs no allocation.
-            let key = f.path.to_string_lossy();
+            let key = path_key(&f.path);
             match cursors.get(key.as_ref()) {
                 Some(c)
                     if c.dev == f.dev
@@ -215,52 +216,105 @@ fn plan(files: &[FoundFile], cursors: &HashMap<String, Cursor>) -> Vec<Work> {
         .collect()
 }
 
+/// A path as the store keys it. `to_str` first: `to_string_lossy` walks the bytes in
+/// chunks even when they are valid UTF-8, which showed in the profile.
+fn path_key(p: &Path) -> std::borrow::Cow<'_, str> {
+    match p.to_str() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => p.to_string_lossy(),
+    }
+}
+
 /// Cursors of files under the given roots that are gone from disk.
-fn vanished(
-    roots: &[PathBuf],
-    files: &[FoundFile],
-    cursors: &HashMap<String, Cursor>,
-) -> Vec<String> {
-    let mut on_disk: std::collections::HashSet<std::borrow::Cow<str>> =
-        std::collections::HashSet::with_capacity(files.len());
-    on_disk.extend(files.iter().map(|f| f.path.to_string_lossy()));
-    let projects: Vec<PathBuf> = roots.iter().map(|r| r.join("projects")).collect();
+fn vanished(roots: &[PathBuf], files: &[FoundFile], cursors: &Cursors) -> Vec<String> {
+    let projects: Vec<String> = roots
+        .iter()
+        .map(|r| path_key(&r.join("projects")).into_owned())
+        .collect();
+    let in_roots = |c: &Cursor| projects.iter().any(|p| folders::is_within(&c.path, p));
+    // The common case without a set of every path: when each cursor still in place under
+    // these roots was matched by a found file, none vanished. Paths are unique on both
+    // sides, so counting is exact.
+    let matched = files
+        .iter()
+        .filter(|f| {
+            cursors
+                .get(path_key(&f.path).as_ref())
+                .is_some_and(|c| c.missing_since.is_none())
+        })
+        .count();
+    let in_place = cursors
+        .values()
+        .filter(|c| c.missing_since.is_none() && in_roots(c))
+        .count();
+    if matched == in_place {
+        return Vec::new();
+    }
+    let on_disk: std::collections::HashSet<std::borrow::Cow<str>> =
+        files.iter().map(|f| path_key(&f.path)).collect();
     let mut gone: Vec<String> = cursors
         .values()
         .filter(|c| c.missing_since.is_none() && !on_disk.contains(c.path.as_str()))
-        .filter(|c| projects.iter().any(|p| Path::new(&c.path).starts_with(p)))
+        .filter(|c| in_roots(c))
         .map(|c| c.path.clone())
         .collect();
     gone.sort();
     gone
 }
 
-/// The walk's memo from the stored rows; a row the walk cannot read is left out (its
-/// folder is listed again, and the row replaced).
-fn folder_memo(rows: &[FolderRow]) -> FolderMemo {
-    rows.iter()
-        .filter_map(|r| {
-            let listing = FolderListing {
-                dev: r.dev,
-                ino: r.ino,
-                mtime_ns: r.mtime_ns,
-                listed_at_ns: r.listed_at_ns,
-                entries: FolderListing::decode_entries(&r.entries)?,
-            };
-            Some((PathBuf::from(&r.path), listing))
-        })
-        .collect()
+/// The walk's memo from the stored rows, and the paths of rows it cannot read (left out
+/// of the memo, so their folders are listed again; the rows are forgotten).
+fn folder_memo(rows: Vec<FolderRow>) -> (FolderMemo, Vec<String>) {
+    let mut memo = FolderMemo::with_capacity_and_hasher(rows.len(), Default::default());
+    let mut unreadable = Vec::new();
+    for r in rows {
+        match FolderListing::from_stored(r.dev, r.ino, r.mtime_ns, r.listed_at_ns, r.entries) {
+            Some(listing) => {
+                memo.insert(OsString::from(r.path), listing);
+            }
+            None => unreadable.push(r.path),
+        }
+    }
+    (memo, unreadable)
 }
 
-fn folder_row(path: &Path, l: &FolderListing) -> Option<FolderRow> {
-    Some(FolderRow {
-        path: path.to_str()?.to_owned(),
-        dev: l.dev,
-        ino: l.ino,
-        mtime_ns: l.mtime_ns,
-        listed_at_ns: l.listed_at_ns,
-        entries: l.encode_entries(),
-    })
+/// The listings this walk took from disk (to save), and the remembered folders under
+/// these roots that it no longer reached or could not read (to forget).
+fn folder_changes<'a>(
+    roots: &[PathBuf],
+    walk: &Walk,
+    memo: &'a FolderMemo,
+    unreadable: &'a [String],
+) -> (Vec<FolderRow>, Vec<&'a str>) {
+    let listed: Vec<FolderRow> = walk
+        .folders
+        .iter()
+        .filter_map(|(path, l)| {
+            let l = l.as_ref()?;
+            Some(FolderRow {
+                path: path.to_str()?.to_owned(),
+                dev: l.dev,
+                ino: l.ino,
+                mtime_ns: l.mtime_ns,
+                listed_at_ns: l.listed_at_ns,
+                entries: l.stored_entries().to_vec(),
+            })
+        })
+        .collect();
+    let reached: std::collections::HashSet<&std::ffi::OsStr> =
+        walk.folders.iter().map(|(p, _)| p.as_os_str()).collect();
+    let scopes: Vec<String> = roots
+        .iter()
+        .filter_map(|r| r.join("projects").to_str().map(str::to_owned))
+        .collect();
+    let mut forget: Vec<&str> = memo
+        .keys()
+        .filter(|p| !reached.contains(p.as_os_str()))
+        .filter_map(|p| p.to_str())
+        .filter(|p| scopes.iter().any(|s| folders::is_within(p, s)))
+        .collect();
+    forget.extend(unreadable.iter().map(String::as_str));
+    (listed, forget)
 }
 
 /// Brings the store up to date from `roots`.
@@ -276,8 +330,8 @@ pub fn ingest(
         roots: roots.to_vec(),
         ..IngestReport::default()
     };
-    let known_folders = folders::load_all(store.conn())?;
-    let walk = find_transcripts(roots, &folder_memo(&known_folders));
+    let (memo, unreadable_folders) = folder_memo(folders::load_all(store.conn())?);
+    let walk = find_transcripts(roots, &memo);
     report.files_seen = walk.files.len() as u64;
     report.symlink_loops = walk.symlink_loops;
     report.folders_listed = walk.folders_listed;
@@ -427,16 +481,8 @@ pub fn ingest(
         report.files_missing += 1;
     }
     // Only in a run that writes anyway: remembering listings never makes a reader a writer.
-    let walked: Vec<FolderRow> = walk
-        .folders
-        .iter()
-        .filter_map(|(path, l)| folder_row(path, l))
-        .collect();
-    let scopes: Vec<String> = roots
-        .iter()
-        .filter_map(|r| r.join("projects").to_str().map(str::to_owned))
-        .collect();
-    folders::save_changes(&tx, &walked, &known_folders, &scopes)?;
+    let (listed, forget) = folder_changes(roots, &walk, &memo, &unreadable_folders);
+    folders::save_changes(&tx, &listed, &forget)?;
     report.timings.write_ms = ms_since(&mut phase);
     derive::close_finished_blocks(&tx, now)?;
     if first_ingest {

@@ -1,7 +1,5 @@
 //! File cursors: where each transcript was read up to, and what it looked like then.
 
-use std::collections::HashMap;
-
 use rusqlite::{params, Connection};
 
 use crate::StoreError;
@@ -21,8 +19,11 @@ pub struct Cursor {
     pub missing_since: Option<i64>,
 }
 
+/// Cursors by path.
+pub type Cursors = foldhash::HashMap<String, Cursor>;
+
 /// Every cursor, by path.
-pub fn load_all(conn: &Connection) -> Result<HashMap<String, Cursor>, StoreError> {
+pub fn load_all(conn: &Connection) -> Result<Cursors, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, missing_since FROM file_cursors",
     )?;
@@ -41,11 +42,10 @@ pub fn load_all(conn: &Connection) -> Result<HashMap<String, Cursor>, StoreError
             missing_since: r.get(9)?,
         })
     })?;
-    let mut map = HashMap::with_capacity(1024);
-    for c in rows {
-        let c = c?;
-        map.insert(c.path.clone(), c);
-    }
+    // Collected first so that the map is built at its final size, never rehashed.
+    let list = rows.collect::<Result<Vec<_>, _>>()?;
+    let mut map = Cursors::with_capacity_and_hasher(list.len(), Default::default());
+    map.extend(list.into_iter().map(|c| (c.path.clone(), c)));
     Ok(map)
 }
 

@@ -3,8 +3,6 @@
 //! keeps the rows, written in the ingest's transaction and only when it writes anyway,
 //! so a run where nothing changed stays a reader.
 
-use std::collections::HashSet;
-
 use rusqlite::{params, Connection};
 
 use crate::StoreError;
@@ -37,23 +35,24 @@ pub fn load_all(conn: &Connection) -> Result<Vec<FolderRow>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Saves the rows of this walk that differ from `known` (what was loaded before it),
-/// and forgets known folders under `scopes` (the roots' `projects/` folders, as
-/// strings) that the walk did not reach.
+/// Forgets the folders at `forget`, then saves `listed` (the folders this walk listed
+/// from disk; the ones it reused are already stored as they are).
 pub fn save_changes(
     conn: &Connection,
-    walked: &[FolderRow],
-    known: &[FolderRow],
-    scopes: &[String],
+    listed: &[FolderRow],
+    forget: &[&str],
 ) -> Result<(), StoreError> {
-    let known_rows: HashSet<&FolderRow> = known.iter().collect();
+    let mut delete = conn.prepare_cached("DELETE FROM walk_folders WHERE path = ?1")?;
+    for path in forget {
+        delete.execute([path])?;
+    }
     let mut upsert = conn.prepare_cached(
         "INSERT INTO walk_folders (path, dev, ino, mtime_ns, listed_at_ns, entries) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, \
          ino = excluded.ino, mtime_ns = excluded.mtime_ns, listed_at_ns = excluded.listed_at_ns, \
          entries = excluded.entries",
     )?;
-    for row in walked.iter().filter(|r| !known_rows.contains(r)) {
+    for row in listed {
         upsert.execute(params![
             row.path,
             row.dev as i64,
@@ -63,19 +62,11 @@ pub fn save_changes(
             row.entries
         ])?;
     }
-    let reached: HashSet<&str> = walked.iter().map(|r| r.path.as_str()).collect();
-    let mut forget = conn.prepare_cached("DELETE FROM walk_folders WHERE path = ?1")?;
-    for row in known {
-        let in_scope = scopes.iter().any(|s| is_within(&row.path, s));
-        if in_scope && !reached.contains(row.path.as_str()) {
-            forget.execute([&row.path])?;
-        }
-    }
     Ok(())
 }
 
 /// Whether `path` is `scope` or below it, by whole path components.
-fn is_within(path: &str, scope: &str) -> bool {
+pub fn is_within(path: &str, scope: &str) -> bool {
     path.strip_prefix(scope)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
@@ -97,45 +88,41 @@ mod tests {
     }
 
     #[test]
-    fn saves_what_changed_and_forgets_what_the_walk_left_behind_in_its_roots_only() {
+    fn forgets_then_saves_and_u64_ids_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("s.db"), &OpenOptions::default()).unwrap();
-        let first = vec![
-            row("/r/projects", 1),
-            row("/r/projects/a", 1),
-            row("/r/projects/b", 1),
-            row("/r/projects-other", 1),
-            row("/other/projects/x", 1),
-        ];
         let tx = store.write().unwrap();
-        save_changes(&tx, &first, &[], &["/r/projects".into()]).unwrap();
+        save_changes(
+            &tx,
+            &[row("/r/projects/a", 1), row("/r/projects/b", 1)],
+            &[],
+        )
+        .unwrap();
         tx.commit().unwrap();
-        let known = load_all(store.conn()).unwrap();
-        assert_eq!(known.len(), 5);
-        assert!(
-            known.contains(&row("/r/projects/a", 1)),
-            "u64 devices round-trip"
-        );
-
-        // `b` is gone and `a` changed; the other roots' rows stay.
-        let walked = vec![row("/r/projects", 1), row("/r/projects/a", 2)];
-        let tx = store.write().unwrap();
-        save_changes(&tx, &walked, &known, &["/r/projects".into()]).unwrap();
-        tx.commit().unwrap();
-        let mut paths: Vec<_> = load_all(store.conn())
+        assert!(load_all(store.conn())
             .unwrap()
-            .into_iter()
-            .map(|r| (r.path, r.mtime_ns))
-            .collect();
-        paths.sort();
+            .contains(&row("/r/projects/a", 1)));
+
+        // `b` is gone; `a` was listed again (and is also in `forget`: saved after).
+        let tx = store.write().unwrap();
+        save_changes(
+            &tx,
+            &[row("/r/projects/a", 2)],
+            &["/r/projects/b", "/r/projects/a"],
+        )
+        .unwrap();
+        tx.commit().unwrap();
         assert_eq!(
-            paths,
-            vec![
-                ("/other/projects/x".into(), 1),
-                ("/r/projects".into(), 1),
-                ("/r/projects-other".into(), 1),
-                ("/r/projects/a".into(), 2),
-            ]
+            load_all(store.conn()).unwrap(),
+            vec![row("/r/projects/a", 2)]
         );
+    }
+
+    #[test]
+    fn within_is_by_whole_components() {
+        assert!(is_within("/r/projects", "/r/projects"));
+        assert!(is_within("/r/projects/a/b", "/r/projects"));
+        assert!(!is_within("/r/projects-other", "/r/projects"));
+        assert!(!is_within("/other/projects", "/r/projects"));
     }
 }
