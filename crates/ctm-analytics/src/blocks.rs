@@ -1,7 +1,8 @@
 //! `ctm blocks`: the 5-hour windows Claude's usage limits are counted in, split by
 //! `derive::aggregate_blocks`, with ccusage's gaps, burn rate and projection.
 
-use ctm_store::derive::{self, BlockAggregate, FactRow, BLOCK_MS};
+use ctm_store::derive::{self, FactRow, BLOCK_MS};
+use ctm_store::report_rows::{self, BlockFigures};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -170,7 +171,7 @@ pub struct BlocksReport {
 /// A block or the silence between two blocks, in time order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BlockOrGap<'a> {
-    Block(&'a BlockAggregate),
+    Block(&'a BlockFigures),
     /// ccusage's gap: from 5 h after the last response to the next response, when the
     /// silence is longer than 5 h.
     Gap {
@@ -180,7 +181,7 @@ pub enum BlockOrGap<'a> {
 }
 
 /// Blocks with the gaps between them.
-pub fn with_gaps(blocks: &[BlockAggregate]) -> Vec<BlockOrGap<'_>> {
+pub fn with_gaps(blocks: &[BlockFigures]) -> Vec<BlockOrGap<'_>> {
     let mut out = Vec::with_capacity(blocks.len() * 2);
     for (i, b) in blocks.iter().enumerate() {
         if let Some(prev) = i.checked_sub(1).map(|p| &blocks[p]) {
@@ -196,7 +197,7 @@ pub fn with_gaps(blocks: &[BlockAggregate]) -> Vec<BlockOrGap<'_>> {
     out
 }
 
-pub fn burn_rate(b: &BlockAggregate) -> Option<BurnRate> {
+pub fn burn_rate(b: &BlockFigures) -> Option<BurnRate> {
     let minutes = (b.last_ts - b.first_ts) as f64 / 60_000.0;
     (minutes > 0.0).then(|| BurnRate {
         tokens_per_minute: b.sums.total_tokens() as f64 / minutes,
@@ -205,7 +206,7 @@ pub fn burn_rate(b: &BlockAggregate) -> Option<BurnRate> {
 }
 
 /// Current figures plus the rate times the minutes left until the block's end.
-pub fn projection(b: &BlockAggregate, rate: &BurnRate, now_ms: i64) -> Projection {
+pub fn projection(b: &BlockFigures, rate: &BurnRate, now_ms: i64) -> Projection {
     let left = ((b.end_ms() - now_ms) as f64 / 60_000.0).max(0.0);
     Projection {
         total_tokens: (b.sums.total_tokens() as f64 + rate.tokens_per_minute * left).round() as u64,
@@ -255,13 +256,7 @@ fn percent(tokens: u64, limit: u64) -> f64 {
 pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport, AnalyticsError> {
     let r = &q.report;
     r.bounds()?;
-    // Block boundaries depend on every earlier response: split all of them, then pick.
-    let all_days = ReportQuery {
-        since: None,
-        until: None,
-        ..r.clone()
-    };
-    let blocks = derive::aggregate_blocks(&query::facts(conn, &all_days)?);
+    let blocks = all_blocks(conn, r)?;
     let token_limit = match q.token_limit {
         None => None,
         Some(TokenLimit::Tokens(n)) => Some(n),
@@ -307,6 +302,28 @@ pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport,
     })
 }
 
+/// Every block of the query's facts (whatever its days: block boundaries depend on
+/// every earlier response, so all are split, then picked). Without a filter and with
+/// nothing pruned, `usage_blocks` holds exactly these blocks (refreshed in every
+/// ingest's transaction), so they are read from there.
+fn all_blocks(conn: &Connection, r: &ReportQuery) -> Result<Vec<BlockFigures>, AnalyticsError> {
+    if r.filter.is_empty() && derive::Kept::of(conn)?.is_none() {
+        // A row without its figures (not expected once migrated) falls back to the facts.
+        if let Some(blocks) = report_rows::stored_blocks(conn, i64::MIN)? {
+            return Ok(blocks);
+        }
+    }
+    let all_days = ReportQuery {
+        since: None,
+        until: None,
+        ..r.clone()
+    };
+    Ok(derive::aggregate_blocks(&query::facts(conn, &all_days)?)
+        .iter()
+        .map(BlockFigures::of)
+        .collect())
+}
+
 /// The active block with its facts (oldest first), for front ends that follow it live.
 #[derive(Debug, Clone)]
 pub struct ActiveBlock {
@@ -339,6 +356,7 @@ pub fn active_block(
     let Some(b) = derive::aggregate_blocks(&facts).pop() else {
         return Ok(None);
     };
+    let b = BlockFigures::of(&b);
     if !b.is_active(now_ms) {
         return Ok(None);
     }
@@ -349,7 +367,7 @@ pub fn active_block(
 }
 
 /// When the last "usage limit reached" notice inside the block said the limit resets.
-fn notice_reset(notices: &[(i64, i64)], b: &BlockAggregate, zone: &Zone) -> Option<String> {
+fn notice_reset(notices: &[(i64, i64)], b: &BlockFigures, zone: &Zone) -> Option<String> {
     notices
         .iter()
         .rev()
@@ -358,7 +376,7 @@ fn notice_reset(notices: &[(i64, i64)], b: &BlockAggregate, zone: &Zone) -> Opti
 }
 
 fn block_row(
-    b: &BlockAggregate,
+    b: &BlockFigures,
     now_ms: i64,
     token_limit: Option<u64>,
     usage_limit_reset_time: Option<String>,
@@ -396,12 +414,12 @@ fn block_row(
         },
         total_tokens: s.total_tokens(),
         cost_usd: s.cost_usd,
-        models: b.models.iter().cloned().collect(),
+        models: b.models.clone(),
         burn_rate: rate,
         projection,
         token_limit_status,
         usage_limit_reset_time,
-        sessions: b.sessions.len() as u64,
+        sessions: b.sessions,
         unpriced_responses: s.unpriced_responses,
         start_ms: b.start_ms,
         end_ms: b.end_ms(),
@@ -453,6 +471,13 @@ mod tests {
     /// 2026-03-07T23:30Z.
     const T0: i64 = 1_772_926_200_000;
 
+    fn figures(facts: &[FactRow]) -> Vec<BlockFigures> {
+        derive::aggregate_blocks(facts)
+            .iter()
+            .map(BlockFigures::of)
+            .collect()
+    }
+
     fn fact(ts: i64, output: u64, cost: f64) -> FactRow {
         FactRow {
             ts,
@@ -470,7 +495,7 @@ mod tests {
 
     #[test]
     fn gaps_run_from_five_hours_after_the_last_response_to_the_next() {
-        let blocks = derive::aggregate_blocks(&[
+        let blocks = figures(&[
             fact(T0, 1, 0.0),
             fact(T0 + H, 1, 0.0),
             // 7 h of silence: a gap from T0+6h to T0+8h.
@@ -492,14 +517,14 @@ mod tests {
             matches!(spans[2], BlockOrGap::Block(_)) && matches!(spans[3], BlockOrGap::Block(_))
         );
         // Exactly 5 h of silence is no gap (and no new block either).
-        let blocks = derive::aggregate_blocks(&[fact(T0, 1, 0.0), fact(T0 + 5 * H, 1, 0.0)]);
+        let blocks = figures(&[fact(T0, 1, 0.0), fact(T0 + 5 * H, 1, 0.0)]);
         assert_eq!(with_gaps(&blocks).len(), blocks.len());
     }
 
     #[test]
     fn burn_rate_and_projection() {
         // Block 23:00-04:00; responses at 23:30 and 00:30: 60 minutes, 3,000 tokens, $1.50.
-        let blocks = derive::aggregate_blocks(&[fact(T0, 1000, 0.5), fact(T0 + H, 2000, 1.0)]);
+        let blocks = figures(&[fact(T0, 1000, 0.5), fact(T0 + H, 2000, 1.0)]);
         let b = &blocks[0];
         let rate = burn_rate(b).unwrap();
         assert_eq!(rate.tokens_per_minute, 50.0);
@@ -512,7 +537,7 @@ mod tests {
         let p = projection(b, &rate, T0 + 6 * H);
         assert_eq!((p.total_tokens, p.remaining_minutes), (3_000, 0));
         // One response: no rate.
-        let single = derive::aggregate_blocks(&[fact(T0, 10, 0.1)]);
+        let single = figures(&[fact(T0, 10, 0.1)]);
         assert_eq!(burn_rate(&single[0]), None);
     }
 

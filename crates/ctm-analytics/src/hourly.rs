@@ -1,12 +1,15 @@
 //! `ctm hourly`: activity by local hour of day and weekday (seed 004, query 6.3).
 
-use ctm_store::derive::{FactRow, Sums};
+use std::collections::BTreeMap;
+
+use ctm_store::derive::Sums;
+use ctm_store::report_rows::{self, HourKey};
 use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::query::{self, ReportQuery};
-use crate::usage::{sum, Totals};
-use crate::{AnalyticsError, Zone};
+use crate::usage::Totals;
+use crate::AnalyticsError;
 
 pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
@@ -44,9 +47,17 @@ pub struct HourlyReport {
     pub timezone: String,
 }
 
+/// Sums per local day and hour: from `hourly_usage` when it holds exactly what the facts
+/// would give (the store's zone, no filter, nothing pruned in reach), else from the facts.
+/// Both give the same buckets, added in the same order.
 pub fn hourly_report(conn: &Connection, q: &ReportQuery) -> Result<HourlyReport, AnalyticsError> {
-    let facts = query::facts(conn, q)?;
-    let grid = week_grid(&facts, &q.zone);
+    let hours = if q.daily_tables_equal_facts(conn)? {
+        q.bounds()?;
+        report_rows::stored_hours(conn, q.since, q.until)?
+    } else {
+        report_rows::aggregate_hours(&query::facts(conn, q)?, &q.zone.tz)
+    };
+    let grid = week_grid(&hours);
     let mut cells = Vec::with_capacity(7 * 24);
     let mut by_hour: Vec<HourTotal> = (0..24u8)
         .map(|hour| HourTotal {
@@ -71,21 +82,24 @@ pub fn hourly_report(conn: &Connection, q: &ReportQuery) -> Result<HourlyReport,
             h.cost += s.cost_usd;
         }
     }
+    let mut all = Sums::default();
+    for s in hours.values() {
+        all.add(s);
+    }
     Ok(HourlyReport {
         cells,
         by_hour,
-        totals: Totals::from(&sum(&facts)),
+        totals: Totals::from(&all),
         timezone: q.zone.label(),
     })
 }
 
-/// Sums per local weekday (Monday first) and hour.
-pub fn week_grid(facts: &[FactRow], zone: &Zone) -> [[Sums; 24]; 7] {
+/// Sums per local weekday (Monday first) and hour, adding the days in order.
+pub fn week_grid(hours: &BTreeMap<HourKey, Sums>) -> [[Sums; 24]; 7] {
     let mut grid: [[Sums; 24]; 7] = Default::default();
-    for f in facts {
-        let local = zone.zoned(f.ts);
-        let day = local.weekday().to_monday_zero_offset() as usize;
-        grid[day][local.hour() as usize].add(&f.sums);
+    for ((date, hour), s) in hours {
+        let day = date.weekday().to_monday_zero_offset() as usize;
+        grid[day][*hour as usize].add(s);
     }
     grid
 }
@@ -93,6 +107,12 @@ pub fn week_grid(facts: &[FactRow], zone: &Zone) -> [[Sums; 24]; 7] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Zone;
+    use ctm_store::derive::FactRow;
+
+    fn grid_of(facts: &[FactRow], zone: &Zone) -> [[Sums; 24]; 7] {
+        week_grid(&report_rows::aggregate_hours(facts, &zone.tz))
+    }
 
     fn at(ts: i64) -> FactRow {
         FactRow {
@@ -114,12 +134,12 @@ mod tests {
         // after the clocks go back; 14:30 and 15:30 on Sunday in Tokyo.
         let first = 1_793_511_000_000;
         let facts = [at(first), at(first + 3_600_000)];
-        let ny = week_grid(&facts, &Zone::resolve(Some("America/New_York")).unwrap());
+        let ny = grid_of(&facts, &Zone::resolve(Some("America/New_York")).unwrap());
         assert_eq!(ny[6][1].responses, 2);
         assert_eq!(ny[6][1].output_tokens, 20);
-        let tokyo = week_grid(&facts, &Zone::resolve(Some("Asia/Tokyo")).unwrap());
+        let tokyo = grid_of(&facts, &Zone::resolve(Some("Asia/Tokyo")).unwrap());
         assert_eq!((tokyo[6][14].responses, tokyo[6][15].responses), (1, 1));
-        let utc = week_grid(&facts, &Zone::utc());
+        let utc = grid_of(&facts, &Zone::utc());
         assert_eq!((utc[6][5].responses, utc[6][6].responses), (1, 1));
         let all: u64 = utc.iter().flatten().map(|s| s.responses).sum();
         assert_eq!(all, 2);

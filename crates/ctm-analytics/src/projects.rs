@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ctm_store::derive::{self, Sums};
+use ctm_store::derive::Sums;
+use ctm_store::report_rows::{self, ProjectDay, ProjectDayKey};
 use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::query::{self, ReportQuery};
-use crate::usage::{sum, unpriced_in_facts, Totals};
+use crate::usage::Totals;
 use crate::AnalyticsError;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,25 +49,38 @@ struct Project {
     last_ms: i64,
 }
 
-/// Projects ordered by last activity.
+/// Projects ordered by last activity. Built from sums per local day, project and
+/// session: from `project_usage` when it holds exactly what the facts would give (the
+/// store's zone, no filter, nothing pruned in reach), else from the facts; both give the
+/// same buckets, added in the same order.
 pub fn project_report(conn: &Connection, q: &ReportQuery) -> Result<ProjectReport, AnalyticsError> {
-    let facts = query::facts(conn, q)?;
+    let days = if q.daily_tables_equal_facts(conn)? {
+        q.bounds()?;
+        report_rows::stored_project_days(conn, q.since, q.until)?
+    } else {
+        report_rows::aggregate_project_days(&query::facts(conn, q)?, &q.zone.tz)
+    };
     let mut projects: BTreeMap<&str, Project> = BTreeMap::new();
-    for f in &facts {
+    let mut unpriced_models = BTreeSet::new();
+    for (k, d) in &days {
         let p = projects
-            .entry(f.project_path.as_deref().unwrap_or("unknown"))
+            .entry(k.project.as_str())
             .or_insert_with(|| Project {
-                first_ms: f.ts,
+                first_ms: d.first_ts,
+                last_ms: d.last_ts,
                 ..Project::default()
             });
-        p.sums.add(&f.sums);
-        if let Some(s) = &f.session_id {
-            p.sessions.insert(s.clone());
-        }
-        p.models
-            .insert(derive::model_label(f.model.as_deref()).to_owned());
-        // Facts come oldest first.
-        p.last_ms = f.ts;
+        add_day(p, k, d);
+        unpriced_models.extend(
+            d.models
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(m, _)| m.clone()),
+        );
+    }
+    let mut all = Sums::default();
+    for p in projects.values() {
+        all.add(&p.sums);
     }
     let mut rows: Vec<(i64, ProjectRow)> = projects
         .into_iter()
@@ -98,8 +112,20 @@ pub fn project_report(conn: &Connection, q: &ReportQuery) -> Result<ProjectRepor
     q.arrange(&mut projects);
     Ok(ProjectReport {
         projects,
-        totals: Totals::from(&sum(&facts)),
+        totals: Totals::from(&all),
         timezone: q.zone.label(),
-        unpriced_models: unpriced_in_facts(&facts),
+        unpriced_models: unpriced_models.into_iter().collect(),
     })
+}
+
+fn add_day(p: &mut Project, k: &ProjectDayKey, d: &ProjectDay) {
+    p.sums.add(&d.sums);
+    if let Some(s) = &k.session {
+        if !p.sessions.contains(s) {
+            p.sessions.insert(s.clone());
+        }
+    }
+    p.models.extend(d.models.keys().cloned());
+    p.first_ms = p.first_ms.min(d.first_ts);
+    p.last_ms = p.last_ms.max(d.last_ts);
 }

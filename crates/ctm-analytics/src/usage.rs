@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ctm_store::derive::{self, FactRow, Sums};
+use ctm_store::derive::{FactRow, Sums};
 use serde::Serialize;
 
 /// Per-model figures of one row (ccusage's `modelBreakdowns`).
@@ -153,17 +153,6 @@ pub(crate) fn unpriced_in_rows<'a>(rows: impl IntoIterator<Item = &'a Usage>) ->
         );
     }
     out.into_iter().collect()
-}
-
-/// The models of these facts that have no price, sorted.
-pub(crate) fn unpriced_in_facts(facts: &[FactRow]) -> Vec<String> {
-    facts
-        .iter()
-        .filter(|f| f.sums.unpriced_responses > 0)
-        .map(|f| derive::model_label(f.model.as_deref()).to_owned())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
 }
 
 /// The sum of all these facts.

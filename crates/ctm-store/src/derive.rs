@@ -536,6 +536,7 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
         refresh_day(tx, date, &tz)?;
     }
     refresh_blocks(tx, &touched.instants, now_ms, kept.as_ref())?;
+    crate::report_rows::refresh(tx, touched, &tz, kept.as_ref())?;
     Ok(())
 }
 
@@ -572,6 +573,7 @@ pub fn rebuild_all(tx: &Transaction) -> Result<(), StoreError> {
         }
         write_day(tx, day)?;
     }
+    crate::report_rows::rebuild(tx, &facts, &tz, kept.as_ref())?;
     let block_facts: Vec<FactRow> = facts
         .into_iter()
         .filter(|f| f.ts >= blocks_from_ms)
@@ -802,23 +804,29 @@ fn write_blocks(
     blocks: &[BlockAggregate],
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO usage_blocks (block_id, start_time, end_time, total_tokens, session_count, status) \
-         VALUES (?1, ?1, ?2, ?3, ?4, ?5)",
-    )?;
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT INTO usage_blocks (block_id, start_time, end_time, total_tokens, session_count, status, \
+         {}) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        crate::report_rows::BLOCK_FIGURE_COLUMNS
+    ))?;
     for b in blocks {
         let status = if b.is_active(now_ms) {
             "active"
         } else {
             "completed"
         };
-        stmt.execute(params![
-            iso(b.start_ms),
-            iso(b.end_ms()),
-            b.sums.total_tokens(),
-            b.sessions.len(),
-            status
-        ])?;
+        use rusqlite::types::Value;
+        let own = [
+            Value::Text(iso(b.start_ms)),
+            Value::Text(iso(b.end_ms())),
+            Value::Integer(b.sums.total_tokens() as i64),
+            Value::Integer(b.sessions.len() as i64),
+            Value::Text(status.to_owned()),
+        ];
+        stmt.execute(rusqlite::params_from_iter(
+            own.into_iter()
+                .chain(crate::report_rows::block_figures_params(b)),
+        ))?;
     }
     Ok(())
 }
@@ -1045,6 +1053,7 @@ pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
     for key in stored_cache.keys() {
         diffs.push(format!("cache_analytics: {key} has no facts"));
     }
+    crate::report_rows::check(conn, &facts, &tz, kept.as_ref(), &mut diffs)?;
 
     // Blocks.
     let (horizon_ms, blocks_from_ms) = kept
@@ -1096,6 +1105,7 @@ pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
             ));
         }
     }
+    crate::report_rows::check_blocks(conn, &blocks, horizon_ms, &mut diffs)?;
     Ok(diffs)
 }
 

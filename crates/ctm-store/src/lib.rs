@@ -4,6 +4,7 @@
 //! - [`facts`]: the fact table and the exactly-once upsert.
 //! - [`cursors`]: how far each transcript was read.
 //! - [`derive`]: the seed tables aggregated from the facts, refreshed, rebuilt, checked.
+//! - [`report_rows`]: the derived rows of the hourly, project and blocks reports.
 //! - [`config`]: the `system_config` table.
 //! - [`rate_limits`]: Claude Code's official 5-hour and 7-day usage, as its statusline saw it.
 //!
@@ -19,6 +20,7 @@ pub mod facts;
 pub mod folders;
 pub mod migrate;
 pub mod rate_limits;
+pub mod report_rows;
 pub mod retention;
 pub mod settings;
 pub mod snapshots;

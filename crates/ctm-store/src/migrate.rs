@@ -47,6 +47,21 @@ const CLAUDE_SESSIONS_ENHANCED: &[(&str, &str, &str)] = &[
     ("claude_sessions", "efficiency_score", "REAL DEFAULT 0.0"),
 ];
 
+/// What `ctm blocks` shows of a block beyond seed 000's columns (NULL on rows no ctm
+/// with this migration wrote, e.g. blocks kept from before a prune).
+const USAGE_BLOCKS_FIGURES: &[(&str, &str, &str)] = &[
+    ("usage_blocks", "first_ts", "INTEGER"),
+    ("usage_blocks", "last_ts", "INTEGER"),
+    ("usage_blocks", "responses", "INTEGER"),
+    ("usage_blocks", "input_tokens", "INTEGER"),
+    ("usage_blocks", "output_tokens", "INTEGER"),
+    ("usage_blocks", "cache_creation_tokens", "INTEGER"),
+    ("usage_blocks", "cache_read_tokens", "INTEGER"),
+    ("usage_blocks", "cost_usd", "REAL"),
+    ("usage_blocks", "unpriced_responses", "INTEGER"),
+    ("usage_blocks", "models", "TEXT"),
+];
+
 const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -89,6 +104,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "folder listings remembered by the walk",
         sql: include_str!("../migrations/0007_walk_folders.sql"),
         add_columns: &[],
+    },
+    Migration {
+        version: 8,
+        name: "derived rows for the hourly, project and blocks reports",
+        sql: include_str!("../migrations/0008_report_rows.sql"),
+        add_columns: USAGE_BLOCKS_FIGURES,
     },
 ];
 
