@@ -162,3 +162,118 @@ fn reports_from_derived_rows_equal_the_same_reports_from_the_facts() {
     assert_eq!(report(&["models"]), models);
     run(env.ctm().args(["db", "check"]));
 }
+
+/// `hourly` and `project` read `hourly_usage` and `project_usage` in the store's zone,
+/// and `blocks` reads `usage_blocks` in any zone, when those hold what the facts would
+/// give. The same reports computed from the facts (the store in a third zone; then
+/// history "pruned" before every response, which sends blocks to the facts too) must be
+/// identical, to the last digit of every cost, in two zones and over day ranges.
+#[test]
+fn hourly_project_and_blocks_from_derived_rows_equal_the_same_reports_from_the_facts() {
+    const NOW: &str = "2026-11-15T20:00:00Z";
+    let env = Env::new();
+    let root = env.path().join("root");
+    generate(&root, &GenConfig::small(29)).unwrap();
+    let ctm = || {
+        let mut c = env.ctm();
+        c.env("CTM_NOW", NOW).arg("--claude-dir").arg(&root);
+        c
+    };
+    let report =
+        |zone: &str, args: &[String]| json(ctm().args(args).args(["--json", "--timezone", zone]));
+    let set_store_zone = |zone: &str| run(ctm().args(["config", "set", "timezone", zone]));
+    let zones = ["America/New_York", "Asia/Kolkata"];
+    set_store_zone(zones[0]);
+    let days: Vec<String> = report(zones[0], &["daily".into()])["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(days.len() > 20, "{days:?}");
+    let (since, until) = (&days[3], &days[days.len() - 4]);
+    let asks: Vec<Vec<String>> = [
+        vec!["hourly"],
+        vec!["hourly", "--since", since, "--until", until],
+        vec!["project"],
+        vec![
+            "project", "--since", since, "--until", until, "--order", "desc",
+        ],
+        vec!["project", "--until", since],
+        vec!["blocks"],
+        vec![
+            "blocks",
+            "--since",
+            since,
+            "--until",
+            until,
+            "--token-limit",
+            "max",
+        ],
+    ]
+    .into_iter()
+    .map(|a| a.into_iter().map(str::to_owned).collect())
+    .collect();
+
+    // Each zone as the store's zone: derived rows.
+    let mut derived = Vec::new();
+    for zone in zones {
+        set_store_zone(zone);
+        for ask in &asks {
+            derived.push((zone, ask, report(zone, ask)));
+        }
+    }
+    let project = &derived[2].2;
+    assert!(project["projects"].as_array().unwrap().len() > 1);
+    assert!(derived[0].2["totals"]["totalCost"].as_f64().unwrap() > 0.0);
+    assert!(derived[5].2["blocks"].as_array().unwrap().len() > 10);
+
+    // The derived rows are what was read: changed by hand, the reports change (and
+    // `db check` names every table), until a rebuild.
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    for sql in [
+        "UPDATE hourly_usage SET cost_usd = cost_usd + 1",
+        "UPDATE project_usage SET responses = responses + 1",
+        "UPDATE usage_blocks SET cost_usd = cost_usd + 1",
+    ] {
+        conn.execute(sql, []).unwrap();
+    }
+    drop(conn);
+    for (zone, ask, value) in derived.iter().filter(|(z, ..)| *z == zones[1]) {
+        assert_ne!(
+            &report(zone, ask),
+            value,
+            "{zone} {ask:?} ignored its derived rows"
+        );
+    }
+    let out = ctm().args(["db", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    for table in ["hourly_usage", "project_usage", "usage_blocks"] {
+        assert!(said.contains(table), "{table} not reported: {said}");
+    }
+    run(ctm().args(["db", "rebuild"]));
+    run(ctm().args(["db", "check"]));
+    for (zone, ask, value) in derived.iter().filter(|(z, ..)| *z == zones[1]) {
+        assert_eq!(
+            &report(zone, ask),
+            value,
+            "{zone} {ask:?} after the rebuild"
+        );
+    }
+
+    // With the store in a third zone, hourly and project come from the facts in both
+    // zones; blocks still come from usage_blocks.
+    set_store_zone("Asia/Tokyo");
+    for (zone, ask, value) in &derived {
+        assert_eq!(&report(zone, ask), value, "{zone} {ask:?}");
+    }
+    // A prune horizon before every response deletes nothing, but blocks may no longer
+    // read usage_blocks: everything below comes from the facts.
+    let pruned = json(ctm().args(["db", "prune", "--facts-older-than", "3650", "--json"]));
+    assert_eq!(pruned["facts"]["responses"], 0, "{pruned}");
+    for (zone, ask, value) in &derived {
+        assert_eq!(&report(zone, ask), value, "{zone} {ask:?} from the facts");
+    }
+    run(ctm().args(["db", "check"]));
+}
