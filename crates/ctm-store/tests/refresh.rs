@@ -157,3 +157,68 @@ fn refreshed_blocks_days_and_sessions_equal_a_full_recompute() {
     assert!(diffs.is_empty(), "{diffs:?}");
     assert_eq!(block_starts(&store).len(), 6);
 }
+
+fn count(store: &Store, sql: &str) -> i64 {
+    store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn project_and_hour_rows_follow_responses_that_move_or_have_no_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let now = T0 + 1000 * H;
+    let at = |id: &str, ts: i64, session: Option<&str>, project: &str| Response {
+        session_id: session.map(Into::into),
+        project_path: Some(project.into()),
+        ..response(id, ts, "unused", 5)
+    };
+    write(
+        &mut store,
+        vec![
+            at("a", T0 + H, Some("s1"), "/p"),
+            at("b", T0 + 2 * H, None, "/q"),
+            at("c", T0 + 25 * H, Some("s2"), "/p"),
+        ],
+        now,
+    );
+    assert!(derive::check(store.conn()).unwrap().is_empty());
+    let without_session = "SELECT count(*) FROM project_usage WHERE session_id IS NULL";
+    assert_eq!(count(&store, without_session), 1);
+    assert_eq!(count(&store, "SELECT count(*) FROM hourly_usage"), 3);
+
+    // Earlier sightings move "a" to another session, project and day, and give "b" a
+    // session; a new response has none.
+    write(
+        &mut store,
+        vec![
+            at("a", T0 - 30 * H, Some("s3"), "/r"),
+            at("b", T0 + 2 * H - 1, Some("s1"), "/q"),
+            at("d", T0 + 50 * H, None, "/q"),
+        ],
+        now,
+    );
+    let diffs = derive::check(store.conn()).unwrap();
+    assert!(diffs.is_empty(), "{diffs:?}");
+    assert_eq!(count(&store, without_session), 1);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM project_usage WHERE project_path = '/r' AND session_id = 's3'"
+        ),
+        1
+    );
+
+    // A hand-made difference in either table is found.
+    for sql in [
+        "UPDATE hourly_usage SET responses = responses + 1",
+        "DELETE FROM project_usage WHERE session_id IS NULL",
+    ] {
+        store.conn().execute(sql, []).unwrap();
+    }
+    let diffs = derive::check(store.conn()).unwrap();
+    assert!(
+        diffs.iter().any(|d| d.starts_with("hourly_usage"))
+            && diffs.iter().any(|d| d.starts_with("project_usage")),
+        "{diffs:?}"
+    );
+}

@@ -134,7 +134,7 @@ fn pruned_facts_keep_their_days_and_are_never_added_back() {
     // Reports that may read derived rows show only what the facts still hold: reaching
     // before the horizon they compute from the facts, and equal the same report from the
     // horizon on (where the daily tables and claude_sessions equal the facts).
-    for name in ["models", "cache", "session"] {
+    for name in ["models", "cache", "session", "project", "hourly"] {
         let from_horizon = report(&env, &[name, "--since", "2026-02-11"]);
         assert_eq!(report(&env, &[name]), from_horizon, "{name}");
     }
