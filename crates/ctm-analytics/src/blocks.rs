@@ -307,9 +307,8 @@ pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport,
 /// nothing pruned, `usage_blocks` holds exactly these blocks (refreshed in every
 /// ingest's transaction), so they are read from there.
 fn all_blocks(conn: &Connection, r: &ReportQuery) -> Result<Vec<BlockFigures>, AnalyticsError> {
-    if r.filter.is_empty() && derive::Kept::of(conn)?.is_none() {
-        // A row without its figures (not expected once migrated) falls back to the facts.
-        if let Some(blocks) = report_rows::stored_blocks(conn, i64::MIN)? {
+    if r.filter.is_empty() {
+        if let Some(blocks) = stored_blocks_equal_to_facts(conn, None)? {
             return Ok(blocks);
         }
     }
@@ -322,6 +321,27 @@ fn all_blocks(conn: &Connection, r: &ReportQuery) -> Result<Vec<BlockFigures>, A
         .iter()
         .map(BlockFigures::of)
         .collect())
+}
+
+/// Every block, from `usage_blocks`, when those are exactly the blocks the billed facts
+/// (up to `until_ms`, if given) make: nothing was ever pruned, no response is later than
+/// `until_ms`, and every row has its figures (a row without them falls back to the facts).
+pub(crate) fn stored_blocks_equal_to_facts(
+    conn: &Connection,
+    until_ms: Option<i64>,
+) -> Result<Option<Vec<BlockFigures>>, AnalyticsError> {
+    if derive::Kept::of(conn)?.is_some() {
+        return Ok(None);
+    }
+    if let Some(until) = until_ms {
+        let later = conn
+            .prepare_cached("SELECT 1 FROM billed_responses WHERE ts > ?1 LIMIT 1")?
+            .exists([until])?;
+        if later {
+            return Ok(None);
+        }
+    }
+    Ok(report_rows::stored_blocks(conn, i64::MIN)?)
 }
 
 /// The active block with its facts (oldest first), for front ends that follow it live.

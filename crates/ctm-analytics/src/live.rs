@@ -12,9 +12,10 @@ use jiff::ToSpan;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use ctm_store::derive::{self, BlockAggregate, FactRow};
+use ctm_store::derive::{self, FactRow};
+use ctm_store::report_rows::BlockFigures;
 
-use crate::blocks::{active_block, BlockRow};
+use crate::blocks::{active_block, stored_blocks_equal_to_facts, BlockRow};
 use crate::models::{model_rows, ModelRow};
 use crate::official::{official_limits, OfficialLimits};
 use crate::periods::week_start;
@@ -363,17 +364,26 @@ pub fn plan_limits(
         });
     }
     // Custom: every finished block, then those that came near a standard plan's limit.
-    let facts = derive::facts_between(conn, i64::MIN, now_ms.saturating_add(1))?;
-    let past: Vec<BlockAggregate> = derive::aggregate_blocks(&facts)
+    let blocks = match stored_blocks_equal_to_facts(conn, Some(now_ms))? {
+        Some(blocks) => blocks,
+        None => {
+            let facts = derive::facts_between(conn, i64::MIN, now_ms.saturating_add(1))?;
+            derive::aggregate_blocks(&facts)
+                .iter()
+                .map(BlockFigures::of)
+                .collect()
+        }
+    };
+    let past: Vec<BlockFigures> = blocks
         .into_iter()
         .filter(|b| !b.is_active(now_ms))
         .collect();
-    let plan_tokens = |b: &BlockAggregate| b.sums.input_tokens + b.sums.output_tokens;
+    let plan_tokens = |b: &BlockFigures| b.sums.input_tokens + b.sums.output_tokens;
     let standard: Vec<u64> = Plan::ALL
         .iter()
         .filter_map(|p| p.published().map(|l| l.0))
         .collect();
-    let near: Vec<&BlockAggregate> = past
+    let near: Vec<&BlockFigures> = past
         .iter()
         .filter(|b| {
             standard

@@ -223,6 +223,27 @@ fn hourly_project_and_blocks_from_derived_rows_equal_the_same_reports_from_the_f
             derived.push((zone, ask, report(zone, ask)));
         }
     }
+    // `live --plan custom` takes its limits from the finished blocks: from usage_blocks
+    // when no response is later than its "now".
+    let live_custom = || {
+        json(
+            env.ctm()
+                .env("CTM_NOW", "2026-12-01T00:00:00Z")
+                .arg("--claude-dir")
+                .arg(&root)
+                .args([
+                    "live",
+                    "--once",
+                    "--json",
+                    "--plan",
+                    "custom",
+                    "--timezone",
+                    zones[0],
+                ]),
+        )
+    };
+    let live = live_custom();
+    assert!(live.to_string().contains("past blocks"), "{live}");
     let project = &derived[2].2;
     assert!(project["projects"].as_array().unwrap().len() > 1);
     assert!(derived[0].2["totals"]["totalCost"].as_f64().unwrap() > 0.0);
@@ -246,6 +267,7 @@ fn hourly_project_and_blocks_from_derived_rows_equal_the_same_reports_from_the_f
             "{zone} {ask:?} ignored its derived rows"
         );
     }
+    assert_ne!(live_custom(), live, "live ignored usage_blocks");
     let out = ctm().args(["db", "check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stdout);
@@ -275,5 +297,6 @@ fn hourly_project_and_blocks_from_derived_rows_equal_the_same_reports_from_the_f
     for (zone, ask, value) in &derived {
         assert_eq!(&report(zone, ask), value, "{zone} {ask:?} from the facts");
     }
+    assert_eq!(live_custom(), live, "live from the facts");
     run(ctm().args(["db", "check"]));
 }
