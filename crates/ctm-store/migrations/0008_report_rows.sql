@@ -34,4 +34,3 @@ CREATE TABLE IF NOT EXISTS project_usage (
     models TEXT NOT NULL                         -- JSON {"model": responses without a price}
 );
 CREATE INDEX IF NOT EXISTS idx_project_usage_date ON project_usage(date);
-CREATE INDEX IF NOT EXISTS idx_project_usage_session ON project_usage(session_id, date);

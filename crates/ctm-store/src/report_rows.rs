@@ -11,15 +11,12 @@
 //! Kept history (see [`Kept`]): rows of days before the prune horizon are never
 //! rewritten or checked; blocks follow `derive`'s rule.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use jiff::{civil::Date, tz::TimeZone, Timestamp};
 use rusqlite::{params, Connection, Transaction};
 
-use crate::derive::{
-    self, day_bounds, fact_from_row, model_label, BlockAggregate, FactRow, Kept, Sums, Touched,
-    FACT_COLUMNS,
-};
+use crate::derive::{self, model_label, BlockAggregate, FactRow, Kept, Sums};
 use crate::StoreError;
 
 /// The figures the reports show of a sum, as these tables keep them: the two cache
@@ -375,67 +372,23 @@ fn derived(date: Date, kept: Option<&Kept>) -> bool {
     first_derived_day(kept).is_none_or(|first| date >= first)
 }
 
-/// Billed facts of one session, oldest first (ties by row id, as `facts_between`).
-fn session_facts(tx: &Transaction, session: &str) -> Result<Vec<FactRow>, StoreError> {
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 ORDER BY ts, id"
-    ))?;
-    let rows = stmt
-        .query_map([session], fact_from_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-/// Billed facts without a session id of `[lo, hi)`, oldest first.
-fn sessionless_facts(tx: &Transaction, lo: i64, hi: i64) -> Result<Vec<FactRow>, StoreError> {
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id IS NULL AND ts >= ?1 AND ts < ?2 \
-         ORDER BY ts, id"
-    ))?;
-    let rows = stmt
-        .query_map([lo, hi], fact_from_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-/// Recomputes the rows `touched` can change: the hours of every touched day, each
-/// touched session's project rows, and the session-less project rows of each touched day.
-pub(crate) fn refresh(
+/// Recomputes both tables' rows of one local day from that day's facts (oldest first),
+/// which `derive`'s refresh of the day has just read: a project row is a day's, so no
+/// session needs reading as a whole, and a response that moved touches its old and its
+/// new day. Kept days are never refreshed (the caller skips them).
+pub(crate) fn refresh_day(
     tx: &Transaction,
-    touched: &Touched,
+    date: Date,
+    facts: &[FactRow],
     tz: &TimeZone,
-    kept: Option<&Kept>,
 ) -> Result<(), StoreError> {
-    let days: BTreeSet<Date> = touched
-        .instants
-        .iter()
-        .map(|&ts| local(ts, tz).date())
-        .filter(|&d| derived(d, kept))
-        .collect();
-    let first = first_derived_day(kept).map(|d| d.to_string());
-    let first = first.as_deref().unwrap_or("");
-    for session in &touched.sessions {
-        tx.prepare_cached("DELETE FROM project_usage WHERE session_id = ?1 AND date >= ?2")?
-            .execute([session.as_str(), first])?;
-        let rows = aggregate_project_days(&session_facts(tx, session)?, tz);
-        write_project_days(tx, rows.iter().filter(|(k, _)| derived(k.date, kept)))?;
-    }
-    for &date in &days {
-        let (lo, hi) = day_bounds(date, tz)?;
-        let key = date.to_string();
-        tx.prepare_cached("DELETE FROM project_usage WHERE session_id IS NULL AND date = ?1")?
-            .execute([&key])?;
-        write_project_days(
-            tx,
-            &aggregate_project_days(&sessionless_facts(tx, lo, hi)?, tz),
-        )?;
-        tx.prepare_cached("DELETE FROM hourly_usage WHERE date = ?1")?
-            .execute([&key])?;
-        write_hours(
-            tx,
-            &aggregate_hours(&derive::facts_between(tx, lo, hi)?, tz),
-        )?;
-    }
+    let key = date.to_string();
+    tx.prepare_cached("DELETE FROM hourly_usage WHERE date = ?1")?
+        .execute([&key])?;
+    write_hours(tx, &aggregate_hours(facts, tz))?;
+    tx.prepare_cached("DELETE FROM project_usage WHERE date = ?1")?
+        .execute([&key])?;
+    write_project_days(tx, &aggregate_project_days(facts, tz))?;
     Ok(())
 }
 
