@@ -325,7 +325,13 @@ pub fn stored_blocks(
         "SELECT start_time, session_count, {BLOCK_FIGURE_COLUMNS} FROM usage_blocks \
          WHERE start_time >= ?1 ORDER BY start_time"
     ))?;
-    let mut rows = stmt.query([derive::iso(from_ms.max(0))])?;
+    // Without a bound every row, even a block before 1970 (its time sorts before "1970").
+    let from = if from_ms == i64::MIN {
+        String::new()
+    } else {
+        derive::iso(from_ms.max(0))
+    };
+    let mut rows = stmt.query([from])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let Some(first_ts) = r.get::<_, Option<i64>>(2)? else {
