@@ -421,12 +421,12 @@ fn db_migrate_to_a_version_then_to_the_latest() {
     let out = run(env.ctm().args(["db", "migrate"]));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        said.contains("applied migration 2") && said.contains("applied migration 7"),
+        said.contains("applied migration 2") && said.contains("applied migration 8"),
         "{said}"
     );
     assert_eq!(
         json(env.ctm().args(["db", "status", "--json"]))["schemaVersion"],
-        7
+        8
     );
     let bad = env
         .ctm()
