@@ -500,6 +500,7 @@ mod tests {
 
     fn fact(ts: i64, output: u64, cost: f64) -> FactRow {
         FactRow {
+            id: ts,
             ts,
             session_id: Some("s".into()),
             project_path: None,

@@ -116,6 +116,7 @@ mod tests {
 
     fn at(ts: i64) -> FactRow {
         FactRow {
+            id: ts,
             ts,
             session_id: None,
             project_path: None,

@@ -161,6 +161,7 @@ mod tests {
 
     fn fact(project: Option<&str>, model: Option<&str>) -> FactRow {
         FactRow {
+            id: 0,
             ts: 0,
             session_id: None,
             project_path: project.map(Into::into),

@@ -35,9 +35,17 @@ pub struct Touched {
     pub sessions: BTreeSet<String>,
     /// UTC epoch ms of every response inserted, changed or reclassified (old and new).
     pub instants: BTreeSet<i64>,
+    /// UTC epoch ms of every stored response changed or reclassified (old and new
+    /// instant): a day holding one is recomputed from its facts.
+    pub rewritten: BTreeSet<i64>,
+    /// Every fact with a larger id was inserted by this write, and every other change
+    /// is in `rewritten`: a touched day without a rewritten instant only gained these
+    /// rows, so they are added to its stored sums. `None`: recompute every touched day.
+    pub inserted_after: Option<i64>,
 }
 
 impl Touched {
+    /// A response inserted (see `inserted_after`).
     pub fn add(&mut self, session: Option<&str>, ts: i64) {
         if let Some(s) = session {
             if !self.sessions.contains(s) {
@@ -45,6 +53,12 @@ impl Touched {
             }
         }
         self.instants.insert(ts);
+    }
+
+    /// A stored response changed or reclassified at `ts`.
+    pub fn add_rewritten(&mut self, session: Option<&str>, ts: i64) {
+        self.add(session, ts);
+        self.rewritten.insert(ts);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -122,6 +136,8 @@ fn ratio(n: u64, d: u64) -> f64 {
 /// One billed response, as the aggregates need it.
 #[derive(Debug, Clone)]
 pub struct FactRow {
+    /// The row id: facts are added to a day's sums in this order (see [`aggregate_days`]).
+    pub id: i64,
     pub ts: i64,
     pub session_id: Option<String>,
     pub project_path: Option<String>,
@@ -132,11 +148,12 @@ pub struct FactRow {
 /// The columns [`fact_from_row`] reads, in order.
 pub const FACT_COLUMNS: &str = "ts, session_id, project_path, model, input_tokens, output_tokens, \
      cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
-     cost_usd, cache_savings_usd, priced";
+     cost_usd, cache_savings_usd, priced, id";
 
 pub fn fact_from_row(r: &rusqlite::Row) -> rusqlite::Result<FactRow> {
     let priced: bool = r.get(12)?;
     Ok(FactRow {
+        id: r.get(13)?,
         ts: r.get(0)?,
         session_id: r.get(1)?,
         project_path: r.get(2)?,
@@ -266,9 +283,18 @@ impl DayAggregate {
 }
 
 /// Groups facts by local day in `tz`.
+///
+/// A day adds its facts in row order (id), not time order: a later ingest inserts rows
+/// with larger ids, so adding them to the stored sums gives the same floating-point
+/// costs, to the last digit, as adding every fact again (see [`refresh`]). A first
+/// ingest inserts in time order, so there both orders are the same.
 pub fn aggregate_days(facts: &[FactRow], tz: &TimeZone) -> BTreeMap<Date, DayAggregate> {
+    let mut in_row_order: Vec<&FactRow> = facts.iter().collect();
+    if !in_row_order.is_sorted_by_key(|f| f.id) {
+        in_row_order.sort_by_key(|f| f.id);
+    }
     let mut days: BTreeMap<Date, DayAggregate> = BTreeMap::new();
-    for f in facts {
+    for f in in_row_order {
         let local = Timestamp::from_millisecond(f.ts)
             .unwrap_or(Timestamp::UNIX_EPOCH)
             .to_zoned(tz.clone());
@@ -504,6 +530,13 @@ fn stored_session_start(conn: &Connection, session: &str) -> Result<Option<Strin
         .flatten())
 }
 
+fn local_date(ts: i64, tz: &TimeZone) -> Date {
+    Timestamp::from_millisecond(ts)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_zoned(tz.clone())
+        .date()
+}
+
 /// Recomputes what `touched` affects.
 pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), StoreError> {
     if touched.is_empty() {
@@ -522,18 +555,24 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
     let days: BTreeSet<Date> = touched
         .instants
         .iter()
-        .map(|&ts| {
-            Timestamp::from_millisecond(ts)
-                .unwrap_or(Timestamp::UNIX_EPOCH)
-                .to_zoned(tz.clone())
-                .date()
-        })
+        .map(|&ts| local_date(ts, &tz))
+        .collect();
+    let rewritten: BTreeSet<Date> = touched
+        .rewritten
+        .iter()
+        .map(|&ts| local_date(ts, &tz))
         .collect();
     for date in days {
         if kept.as_ref().is_some_and(|k| date < k.first_day) {
             continue;
         }
-        refresh_day(tx, date, &tz)?;
+        let appended = match touched.inserted_after {
+            Some(after) if !rewritten.contains(&date) => append_to_day(tx, date, &tz, after)?,
+            _ => false,
+        };
+        if !appended {
+            refresh_day(tx, date, &tz)?;
+        }
     }
     refresh_blocks(tx, &touched.instants, now_ms, kept.as_ref())?;
     Ok(())
@@ -570,7 +609,7 @@ pub fn rebuild_all(tx: &Transaction) -> Result<(), StoreError> {
         if kept.as_ref().is_some_and(|k| day.date < k.first_day) {
             continue;
         }
-        write_day(tx, day)?;
+        write_day(tx, day, day.sessions.len())?;
     }
     crate::report_rows::rebuild(tx, &facts, &tz, kept.as_ref())?;
     let block_facts: Vec<FactRow> = facts
@@ -655,7 +694,7 @@ fn refresh_day(tx: &Transaction, date: Date, tz: &TimeZone) -> Result<(), StoreE
     // every touched day cost growth at 1 GB about 35 ms).
     crate::report_rows::refresh_day(tx, date, &facts, tz)?;
     match aggregate_days(&facts, tz).remove(&date) {
-        Some(day) => write_day(tx, &day),
+        Some(day) => write_day(tx, &day, day.sessions.len()),
         None => {
             let d = date.to_string();
             tx.execute("DELETE FROM daily_usage_summary WHERE date = ?1", [&d])?;
@@ -666,7 +705,140 @@ fn refresh_day(tx: &Transaction, date: Date, tz: &TimeZone) -> Result<(), StoreE
     }
 }
 
-fn write_day(tx: &Transaction, day: &DayAggregate) -> Result<(), StoreError> {
+/// Adds the facts inserted after row `after` to a day's stored rows, in row order: the
+/// same sums, to the last digit, as [`aggregate_days`] over all of the day's facts,
+/// provided no older fact of the day changed. Returns false, having written nothing,
+/// when the day has no complete stored rows to add to (it is then recomputed).
+fn append_to_day(
+    tx: &Transaction,
+    date: Date,
+    tz: &TimeZone,
+    after: i64,
+) -> Result<bool, StoreError> {
+    let (lo, hi) = day_bounds(date, tz)?;
+    let new: Vec<FactRow> = tx
+        .prepare_cached(&format!(
+            "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 AND id > ?3 ORDER BY id"
+        ))?
+        .query_map([lo, hi, after], fact_from_row)?
+        .collect::<Result<_, _>>()?;
+    if new.is_empty() {
+        // Only unbilled rows (replays) were added: the day is as stored.
+        return Ok(true);
+    }
+    let Some((mut day, mut session_count)) = stored_day(tx, date)? else {
+        return Ok(false);
+    };
+    let mut had_session = tx.prepare_cached(
+        "SELECT 1 FROM responses WHERE session_id = ?1 AND ts >= ?2 AND ts < ?3 AND id <= ?4 \
+         AND replay_of IS NULL LIMIT 1",
+    )?;
+    for f in &new {
+        let local = Timestamp::from_millisecond(f.ts)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(tz.clone());
+        if let Some(s) = &f.session_id {
+            if !day.sessions.contains(s) && !had_session.exists(params![s, lo, hi, after])? {
+                session_count += 1;
+            }
+        }
+        day.add(f, local.hour() as usize);
+    }
+    write_day(tx, &day, session_count)?;
+    Ok(true)
+}
+
+/// A day's stored rows as a [`DayAggregate`] whose `sessions` is empty, and its session
+/// count; `None` when a row is missing or unreadable. Only what the rows hold is filled
+/// in: the cache writes of each model sit in `cache_write_5m_tokens`, and web searches
+/// are not kept, which is all [`write_day`] needs.
+fn stored_day(tx: &Transaction, date: Date) -> Result<Option<(DayAggregate, usize)>, StoreError> {
+    let row = tx
+        .prepare_cached(
+            "SELECT a.total_cost_usd, a.session_count, a.model_breakdown, a.hourly_distribution, \
+             c.cache_savings_usd FROM daily_aggregates a \
+             JOIN cache_analytics c ON c.date = a.date \
+             JOIN daily_usage_summary u ON u.date = a.date WHERE a.date = ?1",
+        )?
+        .query_row([date.to_string()], |r| {
+            Ok((
+                r.get::<_, Option<f64>>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<f64>>(4)?,
+            ))
+        })
+        .optional()?;
+    let Some((Some(cost), Some(sessions), Some(breakdown), Some(hourly), Some(savings))) = row
+    else {
+        return Ok(None);
+    };
+    let (Some(models), Some(hourly)) = (parse_breakdown(&breakdown), parse_hourly(&hourly)) else {
+        return Ok(None);
+    };
+    let mut day = DayAggregate::new(date);
+    for m in models.values() {
+        day.sums.add(m);
+    }
+    // The day's own sums in row order, not the sum of its models' sums.
+    day.sums.cost_usd = cost;
+    day.sums.cache_savings_usd = savings;
+    day.models = models;
+    day.hourly = hourly;
+    Ok(Some((day, usize::try_from(sessions).unwrap_or(0))))
+}
+
+/// A stored `model_breakdown`: each model's sums as [`DayAggregate::model_breakdown_json`]
+/// wrote them. Costs are read from their shortest round-trip text with Rust's exact
+/// float parser, so they come back bit for bit.
+fn parse_breakdown(json: &str) -> Option<BTreeMap<String, Sums>> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Stored<'a> {
+        #[serde(borrow)]
+        cost: &'a serde_json::value::RawValue,
+        responses: u64,
+        input_tokens: u64,
+        output_tokens: u64,
+        cache_creation_tokens: u64,
+        cache_read_tokens: u64,
+        unpriced_responses: u64,
+    }
+    let stored: BTreeMap<String, Stored> = serde_json::from_str(json).ok()?;
+    stored
+        .into_iter()
+        .map(|(model, m)| {
+            let cost: f64 = m.cost.get().parse().ok()?;
+            Some((
+                model,
+                Sums {
+                    responses: m.responses,
+                    input_tokens: m.input_tokens,
+                    output_tokens: m.output_tokens,
+                    cache_write_5m_tokens: m.cache_creation_tokens,
+                    cache_read_tokens: m.cache_read_tokens,
+                    cost_usd: cost,
+                    unpriced_responses: m.unpriced_responses,
+                    ..Sums::default()
+                },
+            ))
+        })
+        .collect()
+}
+
+/// A stored `hourly_distribution` (`{"0": n, ..., "23": n}`).
+fn parse_hourly(json: &str) -> Option<[u64; 24]> {
+    let stored: BTreeMap<String, u64> = serde_json::from_str(json).ok()?;
+    let mut hourly = [0; 24];
+    for (hour, n) in stored {
+        *hourly.get_mut(hour.parse::<usize>().ok()?)? = n;
+    }
+    Some(hourly)
+}
+
+/// Writes a day's three rows; `session_count` is how many sessions the day has in all.
+fn write_day(tx: &Transaction, day: &DayAggregate, session_count: usize) -> Result<(), StoreError> {
     let s = &day.sums;
     let date = day.date.to_string();
     tx.prepare_cached(
@@ -685,7 +857,7 @@ fn write_day(tx: &Transaction, day: &DayAggregate) -> Result<(), StoreError> {
         s.cache_read_tokens,
         s.total_tokens(),
         s.cost_usd,
-        day.sessions.len(),
+        session_count,
         day.models_used()
     ])?;
     tx.prepare_cached(
@@ -707,7 +879,7 @@ fn write_day(tx: &Transaction, day: &DayAggregate) -> Result<(), StoreError> {
         s.cache_creation_tokens(),
         s.cost_usd,
         s.hit_rate(),
-        day.sessions.len(),
+        session_count,
         day.model_breakdown_json(),
         day.hourly_json()
     ])?;
@@ -1117,6 +1289,7 @@ mod tests {
 
     fn fact(ts: i64, session: &str, model: &str, output: u64) -> FactRow {
         FactRow {
+            id: ts,
             ts,
             session_id: Some(session.into()),
             project_path: Some("/p".into()),

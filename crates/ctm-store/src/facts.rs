@@ -144,12 +144,19 @@ impl<'a, 't> FactWriter<'a, 't> {
                 tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
             }
         }
+        // A row inserted from here on gets an id above every stored one.
+        let last_id: i64 = tx
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM responses")?
+            .query_row([], |r| r.get(0))?;
         Ok(FactWriter {
             tx,
             had_rows,
             inserted_messages: HashMap::new(),
             dropped_indexes,
-            touched: Touched::default(),
+            touched: Touched {
+                inserted_after: Some(last_id),
+                ..Touched::default()
+            },
             stats: WriteStats::default(),
         })
     }
@@ -191,9 +198,9 @@ impl<'a, 't> FactWriter<'a, 't> {
             .execute(&fact_params(&merged, &p)[..])?;
         self.stats.updated += 1;
         self.touched
-            .add(stored.session_id.as_deref(), stored.timestamp_ms);
+            .add_rewritten(stored.session_id.as_deref(), stored.timestamp_ms);
         self.touched
-            .add(merged.session_id.as_deref(), merged.timestamp_ms);
+            .add_rewritten(merged.session_id.as_deref(), merged.timestamp_ms);
         // The identity may have changed (an earlier sighting): the replay choice may too.
         if merged.is_sidechain != stored.is_sidechain || merged.timestamp_ms != stored.timestamp_ms
         {
@@ -280,7 +287,7 @@ impl<'a, 't> FactWriter<'a, 't> {
                 if want.is_some() {
                     self.stats.replays += 1;
                 }
-                self.touched.add(session.as_deref(), *ts);
+                self.touched.add_rewritten(session.as_deref(), *ts);
             }
         }
         Ok(())
