@@ -1,6 +1,8 @@
 //! Derived tables refreshed for what one write touched equal a full recompute, even when
 //! a new response shifts the chain of 5-hour blocks after it, lands before every block,
 //! or changes a stored response; and a first ingest rebuilds the indexes it dropped.
+//! Random growth in pieces (new responses amid old ones, later sightings, sidechain
+//! replays) leaves every derived row exactly as a full recompute writes it.
 
 use ctm_model::{message_key, Origin, Response, Usage};
 use ctm_store::derive;
@@ -54,10 +56,19 @@ fn price(r: &Response) -> Pricing {
 /// Writes `responses` in one transaction the way ingest does, and refreshes what they
 /// touched (or rebuilds everything on the first write).
 fn write(store: &mut Store, responses: Vec<Response>, now: i64) {
+    write_priced(store, responses, now, &price);
+}
+
+fn write_priced(
+    store: &mut Store,
+    responses: Vec<Response>,
+    now: i64,
+    price: &dyn Fn(&Response) -> Pricing,
+) {
     let tx = store.write().unwrap();
     let mut writer = FactWriter::new(&tx).unwrap();
     for r in responses {
-        writer.upsert(r, &price, now).unwrap();
+        writer.upsert(r, price, now).unwrap();
     }
     let first = writer.started_empty();
     let (touched, _) = writer.finish().unwrap();
@@ -220,5 +231,217 @@ fn project_and_hour_rows_follow_responses_that_move_or_have_no_session() {
         diffs.iter().any(|d| d.starts_with("hourly_usage"))
             && diffs.iter().any(|d| d.starts_with("project_usage")),
         "{diffs:?}"
+    );
+}
+
+/// SplitMix64: a reproducible stream for the generated writes below.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const MODELS: [&str; 3] = ["claude-opus-4-6", "claude-haiku-4-5", "claude-mystery-9"];
+
+/// Costs whose float sums depend on the order they are added in; one model unpriced.
+fn uneven_price(r: &Response) -> Pricing {
+    let u = &r.usage;
+    let priced = r.model.as_deref() != Some("claude-mystery-9");
+    let cost = u.input_tokens as f64 * 3.1e-6
+        + u.output_tokens as f64 * 1.53e-5
+        + u.cache_write_5m_tokens as f64 * 3.77e-6
+        + u.cache_write_1h_tokens as f64 * 6.1e-6
+        + u.cache_read_tokens as f64 * 3.03e-7;
+    Pricing {
+        cost_usd: if priced { cost } else { 0.0 },
+        priced,
+        price_model: priced.then(|| "m".into()),
+        price_version: "test".into(),
+        long_context: false,
+        multiplier: 1.0,
+        cache_savings_usd: if priced {
+            u.cache_read_tokens as f64 * 2.797e-6 - u.cache_write_5m_tokens as f64 * 0.67e-6
+        } else {
+            0.0
+        },
+    }
+}
+
+/// A new response `n` at a random instant of `[lo, lo + span)` in one of `sessions`.
+fn random_response(rng: &mut Rng, n: usize, lo: i64, span: i64, sessions: u64) -> Response {
+    let ts = lo + rng.below(span as u64) as i64;
+    let session = format!("s{}", rng.below(sessions));
+    let mut r = response(&format!("m{n}"), ts, &session, 1 + rng.below(4000));
+    r.model = Some(MODELS[rng.below(3) as usize].into());
+    r.usage.input_tokens = rng.below(400);
+    r.usage.cache_write_5m_tokens = rng.below(30_000);
+    r.usage.cache_write_1h_tokens = rng.below(2) * rng.below(9_000);
+    r.usage.cache_read_tokens = rng.below(250_000);
+    if rng.below(8) == 0 {
+        r.project_path = None;
+    }
+    r.is_sidechain = rng.below(6) == 0;
+    r
+}
+
+/// Every derived row, floats as SQLite quotes them (17+ digits: exact).
+fn derived_rows(conn: &rusqlite::Connection) -> Vec<String> {
+    let queries = [
+        "SELECT date, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, total_tokens, \
+         quote(cost_usd), session_count, models_used FROM daily_usage_summary ORDER BY date",
+        "SELECT date, total_input_tokens, total_output_tokens, total_cache_read_tokens, total_cache_write_tokens, \
+         quote(total_cost_usd), quote(avg_cache_hit_rate), session_count, model_breakdown, hourly_distribution \
+         FROM daily_aggregates ORDER BY date",
+        "SELECT date, total_cache_tokens, cache_hit_tokens, quote(cache_savings_usd), quote(hit_rate) \
+         FROM cache_analytics ORDER BY date",
+        "SELECT session_id, session_start, session_end, input_tokens, output_tokens, total_tokens, quote(total_cost), \
+         cache_creation_tokens, cache_read_tokens, model_name, project_name, message_count, quote(efficiency_score) \
+         FROM claude_sessions ORDER BY session_id",
+        "SELECT block_id, start_time, end_time, total_tokens, session_count, status FROM usage_blocks ORDER BY block_id",
+    ];
+    let mut out = Vec::new();
+    for q in queries {
+        let mut stmt = conn.prepare(q).unwrap();
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((0..n)
+                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap();
+        out.extend(rows.map(Result::unwrap));
+    }
+    out
+}
+
+/// The derived rows as they are, and as [`derive::rebuild_all`] writes them (rolled back).
+fn stored_and_recomputed(store: &mut Store) -> (Vec<String>, Vec<String>) {
+    let tx = store.write().unwrap();
+    let stored = derived_rows(&tx);
+    derive::rebuild_all(&tx).unwrap();
+    let recomputed = derived_rows(&tx);
+    drop(tx);
+    (stored, recomputed)
+}
+
+/// Whether some day's cost, added in time order, differs from the stored one: the
+/// generated data can tell a refresh that adds in the wrong order from a right one.
+fn order_matters(store: &Store) -> bool {
+    let facts = derive::facts_between(store.conn(), i64::MIN, i64::MAX).unwrap();
+    let tz = derive::store_zone(store.conn()).unwrap();
+    let mut in_time_order: std::collections::BTreeMap<String, f64> = Default::default();
+    for f in &facts {
+        let date = jiff::Timestamp::from_millisecond(f.ts)
+            .unwrap()
+            .to_zoned(tz.clone())
+            .date();
+        *in_time_order.entry(date.to_string()).or_default() += f.sums.cost_usd;
+    }
+    in_time_order.iter().any(|(date, cost)| {
+        let stored: f64 = store
+            .conn()
+            .query_row(
+                "SELECT cost_usd FROM daily_usage_summary WHERE date = ?1",
+                [date],
+                |r| r.get(0),
+            )
+            .unwrap();
+        stored.to_bits() != cost.to_bits()
+    })
+}
+
+#[test]
+fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
+    let now = T0 + 2000 * H;
+    let mut order_mattered = false;
+    for seed in 1..=12u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+        if seed % 3 == 0 {
+            // Days in a zone with a DST change inside the range (2026-03-08).
+            store
+                .conn()
+                .execute(
+                    "UPDATE system_config SET value = 'America/New_York' WHERE key = 'timezone'",
+                    [],
+                )
+                .unwrap();
+        }
+        let mut rng = Rng(seed);
+        let lo = T0 + 60 * 24 * H;
+        let span = 12 * 24 * H;
+        let mut n = 0;
+        let mut written: Vec<Response> = (0..80)
+            .map(|_| {
+                n += 1;
+                random_response(&mut rng, n, lo, span, 10)
+            })
+            .collect();
+        write_priced(&mut store, written.clone(), now, &uneven_price);
+        for piece in 0..6 {
+            let mut batch = Vec::new();
+            for _ in 0..(5 + rng.below(25)) {
+                let kind = rng.below(20);
+                if kind < 12 || written.is_empty() {
+                    // New, anywhere from before the first day to after the last.
+                    n += 1;
+                    let r = random_response(&mut rng, n, lo - 2 * 24 * H, span + 4 * 24 * H, 14);
+                    written.push(r.clone());
+                    batch.push(r);
+                } else if kind < 15 {
+                    // A later sighting with more usage, sometimes of another model.
+                    let mut r = written[rng.below(written.len() as u64) as usize].clone();
+                    r.usage.output_tokens += 1 + rng.below(500);
+                    if rng.below(3) == 0 {
+                        r.model = Some(MODELS[rng.below(3) as usize].into());
+                    }
+                    batch.push(r);
+                } else if kind < 17 {
+                    // An earlier sighting: the response moves back in time, maybe a day.
+                    let mut r = written[rng.below(written.len() as u64) as usize].clone();
+                    r.timestamp_ms -= rng.below(30 * H as u64) as i64;
+                    batch.push(r);
+                } else {
+                    // The same message under another request id: a sidechain replay of
+                    // a stored response, or the main-chain original of a stored
+                    // sidechain one, which then becomes the replay.
+                    let original = &written[rng.below(written.len() as u64) as usize];
+                    let mut r = original.clone();
+                    let req = format!("req{n}");
+                    n += 1;
+                    r.key = message_key(r.message_id.as_deref().unwrap(), &req);
+                    r.request_id = Some(req);
+                    r.is_sidechain = !original.is_sidechain;
+                    r.timestamp_ms += rng.below(3) as i64 - 1;
+                    batch.push(r);
+                }
+            }
+            // Ingest writes in time order; the refresh must not depend on it.
+            if piece % 2 == 0 {
+                batch.sort_by(|a, b| (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key)));
+            }
+            write_priced(&mut store, batch, now, &uneven_price);
+            let (stored, recomputed) = stored_and_recomputed(&mut store);
+            assert_eq!(stored, recomputed, "seed {seed}, piece {piece}");
+            let diffs = derive::check(store.conn()).unwrap();
+            assert!(diffs.is_empty(), "seed {seed}, piece {piece}: {diffs:?}");
+        }
+        order_mattered |= order_matters(&store);
+    }
+    assert!(
+        order_mattered,
+        "no day's cost depends on the order of its facts: the test could not tell"
     );
 }
