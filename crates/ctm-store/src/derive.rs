@@ -38,9 +38,12 @@ pub struct Touched {
     /// UTC epoch ms of every stored response changed or reclassified (old and new
     /// instant): a day holding one is recomputed from its facts.
     pub rewritten: BTreeSet<i64>,
+    /// Sessions of those responses: they are recomputed from their facts.
+    pub rewritten_sessions: BTreeSet<String>,
     /// Every fact with a larger id was inserted by this write, and every other change
     /// is in `rewritten`: a touched day without a rewritten instant only gained these
-    /// rows, so they are added to its stored sums. `None`: recompute every touched day.
+    /// rows, so they are added to its stored sums; the same for a touched session not in
+    /// `rewritten_sessions`. `None`: recompute every touched day and session.
     pub inserted_after: Option<i64>,
 }
 
@@ -59,6 +62,11 @@ impl Touched {
     pub fn add_rewritten(&mut self, session: Option<&str>, ts: i64) {
         self.add(session, ts);
         self.rewritten.insert(ts);
+        if let Some(s) = session {
+            if !self.rewritten_sessions.contains(s) {
+                self.rewritten_sessions.insert(s.to_owned());
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -347,10 +355,15 @@ pub struct SessionAggregate {
     pub sums: Sums,
 }
 
-/// Aggregates facts (oldest first) by session.
+/// Aggregates facts by session, adding them in row order like [`aggregate_days`] (so
+/// the project is the first one named in row order).
 pub fn aggregate_sessions(facts: &[FactRow]) -> BTreeMap<String, SessionAggregate> {
+    let mut in_row_order: Vec<&FactRow> = facts.iter().collect();
+    if !in_row_order.is_sorted_by_key(|f| f.id) {
+        in_row_order.sort_by_key(|f| f.id);
+    }
     let mut out: BTreeMap<String, (SessionAggregate, BTreeMap<String, u64>)> = BTreeMap::new();
-    for f in facts {
+    for f in in_row_order {
         let Some(id) = &f.session_id else { continue };
         let (agg, models) = out.entry(id.clone()).or_insert_with(|| {
             (
@@ -550,7 +563,15 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
                 continue;
             }
         }
-        refresh_session(tx, session)?;
+        let appended = match touched.inserted_after {
+            Some(after) if !touched.rewritten_sessions.contains(session) => {
+                append_to_session(tx, session, after)?
+            }
+            _ => false,
+        };
+        if !appended {
+            refresh_session(tx, session)?;
+        }
     }
     let days: BTreeSet<Date> = touched
         .instants
@@ -626,6 +647,137 @@ pub fn rebuild_all(tx: &Transaction) -> Result<(), StoreError> {
 
 fn now_ms() -> i64 {
     Timestamp::now().as_millisecond()
+}
+
+/// Adds the facts inserted after row `after` to a session's stored row, in row order:
+/// the same row, to the last digit, as [`aggregate_sessions`] over all of its facts,
+/// provided none of its older facts changed. Returns false, having written nothing,
+/// when the row cannot be extended that way: no stored row or no older billed fact
+/// (a row from before ctm), or a new fact of another model than the stored main one
+/// (the main model could change, which needs every model's tokens).
+fn append_to_session(tx: &Transaction, session: &str, after: i64) -> Result<bool, StoreError> {
+    let new: Vec<FactRow> = tx
+        .prepare_cached(&format!(
+            "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 AND id > ?2 ORDER BY id"
+        ))?
+        .query_map(params![session, after], fact_from_row)?
+        .collect::<Result<_, _>>()?;
+    if new.is_empty() {
+        // Only unbilled rows (replays) were added: the session is as stored.
+        return Ok(true);
+    }
+    let had_facts = tx
+        .prepare_cached(
+            "SELECT 1 FROM responses WHERE session_id = ?1 AND id <= ?2 AND replay_of IS NULL LIMIT 1",
+        )?
+        .exists(params![session, after])?;
+    if !had_facts {
+        return Ok(false);
+    }
+    let Some(mut agg) = stored_session(tx, session)? else {
+        return Ok(false);
+    };
+    if new
+        .iter()
+        .any(|f| f.model.is_some() && f.model != agg.main_model)
+    {
+        return Ok(false);
+    }
+    for f in &new {
+        agg.first_ts = agg.first_ts.min(f.ts);
+        agg.last_ts = agg.last_ts.max(f.ts);
+        if agg.project_path.is_none() {
+            agg.project_path.clone_from(&f.project_path);
+        }
+        agg.sums.add(&f.sums);
+    }
+    write_session(tx, &agg)?;
+    Ok(true)
+}
+
+/// A session's stored row as a [`SessionAggregate`], `None` when a field is missing or
+/// unreadable. Only what the row holds is filled in: the cache writes sit in
+/// `cache_write_5m_tokens`, which is all [`write_session`] needs.
+fn stored_session(tx: &Transaction, session: &str) -> Result<Option<SessionAggregate>, StoreError> {
+    type Row = (
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<f64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+    );
+    let row: Option<Row> = tx
+        .prepare_cached(
+            "SELECT session_start, session_end, input_tokens, output_tokens, total_cost, cache_creation_tokens, \
+             cache_read_tokens, model_name, project_name, message_count FROM claude_sessions WHERE session_id = ?1",
+        )?
+        .query_row([session], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            ))
+        })
+        .optional()?;
+    let Some((
+        Some(start),
+        Some(end),
+        Some(input),
+        Some(output),
+        Some(cost),
+        Some(cache_creation),
+        Some(cache_read),
+        main_model,
+        project_path,
+        Some(responses),
+    )) = row
+    else {
+        return Ok(None);
+    };
+    let (Ok(first_ts), Ok(last_ts)) = (
+        parse_iso("claude_sessions session_start", &start),
+        parse_iso("claude_sessions session_end", &end),
+    ) else {
+        return Ok(None);
+    };
+    let count = |v: i64| u64::try_from(v).ok();
+    let (Some(input), Some(output), Some(cache_creation), Some(cache_read), Some(responses)) = (
+        count(input),
+        count(output),
+        count(cache_creation),
+        count(cache_read),
+        count(responses),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(SessionAggregate {
+        session_id: session.to_owned(),
+        first_ts,
+        last_ts,
+        project_path,
+        main_model,
+        sums: Sums {
+            responses,
+            input_tokens: input,
+            output_tokens: output,
+            cache_write_5m_tokens: cache_creation,
+            cache_read_tokens: cache_read,
+            cost_usd: cost,
+            ..Sums::default()
+        },
+    }))
 }
 
 fn refresh_session(tx: &Transaction, session: &str) -> Result<(), StoreError> {
@@ -708,7 +860,8 @@ fn refresh_day(tx: &Transaction, date: Date, tz: &TimeZone) -> Result<(), StoreE
 /// Adds the facts inserted after row `after` to a day's stored rows, in row order: the
 /// same sums, to the last digit, as [`aggregate_days`] over all of the day's facts,
 /// provided no older fact of the day changed. Returns false, having written nothing,
-/// when the day has no complete stored rows to add to (it is then recomputed).
+/// when the day has no older billed fact or no complete stored rows to add to (it is
+/// then recomputed).
 fn append_to_day(
     tx: &Transaction,
     date: Date,
@@ -725,6 +878,15 @@ fn append_to_day(
     if new.is_empty() {
         // Only unbilled rows (replays) were added: the day is as stored.
         return Ok(true);
+    }
+    // A stored row without older facts is not theirs to add to.
+    let had_facts = tx
+        .prepare_cached(
+            "SELECT 1 FROM responses WHERE ts >= ?1 AND ts < ?2 AND id <= ?3 AND replay_of IS NULL LIMIT 1",
+        )?
+        .exists([lo, hi, after])?;
+    if !had_facts {
+        return Ok(false);
     }
     let Some((mut day, mut session_count)) = stored_day(tx, date)? else {
         return Ok(false);

@@ -280,9 +280,20 @@ fn uneven_price(r: &Response) -> Pricing {
 /// A new response `n` at a random instant of `[lo, lo + span)` in one of `sessions`.
 fn random_response(rng: &mut Rng, n: usize, lo: i64, span: i64, sessions: u64) -> Response {
     let ts = lo + rng.below(span as u64) as i64;
-    let session = format!("s{}", rng.below(sessions));
-    let mut r = response(&format!("m{n}"), ts, &session, 1 + rng.below(4000));
-    r.model = Some(MODELS[rng.below(3) as usize].into());
+    let session = rng.below(sessions);
+    let mut r = response(
+        &format!("m{n}"),
+        ts,
+        &format!("s{session}"),
+        1 + rng.below(4000),
+    );
+    // Mostly the session's own model, sometimes another.
+    let model = if rng.below(5) == 0 {
+        rng.below(3)
+    } else {
+        session % 3
+    };
+    r.model = Some(MODELS[model as usize].into());
     r.usage.input_tokens = rng.below(400);
     r.usage.cache_write_5m_tokens = rng.below(30_000);
     r.usage.cache_write_1h_tokens = rng.below(2) * rng.below(9_000);
@@ -444,4 +455,44 @@ fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
         order_mattered,
         "no day's cost depends on the order of its facts: the test could not tell"
     );
+}
+
+#[test]
+fn rows_without_older_facts_are_recomputed_not_added_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let now = T0 + 1000 * H;
+    write(&mut store, vec![response("a", T0 + H, "s1", 5)], now);
+    // A session row from before ctm, and day rows no fact backs (as `ctm db check`
+    // would list them), for the session and the day the next write brings facts to.
+    store
+        .conn()
+        .execute_batch(
+            "INSERT INTO claude_sessions (session_id, session_start, session_end, input_tokens, output_tokens, \
+             total_tokens, total_cost, cache_creation_tokens, cache_read_tokens, model_name, project_name, \
+             message_count) VALUES ('old', '2025-06-01T00:00:00.000Z', '2025-06-01T01:00:00.000Z', 7, 7, 14, 9.5, \
+             0, 0, 'claude-opus-4-6', '/p', 3);
+             INSERT INTO daily_usage_summary (date, input_tokens, output_tokens, cache_creation_tokens, \
+             cache_read_tokens, total_tokens, cost_usd, session_count, models_used) \
+             VALUES ('2026-01-05', 1, 1, 0, 0, 2, 4.25, 1, 'claude-opus-4-6');
+             INSERT INTO daily_aggregates (date, total_input_tokens, total_output_tokens, total_cache_read_tokens, \
+             total_cache_write_tokens, total_cost_usd, avg_cache_hit_rate, session_count, model_breakdown, \
+             hourly_distribution) VALUES ('2026-01-05', 1, 1, 0, 0, 4.25, 0, 1, \
+             '{\"claude-opus-4-6\":{\"tokens\":2,\"cost\":4.25,\"responses\":1,\"inputTokens\":1,\"outputTokens\":1,\
+             \"cacheCreationTokens\":0,\"cacheReadTokens\":0,\"unpricedResponses\":0}}', '{\"0\":1}');
+             INSERT INTO cache_analytics (date, total_cache_tokens, cache_hit_tokens, cache_savings_usd, hit_rate) \
+             VALUES ('2026-01-05', 0, 0, 0, 0);",
+        )
+        .unwrap();
+    write(
+        &mut store,
+        vec![
+            response("b", T0 + 2 * H, "old", 5),
+            response("c", T0 + 4 * 24 * H + 3 * H, "s1", 5),
+        ],
+        now,
+    );
+    let (stored, recomputed) = stored_and_recomputed(&mut store);
+    assert_eq!(stored, recomputed);
+    assert!(derive::check(store.conn()).unwrap().is_empty());
 }
