@@ -52,7 +52,7 @@ fn model_days_from(
 /// Rows keyed by a day's period, their totals, and the models they could not price.
 /// Each day's sums (with cache savings), oldest first: from the store's daily tables
 /// when they hold exactly what the facts would give, else from the facts. Both hold the
-/// same per-day sums (a day's stored cost is the facts' sum in time order), so the
+/// same per-day sums (a day's stored cost is the facts' sum in row order), so the
 /// report built from them is the same.
 pub(crate) fn day_sums(
     conn: &Connection,
@@ -92,7 +92,7 @@ fn stored_day_sums(
         for s in models.values() {
             sums.add(s);
         }
-        // The day's own sums in time order, not the sum of its models' sums.
+        // The day's own sums in row order, not the sum of its models' sums.
         sums.cost_usd = r.get(2)?;
         sums.cache_savings_usd = savings;
         out.push((date, sums));
@@ -118,9 +118,8 @@ fn stored_model_day(r: &rusqlite::Row) -> Result<ModelDay, AnalyticsError> {
     let date: Date = date
         .parse()
         .map_err(|e| AnalyticsError::Invalid(format!("daily_aggregates date {date:?}: {e}")))?;
-    let breakdown = parse_breakdown(json.as_deref().unwrap_or("{}")).map_err(|e| {
-        AnalyticsError::Invalid(format!("daily_aggregates {date} model_breakdown: {e}"))
-    })?;
+    let breakdown = derive::parse_breakdown(json.as_deref().unwrap_or("{}"))
+        .map_err(|e| AnalyticsError::Invalid(format!("daily_aggregates {date} {e}")))?;
     Ok((date, breakdown))
 }
 
@@ -185,40 +184,4 @@ fn from_daily_aggregates(
         out.push(stored_model_day(r)?);
     }
     Ok(out)
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredBreakdown {
-    cost: f64,
-    responses: u64,
-    input_tokens: u64,
-    output_tokens: u64,
-    cache_creation_tokens: u64,
-    cache_read_tokens: u64,
-    #[serde(default)]
-    unpriced_responses: u64,
-}
-
-fn parse_breakdown(json: &str) -> Result<BTreeMap<String, Sums>, serde_json::Error> {
-    let map: BTreeMap<String, StoredBreakdown> = serde_json::from_str(json)?;
-    Ok(map
-        .into_iter()
-        .map(|(m, b)| {
-            (
-                m,
-                Sums {
-                    responses: b.responses,
-                    input_tokens: b.input_tokens,
-                    output_tokens: b.output_tokens,
-                    // The daily table keeps writes as one figure; reports show them as one.
-                    cache_write_5m_tokens: b.cache_creation_tokens,
-                    cache_read_tokens: b.cache_read_tokens,
-                    cost_usd: b.cost,
-                    unpriced_responses: b.unpriced_responses,
-                    ..Sums::default()
-                },
-            )
-        })
-        .collect())
 }

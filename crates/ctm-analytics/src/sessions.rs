@@ -168,45 +168,14 @@ fn reads_session_table(conn: &Connection, q: &ReportQuery) -> Result<bool, Analy
 /// (rows of sessions the store knew before ctm, or whose responses all turned out to be
 /// replays, have none).
 fn stored_sessions(conn: &Connection) -> Result<Vec<SessionAggregate>, AnalyticsError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT session_id, session_start, session_end, input_tokens, output_tokens, total_cost, \
-         cache_creation_tokens, cache_read_tokens, message_count, model_name, project_name \
-         FROM claude_sessions WHERE session_id IS NOT NULL",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM claude_sessions WHERE session_id IS NOT NULL",
+        derive::SESSION_ROW_COLUMNS
+    ))?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        let session_id: String = r.get(0)?;
-        let ms = |i: usize| -> Result<i64, AnalyticsError> {
-            let t: Option<String> = r.get(i)?;
-            t.as_deref()
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                .map(|t| t.as_millisecond())
-                .ok_or_else(|| {
-                    AnalyticsError::Invalid(format!(
-                        "claude_sessions {session_id}: time {t:?} is not RFC 3339; `ctm db check` lists what differs"
-                    ))
-                })
-        };
-        let count =
-            |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, Option<u64>>(i)?.unwrap_or(0)) };
-        let sums = Sums {
-            responses: count(8)?,
-            input_tokens: count(3)?,
-            output_tokens: count(4)?,
-            cache_write_5m_tokens: count(6)?,
-            cache_read_tokens: count(7)?,
-            cost_usd: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
-            ..Sums::default()
-        };
-        out.push(SessionAggregate {
-            first_ts: ms(1)?,
-            last_ts: ms(2)?,
-            project_path: r.get(10)?,
-            main_model: r.get(9)?,
-            sums,
-            session_id,
-        });
+        out.push(derive::session_from_row(r)?);
     }
     Ok(out)
 }

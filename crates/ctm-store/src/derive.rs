@@ -695,89 +695,61 @@ fn append_to_session(tx: &Transaction, session: &str, after: i64) -> Result<bool
     Ok(true)
 }
 
-/// A session's stored row as a [`SessionAggregate`], `None` when a field is missing or
-/// unreadable. Only what the row holds is filled in: the cache writes sit in
-/// `cache_write_5m_tokens`, which is all [`write_session`] needs.
-fn stored_session(tx: &Transaction, session: &str) -> Result<Option<SessionAggregate>, StoreError> {
-    type Row = (
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<f64>,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-    );
-    let row: Option<Row> = tx
-        .prepare_cached(
-            "SELECT session_start, session_end, input_tokens, output_tokens, total_cost, cache_creation_tokens, \
-             cache_read_tokens, model_name, project_name, message_count FROM claude_sessions WHERE session_id = ?1",
-        )?
-        .query_row([session], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-            ))
-        })
-        .optional()?;
-    let Some((
-        Some(start),
-        Some(end),
-        Some(input),
-        Some(output),
-        Some(cost),
-        Some(cache_creation),
-        Some(cache_read),
-        main_model,
-        project_path,
-        Some(responses),
-    )) = row
-    else {
-        return Ok(None);
+/// The `claude_sessions` columns [`session_from_row`] reads, in order.
+pub const SESSION_ROW_COLUMNS: &str =
+    "session_id, session_start, session_end, input_tokens, output_tokens, \
+     total_cost, cache_creation_tokens, cache_read_tokens, message_count, model_name, project_name";
+
+/// A stored `claude_sessions` row as a [`SessionAggregate`]: only what the row holds
+/// (the cache writes as one figure, in `cache_write_5m_tokens`), missing counts as 0.
+pub fn session_from_row(r: &rusqlite::Row) -> Result<SessionAggregate, StoreError> {
+    let session_id: String = r.get(0)?;
+    let ms = |i: usize| -> Result<i64, StoreError> {
+        let t: Option<String> = r.get(i)?;
+        t.as_deref()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .map(|t| t.as_millisecond())
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "claude_sessions {session_id}: time {t:?} is not RFC 3339; `ctm db check` lists what differs"
+                ))
+            })
     };
-    let (Ok(first_ts), Ok(last_ts)) = (
-        parse_iso("claude_sessions session_start", &start),
-        parse_iso("claude_sessions session_end", &end),
-    ) else {
-        return Ok(None);
-    };
-    let count = |v: i64| u64::try_from(v).ok();
-    let (Some(input), Some(output), Some(cache_creation), Some(cache_read), Some(responses)) = (
-        count(input),
-        count(output),
-        count(cache_creation),
-        count(cache_read),
-        count(responses),
-    ) else {
-        return Ok(None);
-    };
-    Ok(Some(SessionAggregate {
-        session_id: session.to_owned(),
-        first_ts,
-        last_ts,
-        project_path,
-        main_model,
+    let count =
+        |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, Option<u64>>(i)?.unwrap_or(0)) };
+    Ok(SessionAggregate {
+        first_ts: ms(1)?,
+        last_ts: ms(2)?,
+        project_path: r.get(10)?,
+        main_model: r.get(9)?,
         sums: Sums {
-            responses,
-            input_tokens: input,
-            output_tokens: output,
-            cache_write_5m_tokens: cache_creation,
-            cache_read_tokens: cache_read,
-            cost_usd: cost,
+            responses: count(8)?,
+            input_tokens: count(3)?,
+            output_tokens: count(4)?,
+            cache_write_5m_tokens: count(6)?,
+            cache_read_tokens: count(7)?,
+            cost_usd: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
             ..Sums::default()
         },
-    }))
+        session_id,
+    })
+}
+
+/// A session's stored row, `None` when it has none or an unreadable one.
+fn stored_session(tx: &Transaction, session: &str) -> Result<Option<SessionAggregate>, StoreError> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {SESSION_ROW_COLUMNS} FROM claude_sessions WHERE session_id = ?1"
+    ))?;
+    let mut rows = stmt.query([session])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    match session_from_row(row) {
+        Ok(agg) => Ok(Some(agg)),
+        // Recomputed from the facts instead, which rewrites the row.
+        Err(StoreError::Invalid(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn refresh_session(tx: &Transaction, session: &str) -> Result<(), StoreError> {
@@ -936,7 +908,7 @@ fn stored_day(tx: &Transaction, date: Date) -> Result<Option<(DayAggregate, usiz
     else {
         return Ok(None);
     };
-    let (Some(models), Some(hourly)) = (parse_breakdown(&breakdown), parse_hourly(&hourly)) else {
+    let (Ok(models), Some(hourly)) = (parse_breakdown(&breakdown), parse_hourly(&hourly)) else {
         return Ok(None);
     };
     let mut day = DayAggregate::new(date);
@@ -952,9 +924,10 @@ fn stored_day(tx: &Transaction, date: Date) -> Result<Option<(DayAggregate, usiz
 }
 
 /// A stored `model_breakdown`: each model's sums as [`DayAggregate::model_breakdown_json`]
-/// wrote them. Costs are read from their shortest round-trip text with Rust's exact
-/// float parser, so they come back bit for bit.
-fn parse_breakdown(json: &str) -> Option<BTreeMap<String, Sums>> {
+/// wrote them (the cache writes as one figure, in `cache_write_5m_tokens`). Costs are
+/// read from their shortest round-trip text with Rust's exact float parser, so they
+/// come back bit for bit and a refresh can add to them.
+pub fn parse_breakdown(json: &str) -> Result<BTreeMap<String, Sums>, StoreError> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Stored<'a> {
@@ -965,14 +938,22 @@ fn parse_breakdown(json: &str) -> Option<BTreeMap<String, Sums>> {
         output_tokens: u64,
         cache_creation_tokens: u64,
         cache_read_tokens: u64,
+        // Rows written before unpriced responses were counted lack it.
+        #[serde(default)]
         unpriced_responses: u64,
     }
-    let stored: BTreeMap<String, Stored> = serde_json::from_str(json).ok()?;
+    let invalid = |e: String| StoreError::Invalid(format!("model_breakdown: {e}"));
+    let stored: BTreeMap<String, Stored> =
+        serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
     stored
         .into_iter()
         .map(|(model, m)| {
-            let cost: f64 = m.cost.get().parse().ok()?;
-            Some((
+            let cost: f64 = m
+                .cost
+                .get()
+                .parse()
+                .map_err(|_| invalid(format!("{model}: cost {} is not a number", m.cost)))?;
+            Ok((
                 model,
                 Sums {
                     responses: m.responses,
