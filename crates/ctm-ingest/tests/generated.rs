@@ -191,7 +191,14 @@ fn derived_rows(conn: &rusqlite::Connection) -> Vec<String> {
         "SELECT date, total_cache_tokens, quote(cache_savings_usd) FROM cache_analytics ORDER BY date",
         "SELECT session_id, session_start, session_end, total_tokens, quote(total_cost), model_name, project_name, \
          message_count FROM claude_sessions ORDER BY session_id",
-        "SELECT block_id, end_time, total_tokens, session_count FROM usage_blocks ORDER BY block_id",
+        "SELECT block_id, start_time, end_time, total_tokens, session_count, status, first_ts, last_ts, \
+         responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, quote(cost_usd), \
+         unpriced_responses, models FROM usage_blocks ORDER BY block_id",
+        "SELECT date, hour, responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
+         quote(cost_usd), unpriced_responses FROM hourly_usage ORDER BY date, hour",
+        "SELECT date, project_path, session_id, first_ts, last_ts, responses, input_tokens, output_tokens, \
+         cache_creation_tokens, cache_read_tokens, quote(cost_usd), unpriced_responses, models \
+         FROM project_usage ORDER BY date, project_path, session_id",
     ];
     let mut out = Vec::new();
     for q in queries {

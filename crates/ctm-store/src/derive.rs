@@ -290,6 +290,16 @@ impl DayAggregate {
     }
 }
 
+/// Facts in row (id) order, the order a day's, hour's, project day's and session's sums
+/// add them in (see [`aggregate_days`]).
+pub fn in_row_order(facts: &[FactRow]) -> Vec<&FactRow> {
+    let mut ordered: Vec<&FactRow> = facts.iter().collect();
+    if !ordered.is_sorted_by_key(|f| f.id) {
+        ordered.sort_by_key(|f| f.id);
+    }
+    ordered
+}
+
 /// Groups facts by local day in `tz`.
 ///
 /// A day adds its facts in row order (id), not time order: a later ingest inserts rows
@@ -297,12 +307,8 @@ impl DayAggregate {
 /// costs, to the last digit, as adding every fact again (see [`refresh`]). A first
 /// ingest inserts in time order, so there both orders are the same.
 pub fn aggregate_days(facts: &[FactRow], tz: &TimeZone) -> BTreeMap<Date, DayAggregate> {
-    let mut in_row_order: Vec<&FactRow> = facts.iter().collect();
-    if !in_row_order.is_sorted_by_key(|f| f.id) {
-        in_row_order.sort_by_key(|f| f.id);
-    }
     let mut days: BTreeMap<Date, DayAggregate> = BTreeMap::new();
-    for f in in_row_order {
+    for f in in_row_order(facts) {
         let local = Timestamp::from_millisecond(f.ts)
             .unwrap_or(Timestamp::UNIX_EPOCH)
             .to_zoned(tz.clone());
@@ -358,12 +364,8 @@ pub struct SessionAggregate {
 /// Aggregates facts by session, adding them in row order like [`aggregate_days`] (so
 /// the project is the first one named in row order).
 pub fn aggregate_sessions(facts: &[FactRow]) -> BTreeMap<String, SessionAggregate> {
-    let mut in_row_order: Vec<&FactRow> = facts.iter().collect();
-    if !in_row_order.is_sorted_by_key(|f| f.id) {
-        in_row_order.sort_by_key(|f| f.id);
-    }
     let mut out: BTreeMap<String, (SessionAggregate, BTreeMap<String, u64>)> = BTreeMap::new();
-    for f in in_row_order {
+    for f in in_row_order(facts) {
         let Some(id) = &f.session_id else { continue };
         let (agg, models) = out.entry(id.clone()).or_insert_with(|| {
             (
@@ -879,6 +881,7 @@ fn append_to_day(
         day.add(f, local.hour() as usize);
     }
     write_day(tx, &day, session_count)?;
+    crate::report_rows::append_to_day(tx, date, &new, tz)?;
     Ok(true)
 }
 

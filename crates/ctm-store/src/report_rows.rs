@@ -60,16 +60,23 @@ fn date_keys(since: Option<Date>, until: Option<Date>) -> (String, String) {
 /// A local day and hour of day (0..23; a repeated hour at a DST change is one bucket).
 pub type HourKey = (Date, u8);
 
-/// Sums per local day and hour of facts (oldest first).
+/// Sums per local day and hour of facts, added in row order (see
+/// [`derive::aggregate_days`]).
 pub fn aggregate_hours(facts: &[FactRow], tz: &TimeZone) -> BTreeMap<HourKey, Sums> {
     let mut out: BTreeMap<HourKey, Sums> = BTreeMap::new();
+    add_hours(&mut out, &derive::in_row_order(facts), tz);
+    out
+}
+
+/// Adds facts, in the order given, to the hours they fall in.
+fn add_hours(hours: &mut BTreeMap<HourKey, Sums>, facts: &[&FactRow], tz: &TimeZone) {
     for f in facts {
         let at = local(f.ts, tz);
-        out.entry((at.date(), at.hour() as u8))
+        hours
+            .entry((at.date(), at.hour() as u8))
             .or_default()
             .add(&reported(&f.sums));
     }
-    out
 }
 
 fn write_hours<'a>(
@@ -154,12 +161,23 @@ pub fn project_label(path: Option<&str>) -> &str {
     path.unwrap_or("unknown")
 }
 
-/// Facts (oldest first) per local day, project and session.
+/// Facts per local day, project and session, added in row order (see
+/// [`derive::aggregate_days`]).
 pub fn aggregate_project_days(
     facts: &[FactRow],
     tz: &TimeZone,
 ) -> BTreeMap<ProjectDayKey, ProjectDay> {
     let mut out: BTreeMap<ProjectDayKey, ProjectDay> = BTreeMap::new();
+    add_project_days(&mut out, &derive::in_row_order(facts), tz);
+    out
+}
+
+/// Adds facts, in the order given, to their project days.
+fn add_project_days(
+    out: &mut BTreeMap<ProjectDayKey, ProjectDay>,
+    facts: &[&FactRow],
+    tz: &TimeZone,
+) {
     for f in facts {
         let key = ProjectDayKey {
             project: project_label(f.project_path.as_deref()).to_owned(),
@@ -172,13 +190,13 @@ pub fn aggregate_project_days(
             sums: Sums::default(),
             models: BTreeMap::new(),
         });
-        p.last_ts = f.ts;
+        p.first_ts = p.first_ts.min(f.ts);
+        p.last_ts = p.last_ts.max(f.ts);
         p.sums.add(&reported(&f.sums));
         *p.models
             .entry(model_label(f.model.as_deref()).to_owned())
             .or_default() += f.sums.unpriced_responses;
     }
-    out
 }
 
 fn write_project_days<'a>(
@@ -399,6 +417,30 @@ pub(crate) fn refresh_day(
 }
 
 /// Recomputes both tables from every fact (oldest first), keeping the kept history.
+/// Adds `new` (facts of `date` inserted after every older fact of the day, in row
+/// order) to the day's stored hour and project rows: the same rows, to the last digit,
+/// as [`refresh_day`] over all of the day's facts, when none of its older facts changed.
+pub(crate) fn append_to_day(
+    tx: &Transaction,
+    date: Date,
+    new: &[FactRow],
+    tz: &TimeZone,
+) -> Result<(), StoreError> {
+    let new: Vec<&FactRow> = new.iter().collect();
+    let key = date.to_string();
+    let mut hours = stored_hours(tx, Some(date), Some(date))?;
+    add_hours(&mut hours, &new, tz);
+    tx.prepare_cached("DELETE FROM hourly_usage WHERE date = ?1")?
+        .execute([&key])?;
+    write_hours(tx, &hours)?;
+    let mut projects = stored_project_days(tx, Some(date), Some(date))?;
+    add_project_days(&mut projects, &new, tz);
+    tx.prepare_cached("DELETE FROM project_usage WHERE date = ?1")?
+        .execute([&key])?;
+    write_project_days(tx, &projects)?;
+    Ok(())
+}
+
 pub(crate) fn rebuild(
     tx: &Transaction,
     facts: &[FactRow],

@@ -318,7 +318,14 @@ fn derived_rows(conn: &rusqlite::Connection) -> Vec<String> {
         "SELECT session_id, session_start, session_end, input_tokens, output_tokens, total_tokens, quote(total_cost), \
          cache_creation_tokens, cache_read_tokens, model_name, project_name, message_count, quote(efficiency_score) \
          FROM claude_sessions ORDER BY session_id",
-        "SELECT block_id, start_time, end_time, total_tokens, session_count, status FROM usage_blocks ORDER BY block_id",
+        "SELECT block_id, start_time, end_time, total_tokens, session_count, status, first_ts, last_ts, \
+         responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, quote(cost_usd), \
+         unpriced_responses, models FROM usage_blocks ORDER BY block_id",
+        "SELECT date, hour, responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
+         quote(cost_usd), unpriced_responses FROM hourly_usage ORDER BY date, hour",
+        "SELECT date, project_path, session_id, first_ts, last_ts, responses, input_tokens, output_tokens, \
+         cache_creation_tokens, cache_read_tokens, quote(cost_usd), unpriced_responses, models \
+         FROM project_usage ORDER BY date, project_path, session_id",
     ];
     let mut out = Vec::new();
     for q in queries {
@@ -392,7 +399,13 @@ fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
         }
         let mut rng = Rng(seed);
         let lo = T0 + 60 * 24 * H;
-        let span = 12 * 24 * H;
+        // Odd seeds spread over 12 days; even ones crowd 2 days, so hours and
+        // project days hold many responses each.
+        let span = if seed % 2 == 0 {
+            2 * 24 * H
+        } else {
+            12 * 24 * H
+        };
         let mut n = 0;
         let mut written: Vec<Response> = (0..80)
             .map(|_| {
@@ -408,7 +421,7 @@ fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
                 if kind < 12 || written.is_empty() {
                     // New, anywhere from before the first day to after the last.
                     n += 1;
-                    let r = random_response(&mut rng, n, lo - 2 * 24 * H, span + 4 * 24 * H, 14);
+                    let r = random_response(&mut rng, n, lo - span / 6, span + span / 3, 14);
                     written.push(r.clone());
                     batch.push(r);
                 } else if kind < 15 {
