@@ -11,7 +11,7 @@
 //! Kept history (see [`Kept`]): rows of days before the prune horizon are never
 //! rewritten or checked; blocks follow `derive`'s rule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{civil::Date, tz::TimeZone, Timestamp};
 use rusqlite::{params, Connection, Transaction};
@@ -428,16 +428,43 @@ pub(crate) fn append_to_day(
 ) -> Result<(), StoreError> {
     let new: Vec<&FactRow> = new.iter().collect();
     let key = date.to_string();
+    // Only the hours and project rows the new responses fall in are rewritten.
     let mut hours = stored_hours(tx, Some(date), Some(date))?;
     add_hours(&mut hours, &new, tz);
-    tx.prepare_cached("DELETE FROM hourly_usage WHERE date = ?1")?
-        .execute([&key])?;
-    write_hours(tx, &hours)?;
+    let touched_hours: BTreeSet<HourKey> = new
+        .iter()
+        .map(|f| {
+            let at = local(f.ts, tz);
+            (at.date(), at.hour() as u8)
+        })
+        .collect();
+    let mut delete = tx.prepare_cached("DELETE FROM hourly_usage WHERE date = ?1 AND hour = ?2")?;
+    for (_, hour) in &touched_hours {
+        delete.execute(params![key, hour])?;
+    }
+    write_hours(tx, hours.iter().filter(|(k, _)| touched_hours.contains(*k)))?;
     let mut projects = stored_project_days(tx, Some(date), Some(date))?;
     add_project_days(&mut projects, &new, tz);
-    tx.prepare_cached("DELETE FROM project_usage WHERE date = ?1")?
-        .execute([&key])?;
-    write_project_days(tx, &projects)?;
+    let touched_projects: BTreeSet<ProjectDayKey> = new
+        .iter()
+        .map(|f| ProjectDayKey {
+            project: project_label(f.project_path.as_deref()).to_owned(),
+            date: local(f.ts, tz).date(),
+            session: f.session_id.clone(),
+        })
+        .collect();
+    let mut delete = tx.prepare_cached(
+        "DELETE FROM project_usage WHERE date = ?1 AND project_path = ?2 AND session_id IS ?3",
+    )?;
+    for k in &touched_projects {
+        delete.execute(params![key, k.project, k.session])?;
+    }
+    write_project_days(
+        tx,
+        projects
+            .iter()
+            .filter(|(k, _)| touched_projects.contains(*k)),
+    )?;
     Ok(())
 }
 
