@@ -5,8 +5,10 @@
 //!
 //! A report builds its figures from these buckets whether it reads them here or
 //! computes them from the facts with the same `aggregate_*` function, and adds them in
-//! the same order, so both give the same digits. Each bucket's cost is the facts' sum in
-//! time order (ties by row id), the same order every fact query here uses.
+//! the same order, so both give the same digits. An hour's and a project day's cost is
+//! the facts' sum in row (id) order, like a day's, so an ingest that only inserted
+//! responses adds them to the stored rows ([`append_to_day`]); a block's is the sum in
+//! time order (ties by row id).
 //!
 //! Kept history (see [`Kept`]): rows of days before the prune horizon are never
 //! rewritten or checked; blocks follow `derive`'s rule.
