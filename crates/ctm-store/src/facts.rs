@@ -144,7 +144,8 @@ impl<'a, 't> FactWriter<'a, 't> {
                 tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
             }
         }
-        // A row inserted from here on gets an id above every stored one.
+        // A row inserted from here on gets an id above every stored one (SQLite takes
+        // max(id) + 1; only after i64::MAX would it pick a free id at random).
         let last_id: i64 = tx
             .prepare_cached("SELECT coalesce(max(id), 0) FROM responses")?
             .query_row([], |r| r.get(0))?;
@@ -154,7 +155,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             inserted_messages: HashMap::new(),
             dropped_indexes,
             touched: Touched {
-                inserted_after: Some(last_id),
+                inserted_after: (last_id < i64::MAX).then_some(last_id),
                 ..Touched::default()
             },
             stats: WriteStats::default(),
