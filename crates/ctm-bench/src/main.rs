@@ -32,6 +32,11 @@ struct Cli {
     /// Runs per peer measurement (ccusage and claude-monitor are slow)
     #[arg(long)]
     peer_runs: Option<usize>,
+    /// Untimed runs before each measurement's timed ones: they bring the data root back
+    /// into the page cache (the VM this was written on pages out file data unused for a
+    /// minute), so the first timed run is not the only one that reads from disk
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
     /// Size of the one large transcript of the extra "huge" root; "none" skips it
     #[arg(long, default_value = "80MB")]
     huge: String,
@@ -280,6 +285,15 @@ impl Bench {
         );
         let command = format!("{tool} {}", spec.args.join(" "));
         eprint!("ctm-bench: {data:>6} {scenario:<22} {tool:<14} ");
+        for _ in 0..self.cli.warmup {
+            before()?;
+            if let Err(e) = measure::run(spec, &out, &err) {
+                eprintln!(" warm-up failed: {e:#}");
+                self.notes
+                    .push(format!("{data} {scenario} {tool}: failed: {e:#}"));
+                return Ok(());
+            }
+        }
         let mut samples = Vec::with_capacity(runs);
         for _ in 0..runs {
             before()?;
