@@ -182,41 +182,6 @@ fn growth_is_read_incrementally_and_matches_the_new_totals() {
     assert_matches(&store, &grown);
 }
 
-/// Every derived row, floats as SQLite quotes them (exact).
-fn derived_rows(conn: &rusqlite::Connection) -> Vec<String> {
-    let queries = [
-        "SELECT date, total_tokens, quote(cost_usd), session_count, models_used FROM daily_usage_summary ORDER BY date",
-        "SELECT date, quote(total_cost_usd), quote(avg_cache_hit_rate), session_count, model_breakdown, \
-         hourly_distribution FROM daily_aggregates ORDER BY date",
-        "SELECT date, total_cache_tokens, quote(cache_savings_usd) FROM cache_analytics ORDER BY date",
-        "SELECT session_id, session_start, session_end, total_tokens, quote(total_cost), model_name, project_name, \
-         message_count FROM claude_sessions ORDER BY session_id",
-        "SELECT block_id, start_time, end_time, total_tokens, session_count, status, first_ts, last_ts, \
-         responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, quote(cost_usd), \
-         unpriced_responses, models FROM usage_blocks ORDER BY block_id",
-        "SELECT date, hour, responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
-         quote(cost_usd), unpriced_responses FROM hourly_usage ORDER BY date, hour",
-        "SELECT date, project_path, session_id, first_ts, last_ts, responses, input_tokens, output_tokens, \
-         cache_creation_tokens, cache_read_tokens, quote(cost_usd), unpriced_responses, models \
-         FROM project_usage ORDER BY date, project_path, session_id",
-    ];
-    let mut out = Vec::new();
-    for q in queries {
-        let mut stmt = conn.prepare(q).unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((0..n)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect::<Vec<_>>()
-                    .join("|"))
-            })
-            .unwrap();
-        out.extend(rows.map(Result::unwrap));
-    }
-    out
-}
-
 #[test]
 fn growth_in_pieces_refreshes_derived_rows_exactly_as_a_rebuild_writes_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -233,8 +198,12 @@ fn growth_in_pieces_refreshes_derived_rows_exactly_as_a_rebuild_writes_them() {
         assert!(report.responses_added > 0, "piece {piece} added nothing");
         assert_matches(&store, &grown);
         let tx = store.write().unwrap();
-        let refreshed = derived_rows(&tx);
+        let refreshed = ctm_store::test_support::derived_rows(&tx);
         derive::rebuild_all(&tx).unwrap();
-        assert_eq!(refreshed, derived_rows(&tx), "piece {piece}");
+        assert_eq!(
+            refreshed,
+            ctm_store::test_support::derived_rows(&tx),
+            "piece {piece}"
+        );
     }
 }

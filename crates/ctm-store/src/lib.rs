@@ -24,6 +24,8 @@ pub mod report_rows;
 pub mod retention;
 pub mod settings;
 pub mod snapshots;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
 use std::fs;
 use std::io;

@@ -122,19 +122,25 @@ pub fn stored_hours(
     let mut out = BTreeMap::new();
     while let Some(r) = rows.next()? {
         let date = parse_date("hourly_usage", &r.get::<_, String>(0)?)?;
-        let sums = Sums {
-            responses: r.get(2)?,
-            input_tokens: r.get(3)?,
-            output_tokens: r.get(4)?,
-            cache_write_5m_tokens: r.get(5)?,
-            cache_read_tokens: r.get(6)?,
-            cost_usd: r.get(7)?,
-            unpriced_responses: r.get(8)?,
-            ..Sums::default()
-        };
+        let sums = stored_sums(r, 2)?;
         out.insert((date, r.get(1)?), sums);
     }
     Ok(out)
+}
+
+/// The seven sum columns every report row stores, in their stored order (responses,
+/// input, output, cache writes, cache reads, cost, unpriced responses) from column `at`.
+fn stored_sums(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Sums> {
+    Ok(Sums {
+        responses: r.get(at)?,
+        input_tokens: r.get(at + 1)?,
+        output_tokens: r.get(at + 2)?,
+        cache_write_5m_tokens: r.get(at + 3)?,
+        cache_read_tokens: r.get(at + 4)?,
+        cost_usd: r.get(at + 5)?,
+        unpriced_responses: r.get(at + 6)?,
+        ..Sums::default()
+    })
 }
 
 // ---- project_usage ----
@@ -261,16 +267,7 @@ pub fn stored_project_days(
             ProjectDay {
                 first_ts: r.get(3)?,
                 last_ts: r.get(4)?,
-                sums: Sums {
-                    responses: r.get(5)?,
-                    input_tokens: r.get(6)?,
-                    output_tokens: r.get(7)?,
-                    cache_write_5m_tokens: r.get(8)?,
-                    cache_read_tokens: r.get(9)?,
-                    cost_usd: r.get(10)?,
-                    unpriced_responses: r.get(11)?,
-                    ..Sums::default()
-                },
+                sums: stored_sums(r, 5)?,
                 models,
             },
         );
@@ -370,16 +367,7 @@ pub fn stored_blocks(
             start_ms,
             first_ts,
             last_ts: r.get(3)?,
-            sums: Sums {
-                responses: r.get(4)?,
-                input_tokens: r.get(5)?,
-                output_tokens: r.get(6)?,
-                cache_write_5m_tokens: r.get(7)?,
-                cache_read_tokens: r.get(8)?,
-                cost_usd: r.get(9)?,
-                unpriced_responses: r.get(10)?,
-                ..Sums::default()
-            },
+            sums: stored_sums(r, 4)?,
             sessions: r.get(1)?,
             models,
         });

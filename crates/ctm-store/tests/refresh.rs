@@ -305,51 +305,12 @@ fn random_response(rng: &mut Rng, n: usize, lo: i64, span: i64, sessions: u64) -
     r
 }
 
-/// Every derived row, floats as SQLite quotes them (17+ digits: exact).
-fn derived_rows(conn: &rusqlite::Connection) -> Vec<String> {
-    let queries = [
-        "SELECT date, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, total_tokens, \
-         quote(cost_usd), session_count, models_used FROM daily_usage_summary ORDER BY date",
-        "SELECT date, total_input_tokens, total_output_tokens, total_cache_read_tokens, total_cache_write_tokens, \
-         quote(total_cost_usd), quote(avg_cache_hit_rate), session_count, model_breakdown, hourly_distribution \
-         FROM daily_aggregates ORDER BY date",
-        "SELECT date, total_cache_tokens, cache_hit_tokens, quote(cache_savings_usd), quote(hit_rate) \
-         FROM cache_analytics ORDER BY date",
-        "SELECT session_id, session_start, session_end, input_tokens, output_tokens, total_tokens, quote(total_cost), \
-         cache_creation_tokens, cache_read_tokens, model_name, project_name, message_count, quote(efficiency_score) \
-         FROM claude_sessions ORDER BY session_id",
-        "SELECT block_id, start_time, end_time, total_tokens, session_count, status, first_ts, last_ts, \
-         responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, quote(cost_usd), \
-         unpriced_responses, models FROM usage_blocks ORDER BY block_id",
-        "SELECT date, hour, responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
-         quote(cost_usd), unpriced_responses FROM hourly_usage ORDER BY date, hour",
-        "SELECT date, project_path, session_id, first_ts, last_ts, responses, input_tokens, output_tokens, \
-         cache_creation_tokens, cache_read_tokens, quote(cost_usd), unpriced_responses, models \
-         FROM project_usage ORDER BY date, project_path, session_id",
-    ];
-    let mut out = Vec::new();
-    for q in queries {
-        let mut stmt = conn.prepare(q).unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((0..n)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect::<Vec<_>>()
-                    .join("|"))
-            })
-            .unwrap();
-        out.extend(rows.map(Result::unwrap));
-    }
-    out
-}
-
 /// The derived rows as they are, and as [`derive::rebuild_all`] writes them (rolled back).
 fn stored_and_recomputed(store: &mut Store) -> (Vec<String>, Vec<String>) {
     let tx = store.write().unwrap();
-    let stored = derived_rows(&tx);
+    let stored = ctm_store::test_support::derived_rows(&tx);
     derive::rebuild_all(&tx).unwrap();
-    let recomputed = derived_rows(&tx);
+    let recomputed = ctm_store::test_support::derived_rows(&tx);
     drop(tx);
     (stored, recomputed)
 }

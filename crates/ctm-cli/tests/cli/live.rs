@@ -148,6 +148,26 @@ fn start_live(env: &Env, root: &Path, extra_env: &str) -> Tmux {
     tmux
 }
 
+/// Waits for ctm to end in the pane started by [`start_live`], and checks it exited with
+/// `code` and left the terminal as it found it: canonical mode with echo (raw mode
+/// undone) and the alternate screen left. Returns the pane's text.
+fn assert_terminal_given_back(tmux: &Tmux, code: u8) -> String {
+    let exited = tmux.wait_for(Duration::from_secs(20), |s| s.contains("CTM-DONE"));
+    let pane = tmux.capture();
+    assert!(exited.is_some(), "ctm did not end:\n{pane}");
+    assert!(pane.contains(&format!("CTM-EXIT-{code}")), "{pane}");
+    assert!(
+        pane.contains("icanon echo CTM-DONE"),
+        "raw mode left on:\n{pane}"
+    );
+    assert!(
+        !pane.contains("ctm live ·"),
+        "the alternate screen was not left:\n{pane}"
+    );
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    pane
+}
+
 /// A data root with one transcript holding one response of 1,100 tokens.
 fn one_response_root(env: &Env) -> (PathBuf, PathBuf) {
     let root = env.root("claude");
@@ -250,19 +270,7 @@ fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
         .args(["send-keys", "-t", "live", "q"])
         .status()
         .unwrap();
-    let exited = tmux.wait_for(Duration::from_secs(10), |s| s.contains("CTM-DONE"));
-    let pane = tmux.capture();
-    assert!(exited.is_some(), "ctm did not exit on q:\n{pane}");
-    assert!(pane.contains("CTM-EXIT-0"), "{pane}");
-    assert!(
-        pane.contains("icanon echo CTM-DONE"),
-        "raw mode left on:\n{pane}"
-    );
-    assert!(
-        !pane.contains("ctm live ·"),
-        "the alternate screen was not left:\n{pane}"
-    );
-    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert_terminal_given_back(&tmux, 0);
 }
 
 /// A panic inside the monitor (injected after its first draw, debug builds only) still
@@ -276,18 +284,6 @@ fn a_panic_in_the_monitor_gives_the_terminal_back() {
     let env = Env::new();
     let (root, _) = one_response_root(&env);
     let tmux = start_live(&env, &root, "CTM_TEST_PANIC=live-after-draw");
-    let exited = tmux.wait_for(Duration::from_secs(20), |s| s.contains("CTM-DONE"));
-    let pane = tmux.capture();
-    assert!(exited.is_some(), "ctm did not end after the panic:\n{pane}");
-    assert!(pane.contains("CTM-EXIT-101"), "{pane}");
+    let pane = assert_terminal_given_back(&tmux, 101);
     assert!(pane.contains("injected after a draw"), "{pane}");
-    assert!(
-        pane.contains("icanon echo CTM-DONE"),
-        "raw mode left on:\n{pane}"
-    );
-    assert!(
-        !pane.contains("ctm live ·"),
-        "the alternate screen was not left:\n{pane}"
-    );
-    assert_eq!(tmux.display("#{alternate_on}"), "0");
 }
