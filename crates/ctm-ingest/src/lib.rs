@@ -175,14 +175,25 @@ struct Work {
     head: Option<Head>,
 }
 
-/// Which found files need reading, given the cursors.
-fn plan(files: &[FoundFile], cursors: &Cursors) -> Vec<Work> {
-    files
+/// What a run must do, given the cursors: the found files to read, and the cursors of
+/// files under the roots that are gone from disk.
+struct Plan {
+    work: Vec<Work>,
+    gone: Vec<String>,
+}
+
+/// One look-up per found file decides both what to read and whether anything vanished.
+fn plan(roots: &[PathBuf], files: &[FoundFile], cursors: &Cursors) -> Plan {
+    // Found files that match a cursor still in place (not marked missing).
+    let mut matched = 0;
+    let work = files
         .iter()
         .filter_map(|f| {
             // Borrowed for UTF-8 paths: an unchanged file costs no allocation.
             let key = path_key(&f.path);
-            match cursors.get(key.as_ref()) {
+            let cursor = cursors.get(key.as_ref());
+            matched += usize::from(cursor.is_some_and(|c| c.missing_since.is_none()));
+            match cursor {
                 Some(c)
                     if c.dev == f.dev
                         && c.ino == f.ino
@@ -213,7 +224,11 @@ fn plan(files: &[FoundFile], cursors: &Cursors) -> Vec<Work> {
                 }),
             }
         })
-        .collect()
+        .collect();
+    Plan {
+        work,
+        gone: vanished(roots, files, cursors, matched),
+    }
 }
 
 /// A path as the store keys it. `to_str` first: `to_string_lossy` walks the bytes in
@@ -225,8 +240,14 @@ fn path_key(p: &Path) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Cursors of files under the given roots that are gone from disk.
-fn vanished(roots: &[PathBuf], files: &[FoundFile], cursors: &Cursors) -> Vec<String> {
+/// Cursors of files under the given roots that are gone from disk, given how many found
+/// files matched a cursor still in place.
+fn vanished(
+    roots: &[PathBuf],
+    files: &[FoundFile],
+    cursors: &Cursors,
+    matched: usize,
+) -> Vec<String> {
     let projects: Vec<String> = roots
         .iter()
         .map(|r| path_key(&r.join("projects")).into_owned())
@@ -235,14 +256,6 @@ fn vanished(roots: &[PathBuf], files: &[FoundFile], cursors: &Cursors) -> Vec<St
     // The common case without a set of every path: when each cursor still in place under
     // these roots was matched by a found file, none vanished. Paths are unique on both
     // sides, so counting is exact.
-    let matched = files
-        .iter()
-        .filter(|f| {
-            cursors
-                .get(path_key(&f.path).as_ref())
-                .is_some_and(|c| c.missing_since.is_none())
-        })
-        .count();
     let in_place = cursors
         .values()
         .filter(|c| c.missing_since.is_none() && in_roots(c))
@@ -347,8 +360,8 @@ pub fn ingest(
 
     // The cheap path: stat only, no lock, no write.
     let known = cursors::load_all(store.conn())?;
-    let planned = plan(&walk.files, &known);
-    if planned.is_empty() && vanished(roots, &walk.files, &known).is_empty() {
+    let planned = plan(roots, &walk.files, &known);
+    if planned.work.is_empty() && planned.gone.is_empty() {
         report.unchanged = true;
         report.timings.walk_ms = ms_since(&mut phase);
         report.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -357,6 +370,7 @@ pub fn ingest(
 
     report.timings.walk_ms = ms_since(&mut phase);
     let new_bytes: u64 = planned
+        .work
         .iter()
         .map(|w| w.file.size.saturating_sub(w.offset))
         .sum();
@@ -367,7 +381,7 @@ pub fn ingest(
     report.timings.lock_ms = ms_since(&mut phase);
     let now = now_ms();
     let known = cursors::load_all(&tx)?;
-    let mut work = plan(&walk.files, &known);
+    let Plan { mut work, gone } = plan(roots, &walk.files, &known);
     work.sort_by_key(|w| std::cmp::Reverse(w.file.size.saturating_sub(w.offset)));
     if let Some(p) = progress {
         p.start(
@@ -476,7 +490,7 @@ pub fn ingest(
     for c in &new_cursors {
         cursors::save(&tx, c, now)?;
     }
-    for path in vanished(roots, &walk.files, &known) {
+    for path in gone {
         cursors::mark_missing(&tx, &path, now)?;
         report.files_missing += 1;
     }

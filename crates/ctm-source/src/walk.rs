@@ -46,12 +46,6 @@ pub struct FolderListing {
     entries: Vec<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FolderEntry {
-    pub name: OsString,
-    pub kind: EntryKind,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     Folder,
@@ -81,17 +75,18 @@ impl EntryKind {
 }
 
 impl FolderListing {
-    pub fn new(
+    /// A listing of `entries` (kind and name, in name order).
+    pub fn new<'n>(
         dev: u64,
         ino: u64,
         mtime_ns: i64,
         listed_at_ns: i64,
-        entries: &[FolderEntry],
+        entries: impl IntoIterator<Item = (EntryKind, &'n OsStr)>,
     ) -> Self {
         let mut encoded = Vec::new();
-        for e in entries {
-            encoded.push(e.kind.code());
-            encoded.extend_from_slice(e.name.as_bytes());
+        for (kind, name) in entries {
+            encoded.push(kind.code());
+            encoded.extend_from_slice(name.as_bytes());
             encoded.push(0);
         }
         FolderListing {
@@ -271,11 +266,13 @@ impl Walker<'_> {
             }
         }
         let listed_at_ns = now_ns();
-        let (entries, stated) = self.list(dir)?;
+        let stated = self.list(dir)?;
         self.walk.folders_listed += 1;
         if remember {
-            let listing =
-                FolderListing::new(meta.dev(), meta.ino(), mtime_ns, listed_at_ns, &entries);
+            let names = stated
+                .iter()
+                .map(|(kind, path, _)| (*kind, path.file_name().unwrap_or_default()));
+            let listing = FolderListing::new(meta.dev(), meta.ino(), mtime_ns, listed_at_ns, names);
             self.walk.folders.push((dir.to_path_buf(), Some(listing)));
         }
         Some(stated)
@@ -283,7 +280,7 @@ impl Walker<'_> {
 
     /// Lists a folder from disk, sorted by name so that runs are reproducible whatever
     /// order the file system lists in.
-    fn list(&mut self, dir: &Path) -> Option<(Vec<FolderEntry>, Vec<Stated>)> {
+    fn list(&mut self, dir: &Path) -> Option<Vec<Stated>> {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) => {
@@ -323,15 +320,14 @@ impl Walker<'_> {
                     }
                 },
             };
-            stated.push((FolderEntry { name, kind }, stat));
+            stated.push((name, kind, stat));
         }
-        stated.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-        let entries = stated.iter().map(|(e, _)| e.clone()).collect();
+        stated.sort_by(|a, b| a.0.cmp(&b.0));
         let stated = stated
             .into_iter()
-            .map(|(e, stat)| (e.kind, dir.join(&e.name), stat))
+            .map(|(name, kind, stat)| (kind, dir.join(name), stat))
             .collect();
-        Some((entries, stated))
+        Some(stated)
     }
 
     fn link(&mut self, path: PathBuf) {
@@ -673,22 +669,19 @@ mod tests {
 
     #[test]
     fn entries_round_trip_and_foreign_bytes_are_refused() {
-        let entries = [
-            ("a b".into(), EntryKind::Folder),
-            (OsString::from_vec(vec![0xff, b'x']), EntryKind::Link),
-            ("s.jsonl".into(), EntryKind::Transcript),
-        ]
-        .map(|(name, kind)| FolderEntry { name, kind });
-        let listing = FolderListing::new(1, 2, 3, 4, &entries);
+        let entries: Vec<(EntryKind, OsString)> = vec![
+            (EntryKind::Folder, "a b".into()),
+            (EntryKind::Link, OsString::from_vec(vec![0xff, b'x'])),
+            (EntryKind::Transcript, "s.jsonl".into()),
+        ];
+        let listing =
+            FolderListing::new(1, 2, 3, 4, entries.iter().map(|(k, n)| (*k, n.as_os_str())));
         let stored = listing.stored_entries().to_vec();
         let back = FolderListing::from_stored(1, 2, 3, 4, stored).unwrap();
         assert_eq!(back, listing);
-        let read: Vec<_> = back
+        let read: Vec<(EntryKind, OsString)> = back
             .entries()
-            .map(|(kind, name)| FolderEntry {
-                name: name.to_owned(),
-                kind,
-            })
+            .map(|(kind, name)| (kind, name.to_owned()))
             .collect();
         assert_eq!(read, entries);
         assert!(FolderListing::from_stored(0, 0, 0, 0, vec![]).is_some());
