@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -231,6 +232,50 @@ fn plan(roots: &[PathBuf], files: &[FoundFile], cursors: &Cursors) -> Plan {
     }
 }
 
+/// Whether [`plan`] would find nothing to do: every found file matches its cursor, and
+/// every cursor in place under the roots was found. Streams the cursors instead of
+/// building their map (the common run, and it grows with history).
+fn unchanged(store: &Store, roots: &[PathBuf], files: &[FoundFile]) -> Result<bool, StoreError> {
+    let mut found: foldhash::HashMap<std::borrow::Cow<str>, &FoundFile> =
+        foldhash::HashMap::with_capacity_and_hasher(files.len(), Default::default());
+    found.extend(files.iter().map(|f| (path_key(&f.path), f)));
+    let projects = project_folders(roots);
+    let mut matched = 0;
+    let mut changed = false;
+    cursors::visit_stats(store.conn(), |c| {
+        match found.get(c.path) {
+            Some(f)
+                if c.dev == f.dev
+                    && c.ino == f.ino
+                    && c.size == f.size
+                    && c.mtime_ns == f.mtime_ns =>
+            {
+                matched += 1;
+            }
+            Some(_) => changed = true,
+            None if !c.missing && projects.iter().any(|p| folders::is_within(c.path, p)) => {
+                changed = true
+            }
+            None => {}
+        }
+        if changed {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    // Paths are unique on both sides, so a found file without a cursor shows here.
+    Ok(!changed && matched == files.len())
+}
+
+/// Each root's `projects` folder, as cursor paths start.
+fn project_folders(roots: &[PathBuf]) -> Vec<String> {
+    roots
+        .iter()
+        .map(|r| path_key(&r.join("projects")).into_owned())
+        .collect()
+}
+
 /// A path as the store keys it. `to_str` first: `to_string_lossy` walks the bytes in
 /// chunks even when they are valid UTF-8, which showed in the profile.
 fn path_key(p: &Path) -> std::borrow::Cow<'_, str> {
@@ -248,10 +293,7 @@ fn vanished(
     cursors: &Cursors,
     matched: usize,
 ) -> Vec<String> {
-    let projects: Vec<String> = roots
-        .iter()
-        .map(|r| path_key(&r.join("projects")).into_owned())
-        .collect();
+    let projects = project_folders(roots);
     let in_roots = |c: &Cursor| projects.iter().any(|p| folders::is_within(&c.path, p));
     // The common case without a set of every path: when each cursor still in place under
     // these roots was matched by a found file, none vanished. Paths are unique on both
@@ -359,9 +401,7 @@ pub fn ingest(
         .collect();
 
     // The cheap path: stat only, no lock, no write.
-    let known = cursors::load_all(store.conn())?;
-    let planned = plan(roots, &walk.files, &known);
-    if planned.work.is_empty() && planned.gone.is_empty() {
+    if unchanged(store, roots, &walk.files)? {
         report.unchanged = true;
         report.timings.walk_ms = ms_since(&mut phase);
         report.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -369,7 +409,8 @@ pub fn ingest(
     }
 
     report.timings.walk_ms = ms_since(&mut phase);
-    let new_bytes: u64 = planned
+    let known = cursors::load_all(store.conn())?;
+    let new_bytes: u64 = plan(roots, &walk.files, &known)
         .work
         .iter()
         .map(|w| w.file.size.saturating_sub(w.offset))
@@ -380,6 +421,7 @@ pub fn ingest(
     let tx = store.write()?;
     report.timings.lock_ms = ms_since(&mut phase);
     let now = now_ms();
+    // Again under the lock: another process may just have ingested.
     let known = cursors::load_all(&tx)?;
     let Plan { mut work, gone } = plan(roots, &walk.files, &known);
     work.sort_by_key(|w| std::cmp::Reverse(w.file.size.saturating_sub(w.offset)));
@@ -526,4 +568,100 @@ pub fn ingest(
     report.sidechain_replays = written.replays;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctm_store::OpenOptions;
+
+    fn cursor_of(f: &FoundFile) -> Cursor {
+        Cursor {
+            path: path_key(&f.path).into_owned(),
+            dev: f.dev,
+            ino: f.ino,
+            size: f.size,
+            mtime_ns: f.mtime_ns,
+            offset: f.size,
+            head_len: 0,
+            head_hash: 0,
+            lines: 1,
+            missing_since: None,
+        }
+    }
+
+    /// The streaming check says "unchanged" exactly when the plan has nothing to do.
+    #[test]
+    fn the_cheap_check_agrees_with_the_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let p = root.join("projects/-p");
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::write(p.join("a.jsonl"), "{}\n").unwrap();
+        std::fs::write(p.join("b.jsonl"), "{}\n{}\n").unwrap();
+        let roots = vec![root.clone()];
+        let files = find_transcripts(&roots, &FolderMemo::default()).files;
+        assert_eq!(files.len(), 2);
+        let in_place: Vec<Cursor> = files.iter().map(cursor_of).collect();
+        let gone = |path: &Path, missing_since| Cursor {
+            path: path.to_str().unwrap().to_owned(),
+            missing_since,
+            ..in_place[0].clone()
+        };
+        let mut grown = in_place.clone();
+        grown[1].size -= 1;
+        let cases: Vec<(&str, Vec<Cursor>, bool)> = vec![
+            ("every file as its cursor", in_place.clone(), true),
+            ("a file grew", grown, false),
+            ("a file without a cursor", in_place[..1].to_vec(), false),
+            (
+                "a cursor whose file vanished",
+                [in_place.clone(), vec![gone(&p.join("c.jsonl"), None)]].concat(),
+                false,
+            ),
+            (
+                "a vanished file already marked missing",
+                [in_place.clone(), vec![gone(&p.join("c.jsonl"), Some(1))]].concat(),
+                true,
+            ),
+            (
+                "a cursor under another root",
+                [
+                    in_place.clone(),
+                    vec![gone(&dir.path().join("other/projects/-q/d.jsonl"), None)],
+                ]
+                .concat(),
+                true,
+            ),
+            (
+                "a sibling root whose name extends this one's",
+                [
+                    in_place.clone(),
+                    vec![gone(&dir.path().join("root/projects-old/e.jsonl"), None)],
+                ]
+                .concat(),
+                true,
+            ),
+        ];
+        for (case, stored, expected) in cases {
+            let db = dir.path().join(format!("{}.db", case.replace(' ', "-")));
+            let mut store = Store::open(&db, &OpenOptions::default()).unwrap();
+            let tx = store.write().unwrap();
+            for c in &stored {
+                cursors::save(&tx, c, 0).unwrap();
+                if let Some(at) = c.missing_since {
+                    cursors::mark_missing(&tx, &c.path, at).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+            let planned = plan(&roots, &files, &cursors::load_all(store.conn()).unwrap());
+            let nothing_to_do = planned.work.is_empty() && planned.gone.is_empty();
+            assert_eq!(nothing_to_do, expected, "plan: {case}");
+            assert_eq!(
+                unchanged(&store, &roots, &files).unwrap(),
+                expected,
+                "check: {case}"
+            );
+        }
+    }
 }

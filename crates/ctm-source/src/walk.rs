@@ -7,7 +7,7 @@
 //! changes only the file's, which the walk stats anyway.
 
 use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CStr, OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -132,6 +132,19 @@ impl FolderListing {
         &self.entries
     }
 
+    /// The entries, in name order, each name as the C string it is stored as (every
+    /// name is followed by its NUL), for a stat relative to the folder.
+    fn entries_c(&self) -> impl Iterator<Item = (EntryKind, &CStr)> {
+        let mut rest = self.entries.as_slice();
+        std::iter::from_fn(move || {
+            let (&code, tail) = rest.split_first()?;
+            let end = memchr::memchr(0, tail)?;
+            let name = CStr::from_bytes_with_nul(&tail[..=end]).ok()?;
+            rest = &tail[end + 1..];
+            Some((EntryKind::from_code(code)?, name))
+        })
+    }
+
     /// The entries, in name order.
     pub fn entries(&self) -> impl Iterator<Item = (EntryKind, &OsStr)> {
         // Checked when made: every entry is a known kind byte, a name, a NUL.
@@ -183,23 +196,29 @@ pub struct Walk {
 /// a file system whose times may come from another machine's clock (network file
 /// systems), where nothing is reused.
 pub fn find_transcripts(roots: &[PathBuf], memo: &FolderMemo) -> Walk {
-    find_transcripts_on(roots, memo, local_file_system)
+    find_transcripts_on(roots, memo, local_file_system, PREFETCH_FOLDERS)
 }
 
-fn find_transcripts_on(roots: &[PathBuf], memo: &FolderMemo, is_local: fn(&Path) -> bool) -> Walk {
+fn find_transcripts_on(
+    roots: &[PathBuf],
+    memo: &FolderMemo,
+    is_local: fn(&Path) -> bool,
+    prefetch_from: usize,
+) -> Walk {
     let mut walker = Walker {
         walk: Walk::default(),
         // Sized from the last walk: about three transcripts per folder.
         seen_dirs: foldhash::HashSet::with_capacity_and_hasher(memo.len(), Default::default()),
         seen_files: foldhash::HashSet::with_capacity_and_hasher(memo.len() * 3, Default::default()),
         memo,
+        prefetched: prefetch(memo, roots, prefetch_from),
         is_local,
         local_devs: HashMap::new(),
     };
     for root in roots {
         let projects = root.join("projects");
         match fs::metadata(&projects) {
-            Ok(m) if m.is_dir() => walker.enter(&projects, &m),
+            Ok(m) if m.is_dir() => walker.enter(&projects, &Stat::from(&m)),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => walker.walk.problems.push(WalkProblem {
@@ -216,6 +235,8 @@ struct Walker<'m> {
     seen_dirs: foldhash::HashSet<(u64, u64)>,
     seen_files: foldhash::HashSet<(u64, u64)>,
     memo: &'m FolderMemo,
+    /// Stats of remembered folders' entries taken ahead of the walk (taken out as used).
+    prefetched: Prefetched<'m>,
     is_local: fn(&Path) -> bool,
     /// Per device: can folder listings there be remembered?
     local_devs: HashMap<u64, bool>,
@@ -223,12 +244,83 @@ struct Walker<'m> {
 
 /// An entry of a folder: its kind, its path, and its stat (folders and transcripts;
 /// links are resolved when visited).
-type Stated = (EntryKind, PathBuf, Option<fs::Metadata>);
+type Stated = (EntryKind, PathBuf, Option<Stat>);
+
+/// What the walk needs of a stat, from `std` or from a `statx` relative to a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i64,
+    is_dir: bool,
+    is_file: bool,
+}
+
+impl From<&fs::Metadata> for Stat {
+    fn from(m: &fs::Metadata) -> Self {
+        Stat {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: m
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(m.mtime_nsec()),
+            is_dir: m.is_dir(),
+            is_file: m.is_file(),
+        }
+    }
+}
+
+/// The stats of remembered folders' entries (see [`stat_entries`]), by folder.
+type Prefetched<'m> = foldhash::HashMap<&'m OsStr, Option<Vec<Option<Stat>>>>;
+
+/// From this many remembered folders on, their entries are stat-ed on every core before
+/// the walk: at tens of thousands of transcripts the stats are most of a run where
+/// nothing changed, and the kernel serves them in parallel.
+const PREFETCH_FOLDERS: usize = 256;
+
+/// Stats every remembered folder's entries, spread over the machine's cores. A stat
+/// taken a moment before the walk reaches the folder is as good as one taken then:
+/// the walk is not a snapshot either, and what changes meanwhile is seen next run.
+fn prefetch<'m>(memo: &'m FolderMemo, roots: &[PathBuf], from: usize) -> Prefetched<'m> {
+    // Only folders under these roots: the memo may hold other roots' folders too.
+    let scopes: Vec<PathBuf> = roots.iter().map(|r| r.join("projects")).collect();
+    let folders: Vec<(&OsString, &FolderListing)> = memo
+        .iter()
+        .filter(|(dir, _)| scopes.iter().any(|s| Path::new(dir).starts_with(s)))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if folders.is_empty() || folders.len() < from {
+        return Prefetched::default();
+    }
+    let stat_all = |part: &[(&'m OsString, &'m FolderListing)]| -> Vec<_> {
+        part.iter()
+            .map(|(dir, listing)| (dir.as_os_str(), stat_entries(dir, listing)))
+            .collect()
+    };
+    let mut parts = folders.chunks(folders.len().div_ceil(threads));
+    let own = parts.next().unwrap_or_default();
+    let mut prefetched = Prefetched::with_capacity_and_hasher(folders.len(), Default::default());
+    std::thread::scope(|scope| {
+        // This thread takes a share too rather than wait.
+        let others: Vec<_> = parts
+            .map(|part| scope.spawn(move || stat_all(part)))
+            .collect();
+        prefetched.extend(stat_all(own));
+        for other in others {
+            // A worker that panicked leaves its folders to be stat-ed by the walk.
+            prefetched.extend(other.join().unwrap_or_default());
+        }
+    });
+    prefetched
+}
 
 impl Walker<'_> {
     /// Enters a directory, given its stat (links followed).
-    fn enter(&mut self, dir: &Path, meta: &fs::Metadata) {
-        if !self.seen_dirs.insert((meta.dev(), meta.ino())) {
+    fn enter(&mut self, dir: &Path, meta: &Stat) {
+        if !self.seen_dirs.insert((meta.dev, meta.ino)) {
             self.walk.symlink_loops += 1;
             return;
         }
@@ -247,17 +339,21 @@ impl Walker<'_> {
 
     /// The folder's entries with their stats: remembered when the memo holds a
     /// listing its stat still vouches for, else listed from disk.
-    fn entries(&mut self, dir: &Path, meta: &fs::Metadata) -> Option<Vec<Stated>> {
-        let remember = dir.to_str().is_some() && self.remembers(meta.dev(), dir);
-        let mtime_ns = mtime_ns(meta);
+    fn entries(&mut self, dir: &Path, meta: &Stat) -> Option<Vec<Stated>> {
+        let remember = dir.to_str().is_some() && self.remembers(meta.dev, dir);
+        let mtime_ns = meta.mtime_ns;
         if remember {
             if let Some(known) = self.memo.get(dir.as_os_str()) {
-                let vouched = known.dev == meta.dev()
-                    && known.ino == meta.ino()
+                let vouched = known.dev == meta.dev
+                    && known.ino == meta.ino
                     && known.mtime_ns == mtime_ns
                     && mtime_ns < known.listed_at_ns.saturating_sub(RACY_NS);
                 if vouched {
-                    if let Some(stated) = restat(dir, known) {
+                    let stats = match self.prefetched.remove(dir.as_os_str()) {
+                        Some(stats) => stats,
+                        None => stat_entries(dir.as_os_str(), known),
+                    };
+                    if let Some(stated) = stats.map(|stats| with_paths(dir, known, stats)) {
                         self.walk.folders_reused += 1;
                         self.walk.folders.push((dir.to_path_buf(), None));
                         return Some(stated);
@@ -272,7 +368,7 @@ impl Walker<'_> {
             let names = stated
                 .iter()
                 .map(|(kind, path, _)| (*kind, path.file_name().unwrap_or_default()));
-            let listing = FolderListing::new(meta.dev(), meta.ino(), mtime_ns, listed_at_ns, names);
+            let listing = FolderListing::new(meta.dev, meta.ino, mtime_ns, listed_at_ns, names);
             self.walk.folders.push((dir.to_path_buf(), Some(listing)));
         }
         Some(stated)
@@ -310,7 +406,7 @@ impl Walker<'_> {
             let stat = match kind {
                 EntryKind::Link => None,
                 _ => match entry.metadata() {
-                    Ok(m) => Some(m),
+                    Ok(m) => Some(Stat::from(&m)),
                     Err(e) => {
                         self.walk.problems.push(WalkProblem {
                             path: entry.path(),
@@ -332,9 +428,9 @@ impl Walker<'_> {
 
     fn link(&mut self, path: PathBuf) {
         match fs::metadata(&path) {
-            Ok(m) if m.is_dir() => self.enter(&path, &m),
+            Ok(m) if m.is_dir() => self.enter(&path, &Stat::from(&m)),
             Ok(m) if m.is_file() && path.file_name().is_some_and(is_transcript_name) => {
-                self.push_file(path, &m)
+                self.push_file(path, &Stat::from(&m))
             }
             Ok(_) => {}
             Err(e) if e.raw_os_error() == Some(libc_eloop()) => self.walk.symlink_loops += 1,
@@ -353,55 +449,117 @@ impl Walker<'_> {
         *self.local_devs.entry(dev).or_insert_with(|| is_local(dir))
     }
 
-    fn push_file(&mut self, path: PathBuf, m: &fs::Metadata) {
-        if !self.seen_files.insert((m.dev(), m.ino())) {
+    fn push_file(&mut self, path: PathBuf, m: &Stat) {
+        if !self.seen_files.insert((m.dev, m.ino)) {
             return;
         }
         self.walk.files.push(FoundFile {
             path,
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime_ns: mtime_ns(m),
+            dev: m.dev,
+            ino: m.ino,
+            size: m.size,
+            mtime_ns: m.mtime_ns,
         });
     }
 }
 
-/// Stats the remembered entries of a folder; `None` when one is no longer what the
-/// listing says (a change the folder's mtime did not show): the folder is listed again.
-fn restat(dir: &Path, listing: &FolderListing) -> Option<Vec<Stated>> {
+/// Stats the remembered entries of a folder (links are resolved when visited, so they
+/// get none); `None` when one is no longer what the listing says (a change the folder's
+/// mtime did not show), or the folder cannot be opened: it is listed again then.
+///
+/// On Linux the folder is opened once and each entry stat-ed relative to it, so the
+/// kernel looks up one name per entry instead of every component of its path.
+fn stat_entries(dir: &OsStr, listing: &FolderListing) -> Option<Vec<Option<Stat>>> {
+    let stat_at = entry_stat_at(dir)?;
+    listing
+        .entries_c()
+        .map(|(kind, name)| {
+            let stat = match kind {
+                EntryKind::Link => return Some(None),
+                EntryKind::Folder | EntryKind::Transcript => stat_at(name)?,
+            };
+            let same_kind = if kind == EntryKind::Folder {
+                stat.is_dir
+            } else {
+                stat.is_file
+            };
+            same_kind.then_some(Some(stat))
+        })
+        .collect()
+}
+
+/// A stat of `name` inside `dir` (links not followed), or `None` when the folder cannot
+/// be opened.
+#[cfg(target_os = "linux")]
+fn entry_stat_at(dir: &OsStr) -> Option<impl Fn(&CStr) -> Option<Stat>> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let c_dir = std::ffi::CString::new(dir.as_bytes()).ok()?;
+    // SAFETY: `c_dir` is a NUL-terminated path; the descriptor returned is owned below.
+    let fd = unsafe {
+        libc::open(
+            c_dir.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` was just opened and is not owned elsewhere.
+    let folder = unsafe { OwnedFd::from_raw_fd(fd) };
+    Some(move |name: &CStr| {
+        // SAFETY: a zeroed statx is a valid value; the call fills it.
+        let mut buf: libc::statx = unsafe { std::mem::zeroed() };
+        let mask = libc::STATX_TYPE | libc::STATX_INO | libc::STATX_SIZE | libc::STATX_MTIME;
+        // SAFETY: the folder descriptor is open, `name` is NUL-terminated, `buf` writable.
+        let rc = unsafe {
+            libc::statx(
+                folder.as_raw_fd(),
+                name.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+                mask,
+                &mut buf,
+            )
+        };
+        if rc != 0 {
+            return None;
+        }
+        let file_type = u32::from(buf.stx_mode) & libc::S_IFMT;
+        Some(Stat {
+            // As `std` makes `st_dev` from a statx, so both walks' devices compare.
+            dev: libc::makedev(buf.stx_dev_major, buf.stx_dev_minor),
+            ino: buf.stx_ino,
+            size: buf.stx_size,
+            mtime_ns: buf
+                .stx_mtime
+                .tv_sec
+                .saturating_mul(1_000_000_000)
+                .saturating_add(i64::from(buf.stx_mtime.tv_nsec)),
+            is_dir: file_type == libc::S_IFDIR,
+            is_file: file_type == libc::S_IFREG,
+        })
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn entry_stat_at(dir: &OsStr) -> Option<impl Fn(&CStr) -> Option<Stat>> {
+    let dir = Path::new(dir).to_path_buf();
+    Some(move |name: &CStr| {
+        let m = fs::symlink_metadata(dir.join(OsStr::from_bytes(name.to_bytes()))).ok()?;
+        Some(Stat::from(&m))
+    })
+}
+
+/// A remembered listing's entries with their paths and stats.
+fn with_paths(dir: &Path, listing: &FolderListing, stats: Vec<Option<Stat>>) -> Vec<Stated> {
     listing
         .entries()
-        .map(|(kind, name)| {
-            let path = dir.join(name);
-            let stat = match kind {
-                EntryKind::Link => None,
-                EntryKind::Folder | EntryKind::Transcript => {
-                    let m = fs::symlink_metadata(&path).ok()?;
-                    let same_kind = if kind == EntryKind::Folder {
-                        m.is_dir()
-                    } else {
-                        m.is_file()
-                    };
-                    if !same_kind {
-                        return None;
-                    }
-                    Some(m)
-                }
-            };
-            Some((kind, path, stat))
-        })
+        .zip(stats)
+        .map(|((kind, name), stat)| (kind, dir.join(name), stat))
         .collect()
 }
 
 fn is_transcript_name(name: &OsStr) -> bool {
     Path::new(name).extension().is_some_and(|e| e == "jsonl")
-}
-
-fn mtime_ns(m: &fs::Metadata) -> i64 {
-    m.mtime()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(m.mtime_nsec())
 }
 
 fn now_ns() -> i64 {
@@ -566,10 +724,10 @@ mod tests {
         age_folders(&projects, 3600);
 
         let roots = std::slice::from_ref(&root);
-        let first = find_transcripts_on(roots, &FolderMemo::default(), local);
+        let first = find_transcripts_on(roots, &FolderMemo::default(), local, PREFETCH_FOLDERS);
         let memo = memo_of(&first);
-        let again = find_transcripts_on(roots, &memo, local);
-        let remote_walk = find_transcripts_on(roots, &memo, remote);
+        let again = find_transcripts_on(roots, &memo, local, PREFETCH_FOLDERS);
+        let remote_walk = find_transcripts_on(roots, &memo, remote, PREFETCH_FOLDERS);
         for (way, walk) in [
             ("listed", &first),
             ("remembered", &again),
@@ -604,19 +762,22 @@ mod tests {
         let roots = std::slice::from_ref(&root);
 
         // Listed just now, moments after the folders changed: not trusted next time.
-        let racy = find_transcripts_on(roots, &FolderMemo::default(), local);
-        let relisted = find_transcripts_on(roots, &memo_of(&racy), local);
+        let racy = find_transcripts_on(roots, &FolderMemo::default(), local, PREFETCH_FOLDERS);
+        let relisted = find_transcripts_on(roots, &memo_of(&racy), local, PREFETCH_FOLDERS);
         assert_eq!(relisted.folders_reused, 0);
         assert_eq!(relisted.folders_listed, 4);
 
         age_folders(&root.join("projects"), 3600);
-        let listed = find_transcripts_on(roots, &FolderMemo::default(), local);
+        let listed = find_transcripts_on(roots, &FolderMemo::default(), local, PREFETCH_FOLDERS);
         let memo = memo_of(&listed);
-        assert_eq!(find_transcripts_on(roots, &memo, local).folders_reused, 4);
+        assert_eq!(
+            find_transcripts_on(roots, &memo, local, PREFETCH_FOLDERS).folders_reused,
+            4
+        );
 
         // A new transcript changes its folder's mtime: that folder alone is listed.
         fs::write(p.join("s1/subagents/agent-x.jsonl"), "{}\n").unwrap();
-        let grown = find_transcripts_on(roots, &memo, local);
+        let grown = find_transcripts_on(roots, &memo, local, PREFETCH_FOLDERS);
         assert_eq!((grown.folders_listed, grown.folders_reused), (1, 3));
         assert_eq!(
             names(&grown, &p),
@@ -634,7 +795,7 @@ mod tests {
                 .set_times(FileTimes::new().set_modified(old_mtime))
                 .unwrap();
         }
-        let replaced = find_transcripts_on(roots, &memo, local);
+        let replaced = find_transcripts_on(roots, &memo, local, PREFETCH_FOLDERS);
         assert_eq!(
             names(&replaced, &p),
             vec!["s1/subagents/agent-y.jsonl", "s1.jsonl"]
@@ -643,6 +804,51 @@ mod tests {
 
     /// A change the folder's mtime does not show (here: a transcript deleted, then the
     /// mtime put back) is caught when the remembered entry is stat-ed.
+    #[test]
+    fn stats_taken_ahead_are_std_stats_and_stay_under_the_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, other) = (dir.path().join("a"), dir.path().join("b"));
+        let p = root.join("projects/-home-u-app");
+        fs::create_dir_all(p.join("s1/subagents")).unwrap();
+        fs::write(p.join("s1.jsonl"), "{}\n").unwrap();
+        fs::write(p.join("s1/subagents/agent-1.jsonl"), "{}\n{}\n").unwrap();
+        symlink(p.join("s1.jsonl"), p.join("linked.jsonl")).unwrap();
+        fs::create_dir_all(other.join("projects/-x")).unwrap();
+        fs::write(other.join("projects/-x/t.jsonl"), "{}\n").unwrap();
+        let both = [root.clone(), other];
+        let memo = memo_of(&find_transcripts_on(
+            &both,
+            &FolderMemo::default(),
+            local,
+            usize::MAX,
+        ));
+        assert_eq!(memo.len(), 6);
+
+        let ahead = prefetch(&memo, std::slice::from_ref(&root), 0);
+        let mut folders: Vec<&OsStr> = ahead.keys().copied().collect();
+        folders.sort();
+        assert_eq!(folders.len(), 4, "{folders:?}");
+        assert!(folders
+            .iter()
+            .all(|f| Path::new(f).starts_with(root.join("projects"))));
+        for (folder, stats) in &ahead {
+            let listing = &memo[*folder];
+            let stats = stats.as_ref().expect("every entry is as listed");
+            assert_eq!(stats.len(), listing.entries().count());
+            for ((kind, name), stat) in listing.entries().zip(stats) {
+                let expected = (kind != EntryKind::Link).then(|| {
+                    Stat::from(&fs::symlink_metadata(Path::new(folder).join(name)).unwrap())
+                });
+                assert_eq!(*stat, expected, "{folder:?}/{name:?}");
+            }
+        }
+        // A folder whose entry changed kind is not vouched for.
+        fs::remove_file(p.join("s1.jsonl")).unwrap();
+        fs::create_dir(p.join("s1.jsonl")).unwrap();
+        let ahead = prefetch(&memo, std::slice::from_ref(&root), 0);
+        assert_eq!(ahead[p.as_os_str()], None);
+    }
+
     #[test]
     fn a_remembered_entry_that_is_gone_makes_the_folder_listed_again() {
         let dir = tempfile::tempdir().unwrap();
@@ -653,7 +859,12 @@ mod tests {
         fs::write(p.join("b.jsonl"), "{}\n").unwrap();
         age_folders(&root.join("projects"), 3600);
         let roots = std::slice::from_ref(&root);
-        let memo = memo_of(&find_transcripts_on(roots, &FolderMemo::default(), local));
+        let memo = memo_of(&find_transcripts_on(
+            roots,
+            &FolderMemo::default(),
+            local,
+            PREFETCH_FOLDERS,
+        ));
 
         let mtime = fs::metadata(&p).unwrap().modified().unwrap();
         fs::remove_file(p.join("a.jsonl")).unwrap();
@@ -661,7 +872,7 @@ mod tests {
             .unwrap()
             .set_times(FileTimes::new().set_modified(mtime))
             .unwrap();
-        let walk = find_transcripts_on(roots, &memo, local);
+        let walk = find_transcripts_on(roots, &memo, local, PREFETCH_FOLDERS);
         assert_eq!(names(&walk, &p), vec!["b.jsonl"]);
         assert_eq!(walk.folders_listed, 1);
         assert!(walk.problems.is_empty(), "{:?}", walk.problems);
@@ -797,9 +1008,13 @@ mod tests {
                         set.insert(d, when);
                     }
                 }
-                let full = find_transcripts_on(roots, &FolderMemo::default(), remote);
-                let walk = find_transcripts_on(roots, &memo, local);
+                let full = find_transcripts_on(roots, &FolderMemo::default(), remote, PREFETCH_FOLDERS);
+                let walk = find_transcripts_on(roots, &memo, local, PREFETCH_FOLDERS);
                 proptest::prop_assert_eq!(&walk.files, &full.files, "after {:?}", &ops[..=step]);
+                // The same with the remembered folders' stats taken ahead, on other threads.
+                let ahead = find_transcripts_on(roots, &memo, local, 0);
+                proptest::prop_assert_eq!(&ahead.files, &full.files, "ahead, after {:?}", &ops[..=step]);
+                proptest::prop_assert_eq!(ahead.folders_reused, walk.folders_reused);
                 proptest::prop_assert!(walk.problems.is_empty());
                 memo = next_memo(&walk, &memo);
             }

@@ -1,5 +1,7 @@
 //! File cursors: where each transcript was read up to, and what it looked like then.
 
+use std::ops::ControlFlow;
+
 use rusqlite::{params, Connection};
 
 use crate::StoreError;
@@ -47,6 +49,44 @@ pub fn load_all(conn: &Connection) -> Result<Cursors, StoreError> {
     let mut map = Cursors::with_capacity_and_hasher(list.len(), Default::default());
     map.extend(list.into_iter().map(|c| (c.path.clone(), c)));
     Ok(map)
+}
+
+/// What a cursor says of its file's stat, borrowed from the row being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CursorStat<'r> {
+    pub path: &'r str,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub missing: bool,
+}
+
+/// Visits every cursor's stat until `visit` breaks, without building a map or copying
+/// a path: a run where nothing changed compares its walk with the cursors this way,
+/// and at tens of thousands of transcripts the map was a third of its time.
+pub fn visit_stats(
+    conn: &Connection,
+    mut visit: impl FnMut(CursorStat<'_>) -> ControlFlow<()>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT path, dev, ino, size, mtime_ns, missing_since IS NOT NULL FROM file_cursors",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let stat = CursorStat {
+            path: r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?,
+            dev: r.get::<_, i64>(1)? as u64,
+            ino: r.get::<_, i64>(2)? as u64,
+            size: r.get::<_, i64>(3)? as u64,
+            mtime_ns: r.get(4)?,
+            missing: r.get(5)?,
+        };
+        if visit(stat).is_break() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 pub fn save(conn: &Connection, c: &Cursor, now_ms: i64) -> Result<(), StoreError> {
