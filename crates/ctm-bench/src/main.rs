@@ -597,12 +597,17 @@ fn remove_store(db: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Copies a store and flushes the copy to disk: left dirty in the page cache, the copy
+/// would be written out by the timed run's first `fsync` (SQLite's checkpoint), which
+/// then measured the copy (tens to hundreds of MB) rather than the run's own writes.
 fn copy_store(from: &Path, to: &Path) -> Result<()> {
     remove_store(to)?;
     for suffix in ["", "-wal"] {
         let src = PathBuf::from(format!("{}{suffix}", from.display()));
         if src.exists() {
-            fs::copy(&src, format!("{}{suffix}", to.display()))?;
+            let dst = PathBuf::from(format!("{}{suffix}", to.display()));
+            fs::copy(&src, &dst)?;
+            fs::File::open(&dst)?.sync_all()?;
         }
     }
     Ok(())

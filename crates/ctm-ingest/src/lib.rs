@@ -9,7 +9,7 @@
 //!    replays, save cursors, refresh the derived tables: all in that one transaction,
 //!    so a crash at any point leaves the store as it was before the run.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -449,7 +449,7 @@ pub fn ingest(
 
     // Merge sightings across files before touching the table. Keyed by the response's
     // own key, moved out while in the map (restored below) so no key is copied.
-    let mut merged: HashMap<String, Box<Response>> = HashMap::new();
+    let mut merged: foldhash::HashMap<String, Box<Response>> = foldhash::HashMap::default();
     let mut stats = LineStats::default();
     let mut notices = Vec::new();
     let mut new_cursors = Vec::new();

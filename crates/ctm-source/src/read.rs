@@ -1,6 +1,5 @@
 //! Reads the new part of one transcript and folds its lines into sightings.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -170,7 +169,7 @@ fn strip_bom(bytes: &[u8], at_file_start: bool) -> &[u8] {
 /// Folds parsed lines into one sighting per response key.
 struct Fold<'p> {
     source: &'p str,
-    index: HashMap<String, usize>,
+    index: foldhash::HashMap<String, usize>,
     // Boxed on purpose: these move on into `FileRead` and the cross-file merge.
     #[allow(clippy::vec_box)]
     responses: Vec<Box<Response>>,
@@ -182,7 +181,7 @@ impl<'p> Fold<'p> {
     fn new(source: &'p str) -> Self {
         Fold {
             source,
-            index: HashMap::new(),
+            index: foldhash::HashMap::default(),
             responses: Vec::new(),
             limit_notices: Vec::new(),
             stats: LineStats::default(),
