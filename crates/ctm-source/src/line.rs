@@ -76,6 +76,9 @@ pub enum LineOutcome {
 pub const ABSURD_TOKENS: i64 = 100_000_000;
 
 const USAGE_MARKER: &[u8] = b"\"usage\"";
+/// Built once: building a searcher per line showed in the first-run profile.
+static USAGE_FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(USAGE_MARKER));
 const LIMIT_MARKER: &[u8] = b"usage limit reached|";
 
 #[derive(Deserialize)]
@@ -186,7 +189,7 @@ pub fn parse_line(line: &[u8], source_path: &str) -> LineOutcome {
         return LineOutcome::NoUsage;
     }
     // Only an object can be a usage line (serde would also read a struct from an array).
-    if line[0] != b'{' || memmem::find(line, USAGE_MARKER).is_none() {
+    if line[0] != b'{' || USAGE_FINDER.find(line).is_none() {
         return shape_only(line);
     }
     let envelope: Envelope = match serde_json::from_slice(line) {
