@@ -409,28 +409,22 @@ pub fn ingest(
     }
 
     report.timings.walk_ms = ms_since(&mut phase);
-    let known = cursors::load_all(store.conn())?;
-    let new_bytes: u64 = plan(roots, &walk.files, &known)
-        .work
+    let tx = store.write()?;
+    report.timings.lock_ms = ms_since(&mut phase);
+    let now = now_ms();
+    // Under the lock: another process may just have ingested.
+    let known = cursors::load_all(&tx)?;
+    let Plan { mut work, gone } = plan(roots, &walk.files, &known);
+    work.sort_by_key(|w| std::cmp::Reverse(w.file.size.saturating_sub(w.offset)));
+    let new_bytes: u64 = work
         .iter()
         .map(|w| w.file.size.saturating_sub(w.offset))
         .sum();
     if new_bytes >= LARGE_READ_BYTES {
-        store.use_large_cache()?;
+        ctm_store::use_large_cache(&tx)?;
     }
-    let tx = store.write()?;
-    report.timings.lock_ms = ms_since(&mut phase);
-    let now = now_ms();
-    // Again under the lock: another process may just have ingested.
-    let known = cursors::load_all(&tx)?;
-    let Plan { mut work, gone } = plan(roots, &walk.files, &known);
-    work.sort_by_key(|w| std::cmp::Reverse(w.file.size.saturating_sub(w.offset)));
     if let Some(p) = progress {
-        p.start(
-            work.iter()
-                .map(|w| w.file.size.saturating_sub(w.offset))
-                .sum(),
-        );
+        p.start(new_bytes);
     }
     let reads: Vec<(Work, std::io::Result<FileRead>)> = work
         .into_par_iter()

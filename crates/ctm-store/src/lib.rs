@@ -95,6 +95,15 @@ pub struct Store {
     pub migrated: Vec<u32>,
 }
 
+/// Gives a connection a page cache for a large write, also inside the write
+/// transaction. A first ingest dirties tens of MB of pages; SQLite's default 2 MB cache
+/// spills them to the WAL mid-transaction and writes them twice. Reports keep the
+/// default: a large cache only costs them page faults, as they read each page once.
+pub fn use_large_cache(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "cache_size", -16384)?;
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating it with mode 0600 when missing) and migrates the store.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Store, StoreError> {
@@ -219,15 +228,6 @@ impl Store {
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| classify(&path, e, waited))
-    }
-
-    /// Gives this connection a page cache for a large write. A first ingest dirties
-    /// tens of MB of pages; SQLite's default 2 MB cache spills them to the WAL
-    /// mid-transaction and writes them twice. Reports keep the default: a large cache
-    /// only costs them page faults, as they read each page once.
-    pub fn use_large_cache(&self) -> Result<(), StoreError> {
-        self.conn.pragma_update(None, "cache_size", -16384)?;
-        Ok(())
     }
 
     /// Like [`Store::write`], but gives up after `wait` (the statusline must not queue).
