@@ -470,13 +470,17 @@ impl Walker<'_> {
 /// On Linux the folder is opened once and each entry stat-ed relative to it, so the
 /// kernel looks up one name per entry instead of every component of its path.
 fn stat_entries(dir: &OsStr, listing: &FolderListing) -> Option<Vec<Option<Stat>>> {
-    let stat_at = entry_stat_at(dir)?;
+    let stats = listing
+        .entries_c()
+        .filter(|(kind, _)| *kind != EntryKind::Link)
+        .count();
+    let mut stat_at = EntryStats::new(dir, stats)?;
     listing
         .entries_c()
         .map(|(kind, name)| {
             let stat = match kind {
                 EntryKind::Link => return Some(None),
-                EntryKind::Folder | EntryKind::Transcript => stat_at(name)?,
+                EntryKind::Folder | EntryKind::Transcript => stat_at.stat(name)?,
             };
             let same_kind = if kind == EntryKind::Folder {
                 stat.is_dir
@@ -488,37 +492,74 @@ fn stat_entries(dir: &OsStr, listing: &FolderListing) -> Option<Vec<Option<Stat>
         .collect()
 }
 
-/// A stat of `name` inside `dir` (links not followed), or `None` when the folder cannot
-/// be opened.
+/// Stats entries of one folder by name (links not followed).
 #[cfg(target_os = "linux")]
-fn entry_stat_at(dir: &OsStr) -> Option<impl Fn(&CStr) -> Option<Stat>> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let c_dir = std::ffi::CString::new(dir.as_bytes()).ok()?;
-    // SAFETY: `c_dir` is a NUL-terminated path; the descriptor returned is owned below.
-    let fd = unsafe {
-        libc::open(
-            c_dir.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return None;
+enum EntryStats {
+    /// The folder, opened: each stat looks up one name.
+    Opened(std::os::fd::OwnedFd),
+    /// The folder's path and a slash (`dir_len` bytes), to which each name is appended.
+    ByPath { path: Vec<u8>, dir_len: usize },
+}
+
+#[cfg(target_os = "linux")]
+impl EntryStats {
+    /// Opening (and closing) a folder costs about two stats by path, so a folder is
+    /// opened only for four stats or more. `None` when it cannot be opened.
+    fn new(dir: &OsStr, stats: usize) -> Option<Self> {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        if stats < 4 {
+            let mut path = Vec::with_capacity(dir.len() + 64);
+            path.extend_from_slice(dir.as_bytes());
+            path.push(b'/');
+            let dir_len = path.len();
+            return Some(EntryStats::ByPath { path, dir_len });
+        }
+        let c_dir = std::ffi::CString::new(dir.as_bytes()).ok()?;
+        // SAFETY: `c_dir` is a NUL-terminated path; the descriptor returned is owned below.
+        let fd = unsafe {
+            libc::open(
+                c_dir.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: `fd` was just opened and is not owned elsewhere.
+        Some(EntryStats::Opened(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
-    // SAFETY: `fd` was just opened and is not owned elsewhere.
-    let folder = unsafe { OwnedFd::from_raw_fd(fd) };
-    Some(move |name: &CStr| {
+
+    fn stat(&mut self, name: &CStr) -> Option<Stat> {
+        use std::os::fd::AsRawFd;
         // SAFETY: a zeroed statx is a valid value; the call fills it.
         let mut buf: libc::statx = unsafe { std::mem::zeroed() };
         let mask = libc::STATX_TYPE | libc::STATX_INO | libc::STATX_SIZE | libc::STATX_MTIME;
-        // SAFETY: the folder descriptor is open, `name` is NUL-terminated, `buf` writable.
-        let rc = unsafe {
-            libc::statx(
-                folder.as_raw_fd(),
-                name.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-                mask,
-                &mut buf,
-            )
+        let rc = match self {
+            // SAFETY: the folder descriptor is open, `name` is NUL-terminated, `buf`
+            // writable.
+            EntryStats::Opened(folder) => unsafe {
+                libc::statx(
+                    folder.as_raw_fd(),
+                    name.as_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                    mask,
+                    &mut buf,
+                )
+            },
+            EntryStats::ByPath { path, dir_len } => {
+                path.truncate(*dir_len);
+                path.extend_from_slice(name.to_bytes_with_nul());
+                // SAFETY: `path` ends with the name's NUL; `buf` is writable.
+                unsafe {
+                    libc::statx(
+                        libc::AT_FDCWD,
+                        path.as_ptr().cast(),
+                        libc::AT_SYMLINK_NOFOLLOW,
+                        mask,
+                        &mut buf,
+                    )
+                }
+            }
         };
         if rc != 0 {
             return None;
@@ -537,16 +578,22 @@ fn entry_stat_at(dir: &OsStr) -> Option<impl Fn(&CStr) -> Option<Stat>> {
             is_dir: file_type == libc::S_IFDIR,
             is_file: file_type == libc::S_IFREG,
         })
-    })
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn entry_stat_at(dir: &OsStr) -> Option<impl Fn(&CStr) -> Option<Stat>> {
-    let dir = Path::new(dir).to_path_buf();
-    Some(move |name: &CStr| {
-        let m = fs::symlink_metadata(dir.join(OsStr::from_bytes(name.to_bytes()))).ok()?;
+struct EntryStats(PathBuf);
+
+#[cfg(not(target_os = "linux"))]
+impl EntryStats {
+    fn new(dir: &OsStr, _stats: usize) -> Option<Self> {
+        Some(EntryStats(PathBuf::from(dir)))
+    }
+
+    fn stat(&mut self, name: &CStr) -> Option<Stat> {
+        let m = fs::symlink_metadata(self.0.join(OsStr::from_bytes(name.to_bytes()))).ok()?;
         Some(Stat::from(&m))
-    })
+    }
 }
 
 /// A remembered listing's entries with their paths and stats.
@@ -811,7 +858,10 @@ mod tests {
         let p = root.join("projects/-home-u-app");
         fs::create_dir_all(p.join("s1/subagents")).unwrap();
         fs::write(p.join("s1.jsonl"), "{}\n").unwrap();
-        fs::write(p.join("s1/subagents/agent-1.jsonl"), "{}\n{}\n").unwrap();
+        // Enough entries for the folder to be opened, not stat-ed by path (see EntryStats).
+        for i in 1..=5 {
+            fs::write(p.join(format!("s1/subagents/agent-{i}.jsonl")), "{}\n{}\n").unwrap();
+        }
         symlink(p.join("s1.jsonl"), p.join("linked.jsonl")).unwrap();
         fs::create_dir_all(other.join("projects/-x")).unwrap();
         fs::write(other.join("projects/-x/t.jsonl"), "{}\n").unwrap();
