@@ -2,10 +2,12 @@
 //!
 //! Most bytes of a transcript are prompts, tool results and progress chatter. A line that
 //! does not contain `"usage"` cannot carry usage, so it is only checked for the shape of
-//! a JSON object and never parsed. The others are parsed into borrowed structs that name
-//! only the fields `ctm` keeps; `message` and `data` are first captured as raw slices and
-//! parsed further only on the line types that carry usage, so an odd shape elsewhere
-//! never costs a usage line.
+//! a JSON object and never parsed. The others are checked as UTF-8 once, then parsed in
+//! one pass into borrowed structs that name only the fields `ctm` keeps: `message` is
+//! read leniently in that pass (any shape reads, and only an assistant line asks whether
+//! it was well formed), its `usage` captured raw; `data` is captured raw and parsed
+//! further only on progress lines. So an odd shape on a line that carries no usage never
+//! costs a usage line, and the long content of an assistant line is scanned once.
 
 use std::borrow::Cow;
 
@@ -104,19 +106,198 @@ struct Envelope<'a> {
     #[serde(borrow, default)]
     version: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    message: Option<&'a RawValue>,
+    message: Option<MessageFields<'a>>,
     #[serde(borrow, default)]
     data: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize)]
-struct Message<'a> {
-    #[serde(borrow, default)]
+/// A `message` as read in its line's own pass: of an object, `id`, `model` and the raw
+/// `usage`. Any value reads; `well_formed` says whether it was an object whose `id` and
+/// `model` are strings or null and whose fields each appear once (what a usage line
+/// needs, and what a strict parse of the object would have accepted).
+#[derive(Debug, Default)]
+struct MessageFields<'a> {
     id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     model: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    usage: Option<RawUsage<'a>>,
+    usage: Option<&'a RawValue>,
+    well_formed: bool,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for MessageFields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MessageVisitor(std::marker::PhantomData))
+    }
+}
+
+struct MessageVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for MessageVisitor<'a> {
+    type Value = MessageFields<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut m = MessageFields {
+            well_formed: true,
+            ..MessageFields::default()
+        };
+        let mut seen = [false; 3];
+        while let Some(key) = map.next_key::<MessageKey>()? {
+            if let Some(i) = key.index() {
+                m.well_formed &= !std::mem::replace(&mut seen[i], true);
+            }
+            match key {
+                MessageKey::Id | MessageKey::Model => {
+                    let value = match map.next_value::<StrOrOther>()? {
+                        StrOrOther::Str(v) => v,
+                        StrOrOther::Other => {
+                            m.well_formed = false;
+                            None
+                        }
+                    };
+                    if key == MessageKey::Id {
+                        m.id = value;
+                    } else {
+                        m.model = value;
+                    }
+                }
+                MessageKey::Usage => m.usage = map.next_value()?,
+                MessageKey::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(MessageFields::default())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(MessageFields::default())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(MessageFields::default())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(MessageFields::default())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(MessageFields::default())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(MessageFields::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(MessageFields::default())
+    }
+}
+
+/// The keys of a `message` that `ctm` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MessageKey {
+    Id,
+    Model,
+    Usage,
+    Other,
+}
+
+impl MessageKey {
+    fn index(self) -> Option<usize> {
+        match self {
+            MessageKey::Id => Some(0),
+            MessageKey::Model => Some(1),
+            MessageKey::Usage => Some(2),
+            MessageKey::Other => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = MessageKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<MessageKey, E> {
+                Ok(match v {
+                    "id" => MessageKey::Id,
+                    "model" => MessageKey::Model,
+                    "usage" => MessageKey::Usage,
+                    _ => MessageKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// A string or null as `Str`; any other value, read past, as `Other`.
+enum StrOrOther<'a> {
+    Str(Option<Cow<'a, str>>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for StrOrOther<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ValueVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for ValueVisitor<'a> {
+            type Value = StrOrOther<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(StrOrOther::Str(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StrOrOther::Str(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(StrOrOther::Str(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(StrOrOther::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(StrOrOther::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(StrOrOther::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(StrOrOther::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(StrOrOther::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(StrOrOther::Other)
+            }
+        }
+        d.deserialize_any(ValueVisitor(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -179,7 +360,7 @@ struct Echo<'a> {
     #[serde(borrow, default)]
     timestamp: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    message: Option<&'a RawValue>,
+    message: Option<MessageFields<'a>>,
 }
 
 /// Parses one line (without its line ending). `source_path` is recorded on the sighting.
@@ -192,13 +373,17 @@ pub fn parse_line(line: &[u8], source_path: &str) -> LineOutcome {
     if line[0] != b'{' || USAGE_FINDER.find(line).is_none() {
         return shape_only(line);
     }
-    let envelope: Envelope = match serde_json::from_slice(line) {
+    // Checked whole, once: the parse below reads past the content without looking.
+    let Ok(text) = std::str::from_utf8(line) else {
+        return LineOutcome::Skip(SkipReason::InvalidUtf8);
+    };
+    let envelope: Envelope = match serde_json::from_str(text) {
         Ok(e) => e,
-        Err(e) => return LineOutcome::Skip(classify(line, &e)),
+        Err(e) => return LineOutcome::Skip(classify(&e)),
     };
     let kind = envelope.kind.as_deref();
-    if let (Some("assistant") | None, Some(raw)) = (kind, envelope.message) {
-        return assistant(line, &envelope, raw, source_path);
+    if let (Some("assistant") | None, Some(message)) = (kind, &envelope.message) {
+        return assistant(line, &envelope, message, source_path);
     }
     if let (Some("progress"), Some(raw)) = (kind, envelope.data) {
         return agent_echo(&envelope, raw, source_path);
@@ -206,12 +391,26 @@ pub fn parse_line(line: &[u8], source_path: &str) -> LineOutcome {
     LineOutcome::NoUsage
 }
 
-fn assistant(line: &[u8], env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome {
-    let Ok(message) = serde_json::from_str::<Message>(raw.get()) else {
-        return LineOutcome::Skip(SkipReason::InvalidUsage);
-    };
-    let Some(raw_usage) = &message.usage else {
-        return LineOutcome::NoUsage;
+/// The usage of a message that must carry it: `None` when it has none, else its
+/// counts, or the skip for a message or usage of the wrong shape.
+fn message_usage<'a>(message: &'a MessageFields) -> Option<Result<RawUsage<'a>, SkipReason>> {
+    if !message.well_formed {
+        return Some(Err(SkipReason::InvalidUsage));
+    }
+    let raw = message.usage?;
+    Some(serde_json::from_str::<RawUsage>(raw.get()).map_err(|_| SkipReason::InvalidUsage))
+}
+
+fn assistant(
+    line: &[u8],
+    env: &Envelope,
+    message: &MessageFields,
+    source_path: &str,
+) -> LineOutcome {
+    let raw_usage = match message_usage(message) {
+        None => return LineOutcome::NoUsage,
+        Some(Err(reason)) => return LineOutcome::Skip(reason),
+        Some(Ok(u)) => u,
     };
     if message.model.as_deref() == Some("<synthetic>") {
         return synthetic(line, env);
@@ -226,7 +425,7 @@ fn assistant(line: &[u8], env: &Envelope, raw: &RawValue, source_path: &str) -> 
         recorded_cost_usd: env.cost_usd,
         key_bytes: line,
     };
-    response(env, &message, raw_usage, &sighting, source_path)
+    response(env, message, &raw_usage, &sighting, source_path)
 }
 
 fn agent_echo(env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome {
@@ -239,14 +438,13 @@ fn agent_echo(env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome 
     let Ok(echo) = serde_json::from_str::<Echo>(raw_echo.get()) else {
         return LineOutcome::NoUsage;
     };
-    let (Some("assistant"), Some(raw_message)) = (echo.kind.as_deref(), echo.message) else {
+    let (Some("assistant"), Some(message)) = (echo.kind.as_deref(), &echo.message) else {
         return LineOutcome::NoUsage;
     };
-    let Ok(message) = serde_json::from_str::<Message>(raw_message.get()) else {
-        return LineOutcome::Skip(SkipReason::InvalidUsage);
-    };
-    let Some(raw_usage) = &message.usage else {
-        return LineOutcome::NoUsage;
+    let raw_usage = match message_usage(message) {
+        None => return LineOutcome::NoUsage,
+        Some(Err(reason)) => return LineOutcome::Skip(reason),
+        Some(Ok(u)) => u,
     };
     if message.model.as_deref() == Some("<synthetic>") {
         return LineOutcome::Synthetic(None);
@@ -262,7 +460,7 @@ fn agent_echo(env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome 
         recorded_cost_usd: None,
         key_bytes: raw_echo.get().as_bytes(),
     };
-    response(env, &message, raw_usage, &sighting, source_path)
+    response(env, message, &raw_usage, &sighting, source_path)
 }
 
 /// What differs between an assistant line and a parent's echo of one.
@@ -280,7 +478,7 @@ struct Sighting<'a> {
 
 fn response(
     env: &Envelope,
-    message: &Message,
+    message: &MessageFields,
     raw_usage: &RawUsage,
     s: &Sighting,
     source_path: &str,
@@ -401,10 +599,7 @@ fn shape_only(line: &[u8]) -> LineOutcome {
     }
 }
 
-fn classify(line: &[u8], err: &serde_json::Error) -> SkipReason {
-    if std::str::from_utf8(line).is_err() {
-        return SkipReason::InvalidUtf8;
-    }
+fn classify(err: &serde_json::Error) -> SkipReason {
     match err.classify() {
         serde_json::error::Category::Data => SkipReason::InvalidUsage,
         _ => SkipReason::NotJson,
@@ -601,5 +796,152 @@ mod tests {
             ),
             LineOutcome::NoUsage
         );
+    }
+
+    /// How a generated usage line is damaged before parsing, and what must come out.
+    #[derive(Debug, Clone)]
+    enum Damage {
+        None,
+        /// The message id is a number: a strict read of the message fails.
+        IdNumber,
+        /// `message` is a string, not an object.
+        MessageString,
+        /// `usage` appears twice in the message.
+        UsageTwice,
+        /// A byte that is not UTF-8 inside the content.
+        BadByte,
+        /// The line is cut at this fraction of its length.
+        Cut(u8),
+    }
+
+    fn field(name: &str, value: &serde_json::Value) -> String {
+        format!("{}:{}", serde_json::Value::from(name), value)
+    }
+
+    /// One object's text from fields in the given order (serde_json's own maps sort
+    /// their keys; Claude Code's do not).
+    fn object(fields: &[String], order: &[usize]) -> String {
+        let ordered: Vec<&str> = order.iter().map(|&i| fields[i].as_str()).collect();
+        format!("{{{}}}", ordered.join(","))
+    }
+
+    fn order(n: usize) -> impl proptest::strategy::Strategy<Value = Vec<usize>> {
+        proptest::sample::subsequence((0..n).collect::<Vec<_>>(), n).prop_shuffle()
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Assistant lines and their agent echoes, with any content (quotes, escapes,
+        /// non-ASCII, the word "usage", nested objects), fields in any order and unknown
+        /// fields: the sighting is exactly what was written; damaged lines are skipped
+        /// for the right reason and never counted.
+        #[test]
+        fn usage_lines_read_exactly_and_damage_is_classified(
+            id in "[a-zA-Z0-9_]{1,16}",
+            request in "[a-zA-Z0-9_]{0,12}",
+            model in prop::sample::select(vec!["claude-opus-4-6", "claude-sonnet-4-5", "<synthetic>", "x\"y"]),
+            tokens in prop::array::uniform4(0i64..2_000_000),
+            texts in prop::collection::vec("(\\PC|\"|\\\\|usage|\"usage\":)*", 0..4),
+            message_order in order(6),
+            envelope_order in order(7),
+            echo in any::<bool>(),
+            damage in prop_oneof![
+                4 => Just(Damage::None),
+                1 => Just(Damage::IdNumber),
+                1 => Just(Damage::MessageString),
+                1 => Just(Damage::UsageTwice),
+                1 => Just(Damage::BadByte),
+                1 => (1u8..100).prop_map(Damage::Cut),
+            ],
+        ) {
+            use serde_json::{json, Value};
+            let usage = json!({
+                "input_tokens": tokens[0], "output_tokens": tokens[1],
+                "cache_creation_input_tokens": tokens[2], "cache_read_input_tokens": tokens[3],
+                "service_tier": "standard",
+            });
+            let content: Vec<Value> = texts
+                .iter()
+                .map(|t| json!({"type": "text", "text": t, "meta": {"usage": {"n": 1}}}))
+                .collect();
+            let id_value = match damage {
+                Damage::IdNumber => json!(7),
+                _ => json!(id),
+            };
+            let mut message_fields = vec![
+                field("id", &id_value),
+                field("model", &json!(model)),
+                field("type", &json!("message")),
+                field("role", &json!("assistant")),
+                field("content", &Value::Array(content)),
+                field("usage", &usage),
+            ];
+            if matches!(damage, Damage::UsageTwice) {
+                message_fields[2] = field("usage", &usage);
+            }
+            let message = match damage {
+                Damage::MessageString => json!("usage").to_string(),
+                _ => object(&message_fields, &message_order),
+            };
+            let inner_fields = [
+                format!("\"message\":{message}"),
+                field("type", &json!("assistant")),
+                field("requestId", &json!(request)),
+                field("uuid", &json!("u-1")),
+                field("timestamp", &json!("2026-03-01T12:00:00.250Z")),
+                field("sessionId", &json!("s-1")),
+                field("cwd", &json!("/home/u/app")),
+            ];
+            let mut line = object(&inner_fields, &envelope_order);
+            if echo {
+                line = format!(
+                    r#"{{"type":"progress","sessionId":"s-1","cwd":"/home/u/app","timestamp":"2026-03-01T12:00:01Z","data":{{"type":"agent_progress","agentId":"a1","message":{line}}}}}"#
+                );
+            }
+            let mut bytes = line.into_bytes();
+            match damage {
+                Damage::BadByte => {
+                    let at = bytes.windows(8).position(|w| w == b"\"text\":\"").map(|i| i + 8);
+                    match at {
+                        Some(at) => bytes.insert(at, 0xFF),
+                        None => bytes.insert(bytes.len() - 1, 0xFF),
+                    }
+                }
+                Damage::Cut(percent) => bytes.truncate(bytes.len() * usize::from(percent) / 100),
+                _ => {}
+            }
+            let out = parse_line(&bytes, "/f.jsonl");
+            let synthetic = model == "<synthetic>";
+            match damage {
+                Damage::None if synthetic => {
+                    prop_assert!(matches!(out, LineOutcome::Synthetic(_)), "{out:?}");
+                }
+                Damage::None => {
+                    let LineOutcome::Response(r) = out else {
+                        return Err(TestCaseError::fail(format!("{out:?}")));
+                    };
+                    prop_assert_eq!(&r.key, &format!("m:{id}:{request}"));
+                    prop_assert_eq!(r.model.as_deref(), Some(model));
+                    prop_assert_eq!(r.usage.input_tokens, tokens[0] as u64);
+                    prop_assert_eq!(r.usage.output_tokens, tokens[1] as u64);
+                    prop_assert_eq!(r.usage.cache_write_5m_tokens, tokens[2] as u64);
+                    prop_assert_eq!(r.usage.cache_read_tokens, tokens[3] as u64);
+                    prop_assert_eq!(r.session_id.as_deref(), Some("s-1"));
+                    prop_assert_eq!(r.timestamp_ms, jiff_ms("2026-03-01T12:00:00.250Z"));
+                    prop_assert_eq!(r.is_sidechain, echo);
+                }
+                Damage::IdNumber | Damage::MessageString | Damage::UsageTwice => {
+                    prop_assert_eq!(out, LineOutcome::Skip(SkipReason::InvalidUsage));
+                }
+                Damage::BadByte => prop_assert_eq!(out, LineOutcome::Skip(SkipReason::InvalidUtf8)),
+                Damage::Cut(_) => prop_assert!(
+                    matches!(out, LineOutcome::Skip(SkipReason::NotJson) | LineOutcome::NoUsage),
+                    "{out:?}"
+                ),
+            }
+        }
     }
 }
