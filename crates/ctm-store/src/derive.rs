@@ -1067,12 +1067,11 @@ fn refresh_blocks(
     let mut from_ts = first;
     loop {
         let restart: Option<String> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 AND start_time >= ?2 \
                  ORDER BY start_time DESC LIMIT 1",
-                [iso(from_ts), iso(horizon_ms.max(0))],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([iso(from_ts), iso(horizon_ms.max(0))], |r| r.get(0))
             .optional()?;
         let restart_ms = match &restart {
             Some(s) => parse_iso("usage_blocks start_time", s)?,
@@ -1103,14 +1102,14 @@ fn refresh_blocks(
                 blocks.last_mut().expect("a block was just pushed").add(&f);
             }
         }
-        tx.execute(
-            "DELETE FROM usage_blocks WHERE start_time >= ?1 AND start_time < ?2",
-            // "~" sorts after every RFC 3339 time: no rejoin, delete to the end.
-            [
-                iso(restart_ms.max(0)),
-                rejoined.map_or_else(|| "~".to_owned(), iso),
-            ],
-        )?;
+        tx.prepare_cached("DELETE FROM usage_blocks WHERE start_time >= ?1 AND start_time < ?2")?
+            .execute(
+                // "~" sorts after every RFC 3339 time: no rejoin, delete to the end.
+                [
+                    iso(restart_ms.max(0)),
+                    rejoined.map_or_else(|| "~".to_owned(), iso),
+                ],
+            )?;
         write_blocks(tx, &blocks, now_ms)?;
         match rejoined.and_then(|at| instants.range(at..).next()) {
             Some(&next) => from_ts = next,
