@@ -445,8 +445,9 @@ impl BlockAggregate {
         ts - self.start_ms > BLOCK_MS || ts - self.last_ts > BLOCK_MS
     }
 
+    /// Adds one of the block's facts; the block's facts are added in row order (see
+    /// [`aggregate_blocks`]), so this leaves `first_ts` and `last_ts` alone.
     fn add(&mut self, f: &FactRow) {
-        self.last_ts = f.ts;
         self.sums.add(&f.sums);
         if let Some(s) = &f.session_id {
             self.sessions.insert(s.clone());
@@ -457,6 +458,11 @@ impl BlockAggregate {
 }
 
 /// Splits facts (oldest first) into blocks.
+///
+/// Which facts make a block follows time order; a block then adds its facts in row (id)
+/// order, like a day (see [`aggregate_days`]): a later ingest's rows inside a stored
+/// block's span have larger ids, so adding them to the stored sums gives the same
+/// floating-point cost, to the last digit, as adding every fact again (see [`refresh`]).
 pub fn aggregate_blocks(facts: &[FactRow]) -> Vec<BlockAggregate> {
     aggregate_blocks_from(facts, i64::MIN)
 }
@@ -464,12 +470,32 @@ pub fn aggregate_blocks(facts: &[FactRow]) -> Vec<BlockAggregate> {
 /// Splits facts (oldest first) into blocks that start no earlier than `floor_ms` (the
 /// prune horizon: a block after it never reaches back into kept history).
 fn aggregate_blocks_from(facts: &[FactRow], floor_ms: i64) -> Vec<BlockAggregate> {
+    chain_blocks(&facts.iter().collect::<Vec<_>>(), floor_ms)
+}
+
+/// [`aggregate_blocks_from`] of facts given by reference.
+fn chain_blocks(facts: &[&FactRow], floor_ms: i64) -> Vec<BlockAggregate> {
     let mut blocks: Vec<BlockAggregate> = Vec::new();
-    for f in facts {
-        if blocks.last().is_none_or(|b| b.ends_before(f.ts)) {
-            blocks.push(BlockAggregate::opened_by(f, floor_ms));
+    let mut rest = facts;
+    while let Some(first) = rest.first() {
+        let mut block = BlockAggregate::opened_by(first, floor_ms);
+        let mut len = 1;
+        for f in &rest[1..] {
+            if block.ends_before(f.ts) {
+                break;
+            }
+            block.last_ts = f.ts;
+            len += 1;
         }
-        blocks.last_mut().expect("a block was just pushed").add(f);
+        let mut in_row_order = rest[..len].to_vec();
+        if !in_row_order.is_sorted_by_key(|f| f.id) {
+            in_row_order.sort_by_key(|f| f.id);
+        }
+        for f in in_row_order {
+            block.add(f);
+        }
+        blocks.push(block);
+        rest = &rest[len..];
     }
     blocks
 }
@@ -597,7 +623,264 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
             refresh_day(tx, date, &tz)?;
         }
     }
-    refresh_blocks(tx, &touched.instants, now_ms, kept.as_ref())?;
+    let recompute = append_to_blocks(tx, touched, now_ms, kept.as_ref())?;
+    refresh_blocks(tx, &recompute, now_ms, kept.as_ref())?;
+    Ok(())
+}
+
+/// The billed facts with an id above `after` (those one write inserted), in row order.
+fn facts_inserted_after(tx: &Transaction, after: i64) -> Result<Vec<FactRow>, StoreError> {
+    let rows = tx
+        .prepare_cached(&format!(
+            "SELECT {FACT_COLUMNS} FROM billed_responses WHERE id > ?1 ORDER BY id"
+        ))?
+        .query_map([after], fact_from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Where a stored block starts and the span of its responses (`None` on a row without
+/// its figures, kept from before migration 8).
+struct StoredSpan {
+    start: String,
+    start_ms: i64,
+    span: Option<(i64, i64)>,
+}
+
+/// Adds new facts to the blocks where that changes no other block, and returns the
+/// instants whose blocks must be recomputed instead ([`refresh_blocks`], run after this,
+/// which rewrites any block it passes from the facts): every changed or reclassified
+/// response's, and every new fact's that this cannot place.
+///
+/// A new fact inside a stored block's span (from its first to its last response)
+/// changes no boundary: every gap it splits was at most 5 h, and the block's start and
+/// last response stay. New facts in the gap after a block extend it or open new blocks;
+/// that stays local when the next stored block's first response still opens a block
+/// (its start and everything after are then as stored). Which facts a block held is
+/// known (every billed fact in its span), and as a block adds its facts in row order and
+/// new rows have larger ids, stored sums + new facts in row order is the very sum a
+/// recompute makes. A block or gap next to a changed response is recomputed, as are
+/// new facts in kept history (see [`Kept`]).
+fn append_to_blocks(
+    tx: &Transaction,
+    touched: &Touched,
+    now_ms: i64,
+    kept: Option<&Kept>,
+) -> Result<BTreeSet<i64>, StoreError> {
+    let Some(after) = touched.inserted_after else {
+        return Ok(touched.instants.clone());
+    };
+    let mut new = facts_inserted_after(tx, after)?;
+    // Time order (ties by row id), the order a chain of blocks is made in.
+    new.sort_by_key(|f| (f.ts, f.id));
+    let (Some(lo), Some(hi)) = (new.first().map(|f| f.ts), new.last().map(|f| f.ts)) else {
+        return Ok(touched.instants.clone());
+    };
+    let (horizon_ms, blocks_from_ms) =
+        kept.map_or((i64::MIN, i64::MIN), |k| (k.horizon_ms, k.blocks_from_ms));
+    // Every stored block that can hold or precede a new fact (a block starts at most
+    // 5 h before its last response), and the first one after them all.
+    let from = lo.saturating_sub(BLOCK_MS);
+    let mut spans: Vec<StoredSpan> = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT start_time, first_ts, last_ts FROM usage_blocks WHERE start_time >= ?1 \
+             ORDER BY start_time",
+        )?;
+        let mut rows = stmt.query([if from <= 0 { String::new() } else { iso(from) }])?;
+        while let Some(r) = rows.next()? {
+            let start: String = r.get(0)?;
+            let start_ms = parse_iso("usage_blocks start_time", &start)?;
+            let first: Option<i64> = r.get(1)?;
+            let last: Option<i64> = r.get(2)?;
+            spans.push(StoredSpan {
+                start,
+                start_ms,
+                span: first.zip(last),
+            });
+            if start_ms > hi {
+                break;
+            }
+        }
+    }
+    // Position p of an instant: after the p stored blocks (of `spans`) that start at or
+    // before it. Position p holds block p - 1's span and the gap after it.
+    let position = |ts: i64| spans.partition_point(|s| s.start_ms <= ts);
+    let dirty: BTreeSet<usize> = touched.rewritten.iter().map(|&ts| position(ts)).collect();
+    let mut recompute = touched.rewritten.clone();
+    // Per stored block: the new facts it takes and its new last response.
+    let mut grown: Vec<(usize, Vec<&FactRow>, i64)> = Vec::new();
+    let mut opened: Vec<BlockAggregate> = Vec::new();
+    let mut rest = new.as_slice();
+    while let Some(first) = rest.first() {
+        let p = position(first.ts);
+        let len = rest.partition_point(|f| position(f.ts) == p);
+        let (here, later) = rest.split_at(len);
+        rest = later;
+        let prev = p.checked_sub(1).map(|i| &spans[i]);
+        let prev_span = prev.and_then(|b| b.span);
+        let placeable = !dirty.contains(&p)
+            && first.ts >= blocks_from_ms
+            && match (prev, prev_span) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                // Not kept, and no fact between the block's start and its first response.
+                (Some(_), Some((first_ts, _))) => {
+                    first_ts >= blocks_from_ms && first.ts >= first_ts
+                }
+            };
+        if !placeable {
+            recompute.extend(here.iter().map(|f| f.ts));
+            continue;
+        }
+        let inside = prev_span.map_or(0, |(_, last)| here.partition_point(|f| f.ts <= last));
+        let (inside, gap) = here.split_at(inside);
+        // The gap: extend the previous block while the rule allows, then open blocks.
+        let mut end = prev.zip(prev_span).map(|(b, (_, last))| (b.start_ms, last));
+        let mut extended = 0;
+        if let Some((start, last)) = &mut end {
+            for f in gap {
+                if f.ts - *start > BLOCK_MS || f.ts - *last > BLOCK_MS {
+                    break;
+                }
+                *last = f.ts;
+                extended += 1;
+            }
+        }
+        let prev_end = end;
+        let gap_blocks = chain_blocks(&gap[extended..].iter().collect::<Vec<_>>(), horizon_ms);
+        if let Some(b) = gap_blocks.last() {
+            end = Some((b.start_ms, b.last_ts));
+        }
+        // The next stored block must still open where and with what it did.
+        let next_opens = gap.is_empty()
+            || match spans.get(p) {
+                None => true,
+                Some(next) => {
+                    !dirty.contains(&(p + 1))
+                        && next.span.is_some_and(|(first_ts, _)| {
+                            end.is_none_or(|(start, last)| {
+                                first_ts - start > BLOCK_MS || first_ts - last > BLOCK_MS
+                            })
+                        })
+                }
+            };
+        if !next_opens {
+            recompute.extend(here.iter().map(|f| f.ts));
+            continue;
+        }
+        if let Some((_, last)) = prev_end {
+            let mut facts: Vec<&FactRow> = inside.iter().chain(&gap[..extended]).collect();
+            if !facts.is_empty() {
+                facts.sort_by_key(|f| f.id);
+                grown.push((p - 1, facts, last));
+            }
+        }
+        opened.extend(gap_blocks);
+    }
+    for (i, facts, last_ts) in grown {
+        append_to_block(tx, &spans[i], last_ts, &facts, after, now_ms)?;
+    }
+    write_blocks(tx, &opened, now_ms)?;
+    Ok(recompute)
+}
+
+/// Adds `new` (in row order; the block's older facts, all in its stored span, have ids
+/// up to `after`) to a stored block, whose last response is now at `last_ts`.
+fn append_to_block(
+    tx: &Transaction,
+    block: &StoredSpan,
+    last_ts: i64,
+    new: &[&FactRow],
+    after: i64,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let start = block.start.as_str();
+    let (first_ts, stored_last_ts) = block.span.expect("only a block with a span grows");
+    let (mut sessions, mut sums, models) = tx
+        .prepare_cached(
+            "SELECT session_count, responses, input_tokens, output_tokens, cache_creation_tokens, \
+             cache_read_tokens, cost_usd, unpriced_responses, models FROM usage_blocks WHERE start_time = ?1",
+        )?
+        .query_row([start], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                Sums {
+                    responses: r.get(1)?,
+                    input_tokens: r.get(2)?,
+                    output_tokens: r.get(3)?,
+                    cache_write_5m_tokens: r.get(4)?,
+                    cache_read_tokens: r.get(5)?,
+                    cost_usd: r.get(6)?,
+                    unpriced_responses: r.get(7)?,
+                    ..Sums::default()
+                },
+                r.get::<_, String>(8)?,
+            ))
+        })?;
+    let mut models: BTreeSet<String> = serde_json::from_str(&models)
+        .map_err(|e| StoreError::Invalid(format!("usage_blocks {start} models {models:?}: {e}")))?;
+    let mut had_session = tx.prepare_cached(
+        "SELECT 1 FROM responses WHERE session_id = ?1 AND ts >= ?2 AND ts <= ?3 AND id <= ?4 \
+         AND replay_of IS NULL LIMIT 1",
+    )?;
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for f in new {
+        // The cache writes as one figure, as the row keeps them.
+        let s = &f.sums;
+        sums.add(&Sums {
+            cache_write_5m_tokens: s.cache_creation_tokens(),
+            cache_write_1h_tokens: 0,
+            web_search_requests: 0,
+            cache_savings_usd: 0.0,
+            ..s.clone()
+        });
+        if let Some(session) = f.session_id.as_deref() {
+            if seen.insert(session)
+                && !had_session.exists(params![session, first_ts, stored_last_ts, after])?
+            {
+                sessions += 1;
+            }
+        }
+        let label = model_label(f.model.as_deref());
+        if !models.contains(label) {
+            models.insert(label.to_owned());
+        }
+    }
+    let block = BlockAggregate {
+        start_ms: block.start_ms,
+        first_ts,
+        last_ts,
+        sums: Sums::default(),
+        sessions: BTreeSet::new(),
+        models: BTreeSet::new(),
+    };
+    let status = if block.is_active(now_ms) {
+        "active"
+    } else {
+        "completed"
+    };
+    let models: Vec<&str> = models.iter().map(String::as_str).collect();
+    tx.prepare_cached(
+        "UPDATE usage_blocks SET total_tokens = ?2, session_count = ?3, status = ?4, responses = ?5, \
+         input_tokens = ?6, output_tokens = ?7, cache_creation_tokens = ?8, cache_read_tokens = ?9, \
+         cost_usd = ?10, unpriced_responses = ?11, models = ?12, last_ts = ?13 WHERE start_time = ?1",
+    )?
+    .execute(params![
+        start,
+        sums.total_tokens(),
+        sessions,
+        status,
+        sums.responses,
+        sums.input_tokens,
+        sums.output_tokens,
+        sums.cache_creation_tokens(),
+        sums.cache_read_tokens,
+        sums.cost_usd,
+        sums.unpriced_responses,
+        serde_json::to_string(&models).expect("a list of names serialises"),
+        last_ts,
+    ])?;
     Ok(())
 }
 
@@ -1066,42 +1349,69 @@ fn refresh_blocks(
         kept.map_or((i64::MIN, i64::MIN), |k| (k.horizon_ms, k.blocks_from_ms));
     let mut from_ts = first;
     loop {
-        let restart: Option<String> = tx
-            .prepare_cached(
-                "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 AND start_time >= ?2 \
-                 ORDER BY start_time DESC LIMIT 1",
-            )?
-            .query_row([iso(from_ts), iso(horizon_ms.max(0))], |r| r.get(0))
-            .optional()?;
-        let restart_ms = match &restart {
-            Some(s) => parse_iso("usage_blocks start_time", s)?,
-            None => horizon_ms,
-        };
-        let mut blocks: Vec<BlockAggregate> = Vec::new();
-        // Where the new chain met the stored one, if it did before the last fact.
-        let mut rejoined: Option<i64> = None;
+        // The stored block holding `from_ts`; or an earlier one while the block before
+        // reaches the restart instant (a block takes responses up to 5 h after its start,
+        // inclusive, and a block opened in the next hour starts on that hour): its last
+        // response, or the touched one, may lie at that very instant.
+        let mut restart_ms = horizon_ms;
         {
-            let mut facts = tx.prepare_cached(&format!(
-                "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 ORDER BY ts"
-            ))?;
-            let mut stored =
-                tx.prepare_cached("SELECT 1 FROM usage_blocks WHERE start_time = ?1")?;
-            // A recomputed block may start (floored to the hour) before the end of the
-            // last kept block; the facts up to that end still belong to the kept one.
-            let mut rows = facts.query([restart_ms.max(blocks_from_ms)])?;
-            while let Some(row) = rows.next()? {
-                let f = fact_from_row(row)?;
-                if blocks.last().is_none_or(|b| b.ends_before(f.ts)) {
-                    let block = BlockAggregate::opened_by(&f, horizon_ms);
-                    if !blocks.is_empty() && stored.exists([iso(block.start_ms)])? {
-                        rejoined = Some(block.start_ms);
-                        break;
-                    }
-                    blocks.push(block);
+            let mut stmt = tx.prepare_cached(
+                "SELECT start_time, last_ts FROM usage_blocks WHERE start_time <= ?1 \
+                 AND start_time >= ?2 ORDER BY start_time DESC",
+            )?;
+            let mut rows = stmt.query([iso(from_ts), iso(horizon_ms.max(0))])?;
+            let mut first = true;
+            while let Some(r) = rows.next()? {
+                let start = parse_iso("usage_blocks start_time", &r.get::<_, String>(0)?)?;
+                let last: Option<i64> = r.get(1)?;
+                let reaches =
+                    last.is_none_or(|last| last >= restart_ms) || from_ts - start <= BLOCK_MS;
+                if !first && !reaches {
+                    break;
                 }
-                blocks.last_mut().expect("a block was just pushed").add(&f);
+                restart_ms = start;
+                first = false;
             }
         }
+        // The facts of the recomputed blocks, and where the new chain met the stored
+        // one, if it did before the last fact.
+        let mut facts: Vec<FactRow> = Vec::new();
+        let mut rejoined: Option<i64> = None;
+        {
+            let mut read = tx.prepare_cached(&format!(
+                "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 ORDER BY ts"
+            ))?;
+            // The same start is not enough: a block opened by a later fact of the same
+            // hour holds other facts than the stored one (its first fact may now close
+            // the block before), so the chains meet only where the first fact is the same.
+            let mut stored = tx.prepare_cached(
+                "SELECT 1 FROM usage_blocks WHERE start_time = ?1 AND first_ts = ?2",
+            )?;
+            // A recomputed block may start (floored to the hour) before the end of the
+            // last kept block; the facts up to that end still belong to the kept one.
+            let mut rows = read.query([restart_ms.max(blocks_from_ms)])?;
+            let mut open: Option<BlockAggregate> = None;
+            while let Some(row) = rows.next()? {
+                let f = fact_from_row(row)?;
+                match &mut open {
+                    Some(b) if !b.ends_before(f.ts) => b.last_ts = f.ts,
+                    _ => {
+                        let block = BlockAggregate::opened_by(&f, horizon_ms);
+                        // Only past the touched instant: the block holding it is recomputed.
+                        if open.is_some()
+                            && f.ts > from_ts
+                            && stored.exists(params![iso(block.start_ms), f.ts])?
+                        {
+                            rejoined = Some(block.start_ms);
+                            break;
+                        }
+                        open = Some(block);
+                    }
+                }
+                facts.push(f);
+            }
+        }
+        let blocks = aggregate_blocks_from(&facts, horizon_ms);
         tx.prepare_cached("DELETE FROM usage_blocks WHERE start_time >= ?1 AND start_time < ?2")?
             .execute(
                 // "~" sorts after every RFC 3339 time: no rejoin, delete to the end.
@@ -1111,7 +1421,8 @@ fn refresh_blocks(
                 ],
             )?;
         write_blocks(tx, &blocks, now_ms)?;
-        match rejoined.and_then(|at| instants.range(at..).next()) {
+        // Every instant up to the one that opened the rejoined block was recomputed.
+        match rejoined.and_then(|at| instants.range(at.max(from_ts.saturating_add(1))..).next()) {
             Some(&next) => from_ts = next,
             None => return Ok(()),
         }

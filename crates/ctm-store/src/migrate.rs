@@ -111,6 +111,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0008_report_rows.sql"),
         add_columns: USAGE_BLOCKS_FIGURES,
     },
+    Migration {
+        version: 9,
+        name: "block sums in row order (derived tables rebuilt)",
+        sql: include_str!("../migrations/0009_block_sums_in_row_order.sql"),
+        add_columns: &[],
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.

@@ -169,6 +169,151 @@ fn refreshed_blocks_days_and_sessions_equal_a_full_recompute() {
     assert_eq!(block_starts(&store).len(), 6);
 }
 
+#[test]
+fn a_block_opened_in_a_stored_start_hour_by_another_fact_is_recomputed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let now = T0 + 1000 * H;
+    let m = 60_000;
+    // One block at 07:00 holding 07:00 and 07:10.
+    write(
+        &mut store,
+        vec![
+            response("a", T0 + 7 * H, "s1", 5),
+            response("b", T0 + 7 * H + 10 * m, "s1", 5),
+        ],
+        now,
+    );
+    // 02:30 opens a block at 02:00 that takes 07:00 (exactly 5 h after its start);
+    // 07:10 then opens a block at 07:00 again, but without 07:00: a stored start, not the
+    // stored block.
+    write(
+        &mut store,
+        vec![response("c", T0 + 2 * H + 30 * m, "s2", 5)],
+        now,
+    );
+    let diffs = derive::check(store.conn()).unwrap();
+    assert!(diffs.is_empty(), "{diffs:?}");
+    assert_eq!(
+        block_starts(&store),
+        vec!["2026-01-01T02:00:00.000Z", "2026-01-01T07:00:00.000Z"]
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT responses FROM usage_blocks WHERE start_time = '2026-01-01T07:00:00.000Z'"
+        ),
+        1
+    );
+}
+
+/// Each write's derived rows equal a full recompute, bit for bit, and `ctm db check` agrees.
+fn assert_as_recomputed(store: &mut Store, what: &str) {
+    let (stored, recomputed) = stored_and_recomputed(store);
+    assert_eq!(stored, recomputed, "{what}");
+    let diffs = derive::check(store.conn()).unwrap();
+    assert!(diffs.is_empty(), "{what}: {diffs:?}");
+}
+
+#[test]
+fn new_responses_in_and_after_stored_blocks_are_added_or_recomputed_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let now = T0 + 1000 * H;
+    let m = 60_000;
+    let at = |id: &str, ts: i64, session: &str| Response {
+        usage: Usage {
+            // Costs whose float sum depends on the order they are added in.
+            output_tokens: 7 + ts.rem_euclid(997) as u64,
+            ..response(id, ts, session, 0).usage
+        },
+        ..response(id, ts, session, 0)
+    };
+    let uneven = |r: &Response| Pricing {
+        cost_usd: r.usage.output_tokens as f64 * 1.37e-5 + 0.1,
+        ..price(r)
+    };
+    // Blocks at 00:00 (00:30 .. 04:00), 07:00 (07:30, 09:00) and 20:00.
+    write_priced(
+        &mut store,
+        vec![
+            at("a", T0 + 30 * m, "s1"),
+            at("b", T0 + 2 * H, "s1"),
+            at("c", T0 + 4 * H, "s2"),
+            at("d", T0 + 7 * H + 30 * m, "s1"),
+            at("e", T0 + 9 * H, "s1"),
+            at("g", T0 + 20 * H, "s3"),
+        ],
+        now,
+        &uneven,
+    );
+    assert_as_recomputed(&mut store, "first write");
+    write_priced(
+        &mut store,
+        vec![
+            // Inside the first block, in another session.
+            at("x1", T0 + 3 * H, "s4"),
+            // After it, extending it; 07:30 still opens the next block.
+            at("x2", T0 + 4 * H + 40 * m, "s1"),
+            // Exactly 5 h after 07:00: still that block.
+            at("x3", T0 + 12 * H, "s2"),
+            // Opens a block at 15:00 that takes 20:00 (5 h later), so 20:00 is recomputed.
+            at("x4", T0 + 15 * H, "s3"),
+        ],
+        now,
+        &uneven,
+    );
+    assert_as_recomputed(&mut store, "second write");
+    assert_eq!(
+        block_starts(&store),
+        vec![
+            "2026-01-01T00:00:00.000Z",
+            "2026-01-01T07:00:00.000Z",
+            "2026-01-01T15:00:00.000Z"
+        ]
+    );
+    write_priced(
+        &mut store,
+        vec![
+            // The last instant of the 15:00 block, and a new block after it.
+            at("y", T0 + 20 * H, "s5"),
+            at("z", T0 + 21 * H, "s5"),
+        ],
+        now,
+        &uneven,
+    );
+    assert_as_recomputed(&mut store, "third write");
+    assert_eq!(block_starts(&store).len(), 4);
+}
+
+#[test]
+fn a_response_at_the_last_instant_of_a_block_that_a_stored_block_starts_at_joins_the_earlier_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let now = T0 + 1000 * H;
+    let m = 60_000;
+    // 00:00 block: 00:30 and 05:00 (exactly 5 h after its start); 05:10 opens a block at
+    // 05:00, the instant the first one still reaches.
+    write(
+        &mut store,
+        vec![
+            response("a", T0 + 30 * m, "s1", 5),
+            response("b", T0 + 5 * H, "s1", 5),
+            response("c", T0 + 5 * H + 10 * m, "s1", 5),
+        ],
+        now,
+    );
+    write(&mut store, vec![response("d", T0 + 5 * H, "s2", 5)], now);
+    assert_as_recomputed(&mut store, "a response at 05:00");
+    assert_eq!(
+        count(
+            &store,
+            "SELECT responses FROM usage_blocks WHERE start_time = '2026-01-01T00:00:00.000Z'"
+        ),
+        3
+    );
+}
+
 fn count(store: &Store, sql: &str) -> i64 {
     store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -315,8 +460,8 @@ fn stored_and_recomputed(store: &mut Store) -> (Vec<String>, Vec<String>) {
     (stored, recomputed)
 }
 
-/// Whether some day's cost, added in time order, differs from the stored one: the
-/// generated data can tell a refresh that adds in the wrong order from a right one.
+/// Whether some day's and some block's cost, added in time order, differ from the stored
+/// ones: the generated data can tell a refresh that adds in the wrong order from a right one.
 fn order_matters(store: &Store) -> bool {
     let facts = derive::facts_between(store.conn(), i64::MIN, i64::MAX).unwrap();
     let tz = derive::store_zone(store.conn()).unwrap();
@@ -328,7 +473,7 @@ fn order_matters(store: &Store) -> bool {
             .date();
         *in_time_order.entry(date.to_string()).or_default() += f.sums.cost_usd;
     }
-    in_time_order.iter().any(|(date, cost)| {
+    let days_differ = in_time_order.iter().any(|(date, cost)| {
         let stored: f64 = store
             .conn()
             .query_row(
@@ -338,7 +483,25 @@ fn order_matters(store: &Store) -> bool {
             )
             .unwrap();
         stored.to_bits() != cost.to_bits()
-    })
+    });
+    // The same for blocks, which add their facts in row order too.
+    let blocks_differ = derive::aggregate_blocks(&facts).iter().any(|b| {
+        let in_time_order: f64 = facts
+            .iter()
+            .filter(|f| b.first_ts <= f.ts && f.ts <= b.last_ts)
+            .map(|f| f.sums.cost_usd)
+            .sum();
+        let stored: f64 = store
+            .conn()
+            .query_row(
+                "SELECT cost_usd FROM usage_blocks WHERE start_time = ?1",
+                [derive::iso(b.start_ms)],
+                |r| r.get(0),
+            )
+            .unwrap();
+        stored.to_bits() != in_time_order.to_bits()
+    });
+    days_differ && blocks_differ
 }
 
 #[test]
@@ -427,7 +590,7 @@ fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
     }
     assert!(
         order_mattered,
-        "no day's cost depends on the order of its facts: the test could not tell"
+        "no day's or no block's cost depends on the order of its facts: the test could not tell"
     );
 }
 

@@ -1,0 +1,4 @@
+-- Version 9: no schema change. A block's sums now add its responses in row (id) order,
+-- like a day's, so a later ingest can add new responses to a stored block exactly.
+-- Blocks written before were added in time order; the rebuild of the derived tables
+-- that follows every migration to the latest version writes them again in row order.
