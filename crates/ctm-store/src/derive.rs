@@ -280,13 +280,14 @@ impl DayAggregate {
 
     /// `hourly_distribution` JSON: `{"0": n, ..., "23": n}` in hour order.
     pub fn hourly_json(&self) -> String {
-        let body: Vec<String> = self
-            .hourly
-            .iter()
-            .enumerate()
-            .map(|(h, n)| format!("\"{h}\":{n}"))
-            .collect();
-        format!("{{{}}}", body.join(","))
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(24 * 8);
+        for (h, n) in self.hourly.iter().enumerate() {
+            let sep = if h == 0 { '{' } else { ',' };
+            write!(out, "{sep}\"{h}\":{n}").expect("writing to a String cannot fail");
+        }
+        out.push('}');
+        out
     }
 }
 
@@ -346,6 +347,11 @@ pub fn store_zone(conn: &Connection) -> Result<TimeZone, StoreError> {
         )
         .optional()?;
     let name = name.unwrap_or_else(|| "UTC".into());
+    if name == "UTC" {
+        // The same zone without a look-up in the bundled database (a few million
+        // instructions, once per run).
+        return Ok(TimeZone::UTC);
+    }
     TimeZone::get(&name)
         .map_err(|e| StoreError::Invalid(format!("system_config timezone {name:?}: {e}")))
 }
@@ -585,6 +591,20 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
     }
     let tz = store_zone(tx)?;
     let kept = Kept::of(tx)?;
+    // The new facts, read once (in row order) for the sessions, days and blocks they
+    // are added to.
+    let new = match touched.inserted_after {
+        Some(after) => facts_inserted_after(tx, after)?,
+        None => Vec::new(),
+    };
+    let mut new_by_session: BTreeMap<&str, Vec<&FactRow>> = BTreeMap::new();
+    let mut new_by_day: BTreeMap<Date, Vec<&FactRow>> = BTreeMap::new();
+    for f in &new {
+        if let Some(s) = &f.session_id {
+            new_by_session.entry(s).or_default().push(f);
+        }
+        new_by_day.entry(local_date(f.ts, &tz)).or_default().push(f);
+    }
     for session in &touched.sessions {
         if let Some(k) = &kept {
             if k.keeps_session(stored_session_start(tx, session)?.as_deref()) {
@@ -593,7 +613,8 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
         }
         let appended = match touched.inserted_after {
             Some(after) if !touched.rewritten_sessions.contains(session) => {
-                append_to_session(tx, session, after)?
+                let new = new_by_session.get(session.as_str());
+                append_to_session(tx, session, after, new.map_or(&[], Vec::as_slice))?
             }
             _ => false,
         };
@@ -616,14 +637,17 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
             continue;
         }
         let appended = match touched.inserted_after {
-            Some(after) if !rewritten.contains(&date) => append_to_day(tx, date, &tz, after)?,
+            Some(after) if !rewritten.contains(&date) => {
+                let new = new_by_day.get(&date);
+                append_to_day(tx, date, &tz, after, new.map_or(&[], Vec::as_slice))?
+            }
             _ => false,
         };
         if !appended {
             refresh_day(tx, date, &tz)?;
         }
     }
-    let recompute = append_to_blocks(tx, touched, now_ms, kept.as_ref())?;
+    let recompute = append_to_blocks(tx, touched, &new, now_ms, kept.as_ref())?;
     refresh_blocks(tx, &recompute, now_ms, kept.as_ref())?;
     Ok(())
 }
@@ -664,14 +688,15 @@ struct StoredSpan {
 fn append_to_blocks(
     tx: &Transaction,
     touched: &Touched,
+    new: &[FactRow],
     now_ms: i64,
     kept: Option<&Kept>,
 ) -> Result<BTreeSet<i64>, StoreError> {
     let Some(after) = touched.inserted_after else {
         return Ok(touched.instants.clone());
     };
-    let mut new = facts_inserted_after(tx, after)?;
     // Time order (ties by row id), the order a chain of blocks is made in.
+    let mut new: Vec<&FactRow> = new.iter().collect();
     new.sort_by_key(|f| (f.ts, f.id));
     let (Some(lo), Some(hi)) = (new.first().map(|f| f.ts), new.last().map(|f| f.ts)) else {
         return Ok(touched.instants.clone());
@@ -748,7 +773,7 @@ fn append_to_blocks(
             }
         }
         let prev_end = end;
-        let gap_blocks = chain_blocks(&gap[extended..].iter().collect::<Vec<_>>(), horizon_ms);
+        let gap_blocks = chain_blocks(&gap[extended..], horizon_ms);
         if let Some(b) = gap_blocks.last() {
             end = Some((b.start_ms, b.last_ts));
         }
@@ -770,7 +795,7 @@ fn append_to_blocks(
             continue;
         }
         if let Some((_, last)) = prev_end {
-            let mut facts: Vec<&FactRow> = inside.iter().chain(&gap[..extended]).collect();
+            let mut facts: Vec<&FactRow> = inside.iter().chain(&gap[..extended]).copied().collect();
             if !facts.is_empty() {
                 facts.sort_by_key(|f| f.id);
                 grown.push((p - 1, facts, last));
@@ -940,13 +965,12 @@ fn now_ms() -> i64 {
 /// when the row cannot be extended that way: no stored row or no older billed fact
 /// (a row from before ctm), or a new fact of another model than the stored main one
 /// (the main model could change, which needs every model's tokens).
-fn append_to_session(tx: &Transaction, session: &str, after: i64) -> Result<bool, StoreError> {
-    let new: Vec<FactRow> = tx
-        .prepare_cached(&format!(
-            "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 AND id > ?2 ORDER BY id"
-        ))?
-        .query_map(params![session, after], fact_from_row)?
-        .collect::<Result<_, _>>()?;
+fn append_to_session(
+    tx: &Transaction,
+    session: &str,
+    after: i64,
+    new: &[&FactRow],
+) -> Result<bool, StoreError> {
     if new.is_empty() {
         // Only unbilled rows (replays) were added: the session is as stored.
         return Ok(true);
@@ -968,7 +992,7 @@ fn append_to_session(tx: &Transaction, session: &str, after: i64) -> Result<bool
     {
         return Ok(false);
     }
-    for f in &new {
+    for f in new {
         agg.first_ts = agg.first_ts.min(f.ts);
         agg.last_ts = agg.last_ts.max(f.ts);
         if agg.project_path.is_none() {
@@ -1124,14 +1148,9 @@ fn append_to_day(
     date: Date,
     tz: &TimeZone,
     after: i64,
+    new: &[&FactRow],
 ) -> Result<bool, StoreError> {
     let (lo, hi) = day_bounds(date, tz)?;
-    let new: Vec<FactRow> = tx
-        .prepare_cached(&format!(
-            "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 AND id > ?3 ORDER BY id"
-        ))?
-        .query_map([lo, hi, after], fact_from_row)?
-        .collect::<Result<_, _>>()?;
     if new.is_empty() {
         // Only unbilled rows (replays) were added: the day is as stored.
         return Ok(true);
@@ -1152,7 +1171,7 @@ fn append_to_day(
         "SELECT 1 FROM responses WHERE session_id = ?1 AND ts >= ?2 AND ts < ?3 AND id <= ?4 \
          AND replay_of IS NULL LIMIT 1",
     )?;
-    for f in &new {
+    for f in new {
         let local = Timestamp::from_millisecond(f.ts)
             .unwrap_or(Timestamp::UNIX_EPOCH)
             .to_zoned(tz.clone());
@@ -1164,7 +1183,7 @@ fn append_to_day(
         day.add(f, local.hour() as usize);
     }
     write_day(tx, &day, session_count)?;
-    crate::report_rows::append_to_day(tx, date, &new, tz)?;
+    crate::report_rows::append_to_day(tx, date, new, tz)?;
     Ok(true)
 }
 
@@ -1805,6 +1824,17 @@ mod tests {
         let day = tokyo.values().next().unwrap();
         assert_eq!(day.date.to_string(), "2026-01-02");
         assert_eq!(day.hourly[12], 1);
+    }
+
+    #[test]
+    fn hourly_json_lists_every_hour_in_order() {
+        let mut day = DayAggregate::new(Date::constant(2026, 1, 1));
+        day.hourly[0] = 3;
+        day.hourly[23] = 12;
+        let json = day.hourly_json();
+        assert!(json.starts_with("{\"0\":3,\"1\":0,\"2\":0,"), "{json}");
+        assert!(json.ends_with(",\"22\":0,\"23\":12}"), "{json}");
+        assert_eq!(parse_hourly(&day.hourly_json()), Some(day.hourly));
     }
 
     #[test]

@@ -6,17 +6,16 @@
 //! A report builds its figures from these buckets whether it reads them here or
 //! computes them from the facts with the same `aggregate_*` function, and adds them in
 //! the same order, so both give the same digits. An hour's and a project day's cost is
-//! the facts' sum in row (id) order, like a day's, so an ingest that only inserted
-//! responses adds them to the stored rows ([`append_to_day`]); a block's is the sum in
-//! time order (ties by row id).
+//! the facts' sum in row (id) order, like a day's and a block's, so an ingest that only
+//! inserted responses adds them to the stored rows ([`append_to_day`]).
 //!
 //! Kept history (see [`Kept`]): rows of days before the prune horizon are never
 //! rewritten or checked; blocks follow `derive`'s rule.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use jiff::{civil::Date, tz::TimeZone, Timestamp};
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::derive::{self, model_label, BlockAggregate, FactRow, Kept, Sums};
 use crate::StoreError;
@@ -406,58 +405,81 @@ pub(crate) fn refresh_day(
     Ok(())
 }
 
-/// Recomputes both tables from every fact (oldest first), keeping the kept history.
 /// Adds `new` (facts of `date` inserted after every older fact of the day, in row
 /// order) to the day's stored hour and project rows: the same rows, to the last digit,
 /// as [`refresh_day`] over all of the day's facts, when none of its older facts changed.
+/// Only the rows the new facts fall in are read and rewritten.
 pub(crate) fn append_to_day(
     tx: &Transaction,
     date: Date,
-    new: &[FactRow],
+    new: &[&FactRow],
     tz: &TimeZone,
 ) -> Result<(), StoreError> {
-    let new: Vec<&FactRow> = new.iter().collect();
     let key = date.to_string();
-    // Only the hours and project rows the new responses fall in are rewritten.
-    let mut hours = stored_hours(tx, Some(date), Some(date))?;
-    add_hours(&mut hours, &new, tz);
-    let touched_hours: BTreeSet<HourKey> = new
-        .iter()
-        .map(|f| {
-            let at = local(f.ts, tz);
-            (at.date(), at.hour() as u8)
-        })
-        .collect();
+    let local_hours: Vec<u8> = new.iter().map(|f| local(f.ts, tz).hour() as u8).collect();
+
+    let mut hours: BTreeMap<HourKey, Sums> = BTreeMap::new();
+    let mut read = tx.prepare_cached(
+        "SELECT responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
+         cost_usd, unpriced_responses FROM hourly_usage WHERE date = ?1 AND hour = ?2",
+    )?;
+    for &hour in &local_hours {
+        if let std::collections::btree_map::Entry::Vacant(e) = hours.entry((date, hour)) {
+            let stored = read
+                .query_row(params![key, hour], |r| stored_sums(r, 0))
+                .optional()?;
+            e.insert(stored.unwrap_or_default());
+        }
+    }
+    add_hours(&mut hours, new, tz);
     let mut delete = tx.prepare_cached("DELETE FROM hourly_usage WHERE date = ?1 AND hour = ?2")?;
-    for (_, hour) in &touched_hours {
+    for (_, hour) in hours.keys() {
         delete.execute(params![key, hour])?;
     }
-    write_hours(tx, hours.iter().filter(|(k, _)| touched_hours.contains(*k)))?;
-    let mut projects = stored_project_days(tx, Some(date), Some(date))?;
-    add_project_days(&mut projects, &new, tz);
-    let touched_projects: BTreeSet<ProjectDayKey> = new
-        .iter()
-        .map(|f| ProjectDayKey {
+    write_hours(tx, &hours)?;
+
+    let mut projects: BTreeMap<ProjectDayKey, ProjectDay> = BTreeMap::new();
+    let mut read = tx.prepare_cached(
+        "SELECT first_ts, last_ts, responses, input_tokens, output_tokens, cache_creation_tokens, \
+         cache_read_tokens, cost_usd, unpriced_responses, models FROM project_usage \
+         WHERE date = ?1 AND project_path = ?2 AND session_id IS ?3",
+    )?;
+    for f in new {
+        let k = ProjectDayKey {
             project: project_label(f.project_path.as_deref()).to_owned(),
-            date: local(f.ts, tz).date(),
+            date,
             session: f.session_id.clone(),
-        })
-        .collect();
+        };
+        if projects.contains_key(&k) {
+            continue;
+        }
+        let mut rows = read.query(params![key, k.project, k.session])?;
+        if let Some(r) = rows.next()? {
+            let models: String = r.get(9)?;
+            let models = serde_json::from_str(&models).map_err(|e| {
+                StoreError::Invalid(format!("project_usage {date} models {models:?}: {e}"))
+            })?;
+            let stored = ProjectDay {
+                first_ts: r.get(0)?,
+                last_ts: r.get(1)?,
+                sums: stored_sums(r, 2)?,
+                models,
+            };
+            projects.insert(k, stored);
+        }
+    }
+    add_project_days(&mut projects, new, tz);
     let mut delete = tx.prepare_cached(
         "DELETE FROM project_usage WHERE date = ?1 AND project_path = ?2 AND session_id IS ?3",
     )?;
-    for k in &touched_projects {
+    for k in projects.keys() {
         delete.execute(params![key, k.project, k.session])?;
     }
-    write_project_days(
-        tx,
-        projects
-            .iter()
-            .filter(|(k, _)| touched_projects.contains(*k)),
-    )?;
+    write_project_days(tx, &projects)?;
     Ok(())
 }
 
+/// Recomputes both tables from every fact (oldest first), keeping the kept history.
 pub(crate) fn rebuild(
     tx: &Transaction,
     facts: &[FactRow],
