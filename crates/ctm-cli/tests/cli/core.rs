@@ -421,16 +421,16 @@ fn db_migrate_to_a_version_then_to_the_latest() {
     let out = run(env.ctm().args(["db", "migrate"]));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        said.contains("applied migration 2") && said.contains("applied migration 8"),
+        said.contains("applied migration 2") && said.contains("applied migration 9"),
         "{said}"
     );
     assert_eq!(
         json(env.ctm().args(["db", "status", "--json"]))["schemaVersion"],
-        8
+        9
     );
     let bad = env
         .ctm()
-        .args(["db", "migrate", "--to", "9"])
+        .args(["db", "migrate", "--to", "10"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
