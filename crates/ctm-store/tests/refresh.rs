@@ -530,11 +530,20 @@ fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
         } else {
             12 * 24 * H
         };
+        // Seeds 1, 5, 9: every instant on the half hour, so responses share instants and
+        // fall exactly 5 h after a block's start, where a block ends and the next starts.
+        let on_grid = seed % 4 == 1;
+        let snap = |mut r: Response| {
+            if on_grid {
+                r.timestamp_ms -= r.timestamp_ms.rem_euclid(H / 2);
+            }
+            r
+        };
         let mut n = 0;
         let mut written: Vec<Response> = (0..80)
             .map(|_| {
                 n += 1;
-                random_response(&mut rng, n, lo, span, 10)
+                snap(random_response(&mut rng, n, lo, span, 10))
             })
             .collect();
         write_priced(&mut store, written.clone(), now, &uneven_price);
@@ -545,7 +554,13 @@ fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
                 if kind < 12 || written.is_empty() {
                     // New, anywhere from before the first day to after the last.
                     n += 1;
-                    let r = random_response(&mut rng, n, lo - span / 6, span + span / 3, 14);
+                    let r = snap(random_response(
+                        &mut rng,
+                        n,
+                        lo - span / 6,
+                        span + span / 3,
+                        14,
+                    ));
                     written.push(r.clone());
                     batch.push(r);
                 } else if kind < 15 {
