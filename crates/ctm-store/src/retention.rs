@@ -357,4 +357,69 @@ mod tests {
         let e = crate::settings::set(&tx, "timezone", "UTC").unwrap_err();
         assert!(e.to_string().contains("cannot be recomputed"), "{e}");
     }
+
+    /// New facts written the way ingest writes them (every one with a larger id than
+    /// every stored fact), so the refresh adds what it can to the stored rows.
+    fn ingest_new_facts(store: &mut Store, facts: &[(&str, i64, &str)], now: i64) {
+        let tx = store.write().unwrap();
+        let after: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM responses", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let mut touched = derive::Touched {
+            inserted_after: Some(after),
+            ..derive::Touched::default()
+        };
+        for (key, ts, session) in facts {
+            tx.execute(
+                "INSERT INTO responses (dedup_key, ts, session_id, model, input_tokens, output_tokens, \
+                 cost_usd, priced, ingested_at) VALUES (?1, ?2, ?3, 'claude-opus-4-6', 10, 20, ?4, 1, 0)",
+                rusqlite::params![key, ts, session, 0.1 + (*ts % 977) as f64 * 1e-7],
+            )
+            .unwrap();
+            touched.add(Some(session), *ts);
+        }
+        derive::refresh(&tx, &touched, now).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn new_facts_after_a_prune_are_added_where_they_can_be_and_kept_history_stays() {
+        let (_dir, mut store) = kolkata_store(&[
+            ("a", HORIZON - 8 * H, "s1"),
+            // Opens the last block before the horizon (17:00Z), which reaches past it.
+            ("b", HORIZON - H, "s1"),
+            ("c", HORIZON + H, "s2"),
+            // A block at 00:00Z with 00:30Z .. 02:30Z.
+            ("d", HORIZON + 6 * H, "s2"),
+            ("e", HORIZON + 8 * H, "s3"),
+        ]);
+        prune_at_horizon(&mut store);
+        let kept_block = block_starts(&store)[..2].to_vec();
+        ingest_new_facts(
+            &mut store,
+            &[
+                // Inside the kept block's reach: it stays as it was.
+                ("f", HORIZON + 2 * H, "s4"),
+                // Inside the 00:00Z block, after it (extending it), and long after.
+                ("g", HORIZON + 7 * H, "s4"),
+                ("h", HORIZON + 9 * H, "s2"),
+                ("i", HORIZON + 20 * H, "s5"),
+            ],
+            HORIZON + 100 * H,
+        );
+        assert_eq!(
+            block_starts(&store)[..2],
+            kept_block[..],
+            "kept history stays"
+        );
+        let tx = store.write().unwrap();
+        let refreshed = crate::test_support::derived_rows(&tx);
+        derive::rebuild_all(&tx).unwrap();
+        assert_eq!(refreshed, crate::test_support::derived_rows(&tx));
+        drop(tx);
+        let diffs = derive::check(store.conn()).unwrap();
+        assert!(diffs.is_empty(), "{diffs:?}");
+    }
 }
