@@ -175,13 +175,37 @@ impl Store {
             if pages == 0 {
                 self.conn.pragma_update(None, "page_size", 16384)?;
             }
-            let mode: String = self
-                .conn
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            let mode: String = self.waiting_out_busy(|conn| {
+                conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            })?;
             debug_assert!(mode.eq_ignore_ascii_case("wal"));
             self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         Ok(())
+    }
+
+    /// Runs `op` again while SQLite answers "busy" without waiting, up to the busy
+    /// timeout. Switching a new store to WAL writes its header: when processes create
+    /// the store at the same moment, each holds a read lock the other's write needs, so
+    /// SQLite refuses one at once instead of calling the busy handler.
+    fn waiting_out_busy<T>(
+        &self,
+        op: impl Fn(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match op(&self.conn) {
+                Err(e)
+                    if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                        && started.elapsed() + pause < self.busy_timeout =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                done => return done,
+            }
+        }
     }
 
     fn version_or_refuse(&self) -> Result<u32, StoreError> {
@@ -284,6 +308,27 @@ pub fn now_ms() -> i64 {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    /// A process that opens a store another one is creating (and holds the write lock
+    /// of) waits for it, instead of SQLite refusing the switch to WAL at once.
+    #[test]
+    fn opening_a_store_another_process_is_writing_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctm.db");
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let releases = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let opts = OpenOptions {
+            busy_timeout: Duration::from_secs(20),
+            ..OpenOptions::default()
+        };
+        let store = Store::open(&path, &opts);
+        releases.join().unwrap();
+        assert_eq!(store.unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+    }
 
     #[test]
     fn a_new_store_is_private_and_at_the_latest_version() {
