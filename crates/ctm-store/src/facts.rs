@@ -7,7 +7,6 @@
 //! the table, marked `replay_of`, and is not billed. Which one of such a group is billed
 //! is decided by an order (non-sidechain first, then earliest), never by arrival.
 
-use std::collections::HashMap;
 
 use ctm_model::{message_key_range, Origin, Response, Usage};
 use std::sync::LazyLock;
@@ -114,7 +113,7 @@ pub struct FactWriter<'a, 't> {
     /// Whether the table had rows before: an empty table needs no cross-run replay lookups.
     had_rows: bool,
     /// Inserted message ids and how many request ids this run inserted for each.
-    inserted_messages: HashMap<String, u32>,
+    inserted_messages: foldhash::HashMap<String, u32>,
     /// The secondary indexes of `responses` (name, SQL) dropped for a first ingest, to
     /// be built again in [`FactWriter::finish`].
     dropped_indexes: Vec<(String, String)>,
@@ -152,7 +151,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         Ok(FactWriter {
             tx,
             had_rows,
-            inserted_messages: HashMap::new(),
+            inserted_messages: foldhash::HashMap::default(),
             dropped_indexes,
             touched: Touched {
                 inserted_after: (last_id < i64::MAX).then_some(last_id),
