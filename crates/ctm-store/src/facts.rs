@@ -7,7 +7,6 @@
 //! the table, marked `replay_of`, and is not billed. Which one of such a group is billed
 //! is decided by an order (non-sidechain first, then earliest), never by arrival.
 
-
 use ctm_model::{message_key_range, Origin, Response, Usage};
 use std::sync::LazyLock;
 
