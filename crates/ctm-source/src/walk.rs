@@ -702,6 +702,14 @@ mod tests {
     /// seconds before now, so that listings taken now are past the racy window.
     fn age_folders(dir: &Path, secs_ago: u64) {
         let when = SystemTime::now() - Duration::from_secs(secs_ago);
+        for d in folders_under(dir) {
+            set_mtime(&d, when);
+        }
+    }
+
+    /// `dir` and every folder below it.
+    fn folders_under(dir: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
         let mut stack = vec![dir.to_path_buf()];
         while let Some(d) = stack.pop() {
             for e in fs::read_dir(&d).unwrap() {
@@ -710,11 +718,16 @@ mod tests {
                     stack.push(e.path());
                 }
             }
-            fs::File::open(&d)
-                .unwrap()
-                .set_times(FileTimes::new().set_modified(when))
-                .unwrap();
+            found.push(d);
         }
+        found
+    }
+
+    fn set_mtime(dir: &Path, when: SystemTime) {
+        fs::File::open(dir)
+            .unwrap()
+            .set_times(FileTimes::new().set_modified(when))
+            .unwrap();
     }
 
     fn local(_: &Path) -> bool {
@@ -837,10 +850,7 @@ mod tests {
         fs::create_dir_all(p.join("s1/subagents")).unwrap();
         fs::write(p.join("s1/subagents/agent-y.jsonl"), "{}\n").unwrap();
         for d in [p.join("s1"), p.clone()] {
-            fs::File::open(&d)
-                .unwrap()
-                .set_times(FileTimes::new().set_modified(old_mtime))
-                .unwrap();
+            set_mtime(&d, old_mtime);
         }
         let replaced = find_transcripts_on(roots, &memo, local, PREFETCH_FOLDERS);
         assert_eq!(
@@ -918,10 +928,7 @@ mod tests {
 
         let mtime = fs::metadata(&p).unwrap().modified().unwrap();
         fs::remove_file(p.join("a.jsonl")).unwrap();
-        fs::File::open(&p)
-            .unwrap()
-            .set_times(FileTimes::new().set_modified(mtime))
-            .unwrap();
+        set_mtime(&p, mtime);
         let walk = find_transcripts_on(roots, &memo, local, PREFETCH_FOLDERS);
         assert_eq!(names(&walk, &p), vec!["b.jsonl"]);
         assert_eq!(walk.folders_listed, 1);
@@ -1044,17 +1051,10 @@ mod tests {
                 }
                 // Every folder whose time moved gets this step's own instant in the past.
                 let when = base + Duration::from_secs(step as u64 + 1);
-                let mut stack = vec![projects.clone()];
-                while let Some(d) = stack.pop() {
-                    for e in fs::read_dir(&d).unwrap() {
-                        let e = e.unwrap();
-                        if e.file_type().unwrap().is_dir() {
-                            stack.push(e.path());
-                        }
-                    }
+                for d in folders_under(&projects) {
                     let now = fs::metadata(&d).unwrap().modified().unwrap();
                     if set.get(&d) != Some(&now) {
-                        fs::File::open(&d).unwrap().set_times(FileTimes::new().set_modified(when)).unwrap();
+                        set_mtime(&d, when);
                         set.insert(d, when);
                     }
                 }

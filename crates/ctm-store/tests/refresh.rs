@@ -10,8 +10,16 @@ use ctm_store::facts::{FactWriter, Pricing};
 use ctm_store::{OpenOptions, Store};
 
 const H: i64 = 3_600_000;
+const M: i64 = 60_000;
 /// 2026-01-01T00:00Z
 const T0: i64 = 1_767_225_600_000;
+
+/// An empty store at the latest version, in a folder that lives as long as the guard.
+fn new_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    (dir, store)
+}
 
 fn response(id: &str, ts: i64, session: &str, output: u64) -> Response {
     Response {
@@ -104,22 +112,20 @@ fn index_names(store: &Store) -> Vec<String> {
 
 #[test]
 fn refreshed_blocks_days_and_sessions_equal_a_full_recompute() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let (_dir, mut store) = new_store();
     let indexes = index_names(&store);
     let now = T0 + 1000 * H;
-    let m = 60_000;
 
     // Blocks at 00:00, 07:00, 13:00 and 30:00.
     write(
         &mut store,
         vec![
-            response("a", T0 + 30 * m, "s1", 5),
+            response("a", T0 + 30 * M, "s1", 5),
             response("b", T0 + 2 * H, "s1", 5),
             response("c", T0 + 4 * H, "s1", 5),
-            response("d", T0 + 7 * H + 30 * m, "s1", 5),
+            response("d", T0 + 7 * H + 30 * M, "s1", 5),
             response("e", T0 + 11 * H, "s2", 5),
-            response("f", T0 + 13 * H + 10 * m, "s2", 5),
+            response("f", T0 + 13 * H + 10 * M, "s2", 5),
             response("g", T0 + 30 * H, "s3", 5),
         ],
         now,
@@ -137,7 +143,7 @@ fn refreshed_blocks_days_and_sessions_equal_a_full_recompute() {
     // again at 30:00.
     write(
         &mut store,
-        vec![response("h", T0 + 5 * H + 30 * m, "s4", 5)],
+        vec![response("h", T0 + 5 * H + 30 * M, "s4", 5)],
         now,
     );
     let diffs = derive::check(store.conn()).unwrap();
@@ -171,16 +177,14 @@ fn refreshed_blocks_days_and_sessions_equal_a_full_recompute() {
 
 #[test]
 fn a_block_opened_in_a_stored_start_hour_by_another_fact_is_recomputed() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let (_dir, mut store) = new_store();
     let now = T0 + 1000 * H;
-    let m = 60_000;
     // One block at 07:00 holding 07:00 and 07:10.
     write(
         &mut store,
         vec![
             response("a", T0 + 7 * H, "s1", 5),
-            response("b", T0 + 7 * H + 10 * m, "s1", 5),
+            response("b", T0 + 7 * H + 10 * M, "s1", 5),
         ],
         now,
     );
@@ -189,7 +193,7 @@ fn a_block_opened_in_a_stored_start_hour_by_another_fact_is_recomputed() {
     // stored block.
     write(
         &mut store,
-        vec![response("c", T0 + 2 * H + 30 * m, "s2", 5)],
+        vec![response("c", T0 + 2 * H + 30 * M, "s2", 5)],
         now,
     );
     let diffs = derive::check(store.conn()).unwrap();
@@ -217,10 +221,8 @@ fn assert_as_recomputed(store: &mut Store, what: &str) {
 
 #[test]
 fn new_responses_in_and_after_stored_blocks_are_added_or_recomputed_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let (_dir, mut store) = new_store();
     let now = T0 + 1000 * H;
-    let m = 60_000;
     let at = |id: &str, ts: i64, session: &str| Response {
         usage: Usage {
             // Costs whose float sum depends on the order they are added in.
@@ -237,10 +239,10 @@ fn new_responses_in_and_after_stored_blocks_are_added_or_recomputed_exactly() {
     write_priced(
         &mut store,
         vec![
-            at("a", T0 + 30 * m, "s1"),
+            at("a", T0 + 30 * M, "s1"),
             at("b", T0 + 2 * H, "s1"),
             at("c", T0 + 4 * H, "s2"),
-            at("d", T0 + 7 * H + 30 * m, "s1"),
+            at("d", T0 + 7 * H + 30 * M, "s1"),
             at("e", T0 + 9 * H, "s1"),
             at("g", T0 + 20 * H, "s3"),
         ],
@@ -254,7 +256,7 @@ fn new_responses_in_and_after_stored_blocks_are_added_or_recomputed_exactly() {
             // Inside the first block, in another session.
             at("x1", T0 + 3 * H, "s4"),
             // After it, extending it; 07:30 still opens the next block.
-            at("x2", T0 + 4 * H + 40 * m, "s1"),
+            at("x2", T0 + 4 * H + 40 * M, "s1"),
             // Exactly 5 h after 07:00: still that block.
             at("x3", T0 + 12 * H, "s2"),
             // Opens a block at 15:00 that takes 20:00 (5 h later), so 20:00 is recomputed.
@@ -288,18 +290,16 @@ fn new_responses_in_and_after_stored_blocks_are_added_or_recomputed_exactly() {
 
 #[test]
 fn a_response_at_the_last_instant_of_a_block_that_a_stored_block_starts_at_joins_the_earlier_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let (_dir, mut store) = new_store();
     let now = T0 + 1000 * H;
-    let m = 60_000;
     // 00:00 block: 00:30 and 05:00 (exactly 5 h after its start); 05:10 opens a block at
     // 05:00, the instant the first one still reaches.
     write(
         &mut store,
         vec![
-            response("a", T0 + 30 * m, "s1", 5),
+            response("a", T0 + 30 * M, "s1", 5),
             response("b", T0 + 5 * H, "s1", 5),
-            response("c", T0 + 5 * H + 10 * m, "s1", 5),
+            response("c", T0 + 5 * H + 10 * M, "s1", 5),
         ],
         now,
     );
@@ -320,8 +320,7 @@ fn count(store: &Store, sql: &str) -> i64 {
 
 #[test]
 fn project_and_hour_rows_follow_responses_that_move_or_have_no_session() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let (_dir, mut store) = new_store();
     let now = T0 + 1000 * H;
     let at = |id: &str, ts: i64, session: Option<&str>, project: &str| Response {
         session_id: session.map(Into::into),
@@ -509,8 +508,7 @@ fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
     let now = T0 + 2000 * H;
     let mut order_mattered = false;
     for seed in 1..=12u64 {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+        let (_dir, mut store) = new_store();
         if seed % 3 == 0 {
             // Days in a zone with a DST change inside the range (2026-03-08).
             store
@@ -611,8 +609,7 @@ fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
 
 #[test]
 fn rows_without_older_facts_are_recomputed_not_added_to() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    let (_dir, mut store) = new_store();
     let now = T0 + 1000 * H;
     write(&mut store, vec![response("a", T0 + H, "s1", 5)], now);
     // A session row from before ctm, and day rows no fact backs (as `ctm db check`
