@@ -1,12 +1,15 @@
 //! The ingest stage: brings the store up to date from Claude Code's transcripts.
 //!
-//! 1. Walk the data roots and stat every transcript (no lock held).
-//! 2. Compare with the stored cursors. Nothing changed: done, without writing.
+//! 1. Check the stat list the last complete walk recorded (no lock held): every stat
+//!    still holds, so nothing changed: done, without walking or writing.
+//! 2. Otherwise walk the data roots and stat every transcript, and compare with the
+//!    stored cursors. Nothing changed: done, without writing.
 //! 3. Take the store's single write lock, read the cursors again (another process may
 //!    just have ingested), and read only the bytes after each cursor, files spread over
 //!    cores largest first.
 //! 4. Merge sightings across files, price them, upsert the facts, settle sidechain
-//!    replays, save cursors, refresh the derived tables: all in that one transaction,
+//!    replays, save cursors and the new stat list, refresh the derived tables: all in
+//!    that one transaction,
 //!    so a crash at any point leaves the store as it was before the run.
 
 use std::collections::BTreeMap;
@@ -17,11 +20,12 @@ use std::time::Instant;
 
 use ctm_model::Response;
 use ctm_pricing::{PriceTable, Request};
+use ctm_source::stat_list::{Held, StatListCheck};
 use ctm_source::{
     find_transcripts, read_transcript, FileRead, FolderListing, FolderMemo, FoundFile, Head,
     LineStats, SkipReason, Walk,
 };
-use ctm_store::cursors::{self, Cursor, Cursors};
+use ctm_store::cursors::{self, Cursor, CursorWriter, Cursors};
 use ctm_store::facts::{self, FactWriter, Pricing};
 use ctm_store::folders::{self, FolderRow};
 use ctm_store::{config, derive, now_ms, retention, Store, StoreError};
@@ -93,6 +97,9 @@ pub struct IngestReport {
     pub folders_reused: u64,
     /// True when no transcript changed since the last run (nothing was written).
     pub unchanged: bool,
+    /// True when that was known from the stat list alone: every folder and transcript
+    /// the last complete walk met still had its stat, so no folder was walked.
+    pub stat_list_held: bool,
     pub elapsed_ms: u64,
     /// Where the time went, phase by phase.
     pub timings: Timings,
@@ -268,6 +275,23 @@ fn unchanged(store: &Store, roots: &[PathBuf], files: &[FoundFile]) -> Result<bo
     Ok(!changed && matched == files.len())
 }
 
+/// Whether the stored stat list (see [`ctm_source::stat_list`]) still holds for these
+/// roots: its parts are checked on other threads while the next are read.
+fn stat_list_holds(store: &Store, roots: &[PathBuf]) -> Result<Option<Held>, StoreError> {
+    let mut check: Option<StatListCheck> = None;
+    folders::visit_stat_list(store.conn(), |part| match &mut check {
+        Some(check) => check.part(part),
+        None => match StatListCheck::start(part, roots) {
+            Some(started) => {
+                check = Some(started);
+                ControlFlow::Continue(())
+            }
+            None => ControlFlow::Break(()),
+        },
+    })?;
+    Ok(check.and_then(StatListCheck::finish))
+}
+
 /// Each root's `projects` folder, as cursor paths start.
 fn project_folders(roots: &[PathBuf]) -> Vec<String> {
     roots
@@ -385,6 +409,16 @@ pub fn ingest(
         roots: roots.to_vec(),
         ..IngestReport::default()
     };
+    // The cheapest path: stats only, in one pass, no walk, no lock, no write.
+    if let Some(held) = stat_list_holds(store, roots)? {
+        report.unchanged = true;
+        report.stat_list_held = true;
+        report.files_seen = held.transcripts;
+        report.folders_reused = held.folders;
+        report.timings.walk_ms = ms_since(&mut phase);
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        return Ok(report);
+    }
     let (memo, unreadable_folders) = folder_memo(folders::load_all(store.conn())?);
     let walk = find_transcripts(roots, &memo);
     report.files_seen = walk.files.len() as u64;
@@ -441,127 +475,147 @@ pub fn ingest(
     }
     report.timings.read_parse_ms = ms_since(&mut phase);
 
-    // Merge sightings across files before touching the table. Keyed by the response's
-    // own key, moved out while in the map (restored below) so no key is copied.
-    let mut merged: foldhash::HashMap<String, Box<Response>> = foldhash::HashMap::default();
-    let mut stats = LineStats::default();
-    let mut notices = Vec::new();
-    let mut new_cursors = Vec::new();
-    for (w, read) in reads {
-        let read = match read {
-            Ok(r) => r,
-            Err(e) => {
-                report.problems.push(Problem {
-                    path: w.key,
-                    reason: e.to_string(),
-                });
-                continue;
+    // The stat list is recorded on another core while this one writes: it needs only
+    // the walk (and is not kept if a read failed).
+    std::thread::scope(|scope| {
+        let recording = scope.spawn(|| ctm_source::stat_list::record(roots, &walk, &memo));
+
+        // Merge sightings across files before touching the table. Keyed by the response's
+        // own key, moved out while in the map (restored below) so no key is copied.
+        let mut merged: foldhash::HashMap<String, Box<Response>> = foldhash::HashMap::default();
+        let mut stats = LineStats::default();
+        let mut notices = Vec::new();
+        let mut new_cursors = Vec::new();
+        for (w, read) in reads {
+            let read = match read {
+                Ok(r) => r,
+                Err(e) => {
+                    report.problems.push(Problem {
+                        path: w.key,
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            report.files_read += 1;
+            report.files_restarted += u64::from(read.restarted);
+            report.bytes_read += read.bytes_read();
+            stats.add(&read.stats);
+            notices.extend(read.limit_notices);
+            for mut r in read.responses {
+                match merged.get_mut(&r.key) {
+                    Some(m) => {
+                        // Both keys empty while in the map: merge compares like with like.
+                        r.key = String::new();
+                        m.merge(*r);
+                    }
+                    None => {
+                        merged.insert(std::mem::take(&mut r.key), r);
+                    }
+                }
             }
-        };
-        report.files_read += 1;
-        report.files_restarted += u64::from(read.restarted);
-        report.bytes_read += read.bytes_read();
-        stats.add(&read.stats);
-        notices.extend(read.limit_notices);
-        for mut r in read.responses {
-            match merged.get_mut(&r.key) {
-                Some(m) => {
-                    // Both keys empty while in the map: merge compares like with like.
-                    r.key = String::new();
-                    m.merge(*r);
-                }
-                None => {
-                    merged.insert(std::mem::take(&mut r.key), r);
-                }
+            let head = read.head.unwrap_or(Head { len: 0, hash: 0 });
+            let lines = known
+                .get(&w.key)
+                .filter(|_| !read.restarted && w.offset > 0)
+                .map_or(0, |c| c.lines);
+            new_cursors.push(Cursor {
+                path: w.key,
+                dev: w.file.dev,
+                ino: w.file.ino,
+                // The size and mtime seen before reading: a file that grew meanwhile differs
+                // next time and its new bytes are read then.
+                size: w.file.size,
+                mtime_ns: w.file.mtime_ns,
+                offset: read.end_offset,
+                head_len: head.len,
+                head_hash: head.hash,
+                lines: lines + read.stats.lines,
+                missing_since: None,
+            });
+        }
+
+        report.timings.merge_ms = ms_since(&mut phase);
+        let mut responses: Vec<Box<Response>> = merged
+            .into_iter()
+            .map(|(key, mut r)| {
+                r.key = key;
+                r
+            })
+            .collect();
+        if let Some(horizon) = retention::facts_horizon(&tx)? {
+            let before = responses.len();
+            responses.retain(|r| r.timestamp_ms >= horizon);
+            report.responses_before_horizon = (before - responses.len()) as u64;
+        }
+        responses.sort_by(|a, b| (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key)));
+        let price = |r: &Response| price_response(prices, r);
+        let mut writer = FactWriter::new(&tx)?;
+        for r in responses {
+            writer.upsert(*r, &price, now)?;
+        }
+        let first_ingest = writer.started_empty();
+        let (touched, written) = writer.finish()?;
+        for n in &notices {
+            if facts::record_limit_notice(
+                &tx,
+                n.timestamp_ms,
+                n.resets_at_s,
+                n.session_id.as_deref(),
+            )? {
+                report.limit_notices_added += 1;
             }
         }
-        let head = read.head.unwrap_or(Head { len: 0, hash: 0 });
-        let lines = known
-            .get(&w.key)
-            .filter(|_| !read.restarted && w.offset > 0)
-            .map_or(0, |c| c.lines);
-        new_cursors.push(Cursor {
-            path: w.key,
-            dev: w.file.dev,
-            ino: w.file.ino,
-            // The size and mtime seen before reading: a file that grew meanwhile differs
-            // next time and its new bytes are read then.
-            size: w.file.size,
-            mtime_ns: w.file.mtime_ns,
-            offset: read.end_offset,
-            head_len: head.len,
-            head_hash: head.hash,
-            lines: lines + read.stats.lines,
-            missing_since: None,
-        });
-    }
-
-    report.timings.merge_ms = ms_since(&mut phase);
-    let mut responses: Vec<Box<Response>> = merged
-        .into_iter()
-        .map(|(key, mut r)| {
-            r.key = key;
-            r
-        })
-        .collect();
-    if let Some(horizon) = retention::facts_horizon(&tx)? {
-        let before = responses.len();
-        responses.retain(|r| r.timestamp_ms >= horizon);
-        report.responses_before_horizon = (before - responses.len()) as u64;
-    }
-    responses.sort_by(|a, b| (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key)));
-    let price = |r: &Response| price_response(prices, r);
-    let mut writer = FactWriter::new(&tx)?;
-    for r in responses {
-        writer.upsert(*r, &price, now)?;
-    }
-    let first_ingest = writer.started_empty();
-    let (touched, written) = writer.finish()?;
-    for n in &notices {
-        if facts::record_limit_notice(&tx, n.timestamp_ms, n.resets_at_s, n.session_id.as_deref())?
-        {
-            report.limit_notices_added += 1;
+        let cursor_writer = CursorWriter::new(&tx)?;
+        for c in &new_cursors {
+            cursor_writer.save(c, now)?;
         }
-    }
-    for c in &new_cursors {
-        cursors::save(&tx, c, now)?;
-    }
-    for path in gone {
-        cursors::mark_missing(&tx, &path, now)?;
-        report.files_missing += 1;
-    }
-    // Only in a run that writes anyway: remembering listings never makes a reader a writer.
-    let (listed, forget) = folder_changes(roots, &walk, &memo, &unreadable_folders);
-    folders::save_changes(&tx, &listed, &forget)?;
-    report.timings.write_ms = ms_since(&mut phase);
-    derive::close_finished_blocks(&tx, now)?;
-    if first_ingest {
-        // Everything is touched: one scan of the facts beats a query per session and day.
-        derive::rebuild_all(&tx)?;
-    } else {
-        derive::refresh(&tx, &touched, now)?;
-    }
-    if !touched.is_empty() {
-        config::set_raw(&tx, "last_sync_time", &derive::iso(now))?;
-    }
-    report.unpriced_models = facts::unpriced_models(&tx)?.into_iter().collect();
-    report.timings.derive_ms = ms_since(&mut phase);
-    tx.commit().map_err(StoreError::from)?;
-    report.timings.commit_ms = ms_since(&mut phase);
+        for path in gone {
+            cursor_writer.mark_missing(&path, now)?;
+            report.files_missing += 1;
+        }
+        // Only in a run that writes anyway: remembering listings never makes a reader a writer.
+        let (listed, forget) = folder_changes(roots, &walk, &memo, &unreadable_folders);
+        folders::save_changes(&tx, &listed, &forget)?;
+        // After the cursor writes (their writer dropped the old list). With no problem,
+        // each found file's cursor now holds the stat the walk met it with, which the
+        // list records.
+        let list = recording
+            .join()
+            .ok()
+            .flatten()
+            .filter(|_| report.problems.is_empty());
+        folders::save_stat_list(&tx, list.as_deref())?;
+        report.timings.write_ms = ms_since(&mut phase);
+        derive::close_finished_blocks(&tx, now)?;
+        if first_ingest {
+            // Everything is touched: one scan of the facts beats a query per session and day.
+            derive::rebuild_all(&tx)?;
+        } else {
+            derive::refresh(&tx, &touched, now)?;
+        }
+        if !touched.is_empty() {
+            config::set_raw(&tx, "last_sync_time", &derive::iso(now))?;
+        }
+        report.unpriced_models = facts::unpriced_models(&tx)?.into_iter().collect();
+        report.timings.derive_ms = ms_since(&mut phase);
+        tx.commit().map_err(StoreError::from)?;
+        report.timings.commit_ms = ms_since(&mut phase);
 
-    report.lines_read = stats.lines;
-    report.usage_lines = stats.usage_lines;
-    report.synthetic_lines = stats.synthetic_lines;
-    report.skipped = SkipReason::ALL
-        .iter()
-        .map(|&r| (r.name(), stats.skipped(r)))
-        .filter(|&(_, n)| n > 0)
-        .collect();
-    report.responses_added = written.inserted;
-    report.responses_updated = written.updated;
-    report.sidechain_replays = written.replays;
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    Ok(report)
+        report.lines_read = stats.lines;
+        report.usage_lines = stats.usage_lines;
+        report.synthetic_lines = stats.synthetic_lines;
+        report.skipped = SkipReason::ALL
+            .iter()
+            .map(|&r| (r.name(), stats.skipped(r)))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        report.responses_added = written.inserted;
+        report.responses_updated = written.updated;
+        report.sidechain_replays = written.replays;
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    })
 }
 
 #[cfg(test)]
@@ -641,10 +695,11 @@ mod tests {
             let db = dir.path().join(format!("{}.db", case.replace(' ', "-")));
             let mut store = Store::open(&db, &OpenOptions::default()).unwrap();
             let tx = store.write().unwrap();
+            let writer = CursorWriter::new(&tx).unwrap();
             for c in &stored {
-                cursors::save(&tx, c, 0).unwrap();
+                writer.save(c, 0).unwrap();
                 if let Some(at) = c.missing_since {
-                    cursors::mark_missing(&tx, &c.path, at).unwrap();
+                    writer.mark_missing(&c.path, at).unwrap();
                 }
             }
             tx.commit().unwrap();

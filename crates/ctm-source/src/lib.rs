@@ -2,6 +2,7 @@
 //!
 //! - [`roots`]: which folders are data roots (`--claude-dir`, `CLAUDE_CONFIG_DIR`, defaults).
 //! - [`walk`]: every transcript under them, once, with the stat facts a cursor compares.
+//! - [`stat_list`]: what a complete walk met, with its stats, checked later in one pass.
 //! - [`read`]: the new bytes of one transcript, folded into one sighting per response.
 //! - [`line`]: one line in, at most one usage sighting out; bad lines get a counted reason.
 //!
@@ -10,6 +11,7 @@
 pub mod line;
 pub mod read;
 pub mod roots;
+pub mod stat_list;
 pub mod walk;
 
 pub use line::{parse_line, parse_timestamp_ms, LimitNotice, LineOutcome, SkipReason};

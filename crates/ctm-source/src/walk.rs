@@ -127,6 +127,20 @@ impl FolderListing {
         Some(listing)
     }
 
+    /// Whether this listing still tells what the folder holds, given the folder's stat
+    /// now: the same folder, not modified since, and listed after the racy window.
+    pub(crate) fn vouched_for(&self, now: &Stat) -> bool {
+        self.dev == now.dev
+            && self.ino == now.ino
+            && self.mtime_ns == now.mtime_ns
+            && self.settled()
+    }
+
+    /// Whether the listing began after the racy window of the folder's mtime.
+    pub(crate) fn settled(&self) -> bool {
+        self.mtime_ns < self.listed_at_ns.saturating_sub(RACY_NS)
+    }
+
     /// The entries as stored (see [`FolderListing::from_stored`]).
     pub fn stored_entries(&self) -> &[u8] {
         &self.entries
@@ -134,7 +148,7 @@ impl FolderListing {
 
     /// The entries, in name order, each name as the C string it is stored as (every
     /// name is followed by its NUL), for a stat relative to the folder.
-    fn entries_c(&self) -> impl Iterator<Item = (EntryKind, &CStr)> {
+    pub(crate) fn entries_c(&self) -> impl Iterator<Item = (EntryKind, &CStr)> {
         let mut rest = self.entries.as_slice();
         std::iter::from_fn(move || {
             let (&code, tail) = rest.split_first()?;
@@ -170,6 +184,8 @@ const RACY_NS: i64 = 2_000_000_000;
 #[derive(Debug, Default)]
 pub struct Walk {
     pub files: Vec<FoundFile>,
+    /// What each root's `projects` path was when the walk began, in the roots' order.
+    pub(crate) projects: Vec<ProjectsFolder>,
     pub problems: Vec<WalkProblem>,
     /// Directories skipped because a symlink led back into a folder already walked.
     pub symlink_loops: u64,
@@ -181,6 +197,16 @@ pub struct Walk {
     pub folders_listed: u64,
     /// Folders whose remembered listing was used instead.
     pub folders_reused: u64,
+}
+
+/// What the walk found at a root's `projects` path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProjectsFolder {
+    Missing,
+    /// A folder (links followed), entered with this stat.
+    Folder(Stat),
+    /// Something else, or an error: reported or skipped.
+    Other,
 }
 
 /// Walks every root's `projects/` folder recursively for `*.jsonl` transcripts.
@@ -199,7 +225,7 @@ pub fn find_transcripts(roots: &[PathBuf], memo: &FolderMemo) -> Walk {
     find_transcripts_on(roots, memo, local_file_system, PREFETCH_FOLDERS)
 }
 
-fn find_transcripts_on(
+pub(crate) fn find_transcripts_on(
     roots: &[PathBuf],
     memo: &FolderMemo,
     is_local: fn(&Path) -> bool,
@@ -217,15 +243,23 @@ fn find_transcripts_on(
     };
     for root in roots {
         let projects = root.join("projects");
-        match fs::metadata(&projects) {
-            Ok(m) if m.is_dir() => walker.enter(&projects, &Stat::from(&m)),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => walker.walk.problems.push(WalkProblem {
-                path: projects,
-                reason: e.to_string(),
-            }),
-        }
+        let found = match fs::metadata(&projects) {
+            Ok(m) if m.is_dir() => {
+                let stat = Stat::from(&m);
+                walker.enter(&projects, &stat);
+                ProjectsFolder::Folder(stat)
+            }
+            Ok(_) => ProjectsFolder::Other,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ProjectsFolder::Missing,
+            Err(e) => {
+                walker.walk.problems.push(WalkProblem {
+                    path: projects,
+                    reason: e.to_string(),
+                });
+                ProjectsFolder::Other
+            }
+        };
+        walker.walk.projects.push(found);
     }
     walker.walk
 }
@@ -248,13 +282,13 @@ type Stated = (EntryKind, PathBuf, Option<Stat>);
 
 /// What the walk needs of a stat, from `std` or from a `statx` relative to a folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stat {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i64,
-    is_dir: bool,
-    is_file: bool,
+pub(crate) struct Stat {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) size: u64,
+    pub(crate) mtime_ns: i64,
+    pub(crate) is_dir: bool,
+    pub(crate) is_file: bool,
 }
 
 impl From<&fs::Metadata> for Stat {
@@ -344,11 +378,7 @@ impl Walker<'_> {
         let mtime_ns = meta.mtime_ns;
         if remember {
             if let Some(known) = self.memo.get(dir.as_os_str()) {
-                let vouched = known.dev == meta.dev
-                    && known.ino == meta.ino
-                    && known.mtime_ns == mtime_ns
-                    && mtime_ns < known.listed_at_ns.saturating_sub(RACY_NS);
-                if vouched {
+                if known.vouched_for(meta) {
                     let stats = match self.prefetched.remove(dir.as_os_str()) {
                         Some(stats) => stats,
                         None => stat_entries(dir.as_os_str(), known),
@@ -494,7 +524,7 @@ fn stat_entries(dir: &OsStr, listing: &FolderListing) -> Option<Vec<Option<Stat>
 
 /// Stats entries of one folder by name (links not followed).
 #[cfg(target_os = "linux")]
-enum EntryStats {
+pub(crate) enum EntryStats {
     /// The folder, opened: each stat looks up one name.
     Opened(std::os::fd::OwnedFd),
     /// The folder's path and a slash (`dir_len` bytes), to which each name is appended.
@@ -505,7 +535,7 @@ enum EntryStats {
 impl EntryStats {
     /// Opening (and closing) a folder costs about two stats by path, so a folder is
     /// opened only for four stats or more. `None` when it cannot be opened.
-    fn new(dir: &OsStr, stats: usize) -> Option<Self> {
+    pub(crate) fn new(dir: &OsStr, stats: usize) -> Option<Self> {
         use std::os::fd::{FromRawFd, OwnedFd};
         if stats < 4 {
             let mut path = Vec::with_capacity(dir.len() + 64);
@@ -529,7 +559,7 @@ impl EntryStats {
         Some(EntryStats::Opened(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    fn stat(&mut self, name: &CStr) -> Option<Stat> {
+    pub(crate) fn stat(&mut self, name: &CStr) -> Option<Stat> {
         use std::os::fd::AsRawFd;
         // SAFETY: a zeroed statx is a valid value; the call fills it.
         let mut buf: libc::statx = unsafe { std::mem::zeroed() };
@@ -582,15 +612,15 @@ impl EntryStats {
 }
 
 #[cfg(not(target_os = "linux"))]
-struct EntryStats(PathBuf);
+pub(crate) struct EntryStats(PathBuf);
 
 #[cfg(not(target_os = "linux"))]
 impl EntryStats {
-    fn new(dir: &OsStr, _stats: usize) -> Option<Self> {
+    pub(crate) fn new(dir: &OsStr, _stats: usize) -> Option<Self> {
         Some(EntryStats(PathBuf::from(dir)))
     }
 
-    fn stat(&mut self, name: &CStr) -> Option<Stat> {
+    pub(crate) fn stat(&mut self, name: &CStr) -> Option<Stat> {
         let m = fs::symlink_metadata(self.0.join(OsStr::from_bytes(name.to_bytes()))).ok()?;
         Some(Stat::from(&m))
     }
@@ -1006,7 +1036,8 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
 
         /// After any sequence of changes, a walk with the memo of the walk before finds
-        /// exactly what a walk listing every folder finds. Folder times are set to a
+        /// exactly what a walk listing every folder finds, and the stat list of the walk
+        /// before holds only if that is what it found. Folder times are set to a
         /// new instant in the past whenever a change moved them, so listings are never
         /// racy and the memo is really reused.
         #[test]
@@ -1021,6 +1052,7 @@ mod tests {
             let base = SystemTime::now() - Duration::from_secs(100_000);
             let mut set: HashMap<PathBuf, SystemTime> = HashMap::new();
             let mut memo = FolderMemo::default();
+            let mut recorded: Option<(Vec<Vec<u8>>, Vec<FoundFile>)> = None;
             for (step, op) in ops.iter().enumerate() {
                 let file = |f: usize, n: usize| projects.join(FOLDERS[f]).join(format!("t{n}.jsonl"));
                 let parent = |f: usize| projects.join(FOLDERS[f]);
@@ -1066,6 +1098,17 @@ mod tests {
                 proptest::prop_assert_eq!(&ahead.files, &full.files, "ahead, after {:?}", &ops[..=step]);
                 proptest::prop_assert_eq!(ahead.folders_reused, walk.folders_reused);
                 proptest::prop_assert!(walk.problems.is_empty());
+                // The previous walk's stat list holds only if nothing it covers changed.
+                if let Some((list, files)) = &recorded {
+                    if crate::stat_list::tests::holds(list, roots).is_some() {
+                        proptest::prop_assert_eq!(&full.files, files, "held after {:?}", &ops[..=step]);
+                    }
+                }
+                let list = crate::stat_list::record(roots, &walk, &memo);
+                proptest::prop_assert!(list.is_some(), "recorded after {:?}", &ops[..=step]);
+                let list = list.unwrap();
+                proptest::prop_assert!(crate::stat_list::tests::holds(&list, roots).is_some());
+                recorded = Some((list, walk.files.clone()));
                 memo = next_memo(&walk, &memo);
             }
         }

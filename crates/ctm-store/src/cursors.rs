@@ -89,34 +89,50 @@ pub fn visit_stats(
     Ok(())
 }
 
-pub fn save(conn: &Connection, c: &Cursor, now_ms: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO file_cursors (path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, first_seen, \
-         last_read, missing_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL) \
-         ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino, size = excluded.size, \
-         mtime_ns = excluded.mtime_ns, offset = excluded.offset, head_len = excluded.head_len, \
-         head_hash = excluded.head_hash, lines = excluded.lines, last_read = excluded.last_read, missing_since = NULL",
-    )?
-    .execute(params![
-        c.path,
-        c.dev as i64,
-        c.ino as i64,
-        c.size as i64,
-        c.mtime_ns,
-        c.offset as i64,
-        c.head_len as i64,
-        c.head_hash as i64,
-        c.lines as i64,
-        now_ms
-    ])?;
-    Ok(())
+/// The one way to write cursors. Making one drops the walk's stat list (see
+/// [`crate::folders`]), which speaks only for the cursors it was recorded with; the
+/// ingest records a new one after its cursor writes, in the same transaction.
+pub struct CursorWriter<'c> {
+    conn: &'c Connection,
 }
 
-/// Notes that a transcript vanished. Its cursor and facts stay: history is kept.
-pub fn mark_missing(conn: &Connection, path: &str, now_ms: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE file_cursors SET missing_since = ?2 WHERE path = ?1 AND missing_since IS NULL",
-    )?
-    .execute(params![path, now_ms])?;
-    Ok(())
+impl<'c> CursorWriter<'c> {
+    pub fn new(conn: &'c Connection) -> Result<Self, StoreError> {
+        crate::folders::save_stat_list(conn, None)?;
+        Ok(CursorWriter { conn })
+    }
+
+    pub fn save(&self, c: &Cursor, now_ms: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO file_cursors (path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, first_seen, \
+                 last_read, missing_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL) \
+                 ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino, size = excluded.size, \
+                 mtime_ns = excluded.mtime_ns, offset = excluded.offset, head_len = excluded.head_len, \
+                 head_hash = excluded.head_hash, lines = excluded.lines, last_read = excluded.last_read, missing_since = NULL",
+            )?
+            .execute(params![
+                c.path,
+                c.dev as i64,
+                c.ino as i64,
+                c.size as i64,
+                c.mtime_ns,
+                c.offset as i64,
+                c.head_len as i64,
+                c.head_hash as i64,
+                c.lines as i64,
+                now_ms
+            ])?;
+        Ok(())
+    }
+
+    /// Notes that a transcript vanished. Its cursor and facts stay: history is kept.
+    pub fn mark_missing(&self, path: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE file_cursors SET missing_since = ?2 WHERE path = ?1 AND missing_since IS NULL",
+            )?
+            .execute(params![path, now_ms])?;
+        Ok(())
+    }
 }

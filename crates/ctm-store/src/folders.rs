@@ -1,7 +1,13 @@
-//! The walk's folder memo (`walk_folders`): what each folder under the data roots held
-//! when it was last listed. The walk decides what may be reused; this module only
-//! keeps the rows, written in the ingest's transaction and only when it writes anyway,
-//! so a run where nothing changed stays a reader.
+//! What the walk remembers between runs, written in the ingest's transaction and only
+//! when it writes anyway, so a run where nothing changed stays a reader:
+//! - the folder memo (`walk_folders`): what each folder under the data roots held when
+//!   it was last listed. The walk decides what may be reused; this module keeps rows.
+//! - the stat list (`walk_stat_list`): what the last complete walk met, with its stats
+//!   (ctm-source encodes and checks it). Writing cursors drops it (see
+//!   [`crate::cursors::CursorWriter`]), so a list in the store always speaks for the
+//!   cursors beside it.
+
+use std::ops::ControlFlow;
 
 use rusqlite::{params, Connection};
 
@@ -65,6 +71,36 @@ pub fn save_changes(
     Ok(())
 }
 
+/// Visits the stored stat list's parts in order (the header first) until `visit`
+/// breaks; none when no list is stored.
+pub fn visit_stat_list(
+    conn: &Connection,
+    mut visit: impl FnMut(&[u8]) -> ControlFlow<()>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT bytes FROM walk_stat_list ORDER BY part")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let part = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+        if visit(part).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps `parts` as the stat list, or none. Called after the run's cursors are written:
+/// making their writer drops the list.
+pub fn save_stat_list(conn: &Connection, parts: Option<&[Vec<u8>]>) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM walk_stat_list")?
+        .execute([])?;
+    let mut insert =
+        conn.prepare_cached("INSERT INTO walk_stat_list (part, bytes) VALUES (?1, ?2)")?;
+    for (i, part) in parts.unwrap_or_default().iter().enumerate() {
+        insert.execute(params![i as i64, part])?;
+    }
+    Ok(())
+}
+
 /// Whether `path` is `scope` or below it, by whole path components.
 pub fn is_within(path: &str, scope: &str) -> bool {
     path.strip_prefix(scope)
@@ -116,6 +152,59 @@ mod tests {
             load_all(store.conn()).unwrap(),
             vec![row("/r/projects/a", 2)]
         );
+    }
+
+    fn stored_list(conn: &Connection) -> Vec<Vec<u8>> {
+        let mut parts = Vec::new();
+        visit_stat_list(conn, |p| {
+            parts.push(p.to_vec());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        parts
+    }
+
+    #[test]
+    fn writing_cursors_drops_the_stat_list() {
+        use crate::cursors::{self, Cursor, CursorWriter};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db"), &OpenOptions::default()).unwrap();
+        let cursor = Cursor {
+            path: "/r/projects/a/t.jsonl".into(),
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime_ns: 4,
+            offset: 3,
+            head_len: 3,
+            head_hash: 5,
+            lines: 1,
+            missing_since: None,
+        };
+        let list = vec![b"header".to_vec(), b"one".to_vec(), b"two".to_vec()];
+        let tx = store.write().unwrap();
+        save_stat_list(&tx, Some(&list)).unwrap();
+        assert_eq!(stored_list(&tx), list);
+        let writer = CursorWriter::new(&tx).unwrap();
+        assert!(
+            stored_list(&tx).is_empty(),
+            "dropped before any cursor is written"
+        );
+        writer.save(&cursor, 1).unwrap();
+        writer.mark_missing(&cursor.path, 2).unwrap();
+        // The ingest records its list after its cursor writes.
+        save_stat_list(&tx, Some(&list)).unwrap();
+        tx.commit().unwrap();
+        let stored = cursors::load_all(store.conn()).unwrap();
+        assert_eq!(stored[&cursor.path].missing_since, Some(2));
+        assert_eq!(stored_list(store.conn()), list);
+
+        // A shorter list replaces a longer one whole; none leaves none.
+        let tx = store.write().unwrap();
+        save_stat_list(&tx, Some(&list[..1])).unwrap();
+        assert_eq!(stored_list(&tx), list[..1]);
+        save_stat_list(&tx, None).unwrap();
+        assert!(stored_list(&tx).is_empty());
     }
 
     #[test]

@@ -117,6 +117,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0009_block_sums_in_row_order.sql"),
         add_columns: &[],
     },
+    Migration {
+        version: 10,
+        name: "stats of the last complete walk, dropped with any cursor change",
+        sql: include_str!("../migrations/0010_walk_stat_list.sql"),
+        add_columns: &[],
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.

@@ -421,16 +421,16 @@ fn db_migrate_to_a_version_then_to_the_latest() {
     let out = run(env.ctm().args(["db", "migrate"]));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        said.contains("applied migration 2") && said.contains("applied migration 9"),
+        said.contains("applied migration 2") && said.contains("applied migration 10"),
         "{said}"
     );
     assert_eq!(
         json(env.ctm().args(["db", "status", "--json"]))["schemaVersion"],
-        9
+        10
     );
     let bad = env
         .ctm()
-        .args(["db", "migrate", "--to", "10"])
+        .args(["db", "migrate", "--to", "11"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
@@ -471,7 +471,8 @@ fn db_check_finds_a_tampered_derived_table_and_rebuild_repairs_it() {
 
 /// A run stats folders instead of listing them while they are unchanged (their
 /// listings are kept in the store); a transcript added to a folder changes the folder's
-/// mtime, so that folder alone is listed again and the new file is found.
+/// mtime, so that folder alone is listed again and the new file is found. A run where
+/// nothing changed checks the last walk's stat list instead of walking, while it holds.
 #[test]
 fn unchanged_folders_are_not_listed_again_and_a_new_transcript_is_found() {
     let env = Env::new();
@@ -513,6 +514,11 @@ fn unchanged_folders_are_not_listed_again_and_a_new_transcript_is_found() {
     assert_eq!(second["unchanged"], true);
     assert_eq!(second["foldersListed"], 0, "{second}");
     assert_eq!(second["foldersReused"], listed);
+    assert_eq!(
+        second["statListHeld"], true,
+        "the first run's stats all held"
+    );
+    assert_eq!(second["filesSeen"], first["filesSeen"]);
 
     // A new session in the first project folder.
     let project = std::fs::read_dir(&projects)
@@ -532,8 +538,59 @@ fn unchanged_folders_are_not_listed_again_and_a_new_transcript_is_found() {
     );
     std::fs::write(project.join("new-session.jsonl"), line + "\n").unwrap();
     let third = ingest();
+    assert_eq!(third["statListHeld"], false, "{third}");
     assert_eq!(third["filesRead"], 1, "{third}");
     assert_eq!(third["responsesAdded"], 1);
     assert_eq!(third["foldersListed"], 1, "only the folder that changed");
     assert_eq!(third["foldersReused"], listed - 1);
+
+    // The folder just listed is within the racy window, so no stat list was recorded.
+    let fourth = ingest();
+    assert_eq!(fourth["unchanged"], true);
+    assert_eq!(fourth["statListHeld"], false, "{fourth}");
+
+    // Once the folder's time is old, it is listed again and trusted; a run that writes
+    // then records the list, which holds until a transcript merely grows (its folder
+    // untouched).
+    std::fs::File::open(&project)
+        .unwrap()
+        .set_times(std::fs::FileTimes::new().set_modified(past))
+        .unwrap();
+    let fifth = ingest();
+    assert_eq!(fifth["statListHeld"], false, "{fifth}");
+    let append = |message: &str, minute: u32| {
+        let line = assistant_line(
+            "new-session",
+            message,
+            &format!("req_{message}"),
+            &format!("2026-02-11T10:{minute:02}:00.000Z"),
+            "claude-sonnet-4-5-20250929",
+            1,
+            2,
+        );
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(project.join("new-session.jsonl"))
+            .unwrap();
+        std::io::Write::write_all(&mut file, (line + "\n").as_bytes()).unwrap();
+    };
+    append("msg_grown1", 5);
+    let sixth = ingest();
+    assert_eq!(
+        (
+            sixth["filesRead"].as_u64(),
+            sixth["responsesAdded"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let seventh = ingest();
+    assert_eq!(seventh["statListHeld"], true, "{seventh}");
+    append("msg_grown2", 6);
+    let eighth = ingest();
+    assert_eq!(eighth["statListHeld"], false, "{eighth}");
+    assert_eq!(eighth["unchanged"], false);
+    assert_eq!(eighth["filesRead"], 1);
+    assert_eq!(eighth["responsesAdded"], 1);
+    assert_eq!(eighth["foldersListed"], 0);
+    assert_eq!(ingest()["statListHeld"], true);
 }
