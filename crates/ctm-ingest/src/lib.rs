@@ -476,9 +476,13 @@ pub fn ingest(
     report.timings.read_parse_ms = ms_since(&mut phase);
 
     // The stat list is recorded on another core while this one writes: it needs only
-    // the walk (and is not kept if a read failed).
+    // the walk and the stored list's base, which it is written as an overlay on when
+    // little changed (and it is not kept if a read failed).
+    let stored_base = folders::stat_list_base(&tx)?;
     std::thread::scope(|scope| {
-        let recording = scope.spawn(|| ctm_source::stat_list::record(roots, &walk, &memo));
+        let recording = scope.spawn(|| {
+            ctm_source::stat_list::record(roots, &walk, &memo).map(|r| r.rows(&stored_base))
+        });
 
         // Merge sightings across files before touching the table. Keyed by the response's
         // own key, moved out while in the map (restored below) so no key is copied.
@@ -585,7 +589,14 @@ pub fn ingest(
             .ok()
             .flatten()
             .filter(|_| report.problems.is_empty());
-        folders::save_stat_list(&tx, list.as_deref())?;
+        folders::save_stat_list(
+            &tx,
+            list.as_ref().map(|rows| folders::StatListRows {
+                header: &rows.header,
+                overlay: &rows.overlay,
+                base: rows.base.as_deref(),
+            }),
+        )?;
         report.timings.write_ms = ms_since(&mut phase);
         derive::close_finished_blocks(&tx, now)?;
         if first_ingest {

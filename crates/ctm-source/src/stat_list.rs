@@ -43,7 +43,7 @@ use crate::walk::{
     EntryKind, EntryStats, FolderListing, FolderMemo, FoundFile, ProjectsFolder, Stat, Walk,
 };
 
-const MAGIC: &[u8] = b"ctm stat list 2\0";
+const MAGIC: &[u8] = b"ctm stat list 3\0";
 
 /// Deeper than any Claude Code data root; a walk this deep is not recorded.
 const MAX_DEPTH: usize = 256;
@@ -51,9 +51,9 @@ const MAX_DEPTH: usize = 256;
 /// About how large a part grows before the next begins.
 const PART_BYTES: usize = 32 << 10;
 
-/// The stat list of `walk` (given the memo it was walked with) as its header and parts,
-/// or `None` when some of it cannot be vouched for by stats alone.
-pub fn record(roots: &[PathBuf], walk: &Walk, memo: &FolderMemo) -> Option<Vec<Vec<u8>>> {
+/// The stat list of `walk` (given the memo it was walked with), or `None` when some of
+/// it cannot be vouched for by stats alone. [`Recorded::rows`] encodes it.
+pub fn record<'w>(roots: &[PathBuf], walk: &'w Walk, memo: &'w FolderMemo) -> Option<Recorded<'w>> {
     if !walk.problems.is_empty() || walk.symlink_loops > 0 || walk.projects.len() != roots.len() {
         return None;
     }
@@ -74,20 +74,20 @@ pub fn record(roots: &[PathBuf], walk: &Walk, memo: &FolderMemo) -> Option<Vec<V
         folders: Vec::new(),
         transcripts: 0,
     };
-    let mut header = MAGIC.to_vec();
-    put_varint(&mut header, roots.len() as u64);
+    let mut roots_part = MAGIC.to_vec();
+    put_varint(&mut roots_part, roots.len() as u64);
     for (root, found) in roots.iter().zip(&walk.projects) {
         let projects = root.join("projects");
-        put_bytes(&mut header, projects.as_os_str().as_bytes());
+        put_bytes(&mut roots_part, projects.as_os_str().as_bytes());
         match found {
-            ProjectsFolder::Missing => header.push(0),
+            ProjectsFolder::Missing => roots_part.push(0),
             ProjectsFolder::Folder(stat) => {
                 let listing = *recorder.listings.get(projects.as_os_str())?;
                 if !listing.vouched_for(stat) {
                     return None;
                 }
-                header.push(1);
-                put_folder_stat(&mut header, listing);
+                roots_part.push(1);
+                put_folder_stat(&mut roots_part, listing);
                 recorder.folder(&projects, listing, 0)?;
             }
             ProjectsFolder::Other => return None,
@@ -104,11 +104,121 @@ pub fn record(roots: &[PathBuf], walk: &Walk, memo: &FolderMemo) -> Option<Vec<V
             .cmp(&a.newest_ns)
             .then_with(|| a.path.cmp(b.path))
     });
-    let parts = pack(&folders);
-    put_varint(&mut header, folders.len() as u64);
-    put_varint(&mut header, walk.files.len() as u64);
-    put_varint(&mut header, parts.len() as u64);
-    Some(std::iter::once(header).chain(parts).collect())
+    Some(Recorded {
+        roots: roots_part,
+        folders,
+        transcripts: walk.files.len() as u64,
+    })
+}
+
+/// A recorded list, to be encoded against the base the store holds.
+pub struct Recorded<'w> {
+    /// The header's start: [`MAGIC`] and the roots.
+    roots: Vec<u8>,
+    /// Newest entries first.
+    folders: Vec<FolderRecord<'w>>,
+    transcripts: u64,
+}
+
+/// What to store for a list: its header, its overlay, and its base when the stored one
+/// is to be replaced.
+#[derive(Debug)]
+pub struct ListRows {
+    pub header: Vec<u8>,
+    /// Folders that differ from the stored base (or are gone from it).
+    pub overlay: Vec<Vec<u8>>,
+    /// `None`: the stored base stays.
+    pub base: Option<Vec<Vec<u8>>>,
+}
+
+impl Recorded<'_> {
+    /// The rows to store, given the stored base parts: only the folders that differ
+    /// from them, as an overlay, while that stays under a quarter of the base's size
+    /// (a run that reads a few grown transcripts then writes a few folders, not the
+    /// whole list); else a new base.
+    pub fn rows(&self, stored_base: &[Vec<u8>]) -> ListRows {
+        if let Some(overlay) = self.overlay_on(stored_base) {
+            return self.rows_with(overlay, None, stored_base.len());
+        }
+        let base = pack(
+            self.folders
+                .iter()
+                .map(|f| (f.path, Record::Whole(f.count, &f.entries))),
+        );
+        let parts = base.len();
+        self.rows_with(Vec::new(), Some(base), parts)
+    }
+
+    fn rows_with(
+        &self,
+        overlay: Vec<Vec<u8>>,
+        base: Option<Vec<Vec<u8>>>,
+        base_parts: usize,
+    ) -> ListRows {
+        let mut header = self.roots.clone();
+        put_varint(&mut header, self.folders.len() as u64);
+        put_varint(&mut header, self.transcripts);
+        put_varint(&mut header, overlay.len() as u64);
+        put_varint(&mut header, base_parts as u64);
+        ListRows {
+            header,
+            overlay,
+            base,
+        }
+    }
+
+    /// The overlay that turns the stored base into this list, or `None` when a new
+    /// base is better (none stored, unreadable, or too much changed).
+    fn overlay_on(&self, stored_base: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+        let base_bytes: usize = stored_base.iter().map(Vec::len).sum();
+        let mut stored: foldhash::HashMap<Vec<u8>, (usize, &[u8])> = Default::default();
+        for part in stored_base {
+            for_each_record(part, |path, record| match record {
+                Stored::Whole(count, entries) => {
+                    stored.insert(path.to_vec(), (count, entries));
+                    Some(())
+                }
+                _ => None,
+            })?;
+        }
+        if stored.is_empty() {
+            return None;
+        }
+        let mut changes = Vec::new();
+        let mut size = 0;
+        let mut kept = 0;
+        for f in &self.folders {
+            let whole = Record::Whole(f.count, &f.entries);
+            let record = match stored.get(f.path) {
+                Some(&(count, entries)) => {
+                    kept += 1;
+                    if count == f.count && entries == f.entries {
+                        continue;
+                    }
+                    // A few entries of a large folder (a project's sessions) changed:
+                    // those entries only.
+                    match patch(count, entries, f.count, &f.entries) {
+                        Some((n, bytes)) if bytes.len() * 2 < f.entries.len() => {
+                            Record::Patch(n, bytes)
+                        }
+                        _ => whole,
+                    }
+                }
+                None => whole,
+            };
+            size += f.path.len() + record.len();
+            changes.push((f.path, record));
+        }
+        if kept < stored.len() {
+            // Folders of the base this list no longer has.
+            let now: foldhash::HashSet<&[u8]> = self.folders.iter().map(|f| f.path).collect();
+            for path in stored.keys().filter(|p| !now.contains(p.as_slice())) {
+                size += path.len();
+                changes.push((path.as_slice(), Record::Gone));
+            }
+        }
+        (size * 4 <= base_bytes).then(|| pack(changes))
+    }
 }
 
 /// One folder as recorded: its path, its entries encoded, the newest entry's mtime.
@@ -135,19 +245,27 @@ impl<'w> Recorder<'w> {
         let path: &'w [u8] = (*self.listings.get_key_value(dir.as_os_str())?.0).as_bytes();
         let mut record = FolderRecord {
             path,
-            entries: Vec::new(),
+            // Each entry's name as listed, plus its stat.
+            entries: Vec::with_capacity(listing.stored_entries().len() * 3 / 2 + 16),
             count: 0,
             newest_ns: i64::MIN,
         };
         let mut children = Vec::new();
+        // Each entry's path, built in one buffer.
+        let mut child = Vec::with_capacity(path.len() + 64);
+        child.extend_from_slice(path);
+        child.push(b'/');
+        let dir_len = child.len();
         for (kind, name) in listing.entries() {
-            let child = dir.join(name);
+            child.truncate(dir_len);
+            child.extend_from_slice(name.as_bytes());
+            let child = OsStr::from_bytes(&child);
             record.count += 1;
             let out = &mut record.entries;
             match kind {
                 EntryKind::Link => return None,
                 EntryKind::Folder => {
-                    let listed = *self.listings.get(child.as_os_str())?;
+                    let (&key, &listed) = self.listings.get_key_value(child)?;
                     // The listing was taken with the stat the walk met the folder with
                     // (or was vouched for by it), so its stat is that stat.
                     if !listed.settled() {
@@ -156,10 +274,10 @@ impl<'w> Recorder<'w> {
                     put_name(out, b'd', name);
                     put_folder_stat(out, listed);
                     record.newest_ns = record.newest_ns.max(listed.mtime_ns);
-                    children.push((child, listed));
+                    children.push((key, listed));
                 }
                 EntryKind::Transcript => {
-                    let f = *self.files.get(child.as_os_str())?;
+                    let f = *self.files.get(child)?;
                     put_name(out, b'f', name);
                     put_varint(out, f.dev);
                     put_varint(out, f.ino);
@@ -172,68 +290,232 @@ impl<'w> Recorder<'w> {
         }
         self.folders.push(record);
         for (child, listed) in children {
-            self.folder(&child, listed, depth + 1)?;
+            self.folder(Path::new(child), listed, depth + 1)?;
         }
         Some(())
     }
 }
 
-/// Packs folders, in order, into parts of about [`PART_BYTES`].
-fn pack(folders: &[FolderRecord]) -> Vec<Vec<u8>> {
-    let mut parts = Vec::new();
-    let mut rest = folders;
-    while !rest.is_empty() {
-        let mut size = 0;
-        let take = rest
-            .iter()
-            .take_while(|f| {
-                let fits = size < PART_BYTES;
-                size += f.path.len() + f.entries.len();
-                fits
-            })
-            .count();
-        let (these, later) = rest.split_at(take);
-        let mut part = Vec::with_capacity(size + 16 * take);
-        put_varint(&mut part, these.len() as u64);
-        let mut previous: &[u8] = &[];
-        for f in these {
-            let shared = f
-                .path
-                .iter()
-                .zip(previous)
-                .take_while(|(a, b)| a == b)
-                .count();
-            put_varint(&mut part, shared as u64);
-            put_bytes(&mut part, &f.path[shared..]);
-            put_varint(&mut part, f.count as u64);
-            part.extend_from_slice(&f.entries);
-            previous = f.path;
+/// The changes that turn a folder's `old` entries into its `new` ones, by name: the
+/// entries set (added or changed) and the names gone; `None` when either is not in
+/// name order (listings are, so that never happens).
+fn patch(old_count: usize, old: &[u8], new_count: usize, new: &[u8]) -> Option<(usize, Vec<u8>)> {
+    let (old, new) = (named_entries(old_count, old)?, named_entries(new_count, new)?);
+    let mut out = Vec::new();
+    let mut changes = 0;
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        let order = match (old.get(i), new.get(j)) {
+            (Some(o), Some(n)) => o.0.cmp(n.0),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                out.push(GONE_ENTRY);
+                out.extend_from_slice(old[i].0.to_bytes_with_nul());
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.extend_from_slice(new[j].1);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                if old[i].1 == new[j].1 {
+                    (i, j) = (i + 1, j + 1);
+                    continue;
+                }
+                out.extend_from_slice(new[j].1);
+                (i, j) = (i + 1, j + 1);
+            }
         }
-        parts.push(part);
-        rest = later;
+        changes += 1;
+    }
+    Some((changes, out))
+}
+
+/// A folder's encoded entries, each with its name, checked to be in name order.
+fn named_entries(count: usize, entries: &[u8]) -> Option<Vec<(&CStr, &[u8])>> {
+    let mut r = Reader::new(entries);
+    let mut named: Vec<(&CStr, &[u8])> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = r.pos;
+        let entry = r.entry()?;
+        if named.last().is_some_and(|(last, _)| *last >= entry.name) {
+            return None;
+        }
+        named.push((entry.name, &entries[start..r.pos]));
+    }
+    Some(named)
+}
+
+/// A folder's record in a part, to be packed.
+enum Record<'r> {
+    /// Every entry: a base's records, and an overlay's for a new or much changed folder.
+    Whole(usize, &'r [u8]),
+    /// Entries set or gone by name, over the base's record (overlays only).
+    Patch(usize, Vec<u8>),
+    /// The folder is gone from the base (overlays only).
+    Gone,
+}
+
+impl Record<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Record::Whole(_, entries) => entries.len(),
+            Record::Patch(_, changes) => changes.len(),
+            Record::Gone => 0,
+        }
+    }
+}
+
+/// A folder's record as read from a part.
+enum Stored<'p> {
+    Whole(usize, &'p [u8]),
+    Patch(usize, &'p [u8]),
+    Gone,
+}
+
+/// The codes that follow a record's path: gone, a patch (its number of changes and
+/// the changes follow), or every entry (`n + 2` for `n` entries, which follow).
+const GONE: u64 = 0;
+const PATCH: u64 = 1;
+const WHOLE: u64 = 2;
+
+/// Marks a name gone in a patch (in place of an entry's kind).
+const GONE_ENTRY: u8 = b'x';
+
+/// Packs records, in order, into parts of about [`PART_BYTES`].
+fn pack<'r>(records: impl IntoIterator<Item = (&'r [u8], Record<'r>)>) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    let mut part = Vec::new();
+    let mut in_part = 0u64;
+    let mut previous: &[u8] = &[];
+    let mut finish = |part: &mut Vec<u8>, in_part: &mut u64| {
+        let mut whole = Vec::with_capacity(part.len() + 10);
+        put_varint(&mut whole, *in_part);
+        whole.append(part);
+        parts.push(whole);
+        *in_part = 0;
+    };
+    for (path, record) in records {
+        if part.len() >= PART_BYTES {
+            finish(&mut part, &mut in_part);
+            previous = &[];
+        }
+        let shared = path
+            .iter()
+            .zip(previous)
+            .take_while(|(a, b)| a == b)
+            .count();
+        put_varint(&mut part, shared as u64);
+        put_bytes(&mut part, &path[shared..]);
+        match record {
+            Record::Whole(count, entries) => {
+                put_varint(&mut part, count as u64 + WHOLE);
+                part.extend_from_slice(entries);
+            }
+            Record::Patch(count, changes) => {
+                put_varint(&mut part, PATCH);
+                put_varint(&mut part, count as u64);
+                part.extend_from_slice(&changes);
+            }
+            Record::Gone => put_varint(&mut part, GONE),
+        }
+        in_part += 1;
+        previous = path;
+    }
+    if in_part > 0 {
+        finish(&mut part, &mut in_part);
     }
     parts
 }
 
+/// Calls `each` with every record of a part and its path. `None` when the part is not
+/// one of ours or `each` says so.
+fn for_each_record<'p>(
+    part: &'p [u8],
+    mut each: impl FnMut(&[u8], Stored<'p>) -> Option<()>,
+) -> Option<()> {
+    let mut r = Reader::new(part);
+    let folders = r.varint()?;
+    let mut path: Vec<u8> = Vec::new();
+    for _ in 0..folders {
+        let shared = usize::try_from(r.varint()?).ok()?;
+        let len = usize::try_from(r.varint()?).ok()?;
+        if shared > path.len() {
+            return None;
+        }
+        path.truncate(shared);
+        path.extend_from_slice(r.take(len)?);
+        let record = match r.varint()? {
+            GONE => Stored::Gone,
+            PATCH => {
+                let count = usize::try_from(r.varint()?).ok()?;
+                let start = r.pos;
+                for _ in 0..count {
+                    r.change()?;
+                }
+                Stored::Patch(count, &part[start..r.pos])
+            }
+            n => {
+                let count = usize::try_from(n - WHOLE).ok()?;
+                let start = r.pos;
+                for _ in 0..count {
+                    r.entry()?;
+                }
+                Stored::Whole(count, &part[start..r.pos])
+            }
+        };
+        each(&path, record)?;
+    }
+    r.rest().is_empty().then_some(())
+}
+
 /// What a list that still holds covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Held {
     pub transcripts: u64,
     pub folders: u64,
 }
 
-/// A check of a stored list, fed its parts as they are read: other threads check the
-/// parts already handed over while the caller reads the next.
+/// A check of a stored list, fed its parts in order as they are read: the overlay's
+/// on this thread (they hold what changed last, and tell which base folders they
+/// replace), then the base's on every core while the caller reads the next.
 pub struct StatListCheck {
-    shared: Arc<Shared>,
-    workers: Vec<std::thread::JoinHandle<()>>,
     expected: Held,
-    parts_expected: u64,
+    overlay_parts: u64,
+    base_parts: u64,
     parts_given: u64,
+    /// Base folders the overlay replaces, removes or patches; moved into `shared` at
+    /// the base.
+    replaced: foldhash::HashMap<Vec<u8>, Replaced>,
+    /// How many of them are patches (each must meet its base folder).
+    patches: u64,
+    /// What the overlay's folders cover.
+    overlay_held: Held,
+    differs: bool,
+    /// From the first base part on.
+    base: Option<BaseCheck>,
 }
 
-#[derive(Default)]
+struct BaseCheck {
+    shared: Arc<Shared>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// What the overlay did to a base folder.
+enum Replaced {
+    /// Replaced whole, or gone: its base record is not checked.
+    Whole,
+    /// These entries (by name) were set or are gone: the rest of its record is checked.
+    Names(foldhash::HashSet<Vec<u8>>),
+}
+
 struct Shared {
+    replaced: foldhash::HashMap<Vec<u8>, Replaced>,
+    /// Base folders met that the overlay patched.
+    patched: AtomicU64,
     /// Parts not yet taken, and whether the last one was given.
     queue: Mutex<(VecDeque<Vec<u8>>, bool)>,
     ready: Condvar,
@@ -265,7 +547,10 @@ impl StatListCheck {
                 1 => {
                     let (dev, ino, mtime_ns) = (r.varint()?, r.varint()?, r.i64()?);
                     let now = Stat::from(&fs::metadata(&projects).ok()?);
-                    if !(now.is_dir && now.dev == dev && now.ino == ino && now.mtime_ns == mtime_ns)
+                    if !(now.is_dir
+                        && now.dev == dev
+                        && now.ino == ino
+                        && now.mtime_ns == mtime_ns)
                     {
                         return None;
                     }
@@ -277,26 +562,20 @@ impl StatListCheck {
             folders: r.varint()?,
             transcripts: r.varint()?,
         };
-        let parts_expected = r.varint()?;
+        let (overlay_parts, base_parts) = (r.varint()?, r.varint()?);
         if !r.rest().is_empty() {
             return None;
         }
-        let shared = Arc::new(Shared::default());
-        // The caller checks parts too once it has handed the last one over.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        let helpers = (cores - 1).min(usize::try_from(parts_expected).ok()?.saturating_sub(1));
-        let workers = (0..helpers)
-            .map(|_| {
-                let shared = Arc::clone(&shared);
-                std::thread::spawn(move || shared.work())
-            })
-            .collect();
         Some(StatListCheck {
-            shared,
-            workers,
             expected,
-            parts_expected,
+            overlay_parts,
+            base_parts,
             parts_given: 0,
+            replaced: Default::default(),
+            patches: 0,
+            overlay_held: Held::default(),
+            differs: false,
+            base: None,
         })
     }
 
@@ -304,15 +583,22 @@ impl StatListCheck {
     /// not be read).
     pub fn part(&mut self, part: &[u8]) -> ControlFlow<()> {
         self.parts_given += 1;
-        if self.workers.is_empty() {
-            self.shared.check(part);
-        } else {
-            let mut queue = lock(&self.shared.queue);
-            queue.0.push_back(part.to_vec());
-            drop(queue);
-            self.shared.ready.notify_one();
+        if self.differs {
+            return ControlFlow::Break(());
         }
-        if self.shared.differs.load(Ordering::Relaxed) {
+        if self.parts_given <= self.overlay_parts {
+            self.differs = !self.check_overlay(part);
+        } else {
+            let base = self.base();
+            if base.workers.is_empty() {
+                base.shared.check(part);
+            } else {
+                lock(&base.shared.queue).0.push_back(part.to_vec());
+                base.shared.ready.notify_one();
+            }
+            self.differs = base.shared.differs.load(Ordering::Relaxed);
+        }
+        if self.differs {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
@@ -321,17 +607,80 @@ impl StatListCheck {
 
     /// Whether every stat held, once every part was handed over.
     pub fn finish(mut self) -> Option<Held> {
-        self.close();
-        let shared = &self.shared;
-        let all_given = self.parts_given == self.parts_expected;
+        if self.differs || self.parts_given != self.overlay_parts + self.base_parts {
+            return None;
+        }
+        let (overlay_held, patches) = (self.overlay_held, self.patches);
+        let base = self.base();
+        base.close();
+        let shared = &base.shared;
         let held = Held {
-            folders: shared.folders.load(Ordering::Relaxed),
-            transcripts: shared.transcripts.load(Ordering::Relaxed),
+            folders: shared.folders.load(Ordering::Relaxed) + overlay_held.folders,
+            transcripts: shared.transcripts.load(Ordering::Relaxed) + overlay_held.transcripts,
         };
-        (all_given && !shared.differs.load(Ordering::Relaxed) && held == self.expected)
+        let all_patched = shared.patched.load(Ordering::Relaxed) == patches;
+        (!shared.differs.load(Ordering::Relaxed) && all_patched && held == self.expected)
             .then_some(held)
     }
 
+    /// Checks an overlay part's folders and notes what they do to the base's.
+    fn check_overlay(&mut self, part: &[u8]) -> bool {
+        let mut held = Held::default();
+        let mut patches = 0;
+        let replaced = &mut self.replaced;
+        let all_hold = for_each_record(part, |path, record| {
+            let what = match record {
+                Stored::Gone => Replaced::Whole,
+                Stored::Whole(count, entries) => {
+                    held.folders += 1;
+                    held.transcripts += check_folder(path, count, entries, None)?;
+                    Replaced::Whole
+                }
+                Stored::Patch(count, changes) => {
+                    patches += 1;
+                    let (transcripts, names) = check_patch(path, count, changes)?;
+                    held.transcripts += transcripts;
+                    Replaced::Names(names)
+                }
+            };
+            // One record per folder in an overlay.
+            replaced.insert(path.to_vec(), what).is_none().then_some(())
+        })
+        .is_some();
+        self.overlay_held.folders += held.folders;
+        self.overlay_held.transcripts += held.transcripts;
+        self.patches += patches;
+        all_hold
+    }
+
+    /// The base's check, started at its first part: the overlay is known by then.
+    fn base(&mut self) -> &mut BaseCheck {
+        let (replaced, base_parts) = (&mut self.replaced, self.base_parts);
+        self.base.get_or_insert_with(|| {
+            let shared = Arc::new(Shared {
+                replaced: std::mem::take(replaced),
+                patched: AtomicU64::new(0),
+                queue: Mutex::default(),
+                ready: Condvar::new(),
+                differs: AtomicBool::new(false),
+                folders: AtomicU64::new(0),
+                transcripts: AtomicU64::new(0),
+            });
+            // The caller checks parts too once it has handed the last one over.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+            let helpers = (cores - 1).min(usize::try_from(base_parts.saturating_sub(1)).unwrap_or(0));
+            let workers = (0..helpers)
+                .map(|_| {
+                    let shared = Arc::clone(&shared);
+                    std::thread::spawn(move || shared.work())
+                })
+                .collect();
+            BaseCheck { shared, workers }
+        })
+    }
+}
+
+impl BaseCheck {
     /// Marks the last part given, checks what is left on this thread, and waits for the
     /// other threads.
     fn close(&mut self) {
@@ -347,7 +696,7 @@ impl StatListCheck {
     }
 }
 
-impl Drop for StatListCheck {
+impl Drop for BaseCheck {
     fn drop(&mut self) {
         if !self.workers.is_empty() {
             self.shared.differs.store(true, Ordering::Relaxed);
@@ -388,62 +737,108 @@ impl Shared {
         }
     }
 
+    /// Checks a base part's folders, except what the overlay replaced.
     fn check(&self, part: &[u8]) {
         if self.differs.load(Ordering::Relaxed) {
             return;
         }
-        match check_part(part) {
-            Some(held) => {
-                self.folders.fetch_add(held.folders, Ordering::Relaxed);
-                self.transcripts
-                    .fetch_add(held.transcripts, Ordering::Relaxed);
-            }
-            None => {
-                self.differs.store(true, Ordering::Relaxed);
-                // Waiting threads have nothing more to do.
-                self.ready.notify_all();
-            }
+        let mut held = Held::default();
+        let mut patched = 0;
+        let all_hold = for_each_record(part, |path, record| {
+            // A base holds every entry of each of its folders.
+            let Stored::Whole(count, entries) = record else {
+                return None;
+            };
+            let except = match self.replaced.get(path) {
+                Some(Replaced::Whole) => return Some(()),
+                Some(Replaced::Names(names)) => {
+                    patched += 1;
+                    Some(names)
+                }
+                None => None,
+            };
+            held.folders += 1;
+            held.transcripts += check_folder(path, count, entries, except)?;
+            Some(())
+        })
+        .is_some();
+        if all_hold {
+            self.folders.fetch_add(held.folders, Ordering::Relaxed);
+            self.transcripts
+                .fetch_add(held.transcripts, Ordering::Relaxed);
+            self.patched.fetch_add(patched, Ordering::Relaxed);
+        } else {
+            self.differs.store(true, Ordering::Relaxed);
+            // Waiting threads have nothing more to do.
+            self.ready.notify_all();
         }
     }
 }
 
-/// Checks one part's folders; `None` at the first difference.
-fn check_part(part: &[u8]) -> Option<Held> {
-    let mut r = Reader::new(part);
-    let folders = r.varint()?;
-    let mut path: Vec<u8> = Vec::new();
+/// Stats a folder's `count` recorded entries, except those named in `except`; the
+/// number of transcripts checked, or `None` at the first difference.
+fn check_folder(
+    path: &[u8],
+    count: usize,
+    entries: &[u8],
+    except: Option<&foldhash::HashSet<Vec<u8>>>,
+) -> Option<u64> {
+    let mut stat_at = EntryStats::new(OsStr::from_bytes(path), count)?;
+    let mut r = Reader::new(entries);
     let mut transcripts = 0;
-    for _ in 0..folders {
-        let shared = usize::try_from(r.varint()?).ok()?;
-        let len = usize::try_from(r.varint()?).ok()?;
-        if shared > path.len() {
+    for _ in 0..count {
+        let want = r.entry()?;
+        if except.is_some_and(|names| names.contains(want.name.to_bytes())) {
+            continue;
+        }
+        transcripts += still_holds(&mut stat_at, &want)?;
+    }
+    Some(transcripts)
+}
+
+/// Stats the entries a patch sets; the number of transcripts among them and every name
+/// the patch sets or marks gone, or `None` at the first difference.
+fn check_patch(
+    path: &[u8],
+    count: usize,
+    changes: &[u8],
+) -> Option<(u64, foldhash::HashSet<Vec<u8>>)> {
+    let mut stat_at = EntryStats::new(OsStr::from_bytes(path), count)?;
+    let mut r = Reader::new(changes);
+    let mut transcripts = 0;
+    let mut names = foldhash::HashSet::default();
+    for _ in 0..count {
+        let name = match r.change()? {
+            Change::Set(want) => {
+                transcripts += still_holds(&mut stat_at, &want)?;
+                want.name
+            }
+            Change::Gone(name) => name,
+        };
+        if !names.insert(name.to_bytes().to_vec()) {
             return None;
         }
-        path.truncate(shared);
-        path.extend_from_slice(r.take(len)?);
-        let count = usize::try_from(r.varint()?).ok()?;
-        let mut stat_at = EntryStats::new(OsStr::from_bytes(&path), count)?;
-        for _ in 0..count {
-            let want = r.entry()?;
-            let now = stat_at.stat(want.name)?;
-            let kind_holds = match want.kind {
-                EntryKind::Folder => now.is_dir,
-                _ => now.is_file && now.size == want.size,
-            };
-            let holds = kind_holds
-                && now.dev == want.dev
-                && now.ino == want.ino
-                && now.mtime_ns == want.mtime_ns;
-            if !holds {
-                return None;
-            }
-            transcripts += u64::from(want.kind == EntryKind::Transcript);
-        }
     }
-    r.rest().is_empty().then_some(Held {
-        transcripts,
-        folders,
-    })
+    Some((transcripts, names))
+}
+
+/// Whether an entry still has its recorded stat: `Some(1)` for a transcript, `Some(0)`
+/// for a folder, `None` when it differs.
+fn still_holds(stat_at: &mut EntryStats, want: &Entry) -> Option<u64> {
+    let now = stat_at.stat(want.name)?;
+    let kind_holds = match want.kind {
+        EntryKind::Folder => now.is_dir,
+        _ => now.is_file && now.size == want.size,
+    };
+    let holds =
+        kind_holds && now.dev == want.dev && now.ino == want.ino && now.mtime_ns == want.mtime_ns;
+    holds.then_some(u64::from(want.kind == EntryKind::Transcript))
+}
+
+/// One change of a patch.
+enum Change<'l> {
+    Set(Entry<'l>),
+    Gone(&'l CStr),
 }
 
 /// One recorded entry (a folder's size is not recorded: zero).
@@ -496,18 +891,28 @@ impl<'l> Reader<'l> {
         Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 
+    fn change(&mut self) -> Option<Change<'l>> {
+        if self.rest().first() == Some(&GONE_ENTRY) {
+            self.pos += 1;
+            return Some(Change::Gone(self.name()?));
+        }
+        self.entry().map(Change::Set)
+    }
+
+    /// A name and its NUL: one path component.
+    fn name(&mut self) -> Option<&'l CStr> {
+        let len = memchr::memchr(0, self.rest())?;
+        let name = CStr::from_bytes_with_nul(self.take(len + 1)?).ok()?;
+        (!name.is_empty() && !name.to_bytes().contains(&b'/')).then_some(name)
+    }
+
     fn entry(&mut self) -> Option<Entry<'l>> {
         let kind = match self.byte()? {
             b'd' => EntryKind::Folder,
             b'f' => EntryKind::Transcript,
             _ => return None,
         };
-        let len = memchr::memchr(0, self.rest())?;
-        let name = CStr::from_bytes_with_nul(self.take(len + 1)?).ok()?;
-        // A name is one path component.
-        if name.is_empty() || name.to_bytes().contains(&b'/') {
-            return None;
-        }
+        let name = self.name()?;
         let (dev, ino) = (self.varint()?, self.varint()?);
         let size = match kind {
             EntryKind::Transcript => self.varint()?,
@@ -572,11 +977,45 @@ pub(crate) mod tests {
         true
     }
 
+    /// The parts a store gives back, in order, after keeping `rows` over `base`.
+    pub(crate) fn stored(rows: ListRows, base: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let base = rows.base.unwrap_or_else(|| base.to_vec());
+        std::iter::once(rows.header)
+            .chain(rows.overlay)
+            .chain(base)
+            .collect()
+    }
+
+    /// The base parts of a stored list, given its header.
+    pub(crate) fn base_of(list: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let mut r = Reader::new(&list[0]);
+        r.take(MAGIC.len()).unwrap();
+        let roots = r.varint().unwrap();
+        for _ in 0..roots {
+            let len = r.varint().unwrap() as usize;
+            r.take(len).unwrap();
+            if r.byte().unwrap() == 1 {
+                (r.varint(), r.varint(), r.i64());
+            }
+        }
+        let (_, _, overlay) = (r.varint(), r.varint(), r.varint().unwrap());
+        list[1 + overlay as usize..].to_vec()
+    }
+
     /// Walks `roots` (trusting folder times, given the previous walk's memo) and records
-    /// its list.
+    /// its list as a new base.
     fn walk_and_record(roots: &[PathBuf], memo: &FolderMemo) -> (Walk, Option<Vec<Vec<u8>>>) {
+        walk_and_record_on(roots, memo, &[])
+    }
+
+    /// The same, written over a stored base.
+    fn walk_and_record_on(
+        roots: &[PathBuf],
+        memo: &FolderMemo,
+        base: &[Vec<u8>],
+    ) -> (Walk, Option<Vec<Vec<u8>>>) {
         let walk = find_transcripts_on(roots, memo, local, usize::MAX);
-        let list = record(roots, &walk, memo);
+        let list = record(roots, &walk, memo).map(|r| stored(r.rows(base), base));
         (walk, list)
     }
 
@@ -773,30 +1212,123 @@ pub(crate) mod tests {
         }
     }
 
+    /// 300 folders of two transcripts each, old folder times.
+    fn many_folders(dir: &Path) -> Vec<PathBuf> {
+        let root = dir.join("root");
+        let p = root.join("projects");
+        for i in 0..300 {
+            let folder = p.join(format!("-home-user-project-{i:03}"));
+            fs::create_dir_all(&folder).unwrap();
+            for n in 0..2 {
+                fs::write(folder.join(format!("session-{n}.jsonl")), "{}\n").unwrap();
+            }
+        }
+        age_folders(&p);
+        vec![root]
+    }
+
+    #[test]
+    fn a_few_changed_folders_are_written_over_the_base_and_hold_like_a_new_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = many_folders(dir.path());
+        let p = roots[0].join("projects");
+        let (walk, first) = walk_and_record(&roots, &FolderMemo::default());
+        let first = first.unwrap();
+        let base = base_of(&first);
+        assert_eq!(base.len(), first.len() - 1, "a new list is all base");
+
+        // Two transcripts grow, one folder goes (its parent lists again).
+        append(&walk.files[10].path, "{}\n");
+        append(&walk.files[401].path, "{}\n");
+        fs::remove_dir_all(p.join("-home-user-project-123")).unwrap();
+        set_mtime(&p, an_hour_ago());
+        let (walk, second) = walk_and_record_on(&roots, &FolderMemo::default(), &base);
+        let second = second.unwrap();
+        assert!(base_of(&second) == base, "the base stays");
+        assert!(second.len() > base.len() + 1, "an overlay");
+        let overlay_bytes: usize = second[1..second.len() - base.len()].iter().map(Vec::len).sum();
+        assert!(overlay_bytes < 2048, "{overlay_bytes} bytes");
+        let held = Held {
+            transcripts: 598,
+            folders: 300,
+        };
+        assert_eq!(holds(&second, &roots), Some(held));
+        let (_, fresh) = walk_and_record(&roots, &FolderMemo::default());
+        assert_eq!(holds(&fresh.unwrap(), &roots), Some(held), "as a new list");
+        assert_eq!(holds(&first, &roots), None);
+
+        // The projects folder is patched (one entry gone): its other entries are still
+        // checked from the base.
+        let project = p.join("-home-user-project-005");
+        set_mtime(&project, SystemTime::now());
+        assert_eq!(holds(&second, &roots), None, "a folder beside the patch");
+        set_mtime(&project, an_hour_ago());
+        let (_, second) = walk_and_record_on(&roots, &FolderMemo::default(), &base);
+        let second = second.unwrap();
+        assert!(base_of(&second) == base);
+        assert_eq!(holds(&second, &roots), Some(held));
+
+        // A change in a folder of the overlay, and in one only the base holds.
+        for i in [10, 200] {
+            append(&walk.files[i].path, "{}\n");
+            assert_eq!(holds(&second, &roots), None, "file {i}");
+            let (_, again) = walk_and_record_on(&roots, &FolderMemo::default(), &base);
+            let again = again.unwrap();
+            assert!(base_of(&again) == base);
+            assert_eq!(holds(&again, &roots), Some(held));
+        }
+
+        // Much changed: a new base, no overlay.
+        for f in &walk.files[..200] {
+            append(&f.path, "{}\n");
+        }
+        let (_, third) = walk_and_record_on(&roots, &FolderMemo::default(), &base);
+        let third = third.unwrap();
+        assert!(base_of(&third) != base);
+        assert_eq!(base_of(&third).len(), third.len() - 1);
+        assert_eq!(holds(&third, &roots), Some(held));
+    }
+
     #[test]
     fn a_list_for_other_roots_or_not_whole_does_not_hold() {
         let dir = tempfile::tempdir().unwrap();
         let roots = vec![tree(dir.path())];
-        let (_, list) = walk_and_record(&roots, &FolderMemo::default());
+        let (_, base) = walk_and_record(&roots, &FolderMemo::default());
+        let base = base_of(&base.unwrap());
+        // A list with an overlay: a transcript grew.
+        let p = roots[0].join("projects");
+        append(&p.join("p1/a.jsonl"), "{}\n");
+        let (_, list) = walk_and_record_on(&roots, &FolderMemo::default(), &base);
         let list = list.unwrap();
+        assert_eq!(list.len(), 3, "header, overlay, base");
         assert!(holds(&list, &roots).is_some());
         assert_eq!(holds(&list, &[dir.path().join("other")]), None);
         assert_eq!(holds(&list, &[roots[0].clone(), roots[0].clone()]), None);
         assert_eq!(holds(&list[..list.len() - 1], &roots), None, "a part short");
         let doubled = [list.clone(), list[1..].to_vec()].concat();
         assert_eq!(holds(&doubled, &roots), None, "a part twice");
-        // Every cut and every changed byte of every part: never a panic, never "holds".
+        // Every cut of every part, and every changed byte of a new list (an overlay's
+        // base may hold bytes the overlay replaced): never a panic, never "holds".
+        let (_, new_list) = walk_and_record(&roots, &FolderMemo::default());
+        let new_list = new_list.unwrap();
         for (i, part) in list.iter().enumerate() {
             for cut in 0..part.len() {
                 let mut damaged = list.clone();
                 damaged[i].truncate(cut);
                 assert_eq!(holds(&damaged, &roots), None, "part {i} cut at {cut}");
             }
+        }
+        for (i, part) in new_list.iter().enumerate() {
             for at in 0..part.len() {
-                let mut damaged = list.clone();
+                let mut damaged = new_list.clone();
                 damaged[i][at] ^= 0xff;
                 assert_eq!(holds(&damaged, &roots), None, "part {i} byte {at}");
             }
+        }
+        for at in 0..list[1].len() {
+            let mut damaged = list.clone();
+            damaged[1][at] ^= 0xff;
+            assert_eq!(holds(&damaged, &roots), None, "overlay byte {at}");
         }
     }
 }

@@ -1104,9 +1104,11 @@ mod tests {
                         proptest::prop_assert_eq!(&full.files, files, "held after {:?}", &ops[..=step]);
                     }
                 }
-                let list = crate::stat_list::record(roots, &walk, &memo);
-                proptest::prop_assert!(list.is_some(), "recorded after {:?}", &ops[..=step]);
-                let list = list.unwrap();
+                // Recorded over the previous list's base, as the ingest does.
+                let base = recorded.as_ref().map(|(list, _)| crate::stat_list::tests::base_of(list)).unwrap_or_default();
+                let rows = crate::stat_list::record(roots, &walk, &memo).map(|r| r.rows(&base));
+                proptest::prop_assert!(rows.is_some(), "recorded after {:?}", &ops[..=step]);
+                let list = crate::stat_list::tests::stored(rows.unwrap(), &base);
                 proptest::prop_assert!(crate::stat_list::tests::holds(&list, roots).is_some());
                 recorded = Some((list, walk.files.clone()));
                 memo = next_memo(&walk, &memo);

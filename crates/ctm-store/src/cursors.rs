@@ -89,16 +89,16 @@ pub fn visit_stats(
     Ok(())
 }
 
-/// The one way to write cursors. Making one drops the walk's stat list (see
-/// [`crate::folders`]), which speaks only for the cursors it was recorded with; the
-/// ingest records a new one after its cursor writes, in the same transaction.
+/// The one way to write cursors. Making one drops the walk's stat list's header (see
+/// [`crate::folders`]): a list speaks only for the cursors it was recorded with, and
+/// the ingest records the next one after its cursor writes, in the same transaction.
 pub struct CursorWriter<'c> {
     conn: &'c Connection,
 }
 
 impl<'c> CursorWriter<'c> {
     pub fn new(conn: &'c Connection) -> Result<Self, StoreError> {
-        crate::folders::save_stat_list(conn, None)?;
+        crate::folders::drop_stat_list_header(conn)?;
         Ok(CursorWriter { conn })
     }
 
