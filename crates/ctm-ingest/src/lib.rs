@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use ctm_model::Response;
 use ctm_pricing::{PriceTable, Request};
-use ctm_source::stat_list::{Held, StatListCheck};
+use ctm_source::stat_list::{GrownList, Outcome, StatListCheck};
 use ctm_source::{
     find_transcripts, read_transcript, FileRead, FolderListing, FolderMemo, FoundFile, Head,
     LineStats, SkipReason, Walk,
@@ -100,6 +100,9 @@ pub struct IngestReport {
     /// True when that was known from the stat list alone: every folder and transcript
     /// the last complete walk met still had its stat, so no folder was walked.
     pub stat_list_held: bool,
+    /// True when the stat list found that only transcripts grew (every other stat
+    /// held), so no folder was walked either.
+    pub stat_list_grown: bool,
     pub elapsed_ms: u64,
     /// Where the time went, phase by phase.
     pub timings: Timings,
@@ -275,9 +278,9 @@ fn unchanged(store: &Store, roots: &[PathBuf], files: &[FoundFile]) -> Result<bo
     Ok(!changed && matched == files.len())
 }
 
-/// Whether the stored stat list (see [`ctm_source::stat_list`]) still holds for these
-/// roots: its parts are checked on other threads while the next are read.
-fn stat_list_holds(store: &Store, roots: &[PathBuf]) -> Result<Option<Held>, StoreError> {
+/// What the stored stat list (see [`ctm_source::stat_list`]) says of these roots now:
+/// its parts are checked on other threads while the next are read.
+fn stat_list_outcome(store: &Store, roots: &[PathBuf]) -> Result<Outcome, StoreError> {
     let mut check: Option<StatListCheck> = None;
     folders::visit_stat_list(store.conn(), |part| match &mut check {
         Some(check) => check.part(part),
@@ -289,7 +292,65 @@ fn stat_list_holds(store: &Store, roots: &[PathBuf]) -> Result<Option<Held>, Sto
             None => ControlFlow::Break(()),
         },
     })?;
-    Ok(check.and_then(StatListCheck::finish))
+    Ok(check.map_or(Outcome::Changed, StatListCheck::finish))
+}
+
+/// What a run found on disk.
+enum Found {
+    /// A walk of the roots, with the folder memo it was given.
+    Walked {
+        walk: Walk,
+        memo: FolderMemo,
+        /// Stored folder rows the memo could not read (forgotten by a writing run).
+        unreadable: Vec<String>,
+    },
+    /// The stat list's transcripts that only grew; every other stat held.
+    Grown(GrownList),
+}
+
+impl Found {
+    /// The transcripts to compare with their cursors.
+    fn files(&self) -> &[FoundFile] {
+        match self {
+            Found::Walked { walk, .. } => &walk.files,
+            Found::Grown(grown) => grown.grown(),
+        }
+    }
+
+    fn report_into(&self, report: &mut IngestReport) {
+        match self {
+            Found::Walked { walk, .. } => {
+                report.files_seen = walk.files.len() as u64;
+                report.symlink_loops = walk.symlink_loops;
+                report.folders_listed = walk.folders_listed;
+                report.folders_reused = walk.folders_reused;
+                report.problems = walk
+                    .problems
+                    .iter()
+                    .map(|p| Problem {
+                        path: p.path.display().to_string(),
+                        reason: p.reason.clone(),
+                    })
+                    .collect();
+            }
+            Found::Grown(grown) => {
+                report.stat_list_grown = true;
+                report.files_seen = grown.held().transcripts;
+                report.folders_reused = grown.held().folders;
+            }
+        }
+    }
+}
+
+/// Walks the roots with the folder memo kept in the store (its rows).
+fn walk_roots(memo_rows: Vec<FolderRow>, roots: &[PathBuf]) -> Found {
+    let (memo, unreadable) = folder_memo(memo_rows);
+    let walk = find_transcripts(roots, &memo);
+    Found::Walked {
+        walk,
+        memo,
+        unreadable,
+    }
 }
 
 /// Each root's `projects` folder, as cursor paths start.
@@ -409,46 +470,56 @@ pub fn ingest(
         roots: roots.to_vec(),
         ..IngestReport::default()
     };
-    // The cheapest path: stats only, in one pass, no walk, no lock, no write.
-    if let Some(held) = stat_list_holds(store, roots)? {
-        report.unchanged = true;
-        report.stat_list_held = true;
-        report.files_seen = held.transcripts;
-        report.folders_reused = held.folders;
-        report.timings.walk_ms = ms_since(&mut phase);
-        report.elapsed_ms = started.elapsed().as_millis() as u64;
-        return Ok(report);
-    }
-    let (memo, unreadable_folders) = folder_memo(folders::load_all(store.conn())?);
-    let walk = find_transcripts(roots, &memo);
-    report.files_seen = walk.files.len() as u64;
-    report.symlink_loops = walk.symlink_loops;
-    report.folders_listed = walk.folders_listed;
-    report.folders_reused = walk.folders_reused;
-    report.problems = walk
-        .problems
-        .iter()
-        .map(|p| Problem {
-            path: p.path.display().to_string(),
-            reason: p.reason.clone(),
-        })
-        .collect();
-
-    // The cheap path: stat only, no lock, no write.
-    if unchanged(store, roots, &walk.files)? {
-        report.unchanged = true;
-        report.timings.walk_ms = ms_since(&mut phase);
-        report.elapsed_ms = started.elapsed().as_millis() as u64;
-        return Ok(report);
-    }
+    // The cheapest path: the last walk's stats, in one pass, no walk, no lock, no write.
+    // Where only transcripts grew, the same pass says which, and nothing is walked.
+    let found = match stat_list_outcome(store, roots)? {
+        Outcome::Holds(held) => {
+            report.unchanged = true;
+            report.stat_list_held = true;
+            report.files_seen = held.transcripts;
+            report.folders_reused = held.folders;
+            report.timings.walk_ms = ms_since(&mut phase);
+            report.elapsed_ms = started.elapsed().as_millis() as u64;
+            return Ok(report);
+        }
+        Outcome::Grown(grown) => Found::Grown(grown),
+        Outcome::Changed => {
+            let found = walk_roots(folders::load_all(store.conn())?, roots);
+            // The cheap path: stat only, no lock, no write.
+            if let Found::Walked { walk, .. } = &found {
+                if unchanged(store, roots, &walk.files)? {
+                    found.report_into(&mut report);
+                    report.unchanged = true;
+                    report.timings.walk_ms = ms_since(&mut phase);
+                    report.elapsed_ms = started.elapsed().as_millis() as u64;
+                    return Ok(report);
+                }
+            }
+            found
+        }
+    };
 
     report.timings.walk_ms = ms_since(&mut phase);
     let tx = store.write()?;
     report.timings.lock_ms = ms_since(&mut phase);
     let now = now_ms();
-    // Under the lock: another process may just have ingested.
-    let known = cursors::load_all(&tx)?;
-    let Plan { mut work, gone } = plan(roots, &walk.files, &known);
+    // Under the lock: another process may just have ingested, and recorded another
+    // stat list than the one that found the grown transcripts: then walk.
+    let found = match found {
+        Found::Grown(grown) if !grown.is_checked_list(&folders::stat_list_header(&tx)?) => {
+            walk_roots(folders::load_all(&tx)?, roots)
+        }
+        found => found,
+    };
+    found.report_into(&mut report);
+    let known = match &found {
+        Found::Walked { .. } => cursors::load_all(&tx)?,
+        // The list vouches for every other transcript's cursor.
+        Found::Grown(grown) => {
+            cursors::load_paths(&tx, grown.grown().iter().map(|f| path_key(&f.path)))?
+        }
+    };
+    let Plan { mut work, gone } = plan(roots, found.files(), &known);
     work.sort_by_key(|w| std::cmp::Reverse(w.file.size.saturating_sub(w.offset)));
     let new_bytes: u64 = work
         .iter()
@@ -478,10 +549,17 @@ pub fn ingest(
     // The stat list is recorded on another core while this one writes: it needs only
     // the walk and the stored list's base, which it is written as an overlay on when
     // little changed (and it is not kept if a read failed).
-    let stored_base = folders::stat_list_base(&tx)?;
+    let stored_base = match found {
+        Found::Walked { .. } => folders::stat_list_base(&tx)?,
+        // Rewritten over the base it was checked with, which is the stored one.
+        Found::Grown(_) => Vec::new(),
+    };
     std::thread::scope(|scope| {
-        let recording = scope.spawn(|| {
-            ctm_source::stat_list::record(roots, &walk, &memo).map(|r| r.rows(&stored_base))
+        let recording = scope.spawn(|| match &found {
+            Found::Walked { walk, memo, .. } => {
+                ctm_source::stat_list::record(roots, walk, memo).map(|r| r.rows(&stored_base))
+            }
+            Found::Grown(grown) => grown.rows(),
         });
 
         // Merge sightings across files before touching the table. Keyed by the response's
@@ -579,8 +657,15 @@ pub fn ingest(
             report.files_missing += 1;
         }
         // Only in a run that writes anyway: remembering listings never makes a reader a writer.
-        let (listed, forget) = folder_changes(roots, &walk, &memo, &unreadable_folders);
-        folders::save_changes(&tx, &listed, &forget)?;
+        if let Found::Walked {
+            walk,
+            memo,
+            unreadable,
+        } = &found
+        {
+            let (listed, forget) = folder_changes(roots, walk, memo, unreadable);
+            folders::save_changes(&tx, &listed, &forget)?;
+        }
         // After the cursor writes (their writer dropped the old list). With no problem,
         // each found file's cursor now holds the stat the walk met it with, which the
         // list records.

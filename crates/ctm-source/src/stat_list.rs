@@ -30,11 +30,12 @@
 //!   of entries and the entries: kind `d` or `f`, the name and a NUL, device, inode,
 //!   for a transcript its size, and mtime.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::OsString;
 use std::ffi::{CStr, OsStr};
 use std::fs;
 use std::ops::ControlFlow;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -136,7 +137,7 @@ impl Recorded<'_> {
     /// from them, as an overlay, while that stays under a quarter of the base's size
     /// (a run that reads a few grown transcripts then writes a few folders, not the
     /// whole list); else a new base.
-    pub fn rows(&self, stored_base: &[Vec<u8>]) -> ListRows {
+    pub fn rows<P: AsRef<[u8]>>(&self, stored_base: &[P]) -> ListRows {
         if let Some(overlay) = self.overlay_on(stored_base) {
             return self.rows_with(overlay, None, stored_base.len());
         }
@@ -156,6 +157,8 @@ impl Recorded<'_> {
         base_parts: usize,
     ) -> ListRows {
         let mut header = self.roots.clone();
+        // Every list written is told from every other by its header alone.
+        put_varint(&mut header, nonce());
         put_varint(&mut header, self.folders.len() as u64);
         put_varint(&mut header, self.transcripts);
         put_varint(&mut header, overlay.len() as u64);
@@ -169,11 +172,11 @@ impl Recorded<'_> {
 
     /// The overlay that turns the stored base into this list, or `None` when a new
     /// base is better (none stored, unreadable, or too much changed).
-    fn overlay_on(&self, stored_base: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
-        let base_bytes: usize = stored_base.iter().map(Vec::len).sum();
+    fn overlay_on<P: AsRef<[u8]>>(&self, stored_base: &[P]) -> Option<Vec<Vec<u8>>> {
+        let base_bytes: usize = stored_base.iter().map(|p| p.as_ref().len()).sum();
         let mut stored: foldhash::HashMap<Vec<u8>, (usize, &[u8])> = Default::default();
         for part in stored_base {
-            for_each_record(part, |path, record| match record {
+            for_each_record(part.as_ref(), |path, record| match record {
                 Stored::Whole(count, entries) => {
                     stored.insert(path.to_vec(), (count, entries));
                     Some(())
@@ -296,11 +299,27 @@ impl<'w> Recorder<'w> {
     }
 }
 
+/// A number no other list's header is likely to hold.
+fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
 /// The changes that turn a folder's `old` entries into its `new` ones, by name: the
 /// entries set (added or changed) and the names gone; `None` when either is not in
 /// name order (listings are, so that never happens).
 fn patch(old_count: usize, old: &[u8], new_count: usize, new: &[u8]) -> Option<(usize, Vec<u8>)> {
-    let (old, new) = (named_entries(old_count, old)?, named_entries(new_count, new)?);
+    let (old, new) = (
+        named_entries(old_count, old)?,
+        named_entries(new_count, new)?,
+    );
     let mut out = Vec::new();
     let mut changes = 0;
     let (mut i, mut j) = (0, 0);
@@ -479,10 +498,152 @@ pub struct Held {
     pub folders: u64,
 }
 
+/// What a check of a stored list found.
+pub enum Outcome {
+    /// Every stat held: nothing changed.
+    Holds(Held),
+    /// Every stat held but for transcripts that grew (the same files, with other sizes
+    /// or mtimes): a walk now would find the same files, these with their new stats.
+    Grown(GrownList),
+    /// Something else changed, or the list is not one for these roots: walk.
+    Changed,
+}
+
+/// A list whose stats held but for grown transcripts, and what it becomes once their
+/// cursors are saved.
+pub struct GrownList {
+    header: Vec<u8>,
+    roots_len: usize,
+    overlay_parts: usize,
+    parts: Vec<Arc<Vec<u8>>>,
+    grown: Vec<FoundFile>,
+    held: Held,
+}
+
+impl GrownList {
+    /// The transcripts that grew, with their stats now, in path order.
+    pub fn grown(&self) -> &[FoundFile] {
+        &self.grown
+    }
+
+    /// What the list covers.
+    pub fn held(&self) -> Held {
+        self.held
+    }
+
+    /// Whether `header` is the header of the list this was checked against (every
+    /// list written has its own).
+    pub fn is_checked_list(&self, header: &[u8]) -> bool {
+        header == self.header.as_slice()
+    }
+
+    /// The rows of this list with the grown transcripts' stats, over the same base;
+    /// `None` when the parts cannot be read back (never for parts this module wrote).
+    pub fn rows(&self) -> Option<ListRows> {
+        let (overlay, base) = self.parts.split_at(self.overlay_parts);
+        let mut folders: foldhash::HashMap<Vec<u8>, BTreeMap<Vec<u8>, Vec<u8>>> =
+            Default::default();
+        let named = |count, entries| -> Option<BTreeMap<Vec<u8>, Vec<u8>>> {
+            Some(
+                named_entries(count, entries)?
+                    .into_iter()
+                    .map(|(name, bytes)| (name.to_bytes().to_vec(), bytes.to_vec()))
+                    .collect(),
+            )
+        };
+        for part in base {
+            for_each_record(part, |path, record| match record {
+                Stored::Whole(count, entries) => {
+                    folders.insert(path.to_vec(), named(count, entries)?);
+                    Some(())
+                }
+                _ => None,
+            })?;
+        }
+        for part in overlay {
+            for_each_record(part, |path, record| {
+                match record {
+                    Stored::Gone => {
+                        folders.remove(path);
+                    }
+                    Stored::Whole(count, entries) => {
+                        folders.insert(path.to_vec(), named(count, entries)?);
+                    }
+                    Stored::Patch(count, changes) => {
+                        let folder = folders.get_mut(path)?;
+                        let mut r = Reader::new(changes);
+                        for _ in 0..count {
+                            let start = r.pos;
+                            match r.change()? {
+                                Change::Set(entry) => {
+                                    let bytes = changes[start..r.pos].to_vec();
+                                    folder.insert(entry.name.to_bytes().to_vec(), bytes);
+                                }
+                                Change::Gone(name) => {
+                                    folder.remove(name.to_bytes());
+                                }
+                            }
+                        }
+                    }
+                }
+                Some(())
+            })?;
+        }
+        for f in &self.grown {
+            let dir = f.path.parent()?.as_os_str().as_bytes();
+            let name = f.path.file_name()?;
+            let entry = folders.get_mut(dir)?.get_mut(name.as_bytes())?;
+            entry.clear();
+            put_name(entry, b'f', name);
+            put_varint(entry, f.dev);
+            put_varint(entry, f.ino);
+            put_varint(entry, f.size);
+            entry.extend_from_slice(&f.mtime_ns.to_le_bytes());
+        }
+        let mut records: Vec<FolderRecord> = folders
+            .iter()
+            .map(|(path, entries)| FolderRecord {
+                path,
+                entries: entries.values().flatten().copied().collect(),
+                count: entries.len(),
+                // Every entry ends with its mtime.
+                newest_ns: entries
+                    .values()
+                    .filter_map(|e| {
+                        Some(i64::from_le_bytes(
+                            e.get(e.len().checked_sub(8)?..)?.try_into().ok()?,
+                        ))
+                    })
+                    .max()
+                    .unwrap_or(i64::MIN),
+            })
+            .collect();
+        records.sort_by(|a, b| {
+            b.newest_ns
+                .cmp(&a.newest_ns)
+                .then_with(|| a.path.cmp(b.path))
+        });
+        let recorded = Recorded {
+            roots: self.header.get(..self.roots_len)?.to_vec(),
+            transcripts: self.held.transcripts,
+            folders: records,
+        };
+        let base: Vec<&[u8]> = base.iter().map(|p| p.as_slice()).collect();
+        Some(recorded.rows(&base))
+    }
+}
+
 /// A check of a stored list, fed its parts in order as they are read: the overlay's
 /// on this thread (they hold what changed last, and tell which base folders they
 /// replace), then the base's on every core while the caller reads the next.
 pub struct StatListCheck {
+    header: Vec<u8>,
+    /// Where the roots end in the header.
+    roots_len: usize,
+    /// Every part given, in order (a list with grown transcripts is rewritten from them).
+    parts: Vec<Arc<Vec<u8>>>,
+    /// Transcripts that only grew (or were rewritten in place), with their stats now.
+    grown: Vec<FoundFile>,
     expected: Held,
     overlay_parts: u64,
     base_parts: u64,
@@ -514,10 +675,11 @@ enum Replaced {
 
 struct Shared {
     replaced: foldhash::HashMap<Vec<u8>, Replaced>,
+    grown: Mutex<Vec<FoundFile>>,
     /// Base folders met that the overlay patched.
     patched: AtomicU64,
     /// Parts not yet taken, and whether the last one was given.
-    queue: Mutex<(VecDeque<Vec<u8>>, bool)>,
+    queue: Mutex<(VecDeque<Arc<Vec<u8>>>, bool)>,
     ready: Condvar,
     differs: AtomicBool,
     folders: AtomicU64,
@@ -547,10 +709,7 @@ impl StatListCheck {
                 1 => {
                     let (dev, ino, mtime_ns) = (r.varint()?, r.varint()?, r.i64()?);
                     let now = Stat::from(&fs::metadata(&projects).ok()?);
-                    if !(now.is_dir
-                        && now.dev == dev
-                        && now.ino == ino
-                        && now.mtime_ns == mtime_ns)
+                    if !(now.is_dir && now.dev == dev && now.ino == ino && now.mtime_ns == mtime_ns)
                     {
                         return None;
                     }
@@ -558,6 +717,8 @@ impl StatListCheck {
                 _ => return None,
             }
         }
+        let roots_len = r.pos;
+        let _nonce = r.varint()?;
         let expected = Held {
             folders: r.varint()?,
             transcripts: r.varint()?,
@@ -567,6 +728,10 @@ impl StatListCheck {
             return None;
         }
         Some(StatListCheck {
+            header: header.to_vec(),
+            roots_len,
+            parts: Vec::new(),
+            grown: Vec::new(),
             expected,
             overlay_parts,
             base_parts,
@@ -586,14 +751,16 @@ impl StatListCheck {
         if self.differs {
             return ControlFlow::Break(());
         }
+        let part = Arc::new(part.to_vec());
+        self.parts.push(Arc::clone(&part));
         if self.parts_given <= self.overlay_parts {
-            self.differs = !self.check_overlay(part);
+            self.differs = !self.check_overlay(&part);
         } else {
             let base = self.base();
             if base.workers.is_empty() {
-                base.shared.check(part);
+                base.shared.check(&part);
             } else {
-                lock(&base.shared.queue).0.push_back(part.to_vec());
+                lock(&base.shared.queue).0.push_back(part);
                 base.shared.ready.notify_one();
             }
             self.differs = base.shared.differs.load(Ordering::Relaxed);
@@ -605,13 +772,16 @@ impl StatListCheck {
         }
     }
 
-    /// Whether every stat held, once every part was handed over.
-    pub fn finish(mut self) -> Option<Held> {
+    /// What the check found, once every part was handed over.
+    pub fn finish(mut self) -> Outcome {
         if self.differs || self.parts_given != self.overlay_parts + self.base_parts {
-            return None;
+            return Outcome::Changed;
         }
         let (overlay_held, patches) = (self.overlay_held, self.patches);
-        let base = self.base();
+        self.base();
+        let Some(mut base) = self.base.take() else {
+            return Outcome::Changed;
+        };
         base.close();
         let shared = &base.shared;
         let held = Held {
@@ -619,8 +789,23 @@ impl StatListCheck {
             transcripts: shared.transcripts.load(Ordering::Relaxed) + overlay_held.transcripts,
         };
         let all_patched = shared.patched.load(Ordering::Relaxed) == patches;
-        (!shared.differs.load(Ordering::Relaxed) && all_patched && held == self.expected)
-            .then_some(held)
+        if shared.differs.load(Ordering::Relaxed) || !all_patched || held != self.expected {
+            return Outcome::Changed;
+        }
+        let mut grown = std::mem::take(&mut self.grown);
+        grown.append(&mut lock(&shared.grown));
+        if grown.is_empty() {
+            return Outcome::Holds(held);
+        }
+        grown.sort_by(|a, b| a.path.cmp(&b.path));
+        Outcome::Grown(GrownList {
+            header: std::mem::take(&mut self.header),
+            roots_len: self.roots_len,
+            overlay_parts: self.overlay_parts as usize,
+            parts: std::mem::take(&mut self.parts),
+            grown,
+            held,
+        })
     }
 
     /// Checks an overlay part's folders and notes what they do to the base's.
@@ -628,17 +813,18 @@ impl StatListCheck {
         let mut held = Held::default();
         let mut patches = 0;
         let replaced = &mut self.replaced;
+        let mut grown = std::mem::take(&mut self.grown);
         let all_hold = for_each_record(part, |path, record| {
             let what = match record {
                 Stored::Gone => Replaced::Whole,
                 Stored::Whole(count, entries) => {
                     held.folders += 1;
-                    held.transcripts += check_folder(path, count, entries, None)?;
+                    held.transcripts += check_folder(path, count, entries, None, &mut grown)?;
                     Replaced::Whole
                 }
                 Stored::Patch(count, changes) => {
                     patches += 1;
-                    let (transcripts, names) = check_patch(path, count, changes)?;
+                    let (transcripts, names) = check_patch(path, count, changes, &mut grown)?;
                     held.transcripts += transcripts;
                     Replaced::Names(names)
                 }
@@ -650,6 +836,7 @@ impl StatListCheck {
         self.overlay_held.folders += held.folders;
         self.overlay_held.transcripts += held.transcripts;
         self.patches += patches;
+        self.grown = grown;
         all_hold
     }
 
@@ -659,6 +846,7 @@ impl StatListCheck {
         self.base.get_or_insert_with(|| {
             let shared = Arc::new(Shared {
                 replaced: std::mem::take(replaced),
+                grown: Mutex::default(),
                 patched: AtomicU64::new(0),
                 queue: Mutex::default(),
                 ready: Condvar::new(),
@@ -668,7 +856,8 @@ impl StatListCheck {
             });
             // The caller checks parts too once it has handed the last one over.
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-            let helpers = (cores - 1).min(usize::try_from(base_parts.saturating_sub(1)).unwrap_or(0));
+            let helpers =
+                (cores - 1).min(usize::try_from(base_parts.saturating_sub(1)).unwrap_or(0));
             let workers = (0..helpers)
                 .map(|_| {
                     let shared = Arc::clone(&shared);
@@ -744,6 +933,7 @@ impl Shared {
         }
         let mut held = Held::default();
         let mut patched = 0;
+        let mut grown = Vec::new();
         let all_hold = for_each_record(part, |path, record| {
             // A base holds every entry of each of its folders.
             let Stored::Whole(count, entries) = record else {
@@ -758,11 +948,12 @@ impl Shared {
                 None => None,
             };
             held.folders += 1;
-            held.transcripts += check_folder(path, count, entries, except)?;
+            held.transcripts += check_folder(path, count, entries, except, &mut grown)?;
             Some(())
         })
         .is_some();
         if all_hold {
+            lock(&self.grown).append(&mut grown);
             self.folders.fetch_add(held.folders, Ordering::Relaxed);
             self.transcripts
                 .fetch_add(held.transcripts, Ordering::Relaxed);
@@ -776,12 +967,14 @@ impl Shared {
 }
 
 /// Stats a folder's `count` recorded entries, except those named in `except`; the
-/// number of transcripts checked, or `None` at the first difference.
+/// number of transcripts checked (those that grew are added to `grown`), or `None` at
+/// the first other difference.
 fn check_folder(
     path: &[u8],
     count: usize,
     entries: &[u8],
     except: Option<&foldhash::HashSet<Vec<u8>>>,
+    grown: &mut Vec<FoundFile>,
 ) -> Option<u64> {
     let mut stat_at = EntryStats::new(OsStr::from_bytes(path), count)?;
     let mut r = Reader::new(entries);
@@ -791,17 +984,18 @@ fn check_folder(
         if except.is_some_and(|names| names.contains(want.name.to_bytes())) {
             continue;
         }
-        transcripts += still_holds(&mut stat_at, &want)?;
+        transcripts += still_holds(&mut stat_at, path, &want, grown)?;
     }
     Some(transcripts)
 }
 
 /// Stats the entries a patch sets; the number of transcripts among them and every name
-/// the patch sets or marks gone, or `None` at the first difference.
+/// the patch sets or marks gone, or `None` at the first difference (but growth).
 fn check_patch(
     path: &[u8],
     count: usize,
     changes: &[u8],
+    grown: &mut Vec<FoundFile>,
 ) -> Option<(u64, foldhash::HashSet<Vec<u8>>)> {
     let mut stat_at = EntryStats::new(OsStr::from_bytes(path), count)?;
     let mut r = Reader::new(changes);
@@ -810,7 +1004,7 @@ fn check_patch(
     for _ in 0..count {
         let name = match r.change()? {
             Change::Set(want) => {
-                transcripts += still_holds(&mut stat_at, &want)?;
+                transcripts += still_holds(&mut stat_at, path, &want, grown)?;
                 want.name
             }
             Change::Gone(name) => name,
@@ -822,17 +1016,38 @@ fn check_patch(
     Some((transcripts, names))
 }
 
-/// Whether an entry still has its recorded stat: `Some(1)` for a transcript, `Some(0)`
-/// for a folder, `None` when it differs.
-fn still_holds(stat_at: &mut EntryStats, want: &Entry) -> Option<u64> {
+/// Whether an entry (of the folder at `dir`) still has its recorded stat: `Some(1)`
+/// for a transcript, `Some(0)` for a folder, `None` when it differs. A transcript that
+/// is the same file (device and inode) with another size or mtime only grew, or was
+/// rewritten in place: it counts, and its stat now is added to `grown`.
+fn still_holds(
+    stat_at: &mut EntryStats,
+    dir: &[u8],
+    want: &Entry,
+    grown: &mut Vec<FoundFile>,
+) -> Option<u64> {
     let now = stat_at.stat(want.name)?;
-    let kind_holds = match want.kind {
-        EntryKind::Folder => now.is_dir,
-        _ => now.is_file && now.size == want.size,
-    };
-    let holds =
-        kind_holds && now.dev == want.dev && now.ino == want.ino && now.mtime_ns == want.mtime_ns;
-    holds.then_some(u64::from(want.kind == EntryKind::Transcript))
+    let same = now.dev == want.dev && now.ino == want.ino;
+    match want.kind {
+        EntryKind::Folder => (same && now.is_dir && now.mtime_ns == want.mtime_ns).then_some(0),
+        _ if !(same && now.is_file) => None,
+        _ => {
+            if now.size != want.size || now.mtime_ns != want.mtime_ns {
+                let mut path = Vec::with_capacity(dir.len() + 1 + want.name.count_bytes());
+                path.extend_from_slice(dir);
+                path.push(b'/');
+                path.extend_from_slice(want.name.to_bytes());
+                grown.push(FoundFile {
+                    path: PathBuf::from(OsString::from_vec(path)),
+                    dev: now.dev,
+                    ino: now.ino,
+                    size: now.size,
+                    mtime_ns: now.mtime_ns,
+                });
+            }
+            Some(1)
+        }
+    }
 }
 
 /// One change of a patch.
@@ -962,15 +1177,35 @@ pub(crate) mod tests {
     use std::time::{Duration, SystemTime};
 
     /// Feeds a recorded list to a check, as the ingest does from the store.
-    pub(crate) fn holds(list: &[Vec<u8>], roots: &[PathBuf]) -> Option<Held> {
-        let (header, parts) = list.split_first()?;
-        let mut check = StatListCheck::start(header, roots)?;
+    pub(crate) fn outcome(list: &[Vec<u8>], roots: &[PathBuf]) -> Outcome {
+        let Some((header, parts)) = list.split_first() else {
+            return Outcome::Changed;
+        };
+        let Some(mut check) = StatListCheck::start(header, roots) else {
+            return Outcome::Changed;
+        };
         for part in parts {
             if check.part(part).is_break() {
                 break;
             }
         }
         check.finish()
+    }
+
+    /// What a list covers when every stat in it still holds.
+    pub(crate) fn holds(list: &[Vec<u8>], roots: &[PathBuf]) -> Option<Held> {
+        match outcome(list, roots) {
+            Outcome::Holds(held) => Some(held),
+            _ => None,
+        }
+    }
+
+    /// The transcripts that only grew, when nothing else changed.
+    fn grown(list: &[Vec<u8>], roots: &[PathBuf]) -> Option<GrownList> {
+        match outcome(list, roots) {
+            Outcome::Grown(grown) => Some(grown),
+            _ => None,
+        }
     }
 
     fn local(_: &Path) -> bool {
@@ -995,10 +1230,11 @@ pub(crate) mod tests {
             let len = r.varint().unwrap() as usize;
             r.take(len).unwrap();
             if r.byte().unwrap() == 1 {
-                (r.varint(), r.varint(), r.i64());
+                let _stat = (r.varint(), r.varint(), r.i64());
             }
         }
-        let (_, _, overlay) = (r.varint(), r.varint(), r.varint().unwrap());
+        let _nonce_and_totals = (r.varint(), r.varint(), r.varint());
+        let overlay = r.varint().unwrap();
         list[1 + overlay as usize..].to_vec()
     }
 
@@ -1246,7 +1482,10 @@ pub(crate) mod tests {
         let second = second.unwrap();
         assert!(base_of(&second) == base, "the base stays");
         assert!(second.len() > base.len() + 1, "an overlay");
-        let overlay_bytes: usize = second[1..second.len() - base.len()].iter().map(Vec::len).sum();
+        let overlay_bytes: usize = second[1..second.len() - base.len()]
+            .iter()
+            .map(Vec::len)
+            .sum();
         assert!(overlay_bytes < 2048, "{overlay_bytes} bytes");
         let held = Held {
             transcripts: 598,
@@ -1287,6 +1526,73 @@ pub(crate) mod tests {
         assert!(base_of(&third) != base);
         assert_eq!(base_of(&third).len(), third.len() - 1);
         assert_eq!(holds(&third, &roots), Some(held));
+    }
+
+    #[test]
+    fn transcripts_that_only_grew_are_found_and_their_list_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = vec![tree(dir.path())];
+        let p = roots[0].join("projects");
+        let (walk, list) = walk_and_record(&roots, &FolderMemo::default());
+        let list = list.unwrap();
+        let held = holds(&list, &roots).unwrap();
+        // One in the folder opened to stat (five entries), one stat-ed by path, one
+        // rewritten in place to the same size.
+        let a = p.join("p1/a.jsonl");
+        let agent = p.join("p1/s1/subagents/agent-1.jsonl");
+        let f = p.join("p2/f.jsonl");
+        append(&a, "{}\n");
+        append(&agent, "{}\n{}\n");
+        fs::write(&f, "[]\n[]\n").unwrap();
+        set_mtime(&f, an_hour_ago());
+        let found = grown(&list, &roots).expect("grown");
+        assert_eq!(found.held(), held);
+        let paths: Vec<&Path> = found.grown().iter().map(|g| g.path.as_path()).collect();
+        assert_eq!(paths, [a.as_path(), agent.as_path(), f.as_path()]);
+        for g in found.grown() {
+            let now = fs::metadata(&g.path).unwrap();
+            assert_eq!(
+                (g.size, g.ino),
+                (now.len(), std::os::unix::fs::MetadataExt::ino(&now))
+            );
+        }
+        // The rewritten list holds, as a list recorded by a walk now does.
+        let base = base_of(&list);
+        let rewritten = stored(found.rows().unwrap(), &base);
+        assert_eq!(holds(&rewritten, &roots), Some(held));
+        let (_, fresh) = walk_and_record(&roots, &FolderMemo::default());
+        assert_eq!(holds(&fresh.unwrap(), &roots), Some(held));
+
+        // And it finds the next growth too, in a folder its overlay patched.
+        append(&a, "{}\n");
+        let again = grown(&rewritten, &roots).expect("grown again");
+        assert_eq!(again.grown().len(), 1);
+        let third = stored(again.rows().unwrap(), &base_of(&rewritten));
+        assert_eq!(holds(&third, &roots), Some(held));
+        let _ = walk;
+
+        // Anything but growth is a change.
+        type Change = fn(&Path);
+        let changes: [(&str, Change); 3] = [
+            ("a transcript replaced by another file", |p| {
+                let copy = p.join("p1/b.copy");
+                fs::write(&copy, "{}\n{}\n").unwrap();
+                fs::rename(&copy, p.join("p1/b.jsonl")).unwrap();
+            }),
+            ("a transcript added", |p| {
+                fs::write(p.join("p2/g.jsonl"), "{}\n").unwrap()
+            }),
+            ("a folder's mtime moved", |p| {
+                set_mtime(&p.join("p1/s1"), SystemTime::now())
+            }),
+        ];
+        for (what, change) in changes {
+            change(&p);
+            assert!(
+                matches!(outcome(&third, &roots), Outcome::Changed),
+                "{what}"
+            );
+        }
     }
 
     #[test]

@@ -29,26 +29,47 @@ pub fn load_all(conn: &Connection) -> Result<Cursors, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, missing_since FROM file_cursors",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Cursor {
-            path: r.get(0)?,
-            dev: r.get::<_, i64>(1)? as u64,
-            ino: r.get::<_, i64>(2)? as u64,
-            size: r.get::<_, i64>(3)? as u64,
-            mtime_ns: r.get(4)?,
-            offset: r.get::<_, i64>(5)? as u64,
-            head_len: r.get::<_, i64>(6)? as u64,
-            // Stored as the i64 with the same bits: SQLite integers are signed.
-            head_hash: r.get::<_, i64>(7)? as u64,
-            lines: r.get::<_, i64>(8)? as u64,
-            missing_since: r.get(9)?,
-        })
-    })?;
+    let rows = stmt.query_map([], cursor_from_row)?;
     // Collected first so that the map is built at its final size, never rehashed.
     let list = rows.collect::<Result<Vec<_>, _>>()?;
     let mut map = Cursors::with_capacity_and_hasher(list.len(), Default::default());
     map.extend(list.into_iter().map(|c| (c.path.clone(), c)));
     Ok(map)
+}
+
+/// The cursors of these paths (those that have one), by path.
+pub fn load_paths<P: AsRef<str>>(
+    conn: &Connection,
+    paths: impl IntoIterator<Item = P>,
+) -> Result<Cursors, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, missing_since FROM file_cursors WHERE path = ?1",
+    )?;
+    let mut map = Cursors::default();
+    for path in paths {
+        let mut rows = stmt.query([path.as_ref()])?;
+        if let Some(r) = rows.next()? {
+            let c = cursor_from_row(r)?;
+            map.insert(c.path.clone(), c);
+        }
+    }
+    Ok(map)
+}
+
+fn cursor_from_row(r: &rusqlite::Row) -> rusqlite::Result<Cursor> {
+    Ok(Cursor {
+        path: r.get(0)?,
+        dev: r.get::<_, i64>(1)? as u64,
+        ino: r.get::<_, i64>(2)? as u64,
+        size: r.get::<_, i64>(3)? as u64,
+        mtime_ns: r.get(4)?,
+        offset: r.get::<_, i64>(5)? as u64,
+        head_len: r.get::<_, i64>(6)? as u64,
+        // Stored as the i64 with the same bits: SQLite integers are signed.
+        head_hash: r.get::<_, i64>(7)? as u64,
+        lines: r.get::<_, i64>(8)? as u64,
+        missing_since: r.get(9)?,
+    })
 }
 
 /// What a cursor says of its file's stat, borrowed from the row being read.

@@ -93,6 +93,16 @@ pub fn visit_stat_list(
     Ok(())
 }
 
+/// The stored list's header (empty when none is stored).
+pub fn stat_list_header(conn: &Connection) -> Result<Vec<u8>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT bytes FROM walk_stat_list WHERE part = 0")?;
+    let mut rows = stmt.query([])?;
+    Ok(match rows.next()? {
+        Some(row) => row.get(0)?,
+        None => Vec::new(),
+    })
+}
+
 /// The stored list's base parts, in order, for the next list to be written as an
 /// overlay on them.
 pub fn stat_list_base(conn: &Connection) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -234,7 +244,10 @@ mod tests {
         assert_eq!(stored_list(&tx), parts(&["h1", "b1", "b2", "b3"]));
         let overlay = parts(&["o1", "o2"]);
         save_stat_list(&tx, Some(rows(b"h2", &overlay))).unwrap();
-        assert_eq!(stored_list(&tx), parts(&["h2", "o1", "o2", "b1", "b2", "b3"]));
+        assert_eq!(
+            stored_list(&tx),
+            parts(&["h2", "o1", "o2", "b1", "b2", "b3"])
+        );
         // A shorter overlay replaces a longer one whole.
         let overlay = parts(&["o3"]);
         save_stat_list(&tx, Some(rows(b"h3", &overlay))).unwrap();

@@ -588,6 +588,10 @@ fn unchanged_folders_are_not_listed_again_and_a_new_transcript_is_found() {
     append("msg_grown2", 6);
     let eighth = ingest();
     assert_eq!(eighth["statListHeld"], false, "{eighth}");
+    assert_eq!(
+        eighth["statListGrown"], true,
+        "only a transcript grew: no walk"
+    );
     assert_eq!(eighth["unchanged"], false);
     assert_eq!(eighth["filesRead"], 1);
     assert_eq!(eighth["responsesAdded"], 1);
