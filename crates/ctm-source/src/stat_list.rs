@@ -1415,17 +1415,7 @@ pub(crate) mod tests {
     #[test]
     fn a_list_checked_in_parts_on_several_threads_finds_one_change_anywhere() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        let p = root.join("projects");
-        for i in 0..1000 {
-            let folder = p.join(format!("-home-user-project-{i:03}"));
-            fs::create_dir_all(&folder).unwrap();
-            for n in 0..2 {
-                fs::write(folder.join(format!("session-{n}.jsonl")), "{}\n").unwrap();
-            }
-        }
-        age_folders(&p);
-        let roots = vec![root];
+        let roots = many_folders(dir.path(), 1000);
         let (walk, list) = walk_and_record(&roots, &FolderMemo::default());
         let list = list.expect("recorded");
         assert!(list.len() > 3, "{} parts", list.len());
@@ -1448,11 +1438,11 @@ pub(crate) mod tests {
         }
     }
 
-    /// 300 folders of two transcripts each, old folder times.
-    fn many_folders(dir: &Path) -> Vec<PathBuf> {
+    /// A root with `folders` folders of two transcripts each, old folder times.
+    fn many_folders(dir: &Path, folders: usize) -> Vec<PathBuf> {
         let root = dir.join("root");
         let p = root.join("projects");
-        for i in 0..300 {
+        for i in 0..folders {
             let folder = p.join(format!("-home-user-project-{i:03}"));
             fs::create_dir_all(&folder).unwrap();
             for n in 0..2 {
@@ -1466,7 +1456,7 @@ pub(crate) mod tests {
     #[test]
     fn a_few_changed_folders_are_written_over_the_base_and_hold_like_a_new_list() {
         let dir = tempfile::tempdir().unwrap();
-        let roots = many_folders(dir.path());
+        let roots = many_folders(dir.path(), 300);
         let p = roots[0].join("projects");
         let (walk, first) = walk_and_record(&roots, &FolderMemo::default());
         let first = first.unwrap();
