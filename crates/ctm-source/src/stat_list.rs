@@ -12,23 +12,28 @@
 //!
 //! The ingest records a list only when each transcript's cursor holds exactly the stat
 //! recorded here, in the transaction that saves those cursors; so "the list still
-//! holds" means "every cursor matches its file and no file came or went".
+//! holds" means "every cursor matches its file and no file came or went". A transcript
+//! that is the same file with another size or mtime only grew: the check notes it and
+//! goes on ([`Outcome::Grown`]), and the run reads just those, without a walk.
 //!
 //! The list is kept in parts so that checking overlaps reading it from the store: a
-//! header (the roots, their `projects` folders' stats, and the totals), then parts of
-//! about [`PART_BYTES`] holding whole folders, newest entries first (what changed is
-//! most often what changed last, and the check stops at the first difference). Each
-//! folder carries its path, so parts are checked on any thread in any order.
+//! header, an overlay, then a base. Parts hold whole folders, each with its path, so
+//! they are checked on any thread in any order, newest entries first in a new base
+//! (what changed is most often what changed last). A writing run diffs its list with
+//! the stored base and writes only what changed as the overlay (see [`Recorded::rows`]).
 //!
 //! Encoding (ours alone; anything else does not hold). Numbers are LEB128, mtimes 8
 //! bytes little-endian.
-//! - Header: [`MAGIC`], the number of roots, per root its `projects` path (length,
+//! - Header: `MAGIC`, the number of roots, per root its `projects` path (length,
 //!   bytes) and `0` (no such path) or `1` with the folder's device, inode and mtime;
-//!   then the numbers of folders, transcripts and parts that follow.
-//! - Part: the number of folders, then per folder its path (the length it shares with
-//!   the previous folder's path in the part, the rest's length, the rest), its number
-//!   of entries and the entries: kind `d` or `f`, the name and a NUL, device, inode,
-//!   for a transcript its size, and mtime.
+//!   then a random nonce (every list written has its own header), the numbers of
+//!   folders and transcripts, and the numbers of overlay and base parts that follow.
+//! - Part: the number of records, then per record a folder path (the length it shares
+//!   with the previous record's path in the part, the rest's length, the rest) and a
+//!   code: `GONE` (overlay only), `PATCH` (overlay only: the number of changes, then
+//!   entries set and names gone, a gone name being `x`, the name and a NUL), or
+//!   `WHOLE` plus the number of entries, then the entries: kind `d` or `f`, the name
+//!   and a NUL, device, inode, for a transcript its size, and mtime.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
@@ -1523,7 +1528,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let roots = vec![tree(dir.path())];
         let p = roots[0].join("projects");
-        let (walk, list) = walk_and_record(&roots, &FolderMemo::default());
+        let (_, list) = walk_and_record(&roots, &FolderMemo::default());
         let list = list.unwrap();
         let held = holds(&list, &roots).unwrap();
         // One in the folder opened to stat (five entries), one stat-ed by path, one
@@ -1559,7 +1564,6 @@ pub(crate) mod tests {
         assert_eq!(again.grown().len(), 1);
         let third = stored(again.rows().unwrap(), &base_of(&rewritten));
         assert_eq!(holds(&third, &roots), Some(held));
-        let _ = walk;
 
         // Anything but growth is a change.
         type Change = fn(&Path);
