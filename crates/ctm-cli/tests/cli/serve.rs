@@ -180,7 +180,12 @@ fn read_reply(s: &mut TcpStream) -> Vec<u8> {
                 return raw;
             }
         }
-        let n = s.read(&mut buf).unwrap();
+        let n = match s.read(&mut buf) {
+            Ok(n) => n,
+            // A signal (a browser test's child exiting) can interrupt the read: read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => panic!("reading the reply: {e}"),
+        };
         if n == 0 {
             return raw;
         }
