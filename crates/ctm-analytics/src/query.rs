@@ -1,6 +1,8 @@
 //! What every report is asked: a zone, a range of days, an order, and filters.
 
 use ctm_store::derive::{self, FactRow};
+use std::collections::HashMap;
+
 use jiff::civil::Date;
 use rusqlite::Connection;
 
@@ -147,11 +149,40 @@ pub fn parse_date(s: &str) -> Option<Date> {
 /// The billed facts the query selects (its days, its filters), oldest first.
 pub fn facts(conn: &Connection, q: &ReportQuery) -> Result<Vec<FactRow>, AnalyticsError> {
     let (lo, hi) = q.bounds()?;
-    let mut facts = derive::facts_between(conn, lo, hi)?;
-    if !q.filter.is_empty() {
-        facts.retain(|f| q.filter.matches(f));
+    if q.filter.is_empty() {
+        return Ok(derive::facts_between(conn, lo, hi)?);
     }
-    Ok(facts)
+    // Each distinct project path and model is matched once: a history has a few dozen
+    // of them across its hundreds of thousands of facts.
+    let mut projects = HashMap::new();
+    let mut models = HashMap::new();
+    let (project_needle, model_needle) = (q.filter.project.as_deref(), q.filter.model.as_deref());
+    Ok(derive::facts_between_where(
+        conn,
+        lo,
+        hi,
+        |project, model| {
+            contains_memo(&mut projects, project, project_needle)
+                && contains_memo(&mut models, model, model_needle)
+        },
+    )?)
+}
+
+/// [`contains`], remembering its answer for each value.
+fn contains_memo(
+    seen: &mut HashMap<String, bool>,
+    value: Option<&str>,
+    needle: Option<&str>,
+) -> bool {
+    match value {
+        Some(v) => match seen.get(v) {
+            Some(&m) => m,
+            None => *seen
+                .entry(v.to_owned())
+                .or_insert_with(|| contains(Some(v), needle)),
+        },
+        None => contains(None, needle),
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +210,18 @@ mod tests {
         assert!(!f.matches(&fact(Some("/work/alpha"), None)));
         assert!(Filter::new(Some(""), None).is_empty());
         assert!(Filter::default().matches(&fact(None, None)));
+    }
+
+    #[test]
+    fn a_remembered_answer_is_the_answer() {
+        let mut seen = HashMap::new();
+        for _ in 0..2 {
+            assert!(contains_memo(&mut seen, Some("/w/ÉTÉ-app"), Some("été")));
+            assert!(!contains_memo(&mut seen, Some("/w/beta"), Some("été")));
+            assert!(!contains_memo(&mut seen, None, Some("été")));
+            assert!(contains_memo(&mut seen, None, None));
+        }
+        assert_eq!(seen.len(), 2);
     }
 
     #[test]

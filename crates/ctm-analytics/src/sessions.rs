@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ctm_store::derive::{self, FactRow, SessionAggregate, Sums, FACT_COLUMNS};
+use ctm_store::derive::{self, FactReader, FactRow, SessionAggregate, Sums, FACT_COLUMNS};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -144,12 +144,20 @@ fn rows_of_sessions(
 fn session_models(facts: &[FactRow]) -> SessionModels {
     let mut models = SessionModels::new();
     for f in facts {
-        if let Some(id) = &f.session_id {
-            *models
-                .entry(id.clone())
-                .or_default()
-                .entry(derive::model_label(f.model.as_deref()).to_owned())
-                .or_default() += f.sums.unpriced_responses;
+        let Some(id) = f.session_id.as_deref() else {
+            continue;
+        };
+        // Looked up before inserting: a session's facts are many, its models few.
+        if !models.contains_key(id) {
+            models.insert(id.to_owned(), BTreeMap::new());
+        }
+        let used = models.get_mut(id).expect("inserted above");
+        let label = derive::model_label(f.model.as_deref());
+        match used.get_mut(label) {
+            Some(n) => *n += f.sums.unpriced_responses,
+            None => {
+                used.insert(label.to_owned(), f.sums.unpriced_responses);
+            }
         }
     }
     models
@@ -235,9 +243,7 @@ pub fn session_detail(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 ORDER BY ts"
     ))?;
-    let mut facts: Vec<FactRow> = stmt
-        .query_map([&id], derive::fact_from_row)?
-        .collect::<Result<_, _>>()?;
+    let mut facts = FactReader::default().read_all(&mut stmt, [&id])?;
     facts.retain(|f| f.ts >= lo && f.ts < hi && q.filter.matches(f));
     let Some(session) = session_rows(&facts, &q.zone).pop() else {
         return Err(AnalyticsError::NotFound(format!(
@@ -290,9 +296,7 @@ pub fn session_now(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 ORDER BY ts"
     ))?;
-    let facts: Vec<FactRow> = stmt
-        .query_map([id], derive::fact_from_row)?
-        .collect::<Result<_, _>>()?;
+    let facts = FactReader::default().read_all(&mut stmt, [id])?;
     let last_context_tokens = facts.last().map_or(0, |f| {
         f.sums.input_tokens + f.sums.cache_creation_tokens() + f.sums.cache_read_tokens
     });

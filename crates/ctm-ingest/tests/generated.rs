@@ -46,17 +46,17 @@ fn assert_matches(store: &Store, expected: &Expected) {
     }
     assert_eq!(totals(&all), expected.totals, "totals");
     assert_eq!(
-        sum_by(&facts, |f| f.model.clone()),
+        sum_by(&facts, |f| f.model.as_deref().map(str::to_owned)),
         expected.by_model,
         "by model"
     );
     assert_eq!(
-        sum_by(&facts, |f| f.session_id.clone()),
+        sum_by(&facts, |f| f.session_id.as_deref().map(str::to_owned)),
         expected.by_session,
         "by session"
     );
     assert_eq!(
-        sum_by(&facts, |f| f.project_path.clone()),
+        sum_by(&facts, |f| f.project_path.as_deref().map(str::to_owned)),
         expected.by_project,
         "by project"
     );

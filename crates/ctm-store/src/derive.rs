@@ -19,6 +19,7 @@
 //!   what they cost (writes cost more than input, reads much less), summed from facts.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jiff::{civil::Date, tz::TimeZone, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -147,62 +148,131 @@ pub struct FactRow {
     /// The row id: facts are added to a day's sums in this order (see [`aggregate_days`]).
     pub id: i64,
     pub ts: i64,
-    pub session_id: Option<String>,
-    pub project_path: Option<String>,
-    pub model: Option<String>,
+    /// Shared among the facts of one load: a history has a few thousand sessions and a
+    /// few dozen projects and models across hundreds of thousands of facts.
+    pub session_id: Option<Arc<str>>,
+    pub project_path: Option<Arc<str>>,
+    pub model: Option<Arc<str>>,
     pub sums: Sums,
 }
 
-/// The columns [`fact_from_row`] reads, in order.
+/// The columns [`FactReader::read`] reads, in order.
 pub const FACT_COLUMNS: &str = "ts, session_id, project_path, model, input_tokens, output_tokens, \
      cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
      cost_usd, cache_savings_usd, priced, id";
 
-pub fn fact_from_row(r: &rusqlite::Row) -> rusqlite::Result<FactRow> {
-    let priced: bool = r.get(12)?;
-    Ok(FactRow {
-        id: r.get(13)?,
-        ts: r.get(0)?,
-        session_id: r.get(1)?,
-        project_path: r.get(2)?,
-        model: r.get(3)?,
-        sums: Sums {
-            responses: 1,
-            input_tokens: r.get(4)?,
-            output_tokens: r.get(5)?,
-            cache_write_5m_tokens: r.get(6)?,
-            cache_write_1h_tokens: r.get(7)?,
-            cache_read_tokens: r.get(8)?,
-            web_search_requests: r.get(9)?,
-            cost_usd: r.get(10)?,
-            cache_savings_usd: r.get(11)?,
-            unpriced_responses: u64::from(!priced),
-        },
-    })
+/// Reads facts from rows of [`FACT_COLUMNS`], sharing each distinct session, project and
+/// model among them: one allocation per distinct text instead of three per fact.
+#[derive(Default)]
+pub struct FactReader {
+    texts: foldhash::HashSet<Arc<str>>,
+}
+
+impl FactReader {
+    pub fn read(&mut self, r: &rusqlite::Row) -> rusqlite::Result<FactRow> {
+        let priced: bool = r.get(12)?;
+        Ok(FactRow {
+            id: r.get(13)?,
+            ts: r.get(0)?,
+            session_id: self.text(r, 1)?,
+            project_path: self.text(r, 2)?,
+            model: self.text(r, 3)?,
+            sums: Sums {
+                responses: 1,
+                input_tokens: r.get(4)?,
+                output_tokens: r.get(5)?,
+                cache_write_5m_tokens: r.get(6)?,
+                cache_write_1h_tokens: r.get(7)?,
+                cache_read_tokens: r.get(8)?,
+                web_search_requests: r.get(9)?,
+                cost_usd: r.get(10)?,
+                cache_savings_usd: r.get(11)?,
+                unpriced_responses: u64::from(!priced),
+            },
+        })
+    }
+
+    fn text(&mut self, r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<Arc<str>>> {
+        let Some(s) = text_or_null(r, i)? else {
+            return Ok(None);
+        };
+        if let Some(shared) = self.texts.get(s) {
+            return Ok(Some(shared.clone()));
+        }
+        let shared: Arc<str> = s.into();
+        self.texts.insert(shared.clone());
+        Ok(Some(shared))
+    }
+
+    /// Every fact a statement of [`FACT_COLUMNS`] returns.
+    pub fn read_all(
+        &mut self,
+        stmt: &mut rusqlite::Statement,
+        params: impl rusqlite::Params,
+    ) -> rusqlite::Result<Vec<FactRow>> {
+        let mut rows = stmt.query(params)?;
+        let mut facts = Vec::new();
+        while let Some(row) = rows.next()? {
+            facts.push(self.read(row)?);
+        }
+        Ok(facts)
+    }
 }
 
 /// Billed facts with `lo <= ts < hi`, oldest first.
 pub fn facts_between(conn: &Connection, lo: i64, hi: i64) -> Result<Vec<FactRow>, StoreError> {
-    if lo == i64::MIN && hi == i64::MAX {
-        // Every fact: one pass over the table in row order and a sort in memory beats a
-        // walk of the ts index with a table lookup per row. The sort is stable over row
-        // order, the same tie order as the index (ts, rowid).
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {FACT_COLUMNS} FROM billed_responses ORDER BY id"
-        ))?;
-        let mut rows: Vec<FactRow> = stmt
-            .query_map([], fact_from_row)?
-            .collect::<Result<_, _>>()?;
-        rows.sort_by_key(|f| f.ts);
-        return Ok(rows);
+    facts_between_where(conn, lo, hi, |_, _| true)
+}
+
+/// Billed facts with `lo <= ts < hi` whose project path and model `keep` accepts, oldest
+/// first. `keep` sees the two values borrowed from the row, so a fact it refuses costs
+/// no copy: a filtered report passes over every fact but keeps few.
+pub fn facts_between_where(
+    conn: &Connection,
+    lo: i64,
+    hi: i64,
+    mut keep: impl FnMut(Option<&str>, Option<&str>) -> bool,
+) -> Result<Vec<FactRow>, StoreError> {
+    let every_fact = lo == i64::MIN && hi == i64::MAX;
+    // Every fact: one pass over the table in row order and a sort in memory beats a walk
+    // of the ts index with a table lookup per row. The sort is stable over row order,
+    // the same tie order as the index (ts, rowid).
+    let sql = if every_fact {
+        format!("SELECT {FACT_COLUMNS} FROM billed_responses ORDER BY id")
+    } else {
+        format!(
+            "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 ORDER BY ts"
+        )
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = if every_fact {
+        stmt.query([])?
+    } else {
+        stmt.query([lo, hi])?
+    };
+    let mut reader = FactReader::default();
+    let mut facts = Vec::new();
+    while let Some(row) = rows.next()? {
+        if keep(text_or_null(row, 2)?, text_or_null(row, 3)?) {
+            facts.push(reader.read(row)?);
+        }
     }
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 ORDER BY ts"
-    ))?;
-    let rows = stmt
-        .query_map([lo, hi], fact_from_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    if every_fact {
+        facts.sort_by_key(|f| f.ts);
+    }
+    Ok(facts)
+}
+
+/// A fact's shared text as an aggregate keeps it.
+fn owned(text: &Option<Arc<str>>) -> Option<String> {
+    text.as_deref().map(str::to_owned)
+}
+
+/// A text column borrowed from its row.
+fn text_or_null<'r>(row: &'r rusqlite::Row, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    row.get_ref(i)?.as_str_or_null().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 /// The name a model is reported under.
@@ -235,8 +305,8 @@ impl DayAggregate {
     pub fn add(&mut self, f: &FactRow, local_hour: usize) {
         self.sums.add(&f.sums);
         if let Some(s) = &f.session_id {
-            if !self.sessions.contains(s) {
-                self.sessions.insert(s.clone());
+            if !self.sessions.contains(&**s) {
+                self.sessions.insert(s.to_string());
             }
         }
         let label = model_label(f.model.as_deref());
@@ -370,16 +440,18 @@ pub struct SessionAggregate {
 /// Aggregates facts by session, adding them in row order like [`aggregate_days`] (so
 /// the project is the first one named in row order).
 pub fn aggregate_sessions(facts: &[FactRow]) -> BTreeMap<String, SessionAggregate> {
-    let mut out: BTreeMap<String, (SessionAggregate, BTreeMap<String, u64>)> = BTreeMap::new();
+    // Per session: its sums, and its tokens per model.
+    type Building = (SessionAggregate, BTreeMap<Arc<str>, u64>);
+    let mut out: BTreeMap<Arc<str>, Building> = BTreeMap::new();
     for f in in_row_order(facts) {
         let Some(id) = &f.session_id else { continue };
         let (agg, models) = out.entry(id.clone()).or_insert_with(|| {
             (
                 SessionAggregate {
-                    session_id: id.clone(),
+                    session_id: id.to_string(),
                     first_ts: f.ts,
                     last_ts: f.ts,
-                    project_path: f.project_path.clone(),
+                    project_path: owned(&f.project_path),
                     main_model: None,
                     sums: Sums::default(),
                 },
@@ -389,7 +461,7 @@ pub fn aggregate_sessions(facts: &[FactRow]) -> BTreeMap<String, SessionAggregat
         agg.first_ts = agg.first_ts.min(f.ts);
         agg.last_ts = agg.last_ts.max(f.ts);
         if agg.project_path.is_none() {
-            agg.project_path.clone_from(&f.project_path);
+            agg.project_path = owned(&f.project_path);
         }
         agg.sums.add(&f.sums);
         if let Some(m) = &f.model {
@@ -402,8 +474,8 @@ pub fn aggregate_sessions(facts: &[FactRow]) -> BTreeMap<String, SessionAggregat
             agg.main_model = models
                 .into_iter()
                 .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
-                .map(|(m, _)| m);
-            (k, agg)
+                .map(|(m, _)| m.to_string());
+            (k.to_string(), agg)
         })
         .collect()
 }
@@ -456,7 +528,9 @@ impl BlockAggregate {
     fn add(&mut self, f: &FactRow) {
         self.sums.add(&f.sums);
         if let Some(s) = &f.session_id {
-            self.sessions.insert(s.clone());
+            if !self.sessions.contains(&**s) {
+                self.sessions.insert(s.to_string());
+            }
         }
         self.models
             .insert(model_label(f.model.as_deref()).to_owned());
@@ -654,13 +728,10 @@ pub fn refresh(tx: &Transaction, touched: &Touched, now_ms: i64) -> Result<(), S
 
 /// The billed facts with an id above `after` (those one write inserted), in row order.
 fn facts_inserted_after(tx: &Transaction, after: i64) -> Result<Vec<FactRow>, StoreError> {
-    let rows = tx
-        .prepare_cached(&format!(
-            "SELECT {FACT_COLUMNS} FROM billed_responses WHERE id > ?1 ORDER BY id"
-        ))?
-        .query_map([after], fact_from_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE id > ?1 ORDER BY id"
+    ))?;
+    Ok(FactReader::default().read_all(&mut stmt, [after])?)
 }
 
 /// Where a stored block starts and the span of its responses (`None` on a row without
@@ -988,7 +1059,7 @@ fn append_to_session(
     };
     if new
         .iter()
-        .any(|f| f.model.is_some() && f.model != agg.main_model)
+        .any(|f| f.model.is_some() && f.model.as_deref() != agg.main_model.as_deref())
     {
         return Ok(false);
     }
@@ -996,7 +1067,7 @@ fn append_to_session(
         agg.first_ts = agg.first_ts.min(f.ts);
         agg.last_ts = agg.last_ts.max(f.ts);
         if agg.project_path.is_none() {
-            agg.project_path.clone_from(&f.project_path);
+            agg.project_path = owned(&f.project_path);
         }
         agg.sums.add(&f.sums);
     }
@@ -1065,9 +1136,7 @@ fn refresh_session(tx: &Transaction, session: &str) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 ORDER BY ts"
     ))?;
-    let facts: Vec<FactRow> = stmt
-        .query_map([session], fact_from_row)?
-        .collect::<Result<_, _>>()?;
+    let facts = FactReader::default().read_all(&mut stmt, [session])?;
     match aggregate_sessions(&facts).get(session) {
         Some(agg) => write_session(tx, agg),
         // Every response of the session turned out to be a replay: nothing is billed.
@@ -1176,7 +1245,7 @@ fn append_to_day(
             .unwrap_or(Timestamp::UNIX_EPOCH)
             .to_zoned(tz.clone());
         if let Some(s) = &f.session_id {
-            if !day.sessions.contains(s) && !had_session.exists(params![s, lo, hi, after])? {
+            if !day.sessions.contains(&**s) && !had_session.exists(params![s, lo, hi, after])? {
                 session_count += 1;
             }
         }
@@ -1410,8 +1479,9 @@ fn refresh_blocks(
             // last kept block; the facts up to that end still belong to the kept one.
             let mut rows = read.query([restart_ms.max(blocks_from_ms)])?;
             let mut open: Option<BlockAggregate> = None;
+            let mut reader = FactReader::default();
             while let Some(row) = rows.next()? {
-                let f = fact_from_row(row)?;
+                let f = reader.read(row)?;
                 match &mut open {
                     Some(b) if !b.ends_before(f.ts) => b.last_ts = f.ts,
                     _ => {

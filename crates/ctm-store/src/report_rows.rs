@@ -189,7 +189,7 @@ fn add_project_days(
         let key = ProjectDayKey {
             project: project_label(f.project_path.as_deref()).to_owned(),
             date: local(f.ts, tz).date(),
-            session: f.session_id.clone(),
+            session: f.session_id.as_deref().map(str::to_owned),
         };
         let p = out.entry(key).or_insert_with(|| ProjectDay {
             first_ts: f.ts,
@@ -448,7 +448,7 @@ pub(crate) fn append_to_day(
         let k = ProjectDayKey {
             project: project_label(f.project_path.as_deref()).to_owned(),
             date,
-            session: f.session_id.clone(),
+            session: f.session_id.as_deref().map(str::to_owned),
         };
         if projects.contains_key(&k) {
             continue;

@@ -645,3 +645,52 @@ fn rows_without_older_facts_are_recomputed_not_added_to() {
     assert_eq!(stored, recomputed);
     assert!(derive::check(store.conn()).unwrap().is_empty());
 }
+
+#[test]
+fn facts_are_selected_by_project_and_model_before_they_are_read_and_share_their_texts() {
+    let (_dir, mut store) = new_store();
+    let mut responses = Vec::new();
+    for i in 0..12 {
+        let mut r = response(&format!("m{i}"), T0 + i * M, &format!("s{}", i % 3), 5);
+        r.project_path =
+            [Some("/work/Alpha"), Some("/work/beta"), None][i as usize % 3].map(Into::into);
+        r.model = [Some("claude-opus-4-6"), None][i as usize % 2].map(Into::into);
+        responses.push(r);
+    }
+    write(&mut store, responses, T0 + H);
+    let conn = store.conn();
+    let all = derive::facts_between(conn, i64::MIN, i64::MAX).unwrap();
+    assert_eq!(all.len(), 12);
+    // The same session's facts share one text.
+    let s0: Vec<_> = all
+        .iter()
+        .filter(|f| f.session_id.as_deref() == Some("s0"))
+        .collect();
+    assert_eq!(s0.len(), 4);
+    let first = s0[0].session_id.as_ref().unwrap();
+    assert!(s0
+        .iter()
+        .all(|f| std::sync::Arc::ptr_eq(f.session_id.as_ref().unwrap(), first)));
+
+    for (lo, hi) in [(i64::MIN, i64::MAX), (T0 + 2 * M, T0 + 9 * M)] {
+        let mut seen = Vec::new();
+        let kept = derive::facts_between_where(conn, lo, hi, |project, model| {
+            seen.push((project.map(str::to_owned), model.map(str::to_owned)));
+            project == Some("/work/beta") && model.is_some()
+        })
+        .unwrap();
+        let expected: Vec<i64> = derive::facts_between(conn, lo, hi)
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.project_path.as_deref() == Some("/work/beta") && f.model.is_some())
+            .map(|f| f.id)
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(kept.iter().map(|f| f.id).collect::<Vec<_>>(), expected);
+        // Asked once per fact in the range, with the fact's own values.
+        let in_range = all.iter().filter(|f| f.ts >= lo && f.ts < hi).count();
+        assert_eq!(seen.len(), in_range);
+        assert!(seen.contains(&(None, Some("claude-opus-4-6".into()))));
+        assert!(seen.contains(&(Some("/work/Alpha".into()), None)));
+    }
+}
