@@ -69,6 +69,9 @@ const REPORTS: [&str; 11] = [
     "cache", "blocks",
 ];
 
+/// The zone of the reports timed in another zone than the store's (every run has TZ=UTC).
+const NARROWED_ZONE: &str = "Asia/Tokyo";
+
 /// Growth between two runs, as the issue puts it: 100 files each grown by about 50 KB.
 const GROW_FILES: &str = "100";
 const GROW_BYTES: &str = "50KB";
@@ -374,6 +377,7 @@ impl Bench {
                 || Ok(()),
             )?;
         }
+        self.narrowed_reports(size, &root, &db, runs)?;
         self.statusline(size, &root, &db)?;
         self.growth(size, &root, &work)?;
         Ok(())
@@ -395,6 +399,26 @@ impl Bench {
                 runs,
                 || Ok(()),
             )?;
+        }
+        Ok(())
+    }
+
+    /// Reports the derived tables cannot answer, so they pass over the facts: filtered
+    /// by project (the root's busiest, so the filter keeps the most) or model, and in
+    /// another zone than the store's (UTC here).
+    fn narrowed_reports(&mut self, size: &str, root: &Path, db: &Path, runs: usize) -> Result<()> {
+        let project = busiest_project(root)?;
+        let reports: [&[&str]; 5] = [
+            &["daily", "--project", &project],
+            &["session", "--project", &project],
+            &["daily", "--model", "opus"],
+            &["daily", "--timezone", NARROWED_ZONE],
+            &["top", "--timezone", NARROWED_ZONE],
+        ];
+        for args in reports {
+            let spec = self.ctm(root, db, &[args, &["--json"]].concat());
+            let scenario = format!("report {}", args.join(" "));
+            self.measure(size, &scenario, "ctm", &spec, runs, || Ok(()))?;
         }
         Ok(())
     }
@@ -611,6 +635,19 @@ fn copy_store(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The last part of the path of the project with the most responses, as a `--project`
+/// filter: it matches that project (and any other whose path holds the same text).
+fn busiest_project(root: &Path) -> Result<String> {
+    let expected: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(root.join("expected.json"))?)?;
+    let busiest = expected["byProject"]
+        .as_object()
+        .and_then(|m| m.iter().max_by_key(|(_, t)| t["responses"].as_u64()))
+        .map(|(path, _)| path.clone())
+        .unwrap_or_default();
+    Ok(busiest.rsplit('/').next().unwrap_or_default().to_owned())
 }
 
 /// A session id that exists in the root, for the statusline's input.
