@@ -170,13 +170,23 @@ pub struct FactReader {
 
 impl FactReader {
     pub fn read(&mut self, r: &rusqlite::Row) -> rusqlite::Result<FactRow> {
+        self.read_with(r, text_or_null(r, 2)?, text_or_null(r, 3)?)
+    }
+
+    /// [`FactReader::read`], given the row's project path and model already borrowed.
+    fn read_with(
+        &mut self,
+        r: &rusqlite::Row,
+        project_path: Option<&str>,
+        model: Option<&str>,
+    ) -> rusqlite::Result<FactRow> {
         let priced: bool = r.get(12)?;
         Ok(FactRow {
             id: r.get(13)?,
             ts: r.get(0)?,
-            session_id: self.text(r, 1)?,
-            project_path: self.text(r, 2)?,
-            model: self.text(r, 3)?,
+            session_id: self.share(text_or_null(r, 1)?),
+            project_path: self.share(project_path),
+            model: self.share(model),
             sums: Sums {
                 responses: 1,
                 input_tokens: r.get(4)?,
@@ -192,16 +202,14 @@ impl FactReader {
         })
     }
 
-    fn text(&mut self, r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<Arc<str>>> {
-        let Some(s) = text_or_null(r, i)? else {
-            return Ok(None);
-        };
+    fn share(&mut self, text: Option<&str>) -> Option<Arc<str>> {
+        let s = text?;
         if let Some(shared) = self.texts.get(s) {
-            return Ok(Some(shared.clone()));
+            return Some(shared.clone());
         }
         let shared: Arc<str> = s.into();
         self.texts.insert(shared.clone());
-        Ok(Some(shared))
+        Some(shared)
     }
 
     /// Every fact a statement of [`FACT_COLUMNS`] returns.
@@ -253,8 +261,9 @@ pub fn facts_between_where(
     let mut reader = FactReader::default();
     let mut facts = Vec::new();
     while let Some(row) = rows.next()? {
-        if keep(text_or_null(row, 2)?, text_or_null(row, 3)?) {
-            facts.push(reader.read(row)?);
+        let (project_path, model) = (text_or_null(row, 2)?, text_or_null(row, 3)?);
+        if keep(project_path, model) {
+            facts.push(reader.read_with(row, project_path, model)?);
         }
     }
     if every_fact {
