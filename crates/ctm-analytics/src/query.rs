@@ -161,7 +161,7 @@ pub fn facts(conn: &Connection, q: &ReportQuery) -> Result<Vec<FactRow>, Analyti
         conn,
         lo,
         hi,
-        |project, model| {
+        move |project, model| {
             contains_memo(&mut projects, project, project_needle)
                 && contains_memo(&mut models, model, model_needle)
         },

@@ -25,7 +25,7 @@ use jiff::{civil::Date, tz::TimeZone, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
-use crate::StoreError;
+use crate::{snapshot_readers, StoreError};
 
 /// Five hours, the length of a usage block.
 pub const BLOCK_MS: i64 = 5 * 3600 * 1000;
@@ -233,31 +233,102 @@ pub fn facts_between(conn: &Connection, lo: i64, hi: i64) -> Result<Vec<FactRow>
 }
 
 /// Billed facts with `lo <= ts < hi` whose project path and model `keep` accepts, oldest
-/// first. `keep` sees the two values borrowed from the row, so a fact it refuses costs
-/// no copy: a filtered report passes over every fact but keeps few.
-pub fn facts_between_where(
+/// first, ties in row order. `keep` sees the two values borrowed from the row, so a fact
+/// it refuses costs no copy: a filtered report passes over every fact but keeps few.
+pub fn facts_between_where<K>(
     conn: &Connection,
     lo: i64,
     hi: i64,
+    keep: K,
+) -> Result<Vec<FactRow>, StoreError>
+where
+    K: FnMut(Option<&str>, Option<&str>) -> bool + Clone + Send + Sync,
+{
+    facts_between_split(conn, lo, hi, keep, FactSplit::default())
+}
+
+/// How a pass over the facts is split over cores.
+#[derive(Debug, Clone, Copy)]
+pub struct FactSplit {
+    /// Connections reading a part each (1: read on the caller's).
+    pub readers: usize,
+    /// Fewer facts than this are read on one connection.
+    pub min_facts: i64,
+}
+
+impl Default for FactSplit {
+    fn default() -> Self {
+        FactSplit {
+            readers: snapshot_readers::reader_count(),
+            // Opening a connection costs about what reading this many facts does.
+            min_facts: 16_384,
+        }
+    }
+}
+
+/// [`facts_between_where`], split as told (tests compare the splits).
+pub fn facts_between_split<K>(
+    conn: &Connection,
+    lo: i64,
+    hi: i64,
+    keep: K,
+    split: FactSplit,
+) -> Result<Vec<FactRow>, StoreError>
+where
+    K: FnMut(Option<&str>, Option<&str>) -> bool + Clone + Send + Sync,
+{
+    let ranges = id_ranges(conn, split)?;
+    let every_fact = lo == i64::MIN && hi == i64::MAX;
+    if !every_fact && facts_in(conn, lo, hi)?.saturating_mul(4) < ranges.span {
+        // A part of the history: the ts index finds its facts, a table lookup each.
+        let sql = format!(
+            "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 \
+             ORDER BY ts, id"
+        );
+        return read_facts(conn, &sql, [lo, hi], keep);
+    }
+    // Most of it: passes over the table in row order (`+ts` keeps SQLite off the ts
+    // index), split over cores, and a sort in memory beat a walk of the index with a
+    // table lookup per row. The sort is stable, so ties stay in row order.
+    let sql = format!(
+        "SELECT {FACT_COLUMNS} FROM billed_responses \
+         WHERE id BETWEEN ?1 AND ?2 AND +ts >= ?3 AND +ts < ?4 ORDER BY id"
+    );
+    let parts = ranges.parts.len();
+    let mut facts = match snapshot_readers::read_in_parts(conn, parts, |c, part| {
+        let (first, last) = ranges.parts[part];
+        read_facts(c, &sql, [first, last, lo, hi], keep.clone())
+    })? {
+        Some(parts) => {
+            let mut parts = parts.into_iter();
+            let mut facts = parts.next().unwrap_or_default();
+            for mut part in parts {
+                facts.append(&mut part);
+            }
+            facts
+        }
+        None => read_facts(conn, &sql, [i64::MIN, i64::MAX, lo, hi], keep)?,
+    };
+    facts.sort_by_key(|f| f.ts);
+    Ok(facts)
+}
+
+/// How many billed and replayed facts have `lo <= ts < hi`, counted in the ts index.
+fn facts_in(conn: &Connection, lo: i64, hi: i64) -> Result<i64, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT count(*) FROM responses WHERE ts >= ?1 AND ts < ?2")?;
+    Ok(stmt.query_row([lo, hi], |r| r.get(0))?)
+}
+
+/// The facts a statement of [`FACT_COLUMNS`] returns that `keep` accepts, in its order.
+fn read_facts(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
     mut keep: impl FnMut(Option<&str>, Option<&str>) -> bool,
 ) -> Result<Vec<FactRow>, StoreError> {
-    let every_fact = lo == i64::MIN && hi == i64::MAX;
-    // Every fact: one pass over the table in row order and a sort in memory beats a walk
-    // of the ts index with a table lookup per row. The sort is stable over row order,
-    // the same tie order as the index (ts, rowid).
-    let sql = if every_fact {
-        format!("SELECT {FACT_COLUMNS} FROM billed_responses ORDER BY id")
-    } else {
-        format!(
-            "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 ORDER BY ts"
-        )
-    };
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = if every_fact {
-        stmt.query([])?
-    } else {
-        stmt.query([lo, hi])?
-    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
     let mut reader = FactReader::default();
     let mut facts = Vec::new();
     while let Some(row) = rows.next()? {
@@ -266,10 +337,51 @@ pub fn facts_between_where(
             facts.push(reader.read_with(row, project_path, model)?);
         }
     }
-    if every_fact {
-        facts.sort_by_key(|f| f.ts);
-    }
     Ok(facts)
+}
+
+/// The fact table's row ids, split for [`snapshot_readers::read_in_parts`].
+struct IdRanges {
+    /// Inclusive ranges of about equal size covering every id; one for a small table.
+    /// They come from the ids now but cover every id whatever is committed later, so
+    /// only their balance depends on the moment.
+    parts: Vec<(i64, i64)>,
+    /// Largest id - smallest + 1: about the number of rows.
+    span: i64,
+}
+
+fn id_ranges(conn: &Connection, split: FactSplit) -> Result<IdRanges, StoreError> {
+    // Two subqueries: SQLite reads a lone min() or max() from the b-tree's edge, but
+    // scans the table for both in one query.
+    let mut stmt = conn.prepare_cached(
+        "SELECT (SELECT min(id) FROM responses), (SELECT max(id) FROM responses)",
+    )?;
+    let (first, last): (Option<i64>, Option<i64>) =
+        stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (first, span) = match (first, last) {
+        (Some(f), Some(l)) => (f, l.saturating_sub(f).saturating_add(1)),
+        _ => (0, 0),
+    };
+    let parts = split.readers;
+    if parts < 2 || span < split.min_facts {
+        return Ok(IdRanges {
+            parts: vec![(i64::MIN, i64::MAX)],
+            span,
+        });
+    }
+    let (n, step) = (parts as i64, span / parts as i64);
+    let parts = (0..n)
+        .map(|i| {
+            let start = if i == 0 { i64::MIN } else { first + i * step };
+            let end = if i == n - 1 {
+                i64::MAX
+            } else {
+                first + (i + 1) * step - 1
+            };
+            (start, end)
+        })
+        .collect();
+    Ok(IdRanges { parts, span })
 }
 
 /// A fact's shared text as an aggregate keeps it.

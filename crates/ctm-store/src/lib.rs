@@ -23,6 +23,7 @@ pub mod rate_limits;
 pub mod report_rows;
 pub mod retention;
 pub mod settings;
+pub mod snapshot_readers;
 pub mod snapshots;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;

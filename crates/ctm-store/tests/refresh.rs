@@ -673,12 +673,14 @@ fn facts_are_selected_by_project_and_model_before_they_are_read_and_share_their_
         .all(|f| std::sync::Arc::ptr_eq(f.session_id.as_ref().unwrap(), first)));
 
     for (lo, hi) in [(i64::MIN, i64::MAX), (T0 + 2 * M, T0 + 9 * M)] {
-        let mut seen = Vec::new();
+        let seen = std::sync::Mutex::new(Vec::new());
         let kept = derive::facts_between_where(conn, lo, hi, |project, model| {
-            seen.push((project.map(str::to_owned), model.map(str::to_owned)));
+            let values = (project.map(str::to_owned), model.map(str::to_owned));
+            seen.lock().unwrap().push(values);
             project == Some("/work/beta") && model.is_some()
         })
         .unwrap();
+        let seen = seen.into_inner().unwrap();
         let expected: Vec<i64> = derive::facts_between(conn, lo, hi)
             .unwrap()
             .into_iter()
@@ -692,5 +694,82 @@ fn facts_are_selected_by_project_and_model_before_they_are_read_and_share_their_
         assert_eq!(seen.len(), in_range);
         assert!(seen.contains(&(None, Some("claude-opus-4-6".into()))));
         assert!(seen.contains(&(Some("/work/Alpha".into()), None)));
+    }
+}
+
+/// A pass over the facts split over several connections gives the facts one connection
+/// reads, in the same order (time, then row), for every range and filter; also when
+/// row order is not time order and times tie.
+#[test]
+fn facts_read_in_parts_are_the_facts_read_at_once() {
+    let (_dir, mut store) = new_store();
+    let projects = [Some("/work/Alpha"), Some("/work/beta"), None];
+    let batch = |from: i64, n: i64, minutes_from: i64| -> Vec<Response> {
+        (from..from + n)
+            .map(|i| {
+                // Every third response shares its minute with the one before.
+                let ts = T0 + (minutes_from + i - i / 3) * M;
+                let mut r = response(&format!("m{i}"), ts, &format!("s{}", i % 5), 7 + i as u64);
+                r.project_path = projects[i as usize % 3].map(Into::into);
+                r
+            })
+            .collect()
+    };
+    // The second write is older than the first: its larger ids come earlier in time.
+    write(&mut store, batch(0, 40, 600), T0 + 2 * H);
+    write(&mut store, batch(40, 40, -100), T0 + 3 * H);
+    let conn = store.conn();
+    let one = derive::FactSplit {
+        readers: 1,
+        min_facts: 1,
+    };
+    let shown = |facts: Vec<derive::FactRow>| -> Vec<String> {
+        facts.iter().map(|f| format!("{f:?}")).collect()
+    };
+    let ranges = [
+        (i64::MIN, i64::MAX),
+        (T0, T0 + 20 * H),
+        (T0 + 30 * M, T0 + 620 * M),
+        (T0 - 60 * M, T0 + 610 * M),
+        (T0 + 5 * M, T0 + 6 * M),
+        (T0 + 100 * H, T0 + 101 * H),
+    ];
+    let everything = derive::facts_between(conn, i64::MIN, i64::MAX).unwrap();
+    assert_eq!(everything.len(), 80);
+    assert!(everything
+        .windows(2)
+        .all(|w| (w[0].ts, w[0].id) < (w[1].ts, w[1].id)));
+    assert!(everything.first().unwrap().id > everything.last().unwrap().id);
+    for (lo, hi) in ranges {
+        for beta_only in [false, true] {
+            let keep = move |project: Option<&str>, _: Option<&str>| {
+                !beta_only || project == Some("/work/beta")
+            };
+            let at_once = shown(derive::facts_between_split(conn, lo, hi, keep, one).unwrap());
+            let expected: Vec<String> = shown(
+                everything
+                    .iter()
+                    .filter(|f| f.ts >= lo && f.ts < hi)
+                    .filter(|f| keep(f.project_path.as_deref(), None))
+                    .cloned()
+                    .collect(),
+            );
+            assert_eq!(
+                at_once, expected,
+                "range {lo}..{hi}, beta only: {beta_only}"
+            );
+            for readers in 2..=5 {
+                let split = derive::FactSplit {
+                    readers,
+                    min_facts: 1,
+                };
+                let in_parts = derive::facts_between_split(conn, lo, hi, keep, split).unwrap();
+                assert_eq!(
+                    shown(in_parts),
+                    expected,
+                    "range {lo}..{hi}, {readers} readers, beta only: {beta_only}"
+                );
+            }
+        }
     }
 }
