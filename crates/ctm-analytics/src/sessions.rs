@@ -110,6 +110,61 @@ pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionRepor
     })
 }
 
+/// The `limit` sessions of the query that cost most, most expensive first (ties by id).
+/// From `claude_sessions` (see [`session_report`]) only those sessions' models are
+/// looked up, an index seek each, instead of every session's.
+pub fn costliest_sessions(
+    conn: &Connection,
+    q: &ReportQuery,
+    limit: usize,
+) -> Result<Vec<SessionRow>, AnalyticsError> {
+    if !reads_session_table(conn, q)? {
+        let mut sessions = session_report(conn, q)?.sessions;
+        sessions.sort_by(|a, b| {
+            costliest_first((a.total_cost, &a.session_id), (b.total_cost, &b.session_id))
+        });
+        sessions.truncate(limit);
+        return Ok(sessions);
+    }
+    let mut aggregates = stored_sessions(conn)?;
+    aggregates.sort_by(|a, b| {
+        costliest_first(
+            (a.sums.cost_usd, &a.session_id),
+            (b.sums.cost_usd, &b.session_id),
+        )
+    });
+    let mut stmt = conn.prepare_cached(
+        "SELECT model, sum(priced = 0) FROM billed_responses WHERE session_id = ?1 \
+         GROUP BY model",
+    )?;
+    let mut sessions = Vec::with_capacity(limit);
+    for mut a in aggregates {
+        if sessions.len() == limit {
+            break;
+        }
+        let mut used = BTreeMap::new();
+        let mut rows = stmt.query([&a.session_id])?;
+        while let Some(r) = rows.next()? {
+            let model: Option<String> = r.get(0)?;
+            *used
+                .entry(derive::model_label(model.as_deref()).to_owned())
+                .or_default() += r.get::<_, u64>(1)?;
+        }
+        // A session without billed responses has no row (see `rows_of_sessions`).
+        if used.is_empty() {
+            continue;
+        }
+        a.sums.unpriced_responses = used.values().sum();
+        sessions.push(session_row(a, used.into_keys().collect(), &q.zone));
+    }
+    Ok(sessions)
+}
+
+/// Orders (cost, session id) most expensive first, ties by id.
+fn costliest_first(a: (f64, &str), b: (f64, &str)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1))
+}
+
 /// Rows for the sessions of these facts, ordered by last activity.
 pub(crate) fn session_rows(facts: &[FactRow], zone: &Zone) -> Vec<SessionRow> {
     rows_of_sessions(

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::daily::DailyRow;
 use crate::days::period_rows;
 use crate::query::ReportQuery;
-use crate::sessions::{session_report, SessionRow};
+use crate::sessions::{costliest_sessions, SessionRow};
 use crate::AnalyticsError;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,13 +37,7 @@ pub fn top_report(
             .then_with(|| a.date.cmp(&b.date))
     });
     days.truncate(limit);
-    let mut sessions = session_report(conn, q)?.sessions;
-    sessions.sort_by(|a, b| {
-        b.total_cost
-            .total_cmp(&a.total_cost)
-            .then_with(|| a.session_id.cmp(&b.session_id))
-    });
-    sessions.truncate(limit);
+    let sessions = costliest_sessions(conn, q, limit)?;
     Ok(TopReport {
         days,
         sessions,

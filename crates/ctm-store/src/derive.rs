@@ -294,10 +294,16 @@ where
         "SELECT {FACT_COLUMNS} FROM billed_responses \
          WHERE id BETWEEN ?1 AND ?2 AND +ts >= ?3 AND +ts < ?4 ORDER BY id"
     );
+    // Each part is sorted on its own core; the sort of their concatenation then only
+    // merges them (it finds the sorted runs), and is stable: ties stay in row order.
+    let read_sorted = |c: &Connection, (first, last): (i64, i64), keep: K| {
+        let mut part = read_facts(c, &sql, [first, last, lo, hi], keep)?;
+        part.sort_by_key(|f| f.ts);
+        Ok(part)
+    };
     let parts = ranges.parts.len();
-    let mut facts = match snapshot_readers::read_in_parts(conn, parts, |c, part| {
-        let (first, last) = ranges.parts[part];
-        read_facts(c, &sql, [first, last, lo, hi], keep.clone())
+    match snapshot_readers::read_in_parts(conn, parts, |c, part| {
+        read_sorted(c, ranges.parts[part], keep.clone())
     })? {
         Some(parts) => {
             let mut parts = parts.into_iter();
@@ -305,12 +311,11 @@ where
             for mut part in parts {
                 facts.append(&mut part);
             }
-            facts
+            facts.sort_by_key(|f| f.ts);
+            Ok(facts)
         }
-        None => read_facts(conn, &sql, [i64::MIN, i64::MAX, lo, hi], keep)?,
-    };
-    facts.sort_by_key(|f| f.ts);
-    Ok(facts)
+        None => read_sorted(conn, (i64::MIN, i64::MAX), keep),
+    }
 }
 
 /// How many billed and replayed facts have `lo <= ts < hi`, counted in the ts index.
@@ -501,9 +506,7 @@ pub fn in_row_order(facts: &[FactRow]) -> Vec<&FactRow> {
 pub fn aggregate_days(facts: &[FactRow], tz: &TimeZone) -> BTreeMap<Date, DayAggregate> {
     let mut days: BTreeMap<Date, DayAggregate> = BTreeMap::new();
     for f in in_row_order(facts) {
-        let local = Timestamp::from_millisecond(f.ts)
-            .unwrap_or(Timestamp::UNIX_EPOCH)
-            .to_zoned(tz.clone());
+        let local = local_time(f.ts, tz);
         let date = local.date();
         days.entry(date)
             .or_insert_with(|| DayAggregate::new(date))
@@ -773,10 +776,13 @@ fn stored_session_start(conn: &Connection, session: &str) -> Result<Option<Strin
 }
 
 fn local_date(ts: i64, tz: &TimeZone) -> Date {
-    Timestamp::from_millisecond(ts)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-        .to_zoned(tz.clone())
-        .date()
+    local_time(ts, tz).date()
+}
+
+/// The wall-clock time in `tz` at UTC epoch ms `ts` (the epoch for an instant out of
+/// range). Without a `Zoned`, which would clone the zone for every fact.
+pub fn local_time(ts: i64, tz: &TimeZone) -> jiff::civil::DateTime {
+    tz.to_datetime(Timestamp::from_millisecond(ts).unwrap_or(Timestamp::UNIX_EPOCH))
 }
 
 /// Recomputes what `touched` affects.
@@ -1362,9 +1368,7 @@ fn append_to_day(
          AND replay_of IS NULL LIMIT 1",
     )?;
     for f in new {
-        let local = Timestamp::from_millisecond(f.ts)
-            .unwrap_or(Timestamp::UNIX_EPOCH)
-            .to_zoned(tz.clone());
+        let local = local_time(f.ts, tz);
         if let Some(s) = &f.session_id {
             if !day.sessions.contains(&**s) && !had_session.exists(params![s, lo, hi, after])? {
                 session_count += 1;

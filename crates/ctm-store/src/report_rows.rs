@@ -37,12 +37,6 @@ fn reported(s: &Sums) -> Sums {
     }
 }
 
-fn local(ts: i64, tz: &TimeZone) -> jiff::Zoned {
-    Timestamp::from_millisecond(ts)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-        .to_zoned(tz.clone())
-}
-
 fn parse_date(table: &str, s: &str) -> Result<Date, StoreError> {
     s.parse()
         .map_err(|e| StoreError::Invalid(format!("{table} date {s:?}: {e}")))
@@ -72,7 +66,7 @@ pub fn aggregate_hours(facts: &[FactRow], tz: &TimeZone) -> BTreeMap<HourKey, Su
 /// Adds facts, in the order given, to the hours they fall in.
 fn add_hours(hours: &mut BTreeMap<HourKey, Sums>, facts: &[&FactRow], tz: &TimeZone) {
     for f in facts {
-        let at = local(f.ts, tz);
+        let at = derive::local_time(f.ts, tz);
         hours
             .entry((at.date(), at.hour() as u8))
             .or_default()
@@ -188,7 +182,7 @@ fn add_project_days(
     for f in facts {
         let key = ProjectDayKey {
             project: project_label(f.project_path.as_deref()).to_owned(),
-            date: local(f.ts, tz).date(),
+            date: derive::local_time(f.ts, tz).date(),
             session: f.session_id.as_deref().map(str::to_owned),
         };
         let p = out.entry(key).or_insert_with(|| ProjectDay {
@@ -416,7 +410,10 @@ pub(crate) fn append_to_day(
     tz: &TimeZone,
 ) -> Result<(), StoreError> {
     let key = date.to_string();
-    let local_hours: Vec<u8> = new.iter().map(|f| local(f.ts, tz).hour() as u8).collect();
+    let local_hours: Vec<u8> = new
+        .iter()
+        .map(|f| derive::local_time(f.ts, tz).hour() as u8)
+        .collect();
 
     let mut hours: BTreeMap<HourKey, Sums> = BTreeMap::new();
     let mut read = tx.prepare_cached(

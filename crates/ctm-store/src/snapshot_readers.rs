@@ -47,7 +47,8 @@ pub fn read_in_parts<R: Send>(
             .map(|part| {
                 let begun = begun_tx.clone();
                 let (path, read) = (&path, &read);
-                scope.spawn(move || -> Result<R, StoreError> {
+                let reader = std::thread::Builder::new().name(format!("ctm-reader-{part}"));
+                reader.spawn_scoped(scope, move || -> Result<R, StoreError> {
                     let reader = open_reader(path)?;
                     reader.execute_batch("BEGIN")?;
                     // A read transaction takes its snapshot at its first read.
@@ -60,7 +61,8 @@ pub fn read_in_parts<R: Send>(
                     out
                 })
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Invalid(format!("cannot start a reader thread: {e}")))?;
         drop(begun_tx);
         // Every reader has begun (or failed, dropping its sender) when this ends.
         while begun_rx.recv().is_ok() {}

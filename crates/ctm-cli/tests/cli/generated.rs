@@ -156,6 +156,17 @@ fn reports_from_derived_rows_equal_the_same_reports_from_the_facts() {
         report(&["top", "--limit", "1000", "--since", "1970-01-01"]),
         top
     );
+    // `top` looks up the models of just the sessions it shows.
+    let top3 = report(&["top", "--limit", "3"]);
+    assert_eq!(top3["sessions"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        report(&["top", "--limit", "3", "--since", "1970-01-01"]),
+        top3
+    );
+    assert_eq!(
+        top3["sessions"].as_array().unwrap()[..],
+        top["sessions"].as_array().unwrap()[..3]
+    );
     // With the store's daily tables in another zone, a UTC report comes from the facts.
     run(env.ctm().args(["config", "set", "timezone", "Asia/Tokyo"]));
     assert_eq!(report(&["cache"]), cache);
