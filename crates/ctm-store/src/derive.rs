@@ -279,13 +279,13 @@ where
 {
     let ranges = id_ranges(conn, split)?;
     let every_fact = lo == i64::MIN && hi == i64::MAX;
-    if !every_fact && facts_in(conn, lo, hi)?.saturating_mul(4) < ranges.span {
+    if !every_fact && facts_in(conn, lo, hi, ranges.span / 4)? < ranges.span / 4 {
         // A part of the history: the ts index finds its facts, a table lookup each.
         let sql = format!(
             "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 \
              ORDER BY ts, id"
         );
-        return read_facts(conn, &sql, [lo, hi], keep);
+        return read_facts(conn, &sql, [lo, hi], keep, 0);
     }
     // Most of it: passes over the table in row order (`+ts` keeps SQLite off the ts
     // index), split over cores, and a sort in memory beat a walk of the index with a
@@ -297,7 +297,8 @@ where
     // Each part is sorted on its own core; the sort of their concatenation then only
     // merges them (it finds the sorted runs), and is stable: ties stay in row order.
     let read_sorted = |c: &Connection, (first, last): (i64, i64), keep: K| {
-        let mut part = read_facts(c, &sql, [first, last, lo, hi], keep)?;
+        let room = ranges.rows_between(first, last);
+        let mut part = read_facts(c, &sql, [first, last, lo, hi], keep, room)?;
         part.sort_by_key(|f| f.ts);
         Ok(part)
     };
@@ -318,11 +319,13 @@ where
     }
 }
 
-/// How many billed and replayed facts have `lo <= ts < hi`, counted in the ts index.
-fn facts_in(conn: &Connection, lo: i64, hi: i64) -> Result<i64, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT count(*) FROM responses WHERE ts >= ?1 AND ts < ?2")?;
-    Ok(stmt.query_row([lo, hi], |r| r.get(0))?)
+/// How many billed and replayed facts have `lo <= ts < hi`, up to `enough`: counted in
+/// the ts index, which it walks no further than that.
+fn facts_in(conn: &Connection, lo: i64, hi: i64, enough: i64) -> Result<i64, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT count(*) FROM (SELECT 1 FROM responses WHERE ts >= ?1 AND ts < ?2 LIMIT ?3)",
+    )?;
+    Ok(stmt.query_row([lo, hi, enough], |r| r.get(0))?)
 }
 
 /// The facts a statement of [`FACT_COLUMNS`] returns that `keep` accepts, in its order.
@@ -331,11 +334,14 @@ fn read_facts(
     sql: &str,
     params: impl rusqlite::Params,
     mut keep: impl FnMut(Option<&str>, Option<&str>) -> bool,
+    room: usize,
 ) -> Result<Vec<FactRow>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params)?;
     let mut reader = FactReader::default();
-    let mut facts = Vec::new();
+    // Room for every row asked for, so the facts are never moved as they grow; room a
+    // filter leaves empty is never touched, so it costs address space, not memory.
+    let mut facts = Vec::with_capacity(room);
     while let Some(row) = rows.next()? {
         let (project_path, model) = (text_or_null(row, 2)?, text_or_null(row, 3)?);
         if keep(project_path, model) {
@@ -351,8 +357,18 @@ struct IdRanges {
     /// They come from the ids now but cover every id whatever is committed later, so
     /// only their balance depends on the moment.
     parts: Vec<(i64, i64)>,
+    /// The smallest and largest id.
+    ids: (i64, i64),
     /// Largest id - smallest + 1: about the number of rows.
     span: i64,
+}
+
+impl IdRanges {
+    /// At most how many rows ids `first..=last` hold now.
+    fn rows_between(&self, first: i64, last: i64) -> usize {
+        let (first, last) = (first.max(self.ids.0), last.min(self.ids.1));
+        usize::try_from(last.saturating_sub(first).saturating_add(1)).unwrap_or(0)
+    }
 }
 
 fn id_ranges(conn: &Connection, split: FactSplit) -> Result<IdRanges, StoreError> {
@@ -363,14 +379,16 @@ fn id_ranges(conn: &Connection, split: FactSplit) -> Result<IdRanges, StoreError
     )?;
     let (first, last): (Option<i64>, Option<i64>) =
         stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let (first, span) = match (first, last) {
-        (Some(f), Some(l)) => (f, l.saturating_sub(f).saturating_add(1)),
-        _ => (0, 0),
+    let ids = match (first, last) {
+        (Some(f), Some(l)) => (f, l),
+        _ => (0, -1),
     };
+    let (first, span) = (ids.0, ids.1.saturating_sub(ids.0).saturating_add(1));
     let parts = split.readers;
     if parts < 2 || span < split.min_facts {
         return Ok(IdRanges {
             parts: vec![(i64::MIN, i64::MAX)],
+            ids,
             span,
         });
     }
@@ -386,7 +404,7 @@ fn id_ranges(conn: &Connection, split: FactSplit) -> Result<IdRanges, StoreError
             (start, end)
         })
         .collect();
-    Ok(IdRanges { parts, span })
+    Ok(IdRanges { parts, ids, span })
 }
 
 /// A fact's shared text as an aggregate keeps it.
