@@ -554,7 +554,7 @@ pub fn ingest(
         // Rewritten over the base it was checked with, which is the stored one.
         Found::Grown(_) => Vec::new(),
     };
-    std::thread::scope(|scope| {
+    let mut report = std::thread::scope(|scope| {
         let recording = scope.spawn(|| match &found {
             Found::Walked { walk, memo, .. } => {
                 ctm_source::stat_list::record(roots, walk, memo).map(|r| r.rows(&stored_base))
@@ -709,9 +709,15 @@ pub fn ingest(
         report.responses_added = written.inserted;
         report.responses_updated = written.updated;
         report.sidechain_replays = written.replays;
-        report.elapsed_ms = started.elapsed().as_millis() as u64;
-        Ok(report)
-    })
+        Ok::<_, IngestError>(report)
+    })?;
+    // The transaction, which borrows the store, is gone: a new store's first ingest has
+    // committed, and readers can stop waiting for writers.
+    let mut phase = Instant::now();
+    store.use_wal()?;
+    report.timings.commit_ms += ms_since(&mut phase);
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
 }
 
 #[cfg(test)]

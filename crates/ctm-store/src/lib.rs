@@ -92,6 +92,9 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     busy_timeout: Duration,
+    /// A new store stays in rollback-journal mode until its first ingest commits
+    /// (see [`Store::use_wal`]).
+    wal_pending: bool,
     /// Migrations this open applied.
     pub migrated: Vec<u32>,
 }
@@ -140,6 +143,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             busy_timeout: opts.busy_timeout,
+            wal_pending: false,
             migrated: Vec::new(),
         };
         store
@@ -152,7 +156,7 @@ impl Store {
         Ok(store)
     }
 
-    fn configure(&self) -> rusqlite::Result<()> {
+    fn configure(&mut self) -> rusqlite::Result<()> {
         self.conn.busy_timeout(self.busy_timeout)?;
         // The first statement is where a file that is not a database says so.
         self.conn
@@ -175,12 +179,37 @@ impl Store {
             let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
             if pages == 0 {
                 self.conn.pragma_update(None, "page_size", 16384)?;
+                // A new store's first ingest writes every page of the fact table. In
+                // rollback-journal mode it writes each once, into the store (the journal
+                // has nothing to keep of pages that did not exist); in WAL mode it writes
+                // each into the WAL and again into the store at the checkpoint, with two
+                // more fsyncs. So a new store switches to WAL only once that ingest has
+                // committed (synchronous stays FULL, SQLite's default, until then).
+                self.wal_pending = true;
+                return Ok(());
             }
-            let mode: String = self.waiting_out_busy(|conn| {
-                conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            })?;
-            debug_assert!(mode.eq_ignore_ascii_case("wal"));
-            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+            self.switch_to_wal()?;
+        }
+        Ok(())
+    }
+
+    fn switch_to_wal(&self) -> rusqlite::Result<()> {
+        let mode: String = self.waiting_out_busy(|conn| {
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        })?;
+        debug_assert!(mode.eq_ignore_ascii_case("wal"));
+        self.conn.pragma_update(None, "synchronous", "NORMAL")
+    }
+
+    /// Puts a store created by this open in WAL mode, where readers never wait for the
+    /// writer: ingest calls it once its first transaction has committed. Any later open
+    /// of the store does it too, so a process that stops before then leaves nothing
+    /// undone.
+    pub fn use_wal(&mut self) -> Result<(), StoreError> {
+        if self.wal_pending {
+            self.switch_to_wal()
+                .map_err(|e| self.reclassify(e.into()))?;
+            self.wal_pending = false;
         }
         Ok(())
     }
@@ -329,6 +358,35 @@ mod tests {
         let store = Store::open(&path, &opts);
         releases.join().unwrap();
         assert_eq!(store.unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    fn journal_mode(conn: &Connection) -> String {
+        conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A new store is written in rollback-journal mode until its first ingest commits;
+    /// then, and at any later open, it is in WAL mode.
+    #[test]
+    fn a_new_store_uses_wal_once_told_or_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctm.db");
+        let mut store = Store::open(&path, &OpenOptions::default()).unwrap();
+        assert_eq!(journal_mode(store.conn()), "delete");
+        store.use_wal().unwrap();
+        assert_eq!(journal_mode(store.conn()), "wal");
+        store.use_wal().unwrap();
+        drop(store);
+
+        let other = dir.path().join("other.db");
+        drop(Store::open(&other, &OpenOptions::default()).unwrap());
+        let reopened = Store::open(&other, &OpenOptions::default()).unwrap();
+        assert_eq!(journal_mode(reopened.conn()), "wal");
+        let synchronous: i64 = reopened
+            .conn()
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 1, "NORMAL");
     }
 
     #[test]

@@ -139,7 +139,9 @@ mod tests {
 
     fn store_with_rows(n: i64) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+        let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+        // As after a first ingest: readers and a writer do not wait for each other.
+        store.use_wal().unwrap();
         store
             .conn()
             .execute_batch("CREATE TABLE t (x INTEGER)")

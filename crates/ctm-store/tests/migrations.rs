@@ -26,7 +26,7 @@ fn store_at(path: &Path, version: u32) {
             )
             .unwrap();
     } else {
-        let store = Store::open(
+        let mut store = Store::open(
             path,
             &OpenOptions {
                 target_version: version,
@@ -35,6 +35,9 @@ fn store_at(path: &Path, version: u32) {
         )
         .unwrap();
         assert_eq!(store.schema_version().unwrap(), version);
+        // In WAL mode, as a store is once anything was ingested into it (and as every
+        // store was that a version before the rollback-journal first ingest made).
+        store.use_wal().unwrap();
     }
 }
 
