@@ -111,8 +111,8 @@ pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionRepor
 }
 
 /// The `limit` sessions of the query that cost most, most expensive first (ties by id).
-/// From `claude_sessions` (see [`session_report`]) only those sessions' models are
-/// looked up, an index seek each, instead of every session's.
+/// From `claude_sessions` (see [`session_report`]) only those sessions are read and
+/// their models looked up, an index seek each, instead of every session's.
 pub fn costliest_sessions(
     conn: &Connection,
     q: &ReportQuery,
@@ -126,24 +126,24 @@ pub fn costliest_sessions(
         sessions.truncate(limit);
         return Ok(sessions);
     }
-    let mut aggregates = stored_sessions(conn)?;
-    aggregates.sort_by(|a, b| {
-        costliest_first(
-            (a.sums.cost_usd, &a.session_id),
-            (b.sums.cost_usd, &b.session_id),
-        )
-    });
-    let mut stmt = conn.prepare_cached(
+    // SQLite orders the sessions as `costliest_first` does (costs are never NaN or -0,
+    // ids compare byte by byte), so only those looked at are decoded.
+    let mut by_cost = conn.prepare_cached(&format!(
+        "SELECT {} FROM claude_sessions WHERE session_id IS NOT NULL \
+         ORDER BY coalesce(total_cost, 0.0) DESC, session_id",
+        derive::SESSION_ROW_COLUMNS
+    ))?;
+    let mut models = conn.prepare_cached(
         "SELECT model, sum(priced = 0) FROM billed_responses WHERE session_id = ?1 \
          GROUP BY model",
     )?;
+    let mut candidates = by_cost.query([])?;
     let mut sessions = Vec::with_capacity(limit);
-    for mut a in aggregates {
-        if sessions.len() == limit {
-            break;
-        }
+    while sessions.len() < limit {
+        let Some(row) = candidates.next()? else { break };
+        let mut a = derive::session_from_row(row)?;
         let mut used = BTreeMap::new();
-        let mut rows = stmt.query([&a.session_id])?;
+        let mut rows = models.query([&a.session_id])?;
         while let Some(r) = rows.next()? {
             let model: Option<String> = r.get(0)?;
             *used
