@@ -392,16 +392,22 @@ fn id_ranges(conn: &Connection, split: FactSplit) -> Result<IdRanges, StoreError
             span,
         });
     }
+    // Each part ends just before the next starts, the first from the smallest id an
+    // i64 holds and the last to the largest: together they cover every id exactly once,
+    // also where a start saturates (a part is then empty).
     let (n, step) = (parts as i64, span / parts as i64);
+    let start = |i: i64| match i {
+        0 => i64::MIN,
+        _ => first.saturating_add(i * step),
+    };
     let parts = (0..n)
         .map(|i| {
-            let start = if i == 0 { i64::MIN } else { first + i * step };
             let end = if i == n - 1 {
                 i64::MAX
             } else {
-                first + (i + 1) * step - 1
+                start(i + 1) - 1
             };
-            (start, end)
+            (start(i), end)
         })
         .collect();
     Ok(IdRanges { parts, ids, span })

@@ -203,15 +203,28 @@ impl Store {
 
     /// Puts a store created by this open in WAL mode, where readers never wait for the
     /// writer: ingest calls it once its first transaction has committed. Any later open
-    /// of the store does it too, so a process that stops before then leaves nothing
-    /// undone.
+    /// of the store does it too, so a process that stops before then, or finds another
+    /// process holding a lock for longer than its busy timeout (what it wrote is
+    /// committed either way), leaves nothing undone.
     pub fn use_wal(&mut self) -> Result<(), StoreError> {
-        if self.wal_pending {
-            self.switch_to_wal()
-                .map_err(|e| self.reclassify(e.into()))?;
-            self.wal_pending = false;
+        if !self.wal_pending {
+            return Ok(());
         }
-        Ok(())
+        match self.switch_to_wal() {
+            Ok(()) => {
+                self.wal_pending = false;
+                Ok(())
+            }
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.reclassify(e.into())),
+        }
     }
 
     /// Runs `op` again while SQLite answers "busy" without waiting, up to the busy
@@ -371,8 +384,21 @@ mod tests {
     fn a_new_store_uses_wal_once_told_or_reopened() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ctm.db");
-        let mut store = Store::open(&path, &OpenOptions::default()).unwrap();
+        let briefly = OpenOptions {
+            busy_timeout: Duration::from_millis(200),
+            ..OpenOptions::default()
+        };
+        let mut store = Store::open(&path, &briefly).unwrap();
         assert_eq!(journal_mode(store.conn()), "delete");
+        // Another connection reading: the switch waits for it, then gives up for now.
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        reader
+            .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .unwrap();
+        store.use_wal().unwrap();
+        assert_eq!(journal_mode(store.conn()), "delete");
+        reader.execute_batch("COMMIT").unwrap();
         store.use_wal().unwrap();
         assert_eq!(journal_mode(store.conn()), "wal");
         store.use_wal().unwrap();
