@@ -145,10 +145,7 @@ pub fn costliest_sessions(
         let mut used = BTreeMap::new();
         let mut rows = models.query([&a.session_id])?;
         while let Some(r) = rows.next()? {
-            let model: Option<String> = r.get(0)?;
-            *used
-                .entry(derive::model_label(model.as_deref()).to_owned())
-                .or_default() += r.get::<_, u64>(1)?;
+            add_model_row(&mut used, r, 0)?;
         }
         // A session without billed responses has no row (see `rows_of_sessions`).
         if used.is_empty() {
@@ -253,14 +250,23 @@ fn stored_session_models(conn: &Connection) -> Result<SessionModels, AnalyticsEr
     let mut rows = stmt.query([])?;
     let mut models = SessionModels::new();
     while let Some(r) = rows.next()? {
-        let model: Option<String> = r.get(1)?;
-        *models
-            .entry(r.get(0)?)
-            .or_default()
-            .entry(derive::model_label(model.as_deref()).to_owned())
-            .or_default() += r.get::<_, u64>(2)?;
+        add_model_row(models.entry(r.get(0)?).or_default(), r, 1)?;
     }
     Ok(models)
+}
+
+/// Adds a row's model (column `at`, as reported) and its unpriced count (the next
+/// column) to a session's models.
+fn add_model_row(
+    used: &mut BTreeMap<String, u64>,
+    r: &rusqlite::Row,
+    at: usize,
+) -> rusqlite::Result<()> {
+    let model: Option<String> = r.get(at)?;
+    *used
+        .entry(derive::model_label(model.as_deref()).to_owned())
+        .or_default() += r.get::<_, u64>(at + 1)?;
+    Ok(())
 }
 
 fn session_row(a: SessionAggregate, models: BTreeSet<String>, zone: &Zone) -> SessionRow {
