@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ctm_store::derive::{self, FactReader, FactRow, SessionAggregate, Sums, FACT_COLUMNS};
+use ctm_store::derive::{
+    self, FactReader, FactRow, ModelResponses, SessionAggregate, Sums, FACT_COLUMNS,
+};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -73,34 +75,28 @@ pub struct SessionDetail {
     pub timezone: String,
 }
 
-/// Per session, the models its responses used (as reported, see `derive::model_label`)
-/// and how many of each model's responses had no price.
-type SessionModels = BTreeMap<String, BTreeMap<String, u64>>;
-
 /// Sessions of the query's facts (their responses inside its days and filters), by
 /// last activity. Without days, filters or pruned history, `claude_sessions` holds each
 /// session's sums exactly as the facts give them, so they are read from there.
 pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionReport, AnalyticsError> {
-    let (mut aggregates, models) = if reads_session_table(conn, q)? {
-        (stored_sessions(conn)?, stored_session_models(conn)?)
+    let aggregates = if reads_session_table(conn, q)? {
+        stored_sessions(conn)?
     } else {
         let facts = query::facts(conn, q)?;
-        (
-            derive::aggregate_sessions(&facts).into_values().collect(),
-            session_models(&facts),
-        )
+        derive::aggregate_sessions(&facts).into_values().collect()
     };
     let mut all = Sums::default();
     let mut unpriced_models = BTreeSet::new();
-    for a in &mut aggregates {
-        if let Some(used) = models.get(&a.session_id) {
-            // claude_sessions has no unpriced count; the models have it.
-            a.sums.unpriced_responses = used.values().sum();
-            all.add(&a.sums);
-            unpriced_models.extend(used.iter().filter(|(_, n)| **n > 0).map(|(m, _)| m.clone()));
-        }
+    for a in &aggregates {
+        all.add(&a.sums);
+        unpriced_models.extend(
+            a.models
+                .iter()
+                .filter(|(_, n)| n.unpriced > 0)
+                .map(|(m, _)| m.clone()),
+        );
     }
-    let mut sessions = rows_of_sessions(aggregates, models, &q.zone);
+    let mut sessions = rows_of_sessions(aggregates, &q.zone);
     q.arrange(&mut sessions);
     Ok(SessionReport {
         sessions,
@@ -112,7 +108,7 @@ pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionRepor
 
 /// The `limit` sessions of the query that cost most, most expensive first (ties by id).
 /// From `claude_sessions` (see [`session_report`]) only those sessions are read and
-/// their models looked up, an index seek each, instead of every session's.
+/// their models looked up, a seek each, instead of every session's.
 pub fn costliest_sessions(
     conn: &Connection,
     q: &ReportQuery,
@@ -133,26 +129,18 @@ pub fn costliest_sessions(
          ORDER BY coalesce(total_cost, 0.0) DESC, session_id",
         derive::SESSION_ROW_COLUMNS
     ))?;
-    let mut models = conn.prepare_cached(
-        "SELECT model, sum(priced = 0) FROM billed_responses WHERE session_id = ?1 \
-         GROUP BY model",
-    )?;
     let mut candidates = by_cost.query([])?;
     let mut sessions = Vec::with_capacity(limit);
     while sessions.len() < limit {
         let Some(row) = candidates.next()? else { break };
         let mut a = derive::session_from_row(row)?;
-        let mut used = BTreeMap::new();
-        let mut rows = models.query([&a.session_id])?;
-        while let Some(r) = rows.next()? {
-            add_model_row(&mut used, r, 0)?;
-        }
+        a.models = derive::stored_session_models(conn, &a.session_id)?;
         // A session without billed responses has no row (see `rows_of_sessions`).
-        if used.is_empty() {
+        if a.models.is_empty() {
             continue;
         }
-        a.sums.unpriced_responses = used.values().sum();
-        sessions.push(session_row(a, used.into_keys().collect(), &q.zone));
+        a.sums.unpriced_responses = unpriced(&a.models);
+        sessions.push(session_row(a, &q.zone));
     }
     Ok(sessions)
 }
@@ -166,24 +154,17 @@ fn costliest_first(a: (f64, &str), b: (f64, &str)) -> std::cmp::Ordering {
 pub(crate) fn session_rows(facts: &[FactRow], zone: &Zone) -> Vec<SessionRow> {
     rows_of_sessions(
         derive::aggregate_sessions(facts).into_values().collect(),
-        session_models(facts),
         zone,
     )
 }
 
 /// Rows (ordered by last activity) for the sessions that have models, i.e. billed
 /// responses.
-fn rows_of_sessions(
-    aggregates: Vec<SessionAggregate>,
-    mut models: SessionModels,
-    zone: &Zone,
-) -> Vec<SessionRow> {
+fn rows_of_sessions(aggregates: Vec<SessionAggregate>, zone: &Zone) -> Vec<SessionRow> {
     let mut rows: Vec<SessionRow> = aggregates
         .into_iter()
-        .filter_map(|a| {
-            let used = models.remove(a.session_id.as_str())?;
-            Some(session_row(a, used.into_keys().collect(), zone))
-        })
+        .filter(|a| !a.models.is_empty())
+        .map(|a| session_row(a, zone))
         .collect();
     rows.sort_by(|a, b| {
         a.last_ms
@@ -191,28 +172,6 @@ fn rows_of_sessions(
             .then_with(|| a.session_id.cmp(&b.session_id))
     });
     rows
-}
-
-fn session_models(facts: &[FactRow]) -> SessionModels {
-    let mut models = SessionModels::new();
-    for f in facts {
-        let Some(id) = f.session_id.as_deref() else {
-            continue;
-        };
-        // Looked up before inserting: a session's facts are many, its models few.
-        if !models.contains_key(id) {
-            models.insert(id.to_owned(), BTreeMap::new());
-        }
-        let used = models.get_mut(id).expect("inserted above");
-        let label = derive::model_label(f.model.as_deref());
-        match used.get_mut(label) {
-            Some(n) => *n += f.sums.unpriced_responses,
-            None => {
-                used.insert(label.to_owned(), f.sums.unpriced_responses);
-            }
-        }
-    }
-    models
 }
 
 /// `claude_sessions` equals a recompute from the facts (`ctm db check`) except for
@@ -224,10 +183,11 @@ fn reads_session_table(conn: &Connection, q: &ReportQuery) -> Result<bool, Analy
         && query::pruned_before(conn, q, false)?.is_none())
 }
 
-/// Every `claude_sessions` row; [`rows_of_sessions`] keeps those with billed responses
-/// (rows of sessions the store knew before ctm, or whose responses all turned out to be
-/// replays, have none).
+/// Every `claude_sessions` row with its `session_models` rows; [`rows_of_sessions`]
+/// keeps those with billed responses (rows of sessions the store knew before ctm, or
+/// whose responses all turned out to be replays, have none).
 fn stored_sessions(conn: &Connection) -> Result<Vec<SessionAggregate>, AnalyticsError> {
+    let mut models = derive::stored_models_by_session(conn)?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {} FROM claude_sessions WHERE session_id IS NOT NULL",
         derive::SESSION_ROW_COLUMNS
@@ -235,41 +195,20 @@ fn stored_sessions(conn: &Connection) -> Result<Vec<SessionAggregate>, Analytics
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        out.push(derive::session_from_row(r)?);
+        let mut a = derive::session_from_row(r)?;
+        a.models = models.remove(&a.session_id).unwrap_or_default();
+        // claude_sessions has no unpriced count; the models have it.
+        a.sums.unpriced_responses = unpriced(&a.models);
+        out.push(a);
     }
     Ok(out)
 }
 
-/// Each session's models from the billed responses, one index scan
-/// (`idx_responses_session_model` covers it).
-fn stored_session_models(conn: &Connection) -> Result<SessionModels, AnalyticsError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT session_id, model, sum(priced = 0) FROM billed_responses \
-         WHERE session_id IS NOT NULL GROUP BY session_id, model",
-    )?;
-    let mut rows = stmt.query([])?;
-    let mut models = SessionModels::new();
-    while let Some(r) = rows.next()? {
-        add_model_row(models.entry(r.get(0)?).or_default(), r, 1)?;
-    }
-    Ok(models)
+fn unpriced(models: &BTreeMap<String, ModelResponses>) -> u64 {
+    models.values().map(|n| n.unpriced).sum()
 }
 
-/// Adds a row's model (column `at`, as reported) and its unpriced count (the next
-/// column) to a session's models.
-fn add_model_row(
-    used: &mut BTreeMap<String, u64>,
-    r: &rusqlite::Row,
-    at: usize,
-) -> rusqlite::Result<()> {
-    let model: Option<String> = r.get(at)?;
-    *used
-        .entry(derive::model_label(model.as_deref()).to_owned())
-        .or_default() += r.get::<_, u64>(at + 1)?;
-    Ok(())
-}
-
-fn session_row(a: SessionAggregate, models: BTreeSet<String>, zone: &Zone) -> SessionRow {
+fn session_row(a: SessionAggregate, zone: &Zone) -> SessionRow {
     let s = &a.sums;
     SessionRow {
         project_path: a.project_path.clone(),
@@ -283,7 +222,7 @@ fn session_row(a: SessionAggregate, models: BTreeSet<String>, zone: &Zone) -> Se
         cache_read_tokens: s.cache_read_tokens,
         total_tokens: s.total_tokens(),
         total_cost: s.cost_usd,
-        models_used: models.into_iter().collect(),
+        models_used: a.models.into_keys().collect(),
         main_model: a.main_model.clone(),
         efficiency_score: s.efficiency_score(),
         unpriced_responses: s.unpriced_responses,

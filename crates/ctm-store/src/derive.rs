@@ -574,7 +574,7 @@ pub fn store_zone(conn: &Connection) -> Result<TimeZone, StoreError> {
         .map_err(|e| StoreError::Invalid(format!("system_config timezone {name:?}: {e}")))
 }
 
-/// Session totals for `claude_sessions`.
+/// Session totals for `claude_sessions`, and its models for `session_models`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionAggregate {
     pub session_id: String,
@@ -583,6 +583,45 @@ pub struct SessionAggregate {
     pub project_path: Option<String>,
     pub main_model: Option<String>,
     pub sums: Sums,
+    /// Its billed responses per model, named as reports name them ([`model_label`]).
+    pub models: BTreeMap<String, ModelResponses>,
+}
+
+/// A session's billed responses of one model, and how many of them had no price.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelResponses {
+    pub responses: u64,
+    pub unpriced: u64,
+}
+
+impl ModelResponses {
+    fn add(&mut self, s: &Sums) {
+        self.responses += s.responses;
+        self.unpriced += s.unpriced_responses;
+    }
+}
+
+impl SessionAggregate {
+    /// Adds one fact (the caller keeps row order).
+    fn add(&mut self, f: &FactRow) {
+        self.first_ts = self.first_ts.min(f.ts);
+        self.last_ts = self.last_ts.max(f.ts);
+        if self.project_path.is_none() {
+            self.project_path = owned(&f.project_path);
+        }
+        self.sums.add(&f.sums);
+        self.model_entry(model_label(f.model.as_deref()))
+            .add(&f.sums);
+    }
+
+    /// Looked up before inserting: a session's facts are many, its models few.
+    fn model_entry(&mut self, label: &str) -> &mut ModelResponses {
+        if !self.models.contains_key(label) {
+            self.models
+                .insert(label.to_owned(), ModelResponses::default());
+        }
+        self.models.get_mut(label).expect("inserted above")
+    }
 }
 
 /// Aggregates facts by session, adding them in row order like [`aggregate_days`] (so
@@ -602,16 +641,12 @@ pub fn aggregate_sessions(facts: &[FactRow]) -> BTreeMap<String, SessionAggregat
                     project_path: owned(&f.project_path),
                     main_model: None,
                     sums: Sums::default(),
+                    models: BTreeMap::new(),
                 },
                 BTreeMap::new(),
             )
         });
-        agg.first_ts = agg.first_ts.min(f.ts);
-        agg.last_ts = agg.last_ts.max(f.ts);
-        if agg.project_path.is_none() {
-            agg.project_path = owned(&f.project_path);
-        }
-        agg.sums.add(&f.sums);
+        agg.add(f);
         if let Some(m) = &f.model {
             *models.entry(m.clone()).or_default() += f.sums.total_tokens();
         }
@@ -1148,6 +1183,13 @@ pub fn rebuild_all(tx: &Transaction) -> Result<(), StoreError> {
         "DELETE FROM usage_blocks WHERE start_time >= ?1",
         [iso(horizon_ms.max(0))],
     )?;
+    // Every session's models but those of kept sessions (see `Kept::keeps_session`),
+    // at once rather than a seek per session.
+    tx.execute(
+        "DELETE FROM session_models WHERE session_id NOT IN (SELECT session_id FROM claude_sessions \
+         WHERE session_start IS NOT NULL AND session_start < ?1 AND session_id IS NOT NULL)",
+        [kept.as_ref().map_or(String::new(), |k| iso(k.horizon_ms))],
+    )?;
     let facts = facts_between(tx, i64::MIN, i64::MAX)?;
     for agg in aggregate_sessions(&facts).values() {
         if let Some(k) = &kept {
@@ -1155,7 +1197,8 @@ pub fn rebuild_all(tx: &Transaction) -> Result<(), StoreError> {
                 continue;
             }
         }
-        write_session(tx, agg)?;
+        write_session_row(tx, agg)?;
+        insert_session_models(tx, agg)?;
     }
     let tz = store_zone(tx)?;
     for day in aggregate_days(&facts, &tz).values() {
@@ -1214,13 +1257,9 @@ fn append_to_session(
     {
         return Ok(false);
     }
+    agg.models = stored_session_models(tx, session)?;
     for f in new {
-        agg.first_ts = agg.first_ts.min(f.ts);
-        agg.last_ts = agg.last_ts.max(f.ts);
-        if agg.project_path.is_none() {
-            agg.project_path = owned(&f.project_path);
-        }
-        agg.sums.add(&f.sums);
+        agg.add(f);
     }
     write_session(tx, &agg)?;
     Ok(true)
@@ -1232,7 +1271,8 @@ pub const SESSION_ROW_COLUMNS: &str =
      total_cost, cache_creation_tokens, cache_read_tokens, message_count, model_name, project_name";
 
 /// A stored `claude_sessions` row as a [`SessionAggregate`]: only what the row holds
-/// (the cache writes as one figure, in `cache_write_5m_tokens`), missing counts as 0.
+/// (the cache writes as one figure, in `cache_write_5m_tokens`, and no models: they are
+/// in `session_models`), missing counts as 0.
 pub fn session_from_row(r: &rusqlite::Row) -> Result<SessionAggregate, StoreError> {
     let session_id: String = r.get(0)?;
     let ms = |i: usize| -> Result<i64, StoreError> {
@@ -1262,6 +1302,7 @@ pub fn session_from_row(r: &rusqlite::Row) -> Result<SessionAggregate, StoreErro
             cost_usd: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
             ..Sums::default()
         },
+        models: BTreeMap::new(),
         session_id,
     })
 }
@@ -1283,6 +1324,48 @@ fn stored_session(tx: &Transaction, session: &str) -> Result<Option<SessionAggre
     }
 }
 
+/// A session's stored `session_models` rows.
+pub fn stored_session_models(
+    conn: &Connection,
+    session: &str,
+) -> Result<BTreeMap<String, ModelResponses>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT model, responses, unpriced_responses FROM session_models WHERE session_id = ?1",
+    )?;
+    let mut rows = stmt.query([session])?;
+    let mut models = BTreeMap::new();
+    while let Some(r) = rows.next()? {
+        models.insert(r.get(0)?, model_responses(r, 1)?);
+    }
+    Ok(models)
+}
+
+/// Every session's stored `session_models` rows, in one pass over the table.
+pub fn stored_models_by_session(
+    conn: &Connection,
+) -> Result<BTreeMap<String, BTreeMap<String, ModelResponses>>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT session_id, model, responses, unpriced_responses FROM session_models",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut models: BTreeMap<String, BTreeMap<String, ModelResponses>> = BTreeMap::new();
+    while let Some(r) = rows.next()? {
+        models
+            .entry(r.get(0)?)
+            .or_default()
+            .insert(r.get(1)?, model_responses(r, 2)?);
+    }
+    Ok(models)
+}
+
+/// The billed and unpriced responses in columns `at` and `at + 1`.
+fn model_responses(r: &rusqlite::Row, at: usize) -> rusqlite::Result<ModelResponses> {
+    Ok(ModelResponses {
+        responses: r.get(at)?,
+        unpriced: r.get(at + 1)?,
+    })
+}
+
 fn refresh_session(tx: &Transaction, session: &str) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 ORDER BY ts"
@@ -1298,12 +1381,36 @@ fn refresh_session(tx: &Transaction, session: &str) -> Result<(), StoreError> {
                  updated_at = CURRENT_TIMESTAMP WHERE session_id = ?1",
                 [session],
             )?;
-            Ok(())
+            delete_session_models(tx, session)
         }
     }
 }
 
+/// Writes a session's `claude_sessions` row and replaces its `session_models` rows.
 fn write_session(tx: &Transaction, a: &SessionAggregate) -> Result<(), StoreError> {
+    write_session_row(tx, a)?;
+    delete_session_models(tx, &a.session_id)?;
+    insert_session_models(tx, a)
+}
+
+fn delete_session_models(tx: &Transaction, session: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM session_models WHERE session_id = ?1")?
+        .execute([session])?;
+    Ok(())
+}
+
+fn insert_session_models(tx: &Transaction, a: &SessionAggregate) -> Result<(), StoreError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO session_models (session_id, model, responses, unpriced_responses) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (model, n) in &a.models {
+        insert.execute(params![a.session_id, model, n.responses, n.unpriced])?;
+    }
+    Ok(())
+}
+
+fn write_session_row(tx: &Transaction, a: &SessionAggregate) -> Result<(), StoreError> {
     let values = params![
         a.session_id,
         iso(a.first_ts),
@@ -1793,6 +1900,33 @@ pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
                     diffs.push(format!("claude_sessions {id}: model/project {model:?}/{project:?}, facts say {:?}/{:?}", a.main_model, a.project_path));
                 }
             }
+        }
+    }
+
+    // session_models: the models of every session with facts, and none of a session
+    // without (but a kept one's).
+    let mut stored_models = stored_models_by_session(conn)?;
+    let kept_session = |id: &str| {
+        kept.as_ref().is_some_and(|k| {
+            stored
+                .get(id)
+                .is_some_and(|(start, ..)| k.keeps_session(start.as_deref()))
+        })
+    };
+    for (id, a) in &sessions {
+        let models = stored_models.remove(id).unwrap_or_default();
+        if !kept_session(id) && models != a.models {
+            diffs.push(format!(
+                "session_models {id}: {models:?}, facts say {:?}",
+                a.models
+            ));
+        }
+    }
+    for (id, models) in stored_models {
+        if !kept_session(&id) {
+            diffs.push(format!(
+                "session_models {id}: {models:?}, but the session has no billed responses"
+            ));
         }
     }
 

@@ -123,6 +123,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0010_walk_stat_list.sql"),
         add_columns: &[],
     },
+    Migration {
+        version: 11,
+        name: "each session's models as derived rows (the index of migration 6 dropped)",
+        sql: include_str!("../migrations/0011_session_models.sql"),
+        add_columns: &[],
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.

@@ -16,6 +16,8 @@ pub fn derived_rows(conn: &Connection) -> Vec<String> {
         "SELECT session_id, session_start, session_end, input_tokens, output_tokens, total_tokens, quote(total_cost), \
          cache_creation_tokens, cache_read_tokens, model_name, project_name, message_count, quote(efficiency_score) \
          FROM claude_sessions ORDER BY session_id",
+        "SELECT session_id, model, responses, unpriced_responses FROM session_models \
+         ORDER BY session_id, model",
         "SELECT block_id, start_time, end_time, total_tokens, session_count, status, first_ts, last_ts, \
          responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, quote(cost_usd), \
          unpriced_responses, models FROM usage_blocks ORDER BY block_id",

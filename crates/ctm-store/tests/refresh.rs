@@ -773,3 +773,66 @@ fn facts_read_in_parts_are_the_facts_read_at_once() {
         }
     }
 }
+
+fn strings(store: &Store, sql: &str) -> Vec<String> {
+    let mut stmt = store.conn().prepare(sql).unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// `session_models` holds each session's billed responses per model as reports name
+/// them, whether a write adds to a session (its main model, or none) or recomputes it
+/// (another model); `ctm db check` names a wrong row and a row no fact backs.
+#[test]
+fn session_models_follow_each_session_and_check_finds_a_wrong_row() {
+    let (_dir, mut store) = new_store();
+    let now = T0 + 1000 * H;
+    let models =
+        "SELECT session_id || ' ' || model || ' ' || responses || ' ' || unpriced_responses \
+                  FROM session_models ORDER BY 1";
+    write(
+        &mut store,
+        vec![response("a", T0, "s1", 5), response("b", T0 + H, "s2", 5)],
+        now,
+    );
+    write(&mut store, vec![response("c", T0 + 2 * H, "s1", 5)], now);
+    assert_eq!(
+        strings(&store, models),
+        ["s1 claude-opus-4-6 2 0", "s2 claude-opus-4-6 1 0"]
+    );
+    let mut other = response("d", T0 + 3 * H, "s1", 5);
+    other.model = Some("claude-haiku-4-5".into());
+    let mut unnamed = response("e", T0 + 4 * H, "s2", 5);
+    unnamed.model = None;
+    write_priced(&mut store, vec![other, unnamed], now, &|r| Pricing {
+        priced: r.model.is_some(),
+        ..price(r)
+    });
+    assert_eq!(
+        strings(&store, models),
+        [
+            "s1 claude-haiku-4-5 1 0",
+            "s1 claude-opus-4-6 2 0",
+            "s2 claude-opus-4-6 1 0",
+            "s2 unknown 1 1"
+        ]
+    );
+    assert_as_recomputed(
+        &mut store,
+        "after a second model and a response without one",
+    );
+
+    store
+        .conn()
+        .execute_batch(
+            "UPDATE session_models SET responses = 3 WHERE session_id = 's1' AND model = 'claude-opus-4-6';
+             INSERT INTO session_models VALUES ('s9', 'claude-opus-4-6', 1, 0);",
+        )
+        .unwrap();
+    let diffs = derive::check(store.conn()).unwrap();
+    assert_eq!(diffs.len(), 2, "{diffs:?}");
+    assert!(diffs[0].starts_with("session_models s1: "), "{diffs:?}");
+    assert!(diffs[1].starts_with("session_models s9: "), "{diffs:?}");
+}
