@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ctm_store::derive::{
     self, FactReader, FactRow, ModelResponses, SessionAggregate, Sums, FACT_COLUMNS,
 };
+use ctm_store::snapshot_readers::in_one_snapshot;
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -122,6 +123,16 @@ pub fn costliest_sessions(
         sessions.truncate(limit);
         return Ok(sessions);
     }
+    in_one_snapshot(conn, |conn| stored_costliest(conn, q, limit))
+}
+
+/// [`costliest_sessions`] from `claude_sessions` and `session_models`, read in one
+/// snapshot (a session's row and its models from the same commit).
+fn stored_costliest(
+    conn: &Connection,
+    q: &ReportQuery,
+    limit: usize,
+) -> Result<Vec<SessionRow>, AnalyticsError> {
     // SQLite orders the sessions as `costliest_first` does (costs are never NaN or -0,
     // ids compare byte by byte), so only those looked at are decoded.
     let mut by_cost = conn.prepare_cached(&format!(
@@ -187,6 +198,12 @@ fn reads_session_table(conn: &Connection, q: &ReportQuery) -> Result<bool, Analy
 /// keeps those with billed responses (rows of sessions the store knew before ctm, or
 /// whose responses all turned out to be replays, have none).
 fn stored_sessions(conn: &Connection) -> Result<Vec<SessionAggregate>, AnalyticsError> {
+    // One commit for both tables: an ingest landing between the two reads would leave
+    // a new session without models (and out of the report) or models without a row.
+    in_one_snapshot(conn, stored_sessions_now)
+}
+
+fn stored_sessions_now(conn: &Connection) -> Result<Vec<SessionAggregate>, AnalyticsError> {
     let mut models = derive::stored_models_by_session(conn)?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {} FROM claude_sessions WHERE session_id IS NOT NULL",

@@ -7,7 +7,8 @@
 //! moved fact twice or not at all: the store's connection holds the write lock while
 //! the readers begin their read transactions, so no commit can land between them, and
 //! lets go as soon as all have begun. When another process is writing (the lock is
-//! taken), the caller reads on its own connection instead of waiting.
+//! taken), the caller reads on its own connection instead of waiting. A few statements
+//! on one connection see one state inside one read transaction ([`in_one_snapshot`]).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -77,6 +78,22 @@ pub fn read_in_parts<R: Send>(
         released?;
         Ok(Some(results))
     })
+}
+
+/// Runs `read` on `conn` inside one read transaction, so every statement it runs sees
+/// the same commit (in autocommit mode each statement sees the latest). Inside the
+/// caller's own transaction it just runs: that is one state already.
+pub fn in_one_snapshot<R, E: From<rusqlite::Error>>(
+    conn: &Connection,
+    read: impl FnOnce(&Connection) -> Result<R, E>,
+) -> Result<R, E> {
+    if !conn.is_autocommit() {
+        return read(conn);
+    }
+    let tx = conn.unchecked_transaction()?;
+    let out = read(&tx)?;
+    tx.commit()?;
+    Ok(out)
 }
 
 /// A connection of the same store for one reader.
@@ -198,6 +215,25 @@ mod tests {
             read_in_parts(store.conn(), 2, read).unwrap(),
             Some(vec![1, 1])
         );
+    }
+
+    #[test]
+    fn one_snapshot_does_not_see_a_commit_between_its_statements() {
+        let (_dir, store) = store_with_rows(2);
+        let writer = Connection::open(store.path()).unwrap();
+        let seen = in_one_snapshot(store.conn(), |c| -> Result<_, StoreError> {
+            let before = rows(c)?;
+            writer.execute("INSERT INTO t VALUES (3)", []).unwrap();
+            Ok((before, rows(c)?))
+        })
+        .unwrap();
+        assert_eq!(seen, (2, 2));
+        assert!(store.conn().is_autocommit());
+        assert_eq!(rows(store.conn()).unwrap(), 3);
+        // Inside a transaction it reads that transaction's state.
+        let tx = store.conn().unchecked_transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES (4)", []).unwrap();
+        assert_eq!(in_one_snapshot(&tx, rows).unwrap(), 4);
     }
 
     /// A commit that lands once every part has begun is seen by none of them, and can
