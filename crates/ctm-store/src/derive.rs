@@ -453,8 +453,14 @@ impl DayAggregate {
     }
 
     pub fn add(&mut self, f: &FactRow, local_hour: usize) {
+        self.add_counted(f, local_hour, true);
+    }
+
+    /// [`DayAggregate::add`], told whether the fact's session may be new to the day
+    /// (false: it is the session just added).
+    fn add_counted(&mut self, f: &FactRow, local_hour: usize, session_may_be_new: bool) {
         self.sums.add(&f.sums);
-        if let Some(s) = &f.session_id {
+        if let (Some(s), true) = (&f.session_id, session_may_be_new) {
             if !self.sessions.contains(&**s) {
                 self.sessions.insert(s.to_string());
             }
@@ -529,12 +535,39 @@ pub fn in_row_order(facts: &[FactRow]) -> Vec<&FactRow> {
 /// ingest inserts in time order, so there both orders are the same.
 pub fn aggregate_days(facts: &[FactRow], tz: &TimeZone) -> BTreeMap<Date, DayAggregate> {
     let mut days: BTreeMap<Date, DayAggregate> = BTreeMap::new();
+    // Facts in row order mostly come day after day and session after session: the
+    // day being added to is held out of the map, and a session just added is not
+    // looked up again.
+    let mut current: Option<DayAggregate> = None;
+    let mut last_session: Option<&Arc<str>> = None;
     for f in in_row_order(facts) {
         let local = local_time(f.ts, tz);
         let date = local.date();
-        days.entry(date)
-            .or_insert_with(|| DayAggregate::new(date))
-            .add(f, local.hour() as usize);
+        let day = match &mut current {
+            Some(day) if day.date == date => day,
+            _ => {
+                if let Some(done) = current.take() {
+                    days.insert(done.date, done);
+                }
+                last_session = None;
+                current.insert(
+                    days.remove(&date)
+                        .unwrap_or_else(|| DayAggregate::new(date)),
+                )
+            }
+        };
+        let new_session = match (&f.session_id, last_session) {
+            (Some(s), Some(last)) => !Arc::ptr_eq(s, last),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        day.add_counted(f, local.hour() as usize, new_session);
+        if f.session_id.is_some() {
+            last_session = f.session_id.as_ref();
+        }
+    }
+    if let Some(done) = current {
+        days.insert(done.date, done);
     }
     days
 }
@@ -2177,6 +2210,53 @@ mod tests {
         let day = tokyo.values().next().unwrap();
         assert_eq!(day.date.to_string(), "2026-01-02");
         assert_eq!(day.hourly[12], 1);
+    }
+
+    /// Days that come back in row order (1, 2, 1), sessions that alternate, one session
+    /// text shared by most facts (also across a change of day) and copied for one, a
+    /// fact without a session: the same days as adding each fact to its day one by one.
+    #[test]
+    fn days_equal_each_fact_added_to_its_day() {
+        let t0 = 1_767_225_600_000; // 2026-01-01T00:00Z
+        let shared: Arc<str> = "s1".into();
+        let mut facts = Vec::new();
+        for (i, (day, session)) in [
+            (0, "s1"),
+            (0, "s1"),
+            (0, "s2"),
+            (0, "s1"),
+            (1, "s1"),
+            (1, ""),
+            (0, "s3"),
+            (0, "s1"),
+            (1, "s2"),
+            (1, "s2"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut f = fact(t0 + day * 24 * H + i as i64 * H, session, "m", i as u64);
+            f.id = i as i64;
+            f.session_id = match session {
+                "" => None,
+                "s1" if i != 1 => Some(shared.clone()),
+                s => Some(s.into()),
+            };
+            f.sums.cost_usd = 0.1 * (i + 1) as f64;
+            facts.push(f);
+        }
+        let mut one_by_one: BTreeMap<Date, DayAggregate> = BTreeMap::new();
+        for f in &facts {
+            let local = local_time(f.ts, &TimeZone::UTC);
+            one_by_one
+                .entry(local.date())
+                .or_insert_with(|| DayAggregate::new(local.date()))
+                .add(f, local.hour() as usize);
+        }
+        let days = aggregate_days(&facts, &TimeZone::UTC);
+        assert_eq!(days, one_by_one);
+        let sessions: Vec<usize> = days.values().map(|d| d.sessions.len()).collect();
+        assert_eq!(sessions, [3, 2]);
     }
 
     #[test]
