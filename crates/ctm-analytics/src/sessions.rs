@@ -88,7 +88,9 @@ pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionRepor
     };
     let mut all = Sums::default();
     let mut unpriced_models = BTreeSet::new();
-    for a in &aggregates {
+    // Only sessions with billed responses are rows (see `rows_of_sessions`), and only
+    // they count: a row the store kept from before ctm has sums but no models.
+    for a in aggregates.iter().filter(|a| !a.models.is_empty()) {
         all.add(&a.sums);
         unpriced_models.extend(
             a.models
@@ -144,12 +146,14 @@ fn stored_costliest(
     let mut sessions = Vec::with_capacity(limit);
     while sessions.len() < limit {
         let Some(row) = candidates.next()? else { break };
-        let mut a = derive::session_from_row(row)?;
-        a.models = derive::stored_session_models(conn, &a.session_id)?;
-        // A session without billed responses has no row (see `rows_of_sessions`).
-        if a.models.is_empty() {
+        let models = derive::stored_session_models(conn, &row.get::<_, String>(0)?)?;
+        // A session without billed responses is not shown, nor decoded (see
+        // `stored_sessions_now`).
+        if models.is_empty() {
             continue;
         }
+        let mut a = derive::session_from_row(row)?;
+        a.models = models;
         a.sums.unpriced_responses = unpriced(&a.models);
         sessions.push(session_row(a, &q.zone));
     }
@@ -212,8 +216,14 @@ fn stored_sessions_now(conn: &Connection) -> Result<Vec<SessionAggregate>, Analy
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
+        // A row without models has no billed responses: one the store kept from before
+        // ctm (whose times need not even be RFC 3339), or whose responses all turned out
+        // to be replays. It is no session of the report, so it is not decoded.
+        let Some(session_models) = models.remove(&r.get::<_, String>(0)?) else {
+            continue;
+        };
         let mut a = derive::session_from_row(r)?;
-        a.models = models.remove(&a.session_id).unwrap_or_default();
+        a.models = session_models;
         // claude_sessions has no unpriced count; the models have it.
         a.sums.unpriced_responses = unpriced(&a.models);
         out.push(a);

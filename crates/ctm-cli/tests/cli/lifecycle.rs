@@ -620,6 +620,20 @@ fn a_hand_filled_version_1_session_row_survives_the_upgrade() {
         "seed 000's defaults"
     );
     assert_eq!(totals_of(&env, &env.db()), FIXTURE_TOTALS);
+    // The session report reads claude_sessions: the row has no responses behind it, so
+    // it is neither a session there nor part of the totals.
+    let sessions = json(env.ctm().args(["--no-ingest", "session", "--json"]));
+    assert!(!sessions.to_string().contains("by-hand"));
+    assert_eq!(daily_totals(&sessions), FIXTURE_TOTALS);
+    let top = json(
+        env.ctm()
+            .args(["--no-ingest", "top", "--limit", "1000", "--json"]),
+    );
+    assert!(!top["sessions"].to_string().contains("by-hand"));
+    assert_eq!(
+        top["sessions"].as_array().unwrap().len(),
+        sessions["sessions"].as_array().unwrap().len()
+    );
     run(env.ctm().args(["db", "check"]));
     run(env.ctm().args(["db", "rebuild"]));
     assert_eq!(read(&conn), before, "a rebuild leaves it alone too");
