@@ -11,6 +11,7 @@
 //! row.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 /// Token counts of one response, as `message.usage` reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -77,6 +78,25 @@ pub fn message_key_range(message_id: &str) -> (String, String) {
     (format!("m:{message_id}:"), format!("m:{message_id};"))
 }
 
+/// One shared copy of each distinct text it is handed: the texts that repeat across
+/// responses (see [`Response`]) and across the facts a report reads.
+#[derive(Debug, Default)]
+pub struct TextPool {
+    texts: foldhash::HashSet<Arc<str>>,
+}
+
+impl TextPool {
+    pub fn share(&mut self, text: Option<&str>) -> Option<Arc<str>> {
+        let text = text?;
+        if let Some(shared) = self.texts.get(text) {
+            return Some(shared.clone());
+        }
+        let shared: Arc<str> = text.into();
+        self.texts.insert(shared.clone());
+        Some(shared)
+    }
+}
+
 /// Where a sighting came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Origin {
@@ -87,6 +107,11 @@ pub enum Origin {
 }
 
 /// One API response: a row of the fact table.
+///
+/// The texts that repeat from response to response (session, project, model, the usage
+/// fields' speed, tier and geography, agent, Claude Code version, transcript path) are
+/// shared (`Arc<str>`): the parser hands every response of a transcript the same copy,
+/// so a first ingest holds each once instead of once per response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     /// Deduplication key, see [`message_key`].
@@ -95,23 +120,23 @@ pub struct Response {
     pub request_id: Option<String>,
     /// UTC epoch milliseconds of the earliest sighting.
     pub timestamp_ms: i64,
-    pub session_id: Option<String>,
+    pub session_id: Option<Arc<str>>,
     /// The working directory (`cwd`) the response was made in.
-    pub project_path: Option<String>,
-    pub model: Option<String>,
+    pub project_path: Option<Arc<str>>,
+    pub model: Option<Arc<str>>,
     pub usage: Usage,
-    pub speed: Option<String>,
-    pub service_tier: Option<String>,
-    pub inference_geo: Option<String>,
+    pub speed: Option<Arc<str>>,
+    pub service_tier: Option<Arc<str>>,
+    pub inference_geo: Option<Arc<str>>,
     pub is_sidechain: bool,
-    pub agent_id: Option<String>,
+    pub agent_id: Option<Arc<str>>,
     pub origin: Origin,
     /// `costUSD` as written by Claude Code before 1.0.9; kept for comparison only.
     pub recorded_cost_usd: Option<f64>,
     /// Claude Code version that wrote the line.
-    pub cc_version: Option<String>,
+    pub cc_version: Option<Arc<str>>,
     /// The transcript the earliest sighting came from.
-    pub source_path: Option<String>,
+    pub source_path: Option<Arc<str>>,
 }
 
 impl Response {
@@ -202,7 +227,7 @@ mod tests {
             origin: Origin::Assistant,
             recorded_cost_usd: None,
             cc_version: None,
-            source_path: Some(format!("/f/{session}")),
+            source_path: Some(format!("/f/{session}").into()),
         }
     }
 

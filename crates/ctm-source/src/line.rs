@@ -10,8 +10,9 @@
 //! costs a usage line, and the long content of an assistant line is scanned once.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use ctm_model::{message_key, Origin, Response, Usage};
+use ctm_model::{message_key, Origin, Response, TextPool, Usage};
 use memchr::memmem;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -363,8 +364,28 @@ struct Echo<'a> {
     message: Option<MessageFields<'a>>,
 }
 
-/// Parses one line (without its line ending). `source_path` is recorded on the sighting.
-pub fn parse_line(line: &[u8], source_path: &str) -> LineOutcome {
+/// The texts a transcript's responses repeat (see [`Response`]), one shared copy of each
+/// distinct value for the whole file, and the file's path, which every sighting records.
+pub struct SharedTexts {
+    source_path: Arc<str>,
+    pool: TextPool,
+}
+
+impl SharedTexts {
+    pub fn new(source_path: &str) -> SharedTexts {
+        SharedTexts {
+            source_path: source_path.into(),
+            pool: TextPool::default(),
+        }
+    }
+
+    fn share(&mut self, text: Option<&str>) -> Option<Arc<str>> {
+        self.pool.share(text)
+    }
+}
+
+/// Parses one line (without its line ending); its texts are shared through `texts`.
+pub fn parse_line(line: &[u8], texts: &mut SharedTexts) -> LineOutcome {
     let line = trim_ascii(line);
     if line.is_empty() {
         return LineOutcome::NoUsage;
@@ -383,10 +404,10 @@ pub fn parse_line(line: &[u8], source_path: &str) -> LineOutcome {
     };
     let kind = envelope.kind.as_deref();
     if let (Some("assistant") | None, Some(message)) = (kind, &envelope.message) {
-        return assistant(line, &envelope, message, source_path);
+        return assistant(line, &envelope, message, texts);
     }
     if let (Some("progress"), Some(raw)) = (kind, envelope.data) {
-        return agent_echo(&envelope, raw, source_path);
+        return agent_echo(&envelope, raw, texts);
     }
     LineOutcome::NoUsage
 }
@@ -405,7 +426,7 @@ fn assistant(
     line: &[u8],
     env: &Envelope,
     message: &MessageFields,
-    source_path: &str,
+    texts: &mut SharedTexts,
 ) -> LineOutcome {
     let raw_usage = match message_usage(message) {
         None => return LineOutcome::NoUsage,
@@ -425,10 +446,10 @@ fn assistant(
         recorded_cost_usd: env.cost_usd,
         key_bytes: line,
     };
-    response(env, message, &raw_usage, &sighting, source_path)
+    response(env, message, &raw_usage, &sighting, texts)
 }
 
-fn agent_echo(env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome {
+fn agent_echo(env: &Envelope, raw: &RawValue, texts: &mut SharedTexts) -> LineOutcome {
     let Ok(data) = serde_json::from_str::<ProgressData>(raw.get()) else {
         return LineOutcome::NoUsage;
     };
@@ -460,7 +481,7 @@ fn agent_echo(env: &Envelope, raw: &RawValue, source_path: &str) -> LineOutcome 
         recorded_cost_usd: None,
         key_bytes: raw_echo.get().as_bytes(),
     };
-    response(env, message, &raw_usage, &sighting, source_path)
+    response(env, message, &raw_usage, &sighting, texts)
 }
 
 /// What differs between an assistant line and a parent's echo of one.
@@ -481,7 +502,7 @@ fn response(
     message: &MessageFields,
     raw_usage: &RawUsage,
     s: &Sighting,
-    source_path: &str,
+    texts: &mut SharedTexts,
 ) -> LineOutcome {
     let usage = match validate(raw_usage) {
         Ok(u) => u,
@@ -490,25 +511,24 @@ fn response(
     let Some(timestamp_ms) = s.timestamp.and_then(parse_timestamp_ms) else {
         return LineOutcome::Skip(SkipReason::BadTimestamp);
     };
-    let owned_str = |v: Option<&str>| v.map(str::to_owned);
     LineOutcome::Response(Box::new(Response {
         key: response_key(message.id.as_deref(), s.request_id, s.uuid, s.key_bytes),
         message_id: owned(&message.id),
-        request_id: owned_str(s.request_id),
+        request_id: s.request_id.map(str::to_owned),
         timestamp_ms,
-        session_id: owned(&env.session_id),
-        project_path: owned(&env.cwd),
-        model: owned(&message.model),
+        session_id: texts.share(env.session_id.as_deref()),
+        project_path: texts.share(env.cwd.as_deref()),
+        model: texts.share(message.model.as_deref()),
         usage,
-        speed: owned(&raw_usage.speed),
-        service_tier: owned(&raw_usage.service_tier),
-        inference_geo: owned(&raw_usage.inference_geo),
+        speed: texts.share(raw_usage.speed.as_deref()),
+        service_tier: texts.share(raw_usage.service_tier.as_deref()),
+        inference_geo: texts.share(raw_usage.inference_geo.as_deref()),
         is_sidechain: s.is_sidechain,
-        agent_id: owned_str(s.agent_id),
+        agent_id: texts.share(s.agent_id),
         origin: s.origin,
         recorded_cost_usd: s.recorded_cost_usd,
-        cc_version: owned(&env.version),
-        source_path: Some(source_path.to_owned()),
+        cc_version: texts.share(env.version.as_deref()),
+        source_path: Some(texts.source_path.clone()),
     }))
 }
 
@@ -631,7 +651,7 @@ mod tests {
     const ASSISTANT: &str = r#"{"parentUuid":"p","isSidechain":false,"cwd":"/home/u/app","sessionId":"s1","version":"2.1.38","message":{"model":"claude-opus-4-6","id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"usage is fine"}],"usage":{"input_tokens":3,"cache_creation_input_tokens":13835,"cache_read_input_tokens":11515,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":13835},"output_tokens":13,"service_tier":"standard","inference_geo":"not_available"}},"requestId":"req_1","type":"assistant","uuid":"u1","timestamp":"2026-02-10T21:11:59.186Z"}"#;
 
     fn response(line: &str) -> Response {
-        match parse_line(line.as_bytes(), "/f.jsonl") {
+        match parse_line(line.as_bytes(), &mut SharedTexts::new("/f.jsonl")) {
             LineOutcome::Response(r) => *r,
             other => panic!("expected a response, got {other:?}"),
         }
@@ -710,7 +730,7 @@ mod tests {
     fn synthetic_limit_line_gives_the_reset_time() {
         let line = r#"{"type":"assistant","sessionId":"s","timestamp":"2026-01-01T10:00:00Z","isApiErrorMessage":true,"message":{"id":"x","model":"<synthetic>","content":[{"type":"text","text":"Claude AI usage limit reached|1767268800"}],"usage":{"input_tokens":0,"output_tokens":0}}}"#;
         assert_eq!(
-            parse_line(line.as_bytes(), "f"),
+            parse_line(line.as_bytes(), &mut SharedTexts::new("f")),
             LineOutcome::Synthetic(Some(LimitNotice {
                 timestamp_ms: jiff_ms("2026-01-01T10:00:00Z"),
                 resets_at_s: 1_767_268_800,
@@ -721,7 +741,7 @@ mod tests {
 
     #[test]
     fn bad_lines_are_classified() {
-        let skip = |l: &[u8]| match parse_line(l, "f") {
+        let skip = |l: &[u8]| match parse_line(l, &mut SharedTexts::new("f")) {
             LineOutcome::Skip(r) => Some(r),
             _ => None,
         };
@@ -731,7 +751,10 @@ mod tests {
         assert_eq!(skip(b"42"), Some(SkipReason::NotObject));
         assert_eq!(skip(b"hello"), Some(SkipReason::NotJson));
         assert_eq!(skip(b"{'type': 'assistant'}"), Some(SkipReason::NotJson));
-        assert_eq!(parse_line(b"{ }", "f"), LineOutcome::NoUsage);
+        assert_eq!(
+            parse_line(b"{ }", &mut SharedTexts::new("f")),
+            LineOutcome::NoUsage
+        );
         assert_eq!(
             skip(br#"{"type":"assistant","message":{"usage":{"input_tok"#),
             Some(SkipReason::NotJson)
@@ -776,15 +799,21 @@ mod tests {
     #[test]
     fn lines_without_usage_are_not_parsed_but_shape_checked() {
         assert_eq!(
-            parse_line(br#"{"type":"user","message":{"content":"hi"}}"#, "f"),
+            parse_line(
+                br#"{"type":"user","message":{"content":"hi"}}"#,
+                &mut SharedTexts::new("f")
+            ),
             LineOutcome::NoUsage
         );
-        assert_eq!(parse_line(b"   ", "f"), LineOutcome::NoUsage);
+        assert_eq!(
+            parse_line(b"   ", &mut SharedTexts::new("f")),
+            LineOutcome::NoUsage
+        );
         // Mentions "usage" in a prompt: parsed, and still no usage.
         assert_eq!(
             parse_line(
                 br#"{"type":"user","message":{"role":"user","content":"what is \"usage\"?"}}"#,
-                "f"
+                &mut SharedTexts::new("f")
             ),
             LineOutcome::NoUsage
         );
@@ -792,7 +821,7 @@ mod tests {
         assert_eq!(
             parse_line(
                 br#"{"type":"progress","data":{"type":"agent_progress","message":"usage"}}"#,
-                "f"
+                &mut SharedTexts::new("f")
             ),
             LineOutcome::NoUsage
         );
@@ -913,7 +942,7 @@ mod tests {
                 Damage::Cut(percent) => bytes.truncate(bytes.len() * usize::from(percent) / 100),
                 _ => {}
             }
-            let out = parse_line(&bytes, "/f.jsonl");
+            let out = parse_line(&bytes, &mut SharedTexts::new("/f.jsonl"));
             let synthetic = model == "<synthetic>";
             match damage {
                 Damage::None if synthetic => {

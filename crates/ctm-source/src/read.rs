@@ -7,7 +7,7 @@ use std::path::Path;
 use ctm_model::Response;
 use memchr::{memchr_iter, memrchr};
 
-use crate::line::{parse_line, LimitNotice, LineOutcome, SkipReason};
+use crate::line::{parse_line, LimitNotice, LineOutcome, SharedTexts, SkipReason};
 
 /// How many leading bytes identify a file. A file replaced by another (rotated,
 /// rewritten, restored from a backup) almost always differs here.
@@ -167,8 +167,8 @@ fn strip_bom(bytes: &[u8], at_file_start: bool) -> &[u8] {
 }
 
 /// Folds parsed lines into one sighting per response key.
-struct Fold<'p> {
-    source: &'p str,
+struct Fold {
+    texts: SharedTexts,
     index: foldhash::HashMap<String, usize>,
     // Boxed on purpose: these move on into `FileRead` and the cross-file merge.
     #[allow(clippy::vec_box)]
@@ -177,10 +177,10 @@ struct Fold<'p> {
     stats: LineStats,
 }
 
-impl<'p> Fold<'p> {
-    fn new(source: &'p str) -> Self {
+impl Fold {
+    fn new(source: &str) -> Self {
         Fold {
-            source,
+            texts: SharedTexts::new(source),
             index: foldhash::HashMap::default(),
             responses: Vec::new(),
             limit_notices: Vec::new(),
@@ -199,7 +199,7 @@ impl<'p> Fold<'p> {
                 continue;
             }
             self.stats.lines += 1;
-            match parse_line(line, self.source) {
+            match parse_line(line, &mut self.texts) {
                 LineOutcome::Response(r) => {
                     self.stats.usage_lines += 1;
                     match self.index.get(&r.key) {

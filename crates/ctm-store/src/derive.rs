@@ -25,6 +25,8 @@ use jiff::{civil::Date, tz::TimeZone, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
+use ctm_model::TextPool;
+
 use crate::{snapshot_readers, StoreError};
 
 /// Five hours, the length of a usage block.
@@ -165,7 +167,7 @@ pub const FACT_COLUMNS: &str = "ts, session_id, project_path, model, input_token
 /// model among them: one allocation per distinct text instead of three per fact.
 #[derive(Default)]
 pub struct FactReader {
-    texts: foldhash::HashSet<Arc<str>>,
+    texts: TextPool,
 }
 
 impl FactReader {
@@ -203,13 +205,7 @@ impl FactReader {
     }
 
     fn share(&mut self, text: Option<&str>) -> Option<Arc<str>> {
-        let s = text?;
-        if let Some(shared) = self.texts.get(s) {
-            return Some(shared.clone());
-        }
-        let shared: Arc<str> = s.into();
-        self.texts.insert(shared.clone());
-        Some(shared)
+        self.texts.share(text)
     }
 
     /// Every fact a statement of [`FACT_COLUMNS`] returns.
