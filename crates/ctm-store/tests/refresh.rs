@@ -88,26 +88,27 @@ fn write_priced(
     tx.commit().unwrap();
 }
 
-fn block_starts(store: &Store) -> Vec<String> {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT start_time FROM usage_blocks ORDER BY start_time")
-        .unwrap();
+/// The first column of every row `sql` returns.
+fn strings(store: &Store, sql: &str) -> Vec<String> {
+    let mut stmt = store.conn().prepare(sql).unwrap();
     stmt.query_map([], |r| r.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
 }
 
+fn block_starts(store: &Store) -> Vec<String> {
+    strings(
+        store,
+        "SELECT start_time FROM usage_blocks ORDER BY start_time",
+    )
+}
+
 fn index_names(store: &Store) -> Vec<String> {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'responses' ORDER BY name")
-        .unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    strings(
+        store,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'responses' ORDER BY name",
+    )
 }
 
 #[test]
@@ -772,14 +773,6 @@ fn facts_read_in_parts_are_the_facts_read_at_once() {
             }
         }
     }
-}
-
-fn strings(store: &Store, sql: &str) -> Vec<String> {
-    let mut stmt = store.conn().prepare(sql).unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
 }
 
 /// `session_models` holds each session's billed responses per model as reports name
