@@ -88,9 +88,7 @@ pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionRepor
     };
     let mut all = Sums::default();
     let mut unpriced_models = BTreeSet::new();
-    // Only sessions with billed responses are rows (see `rows_of_sessions`), and only
-    // they count: a row the store kept from before ctm has sums but no models.
-    for a in aggregates.iter().filter(|a| !a.models.is_empty()) {
+    for a in &aggregates {
         all.add(&a.sums);
         unpriced_models.extend(
             a.models
@@ -148,7 +146,7 @@ fn stored_costliest(
         let Some(row) = candidates.next()? else { break };
         let models = derive::stored_session_models(conn, &row.get::<_, String>(0)?)?;
         // A session without billed responses is not shown, nor decoded (see
-        // `stored_sessions_now`).
+        // `stored_sessions`).
         if models.is_empty() {
             continue;
         }
@@ -173,12 +171,12 @@ pub(crate) fn session_rows(facts: &[FactRow], zone: &Zone) -> Vec<SessionRow> {
     )
 }
 
-/// Rows (ordered by last activity) for the sessions that have models, i.e. billed
-/// responses.
+/// Rows, ordered by last activity. Every aggregate has billed responses, so models:
+/// one from the facts gets a model per fact, and [`stored_sessions`] leaves out the rows
+/// that have none.
 fn rows_of_sessions(aggregates: Vec<SessionAggregate>, zone: &Zone) -> Vec<SessionRow> {
     let mut rows: Vec<SessionRow> = aggregates
         .into_iter()
-        .filter(|a| !a.models.is_empty())
         .map(|a| session_row(a, zone))
         .collect();
     rows.sort_by(|a, b| {
@@ -198,9 +196,9 @@ fn reads_session_table(conn: &Connection, q: &ReportQuery) -> Result<bool, Analy
         && query::pruned_before(conn, q, false)?.is_none())
 }
 
-/// Every `claude_sessions` row with its `session_models` rows; [`rows_of_sessions`]
-/// keeps those with billed responses (rows of sessions the store knew before ctm, or
-/// whose responses all turned out to be replays, have none).
+/// Every `claude_sessions` row that has `session_models` rows, with them: the sessions
+/// with billed responses (rows of sessions the store knew before ctm, or whose
+/// responses all turned out to be replays, have none, and are neither rows nor totals).
 fn stored_sessions(conn: &Connection) -> Result<Vec<SessionAggregate>, AnalyticsError> {
     // One commit for both tables: an ingest landing between the two reads would leave
     // a new session without models (and out of the report) or models without a row.
