@@ -1,5 +1,6 @@
 //! `ctm`: parse, dispatch, and turn every failure into one line and an exit code.
 
+mod claude_config;
 mod cli;
 mod commands;
 mod context;

@@ -18,6 +18,7 @@ use ctm_store::rate_limits::{self, LimitWindow, RateLimitReading};
 use ctm_store::{OpenOptions, Store};
 use serde_json::Value;
 
+use crate::claude_config::{self, Written};
 use crate::cli::StatuslineArgs;
 use crate::context::Context;
 
@@ -331,127 +332,19 @@ fn install(ctx: &Context, write: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let existing = match std::fs::read_to_string(&path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let text = existing.as_deref().unwrap_or("{}");
-    let mut settings = settings::OrderedObject::parse(text).with_context(|| {
-        format!(
-            "{} is not a JSON object; fix or move it, nothing was changed",
-            path.display()
-        )
-    })?;
-    let new_raw = serde_json::to_string_pretty(&value)?;
-    if settings
-        .get("statusLine")
-        .is_some_and(|old| serde_json::from_str::<Value>(old).ok().as_ref() == Some(&value))
-    {
-        println!(
+    match claude_config::write_entry(&path, &["statusLine"], &value)? {
+        Written::Unchanged => println!(
             "{} already runs ctm statusline; nothing changed.",
             path.display()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    settings.set("statusLine", new_raw);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let backup = match &existing {
-        Some(_) => {
-            let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
-            let backup = path.with_file_name(format!("settings.json.ctm-backup-{stamp}"));
-            std::fs::copy(&path, &backup).with_context(|| {
-                format!("cannot back up {} to {}", path.display(), backup.display())
-            })?;
-            Some(backup)
-        }
-        None => None,
-    };
-    let tmp = path.with_file_name(format!(".settings.json.ctm-{}", std::process::id()));
-    std::fs::write(&tmp, settings.to_text())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    if let Ok(meta) = std::fs::metadata(&path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
-    match backup {
-        Some(b) => println!(
+        ),
+        Written::Updated { backup } => println!(
             "Added the statusline to {} (the previous file is kept as {}).",
             path.display(),
-            b.display()
+            backup.display()
         ),
-        None => println!("Created {} with the statusline.", path.display()),
+        Written::Created => println!("Created {} with the statusline.", path.display()),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// settings.json edited without disturbing it: keys keep their order and every other
-/// value keeps its exact text.
-mod settings {
-    use std::fmt;
-
-    use serde::de::{Deserializer, MapAccess, Visitor};
-    use serde_json::value::RawValue;
-
-    pub struct OrderedObject(Vec<(String, String)>);
-
-    impl OrderedObject {
-        pub fn parse(text: &str) -> Result<OrderedObject, serde_json::Error> {
-            let mut de = serde_json::Deserializer::from_str(text);
-            let obj = (&mut de).deserialize_map(ObjectVisitor)?;
-            de.end()?;
-            Ok(obj)
-        }
-
-        pub fn get(&self, key: &str) -> Option<&str> {
-            self.0
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        }
-
-        /// Replaces the key's value in place, or appends it.
-        pub fn set(&mut self, key: &str, raw_json: String) {
-            match self.0.iter_mut().find(|(k, _)| k == key) {
-                Some(entry) => entry.1 = raw_json,
-                None => self.0.push((key.to_owned(), raw_json)),
-            }
-        }
-
-        pub fn to_text(&self) -> String {
-            let mut out = String::from("{");
-            for (i, (k, v)) in self.0.iter().enumerate() {
-                let key = serde_json::to_string(k).expect("a string serialises");
-                let value = v.replace('\n', "\n  ");
-                out.push_str(if i == 0 { "\n  " } else { ",\n  " });
-                out.push_str(&format!("{key}: {value}"));
-            }
-            out.push_str("\n}\n");
-            out
-        }
-    }
-
-    struct ObjectVisitor;
-
-    impl<'de> Visitor<'de> for ObjectVisitor {
-        type Value = OrderedObject;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a JSON object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedObject, A::Error> {
-            let mut entries: Vec<(String, String)> = Vec::new();
-            while let Some((k, v)) = map.next_entry::<String, Box<RawValue>>()? {
-                // A repeated key: the last one wins, as in serde_json and Claude Code.
-                entries.retain(|(old, _)| *old != k);
-                entries.push((k, v.get().to_owned()));
-            }
-            Ok(OrderedObject(entries))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -508,29 +401,5 @@ mod tests {
         }
         let huge = vec![b' '; (STDIN_CAP + 10) as usize];
         assert!(read_hook(huge.as_slice()).unwrap_err().contains("over"));
-    }
-
-    #[test]
-    fn settings_keep_their_order_and_text() {
-        let text = "{\n  \"theme\": \"dark\",\n  \"env\": {\"A\": 1,   \"B\": [1,2]},\n  \"statusLine\": {\"type\":\"command\",\"command\":\"old\"},\n  \"z\": null\n}\n";
-        let mut s = settings::OrderedObject::parse(text).unwrap();
-        s.set("statusLine", "{\"type\": \"command\"}".into());
-        s.set("added", "true".into());
-        let out = s.to_text();
-        let v: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["env"]["B"], serde_json::json!([1, 2]));
-        assert_eq!(v["statusLine"]["type"], "command");
-        let keys: Vec<&str> = ["theme", "env", "statusLine", "z", "added"].to_vec();
-        let pos: Vec<usize> = keys
-            .iter()
-            .map(|k| out.find(&format!("\"{k}\"")).unwrap())
-            .collect();
-        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{out}");
-        assert!(
-            out.contains("{\"A\": 1,   \"B\": [1,2]}"),
-            "values keep their text: {out}"
-        );
-        assert!(settings::OrderedObject::parse("[1]").is_err());
-        assert!(settings::OrderedObject::parse("{} trailing").is_err());
     }
 }
