@@ -23,6 +23,22 @@ pub enum TokenLimit {
     LargestPastBlock,
 }
 
+impl TokenLimit {
+    /// `--token-limit`: a positive number of tokens (`_` and `,` allowed as separators)
+    /// or `max`.
+    pub fn parse(s: &str) -> Result<TokenLimit, String> {
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(TokenLimit::LargestPastBlock);
+        }
+        match s.replace(['_', ','], "").parse::<u64>() {
+            Ok(n) if n > 0 => Ok(TokenLimit::Tokens(n)),
+            _ => Err(format!(
+                "{s:?} is neither a positive number of tokens nor `max`"
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct BlocksQuery {
     pub report: ReportQuery,

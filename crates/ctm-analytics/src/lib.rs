@@ -39,7 +39,7 @@ pub use models::{model_report, ModelReport};
 pub use official::{official_limits, OfficialLimit, OfficialLimits};
 pub use periods::{monthly_report, weekly_report, MonthlyReport, WeeklyReport};
 pub use projects::{project_report, ProjectReport};
-pub use query::{parse_date, Filter, ReportQuery};
+pub use query::{parse_date, Filter, QueryText, ReportQuery};
 pub use sessions::{
     session_detail, session_now, session_report, SessionDetail, SessionNow, SessionReport,
     SessionRow,

@@ -55,7 +55,56 @@ pub struct ReportQuery {
     pub filter: Filter,
 }
 
+/// The options every report shares, as text, the way a front end receives them
+/// (`--timezone`, `--since`, ... on the command line; a tool's arguments in `ctm mcp`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueryText<'a> {
+    /// An IANA zone; none: the system's.
+    pub timezone: Option<&'a str>,
+    /// `YYYY-MM-DD` or `YYYYMMDD`.
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    pub order: Order,
+    pub project: Option<&'a str>,
+    pub model: Option<&'a str>,
+}
+
 impl ReportQuery {
+    /// The options checked, with the one-line messages every front end shows for a bad
+    /// zone, a malformed day or a range that ends before it starts.
+    pub fn parse(t: &QueryText) -> Result<ReportQuery, AnalyticsError> {
+        let zone = Zone::resolve(t.timezone).map_err(AnalyticsError::Invalid)?;
+        let day = |flag: &str, s: Option<&str>| {
+            s.map(|s| {
+                parse_date(s).ok_or_else(|| {
+                    AnalyticsError::Invalid(format!(
+                        "{flag} {s:?} is not a date; use YYYY-MM-DD or YYYYMMDD"
+                    ))
+                })
+            })
+            .transpose()
+        };
+        let q = ReportQuery {
+            zone,
+            since: day("--since", t.since)?,
+            until: day("--until", t.until)?,
+            order: t.order,
+            filter: Filter::new(t.project, t.model),
+        };
+        q.check_range()?;
+        Ok(q)
+    }
+
+    /// `--since` is not after `--until`.
+    fn check_range(&self) -> Result<(), AnalyticsError> {
+        match (self.since, self.until) {
+            (Some(s), Some(u)) if s > u => Err(AnalyticsError::Invalid(format!(
+                "--since {s} is after --until {u}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Every day, oldest first, unfiltered.
     pub fn in_zone(zone: Zone) -> ReportQuery {
         ReportQuery {
@@ -69,13 +118,7 @@ impl ReportQuery {
 
     /// `[lo, hi)` in UTC epoch ms covering the query's local days.
     pub fn bounds(&self) -> Result<(i64, i64), AnalyticsError> {
-        if let (Some(s), Some(u)) = (self.since, self.until) {
-            if s > u {
-                return Err(AnalyticsError::Invalid(format!(
-                    "--since {s} is after --until {u}"
-                )));
-            }
-        }
+        self.check_range()?;
         let lo = match self.since {
             Some(d) => derive::day_bounds(d, &self.zone.tz)?.0,
             None => i64::MIN,
@@ -199,6 +242,49 @@ mod tests {
             model: model.map(Into::into),
             sums: Sums::default(),
         }
+    }
+
+    #[test]
+    fn options_parse_with_the_messages_every_front_end_shows() {
+        let parse = |t: QueryText| ReportQuery::parse(&t).map_err(|e| e.to_string());
+        for text in ["2026-02-10", "20260210"] {
+            let q = parse(QueryText {
+                since: Some(text),
+                timezone: Some("Europe/Paris"),
+                ..QueryText::default()
+            })
+            .unwrap();
+            assert_eq!(q.since.unwrap().to_string(), "2026-02-10");
+            assert_eq!(q.zone.label(), "Europe/Paris");
+        }
+        let err = |t: QueryText| parse(t).unwrap_err();
+        assert_eq!(
+            err(QueryText {
+                since: Some("yesterday"),
+                ..QueryText::default()
+            }),
+            r#"--since "yesterday" is not a date; use YYYY-MM-DD or YYYYMMDD"#
+        );
+        assert!(err(QueryText {
+            until: Some("2026-13-01"),
+            ..QueryText::default()
+        })
+        .starts_with("--until \"2026-13-01\" is not a date"));
+        assert_eq!(
+            err(QueryText {
+                timezone: Some("Mars/Olympus"),
+                ..QueryText::default()
+            }),
+            r#"unknown time zone "Mars/Olympus"; use an IANA name such as Europe/Paris or UTC"#
+        );
+        assert_eq!(
+            err(QueryText {
+                since: Some("2026-02-11"),
+                until: Some("2026-02-10"),
+                ..QueryText::default()
+            }),
+            "--since 2026-02-11 is after --until 2026-02-10"
+        );
     }
 
     #[test]

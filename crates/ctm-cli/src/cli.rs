@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ctm_analytics::TokenLimit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -96,6 +97,26 @@ pub enum Command {
     /// A local web dashboard and JSON API, kept up to date while it runs
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    /// A Model Context Protocol server on stdio: Claude asks ctm what a day, a session or the block cost
+    #[command(after_help = MCP_HELP)]
+    Mcp(McpArgs),
+}
+
+const MCP_HELP: &str =
+    "Claude Code (or any MCP client) starts `ctm mcp` and talks JSON-RPC on its \
+    stdin and stdout; warnings go to stderr. Tools: usage_daily, usage_sessions, usage_blocks, \
+    usage_summary and pricing, each answering with the same JSON as the matching command's --json, \
+    after bringing the store up to date. `ctm mcp --install --write` adds ctm to Claude Code's MCP \
+    servers (user scope), keeping the --db, --claude-dir and --config given to it.";
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Print the entry that adds ctm to Claude Code's MCP servers, and where it goes
+    #[arg(long)]
+    pub install: bool,
+    /// With --install: add the entry to Claude Code's user configuration (a backup is kept)
+    #[arg(long, requires = "install")]
+    pub write: bool,
 }
 
 const STATUSLINE_HELP: &str = "Claude Code runs the statusline command on every prompt with a JSON \
@@ -251,32 +272,14 @@ pub struct BlocksArgs {
     pub report: ReportArgs,
     /// Warn when the active block reaches 80% and 100% of this many tokens, used or
     /// projected; `max` takes the largest finished block
-    #[arg(long, value_name = "N|max", value_parser = parse_token_limit)]
-    pub token_limit: Option<TokenLimitArg>,
+    #[arg(long, value_name = "N|max", value_parser = TokenLimit::parse)]
+    pub token_limit: Option<TokenLimit>,
     /// Only the active block
     #[arg(long)]
     pub active: bool,
     /// Only blocks that started in the last 3 days (and the active one)
     #[arg(long)]
     pub recent: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenLimitArg {
-    Tokens(u64),
-    Max,
-}
-
-fn parse_token_limit(s: &str) -> Result<TokenLimitArg, String> {
-    if s.eq_ignore_ascii_case("max") {
-        return Ok(TokenLimitArg::Max);
-    }
-    match s.replace(['_', ','], "").parse::<u64>() {
-        Ok(n) if n > 0 => Ok(TokenLimitArg::Tokens(n)),
-        _ => Err(format!(
-            "{s:?} is neither a positive number of tokens nor `max`"
-        )),
-    }
 }
 
 #[derive(Debug, Args, Default)]

@@ -16,6 +16,7 @@ use crate::progress::Bar;
 /// Reads of this many new bytes or more get a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: u64 = 64 << 20;
 
+#[derive(Debug, Clone)]
 pub struct Context {
     pub db_path: PathBuf,
     pub roots: RootCandidates,

@@ -10,7 +10,7 @@ use ctm_analytics::{
 };
 
 use super::cells::{self, csv_usd};
-use crate::cli::{BlocksArgs, TokenLimitArg};
+use crate::cli::BlocksArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
 use crate::output::{self, int, short, usd, Format, NARROW};
@@ -21,10 +21,7 @@ pub fn run(ctx: &Context, args: &BlocksArgs) -> Result<ExitCode> {
     let q = BlocksQuery {
         report: opts.query(),
         now_ms: opts.now.as_millisecond(),
-        token_limit: args.token_limit.map(|l| match l {
-            TokenLimitArg::Tokens(n) => TokenLimit::Tokens(n),
-            TokenLimitArg::Max => TokenLimit::LargestPastBlock,
-        }),
+        token_limit: args.token_limit,
         active_only: args.active,
         recent_only: args.recent,
     };
@@ -112,13 +109,13 @@ fn print_table(r: &BlocksReport, args: &BlocksArgs, narrow: bool) -> Result<()> 
         print_active(b);
     }
     if let Some(limit) = limit {
-        let from = if matches!(args.token_limit, Some(TokenLimitArg::Max)) {
+        let from = if matches!(args.token_limit, Some(TokenLimit::LargestPastBlock)) {
             " (the largest finished block)"
         } else {
             ""
         };
         println!("Token limit: {} tokens{from}.", int(limit));
-    } else if matches!(args.token_limit, Some(TokenLimitArg::Max)) {
+    } else if matches!(args.token_limit, Some(TokenLimit::LargestPastBlock)) {
         println!("Token limit: none, there is no finished block to take the largest of.");
     }
     for w in &r.warnings {

@@ -10,6 +10,7 @@ mod export;
 mod hourly;
 mod ingest;
 mod live;
+mod mcp;
 mod models;
 mod periods;
 mod pricing;
@@ -23,8 +24,8 @@ mod trend;
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
-use ctm_analytics::{Filter, Order, ReportQuery, Zone};
+use anyhow::Result;
+use ctm_analytics::{Filter, Order, QueryText, ReportQuery, Zone};
 use jiff::civil::Date;
 use jiff::Timestamp;
 
@@ -56,6 +57,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Live(args)) => live::run(&ctx, &args),
         Some(Command::Statusline(args)) => statusline::run(&ctx, &args),
         Some(Command::Serve(args)) => serve::run(&ctx, &args),
+        Some(Command::Mcp(args)) => mcp::run(&ctx, &args, &cli.global),
     }
 }
 
@@ -106,31 +108,23 @@ impl ReportOptions {
     }
 
     pub fn from_args(a: &ReportArgs) -> Result<ReportOptions> {
-        let zone = Zone::resolve(a.timezone.as_deref()).map_err(anyhow::Error::msg)?;
-        let since = a
-            .since
-            .as_deref()
-            .map(|s| parse_date("--since", s))
-            .transpose()?;
-        let until = a
-            .until
-            .as_deref()
-            .map(|s| parse_date("--until", s))
-            .transpose()?;
-        if let (Some(s), Some(u)) = (since, until) {
-            if s > u {
-                bail!("--since {s} is after --until {u}");
-            }
-        }
-        Ok(ReportOptions {
-            zone,
-            since,
-            until,
+        let q = ReportQuery::parse(&QueryText {
+            timezone: a.timezone.as_deref(),
+            since: a.since.as_deref(),
+            until: a.until.as_deref(),
             order: match a.order {
                 OrderArg::Asc => Order::Asc,
                 OrderArg::Desc => Order::Desc,
             },
-            filter: Filter::new(a.project.as_deref(), a.model.as_deref()),
+            project: a.project.as_deref(),
+            model: a.model.as_deref(),
+        })?;
+        Ok(ReportOptions {
+            zone: q.zone,
+            since: q.since,
+            until: q.until,
+            order: q.order,
+            filter: q.filter,
             now: now()?,
         })
     }
@@ -151,12 +145,6 @@ fn fixed_now() -> Result<Option<Timestamp>> {
     }
 }
 
-/// YYYY-MM-DD or YYYYMMDD (ccusage's form).
-fn parse_date(flag: &str, s: &str) -> Result<Date> {
-    ctm_analytics::parse_date(s)
-        .ok_or_else(|| anyhow::anyhow!("{flag} {s:?} is not a date; use YYYY-MM-DD or YYYYMMDD"))
-}
-
 /// Prints a report value as its options ask: JSON, CSV, or a table (compact when narrow).
 fn render<R: serde::Serialize>(
     args: &ReportArgs,
@@ -171,26 +159,4 @@ fn render<R: serde::Serialize>(
         Format::Table => table(report, output::width() < NARROW)?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_in_both_forms() {
-        assert_eq!(
-            parse_date("--since", "2026-02-10").unwrap().to_string(),
-            "2026-02-10"
-        );
-        assert_eq!(
-            parse_date("--since", "20260210").unwrap().to_string(),
-            "2026-02-10"
-        );
-        assert!(parse_date("--since", "2026-13-01").is_err());
-        assert!(parse_date("--since", "yesterday")
-            .unwrap_err()
-            .to_string()
-            .contains("YYYY-MM-DD"));
-    }
 }

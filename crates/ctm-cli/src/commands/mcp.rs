@@ -1,0 +1,130 @@
+//! `ctm mcp`: the MCP server (crate `ctm-mcp`) on stdin/stdout, and `--install`, which
+//! adds it to Claude Code's MCP servers.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use ctm_source::RootsFrom;
+use serde_json::{json, Value};
+
+use super::fixed_now;
+use crate::claude_config::{self, Written};
+use crate::cli::{Global, McpArgs};
+use crate::context::Context;
+
+/// The name the server has in Claude Code (its tools appear as `mcp__ctm__...`).
+const SERVER_NAME: &str = "ctm";
+
+pub fn run(ctx: &Context, args: &McpArgs, global: &Global) -> Result<ExitCode> {
+    if args.install {
+        return install(ctx, global, args.write);
+    }
+    let store = ctx.open_store()?;
+    let refresh_ctx = ctx.clone();
+    let prices_ctx = ctx.clone();
+    ctm_mcp::serve_stdio(ctm_mcp::McpConfig {
+        store,
+        // The same ingest every report runs first (nothing with --no-ingest).
+        refresh: Box::new(move |store| refresh_ctx.ingest(store).map(|_| ())),
+        prices: Box::new(move || prices_ctx.prices()),
+        fixed_now: fixed_now()?,
+        session_from_env: std::env::var("CLAUDE_CODE_SESSION_ID").ok(),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The file Claude Code reads its user-scope MCP servers from: `.claude.json` in its
+/// config folder when it runs with `CLAUDE_CONFIG_DIR`, else in the home folder. ctm
+/// takes the folder from CLAUDE_CONFIG_DIR or the first `--claude-dir` (one of the
+/// default data folders, `~/.claude` or `~/.config/claude`, means the home folder's file).
+fn user_config_path(ctx: &Context) -> Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute());
+    let dir = match ctx.roots.from {
+        RootsFrom::Flags | RootsFrom::Env => ctx.roots.paths.first().cloned(),
+        RootsFrom::Defaults => None,
+    };
+    let default_dir = |d: &Path| {
+        home.as_ref()
+            .is_some_and(|h| d == h.join(".claude") || d == h.join(".config").join("claude"))
+    };
+    match (dir, &home) {
+        (Some(d), _) if !default_dir(&d) => Ok(absolute(&d)?.join(".claude.json")),
+        (_, Some(h)) => Ok(h.join(".claude.json")),
+        (_, None) => anyhow::bail!(
+            "cannot tell where Claude Code's configuration is: set HOME, CLAUDE_CONFIG_DIR or --claude-dir"
+        ),
+    }
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).with_context(|| format!("cannot make {} absolute", p.display()))
+}
+
+/// The `mcpServers` entry: this binary, `mcp`, and the options this install was given
+/// (Claude Code starts the server from another folder and environment).
+fn server_entry(ctx: &Context, global: &Global) -> Result<Value> {
+    let exe = std::env::current_exe().context("cannot tell where this ctm binary is")?;
+    let mut args: Vec<String> = vec!["mcp".into()];
+    let mut path_arg = |flag: &str, p: &Path| -> Result<()> {
+        args.push(flag.into());
+        args.push(absolute(p)?.display().to_string());
+        Ok(())
+    };
+    if global.db.is_some() {
+        path_arg("--db", &ctx.db_path)?;
+    }
+    if ctx.roots.from == RootsFrom::Flags {
+        for dir in &ctx.roots.paths {
+            path_arg("--claude-dir", dir)?;
+        }
+    }
+    if global.config.is_some() {
+        path_arg("--config", &ctx.config_path)?;
+    }
+    let mut env = serde_json::Map::new();
+    if ctx.roots.from == RootsFrom::Env {
+        if let Ok(dirs) = std::env::var("CLAUDE_CONFIG_DIR") {
+            env.insert("CLAUDE_CONFIG_DIR".into(), Value::String(dirs));
+        }
+    }
+    Ok(json!({
+        "type": "stdio",
+        "command": exe.display().to_string(),
+        "args": args,
+        "env": env,
+    }))
+}
+
+fn install(ctx: &Context, global: &Global, write: bool) -> Result<ExitCode> {
+    let entry = server_entry(ctx, global)?;
+    let path = user_config_path(ctx)?;
+    if !write {
+        let snippet = json!({ "mcpServers": { SERVER_NAME: entry } });
+        println!("{}", serde_json::to_string_pretty(&snippet)?);
+        eprintln!(
+            "Add this to {} (or run `ctm mcp --install --write`, or `claude mcp add-json --scope user {SERVER_NAME} '{}'`).",
+            path.display(),
+            serde_json::to_string(&entry)?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    match claude_config::write_entry(&path, &["mcpServers", SERVER_NAME], &entry)? {
+        Written::Unchanged => println!(
+            "{} already has the ctm MCP server; nothing changed.",
+            path.display()
+        ),
+        Written::Updated { backup } => println!(
+            "Added the ctm MCP server to {} (the previous file is kept as {}). Claude Code starts it from its next session.",
+            path.display(),
+            backup.display()
+        ),
+        Written::Created => println!(
+            "Created {} with the ctm MCP server. Claude Code starts it from its next session.",
+            path.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
