@@ -460,6 +460,15 @@ pub struct ServeArgs {
     /// IANA time zone of requests without `tz` [default: the system's]
     #[arg(long, value_name = "ZONE")]
     pub timezone: Option<String>,
+    /// Projects with their own label in /metrics (by all-time cost); the rest are summed as project="other"
+    #[arg(
+        long,
+        env = "CTM_METRICS_TOP_PROJECTS",
+        value_name = "N",
+        default_value_t = ctm_analytics::metrics::DEFAULT_TOP_PROJECTS,
+        value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(0..=1000), usize::from)
+    )]
+    pub metrics_top_projects: usize,
 }
 
 #[derive(Debug, Args)]

@@ -11,10 +11,11 @@ mod cli {
     mod lifecycle;
     mod live;
     mod mcp;
+    mod metrics;
     mod prune_facts;
     mod reports;
-    mod serve;
+    pub mod serve;
     mod serve_browser;
     mod snapshots_cmd;
-    mod statusline;
+    pub mod statusline;
 }

@@ -7,6 +7,7 @@
 //! - [`report_rows`]: the derived rows of the hourly, project and blocks reports.
 //! - [`config`]: the `system_config` table.
 //! - [`rate_limits`]: Claude Code's official 5-hour and 7-day usage, as its statusline saw it.
+//! - [`totals`]: all-time usage per model and project, and the store's size, for `/metrics`.
 //!
 //! Concurrency: WAL journal, a busy timeout, and one writer at a time (`BEGIN
 //! IMMEDIATE`). Readers never block and see the last committed state.
@@ -27,6 +28,7 @@ pub mod snapshot_readers;
 pub mod snapshots;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
+pub mod totals;
 
 use std::fs;
 use std::io;

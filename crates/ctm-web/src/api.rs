@@ -12,7 +12,7 @@ use ctm_analytics::export::{self, ExportFormat, ExportLevel};
 use ctm_analytics::{
     blocks_report, cache_report, daily_report, hourly_report, model_report, monthly_report,
     project_report, session_detail, session_report, summary_report, top_report, weekly_report,
-    AnalyticsError, BlocksQuery, Order, ReportQuery, SessionRow, TokenLimit, Totals,
+    AnalyticsError, BlocksQuery, MetricsQuery, Order, ReportQuery, SessionRow, TokenLimit, Totals,
 };
 use ctm_store::exports::ExportRecord;
 use ctm_store::{Store, StoreError};
@@ -105,6 +105,7 @@ pub const QUERY: &[(&str, bool, &[&str])] = &[
     ("/login", false, &["code"]),
     ("/events", false, &[]),
     ("/api/health", false, &[]),
+    ("/metrics", false, &[]),
     (
         "/api/summary",
         false,
@@ -190,6 +191,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/login", get(login)),
         ("/events", get(events)),
         ("/api/health", get(health)),
+        ("/metrics", get(metrics)),
         ("/api/summary", get(summary)),
         ("/api/daily", get(daily)),
         ("/api/weekly", get(weekly)),
@@ -256,6 +258,27 @@ async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, Api
         })))
     })
     .await
+}
+
+/// Prometheus' scrape: every figure from derived rows and indexes, none by passing over
+/// every response.
+async fn metrics(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
+    params(q, "/metrics")?;
+    let query = MetricsQuery {
+        now_ms: st.now().as_millisecond(),
+        top_projects: st.metrics_top_projects,
+    };
+    let ingest_seconds = st
+        .notifier
+        .status()
+        .last_ingest_ms
+        .map(|ms| ms as f64 / 1000.0);
+    let m = read(&st, move |s| Ok(ctm_analytics::metrics(s.conn(), &query)?)).await?;
+    Ok((
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render(&m, ingest_seconds),
+    )
+        .into_response())
 }
 
 async fn summary(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {

@@ -33,6 +33,8 @@ pub struct IngestStatus {
     pub last_new_data_at: Option<String>,
     /// The last warning of the follower (store busy, a root unreadable), if any.
     pub last_warning: Option<String>,
+    /// How long the latest ingest run took (changed or not), in milliseconds.
+    pub last_ingest_ms: Option<u64>,
 }
 
 /// The sending side, cheap to clone; callable from any thread.
@@ -72,6 +74,15 @@ impl Notifier {
                 "filesRead": files_read,
             }),
         );
+    }
+
+    /// An ingest run ended (whether or not it found new data): `/metrics` shows its
+    /// duration.
+    pub fn ingest_took(&self, elapsed_ms: u64) {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_ingest_ms = Some(elapsed_ms);
     }
 
     /// stats-cache snapshots were recorded.

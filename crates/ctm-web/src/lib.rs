@@ -11,11 +11,13 @@
 //! - [`auth`]: the bind rule (a non-loopback address needs a token) and the token check.
 //! - [`assets`]: the embedded page.
 //! - [`events`]: `GET /events`, Server-Sent Events fed by the follower.
+//! - [`metrics`]: `GET /metrics`, the store's figures for Prometheus.
 
 pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod events;
+pub mod metrics;
 pub mod params;
 mod pool;
 
@@ -54,6 +56,8 @@ pub struct ServeConfig {
     /// Keep the store following the data roots while serving (`None`: serve the store
     /// as it is).
     pub follow: Option<FollowOptions>,
+    /// Projects with their own label in `/metrics`; the others are `other`.
+    pub metrics_top_projects: usize,
 }
 
 /// What every handler shares.
@@ -64,6 +68,7 @@ pub struct AppState {
     pub(crate) fixed_now: Option<Timestamp>,
     pub(crate) notifier: Notifier,
     pub(crate) auth: Arc<auth::Auth>,
+    pub(crate) metrics_top_projects: usize,
 }
 
 impl AppState {
@@ -96,6 +101,7 @@ impl Server {
             fixed_now: cfg.fixed_now,
             notifier: notifier.clone(),
             auth: auth.clone(),
+            metrics_top_projects: cfg.metrics_top_projects,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -172,10 +178,12 @@ impl Server {
 /// The follower's news, on its thread, to every `/events` client.
 fn bridge(notifier: &Notifier, event: FollowEvent) {
     match event {
-        FollowEvent::Ingested(r) if !r.unchanged => {
-            notifier.ingested(r.responses_added, r.responses_updated, r.files_read)
+        FollowEvent::Ingested(r) => {
+            notifier.ingest_took(r.elapsed_ms);
+            if !r.unchanged {
+                notifier.ingested(r.responses_added, r.responses_updated, r.files_read)
+            }
         }
-        FollowEvent::Ingested(_) => {}
         FollowEvent::Snapshots(taken) => notifier.snapshots(taken.len()),
         FollowEvent::Warning(w) => notifier.warning(&w),
     }

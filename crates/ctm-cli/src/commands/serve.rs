@@ -25,14 +25,16 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
         default_zone: Zone::resolve(args.timezone.as_deref()).map_err(anyhow::Error::msg)?,
         fixed_now: fixed_now()?,
         follow: None,
+        metrics_top_projects: args.metrics_top_projects,
     };
     // Refused before anything else happens, in one line.
     ctm_web::auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(anyhow::Error::msg)?;
     // Brought up to date before listening, so the first page is complete; the follower
     // then keeps it so.
+    let mut first_ingest = None;
     if !ctx.no_ingest {
         let mut store = ctx.open_store()?;
-        ctx.ingest_now(&mut store)?;
+        first_ingest = Some(ctx.ingest_now(&mut store)?);
         cfg.follow = Some(FollowOptions::new(
             ctx.db_path.clone(),
             ctm_source::existing(&ctx.roots),
@@ -40,6 +42,10 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
         ));
     }
     let server = ctm_web::Server::start(cfg)?;
+    if let Some(r) = &first_ingest {
+        // /metrics has an ingest duration from the first scrape on.
+        server.notifier().ingest_took(r.elapsed_ms);
+    }
     let url = format!("http://{}/", server.addr());
     let mut out = std::io::stdout().lock();
     let note = if server.login_link().is_some() {
