@@ -129,6 +129,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0011_session_models.sql"),
         add_columns: &[],
     },
+    Migration {
+        version: 22,
+        name: "the usage pruned facts took with them, per model and project",
+        sql: include_str!("../migrations/0022_pruned_usage.sql"),
+        add_columns: &[],
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.

@@ -81,6 +81,8 @@ pub fn prune_facts(
         horizon,
     };
     if !dry_run {
+        // All-time figures (the counters of /metrics) keep what the facts take with them.
+        crate::totals::keep_pruned_usage(tx, horizon_ms)?;
         tx.execute("DELETE FROM responses WHERE ts < ?1", [horizon_ms])?;
         tx.execute(
             "INSERT OR REPLACE INTO system_config (key, value, value_type, description, updated_at) \

@@ -173,7 +173,13 @@ fn count(conn: &Connection, table: &str) -> i64 {
 
 #[test]
 fn every_earlier_version_migrates_to_the_latest_keeping_every_row() {
-    for version in 0..SCHEMA_VERSION {
+    // Version numbers need not be contiguous: every one this build knows, and 0.
+    let known: Vec<u32> = ctm_store::migrate::known()
+        .iter()
+        .map(|(v, _)| *v)
+        .collect();
+    let earlier = std::iter::once(0).chain(known.iter().copied().filter(|v| *v < SCHEMA_VERSION));
+    for version in earlier {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ctm.db");
         store_at(&path, version);
@@ -201,7 +207,11 @@ fn every_earlier_version_migrates_to_the_latest_keeping_every_row() {
         );
         assert_eq!(
             store.migrated,
-            (version + 1..=SCHEMA_VERSION).collect::<Vec<_>>()
+            known
+                .iter()
+                .copied()
+                .filter(|v| *v > version)
+                .collect::<Vec<_>>()
         );
         let c = store.conn();
         assert_eq!(

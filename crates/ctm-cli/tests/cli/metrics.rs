@@ -272,6 +272,37 @@ fn metrics_pass_promtool_and_add_up_to_the_reports() {
 }
 
 #[test]
+fn a_prune_of_facts_lowers_no_counter() {
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let server = Served::start(&env, &root, &[]);
+    let (_, before) = scrape(&server);
+    // The fixture's days are 2026-02-10..12: this deletes 2026-02-10's responses.
+    let pruned = json(env.ctm().env("CTM_NOW", "2026-02-13T10:00:00Z").args([
+        "db",
+        "prune",
+        "--facts-older-than",
+        "2",
+        "--json",
+    ]));
+    let gone = pruned["facts"]["responses"].as_u64().unwrap();
+    assert!(gone > 0, "{pruned}");
+    let (text, after) = scrape(&server);
+    promtool_accepts(&text);
+    for name in [
+        "ctm_tokens_total",
+        "ctm_cost_usd_total",
+        "ctm_responses_total",
+    ] {
+        assert_eq!(after[name], before[name], "{name} after the prune");
+    }
+    assert_eq!(
+        after["ctm_store_responses"][0].1 as u64,
+        FIXTURE_TOTALS.0 - gone
+    );
+}
+
+#[test]
 fn projects_past_the_top_n_are_summed_as_other() {
     let env = Env::new();
     let root = fixture_copy(&env);
