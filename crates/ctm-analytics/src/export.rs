@@ -148,18 +148,31 @@ pub fn encode(
                 headers.extend(r.keys().map(String::as_str).filter(|k| *k != first));
             }
             let mut out = csv::Writer::from_writer(w);
-            out.write_record(&headers)?;
+            out.write_record(&headers).map_err(csv_io_error)?;
             for r in rows {
                 out.write_record(headers.iter().map(|h| match r.get(*h) {
                     None | Some(Value::Null) => String::new(),
                     Some(Value::String(s)) => s.clone(),
                     Some(v) => v.to_string(),
-                }))?;
+                }))
+                .map_err(csv_io_error)?;
             }
             out.flush()?;
         }
     }
     Ok(())
+}
+
+/// A CSV write error as the `io::Error` it is, of its own kind: the csv crate's
+/// conversion makes every one `Other`, which would hide a reader that went away.
+pub fn csv_io_error(e: csv::Error) -> std::io::Error {
+    if !e.is_io_error() {
+        return std::io::Error::other(e);
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        _ => std::io::Error::other("CSV write failed"),
+    }
 }
 
 #[cfg(test)]
