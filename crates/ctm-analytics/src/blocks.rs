@@ -6,8 +6,8 @@ use ctm_store::report_rows::{self, BlockFigures};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
-pub use crate::burn::{BurnRate, Projection};
 use crate::burn::{self, WINDOW_MS};
+pub use crate::burn::{BurnRate, Projection};
 use crate::official::{official_limits, OfficialLimits};
 use crate::query::{self, ReportQuery};
 use crate::{AnalyticsError, Zone};

@@ -360,7 +360,10 @@ mod tests {
             Some(now + 80 * MIN)
         );
         assert_eq!(limit_reached_ms(2_000.0, 1e9, 100.0, now, 260.0), None);
-        assert_eq!(limit_reached_ms(12_000.0, 10_000.0, 100.0, now, 260.0), None);
+        assert_eq!(
+            limit_reached_ms(12_000.0, 10_000.0, 100.0, now, 260.0),
+            None
+        );
         assert_eq!(project(10.0, 2.0, 5.0), 20.0);
         assert_eq!(project(10.0, 2.0, -5.0), 10.0);
     }

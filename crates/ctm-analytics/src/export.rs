@@ -179,6 +179,30 @@ pub fn csv_io_error(e: csv::Error) -> std::io::Error {
 mod tests {
     use super::*;
 
+    /// A writer whose reader went away.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_stays_a_closed_pipe_through_csv() {
+        let mut w = csv::WriterBuilder::new()
+            .buffer_capacity(1)
+            .from_writer(Closed);
+        let e = w.write_record(["a", "b"]).unwrap_err();
+        assert_eq!(csv_io_error(e).kind(), std::io::ErrorKind::BrokenPipe);
+        let row: Map<String, Value> = serde_json::from_str(r#"{"date":"2026-02-10"}"#).unwrap();
+        let e = encode(&mut Closed, ExportFormat::Csv, ExportLevel::Daily, &[row]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+    }
+
     #[test]
     fn csv_puts_the_key_column_first_and_nested_values_as_json() {
         let row: Map<String, Value> = serde_json::from_str(

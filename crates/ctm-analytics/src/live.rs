@@ -529,7 +529,15 @@ mod tests {
         // used, and no limit time slides along with the clock.
         let idle_now = T0 + 91 * MIN;
         let idle = burn::burn_rate(&b, &facts, idle_now);
-        let m = meter(MeterKind::Tokens, &facts, 10_000.0, &idle, idle_now, 209.0, &zone);
+        let m = meter(
+            MeterKind::Tokens,
+            &facts,
+            10_000.0,
+            &idle,
+            idle_now,
+            209.0,
+            &zone,
+        );
         assert_eq!(
             (m.per_minute, m.projected_at_reset, m.limit_reached_ms),
             (0.0, 2_000.0, None)

@@ -95,8 +95,8 @@ pub const COMMAND_GROUPS: &[(&str, &[&str])] = &[
     (
         "Reports",
         &[
-            "daily", "weekly", "monthly", "session", "project", "models", "hourly", "top",
-            "trend", "cache", "blocks",
+            "daily", "weekly", "monthly", "session", "project", "models", "hourly", "top", "trend",
+            "cache", "blocks",
         ],
     ),
     ("Live", &["live", "statusline", "serve"]),
@@ -122,7 +122,11 @@ pub fn command() -> clap::Command {
 
 fn grouped_commands(cmd: &clap::Command) -> String {
     let visible: Vec<&clap::Command> = cmd.get_subcommands().filter(|c| !c.is_hide_set()).collect();
-    let width = visible.iter().map(|c| c.get_name().len()).max().unwrap_or(0);
+    let width = visible
+        .iter()
+        .map(|c| c.get_name().len())
+        .max()
+        .unwrap_or(0);
     // Descriptions wrap under themselves, within the terminal (at most 100 columns).
     let room = (crate::output::width() as usize).clamp(60, 100) - width - 4;
     let line = |c: &clap::Command| {
@@ -140,7 +144,11 @@ fn grouped_commands(cmd: &clap::Command) -> String {
             }
         }
         let indent = " ".repeat(width + 4);
-        format!("  {:<width$}  {}\n", c.get_name(), lines.join(&format!("\n{indent}")))
+        format!(
+            "  {:<width$}  {}\n",
+            c.get_name(),
+            lines.join(&format!("\n{indent}"))
+        )
     };
     let mut out = String::new();
     for (group, names) in COMMAND_GROUPS {
@@ -154,7 +162,11 @@ fn grouped_commands(cmd: &clap::Command) -> String {
     }
     let others: Vec<&&clap::Command> = visible
         .iter()
-        .filter(|c| !COMMAND_GROUPS.iter().any(|(_, n)| n.contains(&c.get_name())))
+        .filter(|c| {
+            !COMMAND_GROUPS
+                .iter()
+                .any(|(_, n)| n.contains(&c.get_name()))
+        })
         .filter(|c| c.get_name() != "help")
         .collect();
     if !others.is_empty() {

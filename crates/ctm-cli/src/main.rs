@@ -9,7 +9,6 @@ mod progress;
 use std::io::ErrorKind;
 use std::process::ExitCode;
 
-
 fn main() -> ExitCode {
     let cli = cli::parse();
     match commands::run(cli) {

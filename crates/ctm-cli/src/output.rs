@@ -281,8 +281,10 @@ pub struct ReportTable {
     rows: Vec<(RowStyle, Vec<String>)>,
     /// Lines printed under the table (footnotes).
     pub notes: Vec<String>,
-    /// A cost cell left out responses without a price ("*") or had none ("-").
-    unpriced_marked: bool,
+    /// A cost cell left out responses without a price ("*").
+    starred: bool,
+    /// A cost cell had no priced response ("-").
+    dashed: bool,
 }
 
 impl ReportTable {
@@ -291,7 +293,8 @@ impl ReportTable {
             columns,
             rows: Vec::new(),
             notes: Vec::new(),
-            unpriced_marked: false,
+            starred: false,
+            dashed: false,
         }
     }
 
@@ -310,18 +313,24 @@ impl ReportTable {
         if unpriced == 0 {
             return usd(cost, true);
         }
-        self.unpriced_marked = true;
         if unpriced >= responses {
+            self.dashed = true;
             "-".to_owned()
         } else {
+            self.starred = true;
             usd(cost, false)
         }
     }
 
     /// The footnote that explains the marks, when a cost cell was marked.
     pub fn note_unpriced(&mut self, unpriced_responses: u64, models: &[String]) {
-        if self.unpriced_marked {
-            self.notes.push(unpriced_note(unpriced_responses, models));
+        if self.starred || self.dashed {
+            self.notes.push(unpriced_note(
+                unpriced_responses,
+                models,
+                self.starred,
+                self.dashed,
+            ));
         }
     }
 
@@ -339,10 +348,11 @@ impl ReportTable {
             }
         };
         let mut on: Vec<bool> = self.columns.iter().map(|c| c.keep == 0).collect();
-        let mut used = 1 + (0..on.len())
-            .filter(|&i| on[i])
-            .map(|i| need(i) + 3)
-            .sum::<usize>();
+        let mut used = 1
+            + (0..on.len())
+                .filter(|&i| on[i])
+                .map(|i| need(i) + 3)
+                .sum::<usize>();
         let mut rest: Vec<usize> = (0..on.len()).filter(|&i| !on[i]).collect();
         rest.sort_by_key(|&i| (self.columns[i].keep, i));
         for i in rest {
@@ -439,18 +449,31 @@ impl ReportTable {
     }
 }
 
-/// The footnote for cost cells marked "*" or "-".
-pub fn unpriced_note(unpriced_responses: u64, models: &[String]) -> String {
+/// The footnote for cost cells marked "*" (leaves out responses without a price) or "-"
+/// (none had one).
+pub fn unpriced_note(unpriced_responses: u64, models: &[String], star: bool, dash: bool) -> String {
     let which = if models.is_empty() {
         String::new()
     } else {
         format!(" ({})", models.join(", "))
     };
-    format!(
-        "* leaves out {} responses of models without a price{which}, and - is a cost that is \
-         entirely unknown: their tokens are counted, their cost is not. `ctm pricing` says how to add a price.",
-        int(unpriced_responses)
-    )
+    let n = int(unpriced_responses);
+    let responses = if unpriced_responses == 1 {
+        "response"
+    } else {
+        "responses"
+    };
+    let mut note = match (star, dash) {
+        (true, false) => format!("* leaves out {n} {responses} of models without a price{which}"),
+        (false, _) => format!("- is a cost of models without a price{which}"),
+        (true, true) => format!(
+            "* leaves out, and - is entirely, the cost of {n} {responses} of models without a price{which}"
+        ),
+    };
+    note.push_str(
+        ": their tokens are counted, their cost is unknown (not $0). `ctm pricing` says how to add a price.",
+    );
+    note
 }
 
 pub use ctm_analytics::text::{int, usd};
@@ -517,12 +540,23 @@ mod tests {
     fn unpriced_costs_are_marked_and_explained() {
         let mut t = ReportTable::new(vec![text("Model", 0), num("Cost", 0)]);
         assert_eq!(t.cost(1.5, 3, 0), "$1.50");
-        assert!(!t.unpriced_marked);
+        t.note_unpriced(4, &[]);
+        assert!(t.notes.is_empty(), "nothing marked, nothing to explain");
         assert_eq!(t.cost(1.5, 3, 1), "$1.50*");
+        t.note_unpriced(1, &["my-model".into()]);
+        assert!(
+            t.notes[0].starts_with("* leaves out 1 response of models without a price (my-model):"),
+            "{:?}",
+            t.notes
+        );
         assert_eq!(t.cost(0.0, 3, 3), "-");
-        t.note_unpriced(4, &["my-model".into()]);
-        assert!(t.notes[0].starts_with("* leaves out 4 responses"), "{:?}", t.notes);
-        assert!(t.notes[0].contains("(my-model)"));
+        t.notes.clear();
+        t.note_unpriced(4, &[]);
+        assert!(
+            t.notes[0].starts_with("* leaves out, and - is entirely,"),
+            "{:?}",
+            t.notes
+        );
     }
 
     #[test]

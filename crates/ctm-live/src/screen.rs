@@ -198,7 +198,7 @@ fn block_section(v: &LiveView, width: u16) -> Paragraph<'static> {
     for m in &b.meters {
         lines.push(meter_line(m, w, width >= WIDE, &v.now));
     }
-    lines.push(burn_line(b, width));
+    lines.push(burn_line(b, width, &v.now));
     lines.push(cache_line(b, width));
     Paragraph::new(lines).block(section(&format!(
         "Current 5-hour block (estimate, {} limits)",
@@ -268,12 +268,16 @@ fn meter_line(m: &Meter, w: usize, wide: bool, now: &str) -> Line<'static> {
         (Some(t), false) => tail.push(format!("limit at {}", when(t, now))),
         (None, _) => tail.push("limit not before reset".into()),
     }
-    if !tail.is_empty() {
-        let text = if wide {
-            tail.join(" · ")
-        } else {
-            tail.last().cloned().unwrap_or_default()
+    if !wide {
+        // One short figure: when the limit is reached, else where the block ends.
+        tail = match &m.limit_reached_at {
+            Some(t) if m.used >= m.limit => vec![format!("passed {}", when(t, now))],
+            Some(t) => vec![format!("limit {}", when(t, now))],
+            None => vec![format!("→ {}", fmt(m.projected_at_reset))],
         };
+    }
+    if !tail.is_empty() {
+        let text = tail.join(" · ");
         spans.push(Span::styled(
             format!("  {text}"),
             Style::new().fg(Color::DarkGray),
@@ -283,13 +287,18 @@ fn meter_line(m: &Meter, w: usize, wide: bool, now: &str) -> Line<'static> {
 }
 
 /// The burn rate in the meters' units, over what it was measured ([`ctm_analytics::burn`]).
-fn burn_line(b: &LiveBlock, width: u16) -> Line<'static> {
+fn burn_line(b: &LiveBlock, width: u16, now: &str) -> Line<'static> {
     let wide = width >= WIDE;
     let mut spans = vec![Span::raw(format!("{:<10}", "Burn"))];
     match &b.block.burn_rate {
-        Some(r) if r.is_idle() => spans.push(Span::raw(
-            "0 now: no response in the last 60 minutes".to_owned(),
-        )),
+        Some(r) if r.is_idle() => {
+            let last = b.block.actual_end_time.as_deref().unwrap_or(now);
+            spans.push(Span::raw(if wide {
+                format!("0: no response since {} (an hour or more)", when(last, now))
+            } else {
+                format!("0: none since {}", when(last, now))
+            }));
+        }
         Some(r) => {
             let over = match r.basis {
                 RateBasis::TrailingHour => "last 60 min".to_owned(),

@@ -43,7 +43,10 @@ pub fn run(ctx: &Context, cmd: &ConfigCommand) -> Result<ExitCode> {
             let mut out = output::out();
             out.line(format_args!("{} = {}", changed.key, changed.value))?;
             if changed.rebuilt {
-                out.line(format_args!("Rebuilt the daily tables in {}.", changed.value))?;
+                out.line(format_args!(
+                    "Rebuilt the daily tables in {}.",
+                    changed.value
+                ))?;
             }
             out.finish()?;
             Ok(ExitCode::SUCCESS)

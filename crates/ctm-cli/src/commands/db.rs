@@ -117,9 +117,14 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
         "last sync:   {}",
         s.last_sync_time.as_deref().unwrap_or("never")
     ))?;
-    say(format_args!("daily zone:  {}", s.timezone.as_deref().unwrap_or("UTC")))?;
+    say(format_args!(
+        "daily zone:  {}",
+        s.timezone.as_deref().unwrap_or("UTC")
+    ))?;
     if let Some(h) = &s.facts_pruned_before {
-        say(format_args!("pruned:      responses before {h} (their days, sessions and blocks are kept)"))?;
+        say(format_args!(
+            "pruned:      responses before {h} (their days, sessions and blocks are kept)"
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -141,7 +146,9 @@ fn migrate_to(ctx: &Context, to: Option<u32>) -> Result<ExitCode> {
         if now > target {
             bail!("the store is at schema version {now}, above {target}; ctm never downgrades a store");
         }
-        say(format_args!("The store is at schema version {now}; nothing to do."))?;
+        say(format_args!(
+            "The store is at schema version {now}; nothing to do."
+        ))?;
     } else {
         let names: std::collections::HashMap<u32, &str> = migrate::known().into_iter().collect();
         for v in &store.migrated {
@@ -261,7 +268,10 @@ fn restore(ctx: &Context, file: &std::path::Path) -> Result<ExitCode> {
         tilde(file)
     ))?;
     if let Some(previous) = &done.previous {
-        say(format_args!("The replaced store is kept as {}.", tilde(previous)))?;
+        say(format_args!(
+            "The replaced store is kept as {}.",
+            tilde(previous)
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -186,14 +186,22 @@ fn render<R: serde::Serialize>(
 
 /// Why a report has no rows, in one line: no Claude Code data where ctm looked, or
 /// nothing in the range and filters asked, with the day of the last usage.
-pub fn nothing_to_show(ctx: &Context, store: &ctm_store::Store, opts: &ReportOptions) -> Result<String> {
+pub fn nothing_to_show(
+    ctx: &Context,
+    store: &ctm_store::Store,
+    opts: &ReportOptions,
+) -> Result<String> {
     let Some(last_ms) = ctm_analytics::query::last_response_ms(store.conn())? else {
         if ctm_source::existing(&ctx.roots).is_empty() {
             let looked: Vec<String> = ctx.roots.paths.iter().map(|p| tilde(p)).collect();
             return Ok(format!(
                 "No usage: no Claude Code data found (looked in {}). Point ctm at the folder that \
                  holds projects/ with --claude-dir DIR or CLAUDE_CONFIG_DIR=DIR.",
-                if looked.is_empty() { "nothing".to_owned() } else { looked.join(", ") }
+                if looked.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    looked.join(", ")
+                }
             ));
         }
         return Ok("No usage yet: Claude Code's transcripts hold no responses.".into());

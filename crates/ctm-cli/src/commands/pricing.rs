@@ -139,7 +139,11 @@ pub fn run(ctx: &Context, args: &PricingArgs) -> Result<ExitCode> {
     } else {
         out.line("Models in the store without a price (tokens counted, cost unknown):")?;
         for u in &view.unpriced_models_in_store {
-            out.line(format_args!("  {} ({} responses)", u.model, int(u.responses)))?;
+            out.line(format_args!(
+                "  {} ({} responses)",
+                u.model,
+                int(u.responses)
+            ))?;
         }
         out.line(format_args!(
             "Add them under [pricing.models.\"NAME\"] in {}.",

@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use anyhow::{bail, Result};
 
 use crate::cli::{self, CompletionsArgs, ManArgs};
@@ -10,8 +12,12 @@ use crate::output;
 
 pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {
     let mut cmd = cli::command();
+    // Generated into memory: clap_complete panics when its writer fails, and a closed
+    // pipe must end quietly, through the one output path.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "ctm", &mut script);
     let mut out = output::out();
-    clap_complete::generate(args.shell, &mut cmd, "ctm", &mut out);
+    out.write_all(&script)?;
     out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

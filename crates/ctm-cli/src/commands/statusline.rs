@@ -230,8 +230,13 @@ fn line_from_store(store: &Store, hook: &Hook, now_ms: i64, zone: &Zone) -> Resu
                 usd(b.cost_usd, b.unpriced_responses == 0),
                 duration(left)
             ));
+            // The block's burn rate (ctm_analytics::burn): 0 after an idle hour.
             if let Some(rate) = &b.burn_rate {
-                parts.push(format!("{}/h", usd(rate.cost_per_hour, true)));
+                parts.push(if rate.is_idle() {
+                    "$0/h, idle".to_owned()
+                } else {
+                    format!("{}/h", usd(rate.cost_per_hour, true))
+                });
             }
         }
         None => parts.push("no active block".into()),
@@ -376,11 +381,13 @@ fn install(ctx: &Context, write: bool, force: bool) -> Result<ExitCode> {
         // Someone else's statusline (or ctm's with other options): replaced only when
         // told to, or when the person at the terminal says so.
         let shown = compact_json(old);
-        if !force && !confirm(&format!(
-            "{} already has a statusLine: {shown}\nReplace it with `{}`? [y/N] ",
-            path.display(),
-            value["command"].as_str().unwrap_or_default()
-        ))? {
+        if !force
+            && !confirm(&format!(
+                "{} already has a statusLine: {shown}\nReplace it with `{}`? [y/N] ",
+                path.display(),
+                value["command"].as_str().unwrap_or_default()
+            ))?
+        {
             bail!(
                 "{} already has a statusLine ({shown}); nothing was changed. Run again with \
                  --force to replace it (the file is backed up first)",
@@ -422,7 +429,10 @@ fn install(ctx: &Context, write: bool, force: bool) -> Result<ExitCode> {
             path.display(),
             b.display()
         ))?,
-        (None, _) => say(format_args!("Created {} with the statusline.", path.display()))?,
+        (None, _) => say(format_args!(
+            "Created {} with the statusline.",
+            path.display()
+        ))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -298,8 +298,30 @@ fn unknown_models_are_counted_and_flagged_unpriced() {
     let table = run(env.ctm().arg("--claude-dir").arg(&root).arg("daily"));
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
-        text.contains("$0.00*") && text.contains("cost is unknown"),
+        text.contains("$0.00*")
+            && text
+                .contains("* leaves out 1 response of models without a price (claude-mystery-9)")
+            && text.contains("cost is unknown"),
         "{text}"
+    );
+    // The JSON keeps the number beside the flag, so scripts that sum keep working.
+    assert_eq!(v["daily"][0]["priced"], false);
+    assert_eq!(v["totals"]["priced"], false);
+    assert!(v["daily"][0]["totalCost"].as_f64().unwrap() > 0.0);
+    // A model with no price at all: "-", not $0.00, and explained.
+    let models = run(env.ctm().arg("--claude-dir").arg(&root).arg("models"));
+    let models = String::from_utf8_lossy(&models.stdout);
+    let row = models
+        .lines()
+        .find(|l| l.contains("mystery-9"))
+        .unwrap_or_else(|| panic!("{models}"));
+    assert!(
+        row.contains("┆          - ┆") && !row.contains("$0.00"),
+        "{models}"
+    );
+    assert!(
+        models.contains("- is entirely") || models.contains("- is a cost"),
+        "{models}"
     );
     let pricing = String::from_utf8_lossy(
         &run(env.ctm().arg("--claude-dir").arg(&root).arg("pricing")).stdout,

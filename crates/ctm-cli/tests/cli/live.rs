@@ -49,9 +49,30 @@ fn once_prints_the_screen_as_text_and_json_and_a_pipe_gets_the_same() {
     assert_eq!(block["meters"][0]["used"], 23_544.0);
     assert_eq!(block["meters"][0]["source"], "estimate");
     assert_eq!(
-        block["tokensPerMinuteLastHour"].as_array().unwrap().len(),
+        block["inputOutputTokensPerMinuteLastHour"]
+            .as_array()
+            .unwrap()
+            .len(),
         60
     );
+    // The tokens meter, its rate and its projection are in one unit, and the rate is the
+    // block's burn rate (the same function `ctm blocks` uses).
+    let tokens = &block["meters"][0];
+    assert_eq!(tokens["unit"], "input+output tokens");
+    assert_eq!(
+        tokens["perMinute"],
+        block["block"]["burnRate"]["inputOutputTokensPerMinute"]
+    );
+    let projected = tokens["used"].as_f64().unwrap()
+        + tokens["perMinute"].as_f64().unwrap() * block["remainingMinutes"].as_f64().unwrap();
+    assert!((tokens["projectedAtReset"].as_f64().unwrap() - projected).abs() < 1e-6);
+    let blocks =
+        json(
+            env.ctm()
+                .env("CTM_NOW", NOW)
+                .args(["--no-ingest", "blocks", "--active", "--json"]),
+        );
+    assert_eq!(blocks["blocks"][0]["burnRate"], block["block"]["burnRate"]);
     assert_eq!(
         v["today"]["totalCost"]
             .as_f64()
