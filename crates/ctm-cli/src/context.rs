@@ -112,6 +112,14 @@ impl Context {
         roots
     }
 
+    /// [`Context::no_data_message`] when there is no store either (none is created).
+    pub fn no_data_message_without_store(&self) -> String {
+        self.no_data_message().replace(
+            "; the store's history is still shown.",
+            "; no store was created.",
+        )
+    }
+
     pub fn no_data_message(&self) -> String {
         let looked: Vec<String> = self.roots.paths.iter().map(|p| tilde(p)).collect();
         let from = match self.roots.from {
@@ -140,7 +148,7 @@ impl Context {
                 return ReportStore::empty(self);
             }
             if ctm_source::existing(&self.roots).is_empty() {
-                eprintln!("{}", self.no_data_message());
+                eprintln!("{}", self.no_data_message_without_store());
                 return ReportStore::empty(self);
             }
         }

@@ -18,10 +18,13 @@ pub fn run(ctx: &Context, args: &TrendArgs) -> Result<ExitCode> {
     let r = trend_report(store.conn(), &opts.query(), args.days, opts.today())?;
     opts.warn_if_pruned(&store, true)?;
     super::render(&args.report, &r, print_csv, |r, out| {
-        print_table(r, out)?;
+        let last = ctm_analytics::query::last_response_ms(store.conn())?;
+        if last.is_some() {
+            print_table(r, out)?;
+        }
         if r.totals.responses == 0 {
             // Days without usage are rows too: say when there last was some.
-            let why = match ctm_analytics::query::last_response_ms(store.conn())? {
+            let why = match last {
                 Some(ms) => {
                     let last = opts.zone.zoned(ms);
                     format!(
