@@ -86,7 +86,7 @@ impl Usage {
         }
     }
 
-    /// The README's hit rate: cache read / (cache write + cache read).
+    /// The hit rate of docs/definitions.md: cache read / (cache write + cache read).
     pub fn hit_rate(&self) -> f64 {
         hit_rate(self.cache_creation_tokens, self.cache_read_tokens)
     }
@@ -129,7 +129,7 @@ impl Totals {
 }
 
 impl Totals {
-    /// The README's hit rate over the whole report.
+    /// The hit rate of docs/definitions.md over the whole report.
     pub fn hit_rate(&self) -> f64 {
         hit_rate(self.cache_creation_tokens, self.cache_read_tokens)
     }

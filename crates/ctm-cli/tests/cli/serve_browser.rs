@@ -243,7 +243,7 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
     assert_eq!(page["monthResponses"], summary["thisMonth"]["responses"]);
     assert_eq!(
         page["monthCostText"], "$51.74",
-        "the README's total for the fixture"
+        "the fixture's total in docs/reports.md"
     );
     assert!(close(
         page["rangeCost"].as_f64().unwrap(),
@@ -387,6 +387,11 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
     }
     let shots = shots_dir();
     driver.screenshot(&shots.join("dashboard-light.png"));
+    // The README's picture (docs/dashboard.png is this file): the top of the page.
+    driver.resize(1280, 1100);
+    driver.script("window.scrollTo(0, 0); return true");
+    driver.screenshot(&shots.join("dashboard-readme.png"));
+    driver.resize(1400, 2300);
 
     // A new response in a transcript: the page shows it without a reload.
     let loaded = driver.script("return document.body.dataset.loaded");
