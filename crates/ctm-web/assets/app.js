@@ -167,7 +167,12 @@ function renderSummary(s, daily) {
     setNumber(`${id}-responses`, t.responses, fmtInt(t.responses));
   }
   const t = daily.totals;
-  setNumber('range-cost', t.totalCost, fmtUsd(t.totalCost));
+  setNumber('range-cost', t.totalCost, fmtUsd(t.totalCost) + (t.unpricedResponses ? '*' : ''));
+  // A cost marked * leaves out responses of models without a price: say which.
+  const unpriced = new Set([...daily.unpricedModels, ...['today', 'thisWeek', 'thisMonth'].flatMap((k) => s[k].unpricedModels)]);
+  const note = $('#unpriced-note');
+  note.hidden = unpriced.size === 0;
+  note.textContent = unpriced.size ? `* leaves out the responses of models without a price (${[...unpriced].join(', ')}): their tokens are counted, their cost is unknown. \`ctm pricing\` says how to add a price.` : '';
   setNumber('range-tokens', t.totalTokens, fmtShort(t.totalTokens));
   const cached = t.cacheCreationTokens + t.cacheReadTokens;
   const hit = cached ? t.cacheReadTokens / cached : 0;

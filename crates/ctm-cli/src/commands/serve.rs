@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
     }
     let server = ctm_web::Server::start(cfg)?;
     let url = format!("http://{}/", server.addr());
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::out();
     let note = if server.login_link().is_some() {
         "token required; Ctrl-C stops"
     } else {
@@ -61,8 +61,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
             "ctm serve: open this one-time link to sign the browser in: {link}"
         )?;
     }
-    out.flush()?;
-    drop(out);
+    out.finish()?;
     if args.open {
         let target = server.login_link().unwrap_or(&url).to_owned();
         if let Err(e) = std::process::Command::new("xdg-open").arg(&target).spawn() {

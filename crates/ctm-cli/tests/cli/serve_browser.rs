@@ -396,9 +396,12 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
     // A new response in a transcript: the page shows it without a reload.
     let loaded = driver.script("return document.body.dataset.loaded");
     append_response(&root, 7);
+    // Rendered figures come before the end of a load (which sets `loaded`): wait for both.
     driver.wait_for(
         "the appended response",
-        "return Number(document.getElementById('month-responses').dataset.value) === 905",
+        &format!(
+            "return Number(document.getElementById('month-responses').dataset.value) === 905 && document.body.dataset.loaded !== {loaded}"
+        ),
     );
     assert_ne!(
         driver.script("return document.body.dataset.loaded"),
@@ -439,7 +442,7 @@ fn fmt_int(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -516,6 +519,16 @@ fn the_page_at_its_edges() {
         .cloned()
         .collect();
     assert_eq!(drawn, want);
+    // The generated history has a model without a price: the marked costs are explained.
+    let note = driver.script(
+        "const n = document.getElementById('unpriced-note'); return n.hidden ? '' : n.textContent",
+    );
+    assert!(
+        note.as_str()
+            .unwrap()
+            .starts_with("* leaves out the responses of models without a price ("),
+        "{note}"
+    );
     driver.screenshot(&shots.join("dashboard-all-by-month.png"));
 
     driver.script("document.querySelector('[data-range=\"90\"]').click(); return true");
