@@ -22,8 +22,14 @@ pub enum Written {
 /// Sets the entry at `keys` (a path of object keys, e.g. `["mcpServers", "ctm"]`) to
 /// `value` in the JSON object file at `path`, creating the objects on the way when
 /// missing. A file that is not a JSON object, or a key on the way that holds something
-/// other than an object, is refused and left as it was.
-pub fn write_entry(path: &Path, keys: &[&str], value: &Value) -> Result<Written> {
+/// other than an object, is refused and left as it was. When the entry holds another
+/// value, `replace` is asked first with its text: an error leaves the file as it was.
+pub fn write_entry(
+    path: &Path,
+    keys: &[&str],
+    value: &Value,
+    replace: impl FnOnce(&str) -> Result<()>,
+) -> Result<Written> {
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -37,8 +43,12 @@ pub fn write_entry(path: &Path, keys: &[&str], value: &Value) -> Result<Written>
         )
     };
     let mut root = OrderedObject::parse(text).with_context(not_object)?;
-    if entry(&root, keys)?.as_ref() == Some(value) {
-        return Ok(Written::Unchanged);
+    match entry(&root, keys) {
+        Some(old) if serde_json::from_str::<Value>(&old).ok().as_ref() == Some(value) => {
+            return Ok(Written::Unchanged)
+        }
+        Some(old) => replace(&old)?,
+        None => {}
     }
     set(&mut root, keys, value).with_context(|| {
         format!(
@@ -79,18 +89,13 @@ pub fn write_entry(path: &Path, keys: &[&str], value: &Value) -> Result<Written>
     })
 }
 
-/// The value at `keys`, if every key on the way is there.
-fn entry(obj: &OrderedObject, keys: &[&str]) -> Result<Option<Value>> {
-    let Some(raw) = obj.get(keys[0]) else {
-        return Ok(None);
-    };
+/// The text of the value at `keys`, if every key on the way is there.
+fn entry(obj: &OrderedObject, keys: &[&str]) -> Option<String> {
+    let raw = obj.get(keys[0])?;
     if keys.len() == 1 {
-        return Ok(serde_json::from_str(raw).ok());
+        return Some(raw.to_owned());
     }
-    match OrderedObject::parse(raw) {
-        Ok(inner) => entry(&inner, &keys[1..]),
-        Err(_) => Ok(None),
-    }
+    entry(&OrderedObject::parse(raw).ok()?, &keys[1..])
 }
 
 fn set(obj: &mut OrderedObject, keys: &[&str], value: &Value) -> Result<()> {
@@ -222,8 +227,9 @@ mod tests {
         let path = dir.path().join(".claude.json");
         let entry = serde_json::json!({"type": "stdio", "command": "/bin/ctm", "args": ["mcp"]});
 
+        let anything = |_: &str| Ok(());
         assert_eq!(
-            write_entry(&path, &["mcpServers", "ctm"], &entry).unwrap(),
+            write_entry(&path, &["mcpServers", "ctm"], &entry, anything).unwrap(),
             Written::Created
         );
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -232,7 +238,7 @@ mod tests {
         let before = "{\"numStartups\": 3, \"mcpServers\": {\"other\": {\"command\":  \"x\"}}, \"projects\": {}}";
         std::fs::write(&path, before).unwrap();
         let Written::Updated { backup } =
-            write_entry(&path, &["mcpServers", "ctm"], &entry).unwrap()
+            write_entry(&path, &["mcpServers", "ctm"], &entry, anything).unwrap()
         else {
             panic!("not updated")
         };
@@ -243,12 +249,26 @@ mod tests {
         assert_eq!(v["mcpServers"]["ctm"], entry);
         assert_eq!(v["numStartups"], 3);
         assert_eq!(
-            write_entry(&path, &["mcpServers", "ctm"], &entry).unwrap(),
+            write_entry(&path, &["mcpServers", "ctm"], &entry, anything).unwrap(),
             Written::Unchanged
         );
 
+        // Another value is replaced only when `replace` agrees.
+        let other = serde_json::json!({"command": "elsewhere"});
+        let mut asked = None;
+        let refused = write_entry(&path, &["mcpServers", "ctm"], &other, |old| {
+            asked = Some(old.to_owned());
+            anyhow::bail!("no")
+        });
+        assert!(refused.is_err());
+        assert_eq!(
+            serde_json::from_str::<Value>(&asked.unwrap()).unwrap(),
+            entry
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
+
         std::fs::write(&path, "{\"mcpServers\": [1]}").unwrap();
-        let err = write_entry(&path, &["mcpServers", "ctm"], &entry).unwrap_err();
+        let err = write_entry(&path, &["mcpServers", "ctm"], &entry, anything).unwrap_err();
         assert!(
             format!("{err:#}").contains("mcpServers is not a JSON object"),
             "{err:#}"

@@ -5,6 +5,7 @@ mod cli {
     pub mod support;
 
     mod bad_input;
+    mod burn;
     mod core;
     mod crash_and_concurrency;
     mod generated;
@@ -12,10 +13,12 @@ mod cli {
     mod live;
     mod mcp;
     mod metrics;
+    mod pipes;
     mod prune_facts;
     mod reports;
     pub mod serve;
     mod serve_browser;
+    mod setup;
     mod snapshots_cmd;
     pub mod statusline;
 }

@@ -58,6 +58,18 @@ pub struct ServeConfig {
     pub follow: Option<FollowOptions>,
     /// Projects with their own label in `/metrics`; the others are `other`.
     pub metrics_top_projects: usize,
+    /// Where ctm looked for Claude Code's data, for a page that has none to show.
+    pub data_roots: DataRoots,
+}
+
+/// The folders ctm looked in for Claude Code's `projects/`, and those that have one, as
+/// the user would write them (`~/.claude`). `/api/health` carries them so an empty page
+/// can say where it looked.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataRoots {
+    pub looked_in: Vec<String>,
+    pub found: Vec<String>,
 }
 
 /// What every handler shares.
@@ -69,6 +81,7 @@ pub struct AppState {
     pub(crate) notifier: Notifier,
     pub(crate) auth: Arc<auth::Auth>,
     pub(crate) metrics_top_projects: usize,
+    pub(crate) data_roots: Arc<DataRoots>,
 }
 
 impl AppState {
@@ -102,6 +115,7 @@ impl Server {
             notifier: notifier.clone(),
             auth: auth.clone(),
             metrics_top_projects: cfg.metrics_top_projects,
+            data_roots: Arc::new(cfg.data_roots.clone()),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

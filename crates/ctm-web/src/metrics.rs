@@ -50,7 +50,7 @@ pub const FAMILIES: &[(&str, &str, &[&str], &str)] = &[
         "ctm_block_burn_rate_tokens_per_minute",
         "gauge",
         &[],
-        "Tokens per minute between the active block's first and latest response; 0 when none is active.",
+        "Tokens per minute the active block burns, as ctm blocks shows it (its last 60 minutes, never less than 5); 0 when none is active.",
     ),
     (
         "ctm_block_ends_timestamp_seconds",

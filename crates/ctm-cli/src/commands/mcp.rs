@@ -10,15 +10,16 @@ use serde_json::{json, Value};
 
 use super::fixed_now;
 use crate::claude_config::{self, Written};
-use crate::cli::{Global, McpArgs};
+use crate::cli::McpArgs;
 use crate::context::Context;
+use crate::output::say;
 
 /// The name the server has in Claude Code (its tools appear as `mcp__ctm__...`).
 const SERVER_NAME: &str = "ctm";
 
-pub fn run(ctx: &Context, args: &McpArgs, global: &Global) -> Result<ExitCode> {
+pub fn run(ctx: &Context, args: &McpArgs) -> Result<ExitCode> {
     if args.install {
-        return install(ctx, global, args.write);
+        return install(ctx, args.write);
     }
     let store = ctx.open_store()?;
     let refresh_ctx = ctx.clone();
@@ -51,7 +52,9 @@ fn user_config_path(ctx: &Context) -> Result<PathBuf> {
             .is_some_and(|h| d == h.join(".claude") || d == h.join(".config").join("claude"))
     };
     match (dir, &home) {
-        (Some(d), _) if !default_dir(&d) => Ok(absolute(&d)?.join(".claude.json")),
+        (Some(d), _) if !default_dir(&d) => Ok(std::path::absolute(&d)
+            .with_context(|| format!("cannot make {} absolute", d.display()))?
+            .join(".claude.json")),
         (_, Some(h)) => Ok(h.join(".claude.json")),
         (_, None) => anyhow::bail!(
             "cannot tell where Claude Code's configuration is: set HOME, CLAUDE_CONFIG_DIR or --claude-dir"
@@ -59,33 +62,17 @@ fn user_config_path(ctx: &Context) -> Result<PathBuf> {
     }
 }
 
-fn absolute(p: &Path) -> Result<PathBuf> {
-    std::path::absolute(p).with_context(|| format!("cannot make {} absolute", p.display()))
-}
-
-/// The `mcpServers` entry: this binary, `mcp`, and the options this install was given
-/// (Claude Code starts the server from another folder and environment).
-fn server_entry(ctx: &Context, global: &Global) -> Result<Value> {
+/// The `mcpServers` entry: this binary, `mcp`, and the options this install was given.
+fn server_entry(ctx: &Context) -> Result<Value> {
     let exe = std::env::current_exe().context("cannot tell where this ctm binary is")?;
     let mut args: Vec<String> = vec!["mcp".into()];
-    let mut path_arg = |flag: &str, p: &Path| -> Result<()> {
+    for (flag, path) in ctx.install_options()? {
         args.push(flag.into());
-        args.push(absolute(p)?.display().to_string());
-        Ok(())
-    };
-    if global.db.is_some() {
-        path_arg("--db", &ctx.db_path)?;
-    }
-    if ctx.roots.from == RootsFrom::Flags {
-        for dir in &ctx.roots.paths {
-            path_arg("--claude-dir", dir)?;
-        }
-    }
-    if global.config.is_some() {
-        path_arg("--config", &ctx.config_path)?;
+        args.push(path.display().to_string());
     }
     let mut env = serde_json::Map::new();
     if ctx.roots.from == RootsFrom::Env {
+        // Claude Code's own variable, passed on whatever environment it gives servers.
         if let Ok(dirs) = std::env::var("CLAUDE_CONFIG_DIR") {
             env.insert("CLAUDE_CONFIG_DIR".into(), Value::String(dirs));
         }
@@ -98,12 +85,12 @@ fn server_entry(ctx: &Context, global: &Global) -> Result<Value> {
     }))
 }
 
-fn install(ctx: &Context, global: &Global, write: bool) -> Result<ExitCode> {
-    let entry = server_entry(ctx, global)?;
+fn install(ctx: &Context, write: bool) -> Result<ExitCode> {
+    let entry = server_entry(ctx)?;
     let path = user_config_path(ctx)?;
     if !write {
         let snippet = json!({ "mcpServers": { SERVER_NAME: entry } });
-        println!("{}", serde_json::to_string_pretty(&snippet)?);
+        say(serde_json::to_string_pretty(&snippet)?)?;
         eprintln!(
             "Add this to {} (or run `ctm mcp --install --write`, or `claude mcp add-json --scope user {SERVER_NAME} '{}'`).",
             path.display(),
@@ -111,20 +98,30 @@ fn install(ctx: &Context, global: &Global, write: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    match claude_config::write_entry(&path, &["mcpServers", SERVER_NAME], &entry)? {
-        Written::Unchanged => println!(
-            "{} already has the ctm MCP server; nothing changed.",
+    // An entry named ctm is this server's: one with other options is replaced, and said.
+    let mut previous = None;
+    let written = claude_config::write_entry(&path, &["mcpServers", SERVER_NAME], &entry, |old| {
+        previous = serde_json::from_str::<Value>(old)
+            .ok()
+            .map(|v| v.to_string());
+        Ok(())
+    })?;
+    match (written, previous) {
+        (Written::Unchanged, _) => say(format_args!(
+            "{} already has this ctm MCP server; nothing changed.",
             path.display()
-        ),
-        Written::Updated { backup } => println!(
-            "Added the ctm MCP server to {} (the previous file is kept as {}). Claude Code starts it from its next session.",
+        ))?,
+        (Written::Updated { backup }, old) => say(format_args!(
+            "{} the ctm MCP server in {}{} (the previous file is kept as {}). Claude Code starts it from its next session.",
+            if old.is_some() { "Replaced" } else { "Added" },
             path.display(),
+            old.map(|o| format!("; it was {o}")).unwrap_or_default(),
             backup.display()
-        ),
-        Written::Created => println!(
+        ))?,
+        (Written::Created, _) => say(format_args!(
             "Created {} with the ctm MCP server. Claude Code starts it from its next session.",
             path.display()
-        ),
+        ))?,
     }
     Ok(ExitCode::SUCCESS)
 }

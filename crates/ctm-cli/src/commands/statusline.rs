@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::claude_config::{self, Written};
 use crate::cli::StatuslineArgs;
 use crate::context::Context;
+use crate::output::say;
 
 /// The hook's JSON is a few KB; anything past this is not a hook call.
 const STDIN_CAP: u64 = 1 << 20;
@@ -31,7 +32,7 @@ const DEFAULT_CONTEXT_WINDOW: u64 = 200_000;
 
 pub fn run(ctx: &Context, args: &StatuslineArgs) -> Result<ExitCode> {
     if args.install {
-        return install(ctx, args.write);
+        return install(ctx, args.write, args.force);
     }
     let stdin = std::io::stdin();
     let input = if stdin.is_terminal() {
@@ -45,18 +46,18 @@ pub fn run(ctx: &Context, args: &StatuslineArgs) -> Result<ExitCode> {
         Err(reason) => {
             // Claude Code shows stdout only: a short line there, the details on stderr.
             eprintln!("ctm statusline: {reason}");
-            println!("ctm: no status (bad hook input)");
+            say("ctm: no status (bad hook input)")?;
             return Ok(ExitCode::from(1));
         }
     };
     match status_line(ctx, &hook) {
         Ok(line) => {
-            println!("{line}");
+            say(line)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("ctm statusline: {e:#}");
-            println!("{}", hook_only_line(&hook));
+            say(hook_only_line(&hook))?;
             Ok(ExitCode::from(1))
         }
     }
@@ -230,8 +231,13 @@ fn line_from_store(store: &Store, hook: &Hook, now_ms: i64, zone: &Zone) -> Resu
                 usd(b.cost_usd, b.unpriced_responses == 0),
                 duration(left)
             ));
+            // The block's burn rate (ctm_analytics::burn): 0 after an idle hour.
             if let Some(rate) = &b.burn_rate {
-                parts.push(format!("{}/h", usd(rate.cost_per_hour, true)));
+                parts.push(if rate.is_idle() {
+                    "$0/h, idle".to_owned()
+                } else {
+                    format!("{}/h", usd(rate.cost_per_hour, true))
+                });
             }
         }
         None => parts.push("no active block".into()),
@@ -302,11 +308,18 @@ fn settings_path(ctx: &Context) -> Result<PathBuf> {
     }
 }
 
-/// The `statusLine` value Claude Code reads.
-fn snippet_value() -> Result<Value> {
+/// The `statusLine` value Claude Code reads: this binary, with the store, data roots and
+/// config file this install was run with when they were named (Claude Code runs the
+/// command without the shell's flags or variables).
+fn snippet_value(ctx: &Context) -> Result<Value> {
     let exe = std::env::current_exe().context("cannot tell where this ctm binary is")?;
-    let command = format!("{} statusline", shell_quote(&exe));
-    Ok(serde_json::json!({ "type": "command", "command": command, "padding": 0 }))
+    let mut words = vec![shell_quote(&exe)];
+    for (flag, path) in ctx.install_options()? {
+        words.push(flag.to_owned());
+        words.push(shell_quote(&path));
+    }
+    words.push("statusline".to_owned());
+    Ok(serde_json::json!({ "type": "command", "command": words.join(" "), "padding": 0 }))
 }
 
 fn shell_quote(p: &Path) -> String {
@@ -320,31 +333,76 @@ fn shell_quote(p: &Path) -> String {
     }
 }
 
-fn install(ctx: &Context, write: bool) -> Result<ExitCode> {
-    let value = snippet_value()?;
+fn install(ctx: &Context, write: bool, force: bool) -> Result<ExitCode> {
+    let value = snippet_value(ctx)?;
     let path = settings_path(ctx)?;
     if !write {
         let snippet = serde_json::json!({ "statusLine": value });
-        println!("{}", serde_json::to_string_pretty(&snippet)?);
+        say(serde_json::to_string_pretty(&snippet)?)?;
         eprintln!(
             "Add this to {} (or run `ctm statusline --install --write`).",
             path.display()
         );
         return Ok(ExitCode::SUCCESS);
     }
-    match claude_config::write_entry(&path, &["statusLine"], &value)? {
-        Written::Unchanged => println!(
-            "{} already runs ctm statusline; nothing changed.",
+    let mut previous = None;
+    let written = claude_config::write_entry(&path, &["statusLine"], &value, |old| {
+        // Someone else's statusline (or ctm's with other options): replaced only when
+        // told to, or when the person at the terminal says so.
+        let shown = compact_json(old);
+        if !force
+            && !confirm(&format!(
+                "{} already has a statusLine: {shown}\nReplace it with `{}`? [y/N] ",
+                path.display(),
+                value["command"].as_str().unwrap_or_default()
+            ))?
+        {
+            bail!(
+                "{} already has a statusLine ({shown}); nothing was changed. Run again with \
+                 --force to replace it (the file is backed up first)",
+                path.display()
+            );
+        }
+        previous = Some(shown);
+        Ok(())
+    })?;
+    match (written, previous) {
+        (Written::Unchanged, _) => say(format_args!(
+            "{} already runs this ctm statusline; nothing changed.",
             path.display()
-        ),
-        Written::Updated { backup } => println!(
+        ))?,
+        (Written::Updated { backup }, Some(old)) => say(format_args!(
+            "Replaced the statusLine in {} (it was {old}; the previous file is kept as {}).",
+            path.display(),
+            backup.display()
+        ))?,
+        (Written::Updated { backup }, None) => say(format_args!(
             "Added the statusline to {} (the previous file is kept as {}).",
             path.display(),
             backup.display()
-        ),
-        Written::Created => println!("Created {} with the statusline.", path.display()),
+        ))?,
+        (Written::Created, _) => say(format_args!(
+            "Created {} with the statusline.",
+            path.display()
+        ))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A JSON value on one line, as settings.json had it (the text if it does not parse).
+fn compact_json(raw: &str) -> String {
+    serde_json::from_str::<Value>(raw).map_or_else(|_| raw.to_owned(), |v| v.to_string())
+}
+
+/// Asks on the terminal; `false` without one (a script never gets a silent replace).
+fn confirm(question: &str) -> Result<bool> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Ok(false);
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 #[cfg(test)]
