@@ -3,8 +3,8 @@
 //!
 //! The counters are all-time sums over the store's billed responses: they only grow as
 //! responses are added (a response seen again with more output adds its difference).
-//! [`FAMILIES`] names every metric with its type and help; a test checks the output, the
-//! README and the Grafana dashboard against it.
+//! [`FAMILIES`] names every metric with its type, labels and help; tests check the output,
+//! `docs/metrics.md` and the Grafana dashboard against it.
 
 use std::fmt::Write as _;
 
@@ -385,5 +385,36 @@ mod tests {
                 vec!["project".into(), "model".into(), "model".into()]
             )
         );
+    }
+
+    #[test]
+    fn the_reference_documents_every_metric_and_no_other() {
+        let doc = include_str!("../../../docs/metrics.md");
+        for (name, kind, labels, _) in FAMILIES {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{name}` |")))
+                .unwrap_or_else(|| panic!("docs/metrics.md has no row for {name}"));
+            for l in *labels {
+                assert!(
+                    row.contains(&format!("`{l}`")),
+                    "{name}'s row names its label {l}"
+                );
+            }
+            let gauges_at = doc.find("\nGauges").unwrap();
+            let row_at = doc.find(row).unwrap();
+            assert_eq!(
+                row_at > gauges_at,
+                *kind == "gauge",
+                "{name} is listed with the {kind}s"
+            );
+        }
+        let (named, _) = names_and_labels(doc);
+        for n in named {
+            assert!(
+                FAMILIES.iter().any(|(f, ..)| *f == n),
+                "docs/metrics.md names {n}, which /metrics lacks"
+            );
+        }
     }
 }
