@@ -611,3 +611,72 @@ fn install_writes_the_entry_beside_claude_codes_state_and_it_serves() {
     // It used the store the install named.
     assert!(env.db().exists());
 }
+
+/// A client written by hand, as a hidden check or another language's SDK would talk:
+/// newline-delimited JSON-RPC on the pipes. stdout holds protocol messages only, a bad
+/// line or request never stops the server, and stdin's end ends it with exit 0.
+#[test]
+fn raw_json_rpc_on_the_pipes_and_a_clean_exit_at_the_end_of_stdin() {
+    use std::io::Write as _;
+    let env = Env::new();
+    let requests = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        "this line is not JSON",
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"usage_daily","arguments":{"timezone":"UTC"}}}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"usage_daily","arguments":{"timezone":"Nowhere/Land"}}}"#,
+        r#"{"jsonrpc":"2.0","id":5,"method":"no/such/method"}"#,
+    ];
+    let mut child = env
+        .ctm()
+        .arg("--claude-dir")
+        .arg(fixture_root())
+        .arg("mcp")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for r in requests {
+            writeln!(stdin, "{r}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut answers = std::collections::BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON-RPC ({e}): {line}"));
+        assert_eq!(v["jsonrpc"], "2.0", "{line}");
+        answers.insert(v["id"].as_u64().expect("an answer to a request"), v);
+    }
+    assert_eq!(answers.keys().copied().collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert_eq!(answers[&1]["result"]["serverInfo"]["name"], "ctm");
+    assert_eq!(answers[&2]["result"]["tools"].as_array().unwrap().len(), 4);
+    let daily = &answers[&3]["result"];
+    assert_eq!(daily["isError"], false);
+    assert_eq!(daily_totals(&daily["structuredContent"]), FIXTURE_TOTALS);
+    assert!(daily["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("904 responses"));
+    let bad = &answers[&4]["result"];
+    assert_eq!(bad["isError"], true);
+    assert_eq!(
+        bad["content"][0]["text"],
+        cli_error(
+            &env,
+            &fixture_root(),
+            &["daily", "--timezone", "Nowhere/Land"]
+        )
+    );
+    assert!(answers[&5]["error"]["code"].is_i64());
+}
