@@ -119,7 +119,11 @@ struct SessionList {
 /// `usage_sessions`: `ctm session --json`, or one session as `ctm session ID --json`.
 pub fn usage_sessions(call: &Call, args: SessionsArgs) -> Result<Answer, ToolError> {
     let q = args.query()?;
-    let limit = args.limit.map_or(usize::MAX, |n| n.max(1) as usize);
+    let limit = match args.limit {
+        None => usize::MAX,
+        Some(0) => return Err(ToolError::invalid("limit: 0 is not a positive number")),
+        Some(n) => n as usize,
+    };
     let conn = call.store.conn();
     let answer = match args.id.as_deref() {
         Some(id) => {

@@ -262,6 +262,8 @@ fn tools_answer_what_the_commands_print_through_the_sdk_client() {
         assert!(e.contains("unknown field `sinse`"), "{e}");
         let e = tool_error(&client, "usage_sessions", json!({"limit": "ten"})).await;
         assert!(e.contains("invalid type"), "{e}");
+        let e = tool_error(&client, "usage_sessions", json!({"limit": 0})).await;
+        assert_eq!(e, "limit: 0 is not a positive number");
         let e = tool_error(&client, "usage_blocks", json!({"token_limit": "lots"})).await;
         assert!(
             e.contains("neither a positive number of tokens nor `max`"),
