@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use ctm_analytics::blocks::{BlockRow, BlocksReport};
+use ctm_analytics::blocks::{BlockRow, BlocksReport, LimitBasis, LimitLevel};
 use ctm_analytics::text::{duration, int, short_model, usd};
 use ctm_analytics::{
     DailyReport, OfficialLimits, SessionDetail, SessionReport, SessionRow, Totals,
@@ -53,7 +53,13 @@ fn unpriced(out: &mut String, models: &[String]) {
 }
 
 pub fn daily(r: &DailyReport, breakdown: bool) -> String {
-    let mut out = match (r.daily.first(), r.daily.last()) {
+    // The latest days are listed, whichever order the report is in.
+    let newest_first = r.daily.len() > 1 && r.daily[0].date > r.daily[r.daily.len() - 1].date;
+    let (oldest, newest) = match newest_first {
+        true => (r.daily.last(), r.daily.first()),
+        false => (r.daily.first(), r.daily.last()),
+    };
+    let mut out = match (oldest, newest) {
         (Some(first), Some(last)) => format!(
             "Usage {} to {} ({}): {}.",
             first.date,
@@ -63,7 +69,12 @@ pub fn daily(r: &DailyReport, breakdown: bool) -> String {
         ),
         _ => format!("No usage in the store for these days ({}).", r.timezone),
     };
-    for d in r.daily.iter().take(MAX_ROWS) {
+    let skip = if newest_first {
+        0
+    } else {
+        r.daily.len().saturating_sub(MAX_ROWS)
+    };
+    for d in r.daily.iter().skip(skip).take(MAX_ROWS) {
         let u = &d.usage;
         let _ = write!(
             out,
@@ -87,7 +98,7 @@ pub fn daily(r: &DailyReport, breakdown: bool) -> String {
             }
         }
     }
-    more(&mut out, MAX_ROWS, r.daily.len(), "days");
+    more(&mut out, MAX_ROWS, r.daily.len(), "earlier days");
     unpriced(&mut out, &r.unpriced_models);
     out
 }
@@ -189,11 +200,19 @@ fn active_block(out: &mut String, b: &BlockRow) {
     if let Some(s) = &b.token_limit_status {
         let _ = write!(
             out,
-            "\nToken limit {} (estimate): {:.0}% projected, {:?}.",
+            "\nToken limit {} (estimate): {:.0}% projected, {}.",
             int(s.limit),
             s.percent_used,
-            s.status
+            level(s.status)
         );
+    }
+}
+
+fn level(l: LimitLevel) -> &'static str {
+    match l {
+        LimitLevel::Ok => "under 80%",
+        LimitLevel::Warning => "80% or more",
+        LimitLevel::Exceeds => "at or over the limit",
     }
 }
 
@@ -239,9 +258,13 @@ pub fn blocks(r: &BlocksReport, active_only: bool) -> String {
     for w in &r.warnings {
         let _ = write!(
             out,
-            "\nWarning: {} tokens {:?} = {:.0}% of the {} token limit.",
+            "\nWarning ({}): {} tokens {} are {:.0}% of the {} token limit.",
+            level(w.level),
             int(w.tokens),
-            w.basis,
+            match w.basis {
+                LimitBasis::Current => "used",
+                LimitBasis::Projected => "projected",
+            },
             w.percent,
             int(w.limit)
         );

@@ -95,9 +95,10 @@ fn with_pruned(
 pub fn usage_daily(call: &Call, args: DailyArgs) -> Result<Answer, ToolError> {
     let q = args.query()?;
     let mut r = daily_report(call.store.conn(), &q)?;
-    let breakdown = args.breakdown.unwrap_or(true);
-    let text = render::daily(&r, breakdown);
-    if !breakdown {
+    // The value has the per-model rows unless told not to (it is `ctm daily --json`);
+    // the text lists them only when asked, to stay short.
+    let text = render::daily(&r, args.breakdown == Some(true));
+    if args.breakdown == Some(false) {
         for d in &mut r.daily {
             d.usage.model_breakdowns.clear();
         }

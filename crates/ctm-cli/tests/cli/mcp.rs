@@ -682,3 +682,51 @@ fn raw_json_rpc_on_the_pipes_and_a_clean_exit_at_the_end_of_stdin() {
     );
     assert!(answers[&5]["error"]["code"].is_i64());
 }
+
+/// The short text beside each value, on the fixture at a fixed time (snapshots).
+#[test]
+fn each_tool_says_its_value_in_a_few_lines() {
+    let env = Env::new();
+    let mut server = env.ctm();
+    server
+        .env("CTM_NOW", NOW)
+        .arg("--claude-dir")
+        .arg(fixture_root())
+        .arg("mcp");
+    runtime().block_on(async {
+        let client = connect(server).await;
+        for (name, tool, args) in [
+            ("daily", "usage_daily", json!({"timezone": "UTC"})),
+            (
+                "daily_breakdown_desc",
+                "usage_daily",
+                json!({"timezone": "UTC", "order": "desc", "breakdown": true}),
+            ),
+            (
+                "sessions",
+                "usage_sessions",
+                json!({"timezone": "UTC", "order": "desc", "limit": 3}),
+            ),
+            (
+                "session",
+                "usage_sessions",
+                json!({"timezone": "UTC", "id": "ae4a77f8"}),
+            ),
+            (
+                "blocks",
+                "usage_blocks",
+                json!({"timezone": "UTC", "token_limit": "max"}),
+            ),
+            (
+                "summary",
+                "usage_summary",
+                json!({"timezone": "UTC", "session_id": "ae4a77f8-aedd-4bc1-888f-c94edc91af04"}),
+            ),
+        ] {
+            let (_, text) = value(&client, tool, args).await;
+            assert!(text.lines().count() <= 20, "{name}: short");
+            insta::assert_snapshot!(format!("mcp_text_{name}"), text);
+        }
+        client.cancel().await.unwrap();
+    });
+}
