@@ -79,13 +79,13 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
         responses: count("SELECT count(*) FROM billed_responses")?,
         sidechain_replays: count("SELECT count(*) FROM responses WHERE replay_of IS NOT NULL")?,
         sessions: count("SELECT count(DISTINCT session_id) FROM billed_responses")?,
-        first_response: first.map(derive::iso),
-        last_response: last.map(derive::iso),
+        first_response: first.map(ctm_model::utc::format),
+        last_response: last.map(ctm_model::utc::format),
         files_tracked: count("SELECT count(*) FROM file_cursors")?,
         files_gone: count("SELECT count(*) FROM file_cursors WHERE missing_since IS NOT NULL")?,
         last_sync_time: config::get(c, "last_sync_time")?.filter(|v| !v.is_empty()),
         timezone: config::get(c, "timezone")?,
-        facts_pruned_before: ctm_store::retention::facts_horizon(c)?.map(derive::iso),
+        facts_pruned_before: ctm_store::retention::facts_horizon(c)?.map(ctm_model::utc::format),
     };
     if json {
         print_json(&s)?;
