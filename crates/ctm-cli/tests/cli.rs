@@ -8,6 +8,7 @@ mod cli {
     mod core;
     mod crash_and_concurrency;
     mod generated;
+    mod hostile;
     mod lifecycle;
     mod live;
     mod prune_facts;
