@@ -17,4 +17,5 @@ mod cli {
     mod serve_browser;
     mod snapshots_cmd;
     mod statusline;
+    mod store_errors;
 }

@@ -8,6 +8,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use crate::{derive, StoreError};
 
+/// A migration step in code, in the migration's transaction.
+type MigrationCode = fn(&Transaction) -> Result<(), StoreError>;
+
 struct Migration {
     version: u32,
     name: &'static str,
@@ -15,7 +18,7 @@ struct Migration {
     /// Columns to add to existing tables when missing: (table, column, declaration).
     add_columns: &'static [(&'static str, &'static str, &'static str)],
     /// What SQL alone cannot do, run after `sql`.
-    code: Option<fn(&Transaction) -> Result<(), StoreError>>,
+    code: Option<MigrationCode>,
 }
 
 /// Columns the `claude_sessions` upsert needs, whatever shape an existing table had.

@@ -22,7 +22,9 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
         return history(ctx, args.json);
     }
     let (Some(format), Some(file)) = (args.format, args.output.as_ref()) else {
-        bail!("ctm export needs --format csv|json and -o FILE (or --history)");
+        return Err(crate::errors::usage(
+            "ctm export needs --format csv|json and -o FILE (or --history)",
+        ));
     };
     let opts = ReportOptions::from_args(&ReportArgs {
         since: args.since.clone(),
@@ -31,7 +33,9 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
         ..ReportArgs::default()
     })?;
     let (format, level) = (self::format(format), self::level(args.level));
-    let mut store = ctx.report_store()?;
+    // It writes export_history, so never read-only (--no-ingest only skips the ingest).
+    let mut store = ctx.open_store()?;
+    ctx.ingest(&mut store)?;
     opts.warn_if_pruned(&store, level == export::ExportLevel::Daily)?;
     let rows = export::export_rows(store.conn(), &opts.query(), level)?;
     let written = write_atomically(file, args.force, |w| {

@@ -22,12 +22,12 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
         token,
         db_path: ctx.db_path.clone(),
         store_options: ctx.open_options(),
-        default_zone: Zone::resolve(args.timezone.as_deref()).map_err(anyhow::Error::msg)?,
+        default_zone: Zone::resolve(args.timezone.as_deref()).map_err(crate::errors::usage)?,
         fixed_now: fixed_now()?,
         follow: None,
     };
     // Refused before anything else happens, in one line.
-    ctm_web::auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(anyhow::Error::msg)?;
+    ctm_web::auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(crate::errors::usage)?;
     // Brought up to date before listening, so the first page is complete; the follower
     // then keeps it so.
     if !ctx.no_ingest {

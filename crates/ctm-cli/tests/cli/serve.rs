@@ -975,7 +975,11 @@ fn the_token_may_come_from_the_config_file() {
         .args(["serve", "--bind", "127.0.0.1:0"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a bad config file is a runtime error"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[serve] token must be a string"), "{err}");
 }
