@@ -18,4 +18,5 @@ mod cli {
     mod snapshots_cmd;
     mod statusline;
     mod store_errors;
+    mod web_hardening;
 }

@@ -315,6 +315,31 @@ where
     }
 }
 
+/// Billed facts with `lo <= ts < hi` whose project path and model `keep` accepts,
+/// oldest first (ties in row order), handed to `visit` one at a time as the ts index
+/// yields them: memory stays flat whatever the range (an export streams this way).
+/// One statement, so one committed state.
+pub fn for_each_fact_between<E: From<rusqlite::Error>>(
+    conn: &Connection,
+    lo: i64,
+    hi: i64,
+    mut keep: impl FnMut(Option<&str>, Option<&str>) -> bool,
+    mut visit: impl FnMut(FactRow) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, id"
+    ))?;
+    let mut rows = stmt.query([lo, hi])?;
+    let mut reader = FactReader::default();
+    while let Some(row) = rows.next()? {
+        let (project_path, model) = (text_or_null(row, 2)?, text_or_null(row, 3)?);
+        if keep(project_path, model) {
+            visit(reader.read_with(row, project_path, model)?)?;
+        }
+    }
+    Ok(())
+}
+
 /// How many billed and replayed facts have `lo <= ts < hi`, up to `enough`: counted in
 /// the ts index, which it walks no further than that.
 fn facts_in(conn: &Connection, lo: i64, hi: i64, enough: i64) -> Result<i64, StoreError> {

@@ -37,9 +37,10 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
     let mut store = ctx.open_store()?;
     ctx.ingest(&mut store)?;
     opts.warn_if_pruned(&store, level == export::ExportLevel::Daily)?;
-    let rows = export::export_rows(store.conn(), &opts.query(), level)?;
+    let mut rows = 0;
     let written = write_atomically(file, args.force, |w| {
-        Ok(export::encode(w, format, level, &rows)?)
+        rows = export::write(store.conn(), &opts.query(), level, format, w)?;
+        Ok(())
     });
     let mut rec = ExportRecord {
         id: 0,
@@ -48,7 +49,7 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
         date_range_start: opts.since.map(|d| d.to_string()),
         date_range_end: opts.until.map(|d| d.to_string()),
         file_path: Some(absolute(file).display().to_string()),
-        record_count: rows.len() as u64,
+        record_count: rows,
         file_size: None,
         status: "completed".into(),
         error_message: None,

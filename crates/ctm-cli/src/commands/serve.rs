@@ -25,6 +25,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
         default_zone: Zone::resolve(args.timezone.as_deref()).map_err(crate::errors::usage)?,
         fixed_now: fixed_now()?,
         follow: None,
+        limits: limits(),
     };
     // Refused before anything else happens, in one line.
     ctm_web::auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(crate::errors::usage)?;
@@ -86,4 +87,18 @@ fn config_token(ctx: &Context) -> Result<Option<String>> {
             ctx.config_path.display()
         ),
     }
+}
+
+/// The connection limits (`ctm_web::conn`). Debug builds (the tests') also read
+/// `CTM_TEST_HEADER_TIMEOUT_MS`, so that a test of the timeout takes a second rather
+/// than ten; release builds never do.
+fn limits() -> ctm_web::conn::Limits {
+    let mut limits = ctm_web::conn::Limits::default();
+    if cfg!(debug_assertions) {
+        let read = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        if let Some(ms) = read("CTM_TEST_HEADER_TIMEOUT_MS") {
+            limits.header_read = std::time::Duration::from_millis(ms);
+        }
+    }
+    limits
 }
