@@ -23,7 +23,8 @@ pub fn check(path: &Path, rule: OwnerRule) -> Result<(), StoreError> {
     let me = unsafe { libc::geteuid() };
     for suffix in ["", "-wal", "-shm"] {
         let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-        let Ok(meta) = std::fs::symlink_metadata(&file) else {
+        // Through links: what counts is the file SQLite will open.
+        let Ok(meta) = std::fs::metadata(&file) else {
             continue;
         };
         if let Some(refusal) = refusal(&file, path, meta.uid(), meta.mode(), me, rule) {

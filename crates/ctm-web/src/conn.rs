@@ -74,6 +74,23 @@ fn fd_limit() -> usize {
     usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
 }
 
+/// Connections the kernel completes and queues before the accept loop takes them. The
+/// usual default (128) overflows under a burst of connections, and a dropped connection
+/// attempt is retried by its client only a second later.
+const ACCEPT_BACKLOG: u32 = 1024;
+
+/// A listening socket on `addr` with [`ACCEPT_BACKLOG`] (inside the runtime).
+pub(crate) fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// The open connections, oldest first.
 #[derive(Default)]
 struct Table {

@@ -114,7 +114,7 @@ impl Server {
             .build()
             .context("cannot start the server's runtime")?;
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(cfg.bind))
+            .block_on(async { conn::listen(cfg.bind) })
             .with_context(|| format!("cannot listen on {}", cfg.bind))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
