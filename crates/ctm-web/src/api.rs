@@ -501,6 +501,10 @@ pub const MAX_EXPORTS: usize = 2;
 const EXPORT_CHUNK: usize = 64 << 10;
 const EXPORT_CHUNKS_AHEAD: usize = 4;
 
+/// A download whose reader takes no chunk for this long is ended (recorded as failed):
+/// it holds one of the [`MAX_EXPORTS`] slots and a read transaction of the store.
+const EXPORT_STALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// `GET /api/exports`: an export is created (and recorded), so it is a POST.
 async fn exports_not_posted() -> Response {
     let mut answer = ApiError {
@@ -562,7 +566,10 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
     let file_name = name.clone();
     let (head_tx, head_rx) = tokio::sync::oneshot::channel();
     let (chunks, body) = tokio::sync::mpsc::channel(EXPORT_CHUNKS_AHEAD);
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failed_seen = failed.clone();
     let reader = st.reader.clone();
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let mut head = Some(head_tx);
@@ -572,7 +579,7 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
             if let Some(head) = head.take() {
                 let _ = head.send(Ok(pruned));
             }
-            let mut out = ChunkWriter::new(chunks);
+            let mut out = ChunkWriter::new(chunks, runtime, failed);
             let written = export::write(s.conn(), &rq, level, format, &mut out)
                 .map_err(|e| e.to_string())
                 .and_then(|rows| out.finish().map(|()| rows).map_err(|e| e.to_string()));
@@ -615,8 +622,20 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
         ExportFormat::Csv => "text/csv; charset=utf-8",
         ExportFormat::Json => "application/json",
     };
-    let stream = futures_util::stream::unfold(body, |mut body| async move {
-        body.recv().await.map(|chunk| (chunk, body))
+    // The chunks, then: nothing more when the export was whole, else an error, so the
+    // connection is cut rather than the body ended as if it were whole.
+    let stream = futures_util::stream::unfold(Some(body), move |body| {
+        let failed = failed_seen.clone();
+        async move {
+            let mut body = body?;
+            match body.recv().await {
+                Some(chunk) => Some((chunk, Some(body))),
+                None if failed.load(std::sync::atomic::Ordering::Acquire) => {
+                    Some((Err(std::io::Error::other("the export failed")), None))
+                }
+                None => None,
+            }
+        }
     });
     let mut answer = (
         [
@@ -636,18 +655,29 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
 }
 
 /// Writes an export into the response's channel in [`EXPORT_CHUNK`]s, waiting while the
-/// client is behind; a client that went away makes the next write fail.
+/// client is behind (up to [`EXPORT_STALL_LIMIT`]); a client that went away makes the
+/// next write fail.
 struct ChunkWriter {
     chunks: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    /// To wait for room in the channel, with a timeout, from the blocking thread.
+    runtime: tokio::runtime::Handle,
+    /// Set when the export failed: the body then ends with an error.
+    failed: std::sync::Arc<std::sync::atomic::AtomicBool>,
     buffer: Vec<u8>,
     /// Bytes handed to the connection.
     sent: u64,
 }
 
 impl ChunkWriter {
-    fn new(chunks: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>) -> Self {
+    fn new(
+        chunks: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+        runtime: tokio::runtime::Handle,
+        failed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
         ChunkWriter {
             chunks,
+            runtime,
+            failed,
             buffer: Vec::with_capacity(EXPORT_CHUNK),
             sent: 0,
         }
@@ -662,26 +692,38 @@ impl ChunkWriter {
             Vec::with_capacity(EXPORT_CHUNK),
         ));
         let len = chunk.len() as u64;
-        self.chunks.blocking_send(Ok(chunk)).map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                format!("the download stopped after {} bytes", self.sent),
-            )
-        })?;
-        self.sent += len;
-        Ok(())
+        let sent = self
+            .runtime
+            .block_on(self.chunks.send_timeout(Ok(chunk), EXPORT_STALL_LIMIT));
+        let why = match sent {
+            Ok(()) => {
+                self.sent += len;
+                return Ok(());
+            }
+            Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => "stopped",
+            Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {
+                "stalled (its reader took nothing for 60 s)"
+            }
+        };
+        Err(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            format!("the download {why} after {} bytes", self.sent),
+        ))
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
         self.send()
     }
 
-    /// Ends the body with an error, so the client sees a cut download.
+    /// Ends the body with an error, so the client sees a cut download (never waits: the
+    /// reader may be the one that stalled).
     fn fail(&mut self, why: &str) {
         self.buffer.clear();
+        self.failed
+            .store(true, std::sync::atomic::Ordering::Release);
         let _ = self
             .chunks
-            .blocking_send(Err(std::io::Error::other(why.to_owned())));
+            .try_send(Err(std::io::Error::other(why.to_owned())));
     }
 }
 
