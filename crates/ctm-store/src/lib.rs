@@ -236,11 +236,11 @@ impl Store {
             }
             Err(e) => return Err(io_err(e)),
         }
+        // What a `ctm db restore` killed mid-way left beside the store (not the store).
+        backup::remove_stale_temps(path, "restore");
         let mut store = if opts.read_only {
             Store::connect_read_only(path, opts)?
         } else {
-            // What a `ctm db restore` killed mid-way left beside the store.
-            backup::remove_stale_temps(path, "restore");
             Store::connect(path, opts, OpenFlags::SQLITE_OPEN_READ_WRITE)
                 .map_err(|e| classify(path, &e, opts.busy_timeout))?
         };

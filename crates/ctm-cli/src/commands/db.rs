@@ -54,9 +54,11 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
             ctx.db_path.display()
         );
     }
-    // Inspect as it is: a store from an older ctm is reported, not migrated.
+    // Inspect as it is: a store from an older ctm is reported, not migrated, and a store
+    // that cannot be written is read.
     let store = ctx.open_store_with(&OpenOptions {
         target_version: 0,
+        read_only: true,
         ..ctx.open_options()
     })?;
     let c = store.conn();
@@ -266,8 +268,10 @@ fn backup(ctx: &Context, file: &std::path::Path, force: bool) -> Result<ExitCode
             ctx.db_path.display()
         );
     }
+    // Copied as it is, also from a store that cannot be written.
     let store = ctx.open_store_with(&OpenOptions {
         target_version: 0,
+        read_only: true,
         ..ctx.open_options()
     })?;
     let size = copies::backup(&store, file, force)?;
