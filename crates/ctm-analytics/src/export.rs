@@ -79,7 +79,9 @@ struct ResponseRow<'a> {
 pub enum ExportError {
     #[error(transparent)]
     Analytics(#[from] AnalyticsError),
-    #[error(transparent)]
+    /// The `io::Error` stays the source, so a caller finds it in the chain (a reader that
+    /// went away ends a command quietly).
+    #[error("{0}")]
     Write(#[from] std::io::Error),
 }
 
@@ -245,6 +247,18 @@ impl<'w> Sink<'w> {
     }
 }
 
+/// A CSV write error as the `io::Error` it is, of its own kind: the csv crate's
+/// conversion makes every one `Other`, which would hide a reader that went away.
+pub fn csv_io_error(e: csv::Error) -> std::io::Error {
+    if !e.is_io_error() {
+        return std::io::Error::other(e);
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        _ => std::io::Error::other("CSV write failed"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +271,34 @@ mod tests {
         }
         assert_eq!(sink.finish().unwrap(), rows.len() as u64);
         String::from_utf8(out).unwrap()
+    }
+
+    /// A writer whose reader went away.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_stays_a_closed_pipe_through_csv() {
+        let mut w = csv::WriterBuilder::new()
+            .buffer_capacity(1)
+            .from_writer(Closed);
+        let e = w.write_record(["a", "b"]).unwrap_err();
+        assert_eq!(csv_io_error(e).kind(), std::io::ErrorKind::BrokenPipe);
+        let row: Value = serde_json::from_str(r#"{"date":"2026-02-10"}"#).unwrap();
+        let mut closed = Closed;
+        let mut sink = Sink::new(ExportFormat::Csv, ExportLevel::Daily, &mut closed);
+        match sink.row(&row).unwrap_err() {
+            ExportError::Write(e) => assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe),
+            other => panic!("not a write error: {other}"),
+        }
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct Context {
     pub no_ingest: bool,
     /// How long to wait for another writer (`--busy-timeout`, `CTM_BUSY_TIMEOUT_MS`).
     pub busy_timeout: std::time::Duration,
+    /// The store and the config file were named (`--db`/`CTM_DB`, `--config`/`CTM_CONFIG`),
+    /// not the defaults: what `statusline --install` keeps in the command it installs.
+    pub db_given: bool,
+    pub config_given: bool,
 }
 
 impl Context {
@@ -69,6 +73,8 @@ impl Context {
             config_path,
             no_ingest: global.no_ingest,
             busy_timeout: std::time::Duration::from_millis(global.busy_timeout_ms),
+            db_given: global.db.is_some(),
+            config_given: global.config.is_some(),
         })
     }
 
@@ -96,6 +102,10 @@ impl Context {
         Ok(Store::open(&self.db_path, opts)?)
     }
 
+    fn open_store_with_path(&self, path: &Path) -> Result<Store> {
+        Ok(Store::open(path, &self.open_options())?)
+    }
+
     /// The embedded price table with the user's overrides applied.
     pub fn prices(&self) -> Result<PriceTable> {
         let table = PriceTable::embedded();
@@ -117,6 +127,14 @@ impl Context {
         roots
     }
 
+    /// [`Context::no_data_message`] when there is no store either (none is created).
+    pub fn no_data_message_without_store(&self) -> String {
+        self.no_data_message().replace(
+            "; the store's history is still shown.",
+            "; no store was created.",
+        )
+    }
+
     pub fn no_data_message(&self) -> String {
         let looked: Vec<String> = self.roots.paths.iter().map(|p| tilde(p)).collect();
         let from = match self.roots.from {
@@ -133,17 +151,38 @@ impl Context {
 
     /// The store, brought up to date, for a report to read; with --no-ingest the store
     /// as it is, opened read-only (so a read-only store, or one in a folder where SQLite
-    /// cannot create its side files, still answers).
-    pub fn report_store(&self) -> Result<Store> {
-        if self.no_ingest {
-            return self.open_store_with(&OpenOptions {
+    /// cannot create its side files, still answers). A report never creates the store as
+    /// a side effect: with no store yet and nothing to ingest (no Claude Code data, or
+    /// --no-ingest), it reads an empty store in a private temporary folder that is gone
+    /// when the report ends.
+    pub fn report_store(&self) -> Result<ReportStore> {
+        if !self.db_path.exists() {
+            if self.no_ingest {
+                eprintln!(
+                    "ctm: there is no store at {} yet (--no-ingest reads the store as it is)",
+                    tilde(&self.db_path)
+                );
+                return ReportStore::empty(self);
+            }
+            if ctm_source::existing(&self.roots).is_empty() {
+                eprintln!("{}", self.no_data_message_without_store());
+                return ReportStore::empty(self);
+            }
+        }
+        let store = if self.no_ingest {
+            self.open_store_with(&OpenOptions {
                 read_only: true,
                 ..self.open_options()
-            });
-        }
-        let mut store = self.open_store()?;
-        self.ingest_now(&mut store)?;
-        Ok(store)
+            })?
+        } else {
+            let mut store = self.open_store()?;
+            self.ingest_now(&mut store)?;
+            store
+        };
+        Ok(ReportStore {
+            store,
+            temporary: None,
+        })
     }
 
     /// Brings the store up to date before a report, unless --no-ingest.
@@ -171,6 +210,56 @@ impl Context {
             eprintln!("ctm: warning: could not read {}: {}", p.path, p.reason);
         }
         Ok(report)
+    }
+}
+
+/// The store a report reads: the user's, or an empty one that is deleted with it.
+pub struct ReportStore {
+    store: Store,
+    temporary: Option<PathBuf>,
+}
+
+impl ReportStore {
+    fn empty(ctx: &Context) -> Result<ReportStore> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!("ctm-empty-{}-{nanos}", std::process::id()));
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let store = ctx.open_store_with_path(&dir.join("empty.db"));
+        match store {
+            Ok(store) => Ok(ReportStore {
+                store,
+                temporary: Some(dir),
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for ReportStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for ReportStore {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+impl Drop for ReportStore {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.temporary {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -267,6 +267,7 @@ async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, Api
     params(q, "/api/health")?;
     let ingest = st.notifier.status();
     let clients = st.notifier.clients();
+    let roots = st.data_roots.clone();
     read(&st, move |s| {
         let responses: i64 = s
             .conn()
@@ -279,6 +280,7 @@ async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, Api
             "billedResponses": responses,
             "ingest": ingest,
             "eventClients": clients,
+            "dataRoots": *roots,
         })))
     })
     .await

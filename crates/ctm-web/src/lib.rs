@@ -59,6 +59,18 @@ pub struct ServeConfig {
     pub follow: Option<FollowOptions>,
     /// What a connection may cost (header timeout, open connections).
     pub limits: conn::Limits,
+    /// Where ctm looked for Claude Code's data, for a page that has none to show.
+    pub data_roots: DataRoots,
+}
+
+/// The folders ctm looked in for Claude Code's `projects/`, and those that have one, as
+/// the user would write them (`~/.claude`). `/api/health` carries them so an empty page
+/// can say where it looked.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataRoots {
+    pub looked_in: Vec<String>,
+    pub found: Vec<String>,
 }
 
 /// What every handler shares.
@@ -71,6 +83,7 @@ pub struct AppState {
     pub(crate) auth: Arc<auth::Auth>,
     /// One permit per export that may run at once (see [`api::MAX_EXPORTS`]).
     pub(crate) exports: Arc<tokio::sync::Semaphore>,
+    pub(crate) data_roots: Arc<DataRoots>,
 }
 
 impl AppState {
@@ -104,6 +117,7 @@ impl Server {
             notifier: notifier.clone(),
             auth: auth.clone(),
             exports: Arc::new(tokio::sync::Semaphore::new(api::MAX_EXPORTS)),
+            data_roots: Arc::new(cfg.data_roots.clone()),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

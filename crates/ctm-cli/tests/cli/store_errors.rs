@@ -73,7 +73,10 @@ fn usage_errors_exit_2_and_runtime_errors_exit_1_in_one_line() {
             &["db", "restore", "/nonexistent/backup.db"][..],
             "cannot restore",
         ),
-        (&["--no-ingest", "daily"], "no store at"),
+        (
+            &["--no-ingest", "db", "backup", "/nonexistent/b.db"],
+            "to back up",
+        ),
         (&["session", "no-such-session"], "no session starts with"),
     ] {
         let (code, err) =
