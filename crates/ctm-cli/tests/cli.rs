@@ -9,6 +9,7 @@ mod cli {
     mod core;
     mod crash_and_concurrency;
     mod generated;
+    mod hostile;
     mod lifecycle;
     mod live;
     mod mcp;
@@ -21,4 +22,6 @@ mod cli {
     mod setup;
     mod snapshots_cmd;
     pub mod statusline;
+    mod store_errors;
+    mod web_hardening;
 }

@@ -8,7 +8,10 @@
 //!
 //! - [`params`]: query parameters, checked (a bad one is a 400 naming it).
 //! - [`api`]: the router and one handler per route.
-//! - [`auth`]: the bind rule (a non-loopback address needs a token) and the token check.
+//! - [`auth`]: the bind rule (a non-loopback address needs a token), the token check and
+//!   its rate limit, the Host check, and the refusal of cross-site requests with a side
+//!   effect.
+//! - [`conn`]: the accept loop: header-read timeout, a cap on open connections.
 //! - [`assets`]: the embedded page.
 //! - [`events`]: `GET /events`, Server-Sent Events fed by the follower.
 //! - [`metrics`]: `GET /metrics`, the store's figures for Prometheus.
@@ -16,12 +19,12 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod conn;
 pub mod events;
 pub mod metrics;
 pub mod params;
 mod pool;
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +61,8 @@ pub struct ServeConfig {
     pub follow: Option<FollowOptions>,
     /// Projects with their own label in `/metrics`; the others are `other`.
     pub metrics_top_projects: usize,
+    /// What a connection may cost (header timeout, open connections).
+    pub limits: conn::Limits,
     /// Where ctm looked for Claude Code's data, for a page that has none to show.
     pub data_roots: DataRoots,
 }
@@ -81,6 +86,8 @@ pub struct AppState {
     pub(crate) notifier: Notifier,
     pub(crate) auth: Arc<auth::Auth>,
     pub(crate) metrics_top_projects: usize,
+    /// One permit per export that may run at once (see [`api::MAX_EXPORTS`]).
+    pub(crate) exports: Arc<tokio::sync::Semaphore>,
     pub(crate) data_roots: Arc<DataRoots>,
 }
 
@@ -115,6 +122,7 @@ impl Server {
             notifier: notifier.clone(),
             auth: auth.clone(),
             metrics_top_projects: cfg.metrics_top_projects,
+            exports: Arc::new(tokio::sync::Semaphore::new(api::MAX_EXPORTS)),
             data_roots: Arc::new(cfg.data_roots.clone()),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -126,21 +134,18 @@ impl Server {
             .build()
             .context("cannot start the server's runtime")?;
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(cfg.bind))
+            .block_on(async { conn::listen(cfg.bind) })
             .with_context(|| format!("cannot listen on {}", cfg.bind))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         let app = api::router(state);
+        let limits = cfg.limits;
         let thread = std::thread::Builder::new()
             .name("ctm-serve".into())
             .spawn(move || {
                 runtime.block_on(async move {
                     tokio::select! {
-                        served = axum::serve(listener, app).into_future() => {
-                            if let Err(e) = served {
-                                eprintln!("ctm: error: the server stopped: {e}");
-                            }
-                        }
+                        _ = conn::serve(listener, app, limits) => {}
                         _ = rx => {}
                     }
                 });

@@ -6,12 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use ctm_source::RootsFrom;
+use ctm_store::OpenOptions;
 use serde_json::{json, Value};
 
 use super::fixed_now;
 use crate::claude_config::{self, Written};
 use crate::cli::McpArgs;
 use crate::context::Context;
+use crate::errors;
 use crate::output::say;
 
 /// The name the server has in Claude Code (its tools appear as `mcp__ctm__...`).
@@ -21,13 +23,26 @@ pub fn run(ctx: &Context, args: &McpArgs) -> Result<ExitCode> {
     if args.install {
         return install(ctx, args.write);
     }
-    let store = ctx.open_store()?;
+    let store = if ctx.no_ingest {
+        ctx.open_store_with(&OpenOptions {
+            read_only: true,
+            ..ctx.open_options()
+        })?
+    } else {
+        ctx.open_store()?
+    };
     let refresh_ctx = ctx.clone();
     let prices_ctx = ctx.clone();
     ctm_mcp::serve_stdio(ctm_mcp::McpConfig {
         store,
-        // The same ingest every report runs first (nothing with --no-ingest).
-        refresh: Box::new(move |store| refresh_ctx.ingest(store).map(|_| ())),
+        // The same ingest every report runs first (nothing with --no-ingest); a failure
+        // is the line the CLI would print.
+        refresh: Box::new(move |store| {
+            refresh_ctx
+                .ingest(store)
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!(errors::one_line(&refresh_ctx.explain(e))))
+        }),
         prices: Box::new(move || prices_ctx.prices()),
         fixed_now: fixed_now()?,
         session_from_env: std::env::var("CLAUDE_CODE_SESSION_ID").ok(),

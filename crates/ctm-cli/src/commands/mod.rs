@@ -32,37 +32,42 @@ use jiff::Timestamp;
 
 use crate::cli::{Cli, Command, DailyArgs, OrderArg, ReportArgs};
 use crate::context::{tilde, Context};
+use crate::errors::usage;
 use crate::output::{self, Csv, Format, Out};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     output::set_color(cli.global.color_choice());
     let ctx = Context::new(&cli.global)?;
-    match cli.command {
-        None => daily::run(&ctx, &DailyArgs::default()),
-        Some(Command::Daily(args)) => daily::run(&ctx, &args),
-        Some(Command::Ingest(args)) => ingest::run(&ctx, &args),
-        Some(Command::Pricing(args)) => pricing::run(&ctx, &args),
-        Some(Command::Db(args)) => db::run(&ctx, &args.command),
-        Some(Command::Weekly(args)) => periods::run_weekly(&ctx, &args),
-        Some(Command::Monthly(args)) => periods::run_monthly(&ctx, &args),
-        Some(Command::Session(args)) => session::run(&ctx, &args),
-        Some(Command::Project(args)) => project::run(&ctx, &args),
-        Some(Command::Models(args)) => models::run(&ctx, &args),
-        Some(Command::Hourly(args)) => hourly::run(&ctx, &args),
-        Some(Command::Top(args)) => top::run(&ctx, &args),
-        Some(Command::Trend(args)) => trend::run(&ctx, &args),
-        Some(Command::Cache(args)) => cache::run(&ctx, &args),
-        Some(Command::Blocks(args)) => blocks::run(&ctx, &args),
-        Some(Command::Config(args)) => config::run(&ctx, &args.command),
-        Some(Command::Export(args)) => export::run(&ctx, &args),
-        Some(Command::Snapshot(args)) => snapshot::run_snapshot(&ctx, &args),
-        Some(Command::Stats(args)) => snapshot::run_stats(&ctx, &args),
-        Some(Command::Live(args)) => live::run(&ctx, &args),
-        Some(Command::Statusline(args)) => statusline::run(&ctx, &args),
-        Some(Command::Serve(args)) => serve::run(&ctx, &args),
+    dispatch(&ctx, cli.command).map_err(|e| ctx.explain(e))
+}
+
+fn dispatch(ctx: &Context, command: Option<Command>) -> Result<ExitCode> {
+    match command {
+        None => daily::run(ctx, &DailyArgs::default()),
+        Some(Command::Daily(args)) => daily::run(ctx, &args),
+        Some(Command::Ingest(args)) => ingest::run(ctx, &args),
+        Some(Command::Pricing(args)) => pricing::run(ctx, &args),
+        Some(Command::Db(args)) => db::run(ctx, &args.command),
+        Some(Command::Weekly(args)) => periods::run_weekly(ctx, &args),
+        Some(Command::Monthly(args)) => periods::run_monthly(ctx, &args),
+        Some(Command::Session(args)) => session::run(ctx, &args),
+        Some(Command::Project(args)) => project::run(ctx, &args),
+        Some(Command::Models(args)) => models::run(ctx, &args),
+        Some(Command::Hourly(args)) => hourly::run(ctx, &args),
+        Some(Command::Top(args)) => top::run(ctx, &args),
+        Some(Command::Trend(args)) => trend::run(ctx, &args),
+        Some(Command::Cache(args)) => cache::run(ctx, &args),
+        Some(Command::Blocks(args)) => blocks::run(ctx, &args),
+        Some(Command::Config(args)) => config::run(ctx, &args.command),
+        Some(Command::Export(args)) => export::run(ctx, &args),
+        Some(Command::Snapshot(args)) => snapshot::run_snapshot(ctx, &args),
+        Some(Command::Stats(args)) => snapshot::run_stats(ctx, &args),
+        Some(Command::Live(args)) => live::run(ctx, &args),
+        Some(Command::Statusline(args)) => statusline::run(ctx, &args),
+        Some(Command::Serve(args)) => serve::run(ctx, &args),
         Some(Command::Completions(args)) => setup::completions(&args),
         Some(Command::Man(args)) => setup::man(&args),
-        Some(Command::Mcp(args)) => mcp::run(&ctx, &args),
+        Some(Command::Mcp(args)) => mcp::run(ctx, &args),
     }
 }
 
@@ -123,7 +128,9 @@ impl ReportOptions {
             },
             project: a.project.as_deref(),
             model: a.model.as_deref(),
-        })?;
+        })
+        // A bad zone, day or range is the caller's to fix: a usage error.
+        .map_err(|e| usage(e.to_string()))?;
         Ok(ReportOptions {
             zone: q.zone,
             since: q.since,
@@ -144,7 +151,9 @@ pub(crate) fn now() -> Result<Timestamp> {
 fn fixed_now() -> Result<Option<Timestamp>> {
     match std::env::var("CTM_NOW") {
         Ok(s) if !s.is_empty() => s.parse().map(Some).map_err(|_| {
-            anyhow::anyhow!("CTM_NOW {s:?} is not an RFC 3339 time such as 2026-02-12T15:00:00Z")
+            usage(format!(
+                "CTM_NOW {s:?} is not an RFC 3339 time such as 2026-02-12T15:00:00Z"
+            ))
         }),
         _ => Ok(None),
     }

@@ -91,7 +91,8 @@ fn cli_error(env: &Env, root: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    // 2 for a usage error (a bad zone or day), 1 for one at run time (no such session).
+    assert!(matches!(out.status.code(), Some(1 | 2)), "{args:?}");
     String::from_utf8(out.stderr)
         .unwrap()
         .trim_end()
