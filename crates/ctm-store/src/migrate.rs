@@ -129,6 +129,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0011_session_models.sql"),
         add_columns: &[],
     },
+    Migration {
+        version: 12,
+        name: "the price table chosen by ctm pricing update, and Claude Code's own session costs",
+        sql: include_str!("../migrations/0012_prices_and_claude_costs.sql"),
+        add_columns: &[],
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.
