@@ -2242,6 +2242,8 @@ impl Planner<'_> {
         let cache_mode = r.weighted(&[70, 15, 15]) as u8;
         let geo = match self.cfg.lineup {
             Lineup::Feb2026 => ["global", "not_available", "us"][r.weighted(&[75, 23, 2])],
+            // Fast mode and data residency together, across a special boundary.
+            Lineup::Dec2026 if p.fast == Some(true) => "us",
             Lineup::Dec2026 => {
                 let g = ["global", "not_available", "us", ""][r.weighted(&[55, 20, 18, 7])];
                 if g == "us" && !reference::us_offered(model) {

@@ -677,3 +677,89 @@ fn grow_appends_exactly_what_it_reports() {
     let again = grow(root, 3, 10_000, 43).unwrap();
     assert_same(&recount(root, cfg.seed, &cfg.zones).exp, &again);
 }
+
+#[test]
+fn december_ground_truth_matches_naive_recount_and_covers_every_rule() {
+    for seed in [1, 2] {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = GenConfig::december_2026(seed, 3_000_000);
+        assert_eq!(cfg.lineup, Lineup::Dec2026);
+        let exp = generate(d.path(), &cfg).unwrap();
+        let rc = recount(d.path(), seed, &cfg.zones);
+        assert_same(&rc.exp, &exp);
+        let keys = &rc.keys;
+        // Every model of the reference's lineup, each priced.
+        for m in [
+            "claude-opus-5-5",
+            "claude-sonnet-5-5",
+            "claude-haiku-5-5",
+            "claude-fable-5-2",
+            "claude-mythos-5-2",
+            "claude-fable-5-1",
+            "claude-opus-5",
+            "claude-sonnet-5",
+            "claude-opus-4-8",
+        ] {
+            assert!(exp.cost.by_model.get(m).is_some_and(|c| *c > 0.0), "{m}");
+        }
+        let at = |d: &str| {
+            format!("{d}T00:00:00Z")
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_millisecond()
+        };
+        let any = |f: &dyn Fn(&Seen) -> bool| keys.values().any(f);
+        // Haiku 5.5 exactly at, and one above, its band.
+        let prompt = |s: &Seen| s.input + s.cc + s.cr;
+        assert!(any(
+            &|s| s.model == "claude-haiku-5-5" && prompt(s) == 100_000
+        ));
+        assert!(any(
+            &|s| s.model == "claude-haiku-5-5" && prompt(s) == 100_001
+        ));
+        assert!(any(
+            &|s| s.model == "claude-haiku-5-5" && prompt(s) > 100_001
+        ));
+        // Sonnet 5.5 on both sides of its cut; Opus 4.8 fast on both sides of its end.
+        let cut = at("2026-10-07");
+        assert!(any(&|s| s.model == "claude-sonnet-5-5"
+            && s.cr > 0
+            && s.ts < cut));
+        assert!(any(&|s| s.model == "claude-sonnet-5-5"
+            && s.cr > 0
+            && s.ts >= cut));
+        let end = at("2026-11-30");
+        assert!(any(&|s| s.model == "claude-opus-4-8"
+            && s.fast
+            && s.ts < end));
+        assert!(any(&|s| s.model == "claude-opus-4-8"
+            && s.fast
+            && s.ts >= end));
+        // Fast and US together, and US alone.
+        assert!(any(&|s| s.fast && s.us));
+        assert!(any(&|s| !s.fast && s.us));
+        assert!(exp.totals.web_search_requests > 0);
+        // Claude Code's figures, a few of them planted drifts.
+        let drifted = exp.cost.claude_code.values().filter(|f| f.drifted).count();
+        assert!(drifted >= 3, "{drifted} drifts");
+        assert!(exp.cost.claude_code.len() >= drifted + 10);
+        // Today's line types, and the flat-zero cache field.
+        let text: String = jsonl_files(d.path())
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+            .collect();
+        for kind in [
+            "\"type\":\"queue-operation\"",
+            "\"type\":\"attachment\"",
+            "\"type\":\"atis-latch\"",
+            "\"type\":\"last-prompt\"",
+            "\"type\":\"cost-state\"",
+            "\"subtype\":\"compact_boundary\"",
+            "\"postTokens\"",
+            "[1m]\":{\"inputTokens\"",
+            "\"cache_creation_input_tokens\":0,",
+        ] {
+            assert!(text.contains(kind), "{kind}");
+        }
+    }
+}
