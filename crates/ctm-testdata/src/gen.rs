@@ -1674,7 +1674,7 @@ impl Engine {
             nresp = nresp.max(3);
         }
         for r in 0..nresp {
-            if r > 0 && t.sink.produced >= t.target {
+            if r > 0 && t.sink.produced >= t.target && t.force.boundary == 0 {
                 break;
             }
             let tools = if r + 1 == nresp {
@@ -1761,7 +1761,8 @@ impl Engine {
             let crossing = t.cross_at.is_some();
             self.turn(t)?;
             // A forced compaction needs a second turn (it runs at turn start).
-            if t.sink.produced >= t.target && !t.force.compact && !crossing {
+            if t.sink.produced >= t.target && !t.force.compact && t.force.boundary == 0 && !crossing
+            {
                 return Ok(());
             }
         }
@@ -2458,9 +2459,11 @@ pub fn generate(root: &Path, cfg: &GenConfig) -> Result<Expected> {
             ("2026-11-30", "claude-opus-4-8", true),
         ] {
             let at = day_ms(day);
+            // First, so the sessions that take them (the first few) are not ones whose
+            // forced case (a usage-limit wait) would jump past the boundary.
             if at > first_day * DAY_MS + DAY_MS && at < (first_day + ndays) * DAY_MS {
-                specials.push(at);
-                special_models.push(Some((model, fast)));
+                specials.insert(0, at);
+                special_models.insert(0, Some((model, fast)));
             }
         }
     }
