@@ -10,6 +10,7 @@ mod cli {
     mod generated;
     mod lifecycle;
     mod live;
+    mod pricing;
     mod prune_facts;
     mod reports;
     mod serve;

@@ -596,12 +596,6 @@ fn print_changed(c: &Changed, litellm: Option<&LiteLlmImport>) {
                 "Kept ctm's curated rows where LiteLLM differs (an import never replaces them):"
             );
             for k in &c.kept {
-                let v = |x: &Option<String>| x.clone().unwrap_or_else(|| "none".to_owned());
-                let diffs: Vec<String> = k
-                    .differences
-                    .iter()
-                    .map(|d| format!("{} ctm {}, LiteLLM {}", d.what, v(&d.ctm), v(&d.litellm)))
-                    .collect();
                 println!(
                     "  {}{}: {}",
                     k.model,
@@ -610,7 +604,7 @@ fn print_changed(c: &Changed, litellm: Option<&LiteLlmImport>) {
                     } else {
                         ""
                     },
-                    diffs.join("; ")
+                    kept_summary(&k.differences)
                 );
             }
         }
@@ -634,6 +628,42 @@ fn print_changed(c: &Changed, litellm: Option<&LiteLlmImport>) {
             int(r.unpriced_after)
         );
     }
+}
+
+/// Where a curated row and LiteLLM differ, in a few words: a band's rates as one item,
+/// a fast-mode window or a rate only one side states as one, a rate both state with
+/// both values.
+fn kept_summary(differences: &[KeptDifference]) -> String {
+    let mut items: Vec<String> = Vec::new();
+    let mut bands: Vec<(String, bool, bool)> = Vec::new();
+    for d in differences {
+        if let Some((_, band)) = d.what.split_once(" above ") {
+            let (ctm, theirs) = (d.ctm.is_some(), d.litellm.is_some());
+            match bands.iter_mut().find(|b| b.0 == band) {
+                Some(b) => {
+                    b.1 |= ctm;
+                    b.2 |= theirs;
+                }
+                None => bands.push((band.to_owned(), ctm, theirs)),
+            }
+            continue;
+        }
+        items.push(match (&d.ctm, &d.litellm) {
+            (Some(v), None) => format!("{} {v} only in ctm", d.what),
+            (None, Some(v)) => format!("{} {v} only in LiteLLM", d.what),
+            (Some(a), Some(b)) => format!("{} ctm {a}, LiteLLM {b}", d.what),
+            (None, None) => continue,
+        });
+    }
+    for (band, ctm, theirs) in bands {
+        let who = match (ctm, theirs) {
+            (true, false) => "only in ctm",
+            (false, true) => "only in LiteLLM",
+            _ => "with other rates in each",
+        };
+        items.push(format!("the band above {band} {who}"));
+    }
+    items.join("; ")
 }
 
 fn update(ctx: &Context, from: Option<&str>, json: bool) -> Result<ExitCode> {
@@ -662,6 +692,8 @@ fn update(ctx: &Context, from: Option<&str>, json: bool) -> Result<ExitCode> {
         }
     };
     let mut store = ctx.open_store()?;
+    // History up to date first, so what repricing changes is the user's whole history.
+    ctx.ingest(&mut store)?;
     let tx = store.write()?;
     let old = ctx.prices_in_force(&tx)?;
     let d = diff(&old, &new);
@@ -705,6 +737,7 @@ fn update(ctx: &Context, from: Option<&str>, json: bool) -> Result<ExitCode> {
 fn reset(ctx: &Context, json: bool) -> Result<ExitCode> {
     let new = ctx.prices()?;
     let mut store = ctx.open_store()?;
+    ctx.ingest(&mut store)?;
     let tx = store.write()?;
     if price_table::stored(&tx)?.is_none() {
         drop(tx);
