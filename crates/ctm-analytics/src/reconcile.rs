@@ -59,7 +59,6 @@ pub struct PricingCheck {
 #[derive(Debug, Clone, Default, PartialEq)]
 struct CtmModel {
     cost_usd: f64,
-    responses: u64,
     unpriced: u64,
     tokens: u64,
 }
@@ -121,7 +120,7 @@ fn ctm_models(
     until_ms: Option<i64>,
 ) -> Result<BTreeMap<String, CtmModel>, AnalyticsError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT coalesce(model, 'unknown'), sum(cost_usd), count(*), sum(priced = 0), \
+        "SELECT coalesce(model, 'unknown'), sum(cost_usd), sum(priced = 0), \
          sum(input_tokens + output_tokens + cache_write_5m_tokens + cache_write_1h_tokens + cache_read_tokens) \
          FROM billed_responses WHERE session_id = ?1 AND ts <= ?2 GROUP BY 1 ORDER BY 1",
     )?;
@@ -131,9 +130,8 @@ fn ctm_models(
                 r.get::<_, String>(0)?,
                 CtmModel {
                     cost_usd: r.get(1)?,
-                    responses: r.get::<_, i64>(2)? as u64,
-                    unpriced: r.get::<_, i64>(3)? as u64,
-                    tokens: r.get::<_, i64>(4)? as u64,
+                    unpriced: r.get::<_, i64>(2)? as u64,
+                    tokens: r.get::<_, i64>(3)? as u64,
                 },
             ))
         })?
@@ -356,7 +354,6 @@ mod tests {
     fn mine(cost: f64, unpriced: u64, tokens: u64) -> CtmModel {
         CtmModel {
             cost_usd: cost,
-            responses: 10,
             unpriced,
             tokens,
         }

@@ -60,6 +60,16 @@ const OUTPUT: &str = "output_cost_per_token";
 const CACHE_5M: &str = "cache_creation_input_token_cost";
 const CACHE_1H: &str = "cache_creation_input_token_cost_above_1hr";
 const CACHE_READ: &str = "cache_read_input_token_cost";
+/// Prices of other service tiers (the Batch API, priority, flex, ...): not what a Claude
+/// Code request is billed at.
+const SERVICE_TIERS: [&str; 6] = [
+    "_batches",
+    "_priority",
+    "_flex",
+    "_ultrafast",
+    "_decisions",
+    "_balanced",
+];
 /// LiteLLM's rate fields, longest first so a band suffix is split off the right base.
 const RATE_FIELDS: [(&str, usize); 5] = [
     (CACHE_1H, 3),
@@ -70,8 +80,10 @@ const RATE_FIELDS: [(&str, usize); 5] = [
 ];
 
 /// Parses a LiteLLM price file. Every price of an entry that is read is checked like a
-/// table's (finite, not negative, below the ceilings); a price field ctm does not know
-/// on such an entry is refused rather than ignored, since it could not be billed right.
+/// table's (finite, not negative, below the ceilings); an unknown variant of a token
+/// rate on such an entry (a 12-hour cache write, a band ctm cannot read) is refused
+/// rather than ignored, since it could not be billed right. Other service tiers' prices
+/// are ignored: Claude Code is billed at the standard tier.
 pub fn read_litellm(text: &str) -> Result<Imported, PricingError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root: Value = serde_json::from_str(text).map_err(|e| PricingError::NotLiteLlm {
@@ -187,8 +199,8 @@ fn entry_row(
     let mut us = None;
     let mut search = None;
     for (field, v) in e {
-        if field.ends_with("_batches") {
-            continue; // Batch API prices: Claude Code does not use it.
+        if SERVICE_TIERS.iter().any(|t| field.ends_with(t)) {
+            continue; // Claude Code bills at the standard tier (fast mode is below).
         }
         if field == "provider_specific_entry" {
             let Value::Object(p) = v else {
@@ -223,22 +235,22 @@ fn entry_row(
             .iter()
             .find_map(|&(base, i)| field.strip_prefix(base).map(|rest| (i, rest)))
         else {
-            if field.contains("cost") {
-                return Err(err(format!(
-                    "unknown price field {field:?}: ctm cannot tell how to bill it"
-                )));
-            }
-            continue; // capabilities, limits, documentation links
+            // Capabilities, limits, links, and prices of what a Claude Code request does
+            // not buy per token (images, audio, tool sessions).
+            continue;
+        };
+        let band = |unit: &str, scale: u64| {
+            rest.strip_prefix("_above_")
+                .and_then(|r| r.strip_suffix(unit))
+                .and_then(|k| k.parse::<u64>().ok())
+                .filter(|k| *k > 0)
+                .and_then(|k| k.checked_mul(scale))
         };
         let threshold = match rest {
             "" => 0,
-            _ => match rest
-                .strip_prefix("_above_")
-                .and_then(|r| r.strip_suffix("k_tokens"))
-                .and_then(|k| k.parse::<u64>().ok())
-            {
-                Some(k) if k > 0 => k * 1000,
-                _ => {
+            _ => match band("k_tokens", 1_000).or_else(|| band("m_tokens", 1_000_000)) {
+                Some(t) => t,
+                None => {
                     return Err(err(format!(
                         "unknown price field {field:?}: ctm cannot tell how to bill it"
                     )))
@@ -484,12 +496,19 @@ mod tests {
         let e = err(r#""input_cost_per_token": "3e-6", "output_cost_per_token": 1e-5"#);
         assert!(e.contains("must be a number"), "{e}");
         let e = err(
-            r#""input_cost_per_token": 3e-6, "output_cost_per_token": 1e-5, "input_cost_per_token_priority": 6e-6"#,
+            r#""input_cost_per_token": 3e-6, "output_cost_per_token": 1e-5, "cache_creation_input_token_cost_above_12hr": 6e-6"#,
         );
         assert!(
             e.contains("claude-x-9") && e.contains("unknown price field"),
             "{e}"
         );
+        // Other service tiers are not what Claude Code is billed at; a band in millions reads.
+        let i = read_litellm(&entry(
+            r#""input_cost_per_token": 3e-6, "output_cost_per_token": 1.5e-5, "input_cost_per_token_priority": 6e-6, "output_cost_per_token_flex": 1e-6, "input_cost_per_token_above_1m_tokens": 6e-6, "output_cost_per_token_above_1m_tokens": 3e-5"#,
+        ))
+        .unwrap();
+        assert_eq!(i.models[0].rates.input, 3.0);
+        assert_eq!(i.models[0].bands[0].above_prompt_tokens, 1_000_000);
         let e = err(r#""input_cost_per_token": 3e-6"#);
         assert!(e.contains("output_cost_per_token"), "{e}");
         let e = err(

@@ -236,7 +236,7 @@ pub(crate) fn apply_overrides(
             .and_then(|id| t.models.iter().position(|m| m.id == id))
             .or_else(|| added.iter().find(|(n, _)| *n == normalized).map(|a| a.1));
         match row {
-            Some(row) => patch.apply(&mut t.models[row], &path)?,
+            Some(row) => patch.apply(&mut t.models[row]),
             None => {
                 if normalized.is_empty() {
                     return Err(PricingError::InvalidValue {
@@ -451,7 +451,7 @@ impl ModelPatch {
 
     /// Replaces only the fields given; aliases are added; a list given (`dated`, `bands`,
     /// `fast`) replaces the row's whole list (`[]` removes it).
-    fn apply(self, m: &mut ModelPrice, _path: &str) -> Result<(), PricingError> {
+    fn apply(self, m: &mut ModelPrice) {
         if let Some(aliases) = self.aliases {
             m.aliases.extend(aliases);
         }
@@ -480,7 +480,6 @@ impl ModelPatch {
         if self.note.is_some() {
             m.note = self.note;
         }
-        Ok(())
     }
 }
 

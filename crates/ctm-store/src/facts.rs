@@ -22,6 +22,8 @@ pub struct Pricing {
     pub priced: bool,
     pub price_model: Option<String>,
     pub price_version: String,
+    /// Billed at a prompt-length band's rates (the column's name predates bands other
+    /// than the 200K long-context one).
     pub long_context: bool,
     pub multiplier: f64,
     pub cache_savings_usd: f64,

@@ -781,7 +781,7 @@ fn a_bad_table_changes_nothing_and_exits_2() {
         (
             "unknown.json",
             entry(
-                r#""input_cost_per_token": 1e-6, "output_cost_per_token": 1e-5, "input_cost_per_token_priority": 2e-6"#,
+                r#""input_cost_per_token": 1e-6, "output_cost_per_token": 1e-5, "input_cost_per_token_cache_hit": 2e-6"#,
             ),
             "unknown price field",
         ),
