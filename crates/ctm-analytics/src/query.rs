@@ -30,6 +30,22 @@ impl Filter {
         self.project.is_none() && self.model.is_none()
     }
 
+    /// " matching --project X --model Y", or nothing without filters.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = &self.project {
+            parts.push(format!("--project {p}"));
+        }
+        if let Some(m) = &self.model {
+            parts.push(format!("--model {m}"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" matching {}", parts.join(" "))
+        }
+    }
+
     pub fn matches(&self, f: &FactRow) -> bool {
         contains(f.project_path.as_deref(), self.project.as_deref())
             && contains(f.model.as_deref(), self.model.as_deref())
@@ -146,26 +162,57 @@ pub fn parse_date(s: &str) -> Option<Date> {
     normalized.parse().ok()
 }
 
+/// When the latest billed response happened (UTC epoch ms), if the store holds any: what
+/// a report with no rows names as the last usage.
+pub fn last_response_ms(conn: &Connection) -> Result<Option<i64>, AnalyticsError> {
+    Ok(conn
+        .prepare_cached("SELECT max(ts) FROM billed_responses")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// The billed facts the query selects (its days, its filters), oldest first.
 pub fn facts(conn: &Connection, q: &ReportQuery) -> Result<Vec<FactRow>, AnalyticsError> {
     let (lo, hi) = q.bounds()?;
-    if q.filter.is_empty() {
+    facts_between(conn, &q.filter, lo, hi)
+}
+
+/// The billed facts with `lo <= ts < hi` (UTC epoch ms) that `filter` keeps, oldest first.
+pub fn facts_between(
+    conn: &Connection,
+    filter: &Filter,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<FactRow>, AnalyticsError> {
+    if filter.is_empty() {
         return Ok(derive::facts_between(conn, lo, hi)?);
     }
-    // Each distinct project path and model is matched once: a history has a few dozen
-    // of them across its hundreds of thousands of facts.
+    Ok(derive::facts_between_where(conn, lo, hi, keep(filter))?)
+}
+
+/// [`facts`], handed to `visit` one at a time: memory stays flat whatever the range.
+pub fn for_each_fact<E>(
+    conn: &Connection,
+    q: &ReportQuery,
+    visit: impl FnMut(FactRow) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<AnalyticsError> + From<rusqlite::Error>,
+{
+    let (lo, hi) = q.bounds()?;
+    derive::for_each_fact_between(conn, lo, hi, keep(&q.filter), visit)
+}
+
+/// The filter as the fact readers take it. Each distinct project path and model is
+/// matched once: a history has a few dozen of them across its hundreds of thousands of
+/// facts.
+fn keep(filter: &Filter) -> impl FnMut(Option<&str>, Option<&str>) -> bool + Clone + Send + Sync {
     let mut projects = HashMap::new();
     let mut models = HashMap::new();
-    let (project_needle, model_needle) = (q.filter.project.as_deref(), q.filter.model.as_deref());
-    Ok(derive::facts_between_where(
-        conn,
-        lo,
-        hi,
-        move |project, model| {
-            contains_memo(&mut projects, project, project_needle)
-                && contains_memo(&mut models, model, model_needle)
-        },
-    )?)
+    let (project_needle, model_needle) = (filter.project.clone(), filter.model.clone());
+    move |project, model| {
+        contains_memo(&mut projects, project, project_needle.as_deref())
+            && contains_memo(&mut models, model, model_needle.as_deref())
+    }
 }
 
 /// [`contains`], remembering its answer for each value.

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use ctm_ingest::{ingest, IngestReport};
 use ctm_pricing::PriceTable;
 use ctm_source::{RootCandidates, RootsFrom};
-use ctm_store::{OpenOptions, Store};
+use ctm_store::{OpenOptions, OwnerRule, Store};
 
 use crate::cli::Global;
 use crate::progress::Bar;
@@ -18,11 +18,18 @@ const PROGRESS_THRESHOLD: u64 = 64 << 20;
 
 pub struct Context {
     pub db_path: PathBuf,
+    /// The rule the store must meet: private at the default location, not writable by
+    /// others when `--db` or `CTM_DB` names it (see `ctm_store::ownership`).
+    pub db_owner: OwnerRule,
     pub roots: RootCandidates,
     pub config_path: PathBuf,
     pub no_ingest: bool,
     /// How long to wait for another writer (`--busy-timeout`, `CTM_BUSY_TIMEOUT_MS`).
     pub busy_timeout: std::time::Duration,
+    /// The store and the config file were named (`--db`/`CTM_DB`, `--config`/`CTM_CONFIG`),
+    /// not the defaults: what `statusline --install` keeps in the command it installs.
+    pub db_given: bool,
+    pub config_given: bool,
 }
 
 impl Context {
@@ -34,13 +41,16 @@ impl Context {
                 .filter(|p| p.is_absolute())
                 .or_else(|| home.as_ref().map(|h| h.join(fallback)))
         };
-        let db_path = match &global.db {
-            Some(p) => p.clone(),
-            None => xdg("XDG_DATA_HOME", ".local/share")
-                .context(
-                    "cannot find a place for the store: set HOME, XDG_DATA_HOME, CTM_DB or --db",
-                )?
-                .join("ctm/ctm.db"),
+        let (db_path, db_owner) = match &global.db {
+            Some(p) => (p.clone(), OwnerRule::Named),
+            None => (
+                xdg("XDG_DATA_HOME", ".local/share")
+                    .context(
+                        "cannot find a place for the store: set HOME, XDG_DATA_HOME, CTM_DB or --db",
+                    )?
+                    .join("ctm/ctm.db"),
+                OwnerRule::Private,
+            ),
         };
         let config_path = match &global.config {
             Some(p) => p.clone(),
@@ -58,10 +68,13 @@ impl Context {
         );
         Ok(Context {
             db_path,
+            db_owner,
             roots,
             config_path,
             no_ingest: global.no_ingest,
             busy_timeout: std::time::Duration::from_millis(global.busy_timeout_ms),
+            db_given: global.db.is_some(),
+            config_given: global.config.is_some(),
         })
     }
 
@@ -69,16 +82,28 @@ impl Context {
         self.open_store_with(&self.open_options())
     }
 
-    /// How every command opens the store: the latest schema, this run's busy timeout.
+    /// How every command opens the store: the latest schema, this run's busy timeout,
+    /// the ownership rule of where the path came from.
     pub fn open_options(&self) -> OpenOptions {
         OpenOptions {
             busy_timeout: self.busy_timeout,
+            owner: self.db_owner,
             ..OpenOptions::default()
         }
     }
 
+    /// A failure as it concerns this run's store: a raw SQLite failure becomes the
+    /// store's one line naming the file and what to do.
+    pub fn explain(&self, e: anyhow::Error) -> anyhow::Error {
+        crate::errors::explain_store(e, &self.db_path, self.busy_timeout)
+    }
+
     pub fn open_store_with(&self, opts: &OpenOptions) -> Result<Store> {
         Ok(Store::open(&self.db_path, opts)?)
+    }
+
+    fn open_store_with_path(&self, path: &Path) -> Result<Store> {
+        Ok(Store::open(path, &self.open_options())?)
     }
 
     /// The config file's text, if there is one.
@@ -128,6 +153,14 @@ impl Context {
         roots
     }
 
+    /// [`Context::no_data_message`] when there is no store either (none is created).
+    pub fn no_data_message_without_store(&self) -> String {
+        self.no_data_message().replace(
+            "; the store's history is still shown.",
+            "; no store was created.",
+        )
+    }
+
     pub fn no_data_message(&self) -> String {
         let looked: Vec<String> = self.roots.paths.iter().map(|p| tilde(p)).collect();
         let from = match self.roots.from {
@@ -142,11 +175,37 @@ impl Context {
         )
     }
 
-    /// The store, brought up to date (unless --no-ingest), for a report to read. When
-    /// many sessions of one model disagree with Claude Code's own cost, says so on stderr.
-    pub fn report_store(&self) -> Result<Store> {
-        let mut store = self.open_store()?;
-        self.ingest(&mut store)?;
+    /// The store, brought up to date, for a report to read; with --no-ingest the store
+    /// as it is, opened read-only (so a read-only store, or one in a folder where SQLite
+    /// cannot create its side files, still answers). A report never creates the store as
+    /// a side effect: with no store yet and nothing to ingest (no Claude Code data, or
+    /// --no-ingest), it reads an empty store in a private temporary folder that is gone
+    /// when the report ends. When many sessions of one model disagree with Claude Code's own
+    /// cost, says so on stderr.
+    pub fn report_store(&self) -> Result<ReportStore> {
+        if !self.db_path.exists() {
+            if self.no_ingest {
+                eprintln!(
+                    "ctm: there is no store at {} yet (--no-ingest reads the store as it is)",
+                    tilde(&self.db_path)
+                );
+                return ReportStore::empty(self);
+            }
+            if ctm_source::existing(&self.roots).is_empty() {
+                eprintln!("{}", self.no_data_message_without_store());
+                return ReportStore::empty(self);
+            }
+        }
+        let store = if self.no_ingest {
+            self.open_store_with(&OpenOptions {
+                read_only: true,
+                ..self.open_options()
+            })?
+        } else {
+            let mut store = self.open_store()?;
+            self.ingest_now(&mut store)?;
+            store
+        };
         // A hint must never cost a report its answer.
         if let Ok(Some(h)) = ctm_analytics::drift_hint(store.conn()) {
             eprintln!(
@@ -155,7 +214,10 @@ impl Context {
                 h.disagreeing, h.sessions, h.model
             );
         }
-        Ok(store)
+        Ok(ReportStore {
+            store,
+            temporary: None,
+        })
     }
 
     /// Brings the store up to date before a report, unless --no-ingest.
@@ -183,6 +245,56 @@ impl Context {
             eprintln!("ctm: warning: could not read {}: {}", p.path, p.reason);
         }
         Ok(report)
+    }
+}
+
+/// The store a report reads: the user's, or an empty one that is deleted with it.
+pub struct ReportStore {
+    store: Store,
+    temporary: Option<PathBuf>,
+}
+
+impl ReportStore {
+    fn empty(ctx: &Context) -> Result<ReportStore> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!("ctm-empty-{}-{nanos}", std::process::id()));
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let store = ctx.open_store_with_path(&dir.join("empty.db"));
+        match store {
+            Ok(store) => Ok(ReportStore {
+                store,
+                temporary: Some(dir),
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for ReportStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for ReportStore {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+impl Drop for ReportStore {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.temporary {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -1,8 +1,10 @@
-//! `ctm`: parse, dispatch, and turn every failure into one line and an exit code.
+//! `ctm`: parse, dispatch, and turn every failure into one line and an exit code (see
+//! [`errors`]).
 
 mod cli;
 mod commands;
 mod context;
+mod errors;
 mod fetch;
 mod output;
 mod progress;
@@ -10,10 +12,8 @@ mod progress;
 use std::io::ErrorKind;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -24,13 +24,8 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            let msg = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
-            eprintln!("ctm: error: {}", msg.replace('\n', " "));
-            ExitCode::from(2)
+            errors::print(&e);
+            errors::exit_code(&e)
         }
     }
 }

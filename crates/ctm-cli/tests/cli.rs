@@ -5,16 +5,22 @@ mod cli {
     pub mod support;
 
     mod bad_input;
+    mod burn;
     mod core;
     mod crash_and_concurrency;
     mod generated;
+    mod hostile;
     mod lifecycle;
     mod live;
+    mod pipes;
     mod pricing;
     mod prune_facts;
     mod reports;
     mod serve;
     mod serve_browser;
+    mod setup;
     mod snapshots_cmd;
     mod statusline;
+    mod store_errors;
+    mod web_hardening;
 }

@@ -295,6 +295,44 @@ impl<'a, 't> FactWriter<'a, 't> {
     }
 }
 
+/// Deletes the facts (and limit notices) whose time is outside years 0000-9999
+/// ([`ctm_model::utc::is_fact_time`]), which ctm before schema version 13 accepted: no
+/// text column can hold their time, so every report of such a store failed. The parser
+/// skips such lines now (`timestamp_out_of_range`), so they were never usage. Sessions
+/// left without a fact lose their derived rows; the replay choice of their message ids
+/// is settled again; the rebuild that ends a migration does the rest.
+pub fn drop_facts_outside_years(tx: &Transaction) -> Result<(), StoreError> {
+    const OUTSIDE: &str = "(ts < ?1 OR ts >= ?2)";
+    let range = [ctm_model::utc::EARLIEST_MS, ctm_model::utc::FACTS_END_MS];
+    let messages: Vec<String> = tx
+        .prepare(&format!(
+            "SELECT DISTINCT message_id FROM responses WHERE {OUTSIDE} AND message_id IS NOT NULL"
+        ))?
+        .query_map(range, |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for table in ["claude_sessions", "session_models"] {
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE session_id IN \
+                 (SELECT session_id FROM responses WHERE {OUTSIDE}) \
+                 AND session_id NOT IN \
+                 (SELECT session_id FROM responses WHERE NOT {OUTSIDE} AND session_id IS NOT NULL)"
+            ),
+            range,
+        )?;
+    }
+    let dropped = tx.execute(&format!("DELETE FROM responses WHERE {OUTSIDE}"), range)?;
+    tx.execute(&format!("DELETE FROM limit_notices WHERE {OUTSIDE}"), range)?;
+    if dropped > 0 {
+        let mut writer = FactWriter::new(tx)?;
+        for id in &messages {
+            writer.settle_replays(id)?;
+        }
+        writer.finish()?;
+    }
+    Ok(())
+}
+
 /// As stored in `responses.origin` (a reference to a static, so it binds as a parameter).
 fn origin_name(o: Origin) -> &'static &'static str {
     match o {

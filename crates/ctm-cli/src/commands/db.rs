@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::DbCommand;
 use crate::context::{tilde, Context};
-use crate::output::{int, print_json};
+use crate::output::{int, print_json, say};
 
 pub fn run(ctx: &Context, cmd: &DbCommand) -> Result<ExitCode> {
     match cmd {
@@ -54,9 +54,11 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
             ctx.db_path.display()
         );
     }
-    // Inspect as it is: a store from an older ctm is reported, not migrated.
+    // Inspect as it is: a store from an older ctm is reported, not migrated, and a store
+    // that cannot be written is read.
     let store = ctx.open_store_with(&OpenOptions {
         target_version: 0,
+        read_only: true,
         ..ctx.open_options()
     })?;
     let c = store.conn();
@@ -79,47 +81,52 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
         responses: count("SELECT count(*) FROM billed_responses")?,
         sidechain_replays: count("SELECT count(*) FROM responses WHERE replay_of IS NOT NULL")?,
         sessions: count("SELECT count(DISTINCT session_id) FROM billed_responses")?,
-        first_response: first.map(derive::iso),
-        last_response: last.map(derive::iso),
+        first_response: first.map(ctm_model::utc::format),
+        last_response: last.map(ctm_model::utc::format),
         files_tracked: count("SELECT count(*) FROM file_cursors")?,
         files_gone: count("SELECT count(*) FROM file_cursors WHERE missing_since IS NOT NULL")?,
         last_sync_time: config::get(c, "last_sync_time")?.filter(|v| !v.is_empty()),
         timezone: config::get(c, "timezone")?,
-        facts_pruned_before: ctm_store::retention::facts_horizon(c)?.map(derive::iso),
+        facts_pruned_before: ctm_store::retention::facts_horizon(c)?.map(ctm_model::utc::format),
     };
     if json {
         print_json(&s)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("store:       {}", tilde(&ctx.db_path));
-    println!(
+    say(format_args!("store:       {}", tilde(&ctx.db_path)))?;
+    say(format_args!(
         "schema:      version {} (this ctm writes {})",
         s.schema_version, s.latest_schema_version
-    );
-    println!("size:        {} bytes", int(s.size_bytes));
-    println!(
+    ))?;
+    say(format_args!("size:        {} bytes", int(s.size_bytes)))?;
+    say(format_args!(
         "responses:   {} billed ({} sidechain replays kept, not billed) in {} sessions",
         int(s.responses),
         int(s.sidechain_replays),
         int(s.sessions)
-    );
-    println!(
+    ))?;
+    say(format_args!(
         "history:     {} .. {}",
         s.first_response.as_deref().unwrap_or("-"),
         s.last_response.as_deref().unwrap_or("-")
-    );
-    println!(
+    ))?;
+    say(format_args!(
         "transcripts: {} tracked, {} gone from disk (their responses are kept)",
         int(s.files_tracked),
         int(s.files_gone)
-    );
-    println!(
+    ))?;
+    say(format_args!(
         "last sync:   {}",
         s.last_sync_time.as_deref().unwrap_or("never")
-    );
-    println!("daily zone:  {}", s.timezone.as_deref().unwrap_or("UTC"));
+    ))?;
+    say(format_args!(
+        "daily zone:  {}",
+        s.timezone.as_deref().unwrap_or("UTC")
+    ))?;
     if let Some(h) = &s.facts_pruned_before {
-        println!("pruned:      responses before {h} (their days, sessions and blocks are kept)");
+        say(format_args!(
+            "pruned:      responses before {h} (their days, sessions and blocks are kept)"
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -127,10 +134,10 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
 fn migrate_to(ctx: &Context, to: Option<u32>) -> Result<ExitCode> {
     let target = to.unwrap_or(ctm_store::SCHEMA_VERSION);
     if target == 0 || target > ctm_store::SCHEMA_VERSION {
-        bail!(
+        return Err(crate::errors::usage(format!(
             "--to {target} is not a schema version; this ctm knows 1 to {}",
             ctm_store::SCHEMA_VERSION
-        );
+        )));
     }
     let store = ctx.open_store_with(&OpenOptions {
         target_version: target,
@@ -141,16 +148,18 @@ fn migrate_to(ctx: &Context, to: Option<u32>) -> Result<ExitCode> {
         if now > target {
             bail!("the store is at schema version {now}, above {target}; ctm never downgrades a store");
         }
-        println!("The store is at schema version {now}; nothing to do.");
+        say(format_args!(
+            "The store is at schema version {now}; nothing to do."
+        ))?;
     } else {
         let names: std::collections::HashMap<u32, &str> = migrate::known().into_iter().collect();
         for v in &store.migrated {
-            println!(
+            say(format_args!(
                 "applied migration {v}: {}",
                 names.get(v).copied().unwrap_or("")
-            );
+            ))?;
         }
-        println!("The store is at schema version {now}.");
+        say(format_args!("The store is at schema version {now}."))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -161,44 +170,80 @@ fn reprice(ctx: &Context) -> Result<ExitCode> {
     let prices = ctx.prices_in_force(&tx)?;
     let r = ctm_ingest::reprice(&tx, &prices)?;
     tx.commit()?;
-    println!(
+    say(format_args!(
         "Repriced {} responses with price table {}: {} changed ({} in cost).",
         int(r.responses),
         prices.version(),
         int(r.rows_changed),
         int(r.cost_changed)
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn check(ctx: &Context) -> Result<ExitCode> {
     let store = ctx.open_store()?;
     let c = store.conn();
-    let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    let fk: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-        r.get(0)
-    })?;
+    // The check itself may stop at a page it cannot read: that is its last finding.
+    let mut integrity: Vec<String> = Vec::new();
+    let mut stmt = c.prepare("PRAGMA integrity_check")?;
+    let mut rows = stmt.query([])?;
+    loop {
+        match rows.next() {
+            Ok(Some(r)) => integrity.push(r.get(0)?),
+            Ok(None) => break,
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+                ) =>
+            {
+                integrity.push(format!("SQLite stopped reading: {e}"));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(rows);
+    drop(stmt);
+    let damaged = integrity != ["ok"];
     let mut problems = Vec::new();
-    if integrity != "ok" {
-        problems.push(format!("integrity check: {integrity}"));
-    }
-    if fk > 0 {
-        problems.push(format!("{fk} foreign key violations"));
-    }
-    problems.extend(derive::check(c)?);
-    if problems.is_empty() {
-        println!(
-            "ok: integrity check passed, foreign keys hold, every derived table matches the facts"
+    if damaged {
+        problems.extend(
+            integrity
+                .iter()
+                .map(|p| format!("integrity check: {}", p.replace('\n', " "))),
         );
+    } else {
+        // A damaged file may fail any read: the rest is checked on a whole one.
+        let fk: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })?;
+        if fk > 0 {
+            problems.push(format!("{fk} foreign key violations"));
+        }
+        problems.extend(derive::check(c)?);
+    }
+    if problems.is_empty() {
+        say(format_args!(
+            "ok: integrity check passed, foreign keys hold, every derived table matches the facts"
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     for p in &problems {
-        println!("{p}");
+        say(format_args!("{p}"))?;
     }
-    println!(
-        "{} problems; `ctm db rebuild` recomputes the derived tables from the facts",
-        problems.len()
-    );
+    if damaged {
+        say(format_args!(
+            "{} problems: the file itself is damaged, which `ctm db rebuild` cannot repair (it \
+             recomputes only the derived tables); restore a backup with `ctm db restore FILE`",
+            problems.len()
+        ))?;
+    } else {
+        say(format_args!(
+            "{} problems; `ctm db rebuild` recomputes the derived tables from the facts",
+            problems.len()
+        ))?;
+    }
     Ok(ExitCode::from(1))
 }
 
@@ -207,7 +252,7 @@ fn rebuild(ctx: &Context) -> Result<ExitCode> {
     let tx = store.write()?;
     derive::rebuild_all(&tx)?;
     tx.commit()?;
-    println!("Rebuilt every derived table from the facts.");
+    say(format_args!("Rebuilt every derived table from the facts."))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -218,17 +263,19 @@ fn backup(ctx: &Context, file: &std::path::Path, force: bool) -> Result<ExitCode
             ctx.db_path.display()
         );
     }
+    // Copied as it is, also from a store that cannot be written.
     let store = ctx.open_store_with(&OpenOptions {
         target_version: 0,
+        read_only: true,
         ..ctx.open_options()
     })?;
     let size = copies::backup(&store, file, force)?;
-    println!(
+    say(format_args!(
         "Backed up {} to {} ({} bytes).",
         tilde(&ctx.db_path),
         tilde(file),
         int(size)
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -243,13 +290,16 @@ fn restore(ctx: &Context, file: &std::path::Path) -> Result<ExitCode> {
             ctm_store::SCHEMA_VERSION
         )
     };
-    println!(
+    say(format_args!(
         "Restored {} from {} ({schema}).",
         tilde(&ctx.db_path),
         tilde(file)
-    );
+    ))?;
     if let Some(previous) = &done.previous {
-        println!("The replaced store is kept as {}.", tilde(previous));
+        say(format_args!(
+            "The replaced store is kept as {}.",
+            tilde(previous)
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -270,7 +320,9 @@ fn prune(
             let first_kept = today
                 .checked_sub(jiff::Span::new().days(i64::from(days)))
                 .map_err(|_| {
-                    anyhow::anyhow!("--facts-older-than {days} reaches before year -9999")
+                    crate::errors::usage(format!(
+                        "--facts-older-than {days} reaches before year -9999"
+                    ))
                 })?;
             Some(ctm_store::retention::prune_facts(&tx, first_kept, dry_run)?)
         }
@@ -286,30 +338,30 @@ fn prune(
         return Ok(ExitCode::SUCCESS);
     }
     let verb = if dry_run { "Would drop" } else { "Dropped" };
-    println!(
+    say(format_args!(
         "{verb} {} stats-cache snapshots older than {} days ({} model rows) and {} export records older than {} days.",
         int(p.snapshots),
         p.retention_days,
         int(p.model_usage_logs),
         int(p.export_history),
         ctm_store::retention::EXPORT_HISTORY_DAYS
-    );
+    ))?;
     match &facts {
-        None => println!("Daily aggregates and responses are kept."),
+        None => say(format_args!("Daily aggregates and responses are kept."))?,
         Some(f) => {
             let verb = if dry_run { "Would delete" } else { "Deleted" };
-            println!(
+            say(format_args!(
                 "{verb} {} responses from before {} ({}); {} days and {} sessions before then are kept as history.",
                 int(f.responses),
                 f.first_day_kept,
                 f.timezone,
                 int(f.days_kept),
                 int(f.sessions_kept)
-            );
-            println!(
+            ))?;
+            say(format_args!(
                 "Daily aggregates are kept; reports that need single responses (other zones, --project, --model, sessions, blocks) start on {}.",
                 f.first_day_kept
-            );
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)

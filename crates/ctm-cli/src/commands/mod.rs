@@ -16,6 +16,7 @@ mod pricing;
 mod project;
 mod serve;
 mod session;
+mod setup;
 mod snapshot;
 mod statusline;
 mod top;
@@ -23,39 +24,48 @@ mod trend;
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use ctm_analytics::{Filter, Order, ReportQuery, Zone};
 use jiff::civil::Date;
 use jiff::Timestamp;
 
 use crate::cli::{Cli, Command, DailyArgs, OrderArg, ReportArgs};
-use crate::context::Context;
+use crate::context::{tilde, Context};
+use crate::errors::usage;
+use crate::output::{self, Csv, Format, Out};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    output::set_color(cli.global.color_choice());
     let ctx = Context::new(&cli.global)?;
-    match cli.command {
-        None => daily::run(&ctx, &DailyArgs::default()),
-        Some(Command::Daily(args)) => daily::run(&ctx, &args),
-        Some(Command::Ingest(args)) => ingest::run(&ctx, &args),
-        Some(Command::Pricing(args)) => pricing::run(&ctx, &args),
-        Some(Command::Db(args)) => db::run(&ctx, &args.command),
-        Some(Command::Weekly(args)) => periods::run_weekly(&ctx, &args),
-        Some(Command::Monthly(args)) => periods::run_monthly(&ctx, &args),
-        Some(Command::Session(args)) => session::run(&ctx, &args),
-        Some(Command::Project(args)) => project::run(&ctx, &args),
-        Some(Command::Models(args)) => models::run(&ctx, &args),
-        Some(Command::Hourly(args)) => hourly::run(&ctx, &args),
-        Some(Command::Top(args)) => top::run(&ctx, &args),
-        Some(Command::Trend(args)) => trend::run(&ctx, &args),
-        Some(Command::Cache(args)) => cache::run(&ctx, &args),
-        Some(Command::Blocks(args)) => blocks::run(&ctx, &args),
-        Some(Command::Config(args)) => config::run(&ctx, &args.command),
-        Some(Command::Export(args)) => export::run(&ctx, &args),
-        Some(Command::Snapshot(args)) => snapshot::run_snapshot(&ctx, &args),
-        Some(Command::Stats(args)) => snapshot::run_stats(&ctx, &args),
-        Some(Command::Live(args)) => live::run(&ctx, &args),
-        Some(Command::Statusline(args)) => statusline::run(&ctx, &args),
-        Some(Command::Serve(args)) => serve::run(&ctx, &args),
+    dispatch(&ctx, cli.command).map_err(|e| ctx.explain(e))
+}
+
+fn dispatch(ctx: &Context, command: Option<Command>) -> Result<ExitCode> {
+    match command {
+        None => daily::run(ctx, &DailyArgs::default()),
+        Some(Command::Daily(args)) => daily::run(ctx, &args),
+        Some(Command::Ingest(args)) => ingest::run(ctx, &args),
+        Some(Command::Pricing(args)) => pricing::run(ctx, &args),
+        Some(Command::Db(args)) => db::run(ctx, &args.command),
+        Some(Command::Weekly(args)) => periods::run_weekly(ctx, &args),
+        Some(Command::Monthly(args)) => periods::run_monthly(ctx, &args),
+        Some(Command::Session(args)) => session::run(ctx, &args),
+        Some(Command::Project(args)) => project::run(ctx, &args),
+        Some(Command::Models(args)) => models::run(ctx, &args),
+        Some(Command::Hourly(args)) => hourly::run(ctx, &args),
+        Some(Command::Top(args)) => top::run(ctx, &args),
+        Some(Command::Trend(args)) => trend::run(ctx, &args),
+        Some(Command::Cache(args)) => cache::run(ctx, &args),
+        Some(Command::Blocks(args)) => blocks::run(ctx, &args),
+        Some(Command::Config(args)) => config::run(ctx, &args.command),
+        Some(Command::Export(args)) => export::run(ctx, &args),
+        Some(Command::Snapshot(args)) => snapshot::run_snapshot(ctx, &args),
+        Some(Command::Stats(args)) => snapshot::run_stats(ctx, &args),
+        Some(Command::Live(args)) => live::run(ctx, &args),
+        Some(Command::Statusline(args)) => statusline::run(ctx, &args),
+        Some(Command::Serve(args)) => serve::run(ctx, &args),
+        Some(Command::Completions(args)) => setup::completions(&args),
+        Some(Command::Man(args)) => setup::man(&args),
     }
 }
 
@@ -106,7 +116,7 @@ impl ReportOptions {
     }
 
     pub fn from_args(a: &ReportArgs) -> Result<ReportOptions> {
-        let zone = Zone::resolve(a.timezone.as_deref()).map_err(anyhow::Error::msg)?;
+        let zone = Zone::resolve(a.timezone.as_deref()).map_err(usage)?;
         let since = a
             .since
             .as_deref()
@@ -119,7 +129,7 @@ impl ReportOptions {
             .transpose()?;
         if let (Some(s), Some(u)) = (since, until) {
             if s > u {
-                bail!("--since {s} is after --until {u}");
+                return Err(usage(format!("--since {s} is after --until {u}")));
             }
         }
         Ok(ReportOptions {
@@ -145,7 +155,9 @@ pub(crate) fn now() -> Result<Timestamp> {
 fn fixed_now() -> Result<Option<Timestamp>> {
     match std::env::var("CTM_NOW") {
         Ok(s) if !s.is_empty() => s.parse().map(Some).map_err(|_| {
-            anyhow::anyhow!("CTM_NOW {s:?} is not an RFC 3339 time such as 2026-02-12T15:00:00Z")
+            usage(format!(
+                "CTM_NOW {s:?} is not an RFC 3339 time such as 2026-02-12T15:00:00Z"
+            ))
         }),
         _ => Ok(None),
     }
@@ -153,24 +165,72 @@ fn fixed_now() -> Result<Option<Timestamp>> {
 
 /// YYYY-MM-DD or YYYYMMDD (ccusage's form).
 fn parse_date(flag: &str, s: &str) -> Result<Date> {
-    ctm_analytics::parse_date(s)
-        .ok_or_else(|| anyhow::anyhow!("{flag} {s:?} is not a date; use YYYY-MM-DD or YYYYMMDD"))
+    ctm_analytics::parse_date(s).ok_or_else(|| {
+        usage(format!(
+            "{flag} {s:?} is not a date; use YYYY-MM-DD or YYYYMMDD"
+        ))
+    })
 }
 
-/// Prints a report value as its options ask: JSON, CSV, or a table (compact when narrow).
+/// Prints a report value as its options ask: JSON, CSV, or a table, through the one
+/// output path.
 fn render<R: serde::Serialize>(
     args: &ReportArgs,
     report: &R,
-    csv: impl FnOnce(&R) -> Result<()>,
-    table: impl FnOnce(&R, bool) -> Result<()>,
+    csv: impl FnOnce(&R, &mut Csv) -> std::io::Result<()>,
+    table: impl FnOnce(&R, &mut Out) -> Result<()>,
 ) -> Result<ExitCode> {
-    use crate::output::{self, Format, NARROW};
+    let mut out = output::out();
     match Format::of(args.json, args.csv) {
-        Format::Json => output::print_json(report)?,
-        Format::Csv => csv(report)?,
-        Format::Table => table(report, output::width() < NARROW)?,
+        Format::Json => out.json(report)?,
+        Format::Csv => {
+            let mut w = out.csv();
+            csv(report, &mut w)?;
+            w.finish()?;
+        }
+        Format::Table => table(report, &mut out)?,
     }
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a report has no rows, in one line: no Claude Code data where ctm looked, or
+/// nothing in the range and filters asked, with the day of the last usage.
+pub fn nothing_to_show(
+    ctx: &Context,
+    store: &ctm_store::Store,
+    opts: &ReportOptions,
+) -> Result<String> {
+    let Some(last_ms) = ctm_analytics::query::last_response_ms(store.conn())? else {
+        if ctm_source::existing(&ctx.roots).is_empty() {
+            let looked: Vec<String> = ctx.roots.paths.iter().map(|p| tilde(p)).collect();
+            return Ok(format!(
+                "No usage: no Claude Code data found (looked in {}). Point ctm at the folder that \
+                 holds projects/ with --claude-dir DIR or CLAUDE_CONFIG_DIR=DIR.",
+                if looked.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    looked.join(", ")
+                }
+            ));
+        }
+        return Ok("No usage yet: Claude Code's transcripts hold no responses.".into());
+    };
+    let range = match (opts.since, opts.until) {
+        (Some(s), Some(u)) if s == u => format!(" on {s}"),
+        (Some(s), Some(u)) => format!(" from {s} to {u}"),
+        (Some(s), None) => format!(" since {s}"),
+        (None, Some(u)) => format!(" until {u}"),
+        (None, None) => String::new(),
+    };
+    let filters = opts.filter.describe();
+    let last = opts.zone.zoned(last_ms);
+    Ok(format!(
+        "No usage{range}{filters} ({}); the last usage in the store was on {} at {}.",
+        opts.zone.label(),
+        last.date(),
+        last.strftime("%H:%M")
+    ))
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use comfy_table::Cell;
 use ctm_analytics::text::short_model;
 use ctm_pricing::{
     detect_format, diff, merge_under, read_litellm, Format, Kept, ModelPrice, Origin, PriceTable,
@@ -18,7 +17,7 @@ use serde::Serialize;
 use crate::cli::{PricingArgs, PricingCommand};
 use crate::context::{tilde, Context};
 use crate::fetch;
-use crate::output::{self, int, usd};
+use crate::output::{self, int, num, text, usd, words, Out, ReportTable};
 
 pub fn run(ctx: &Context, args: &PricingArgs) -> Result<ExitCode> {
     match &args.command {
@@ -283,7 +282,7 @@ fn show(ctx: &Context, json: bool) -> Result<ExitCode> {
             .map(|s| UpdatedFrom {
                 format: s.origin.clone(),
                 source: s.source.clone(),
-                updated_at: ctm_store::derive::iso(s.updated_at_ms),
+                updated_at: ctm_model::utc::format(s.updated_at_ms),
             }),
         overrides: table.has_overrides(),
         today: today.to_string(),
@@ -302,6 +301,7 @@ fn show(ctx: &Context, json: bool) -> Result<ExitCode> {
         output::print_json(&view)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut out = output::out();
     let from = match &view.updated_from {
         Some(u) => format!(
             "kept in the store by `ctm pricing update` from {} on {}",
@@ -309,7 +309,7 @@ fn show(ctx: &Context, json: bool) -> Result<ExitCode> {
         ),
         None => "embedded in this ctm".to_owned(),
     };
-    println!(
+    out.line(format_args!(
         "Price table {} (as of {}), {from}{}.",
         view.version,
         view.as_of,
@@ -318,64 +318,64 @@ fn show(ctx: &Context, json: bool) -> Result<ExitCode> {
         } else {
             String::new()
         }
-    );
+    ))?;
     if table.origin() != Origin::Embedded {
         let embedded = PriceTable::embedded();
         if embedded.as_of() > table.as_of() {
-            println!(
+            out.line(format_args!(
                 "This ctm embeds a newer table ({}): `ctm pricing reset` uses it, `ctm pricing update` merges LiteLLM's file under it.",
                 embedded.version()
-            );
+            ))?;
         }
     }
-    println!(
+    out.line(format_args!(
         "USD per million tokens in force today ({} UTC); web search ${} per 1,000, never multiplied.",
         view.today, view.web_search_usd_per_1000
-    );
-    let mut t = output::table(
-        &[
-            "Model",
-            "Input",
-            "Output",
-            "5m write",
-            "1h write",
-            "Cache read",
-            "Fast",
-            "US",
-            "Dated and banded rates",
-        ],
-        1,
-    );
-    if let Some(c) = t.column_mut(8) {
-        c.set_cell_alignment(comfy_table::CellAlignment::Left);
-    }
+    ))?;
+    // The model and its input and output prices always show; model names never break.
+    let mut t = ReportTable::new(vec![
+        text("Model", 0),
+        num("Input", 0),
+        num("Output", 0),
+        num("5m write", 2),
+        num("1h write", 4),
+        num("Cache read", 1),
+        num("Fast", 5),
+        num("US", 6),
+        words("Dated and banded rates", 3),
+    ]);
     let x = |m: Option<f64>| m.map_or("-".to_owned(), |f| format!("x{f}"));
     for (m, row) in view.models.iter().zip(table.models()) {
-        t.add_row(vec![
-            Cell::new(m.id),
-            Cell::new(m.today.input),
-            Cell::new(m.today.output),
-            Cell::new(m.today.cache_write_5m),
-            Cell::new(m.today.cache_write_1h),
-            Cell::new(m.today.cache_read),
-            Cell::new(x(m.fast_multiplier_today)),
-            Cell::new(x(m.us_multiplier)),
-            Cell::new(rules_text(row)),
+        t.row(vec![
+            m.id.to_owned(),
+            m.today.input.to_string(),
+            m.today.output.to_string(),
+            m.today.cache_write_5m.to_string(),
+            m.today.cache_write_1h.to_string(),
+            m.today.cache_read.to_string(),
+            x(m.fast_multiplier_today),
+            x(m.us_multiplier),
+            rules_text(row),
         ]);
     }
-    output::print_table(&t)?;
+    out.report(&t)?;
     if view.unpriced_models_in_store.is_empty() {
-        println!("Every model in the store has a price.");
+        out.line("Every model in the store has a price.")?;
     } else {
-        println!("Models in the store without a price (tokens counted, cost unknown):");
+        out.line("Models in the store without a price (tokens counted, cost unknown):")?;
         for u in &view.unpriced_models_in_store {
-            println!("  {} ({} responses)", u.model, int(u.responses));
+            out.line(format_args!(
+                "  {} ({} responses)",
+                u.model,
+                int(u.responses)
+            ))?;
         }
-        println!(
+        out.line(format_args!(
             "`ctm pricing update` may know them; or add them under [pricing.models.\"NAME\"] in {} and run `ctm db reprice`.",
             tilde(&ctx.config_path)
-        );
+        ))?;
     }
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -559,13 +559,17 @@ fn signed_usd(x: f64) -> String {
     }
 }
 
-fn print_changed(c: &Changed, litellm: Option<&LiteLlmImport>) {
+fn print_changed(
+    out: &mut Out,
+    c: &Changed,
+    litellm: Option<&LiteLlmImport>,
+) -> std::io::Result<()> {
     if let (Some(read), Some(ignored)) = (c.entries_read, c.entries_ignored) {
-        println!(
+        out.line(format_args!(
             "Read {} Anthropic Claude entries of LiteLLM's file ({} others left alone).",
             int(read as u64),
             int(ignored as u64)
-        );
+        ))?;
     }
     let or_none = |v: &[String]| {
         if v.is_empty() {
@@ -574,29 +578,38 @@ fn print_changed(c: &Changed, litellm: Option<&LiteLlmImport>) {
             v.join(", ")
         }
     };
-    println!("Models added: {}.", or_none(&c.models_added));
+    out.line(format_args!("Models added: {}.", or_none(&c.models_added)))?;
     if !c.models_removed.is_empty() {
-        println!("Models removed: {}.", c.models_removed.join(", "));
+        out.line(format_args!(
+            "Models removed: {}.",
+            c.models_removed.join(", ")
+        ))?;
     }
     if c.rates_changed.is_empty() && c.web_search_usd_per_1000.is_none() {
-        println!("Rates changed: none.");
+        out.line(format_args!("Rates changed: none."))?;
     } else {
-        println!("Rates changed:");
+        out.line(format_args!("Rates changed:"))?;
         let v = |x: &Option<String>| x.clone().unwrap_or_else(|| "none".to_owned());
         for r in &c.rates_changed {
-            println!("  {} {}: {} -> {}", r.model, r.what, v(&r.old), v(&r.new));
+            out.line(format_args!(
+                "  {} {}: {} -> {}",
+                r.model,
+                r.what,
+                v(&r.old),
+                v(&r.new)
+            ))?;
         }
         if let Some((old, new)) = &c.web_search_usd_per_1000 {
-            println!("  web search per 1,000: {old} -> {new}");
+            out.line(format_args!("  web search per 1,000: {old} -> {new}"))?;
         }
     }
     if let Some(l) = litellm {
         if !l.kept.is_empty() {
-            println!(
+            out.line(format_args!(
                 "Kept ctm's curated rows where LiteLLM differs (an import never replaces them):"
-            );
+            ))?;
             for k in &c.kept {
-                println!(
+                out.line(format_args!(
                     "  {}{}: {}",
                     k.model,
                     if k.curated_rules {
@@ -605,29 +618,32 @@ fn print_changed(c: &Changed, litellm: Option<&LiteLlmImport>) {
                         ""
                     },
                     kept_summary(&k.differences)
-                );
+                ))?;
             }
         }
         if let Some((ctm, theirs)) = l.web_search_kept {
-            println!("  web search per 1,000: ctm {ctm}, LiteLLM {theirs}: kept ctm's");
+            out.line(format_args!(
+                "  web search per 1,000: ctm {ctm}, LiteLLM {theirs}: kept ctm's"
+            ))?;
         }
     }
     let r = &c.repriced;
-    println!(
+    out.line(format_args!(
         "Repriced {} responses: {} changed cost; total {} -> {} ({}).",
         int(r.responses),
         int(r.cost_changed),
         usd(r.total_before_usd, true),
         usd(r.total_after_usd, true),
         signed_usd(c.difference_usd)
-    );
+    ))?;
     if r.unpriced_before + r.unpriced_after > 0 {
-        println!(
+        out.line(format_args!(
             "Responses without a price: {} before, {} now.",
             int(r.unpriced_before),
             int(r.unpriced_after)
-        );
+        ))?;
     }
+    Ok(())
 }
 
 /// Where a curated row and LiteLLM differ, in a few words: a band's rates as one item,
@@ -725,11 +741,13 @@ fn update(ctx: &Context, from: Option<&str>, json: bool) -> Result<ExitCode> {
     if json {
         output::print_json(&c)?;
     } else {
-        println!(
+        let mut out = output::out();
+        out.line(format_args!(
             "Price table {} (as of {}) from {source} is now in force, kept in the store (it was {}).",
             c.version, c.as_of, c.previous_version
-        );
-        print_changed(&c, prepared.litellm.as_ref());
+        ))?;
+        print_changed(&mut out, &c, prepared.litellm.as_ref())?;
+        out.finish()?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -744,10 +762,10 @@ fn reset(ctx: &Context, json: bool) -> Result<ExitCode> {
         if json {
             output::print_json(&serde_json::json!({ "version": new.version(), "changed": false }))?;
         } else {
-            println!(
+            output::say(format_args!(
                 "The embedded table {} is already in force; nothing changed.",
                 new.version()
-            );
+            ))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -768,11 +786,13 @@ fn reset(ctx: &Context, json: bool) -> Result<ExitCode> {
     if json {
         output::print_json(&c)?;
     } else {
-        println!(
+        let mut out = output::out();
+        out.line(format_args!(
             "The embedded table {} (as of {}) is in force again (it was {}).",
             c.version, c.as_of, c.previous_version
-        );
-        print_changed(&c, None);
+        ))?;
+        print_changed(&mut out, &c, None)?;
+        out.finish()?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -792,57 +812,57 @@ fn check(ctx: &Context, json: bool) -> Result<ExitCode> {
         output::print_json(&report)?;
         return Ok(code);
     }
+    let mut out = output::out();
     if report.checked == 0 {
-        println!(
+        out.line(format_args!(
             "No session has a cost figure from Claude Code yet: it writes one (a cost-state line) when a \
              session ends, from version 2.1.289 on, and `ctm statusline` keeps the one its statusline receives."
-        );
+        ))?;
+        out.finish()?;
         return Ok(code);
     }
     let pct = |p: Option<f64>| p.map_or("-".to_owned(), |p| format!("{p:+.1}%"));
     let off: Vec<_> = report.sessions.iter().filter(|s| !s.agrees).collect();
     if !off.is_empty() {
-        let mut t = output::table(
-            &[
-                "Session",
-                "Source",
-                "Models",
-                "ctm",
-                "Claude Code",
-                "Difference",
-                "",
-            ],
-            3,
-        );
+        let mut t = ReportTable::new(vec![
+            text("Session", 0),
+            text("Source", 4),
+            words("Models", 3),
+            num("ctm", 1),
+            num("Claude Code", 0),
+            num("Difference", 0),
+            num("", 2),
+        ]);
         for s in &off {
             let models: Vec<String> = s.models.iter().map(|m| short_model(m)).collect();
-            t.add_row(vec![
-                Cell::new(s.session_id.get(..8).unwrap_or(&s.session_id)),
-                Cell::new(s.source),
-                Cell::new(models.join(", ")),
-                Cell::new(usd(s.ctm_cost_usd, true)),
-                Cell::new(usd(s.claude_code_cost_usd, true)),
-                Cell::new(signed_usd(s.difference_usd)),
-                Cell::new(pct(s.difference_pct)),
+            t.row(vec![
+                s.session_id.get(..8).unwrap_or(&s.session_id).to_owned(),
+                s.source.to_owned(),
+                models.join(", "),
+                usd(s.ctm_cost_usd, true),
+                usd(s.claude_code_cost_usd, true),
+                signed_usd(s.difference_usd),
+                pct(s.difference_pct),
             ]);
         }
-        output::print_table(&t)?;
-        println!("Likely causes:");
+        out.report(&t)?;
+        out.line(format_args!("Likely causes:"))?;
         for s in &off {
-            println!("  {}: {}", s.session_id, s.causes.join("; "));
+            out.line(format_args!("  {}: {}", s.session_id, s.causes.join("; ")))?;
         }
     }
-    println!(
+    out.line(format_args!(
         "{} of {} sessions differ from Claude Code's own figure by more than 1% and $0.01; {} agree.",
         int(report.disagreeing),
         int(report.checked),
         int(report.checked - report.disagreeing)
-    );
+    ))?;
     if !off.is_empty() {
-        println!(
+        out.line(format_args!(
             "Claude Code also bills requests no transcript shows and uses its own bundled prices; \
              `ctm pricing update` brings newer ones to ctm."
-        );
+        ))?;
     }
+    out.finish()?;
     Ok(code)
 }
