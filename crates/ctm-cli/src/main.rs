@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod context;
 mod errors;
+mod fetch;
 mod output;
 mod progress;
 

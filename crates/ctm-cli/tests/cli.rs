@@ -15,6 +15,7 @@ mod cli {
     mod mcp;
     mod metrics;
     mod pipes;
+    mod pricing;
     mod prune_facts;
     mod reports;
     pub mod serve;

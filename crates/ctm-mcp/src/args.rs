@@ -157,7 +157,7 @@ impl From<WeekdayArg> for jiff::civil::Weekday {
     }
 }
 
-/// `pricing`: `ctm pricing --json`, for one model.
+/// `pricing`: `ctm pricing --json [--model MODEL]`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PricingArgs {

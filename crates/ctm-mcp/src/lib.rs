@@ -29,8 +29,9 @@ pub use server::UsageServer;
 /// Brings the store up to date before a call: the CLI's ingest-before-report.
 pub type Refresh = Box<dyn FnMut(&mut Store) -> Result<()> + Send>;
 
-/// The price table in force (the embedded one with the user's overrides).
-pub type Prices = Box<dyn Fn() -> Result<PriceTable> + Send + Sync>;
+/// The price table in force in a store (the one `ctm pricing update` kept there, else the
+/// embedded one, with the user's overrides): the CLI's own function.
+pub type Prices = Box<dyn Fn(&Store) -> Result<PriceTable> + Send + Sync>;
 
 /// What `ctm mcp` was given.
 pub struct McpConfig {

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use ctm_analytics::blocks::{BlockRow, BlocksReport, LimitBasis, LimitLevel};
+use ctm_analytics::pricing::PricingReport;
 use ctm_analytics::text::{duration, int, short_model, usd};
 use ctm_analytics::{
     DailyReport, OfficialLimits, SessionDetail, SessionReport, SessionRow, Totals,
@@ -325,6 +326,45 @@ pub fn summary(s: &UsageSummary) -> String {
         let _ = write!(
             out,
             "\n* Models without a price: {} (tokens counted, cost unknown).",
+            unpriced.join(", ")
+        );
+    }
+    out
+}
+
+pub fn pricing(r: &PricingReport) -> String {
+    let mut out = format!(
+        "Price table {} (as of {}, {}{}), USD per million tokens in force on {} (UTC).",
+        r.version,
+        r.as_of,
+        r.origin,
+        if r.overrides { ", with overrides" } else { "" },
+        r.today
+    );
+    for m in r.models.iter().take(MAX_ROWS) {
+        let t = &m.today;
+        let _ = write!(
+            out,
+            "\n{}: input {}, output {}, cache write {} (5m) / {} (1h), cache read {}",
+            m.id, t.input, t.output, t.cache_write_5m, t.cache_write_1h, t.cache_read
+        );
+        if let Some(f) = m.fast_multiplier_today {
+            let _ = write!(out, "; fast mode x{f}");
+        }
+        if !m.bands.is_empty() || !m.dated.is_empty() {
+            let _ = write!(out, "; see the value for its dated and banded rates");
+        }
+    }
+    more(&mut out, MAX_ROWS, r.models.len(), "models");
+    let unpriced: Vec<String> = r
+        .unpriced_models_in_store
+        .iter()
+        .map(|u| format!("{} ({} responses)", u.model, int(u.responses)))
+        .collect();
+    if !unpriced.is_empty() {
+        let _ = write!(
+            out,
+            "\n* Models in the store without a price: {}.",
             unpriced.join(", ")
         );
     }

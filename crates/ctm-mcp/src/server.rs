@@ -12,7 +12,7 @@ use rmcp::{tool, tool_handler, tool_router, ServerHandler};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
-use crate::args::{BlocksArgs, DailyArgs, SessionsArgs, SummaryArgs};
+use crate::args::{BlocksArgs, DailyArgs, PricingArgs, SessionsArgs, SummaryArgs};
 use crate::tools::{self, Answer, Call, ToolError};
 use crate::{McpConfig, Prices, Refresh};
 
@@ -20,7 +20,7 @@ use crate::{McpConfig, Prices, Refresh};
 const INSTRUCTIONS: &str = "ctm (Claude Token Monitor) keeps every Claude Code API response in a \
 local store, counted once and priced exactly, and answers from it. Use usage_summary for a quick \
 answer (today, this week, this month, the current 5-hour block, this session), usage_daily, \
-usage_sessions and usage_blocks for detail. Costs are USD; a cost marked with * leaves out \
+usage_sessions and usage_blocks for detail, pricing for what a model costs. Costs are USD; a cost marked with * leaves out \
 models without a price. Plan limits and projections are estimates; figures labelled official \
 come from Claude itself.";
 
@@ -157,6 +157,20 @@ impl UsageServer {
     )]
     async fn usage_summary(&self, arguments: JsonObject) -> CallToolResult {
         self.answer(arguments, tools::usage_summary).await
+    }
+
+    #[tool(
+        name = "pricing",
+        description = "The price table in force, as `ctm pricing --json`: for `model` (a name \
+            as Claude Code writes it, or an alias) the row that prices it, with its rates today \
+            (USD per million input, output, cache write and cache read tokens), its dated, banded \
+            (long-context) and fast-mode rules; without it, every model. Also the models in the \
+            store without a price.",
+        input_schema = schema::<PricingArgs>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn pricing(&self, arguments: JsonObject) -> CallToolResult {
+        self.answer(arguments, tools::pricing).await
     }
 }
 

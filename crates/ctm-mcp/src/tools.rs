@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::args::{BlocksArgs, DailyArgs, SessionsArgs, SummaryArgs};
+use crate::args::{BlocksArgs, DailyArgs, PricingArgs, SessionsArgs, SummaryArgs};
 use crate::render;
 
 /// A call that could not be answered: one line, as the CLI would print it after
@@ -243,4 +243,18 @@ pub fn usage_summary(call: &Call, args: SummaryArgs) -> Result<Answer, ToolError
     };
     let text = render::summary(&summary);
     Answer::new(&summary, text)
+}
+
+/// `pricing`: `ctm pricing --json [--model MODEL]`.
+pub fn pricing(call: &Call, args: PricingArgs) -> Result<Answer, ToolError> {
+    let table = (call.prices)(call.store)?;
+    let today = call.now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let report = ctm_analytics::pricing::pricing_report(
+        call.store.conn(),
+        &table,
+        today,
+        args.model.as_deref(),
+    )?;
+    let text = render::pricing(&report);
+    Answer::new(&report, text)
 }

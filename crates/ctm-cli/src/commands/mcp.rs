@@ -43,7 +43,7 @@ pub fn run(ctx: &Context, args: &McpArgs) -> Result<ExitCode> {
                 .map(|_| ())
                 .map_err(|e| anyhow::anyhow!(errors::one_line(&refresh_ctx.explain(e))))
         }),
-        prices: Box::new(move || prices_ctx.prices()),
+        prices: Box::new(move |store| prices_ctx.prices_in_force(store.conn())),
         fixed_now: fixed_now()?,
         session_from_env: std::env::var("CLAUDE_CODE_SESSION_ID").ok(),
     })?;

@@ -142,6 +142,7 @@ fn tools_answer_what_the_commands_print_through_the_sdk_client() {
         assert_eq!(
             names,
             [
+                "pricing",
                 "usage_blocks",
                 "usage_daily",
                 "usage_sessions",
@@ -418,6 +419,27 @@ fn tools_answer_what_the_commands_print_through_the_sdk_client() {
         let (v, _) = value(&client, "usage_summary", json!({"session_id": "not-yet"})).await;
         assert_eq!(v["currentSession"]["usage"], Value::Null);
 
+        // pricing: `ctm pricing --json`, for one model or all.
+        let (v, text) = value(
+            &client,
+            "pricing",
+            json!({"model": "claude-sonnet-4-5-20250929"}),
+        )
+        .await;
+        assert_eq!(
+            v,
+            cli(&["pricing", "--json", "--model", "claude-sonnet-4-5-20250929"])
+        );
+        assert_eq!(v["models"].as_array().unwrap().len(), 1);
+        assert!(text.contains("input") && text.contains("output"), "{text}");
+        let (v, _) = value(&client, "pricing", json!({})).await;
+        assert_eq!(v, cli(&["pricing", "--json"]));
+        assert!(v["models"].as_array().unwrap().len() > 5);
+        assert_eq!(
+            tool_error(&client, "pricing", json!({"model": "gpt-9-turbo"})).await,
+            cli_error(&env, &root, &["pricing", "--model", "gpt-9-turbo"])
+        );
+
         // Each call brings the store up to date first.
         let project = root.join("projects").join("-home-u-proj");
         std::fs::create_dir_all(&project).unwrap();
@@ -663,7 +685,7 @@ fn raw_json_rpc_on_the_pipes_and_a_clean_exit_at_the_end_of_stdin() {
     }
     assert_eq!(answers.keys().copied().collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
     assert_eq!(answers[&1]["result"]["serverInfo"]["name"], "ctm");
-    assert_eq!(answers[&2]["result"]["tools"].as_array().unwrap().len(), 4);
+    assert_eq!(answers[&2]["result"]["tools"].as_array().unwrap().len(), 5);
     let daily = &answers[&3]["result"];
     assert_eq!(daily["isError"], false);
     assert_eq!(daily_totals(&daily["structuredContent"]), FIXTURE_TOTALS);
@@ -718,6 +740,7 @@ fn each_tool_says_its_value_in_a_few_lines() {
                 "usage_blocks",
                 json!({"timezone": "UTC", "token_limit": "max"}),
             ),
+            ("pricing", "pricing", json!({"model": "claude-opus-4-6"})),
             (
                 "summary",
                 "usage_summary",
