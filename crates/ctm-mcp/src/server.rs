@@ -19,10 +19,10 @@ use crate::{McpConfig, Prices, Refresh};
 /// What the server tells the client about itself at initialization.
 const INSTRUCTIONS: &str = "ctm (Claude Token Monitor) keeps every Claude Code API response in a \
 local store, counted once and priced exactly, and answers from it. Use usage_summary for a quick \
-answer (today, this week, this month, the current 5-hour block, this session), usage_daily, \
-usage_sessions and usage_blocks for detail, pricing for what a model costs. Costs are USD; a cost marked with * leaves out \
-models without a price. Plan limits and projections are estimates; figures labelled official \
-come from Claude itself.";
+answer (today, this week, this month, the current 5-hour block, this session); usage_daily, \
+usage_sessions and usage_blocks for detail; pricing for what a model costs. Costs are USD; a \
+cost marked with * leaves out models without a price. Plan limits and projections are \
+estimates; figures labelled official come from Claude itself.";
 
 /// The MCP server over one store. Cloned per connection by rmcp; clones share the store.
 #[derive(Clone)]
