@@ -35,6 +35,10 @@ struct Cli {
     /// IANA zones for the by-day totals (repeatable; default UTC, New York, Kolkata, Tokyo)
     #[arg(long = "zone")]
     zones: Vec<String>,
+    /// How densely responses are packed: long texts this many times shorter, hooks this
+    /// many times rarer (3.5: a dense history, about 125k responses per GB)
+    #[arg(long, default_value_t = 1.0)]
+    density: f64,
 }
 
 #[derive(Subcommand)]
@@ -95,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !cli.zones.is_empty() {
                 cfg.zones = cli.zones;
             }
+            cfg.density = cli.density;
             let e = generate(&out, &cfg)?;
             summary(&format!("wrote {}", out.display()), &e);
         }
