@@ -1,13 +1,13 @@
 //! `ctm blocks`: the 5-hour windows Claude's usage limits are counted in, split by
-//! `derive::aggregate_blocks`, with ccusage's gaps, burn rate and projection.
+//! `ctm_aggregate::aggregate_blocks`, with ccusage's gaps, burn rate and projection.
 
-use ctm_store::derive::{self, FactRow, BLOCK_MS};
-use ctm_store::report_rows::{self, BlockFigures};
-use rusqlite::{Connection, OptionalExtension};
+use ctm_aggregate::{aggregate_blocks, Fact, Filter, Names, SlotRow, BLOCK_MS};
+use ctm_store::derive::usage_blocks::BlockFigures;
+use ctm_store::{time, Store};
 use serde::Serialize;
 
 use crate::official::{official_limits, OfficialLimits};
-use crate::query::{self, ReportQuery};
+use crate::query::ReportQuery;
 use crate::{AnalyticsError, Zone};
 
 /// `--recent`: blocks that started in the last three days (and the active one).
@@ -201,7 +201,7 @@ pub fn burn_rate(b: &BlockFigures) -> Option<BurnRate> {
     let minutes = (b.last_ts - b.first_ts) as f64 / 60_000.0;
     (minutes > 0.0).then(|| BurnRate {
         tokens_per_minute: b.sums.total_tokens() as f64 / minutes,
-        cost_per_hour: b.sums.cost_usd / minutes * 60.0,
+        cost_per_hour: b.sums.cost_usd() / minutes * 60.0,
     })
 }
 
@@ -210,7 +210,7 @@ pub fn projection(b: &BlockFigures, rate: &BurnRate, now_ms: i64) -> Projection 
     let left = ((b.end_ms() - now_ms) as f64 / 60_000.0).max(0.0);
     Projection {
         total_tokens: (b.sums.total_tokens() as f64 + rate.tokens_per_minute * left).round() as u64,
-        total_cost: b.sums.cost_usd + rate.cost_per_hour / 60.0 * left,
+        total_cost: b.sums.cost_usd() + rate.cost_per_hour / 60.0 * left,
         remaining_minutes: left.round() as u64,
     }
 }
@@ -253,10 +253,10 @@ fn percent(tokens: u64, limit: u64) -> f64 {
     }
 }
 
-pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport, AnalyticsError> {
+pub fn blocks_report(store: &Store, q: &BlocksQuery) -> Result<BlocksReport, AnalyticsError> {
     let r = &q.report;
     r.bounds()?;
-    let blocks = all_blocks(conn, r)?;
+    let blocks = all_blocks(store, r)?;
     let token_limit = match q.token_limit {
         None => None,
         Some(TokenLimit::Tokens(n)) => Some(n),
@@ -266,8 +266,8 @@ pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport,
             .map(|b| b.sums.total_tokens())
             .max(),
     };
-    let notices = limit_notices(conn)?;
-    let official = official_limits(conn, q.now_ms, &r.zone)?;
+    let notices = store.limit_notices()?;
+    let official = official_limits(store, q.now_ms, &r.zone)?;
     let mut rows = Vec::new();
     let mut warnings = Vec::new();
     for entry in with_gaps(&blocks) {
@@ -302,88 +302,89 @@ pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport,
     })
 }
 
-/// Every block of the query's facts (whatever its days: block boundaries depend on
+/// Every block of the query's responses (whatever its days: block boundaries depend on
 /// every earlier response, so all are split, then picked). Without a filter and with
 /// nothing pruned, `usage_blocks` holds exactly these blocks (refreshed in every
-/// ingest's transaction), so they are read from there.
-fn all_blocks(conn: &Connection, r: &ReportQuery) -> Result<Vec<BlockFigures>, AnalyticsError> {
+/// ingest's transaction), so they are read from there; else they come from the rollup.
+fn all_blocks(store: &Store, r: &ReportQuery) -> Result<Vec<BlockFigures>, AnalyticsError> {
     if r.filter.is_empty() {
-        if let Some(blocks) = stored_blocks_equal_to_facts(conn, None)? {
+        if let Some(blocks) = stored_blocks_equal_to_facts(store, None)? {
             return Ok(blocks);
         }
     }
-    let all_days = ReportQuery {
-        since: None,
-        until: None,
-        ..r.clone()
-    };
-    Ok(derive::aggregate_blocks(&query::facts(conn, &all_days)?)
+    blocks_of_rows(
+        store,
+        &store.usage_rows(i64::MIN, i64::MAX, &r.filter, None)?,
+    )
+}
+
+/// The blocks of rollup rows (or of single responses), their models named.
+pub(crate) fn blocks_of_rows(
+    store: &Store,
+    rows: &[SlotRow],
+) -> Result<Vec<BlockFigures>, AnalyticsError> {
+    let names = store.names(&[])?;
+    Ok(aggregate_blocks(rows, i64::MIN)
         .iter()
-        .map(BlockFigures::of)
+        .map(|b| BlockFigures::of(b, &names))
         .collect())
 }
 
 /// Every block, from `usage_blocks`, when those are exactly the blocks the billed facts
 /// (up to `until_ms`, if given) make: nothing was ever pruned, no response is later than
-/// `until_ms`, and every row has its figures (a row without them falls back to the facts).
+/// `until_ms`, and every row has its figures (a row without them falls back to the rollup).
 pub(crate) fn stored_blocks_equal_to_facts(
-    conn: &Connection,
+    store: &Store,
     until_ms: Option<i64>,
 ) -> Result<Option<Vec<BlockFigures>>, AnalyticsError> {
-    if derive::Kept::of(conn)?.is_some() {
+    if store.horizon()?.is_some() {
         return Ok(None);
     }
     if let Some(until) = until_ms {
-        let later = conn
-            .prepare_cached("SELECT 1 FROM billed_responses WHERE ts > ?1 LIMIT 1")?
-            .exists([until])?;
-        if later {
+        if store.billed_after(until)? {
             return Ok(None);
         }
     }
-    Ok(report_rows::stored_blocks(conn, i64::MIN)?)
+    Ok(store.stored_blocks()?)
 }
 
-/// The active block with its facts (oldest first), for front ends that follow it live.
+/// The active block with its responses (oldest first), for front ends that follow it
+/// live.
 #[derive(Debug, Clone)]
 pub struct ActiveBlock {
     pub row: BlockRow,
-    pub facts: Vec<FactRow>,
+    pub facts: Vec<Fact>,
+    /// The texts of its models.
+    pub names: Names,
 }
 
-/// The block active at `now_ms`, read from its own facts only, so it stays cheap however
-/// long the history: a block's bounds depend only on earlier responses, and
+/// The block active at `now_ms`, read from its own responses only, so it stays cheap
+/// however long the history: a block's bounds depend only on earlier responses, and
 /// `usage_blocks` (refreshed in every ingest's transaction) says where the latest one
 /// started. Responses after `now_ms` are left out. The same row as [`blocks_report`]'s
 /// active block.
 pub fn active_block(
-    conn: &Connection,
+    store: &Store,
     now_ms: i64,
     zone: &Zone,
 ) -> Result<Option<ActiveBlock>, AnalyticsError> {
-    let start: Option<String> = conn
-        .prepare_cached(
-            "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 ORDER BY start_time DESC LIMIT 1",
-        )?
-        .query_row([derive::iso(now_ms)], |r| r.get(0))
-        .optional()?;
-    let Some(start) = start else { return Ok(None) };
-    let start_ms = start
-        .parse::<jiff::Timestamp>()
-        .map_err(|e| AnalyticsError::Invalid(format!("usage_blocks start_time {start:?}: {e}")))?
-        .as_millisecond();
-    let facts = derive::facts_between(conn, start_ms, now_ms.saturating_add(1))?;
-    let Some(b) = derive::aggregate_blocks(&facts).pop() else {
+    let Some(start_ms) = store.latest_block_start(now_ms)? else {
         return Ok(None);
     };
-    let b = BlockFigures::of(&b);
+    let facts = store.facts_between(start_ms, now_ms.saturating_add(1), &Filter::default())?;
+    let rows: Vec<SlotRow> = facts.iter().map(SlotRow::of_fact).collect();
+    let names = store.names(&[])?;
+    let Some(b) = aggregate_blocks(&rows, i64::MIN).pop() else {
+        return Ok(None);
+    };
+    let b = BlockFigures::of(&b, &names);
     if !b.is_active(now_ms) {
         return Ok(None);
     }
-    let reset = notice_reset(&limit_notices(conn)?, &b, zone);
+    let reset = notice_reset(&store.limit_notices()?, &b, zone);
     let row = block_row(&b, now_ms, None, reset, zone);
     let facts = facts.into_iter().filter(|f| f.ts >= b.first_ts).collect();
-    Ok(Some(ActiveBlock { row, facts }))
+    Ok(Some(ActiveBlock { row, facts, names }))
 }
 
 /// When the last "usage limit reached" notice inside the block said the limit resets.
@@ -419,7 +420,7 @@ fn block_row(
         _ => None,
     };
     BlockRow {
-        id: derive::iso(b.start_ms),
+        id: time::format(b.start_ms),
         start_time: zone.rfc3339(b.start_ms),
         end_time: zone.rfc3339(b.end_ms()),
         actual_end_time: Some(zone.rfc3339(b.last_ts)),
@@ -433,7 +434,7 @@ fn block_row(
             cache_read_input_tokens: s.cache_read_tokens,
         },
         total_tokens: s.total_tokens(),
-        cost_usd: s.cost_usd,
+        cost_usd: s.cost_usd(),
         models: b.models.clone(),
         burn_rate: rate,
         projection,
@@ -449,7 +450,7 @@ fn block_row(
 
 fn gap_row(start_ms: i64, end_ms: i64, zone: &Zone) -> BlockRow {
     BlockRow {
-        id: format!("gap-{}", derive::iso(start_ms)),
+        id: format!("gap-{}", time::format(start_ms)),
         start_time: zone.rfc3339(start_ms),
         end_time: zone.rfc3339(end_ms),
         actual_end_time: None,
@@ -472,43 +473,35 @@ fn gap_row(start_ms: i64, end_ms: i64, zone: &Zone) -> BlockRow {
     }
 }
 
-/// `(ts ms, resets_at s)` of every "usage limit reached" notice, oldest first.
-fn limit_notices(conn: &Connection) -> Result<Vec<(i64, i64)>, AnalyticsError> {
-    let mut stmt = conn.prepare_cached("SELECT ts, resets_at FROM limit_notices ORDER BY ts")?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctm_store::derive::{FactRow, Sums};
+    use ctm_aggregate::{nanos_of_usd, Sums};
 
     const MIN: i64 = 60_000;
     const H: i64 = 60 * MIN;
     /// 2026-03-07T23:30Z.
     const T0: i64 = 1_772_926_200_000;
 
-    fn figures(facts: &[FactRow]) -> Vec<BlockFigures> {
-        derive::aggregate_blocks(facts)
+    fn figures(facts: &[Fact]) -> Vec<BlockFigures> {
+        let rows: Vec<SlotRow> = facts.iter().map(SlotRow::of_fact).collect();
+        aggregate_blocks(&rows, i64::MIN)
             .iter()
-            .map(BlockFigures::of)
+            .map(|b| BlockFigures::of(b, &Names::default()))
             .collect()
     }
 
-    fn fact(ts: i64, output: u64, cost: f64) -> FactRow {
-        FactRow {
+    fn fact(ts: i64, output: u64, cost: f64) -> Fact {
+        Fact {
             id: ts,
             ts,
-            session_id: Some("s".into()),
-            project_path: None,
-            model: Some("m".into()),
+            session: 1,
+            project: 0,
+            model: 1,
             sums: Sums {
                 responses: 1,
                 output_tokens: output,
-                cost_usd: cost,
+                cost_nanos: nanos_of_usd(cost),
                 ..Sums::default()
             },
         }

@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::query::{self, ReportQuery};
+use crate::query::ReportQuery;
 use crate::{daily_report, session_report, AnalyticsError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,41 +76,47 @@ struct ResponseRow<'a> {
 /// The rows of a level as JSON objects, read from the facts and the session and daily
 /// reports (no second implementation).
 pub fn export_rows(
-    conn: &rusqlite::Connection,
+    store: &ctm_store::Store,
     q: &ReportQuery,
     level: ExportLevel,
 ) -> Result<Vec<Map<String, Value>>, AnalyticsError> {
     let json = |e: serde_json::Error| AnalyticsError::Invalid(format!("export row: {e}"));
     let values: Vec<Value> = match level {
-        ExportLevel::Response => query::facts(conn, q)?
-            .iter()
-            .map(|f| {
-                let time = jiff::Timestamp::from_millisecond(f.ts)
-                    .map(|t| t.to_zoned(q.zone.tz.clone()).to_string())
-                    .unwrap_or_default();
-                serde_json::to_value(ResponseRow {
-                    time,
-                    session_id: f.session_id.as_deref(),
-                    project_path: f.project_path.as_deref(),
-                    model: f.model.as_deref(),
-                    input_tokens: f.sums.input_tokens,
-                    output_tokens: f.sums.output_tokens,
-                    cache_creation_tokens: f.sums.cache_creation_tokens(),
-                    cache_read_tokens: f.sums.cache_read_tokens,
-                    total_tokens: f.sums.total_tokens(),
-                    cost_usd: f.sums.cost_usd,
-                    priced: f.sums.unpriced_responses == 0,
+        ExportLevel::Response => {
+            let (lo, hi) = q.bounds()?;
+            let facts = store.facts_between(lo, hi, &q.filter)?;
+            let sessions: Vec<ctm_aggregate::Id> = facts.iter().map(|f| f.session).collect();
+            let names = store.names(&sessions)?;
+            facts
+                .iter()
+                .map(|f| {
+                    let time = jiff::Timestamp::from_millisecond(f.ts)
+                        .map(|t| t.to_zoned(q.zone.tz.clone()).to_string())
+                        .unwrap_or_default();
+                    serde_json::to_value(ResponseRow {
+                        time,
+                        session_id: names.session(f.session),
+                        project_path: names.project(f.project),
+                        model: names.model(f.model),
+                        input_tokens: f.sums.input_tokens,
+                        output_tokens: f.sums.output_tokens,
+                        cache_creation_tokens: f.sums.cache_creation_tokens(),
+                        cache_read_tokens: f.sums.cache_read_tokens,
+                        total_tokens: f.sums.total_tokens(),
+                        cost_usd: f.sums.cost_usd(),
+                        priced: f.sums.unpriced_responses == 0,
+                    })
                 })
-            })
-            .collect::<Result<_, _>>()
-            .map_err(json)?,
-        ExportLevel::Session => session_report(conn, q)?
+                .collect::<Result<_, _>>()
+                .map_err(json)?
+        }
+        ExportLevel::Session => session_report(store, q)?
             .sessions
             .iter()
             .map(serde_json::to_value)
             .collect::<Result<_, _>>()
             .map_err(json)?,
-        ExportLevel::Daily => daily_report(conn, q)?
+        ExportLevel::Daily => daily_report(store, q)?
             .daily
             .iter()
             .map(serde_json::to_value)

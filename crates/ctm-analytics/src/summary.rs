@@ -2,9 +2,9 @@
 //! Claude's official limits, each one of the existing values (daily's totals, blocks'
 //! active block, `official_limits`).
 
+use ctm_store::Store;
 use jiff::civil::{Date, Weekday};
 use jiff::Timestamp;
-use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::blocks::{blocks_report, BlockRow, BlocksQuery, TokenLimit};
@@ -50,7 +50,7 @@ pub struct SummaryReport {
 /// The overview at `now`, in the query's zone and filters (its since/until are ignored:
 /// the periods are fixed by `now`).
 pub fn summary_report(
-    conn: &Connection,
+    store: &Store,
     q: &ReportQuery,
     now: Timestamp,
     start_of_week: Weekday,
@@ -58,7 +58,7 @@ pub fn summary_report(
     let today = now.to_zoned(q.zone.tz.clone()).date();
     let period = |from: Date| -> Result<PeriodTotals, AnalyticsError> {
         let r = daily_report(
-            conn,
+            store,
             &ReportQuery {
                 since: Some(from),
                 until: Some(today),
@@ -74,7 +74,7 @@ pub fn summary_report(
         })
     };
     let blocks = blocks_report(
-        conn,
+        store,
         &BlocksQuery {
             report: ReportQuery {
                 since: None,
@@ -93,7 +93,7 @@ pub fn summary_report(
         this_month: period(today.first_of_month())?,
         current_block: blocks.blocks.into_iter().next(),
         token_limit: blocks.token_limit,
-        official_limits: official_limits(conn, now.as_millisecond(), &q.zone)?,
+        official_limits: official_limits(store, now.as_millisecond(), &q.zone)?,
         now: blocks.now,
         timezone: q.zone.label(),
     })

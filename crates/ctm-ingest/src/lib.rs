@@ -28,7 +28,7 @@ use ctm_source::{
 use ctm_store::cursors::{self, Cursor, CursorWriter, Cursors};
 use ctm_store::facts::{self, FactWriter, Pricing};
 use ctm_store::folders::{self, FolderRow};
-use ctm_store::{config, derive, now_ms, retention, Store, StoreError};
+use ctm_store::{config, derive, now_ms, Store, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -625,7 +625,7 @@ pub fn ingest(
                 r
             })
             .collect();
-        if let Some(horizon) = retention::facts_horizon(&tx)? {
+        if let Some(horizon) = ctm_store::horizon::facts_horizon(&tx)? {
             let before = responses.len();
             responses.retain(|r| r.timestamp_ms >= horizon);
             report.responses_before_horizon = (before - responses.len()) as u64;
@@ -634,9 +634,8 @@ pub fn ingest(
         let price = |r: &Response| price_response(prices, r);
         let mut writer = FactWriter::new(&tx)?;
         for r in responses {
-            writer.upsert(*r, &price, now)?;
+            writer.upsert(*r, &price)?;
         }
-        let first_ingest = writer.started_empty();
         let (touched, written) = writer.finish()?;
         for n in &notices {
             if facts::record_limit_notice(
@@ -684,14 +683,11 @@ pub fn ingest(
         )?;
         report.timings.write_ms = ms_since(&mut phase);
         derive::close_finished_blocks(&tx, now)?;
-        if first_ingest {
-            // Everything is touched: one scan of the facts beats a query per session and day.
-            derive::rebuild_all(&tx)?;
-        } else {
-            derive::refresh(&tx, &touched, now)?;
-        }
-        if !touched.is_empty() {
-            config::set_raw(&tx, "last_sync_time", &derive::iso(now))?;
+        let changed = !touched.is_empty();
+        // A first ingest's rollup was summed as it wrote; everything else follows from it.
+        derive::refresh(&tx, touched, now)?;
+        if changed {
+            config::set_raw(&tx, "last_sync_time", &ctm_store::time::format(now))?;
         }
         report.unpriced_models = facts::unpriced_models(&tx)?.into_iter().collect();
         report.timings.derive_ms = ms_since(&mut phase);

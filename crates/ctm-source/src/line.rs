@@ -513,8 +513,6 @@ fn response(
     };
     LineOutcome::Response(Box::new(Response {
         key: response_key(message.id.as_deref(), s.request_id, s.uuid, s.key_bytes),
-        message_id: owned(&message.id),
-        request_id: s.request_id.map(str::to_owned),
         timestamp_ms,
         session_id: texts.share(env.session_id.as_deref()),
         project_path: texts.share(env.cwd.as_deref()),

@@ -2,17 +2,25 @@
 //!
 //! A sighting whose key is new is inserted. A sighting of a stored response is merged
 //! with the stored row by [`Response::merge`] (the same rule that merged sightings
-//! within a file), and the row changes only when the merge changes it. A sidechain
+//! within a file), and the row changes only when the merge changes it: so writing a
+//! run's files in batches, a later file carrying a better sighting of a response an
+//! earlier batch wrote, gives the very rows one merge of everything gives. A sidechain
 //! response that repeats a message id under a new request id is a replay: it stays in
-//! the table, marked `replay_of`, and is not billed. Which one of such a group is billed
-//! is decided by an order (non-sidechain first, then earliest), never by arrival.
+//! the table, marked `replay_of`, and is not billed. Which one of such a group is
+//! billed is decided by an order (non-sidechain first, then earliest), never by arrival.
+//!
+//! The writer hands every change of what is billed to [`Touched`], which keeps the
+//! rollup and says what the derived tables must refresh.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use ctm_aggregate::{nanos_of_usd, Fact, Id, Sums};
 use ctm_model::{message_key_range, Origin, Response, Usage};
-use std::sync::LazyLock;
-
-use rusqlite::{params, OptionalExtension, Row, ToSql, Transaction};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use crate::derive::Touched;
+use crate::dims::{Dims, PricingRow};
 use crate::StoreError;
 
 /// What pricing says about one response (computed by the caller from the price table).
@@ -36,85 +44,125 @@ pub struct WriteStats {
     pub replays: u64,
 }
 
-const COLUMNS: &str = "dedup_key, message_id, request_id, ts, session_id, project_path, model, input_tokens, \
-    output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
-    web_fetch_requests, speed, service_tier, inference_geo, is_sidechain, agent_id, origin, recorded_cost_usd, \
-    cc_version, source_path";
+/// `flags` bit: a sidechain response.
+const SIDECHAIN: i64 = 1;
+/// `flags` bit: seen first as an agent echo in a parent transcript.
+const AGENT_ECHO: i64 = 2;
 
-/// What pricing adds to a fact, bound after [`COLUMNS`].
-const PRICING_COLUMNS: &str =
-    "cost_usd, priced, price_model, price_version, long_context, price_multiplier, cache_savings_usd";
+/// A response as its fact row holds it: texts as dimension ids.
+#[derive(Debug, Clone, PartialEq)]
+struct FactRow {
+    ts: i64,
+    session: Id,
+    project: Id,
+    model: Id,
+    usage: Usage,
+    cost_nanos: i64,
+    savings_nanos: i64,
+    pricing: Id,
+    priced: bool,
+    flags: i64,
+    source: Id,
+    agent: Id,
+    speed: Id,
+    service_tier: Id,
+    inference_geo: Id,
+    cc_version: Id,
+    recorded_cost_usd: Option<f64>,
+}
 
-/// Inserts a fact: ?1..?30 as [`fact_params`], ?31 the ingest time.
-static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
-    let placeholders: Vec<String> = (1..=31).map(|i| format!("?{i}")).collect();
-    format!(
-        "INSERT INTO responses ({COLUMNS}, {PRICING_COLUMNS}, ingested_at) VALUES ({}) \
-         ON CONFLICT(dedup_key) DO NOTHING",
-        placeholders.join(", ")
-    )
-});
+impl FactRow {
+    /// The response as the aggregates count it.
+    fn fact(&self, id: i64) -> Fact {
+        let u = &self.usage;
+        Fact {
+            id,
+            ts: self.ts,
+            session: self.session,
+            project: self.project,
+            model: self.model,
+            sums: Sums {
+                responses: 1,
+                input_tokens: u.input_tokens,
+                output_tokens: u.output_tokens,
+                cache_write_5m_tokens: u.cache_write_5m_tokens,
+                cache_write_1h_tokens: u.cache_write_1h_tokens,
+                cache_read_tokens: u.cache_read_tokens,
+                web_search_requests: u.web_search_requests,
+                cost_nanos: self.cost_nanos,
+                savings_nanos: self.savings_nanos,
+                unpriced_responses: u64::from(!self.priced),
+            },
+        }
+    }
+}
 
-/// Rewrites a fact with the same parameters as [`INSERT_SQL`] (?1 is the key).
-static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
-    let sets: Vec<String> = COLUMNS
-        .split(", ")
-        .chain(PRICING_COLUMNS.split(", "))
-        .enumerate()
-        .skip(1)
-        .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
-        .collect();
-    format!(
-        "UPDATE responses SET {} WHERE dedup_key = ?1",
-        sets.join(", ")
-    )
-});
+/// The columns of `facts` a writer sets, in the order [`row_params`] binds them (after
+/// the key).
+const COLUMNS: &str = "ts, session, project, model, input_tokens, output_tokens, \
+    cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
+    web_fetch_requests, cost_nanos, savings_nanos, pricing, flags, source, agent, speed, \
+    service_tier, inference_geo, cc_version, recorded_cost_usd";
 
-/// The values of [`COLUMNS`] then [`PRICING_COLUMNS`] for one response.
-fn fact_params<'a>(r: &'a Response, p: &'a Pricing) -> [&'a dyn ToSql; 30] {
+const INSERT_SQL: &str =
+    "INSERT INTO facts (dedup_key, ts, session, project, model, input_tokens, \
+    output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, \
+    web_search_requests, web_fetch_requests, cost_nanos, savings_nanos, pricing, flags, source, \
+    agent, speed, service_tier, inference_geo, cc_version, recorded_cost_usd) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+    ?19, ?20, ?21, ?22, ?23) ON CONFLICT(dedup_key) DO NOTHING";
+
+const UPDATE_SQL: &str = "UPDATE facts SET ts = ?2, session = ?3, project = ?4, model = ?5, \
+    input_tokens = ?6, output_tokens = ?7, cache_write_5m_tokens = ?8, cache_write_1h_tokens = ?9, \
+    cache_read_tokens = ?10, web_search_requests = ?11, web_fetch_requests = ?12, cost_nanos = ?13, \
+    savings_nanos = ?14, pricing = ?15, flags = ?16, source = ?17, agent = ?18, speed = ?19, \
+    service_tier = ?20, inference_geo = ?21, cc_version = ?22, recorded_cost_usd = ?23 WHERE id = ?1";
+
+/// The key (or id) then the values of [`COLUMNS`].
+fn row_params<'a>(first: &'a dyn rusqlite::ToSql, r: &'a FactRow) -> [&'a dyn rusqlite::ToSql; 23] {
+    let u = &r.usage;
     [
-        &r.key,
-        &r.message_id,
-        &r.request_id,
-        &r.timestamp_ms,
-        &r.session_id,
-        &r.project_path,
+        first,
+        &r.ts,
+        &r.session,
+        &r.project,
         &r.model,
-        &r.usage.input_tokens,
-        &r.usage.output_tokens,
-        &r.usage.cache_write_5m_tokens,
-        &r.usage.cache_write_1h_tokens,
-        &r.usage.cache_read_tokens,
-        &r.usage.web_search_requests,
-        &r.usage.web_fetch_requests,
+        &u.input_tokens,
+        &u.output_tokens,
+        &u.cache_write_5m_tokens,
+        &u.cache_write_1h_tokens,
+        &u.cache_read_tokens,
+        &u.web_search_requests,
+        &u.web_fetch_requests,
+        &r.cost_nanos,
+        &r.savings_nanos,
+        &r.pricing,
+        &r.flags,
+        &r.source,
+        &r.agent,
         &r.speed,
         &r.service_tier,
         &r.inference_geo,
-        &r.is_sidechain,
-        &r.agent_id,
-        origin_name(r.origin),
-        &r.recorded_cost_usd,
         &r.cc_version,
-        &r.source_path,
-        &p.cost_usd,
-        &p.priced,
-        &p.price_model,
-        &p.price_version,
-        &p.long_context,
-        &p.multiplier,
-        &p.cache_savings_usd,
+        &r.recorded_cost_usd,
     ]
 }
+
+/// A stored fact as [`FactWriter::load`] reads it: its id, row, replay mark (`None`:
+/// billed) and the response it holds.
+type Stored = (i64, FactRow, Option<i64>, Response);
 
 /// Writes sightings into the fact table inside one transaction.
 pub struct FactWriter<'a, 't> {
     tx: &'a Transaction<'t>,
-    /// Whether the table had rows before: an empty table needs no cross-run replay lookups.
+    /// Whether the table had rows before: a first ingest settles replays in one pass
+    /// over the keys at the end instead of one look-up per message.
     had_rows: bool,
-    /// Inserted message ids and how many request ids this run inserted for each.
-    inserted_messages: foldhash::HashMap<String, u32>,
-    /// The secondary indexes of `responses` (name, SQL) dropped for a first ingest, to
-    /// be built again in [`FactWriter::finish`].
+    dims: Dims,
+    /// Message ids whose replay group must be settled (only when the table had rows).
+    messages: BTreeSet<String>,
+    /// The secondary indexes of `facts` (name, SQL) dropped for a first ingest, to be
+    /// built again in [`FactWriter::finish`].
     dropped_indexes: Vec<(String, String)>,
     pub touched: Touched,
     pub stats: WriteStats,
@@ -123,7 +171,7 @@ pub struct FactWriter<'a, 't> {
 impl<'a, 't> FactWriter<'a, 't> {
     pub fn new(tx: &'a Transaction<'t>) -> Result<Self, StoreError> {
         let had_rows = tx
-            .prepare_cached("SELECT 1 FROM responses LIMIT 1")?
+            .prepare_cached("SELECT 1 FROM facts LIMIT 1")?
             .exists([])?;
         // Filling an empty table: building each secondary index once from sorted keys
         // after the inserts beats updating it row by row. The SQL comes from the schema
@@ -134,7 +182,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             dropped_indexes = tx
                 .prepare(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
-                     AND tbl_name = 'responses' AND sql IS NOT NULL ORDER BY name",
+                     AND tbl_name = 'facts' AND sql IS NOT NULL ORDER BY name",
                 )?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<(String, String)>, _>>()?;
@@ -142,22 +190,23 @@ impl<'a, 't> FactWriter<'a, 't> {
                 tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
             }
         }
-        // A row inserted from here on gets an id above every stored one (SQLite takes
-        // max(id) + 1; only after i64::MAX would it pick a free id at random).
-        let last_id: i64 = tx
-            .prepare_cached("SELECT coalesce(max(id), 0) FROM responses")?
-            .query_row([], |r| r.get(0))?;
+        let rollup_empty = !tx
+            .prepare_cached("SELECT 1 FROM quarter_usage LIMIT 1")?
+            .exists([])?;
         Ok(FactWriter {
             tx,
             had_rows,
-            inserted_messages: foldhash::HashMap::default(),
+            dims: Dims::default(),
+            messages: BTreeSet::new(),
             dropped_indexes,
-            touched: Touched {
-                inserted_after: (last_id < i64::MAX).then_some(last_id),
-                ..Touched::default()
-            },
+            touched: Touched::new(!had_rows, !had_rows && rollup_empty),
             stats: WriteStats::default(),
         })
+    }
+
+    /// Whether the fact table was empty when this writer started (a first ingest).
+    pub fn started_empty(&self) -> bool {
+        !self.had_rows
     }
 
     /// Inserts or merges one sighting. `price` prices the row as it will be stored.
@@ -165,24 +214,23 @@ impl<'a, 't> FactWriter<'a, 't> {
         &mut self,
         r: Response,
         price: &dyn Fn(&Response) -> Pricing,
-        now_ms: i64,
     ) -> Result<(), StoreError> {
-        let p = price(&r);
-        let mut values = fact_params(&r, &p).to_vec();
-        values.push(&now_ms);
+        let row = self.row_of(&r, &price(&r))?;
         let inserted = self
             .tx
-            .prepare_cached(&INSERT_SQL)?
-            .execute(values.as_slice())?;
+            .prepare_cached(INSERT_SQL)?
+            .execute(&row_params(&r.key, &row)[..])?;
         if inserted == 1 {
             self.stats.inserted += 1;
-            self.touched.add(r.session_id.as_deref(), r.timestamp_ms);
-            if let Some(mid) = &r.message_id {
-                *self.inserted_messages.entry(mid.clone()).or_default() += 1;
+            let fact = row.fact(self.tx.last_insert_rowid());
+            self.touched.add(&fact);
+            self.touched.flush_if_full(self.tx)?;
+            if self.had_rows {
+                self.note_message(&r.key);
             }
             return Ok(());
         }
-        let stored = self
+        let (id, stored_row, replay_of, stored) = self
             .load(&r.key)?
             .ok_or_else(|| StoreError::Invalid(format!("row {} vanished", r.key)))?;
         let mut merged = stored.clone();
@@ -191,185 +239,322 @@ impl<'a, 't> FactWriter<'a, 't> {
             self.stats.unchanged += 1;
             return Ok(());
         }
-        let p = price(&merged);
+        let merged_row = self.row_of(&merged, &price(&merged))?;
         self.tx
-            .prepare_cached(&UPDATE_SQL)?
-            .execute(&fact_params(&merged, &p)[..])?;
+            .prepare_cached(UPDATE_SQL)?
+            .execute(&row_params(&id, &merged_row)[..])?;
         self.stats.updated += 1;
-        self.touched
-            .add_rewritten(stored.session_id.as_deref(), stored.timestamp_ms);
-        self.touched
-            .add_rewritten(merged.session_id.as_deref(), merged.timestamp_ms);
-        // The identity may have changed (an earlier sighting): the replay choice may too.
-        if merged.is_sidechain != stored.is_sidechain || merged.timestamp_ms != stored.timestamp_ms
-        {
-            if let Some(mid) = &merged.message_id {
-                self.inserted_messages.entry(mid.clone()).or_insert(0);
-            }
+        let (before, after) = (stored_row.fact(id), merged_row.fact(id));
+        if replay_of.is_none() {
+            self.touched.remove(&before);
+            self.touched.add(&after);
+        } else {
+            // Not billed: only its replay group may change that (settled in `finish`).
+            self.touched.note(&before);
+            self.touched.note(&after);
         }
+        // The identity may have changed (an earlier sighting): the replay choice may too.
+        if self.had_rows
+            && (replay_of.is_some()
+                || merged.is_sidechain != stored.is_sidechain
+                || merged.timestamp_ms != stored.timestamp_ms)
+        {
+            self.note_message(&merged.key);
+        }
+        self.touched.flush_if_full(self.tx)?;
         Ok(())
     }
 
-    fn load(&self, key: &str) -> Result<Option<Response>, StoreError> {
-        Ok(self
+    fn note_message(&mut self, key: &str) {
+        if let Some(mid) = message_id_of(key) {
+            if !self.messages.contains(mid) {
+                self.messages.insert(mid.to_owned());
+            }
+        }
+    }
+
+    /// A response's row: its texts as ids (new texts inserted), its money in nano-dollars.
+    fn row_of(&mut self, r: &Response, p: &Pricing) -> Result<FactRow, StoreError> {
+        let tx = self.tx;
+        let d = &mut self.dims;
+        Ok(FactRow {
+            ts: r.timestamp_ms,
+            session: d.session.id(tx, r.session_id.as_ref())?,
+            project: d.project.id(tx, r.project_path.as_ref())?,
+            model: d.model.id(tx, r.model.as_ref())?,
+            usage: r.usage,
+            cost_nanos: nanos_of_usd(p.cost_usd),
+            savings_nanos: nanos_of_usd(p.cache_savings_usd),
+            pricing: d.pricing.id(tx, &PricingRow::of(p))?,
+            priced: p.priced,
+            flags: i64::from(r.is_sidechain) * SIDECHAIN
+                + i64::from(r.origin == Origin::AgentEcho) * AGENT_ECHO,
+            source: d.source.id(tx, r.source_path.as_ref())?,
+            agent: d.label.id(tx, r.agent_id.as_ref())?,
+            speed: d.label.id(tx, r.speed.as_ref())?,
+            service_tier: d.label.id(tx, r.service_tier.as_ref())?,
+            inference_geo: d.label.id(tx, r.inference_geo.as_ref())?,
+            cc_version: d.label.id(tx, r.cc_version.as_ref())?,
+            recorded_cost_usd: r.recorded_cost_usd,
+        })
+    }
+
+    /// A stored fact: its id, row, replay mark, and the response it holds.
+    fn load(&mut self, key: &str) -> Result<Option<Stored>, StoreError> {
+        let stored = self
             .tx
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM responses WHERE dedup_key = ?1"
+                "SELECT id, {COLUMNS}, (SELECT priced FROM pricings WHERE id = pricing), replay_of \
+                 FROM facts WHERE dedup_key = ?1"
             ))?
-            .query_row([key], response_from_row)
-            .optional()?)
+            .query_row([key], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    stored_row(r, 1)?,
+                    r.get::<_, Option<i64>>(24)?,
+                ))
+            })
+            .optional()?;
+        let Some((id, row, replay_of)) = stored else {
+            return Ok(None);
+        };
+        let tx = self.tx;
+        let d = &mut self.dims;
+        let response = Response {
+            key: key.to_owned(),
+            timestamp_ms: row.ts,
+            session_id: d.session.text(tx, row.session)?,
+            project_path: d.project.text(tx, row.project)?,
+            model: d.model.text(tx, row.model)?,
+            usage: row.usage,
+            speed: d.label.text(tx, row.speed)?,
+            service_tier: d.label.text(tx, row.service_tier)?,
+            inference_geo: d.label.text(tx, row.inference_geo)?,
+            is_sidechain: row.flags & SIDECHAIN != 0,
+            agent_id: d.label.text(tx, row.agent)?,
+            origin: if row.flags & AGENT_ECHO != 0 {
+                Origin::AgentEcho
+            } else {
+                Origin::Assistant
+            },
+            recorded_cost_usd: row.recorded_cost_usd,
+            cc_version: d.label.text(tx, row.cc_version)?,
+            source_path: d.source.text(tx, row.source)?,
+        };
+        Ok(Some((id, row, replay_of, response)))
     }
 
-    /// Whether the fact table was empty when this writer started (a first ingest).
-    pub fn started_empty(&self) -> bool {
-        !self.had_rows
-    }
-
-    /// Settles sidechain replays for the message ids this run wrote, and returns what
-    /// the derived tables must refresh.
+    /// Builds the dropped indexes again, settles sidechain replays for the message ids
+    /// this run wrote, and returns what the derived tables must refresh.
     pub fn finish(mut self) -> Result<(Touched, WriteStats), StoreError> {
         for (_, sql) in std::mem::take(&mut self.dropped_indexes) {
             self.tx.execute_batch(&sql)?;
         }
-        let mut messages: Vec<(String, u32)> = std::mem::take(&mut self.inserted_messages)
-            .into_iter()
-            .collect();
-        messages.sort();
-        for (mid, inserted) in messages {
-            // On an empty table a message with one request id cannot be a replay group.
-            if self.had_rows || inserted > 1 {
-                self.settle_replays(&mid)?;
-            }
+        let messages = if self.had_rows {
+            std::mem::take(&mut self.messages).into_iter().collect()
+        } else {
+            self.messages_with_several_requests()?
+        };
+        for mid in messages {
+            self.settle_replays(&mid)?;
         }
         Ok((self.touched, self.stats))
     }
 
-    fn settle_replays(&mut self, message_id: &str) -> Result<(), StoreError> {
-        let (lo, hi) = message_key_range(message_id);
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT dedup_key, is_sidechain, ts, request_id, replay_of, session_id FROM responses \
-             WHERE dedup_key >= ?1 AND dedup_key < ?2",
+    /// Every message id with more than one stored request id, in one pass over the key
+    /// index (a first ingest: only such a group can hold a replay).
+    fn messages_with_several_requests(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.tx.prepare(
+            "SELECT dedup_key FROM facts WHERE dedup_key >= 'm:' AND dedup_key < 'm;' ORDER BY dedup_key",
         )?;
-        type Member = (
-            String,
-            bool,
-            i64,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
+        let mut rows = stmt.query([])?;
+        let mut out: Vec<String> = Vec::new();
+        let mut last: Option<String> = None;
+        while let Some(r) = rows.next()? {
+            let key = r.get_ref(0)?.as_str().unwrap_or("");
+            let Some(mid) = message_id_of(key) else {
+                continue;
+            };
+            match &last {
+                Some(prev) if prev == mid => {
+                    if out.last().map(String::as_str) != Some(mid) {
+                        out.push(mid.to_owned());
+                    }
+                }
+                _ => last = Some(mid.to_owned()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decides again which response of a message id is billed (see the module docs).
+    pub fn settle_replays(&mut self, message_id: &str) -> Result<(), StoreError> {
+        let (lo, hi) = message_key_range(message_id);
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT id, dedup_key, replay_of, {COLUMNS}, (SELECT priced FROM pricings WHERE id = pricing) \
+             FROM facts WHERE dedup_key >= ?1 AND dedup_key < ?2"
+        ))?;
+        struct Member {
+            id: i64,
+            key: String,
+            replay_of: Option<i64>,
+            row: FactRow,
+        }
         let group: Vec<Member> = stmt
             .query_map([&lo, &hi], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
+                Ok(Member {
+                    id: r.get(0)?,
+                    key: r.get(1)?,
+                    replay_of: r.get(2)?,
+                    row: stored_row(r, 3)?,
+                })
             })?
             .collect::<Result<_, _>>()?;
-        let Some(primary) = group
-            .iter()
-            .min_by(|a, b| (a.1, a.2, &a.3, &a.0).cmp(&(b.1, b.2, &b.3, &b.0)))
-            .map(|m| m.0.clone())
-        else {
+        // Non-sidechain first, then earliest, then by request id (the key's tail).
+        let Some(primary) = group.iter().min_by(|a, b| {
+            let rank = |m: &Member| (m.row.flags & SIDECHAIN != 0, m.row.ts, m.key.clone());
+            rank(a).cmp(&rank(b))
+        }) else {
             return Ok(());
         };
-        for (key, is_sidechain, ts, _, replay_of, session) in &group {
-            let want = (*is_sidechain && *key != primary).then(|| primary.clone());
-            if want != *replay_of {
-                self.tx
-                    .prepare_cached("UPDATE responses SET replay_of = ?2 WHERE dedup_key = ?1")?
-                    .execute(params![key, want])?;
-                if want.is_some() {
-                    self.stats.replays += 1;
-                }
-                self.touched.add_rewritten(session.as_deref(), *ts);
+        let primary = (primary.id, primary.key.clone());
+        for m in &group {
+            let sidechain = m.row.flags & SIDECHAIN != 0;
+            let want = (sidechain && m.key != primary.1).then_some(primary.0);
+            if want == m.replay_of {
+                continue;
+            }
+            self.tx
+                .prepare_cached("UPDATE facts SET replay_of = ?2 WHERE id = ?1")?
+                .execute(params![m.id, want])?;
+            let fact = m.row.fact(m.id);
+            match (m.replay_of.is_some(), want.is_some()) {
+                (false, true) => self.touched.remove(&fact),
+                (true, false) => self.touched.add(&fact),
+                _ => self.touched.note(&fact),
+            }
+            if want.is_some() {
+                self.stats.replays += 1;
             }
         }
         Ok(())
     }
 }
 
-/// As stored in `responses.origin` (a reference to a static, so it binds as a parameter).
-fn origin_name(o: Origin) -> &'static &'static str {
-    match o {
-        Origin::Assistant => &"assistant",
-        Origin::AgentEcho => &"agent_echo",
-    }
+/// The message id of an `m:` key (`m:<message id>:<request id>`).
+fn message_id_of(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("m:")?;
+    rest.split_once(':').map(|(mid, _)| mid)
 }
 
-fn response_from_row(r: &Row) -> rusqlite::Result<Response> {
-    let origin: String = r.get(19)?;
-    Ok(Response {
-        key: r.get(0)?,
-        message_id: r.get(1)?,
-        request_id: r.get(2)?,
-        timestamp_ms: r.get(3)?,
-        session_id: r.get(4)?,
-        project_path: r.get(5)?,
-        model: r.get(6)?,
+/// A stored row from columns `at..` ([`COLUMNS`] then whether its pricing priced it).
+fn stored_row(r: &Row, at: usize) -> rusqlite::Result<FactRow> {
+    let count = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(at + i)?.max(0) as u64) };
+    Ok(FactRow {
+        ts: r.get(at)?,
+        session: r.get(at + 1)?,
+        project: r.get(at + 2)?,
+        model: r.get(at + 3)?,
         usage: Usage {
-            input_tokens: r.get::<_, i64>(7)? as u64,
-            output_tokens: r.get::<_, i64>(8)? as u64,
-            cache_write_5m_tokens: r.get::<_, i64>(9)? as u64,
-            cache_write_1h_tokens: r.get::<_, i64>(10)? as u64,
-            cache_read_tokens: r.get::<_, i64>(11)? as u64,
-            web_search_requests: r.get::<_, i64>(12)? as u64,
-            web_fetch_requests: r.get::<_, i64>(13)? as u64,
+            input_tokens: count(4)?,
+            output_tokens: count(5)?,
+            cache_write_5m_tokens: count(6)?,
+            cache_write_1h_tokens: count(7)?,
+            cache_read_tokens: count(8)?,
+            web_search_requests: count(9)?,
+            web_fetch_requests: count(10)?,
         },
-        speed: r.get(14)?,
-        service_tier: r.get(15)?,
-        inference_geo: r.get(16)?,
-        is_sidechain: r.get(17)?,
-        agent_id: r.get(18)?,
-        origin: if origin == "agent_echo" {
-            Origin::AgentEcho
-        } else {
-            Origin::Assistant
-        },
-        recorded_cost_usd: r.get(20)?,
-        cc_version: r.get(21)?,
-        source_path: r.get(22)?,
+        cost_nanos: r.get(at + 11)?,
+        savings_nanos: r.get(at + 12)?,
+        pricing: r.get(at + 13)?,
+        flags: r.get(at + 14)?,
+        source: r.get(at + 15)?,
+        agent: r.get(at + 16)?,
+        speed: r.get(at + 17)?,
+        service_tier: r.get(at + 18)?,
+        inference_geo: r.get(at + 19)?,
+        cc_version: r.get(at + 20)?,
+        recorded_cost_usd: r.get(at + 21)?,
+        priced: r.get::<_, Option<bool>>(at + 22)?.unwrap_or(false),
     })
 }
 
-/// Every stored response (billed or not), for repricing.
+/// Every stored response (billed or not), for repricing, with its key.
 pub fn for_each_response(
     conn: &rusqlite::Connection,
     mut f: impl FnMut(Response) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM responses ORDER BY id"))?;
+    let mut stmt = conn.prepare(
+        "SELECT dedup_key, ts, session_id, project_path, model, input_tokens, output_tokens, \
+         cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
+         web_fetch_requests, speed, service_tier, inference_geo, is_sidechain, agent_id, origin, \
+         recorded_cost_usd, cc_version, source_path FROM responses ORDER BY id",
+    )?;
     let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        f(response_from_row(row)?)?;
+    let text = |r: &Row, i: usize| -> rusqlite::Result<Option<Arc<str>>> {
+        Ok(r.get::<_, Option<String>>(i)?.map(Into::into))
+    };
+    while let Some(r) = rows.next()? {
+        let count = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+        let origin: String = r.get(17)?;
+        f(Response {
+            key: r.get(0)?,
+            timestamp_ms: r.get(1)?,
+            session_id: text(r, 2)?,
+            project_path: text(r, 3)?,
+            model: text(r, 4)?,
+            usage: Usage {
+                input_tokens: count(5)?,
+                output_tokens: count(6)?,
+                cache_write_5m_tokens: count(7)?,
+                cache_write_1h_tokens: count(8)?,
+                cache_read_tokens: count(9)?,
+                web_search_requests: count(10)?,
+                web_fetch_requests: count(11)?,
+            },
+            speed: text(r, 12)?,
+            service_tier: text(r, 13)?,
+            inference_geo: text(r, 14)?,
+            is_sidechain: r.get(15)?,
+            agent_id: text(r, 16)?,
+            origin: if origin == "agent_echo" {
+                Origin::AgentEcho
+            } else {
+                Origin::Assistant
+            },
+            recorded_cost_usd: r.get(18)?,
+            cc_version: text(r, 19)?,
+            source_path: text(r, 20)?,
+        })?;
     }
     Ok(())
 }
 
-/// Replaces a response's price (repricing after the price table changed). Returns
-/// whether the stored price changed.
-pub fn set_pricing(tx: &Transaction, key: &str, p: &Pricing) -> Result<bool, StoreError> {
-    let n = tx
-        .prepare_cached(
-            "UPDATE responses SET cost_usd = ?2, priced = ?3, price_model = ?4, price_version = ?5, long_context = ?6, \
-             price_multiplier = ?7, cache_savings_usd = ?8 WHERE dedup_key = ?1 AND NOT (cost_usd IS ?2 AND \
-             priced IS ?3 AND price_model IS ?4 AND price_version IS ?5 AND long_context IS ?6 AND \
-             price_multiplier IS ?7 AND cache_savings_usd IS ?8)",
-        )?
-        .execute(params![
-            key,
-            p.cost_usd,
-            p.priced,
-            p.price_model,
-            p.price_version,
-            p.long_context,
-            p.multiplier,
-            p.cache_savings_usd
-        ])?;
-    Ok(n == 1)
+/// Replaces stored responses' prices (repricing after the price table changed), in the
+/// caller's transaction. The rollup and the derived tables must be rebuilt after
+/// ([`crate::derive::rebuild_all`]).
+#[derive(Default)]
+pub struct Repricer {
+    pricings: crate::dims::Pricings,
+}
+
+impl Repricer {
+    /// Whether the stored price of the response `key` changed.
+    pub fn set(&mut self, tx: &Transaction, key: &str, p: &Pricing) -> Result<bool, StoreError> {
+        let pricing = self.pricings.id(tx, &PricingRow::of(p))?;
+        let n = tx
+            .prepare_cached(
+                "UPDATE facts SET cost_nanos = ?2, savings_nanos = ?3, pricing = ?4 WHERE dedup_key = ?1 \
+                 AND NOT (cost_nanos = ?2 AND savings_nanos = ?3 AND pricing = ?4)",
+            )?
+            .execute(params![
+                key,
+                nanos_of_usd(p.cost_usd),
+                nanos_of_usd(p.cache_savings_usd),
+                pricing
+            ])?;
+        Ok(n == 1)
+    }
 }
 
 /// Stores "usage limit reached" notices; a notice read twice is kept once.
@@ -387,13 +572,29 @@ pub fn record_limit_notice(
     Ok(n == 1)
 }
 
-/// Models in the store that have no price, with their response counts.
+/// Models in the store that have no price, with their billed response counts (from the
+/// rollup's few unpriced rows, not from every response).
 pub fn unpriced_models(conn: &rusqlite::Connection) -> Result<Vec<(String, u64)>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT coalesce(model, 'unknown'), count(*) FROM billed_responses WHERE priced = 0 GROUP BY 1 ORDER BY 2 DESC, 1",
+    let mut stmt = conn.prepare_cached(
+        "SELECT coalesce(m.name, 'unknown'), sum(q.unpriced_responses) FROM quarter_usage q \
+         LEFT JOIN models m ON m.id = q.model WHERE q.unpriced_responses > 0 \
+         GROUP BY 1 ORDER BY 2 DESC, 1",
     )?;
     let rows = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_come_from_m_keys_only() {
+        assert_eq!(message_id_of("m:msg_1:req_1"), Some("msg_1"));
+        assert_eq!(message_id_of("m:msg_1:"), Some("msg_1"));
+        assert_eq!(message_id_of("u:abc"), None);
+        assert_eq!(message_id_of("h:00ff"), None);
+    }
 }

@@ -1,10 +1,12 @@
 //! The store: one SQLite file that keeps every API response for good.
 //!
 //! - [`migrate`]: numbered migrations (seed 000 and seed 004 schemas), run on open.
-//! - [`facts`]: the fact table and the exactly-once upsert.
+//! - [`facts`]: the fact table and the exactly-once upsert; [`dims`]: the texts it
+//!   references by id; [`fact_reader`]: billed facts read back for the aggregates.
+//! - [`derive`]: the rollup and the seed tables derived from it, one module per table,
+//!   refreshed, rebuilt, checked; [`horizon`]: what a prune of facts keeps as history.
+//! - [`reads`]: the typed reads reports are made of.
 //! - [`cursors`]: how far each transcript was read.
-//! - [`derive`]: the seed tables aggregated from the facts, refreshed, rebuilt, checked.
-//! - [`report_rows`]: the derived rows of the hourly, project and blocks reports.
 //! - [`config`]: the `system_config` table.
 //! - [`rate_limits`]: Claude Code's official 5-hour and 7-day usage, as its statusline saw it.
 //!
@@ -15,18 +17,21 @@ pub mod backup;
 pub mod config;
 pub mod cursors;
 pub mod derive;
+pub mod dims;
 pub mod exports;
+pub mod fact_reader;
 pub mod facts;
 pub mod folders;
+pub mod horizon;
 pub mod migrate;
 pub mod rate_limits;
-pub mod report_rows;
+pub mod reads;
 pub mod retention;
 pub mod settings;
-pub mod snapshot_readers;
 pub mod snapshots;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
+pub mod time;
 
 use std::fs;
 use std::io;
@@ -266,7 +271,7 @@ impl Store {
     }
 
     fn migrate_to(&mut self, target: u32) -> Result<Vec<u32>, StoreError> {
-        if target > migrate::LATEST {
+        if !migrate::is_known(target) {
             return Err(StoreError::Invalid(format!(
                 "schema version {target} does not exist; the latest is {}",
                 migrate::LATEST
@@ -425,7 +430,8 @@ mod tests {
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert_eq!(store.migrated, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+        let every: Vec<u32> = migrate::known().iter().map(|(v, _)| *v).collect();
+        assert_eq!(store.migrated, every);
         drop(store);
         let again = Store::open(&path, &OpenOptions::default()).unwrap();
         assert!(again.migrated.is_empty());

@@ -129,6 +129,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0011_session_models.sql"),
         add_columns: &[],
     },
+    Migration {
+        version: 14,
+        name: "narrow facts with dimension tables, money in nano-dollars, the quarter-hour rollup",
+        sql: include_str!("../migrations/0014_narrow_facts_and_rollup.sql"),
+        add_columns: &[],
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.
@@ -140,6 +146,11 @@ pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 /// (version, name) of every migration this build knows.
 pub fn known() -> Vec<(u32, &'static str)> {
     MIGRATIONS.iter().map(|m| (m.version, m.name)).collect()
+}
+
+/// Whether a store can be at `version` (0, or a migration's version).
+pub fn is_known(version: u32) -> bool {
+    version == 0 || MIGRATIONS.iter().any(|m| m.version == version)
 }
 
 /// The store's schema version: 0 for an empty file or a pre-ctm `claude_sessions`

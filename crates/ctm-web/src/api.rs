@@ -163,13 +163,11 @@ async fn report<T: Serialize + Send + 'static>(
     st: &AppState,
     rq: ReportQuery,
     per_day: bool,
-    build: impl FnOnce(&rusqlite::Connection, &ReportQuery) -> Result<T, AnalyticsError>
-        + Send
-        + 'static,
+    build: impl FnOnce(&ctm_store::Store, &ReportQuery) -> Result<T, AnalyticsError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     read(st, move |s| {
-        let pruned = ctm_analytics::query::pruned_before(s.conn(), &rq, per_day)?;
-        let mut answer = Json(build(s.conn(), &rq)?).into_response();
+        let pruned = ctm_analytics::query::pruned_before(s, &rq, per_day)?;
+        let mut answer = Json(build(s, &rq)?).into_response();
         if let Some(day) = pruned {
             if let Ok(v) = HeaderValue::from_str(&day.to_string()) {
                 answer.headers_mut().insert(PRUNED_HEADER, v);
@@ -242,10 +240,7 @@ async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, Api
     let ingest = st.notifier.status();
     let clients = st.notifier.clients();
     read(&st, move |s| {
-        let responses: i64 = s
-            .conn()
-            .query_row("SELECT count(*) FROM billed_responses", [], |r| r.get(0))
-            .map_err(|e| ApiError::from_store(e.into()))?;
+        let responses = s.totals().map_err(ApiError::from_store)?.responses;
         Ok(Json(json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
@@ -496,9 +491,8 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
     );
     let file_name = name.clone();
     let (body, pruned) = read(&st, move |s| {
-        let pruned =
-            ctm_analytics::query::pruned_before(s.conn(), &rq, level == ExportLevel::Daily)?;
-        let rows = export::export_rows(s.conn(), &rq, level);
+        let pruned = ctm_analytics::query::pruned_before(s, &rq, level == ExportLevel::Daily)?;
+        let rows = export::export_rows(s, &rq, level);
         let encoded = rows.as_ref().map_err(|e| e.to_string()).and_then(|rows| {
             let mut out = Vec::new();
             export::encode(&mut out, format, level, rows)

@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, args: &BlocksArgs) -> Result<ExitCode> {
         active_only: args.active,
         recent_only: args.recent,
     };
-    let r = blocks_report(store.conn(), &q)?;
+    let r = blocks_report(&store, &q)?;
     opts.warn_if_pruned(&store, false)?;
     match Format::of(args.report.json, args.report.csv) {
         Format::Json => output::print_json(&r)?,

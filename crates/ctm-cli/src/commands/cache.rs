@@ -16,7 +16,7 @@ use crate::output::{self, int, short, total_cell, usd};
 pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
     let store = ctx.report_store()?;
-    let r = cache_report(store.conn(), &opts.query())?;
+    let r = cache_report(&store, &opts.query())?;
     opts.warn_if_pruned(&store, false)?;
     super::render(args, &r, print_csv, print_table)
 }

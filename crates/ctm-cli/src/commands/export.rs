@@ -33,7 +33,7 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
     let (format, level) = (self::format(format), self::level(args.level));
     let mut store = ctx.report_store()?;
     opts.warn_if_pruned(&store, level == export::ExportLevel::Daily)?;
-    let rows = export::export_rows(store.conn(), &opts.query(), level)?;
+    let rows = export::export_rows(&store, &opts.query(), level)?;
     let written = write_atomically(file, args.force, |w| {
         Ok(export::encode(w, format, level, &rows)?)
     });

@@ -88,9 +88,7 @@ impl ReportOptions {
     /// days are missing rather than zero. `per_day`: the report is made of per-day sums,
     /// which the store's daily tables keep.
     pub fn warn_if_pruned(&self, store: &ctm_store::Store, per_day: bool) -> Result<()> {
-        if let Some(day) =
-            ctm_analytics::query::pruned_before(store.conn(), &self.query(), per_day)?
-        {
+        if let Some(day) = ctm_analytics::query::pruned_before(store, &self.query(), per_day)? {
             eprintln!(
                 "ctm: warning: responses before {day} were pruned (ctm db prune --facts-older-than); \
                  this report counts only what came after. Daily, weekly, monthly and trend in the \

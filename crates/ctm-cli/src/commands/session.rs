@@ -20,7 +20,7 @@ pub fn run(ctx: &Context, args: &SessionArgs) -> Result<ExitCode> {
     opts.warn_if_pruned(&store, false)?;
     match &args.id {
         None => {
-            let r = session_report(store.conn(), &opts.query())?;
+            let r = session_report(&store, &opts.query())?;
             match format {
                 Format::Json => output::print_json(&r)?,
                 Format::Csv => print_list_csv(&r)?,
@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, args: &SessionArgs) -> Result<ExitCode> {
             }
         }
         Some(id) => {
-            let d = session_detail(store.conn(), &opts.query(), id)?;
+            let d = session_detail(&store, &opts.query(), id)?;
             match format {
                 Format::Json => output::print_json(&d)?,
                 Format::Csv => print_detail_csv(&d)?,

@@ -16,7 +16,7 @@ use crate::output::{self, int, short, total_cell, usd, Format, NARROW};
 pub fn run(ctx: &Context, args: &TrendArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
     let store = ctx.report_store()?;
-    let r = trend_report(store.conn(), &opts.query(), args.days, opts.today())?;
+    let r = trend_report(&store, &opts.query(), args.days, opts.today())?;
     opts.warn_if_pruned(&store, true)?;
     match Format::of(args.report.json, args.report.csv) {
         Format::Json => output::print_json(&r)?,
