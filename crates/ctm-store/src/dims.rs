@@ -11,7 +11,6 @@ use std::sync::Arc;
 use ctm_aggregate::{Id, Names, NONE};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::facts::Pricing;
 use crate::StoreError;
 
 /// One dimension table of texts.
@@ -120,16 +119,6 @@ pub struct PricingRow {
 }
 
 impl PricingRow {
-    pub fn of(p: &Pricing) -> PricingRow {
-        PricingRow {
-            priced: p.priced,
-            price_model: p.price_model.clone(),
-            price_version: Some(p.price_version.clone()),
-            long_context: p.long_context,
-            multiplier: p.multiplier,
-        }
-    }
-
     /// A key that compares the multiplier bit for bit.
     fn key(&self) -> PricingKey {
         (

@@ -35,6 +35,19 @@ pub struct Pricing {
     pub cache_savings_usd: f64,
 }
 
+impl Pricing {
+    /// How it was priced, as `pricings` keeps it.
+    fn row(&self) -> PricingRow {
+        PricingRow {
+            priced: self.priced,
+            price_model: self.price_model.clone(),
+            price_version: Some(self.price_version.clone()),
+            long_context: self.long_context,
+            multiplier: self.multiplier,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WriteStats {
     pub inserted: u64,
@@ -285,7 +298,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             usage: r.usage,
             cost_nanos: nanos_of_usd(p.cost_usd),
             savings_nanos: nanos_of_usd(p.cache_savings_usd),
-            pricing: d.pricing.id(tx, &PricingRow::of(p))?,
+            pricing: d.pricing.id(tx, &p.row())?,
             priced: p.priced,
             flags: i64::from(r.is_sidechain) * SIDECHAIN
                 + i64::from(r.origin == Origin::AgentEcho) * AGENT_ECHO,
@@ -541,7 +554,7 @@ pub struct Repricer {
 impl Repricer {
     /// Whether the stored price of the response `key` changed.
     pub fn set(&mut self, tx: &Transaction, key: &str, p: &Pricing) -> Result<bool, StoreError> {
-        let pricing = self.pricings.id(tx, &PricingRow::of(p))?;
+        let pricing = self.pricings.id(tx, &p.row())?;
         let n = tx
             .prepare_cached(
                 "UPDATE facts SET cost_nanos = ?2, savings_nanos = ?3, pricing = ?4 WHERE dedup_key = ?1 \
