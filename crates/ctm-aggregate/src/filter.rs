@@ -22,6 +22,22 @@ impl Filter {
         self.project.is_none() && self.model.is_none()
     }
 
+    /// " matching --project X --model Y", or nothing without filters.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = &self.project {
+            parts.push(format!("--project {p}"));
+        }
+        if let Some(m) = &self.model {
+            parts.push(format!("--model {m}"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" matching {}", parts.join(" "))
+        }
+    }
+
     /// Whether the project part of the filter is set.
     pub fn filters_projects(&self) -> bool {
         self.project.is_some()

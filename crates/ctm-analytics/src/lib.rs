@@ -10,6 +10,7 @@
 //! `claude_sessions`, blocks `usage_blocks`) where they hold what the facts give.
 
 pub mod blocks;
+pub mod burn;
 pub mod cache;
 pub mod daily;
 mod days;

@@ -28,6 +28,8 @@ pub struct ProjectRow {
     pub first_activity: String,
     pub last_activity: String,
     pub unpriced_responses: u64,
+    /// False when `unpricedResponses` is not 0: `totalCost` leaves them out.
+    pub priced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -98,6 +100,7 @@ pub fn project_report(store: &Store, q: &ReportQuery) -> Result<ProjectReport, A
                 first_activity: q.zone.rfc3339(p.first_ms),
                 last_activity: q.zone.rfc3339(p.last_ms),
                 unpriced_responses: s.unpriced_responses,
+                priced: s.unpriced_responses == 0,
             };
             (p.last_ms, row)
         })

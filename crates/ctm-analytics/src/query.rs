@@ -110,6 +110,12 @@ pub fn parse_date(s: &str) -> Option<Date> {
     normalized.parse().ok()
 }
 
+/// When the latest billed response happened (UTC epoch ms), if the store holds any: what
+/// a report with no rows names as the last usage.
+pub fn last_response_ms(store: &Store) -> Result<Option<i64>, AnalyticsError> {
+    Ok(store.last_billed_ms()?)
+}
+
 /// The rollup rows of the query's days and filters, exact for its zone's days and hours.
 pub fn rows(store: &Store, q: &ReportQuery) -> Result<Vec<SlotRow>, AnalyticsError> {
     let (lo, hi) = q.bounds()?;

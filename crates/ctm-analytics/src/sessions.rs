@@ -33,6 +33,8 @@ pub struct SessionRow {
     /// cache read / (input + cache write + cache read).
     pub efficiency_score: f64,
     pub unpriced_responses: u64,
+    /// False when `unpricedResponses` is not 0: `totalCost` leaves them out.
+    pub priced: bool,
     /// UTC epoch ms of the first and last response, for ordering.
     #[serde(skip)]
     pub first_ms: i64,
@@ -186,6 +188,7 @@ fn session_row(f: SessionFigures, zone: &Zone) -> SessionRow {
         main_model: f.main_model.clone(),
         efficiency_score: s.efficiency_score(),
         unpriced_responses: s.unpriced_responses,
+        priced: s.unpriced_responses == 0,
         first_ms: f.first_ts,
         last_ms: f.last_ts,
         session_id: f.session_id,

@@ -23,7 +23,7 @@ pub struct ModelBreakdown {
 }
 
 /// Tokens, cost and models of one row of a period report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     pub input_tokens: u64,
@@ -40,6 +40,15 @@ pub struct Usage {
     /// `total_cost` in nano-dollars, what totals add.
     #[serde(skip)]
     pub cost_nanos: i64,
+    /// False when `unpricedResponses` is not 0: `totalCost` leaves them out (tables show
+    /// it marked, or "-" when nothing had a price), so scripts that sum keep a number.
+    pub priced: bool,
+}
+
+impl Default for Usage {
+    fn default() -> Usage {
+        Usage::from_models(&BTreeMap::new())
+    }
 }
 
 impl Usage {
@@ -79,17 +88,18 @@ impl Usage {
             responses: all.responses,
             unpriced_responses: all.unpriced_responses,
             cost_nanos: all.cost_nanos,
+            priced: all.unpriced_responses == 0,
         }
     }
 
-    /// The README's hit rate: cache read / (cache write + cache read).
+    /// The hit rate of docs/definitions.md: cache read / (cache write + cache read).
     pub fn hit_rate(&self) -> f64 {
         hit_rate(self.cache_creation_tokens, self.cache_read_tokens)
     }
 }
 
 /// The sums of a whole report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     pub input_tokens: u64,
@@ -103,6 +113,14 @@ pub struct Totals {
     /// `total_cost` in nano-dollars, what is added.
     #[serde(skip)]
     pub cost_nanos: i64,
+    /// False when `unpricedResponses` is not 0 (see [`Usage::priced`]).
+    pub priced: bool,
+}
+
+impl Default for Totals {
+    fn default() -> Totals {
+        Totals::from(&Sums::default())
+    }
 }
 
 impl Totals {
@@ -116,9 +134,10 @@ impl Totals {
         self.total_cost = usd_of_nanos(self.cost_nanos);
         self.responses += u.responses;
         self.unpriced_responses += u.unpriced_responses;
+        self.priced = self.unpriced_responses == 0;
     }
 
-    /// The README's hit rate over the whole report.
+    /// The hit rate of docs/definitions.md over the whole report.
     pub fn hit_rate(&self) -> f64 {
         hit_rate(self.cache_creation_tokens, self.cache_read_tokens)
     }
@@ -146,6 +165,7 @@ impl From<&Sums> for Totals {
             responses: s.responses,
             unpriced_responses: s.unpriced_responses,
             cost_nanos: s.cost_nanos,
+            priced: s.unpriced_responses == 0,
         }
     }
 }

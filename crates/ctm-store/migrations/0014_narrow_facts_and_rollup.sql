@@ -126,6 +126,8 @@ DROP TABLE responses;
 
 CREATE INDEX idx_facts_ts ON facts(ts);
 CREATE INDEX idx_facts_session ON facts(session, ts);
+-- The few responses that are not billed.
+CREATE INDEX idx_facts_replays ON facts(replay_of) WHERE replay_of IS NOT NULL;
 
 -- The fact table with its texts, in the columns `responses` had.
 CREATE VIEW responses AS

@@ -249,6 +249,15 @@ impl Store {
         rate_limits::latest(&self.conn, window)
     }
 
+    /// When the latest billed response happened (in the rollup's last slot).
+    pub fn last_billed_ms(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT max(last_ts) FROM quarter_usage WHERE slot = (SELECT max(slot) FROM quarter_usage)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The store at a glance: billed responses, their sessions, and the first and last.
     pub fn totals(&self) -> Result<StoreTotals, StoreError> {
         let (responses, sessions): (i64, i64) = self.conn.query_row(

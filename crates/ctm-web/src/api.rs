@@ -239,6 +239,7 @@ async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, Api
     params(q, "/api/health")?;
     let ingest = st.notifier.status();
     let clients = st.notifier.clients();
+    let roots = st.data_roots.clone();
     read(&st, move |s| {
         let responses = s.totals().map_err(ApiError::from_store)?.responses;
         Ok(Json(json!({
@@ -248,6 +249,7 @@ async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, Api
             "billedResponses": responses,
             "ingest": ingest,
             "eventClients": clients,
+            "dataRoots": *roots,
         })))
     })
     .await

@@ -8,7 +8,7 @@ use ctm_ingest::IngestReport;
 
 use crate::cli::IngestArgs;
 use crate::context::{tilde, Context};
-use crate::output::{int, print_json};
+use crate::output::{self, int, print_json};
 
 pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
     let mut store = ctx.open_store()?;
@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
 }
 
 fn print_text(r: &IngestReport) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = output::out();
     let roots: Vec<String> = r.roots.iter().map(|p| tilde(p)).collect();
     writeln!(
         out,
@@ -113,5 +113,6 @@ fn print_text(r: &IngestReport) -> Result<()> {
             r.problems.len()
         )?;
     }
+    out.finish()?;
     Ok(())
 }
