@@ -369,11 +369,7 @@ fn meter(
 const NEAR_LIMIT_SHARE: f64 = 0.95;
 
 /// The plan's limits per block; `custom` is computed from the store's finished blocks.
-pub fn plan_limits(
-    store: &Store,
-    plan: Plan,
-    now_ms: i64,
-) -> Result<PlanLimits, AnalyticsError> {
+pub fn plan_limits(store: &Store, plan: Plan, now_ms: i64) -> Result<PlanLimits, AnalyticsError> {
     if let Some((tokens, cost_usd, messages)) = plan.published() {
         return Ok(PlanLimits {
             plan,

@@ -39,9 +39,11 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use migrate::LATEST as SCHEMA_VERSION;
+/// The store's connection and write transaction, for the writers upstream (ingest).
+pub use rusqlite::{Connection, Transaction};
 
 /// Every way opening or using the store can fail, each with a one-line message that
 /// names the file and says what to do.

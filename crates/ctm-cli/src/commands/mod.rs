@@ -189,7 +189,7 @@ pub fn nothing_to_show(
     store: &ctm_store::Store,
     opts: &ReportOptions,
 ) -> Result<String> {
-    let Some(last_ms) = ctm_analytics::query::last_response_ms(&store)? else {
+    let Some(last_ms) = ctm_analytics::query::last_response_ms(store)? else {
         if ctm_source::existing(&ctx.roots).is_empty() {
             let looked: Vec<String> = ctx.roots.paths.iter().map(|p| tilde(p)).collect();
             return Ok(format!(

@@ -1,5 +1,5 @@
 //! Every report's JSON is what the store before version 14 printed (`golden/v1/`,
-//! written by the ctm of commit 2643470), on the real fixture and on generated data, in
+//! written by the ctm of main at b166ccb), on the real fixture and on generated data, in
 //! several zones, with filters and day ranges: the same fields, rows, order and figures.
 //! Costs are the one deliberate change: they were floats added in row order and are now
 //! integer nano-dollars per response, added exactly, so a cost may differ from the old

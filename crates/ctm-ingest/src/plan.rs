@@ -1,0 +1,120 @@
+//! What a run must read, given the cursors: the found files with new bytes, from where,
+//! and the cursors of files under the roots that are gone from disk.
+
+use std::path::PathBuf;
+
+use ctm_source::{FoundFile, Head};
+use ctm_store::cursors::{Cursor, Cursors};
+use ctm_store::folders;
+
+use crate::scan::{path_key, project_folders};
+
+/// One file to read.
+pub(crate) struct Work {
+    pub file: FoundFile,
+    /// The store's key of its path.
+    pub key: String,
+    /// Where to read from (its cursor's offset when it is the same file).
+    pub offset: u64,
+    /// The fingerprint its cursor holds, when it is the same file.
+    pub head: Option<Head>,
+    /// Lines its cursor has counted before `offset`.
+    pub lines_before: u64,
+}
+
+impl Work {
+    /// The bytes this read has to go through.
+    pub fn new_bytes(&self) -> u64 {
+        self.file.size.saturating_sub(self.offset)
+    }
+}
+
+pub(crate) struct Plan {
+    /// Largest first (ties in path order), so the cores share the reading evenly; the
+    /// order writes happen in too, whichever read finishes first.
+    pub work: Vec<Work>,
+    /// Cursors of vanished files.
+    pub gone: Vec<String>,
+}
+
+impl Plan {
+    /// One look-up per found file decides both what to read and whether anything
+    /// vanished.
+    pub fn new(roots: &[PathBuf], files: &[FoundFile], cursors: &Cursors) -> Plan {
+        // Found files that match a cursor still in place (not marked missing).
+        let mut matched = 0;
+        let mut work: Vec<Work> = files
+            .iter()
+            .filter_map(|f| {
+                // Borrowed for UTF-8 paths: an unchanged file costs no allocation.
+                let key = path_key(&f.path);
+                let cursor = cursors.get(key.as_ref());
+                matched += usize::from(cursor.is_some_and(|c| c.missing_since.is_none()));
+                let same_file = cursor.filter(|c| c.ino == f.ino && c.dev == f.dev);
+                match cursor {
+                    Some(c)
+                        if same_file.is_some() && c.size == f.size && c.mtime_ns == f.mtime_ns =>
+                    {
+                        None
+                    }
+                    _ => Some(Work {
+                        file: f.clone(),
+                        // A different inode is a different file: read it all.
+                        offset: same_file.map_or(0, |c| c.offset),
+                        head: same_file.map(|c| Head {
+                            len: c.head_len,
+                            hash: c.head_hash,
+                        }),
+                        lines_before: same_file.map_or(0, |c| c.lines),
+                        key: key.into_owned(),
+                    }),
+                }
+            })
+            .collect();
+        work.sort_by(|a, b| {
+            b.new_bytes()
+                .cmp(&a.new_bytes())
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        Plan {
+            work,
+            gone: vanished(roots, files, cursors, matched),
+        }
+    }
+
+    pub fn new_bytes(&self) -> u64 {
+        self.work.iter().map(Work::new_bytes).sum()
+    }
+}
+
+/// Cursors of files under the given roots that are gone from disk, given how many found
+/// files matched a cursor still in place.
+fn vanished(
+    roots: &[PathBuf],
+    files: &[FoundFile],
+    cursors: &Cursors,
+    matched: usize,
+) -> Vec<String> {
+    let projects = project_folders(roots);
+    let in_roots = |c: &Cursor| projects.iter().any(|p| folders::is_within(&c.path, p));
+    // The common case without a set of every path: when each cursor still in place under
+    // these roots was matched by a found file, none vanished. Paths are unique on both
+    // sides, so counting is exact.
+    let in_place = cursors
+        .values()
+        .filter(|c| c.missing_since.is_none() && in_roots(c))
+        .count();
+    if matched == in_place {
+        return Vec::new();
+    }
+    let on_disk: std::collections::HashSet<std::borrow::Cow<str>> =
+        files.iter().map(|f| path_key(&f.path)).collect();
+    let mut gone: Vec<String> = cursors
+        .values()
+        .filter(|c| c.missing_since.is_none() && !on_disk.contains(c.path.as_str()))
+        .filter(|c| in_roots(c))
+        .map(|c| c.path.clone())
+        .collect();
+    gone.sort();
+    gone
+}
