@@ -50,7 +50,7 @@ CREATE TABLE pricings (
 -- user's explicit request. Usage metadata only: no prompt or response text.
 CREATE TABLE facts (
     id INTEGER PRIMARY KEY,
-    dedup_key TEXT NOT NULL UNIQUE,              -- m:<message.id>:<requestId>, u:<uuid> or h:<hash>
+    dedup_key TEXT NOT NULL,                     -- m:<message.id>:<requestId>, u:<uuid> or h:<hash> (unique, below)
     ts INTEGER NOT NULL,                         -- UTC epoch milliseconds, earliest sighting
     session INTEGER NOT NULL DEFAULT 0,          -- sessions.id
     project INTEGER NOT NULL DEFAULT 0,          -- projects.id
@@ -124,6 +124,9 @@ FROM responses r ORDER BY r.id;
 DROP VIEW IF EXISTS billed_responses;
 DROP TABLE responses;
 
+-- A named index, not a column constraint: a first ingest drops it with the others and
+-- builds it once at the end, from sorted keys.
+CREATE UNIQUE INDEX idx_facts_key ON facts(dedup_key);
 CREATE INDEX idx_facts_ts ON facts(ts);
 CREATE INDEX idx_facts_session ON facts(session, ts);
 -- The few responses that are not billed.

@@ -51,6 +51,9 @@ pub struct Interner {
     dim: Dim,
     ids: HashMap<Arc<str>, Id, foldhash::fast::RandomState>,
     texts: HashMap<Id, Arc<str>, foldhash::fast::RandomState>,
+    /// The text last asked for: a transcript's sightings share one copy of each text,
+    /// so most asks are the same copy as the last (no hashing).
+    last: Option<(Arc<str>, Id)>,
 }
 
 impl Interner {
@@ -59,13 +62,20 @@ impl Interner {
             dim,
             ids: HashMap::default(),
             texts: HashMap::default(),
+            last: None,
         }
     }
 
     /// The id of a text, inserting it when new; [`NONE`] for none.
     pub fn id(&mut self, conn: &Connection, text: Option<&Arc<str>>) -> Result<Id, StoreError> {
         let Some(text) = text else { return Ok(NONE) };
+        if let Some((last, id)) = &self.last {
+            if Arc::ptr_eq(last, text) {
+                return Ok(*id);
+            }
+        }
         if let Some(&id) = self.ids.get(&**text) {
+            self.last = Some((text.clone(), id));
             return Ok(id);
         }
         let (table, column) = (self.dim.table(), self.dim.column());
@@ -83,6 +93,7 @@ impl Interner {
         };
         self.ids.insert(text.clone(), id);
         self.texts.insert(id, text.clone());
+        self.last = Some((text.clone(), id));
         Ok(id)
     }
 

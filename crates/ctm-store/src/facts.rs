@@ -123,7 +123,12 @@ const INSERT_SQL: &str =
     web_search_requests, web_fetch_requests, cost_nanos, savings_nanos, pricing, flags, source, \
     agent, speed, service_tier, inference_geo, cc_version, recorded_cost_usd) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-    ?19, ?20, ?21, ?22, ?23) ON CONFLICT(dedup_key) DO NOTHING";
+    ?19, ?20, ?21, ?22, ?23)";
+
+/// [`INSERT_SQL`] where the key index is in place: a stored key is left alone (and
+/// merged with instead).
+static UPSERT_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{INSERT_SQL} ON CONFLICT(dedup_key) DO NOTHING"));
 
 const UPDATE_SQL: &str = "UPDATE facts SET ts = ?2, session = ?3, project = ?4, model = ?5, \
     input_tokens = ?6, output_tokens = ?7, cache_write_5m_tokens = ?8, cache_write_1h_tokens = ?9, \
@@ -165,12 +170,55 @@ fn row_params<'a>(first: &'a dyn rusqlite::ToSql, r: &'a FactRow) -> [&'a dyn ru
 /// billed) and the response it holds.
 type Stored = (i64, FactRow, Option<i64>, Response);
 
+/// The keys a first ingest wrote, by their 64-bit hash: the key index is built only at
+/// the end, so a later file's sighting of a written response finds its row here.
+struct WrittenKeys {
+    by_hash: foldhash::HashMap<u64, i64>,
+    /// Keys whose hash another key already took (the row it names holds its own key).
+    collided: foldhash::HashMap<String, i64>,
+    hash: fn(&str) -> u64,
+}
+
+impl Default for WrittenKeys {
+    fn default() -> Self {
+        WrittenKeys {
+            by_hash: Default::default(),
+            collided: Default::default(),
+            hash: |key| xxhash_rust::xxh3::xxh3_64(key.as_bytes()),
+        }
+    }
+}
+
+impl WrittenKeys {
+    /// The row a key may be at (its stored key says whether it is).
+    fn candidate(&self, key: &str) -> Option<i64> {
+        if let Some(&id) = self.collided.get(key) {
+            return Some(id);
+        }
+        self.by_hash.get(&(self.hash)(key)).copied()
+    }
+
+    fn insert(&mut self, key: &str, id: i64) {
+        match self.by_hash.entry((self.hash)(key)) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(key.to_owned(), id);
+            }
+        }
+    }
+}
+
 /// Writes sightings into the fact table inside one transaction.
 pub struct FactWriter<'a, 't> {
     tx: &'a Transaction<'t>,
-    /// Whether the table had rows before: a first ingest settles replays in one pass
-    /// over the keys at the end instead of one look-up per message.
+    /// Whether the table had rows before: a first ingest writes without the key index
+    /// (keys are found in `written`) and settles replays in one pass over the keys at
+    /// the end instead of one look-up per message.
     had_rows: bool,
+    /// A first ingest's keys.
+    written: WrittenKeys,
     dims: Dims,
     /// Message ids whose replay group must be settled (only when the table had rows).
     messages: BTreeSet<String>,
@@ -209,6 +257,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         Ok(FactWriter {
             tx,
             had_rows,
+            written: WrittenKeys::default(),
             dims: Dims::default(),
             messages: BTreeSet::new(),
             dropped_indexes,
@@ -228,24 +277,41 @@ impl<'a, 't> FactWriter<'a, 't> {
         r: Response,
         price: &dyn Fn(&Response) -> Pricing,
     ) -> Result<(), StoreError> {
-        let row = self.row_of(&r, &price(&r))?;
-        let inserted = self
-            .tx
-            .prepare_cached(INSERT_SQL)?
-            .execute(&row_params(&r.key, &row)[..])?;
-        if inserted == 1 {
-            self.stats.inserted += 1;
-            let fact = row.fact(self.tx.last_insert_rowid());
-            self.touched.add(&fact);
-            self.touched.flush_if_full(self.tx)?;
-            if self.had_rows {
-                self.note_message(&r.key);
+        let stored = if self.had_rows {
+            None
+        } else {
+            self.written_row(&r.key)?
+        };
+        let stored = match stored {
+            Some(stored) => stored,
+            None => {
+                let row = self.row_of(&r, &price(&r))?;
+                let sql: &str = if self.had_rows {
+                    &UPSERT_SQL
+                } else {
+                    INSERT_SQL
+                };
+                let inserted = self
+                    .tx
+                    .prepare_cached(sql)?
+                    .execute(&row_params(&r.key, &row)[..])?;
+                if inserted == 1 {
+                    let id = self.tx.last_insert_rowid();
+                    self.stats.inserted += 1;
+                    self.touched.add(&row.fact(id));
+                    self.touched.flush_if_full(self.tx)?;
+                    if self.had_rows {
+                        self.note_message(&r.key);
+                    } else {
+                        self.written.insert(&r.key, id);
+                    }
+                    return Ok(());
+                }
+                self.load("dedup_key = ?1", &r.key, &r.key)?
+                    .ok_or_else(|| StoreError::Invalid(format!("row {} vanished", r.key)))?
             }
-            return Ok(());
-        }
-        let (id, stored_row, replay_of, stored) = self
-            .load(&r.key)?
-            .ok_or_else(|| StoreError::Invalid(format!("row {} vanished", r.key)))?;
+        };
+        let (id, stored_row, replay_of, stored) = stored;
         let mut merged = stored.clone();
         merged.merge(r);
         if merged == stored {
@@ -312,23 +378,39 @@ impl<'a, 't> FactWriter<'a, 't> {
         })
     }
 
-    /// A stored fact: its id, row, replay mark, and the response it holds.
-    fn load(&mut self, key: &str) -> Result<Option<Stored>, StoreError> {
+    /// The stored fact of a key a first ingest wrote, found by its row id.
+    fn written_row(&mut self, key: &str) -> Result<Option<Stored>, StoreError> {
+        match self.written.candidate(key) {
+            None => Ok(None),
+            Some(id) => self.load("id = ?1", &id, key),
+        }
+    }
+
+    /// The stored fact `filter` (on `param`) selects, when its key is `key`: its id, row,
+    /// replay mark, and the response it holds.
+    fn load(
+        &mut self,
+        filter: &str,
+        param: &dyn rusqlite::ToSql,
+        key: &str,
+    ) -> Result<Option<Stored>, StoreError> {
         let stored = self
             .tx
             .prepare_cached(&format!(
-                "SELECT id, {COLUMNS}, (SELECT priced FROM pricings WHERE id = pricing), replay_of \
-                 FROM facts WHERE dedup_key = ?1"
+                "SELECT id, {COLUMNS}, (SELECT priced FROM pricings WHERE id = pricing), replay_of, \
+                 dedup_key FROM facts WHERE {filter}"
             ))?
-            .query_row([key], |r| {
+            .query_row([param], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     stored_row(r, 1)?,
                     r.get::<_, Option<i64>>(24)?,
+                    r.get_ref(25)?.as_str().ok() == Some(key),
                 ))
             })
             .optional()?;
-        let Some((id, row, replay_of)) = stored else {
+        // Another key with the same hash (a first ingest's look-up by hash).
+        let Some((id, row, replay_of, true)) = stored else {
             return Ok(None);
         };
         let tx = self.tx;
@@ -602,6 +684,101 @@ pub fn unpriced_models(conn: &rusqlite::Connection) -> Result<Vec<(String, u64)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{OpenOptions, Store};
+
+    fn response(id: &str, ts: i64, output: u64, source: &str) -> Response {
+        Response {
+            key: ctm_model::message_key(id, "r"),
+            timestamp_ms: ts,
+            session_id: Some("s".into()),
+            project_path: Some("/p".into()),
+            model: Some("claude-opus-4-6".into()),
+            usage: Usage {
+                output_tokens: output,
+                ..Usage::default()
+            },
+            speed: None,
+            service_tier: None,
+            inference_geo: None,
+            is_sidechain: false,
+            agent_id: None,
+            origin: Origin::Assistant,
+            recorded_cost_usd: None,
+            cc_version: None,
+            source_path: Some(source.into()),
+        }
+    }
+
+    fn price(r: &Response) -> Pricing {
+        Pricing {
+            cost_usd: r.usage.output_tokens as f64 * 1e-6,
+            priced: true,
+            price_model: None,
+            price_version: "t".into(),
+            long_context: false,
+            multiplier: 1.0,
+            cache_savings_usd: 0.0,
+        }
+    }
+
+    /// The stored rows, as text.
+    fn rows(store: &Store) -> Vec<String> {
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT dedup_key, ts, output_tokens, source_path FROM responses ORDER BY dedup_key")
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok(format!(
+                "{} {} {} {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+
+    /// A first ingest finds the rows of keys it wrote by their hash, and tells keys
+    /// whose hashes collide apart by the key the row holds: with every hash the same,
+    /// the rows are those of a store that compares keys in its index.
+    #[test]
+    fn a_first_ingest_tells_colliding_keys_apart() {
+        let sightings = vec![
+            response("a", 10, 5, "/1"),
+            response("b", 20, 7, "/1"),
+            // Later files: a better sighting of "a", an earlier one of "b", a new "c".
+            response("a", 10, 50, "/2"),
+            response("c", 30, 1, "/2"),
+            response("b", 15, 3, "/3"),
+        ];
+        let mut answers = Vec::new();
+        for colliding in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store =
+                Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+            let tx = store.write().unwrap();
+            let mut writer = FactWriter::new(&tx).unwrap();
+            assert!(writer.started_empty());
+            if colliding {
+                writer.written.hash = |_| 7;
+            }
+            for r in sightings.clone() {
+                writer.upsert(r, &price).unwrap();
+            }
+            let (_, stats) = writer.finish().unwrap();
+            tx.commit().unwrap();
+            assert_eq!((stats.inserted, stats.updated), (3, 2));
+            answers.push(rows(&store));
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(
+            answers[0],
+            ["m:a:r 10 50 /1", "m:b:r 15 7 /3", "m:c:r 30 1 /2"]
+        );
+    }
 
     #[test]
     fn message_ids_come_from_m_keys_only() {
