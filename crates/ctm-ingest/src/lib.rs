@@ -343,11 +343,9 @@ fn read_and_write(
             if i + 1 == work.len() {
                 read_ms = reading.elapsed().as_millis() as u64;
             }
-            if std::env::var_os("CTM_XP_NOWRITE").is_none() {
-                write_file(
-                    tx, writer, &cursors, w, read, &price, horizon, now, &mut stats, report,
-                )?;
-            }
+            write_file(
+                tx, writer, &cursors, w, read, &price, horizon, now, &mut stats, report,
+            )?;
             asked = Instant::now();
             Ok(())
         },
