@@ -2,8 +2,9 @@
 //! `ctm_aggregate::aggregate_blocks`, with ccusage's gaps, burn rate and projection.
 
 use ctm_aggregate::{aggregate_blocks, Fact, Filter, Names, SlotRow, BLOCK_MS};
+use ctm_model::utc;
 use ctm_store::derive::usage_blocks::BlockFigures;
-use ctm_store::{time, Store};
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::burn::{self, WINDOW_MS};
@@ -402,7 +403,7 @@ fn block_row(
         _ => None,
     };
     BlockRow {
-        id: time::format(b.start_ms),
+        id: utc::format(b.start_ms),
         start_time: zone.rfc3339(b.start_ms),
         end_time: zone.rfc3339(b.end_ms()),
         actual_end_time: Some(zone.rfc3339(b.last_ts)),
@@ -433,7 +434,7 @@ fn block_row(
 
 fn gap_row(start_ms: i64, end_ms: i64, zone: &Zone) -> BlockRow {
     BlockRow {
-        id: format!("gap-{}", time::format(start_ms)),
+        id: format!("gap-{}", utc::format(start_ms)),
         start_time: zone.rfc3339(start_ms),
         end_time: zone.rfc3339(end_ms),
         actual_end_time: None,

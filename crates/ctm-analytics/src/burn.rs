@@ -338,7 +338,9 @@ mod tests {
         let r = burn_rate(&b, &[], now);
         assert_eq!(r.basis, RateBasis::ActiveSpan);
         assert_eq!(r.window_minutes, 5.0);
-        assert!(close(r.cost_per_hour, 0.19 * 12.0));
+        // The block's cost is its responses' whole nano-dollars (0.19 / 11 each is not).
+        assert!(close(r.cost_per_hour, b.sums.cost_usd() * 12.0));
+        assert!((r.cost_per_hour - 0.19 * 12.0).abs() < 1e-6);
         assert_eq!(projection(&b, &r, now), None);
         // A longer finished block: its sums over first to last response.
         let facts = [

@@ -22,6 +22,7 @@ pub mod official;
 pub mod periods;
 pub mod projects;
 pub mod query;
+pub mod reconcile;
 pub mod sessions;
 pub mod summary;
 pub mod text;
@@ -43,6 +44,7 @@ pub use official::{official_limits, OfficialLimit, OfficialLimits};
 pub use periods::{monthly_report, weekly_report, MonthlyReport, WeeklyReport};
 pub use projects::{project_report, ProjectReport};
 pub use query::{parse_date, ReportQuery};
+pub use reconcile::{drift_hint, pricing_check, DriftHint, PricingCheck, SessionCheck};
 pub use sessions::{
     session_detail, session_now, session_report, SessionDetail, SessionNow, SessionReport,
     SessionRow,

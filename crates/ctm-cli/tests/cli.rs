@@ -9,9 +9,11 @@ mod cli {
     mod core;
     mod crash_and_concurrency;
     mod generated;
+    mod hostile;
     mod lifecycle;
     mod live;
     mod pipes;
+    mod pricing;
     mod prune_facts;
     mod reports;
     mod serve;
@@ -19,5 +21,7 @@ mod cli {
     mod setup;
     mod snapshots_cmd;
     mod statusline;
+    mod store_errors;
     mod v1_compat;
+    mod web_hardening;
 }

@@ -20,17 +20,22 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ctm_model::Response;
+use ctm_model::{ClaudeCodeCost, Response};
 use ctm_pricing::{PriceTable, Request};
-use ctm_source::{read_transcript, FileRead, Head, LineStats, SkipReason};
+use ctm_source::{read_transcript, FileRead, LineStats, SkipReason};
+use ctm_store::claude_costs::{self, CostSource};
 use ctm_store::cursors::{Cursor, CursorWriter};
 use ctm_store::facts::{self, FactWriter, Pricing};
 use ctm_store::{config, derive, folders, now_ms, Store, StoreError, Transaction};
 use serde::Serialize;
 
 mod plan;
+mod prices;
+mod reprice;
 mod scan;
 mod snapshots;
+pub use prices::prices_in_force;
+pub use reprice::{reprice, Repriced};
 pub use snapshots::{price_lifetime, take_snapshots, taken, SnapshotResult};
 
 /// From this many new bytes on, a run is a large write (a first ingest, or a long
@@ -50,6 +55,8 @@ pub trait Progress: Sync {
 pub enum IngestError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the price table kept in the store cannot be used ({0}); `ctm pricing reset` goes back to the embedded table")]
+    StoredPrices(String),
 }
 
 /// A file or folder that could not be read this run (its cursor is left alone).
@@ -83,6 +90,9 @@ pub struct IngestReport {
     pub responses_before_horizon: u64,
     pub synthetic_lines: u64,
     pub limit_notices_added: u64,
+    /// Claude Code's `cost-state` lines read, and the session figures they changed.
+    pub cost_state_lines: u64,
+    pub claude_costs_recorded: u64,
     pub skipped: BTreeMap<&'static str, u64>,
     /// Models in the store without a price, with their response counts (their tokens
     /// count; their cost is unknown, never silently zero).
@@ -175,7 +185,7 @@ pub fn price_response(table: &PriceTable, r: &Response) -> Pricing {
         priced: p.priced,
         price_model: p.model_key,
         price_version: table.version().to_owned(),
-        long_context: p.long_context,
+        long_context: p.banded,
         multiplier: p.multiplier,
         cache_savings_usd,
     }
@@ -211,6 +221,9 @@ pub fn ingest(
     // 3. Lock.
     let tx = store.write()?;
     report.timings.lock_ms = ms_since(&mut phase);
+    // Under the lock: the table in force may have changed since the caller loaded it.
+    let prices = prices_in_force(&tx, prices)?;
+    let prices = prices.as_ref();
     let scan = scan.under_lock(&tx, roots)?;
     scan.report_into(&mut report);
     // 4. Plan.
@@ -221,13 +234,13 @@ pub fn ingest(
     let now = now_ms();
     let stored_base = scan.stored_base(&tx)?;
     let mut list = None;
-    let (touched, written, stats) = rayon::in_place_scope(|scope| {
+    let (touched, written, stats, costs) = rayon::in_place_scope(|scope| {
         // The new stat list is recorded on another core meanwhile: it needs only the
         // scan and the stored list's base (it is not kept if a read failed).
         scope.spawn(|_| list = scan.stat_list(roots, &stored_base));
         // 5. Read and write.
         let mut writer = FactWriter::new(&tx)?;
-        let stats = read_and_write(
+        let (stats, mut costs) = read_and_write(
             &tx,
             &mut writer,
             &plan,
@@ -237,9 +250,19 @@ pub fn ingest(
             &mut report,
             &mut phase,
         )?;
+        // A cost-state line with no response before it in its read covers what the
+        // store held of its session before this run (its lines came first in the file).
+        for c in costs.iter_mut().filter(|c| c.observed_at_ms.is_none()) {
+            c.observed_at_ms = writer.last_response_before_run(&c.session_id)?;
+        }
         let (touched, written) = writer.finish()?;
-        Ok::<_, IngestError>((touched, written, stats))
+        Ok::<_, IngestError>((touched, written, stats, costs))
     })?;
+    for c in &costs {
+        if claude_costs::record(&tx, CostSource::CostState, c, now)? {
+            report.claude_costs_recorded += 1;
+        }
+    }
     // 6. Lists: after the cursor writes (their writer dropped the old list). With no
     // problem, each found file's cursor now holds the stat the scan met it with.
     let cursors = CursorWriter::new(&tx)?;
@@ -263,7 +286,7 @@ pub fn ingest(
     let changed = !touched.is_empty();
     derive::refresh(&tx, touched, now)?;
     if changed {
-        config::set_raw(&tx, "last_sync_time", &ctm_store::time::format(now))?;
+        config::set_raw(&tx, "last_sync_time", &ctm_model::utc::format(now))?;
     }
     report.unpriced_models = facts::unpriced_models(&tx)?.into_iter().collect();
     report.timings.derive_ms = ms_since(&mut phase);
@@ -277,6 +300,7 @@ pub fn ingest(
     report.lines_read = stats.lines;
     report.usage_lines = stats.usage_lines;
     report.synthetic_lines = stats.synthetic_lines;
+    report.cost_state_lines = stats.cost_state_lines;
     report.skipped = SkipReason::ALL
         .iter()
         .map(|&r| (r.name(), stats.skipped(r)))
@@ -290,7 +314,9 @@ pub fn ingest(
 }
 
 /// Reads the planned files on every core and writes each one's sightings, notices and
-/// cursor on this thread as it comes, in plan order. Returns the lines' counts.
+/// cursor on this thread as it comes, in plan order. Returns the lines' counts and the
+/// latest of Claude Code's own figures per session (the later by
+/// [`ClaudeCodeCost::is_later_than`], so the order files come in does not matter).
 #[allow(clippy::too_many_arguments)]
 fn read_and_write(
     tx: &Transaction,
@@ -301,11 +327,12 @@ fn read_and_write(
     now: i64,
     report: &mut IngestReport,
     phase: &mut Instant,
-) -> Result<LineStats, IngestError> {
+) -> Result<(LineStats, Vec<ClaudeCodeCost>), IngestError> {
     let horizon = ctm_store::horizon::facts_horizon(tx)?;
     let price = |r: &Response| price_response(prices, r);
     let cursors = CursorWriter::new(tx)?;
     let mut stats = LineStats::default();
+    let mut costs: Vec<ClaudeCodeCost> = Vec::new();
     if let Some(p) = progress {
         p.start(plan.new_bytes());
     }
@@ -320,7 +347,7 @@ fn read_and_write(
         READ_AHEAD_BYTES,
         |i| {
             let w = &work[i];
-            let read = read_transcript(&w.file.path, w.offset, w.head);
+            let read = read_transcript(&w.file.path, w.resume.as_ref());
             if let Some(p) = progress {
                 p.advance(w.new_bytes());
             }
@@ -329,11 +356,11 @@ fn read_and_write(
         |i, read| -> Result<(), IngestError> {
             waited += asked.elapsed();
             let w = &work[i];
-            let read = match read {
+            let mut read = match read {
                 Ok(r) => r,
                 Err(e) => {
                     report.problems.push(Problem {
-                        path: w.key.clone(),
+                        path: w.file.path.display().to_string(),
                         reason: e.to_string(),
                     });
                     asked = Instant::now();
@@ -342,6 +369,13 @@ fn read_and_write(
             };
             if i + 1 == work.len() {
                 read_ms = reading.elapsed().as_millis() as u64;
+            }
+            for c in std::mem::take(&mut read.claude_costs) {
+                match costs.iter_mut().find(|k| k.session_id == c.session_id) {
+                    Some(kept) if c.is_later_than(kept) => *kept = c,
+                    Some(_) => {}
+                    None => costs.push(c),
+                }
             }
             write_file(
                 tx, writer, &cursors, w, read, &price, horizon, now, &mut stats, report,
@@ -356,7 +390,7 @@ fn read_and_write(
     report.timings.read_parse_ms = read_ms.max(if work.is_empty() { 0 } else { 1 });
     report.timings.wait_ms = waited.as_millis() as u64;
     report.timings.write_ms = ms_since(phase).saturating_sub(report.timings.wait_ms);
-    Ok(stats)
+    Ok((stats, costs))
 }
 
 /// Writes one file's read: its sightings (in time order, as far as the horizon keeps
@@ -378,6 +412,7 @@ fn write_file(
     report.files_restarted += u64::from(read.restarted);
     report.bytes_read += read.bytes_read();
     stats.add(&read.stats);
+    let next = read.resume();
     read.responses
         .sort_unstable_by(|a, b| (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key)));
     for r in read.responses {
@@ -393,24 +428,26 @@ fn write_file(
             report.limit_notices_added += 1;
         }
     }
-    let head = read.head.unwrap_or(Head { len: 0, hash: 0 });
-    let lines_before = if !read.restarted && w.offset > 0 {
+    let lines_before = if !read.restarted && w.offset() > 0 {
         w.lines_before
     } else {
         0
     };
     cursors.save(
         &Cursor {
-            path: w.key.clone(),
+            path: scan::path_key(&w.file.path).to_vec(),
             dev: w.file.dev,
             ino: w.file.ino,
             // The size and mtime seen before reading: a file that grew meanwhile differs
             // next time and its new bytes are read then.
             size: w.file.size,
             mtime_ns: w.file.mtime_ns,
-            offset: read.end_offset,
-            head_len: head.len,
-            head_hash: head.hash,
+            offset: next.offset,
+            head_len: next.head.len,
+            head_hash: next.head.hash,
+            tail_len: next.tail.len,
+            tail_hash: next.tail.hash,
+            in_long_line: next.in_long_line,
             lines: lines_before + read.stats.lines,
             missing_since: None,
         },
@@ -425,11 +462,12 @@ mod tests {
     use ctm_source::{find_transcripts, FolderMemo, FoundFile};
     use ctm_store::cursors;
     use ctm_store::OpenOptions;
+    use std::os::unix::ffi::OsStrExt;
     use std::path::Path;
 
     fn cursor_of(f: &FoundFile) -> Cursor {
         Cursor {
-            path: scan::path_key(&f.path).into_owned(),
+            path: scan::path_key(&f.path).to_vec(),
             dev: f.dev,
             ino: f.ino,
             size: f.size,
@@ -437,6 +475,9 @@ mod tests {
             offset: f.size,
             head_len: 0,
             head_hash: 0,
+            tail_len: 0,
+            tail_hash: 0,
+            in_long_line: false,
             lines: 1,
             missing_since: None,
         }
@@ -456,7 +497,7 @@ mod tests {
         assert_eq!(files.len(), 2);
         let in_place: Vec<Cursor> = files.iter().map(cursor_of).collect();
         let gone = |path: &Path, missing_since| Cursor {
-            path: path.to_str().unwrap().to_owned(),
+            path: path.as_os_str().as_bytes().to_vec(),
             missing_since,
             ..in_place[0].clone()
         };

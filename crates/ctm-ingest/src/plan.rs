@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ctm_source::{FoundFile, Head};
+use ctm_source::{FoundFile, Head, Resume};
 use ctm_store::cursors::{Cursor, Cursors};
 use ctm_store::folders;
 
@@ -12,20 +12,21 @@ use crate::scan::{path_key, project_folders};
 /// One file to read.
 pub(crate) struct Work {
     pub file: FoundFile,
-    /// The store's key of its path.
-    pub key: String,
-    /// Where to read from (its cursor's offset when it is the same file).
-    pub offset: u64,
-    /// The fingerprint its cursor holds, when it is the same file.
-    pub head: Option<Head>,
+    /// Where its cursor left the file, when it is the same file (device and inode).
+    pub resume: Option<Resume>,
     /// Lines its cursor has counted before `offset`.
     pub lines_before: u64,
 }
 
 impl Work {
+    /// Where the read starts, unless the file turns out to have changed.
+    pub fn offset(&self) -> u64 {
+        self.resume.map_or(0, |r| r.offset)
+    }
+
     /// The bytes this read has to go through.
     pub fn new_bytes(&self) -> u64 {
-        self.file.size.saturating_sub(self.offset)
+        self.file.size.saturating_sub(self.offset())
     }
 }
 
@@ -34,7 +35,7 @@ pub(crate) struct Plan {
     /// order writes happen in too, whichever read finishes first.
     pub work: Vec<Work>,
     /// Cursors of vanished files.
-    pub gone: Vec<String>,
+    pub gone: Vec<Vec<u8>>,
 }
 
 impl Plan {
@@ -46,9 +47,7 @@ impl Plan {
         let mut work: Vec<Work> = files
             .iter()
             .filter_map(|f| {
-                // Borrowed for UTF-8 paths: an unchanged file costs no allocation.
-                let key = path_key(&f.path);
-                let cursor = cursors.get(key.as_ref());
+                let cursor = cursors.get(path_key(&f.path));
                 matched += usize::from(cursor.is_some_and(|c| c.missing_since.is_none()));
                 let same_file = cursor.filter(|c| c.ino == f.ino && c.dev == f.dev);
                 match cursor {
@@ -60,13 +59,19 @@ impl Plan {
                     _ => Some(Work {
                         file: f.clone(),
                         // A different inode is a different file: read it all.
-                        offset: same_file.map_or(0, |c| c.offset),
-                        head: same_file.map(|c| Head {
-                            len: c.head_len,
-                            hash: c.head_hash,
+                        resume: same_file.map(|c| Resume {
+                            offset: c.offset,
+                            head: Head {
+                                len: c.head_len,
+                                hash: c.head_hash,
+                            },
+                            tail: Head {
+                                len: c.tail_len,
+                                hash: c.tail_hash,
+                            },
+                            in_long_line: c.in_long_line,
                         }),
                         lines_before: same_file.map_or(0, |c| c.lines),
-                        key: key.into_owned(),
                     }),
                 }
             })
@@ -74,7 +79,7 @@ impl Plan {
         work.sort_by(|a, b| {
             b.new_bytes()
                 .cmp(&a.new_bytes())
-                .then_with(|| a.key.cmp(&b.key))
+                .then_with(|| path_key(&a.file.path).cmp(path_key(&b.file.path)))
         });
         Plan {
             work,
@@ -94,7 +99,7 @@ fn vanished(
     files: &[FoundFile],
     cursors: &Cursors,
     matched: usize,
-) -> Vec<String> {
+) -> Vec<Vec<u8>> {
     let projects = project_folders(roots);
     let in_roots = |c: &Cursor| projects.iter().any(|p| folders::is_within(&c.path, p));
     // The common case without a set of every path: when each cursor still in place under
@@ -107,11 +112,11 @@ fn vanished(
     if matched == in_place {
         return Vec::new();
     }
-    let on_disk: std::collections::HashSet<std::borrow::Cow<str>> =
+    let on_disk: std::collections::HashSet<&[u8]> =
         files.iter().map(|f| path_key(&f.path)).collect();
-    let mut gone: Vec<String> = cursors
+    let mut gone: Vec<Vec<u8>> = cursors
         .values()
-        .filter(|c| c.missing_since.is_none() && !on_disk.contains(c.path.as_str()))
+        .filter(|c| c.missing_since.is_none() && !on_disk.contains(c.path.as_slice()))
         .filter(|c| in_roots(c))
         .map(|c| c.path.clone())
         .collect();

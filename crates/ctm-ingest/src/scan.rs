@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::ops::ControlFlow;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use ctm_source::stat_list::{GrownList, Held, ListRows, Outcome, StatListCheck};
@@ -66,7 +67,7 @@ impl Scan {
             Scan::Grown(_) => return Ok(false),
             Scan::Walked { walk, .. } => &walk.files,
         };
-        let mut found: foldhash::HashMap<std::borrow::Cow<str>, &FoundFile> =
+        let mut found: foldhash::HashMap<&[u8], &FoundFile> =
             foldhash::HashMap::with_capacity_and_hasher(files.len(), Default::default());
         found.extend(files.iter().map(|f| (path_key(&f.path), f)));
         let projects = project_folders(roots);
@@ -225,7 +226,11 @@ impl Scan {
             .keys()
             .filter(|p| !reached.contains(p.as_os_str()))
             .filter_map(|p| p.to_str())
-            .filter(|p| scopes.iter().any(|s| folders::is_within(p, s)))
+            .filter(|p| {
+                scopes
+                    .iter()
+                    .any(|s| folders::is_within(p.as_bytes(), s.as_bytes()))
+            })
             .collect();
         forget.extend(unreadable.iter().map(String::as_str));
         folders::save_changes(conn, &listed, &forget)
@@ -266,18 +271,15 @@ fn folder_memo(rows: Vec<FolderRow>) -> (FolderMemo, Vec<String>) {
 }
 
 /// Each root's `projects` folder, as cursor paths start.
-pub(crate) fn project_folders(roots: &[PathBuf]) -> Vec<String> {
+pub(crate) fn project_folders(roots: &[PathBuf]) -> Vec<Vec<u8>> {
     roots
         .iter()
-        .map(|r| path_key(&r.join("projects")).into_owned())
+        .map(|r| path_key(&r.join("projects")).to_vec())
         .collect()
 }
 
-/// A path as the store keys it. `to_str` first: `to_string_lossy` walks the bytes in
-/// chunks even when they are valid UTF-8, which showed in the profile.
-pub(crate) fn path_key(p: &Path) -> std::borrow::Cow<'_, str> {
-    match p.to_str() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => p.to_string_lossy(),
-    }
+/// A path as the store keys it: its bytes, whatever they are (two names that differ
+/// only in bytes that are not UTF-8 are two cursors).
+pub(crate) fn path_key(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
 }

@@ -82,18 +82,37 @@ impl FactReader {
         params: impl rusqlite::Params,
         keep: &Keep,
     ) -> Result<Vec<Fact>, StoreError> {
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {FACT_COLUMNS} FROM facts WHERE replay_of IS NULL AND {sql}"
-        ))?;
-        let mut rows = stmt.query(params)?;
         let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let f = self.read(r)?;
+        self.visit_billed(conn, sql, params, keep, |f| {
+            out.push(f);
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`FactReader::billed`], handed to `visit` one at a time as the statement yields
+    /// them: memory stays flat whatever the range. One statement, so one committed state.
+    pub fn visit_billed<E: From<StoreError>>(
+        &self,
+        conn: &Connection,
+        sql: &str,
+        params: impl rusqlite::Params,
+        keep: &Keep,
+        mut visit: impl FnMut(Fact) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {FACT_COLUMNS} FROM facts WHERE replay_of IS NULL AND {sql}"
+            ))
+            .map_err(StoreError::from)?;
+        let mut rows = stmt.query(params).map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            let f = self.read(r).map_err(StoreError::from)?;
             if keep.keeps(f.project, f.model) {
-                out.push(f);
+                visit(f)?;
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

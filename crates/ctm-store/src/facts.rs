@@ -13,7 +13,6 @@
 //! rollup and says what the derived tables must refresh.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use ctm_aggregate::{nanos_of_usd, Fact, Id, Sums};
 use ctm_model::{message_key_range, Origin, Response, Usage};
@@ -30,6 +29,8 @@ pub struct Pricing {
     pub priced: bool,
     pub price_model: Option<String>,
     pub price_version: String,
+    /// Billed at a prompt-length band's rates (the column's name predates bands other
+    /// than the 200K long-context one).
     pub long_context: bool,
     pub multiplier: f64,
     pub cache_savings_usd: f64,
@@ -227,6 +228,9 @@ pub struct FactWriter<'a, 't> {
     dropped_indexes: Vec<(String, String)>,
     pub touched: Touched,
     pub stats: WriteStats,
+    /// The latest response time of each session this run wrote facts of, as it was
+    /// before the first of those writes (a table with rows only).
+    last_before: std::collections::HashMap<Id, Option<i64>>,
 }
 
 impl<'a, 't> FactWriter<'a, 't> {
@@ -263,6 +267,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             dropped_indexes,
             touched: Touched::new(!had_rows, !had_rows && rollup_empty),
             stats: WriteStats::default(),
+            last_before: Default::default(),
         })
     }
 
@@ -286,6 +291,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             Some(stored) => stored,
             None => {
                 let row = self.row_of(&r, &price(&r))?;
+                self.note_session(row.session)?;
                 let sql: &str = if self.had_rows {
                     &UPSERT_SQL
                 } else {
@@ -319,6 +325,8 @@ impl<'a, 't> FactWriter<'a, 't> {
             return Ok(());
         }
         let merged_row = self.row_of(&merged, &price(&merged))?;
+        self.note_session(stored_row.session)?;
+        self.note_session(merged_row.session)?;
         self.tx
             .prepare_cached(UPDATE_SQL)?
             .execute(&row_params(&id, &merged_row)[..])?;
@@ -342,6 +350,35 @@ impl<'a, 't> FactWriter<'a, 't> {
         }
         self.touched.flush_if_full(self.tx)?;
         Ok(())
+    }
+
+    /// Remembers a session's latest response time before this run first writes one of
+    /// its facts.
+    fn note_session(&mut self, session: Id) -> Result<(), StoreError> {
+        if self.had_rows && !self.last_before.contains_key(&session) {
+            let last = last_of_session(self.tx, session)?;
+            self.last_before.insert(session, last);
+        }
+        Ok(())
+    }
+
+    /// The time of a session's latest stored response (billed or not) as the store held
+    /// it before this run: what a Claude Code cost figure read before any response of
+    /// its session in a transcript covers.
+    pub fn last_response_before_run(
+        &mut self,
+        session_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        if !self.had_rows {
+            return Ok(None);
+        }
+        let Some(id) = crate::dims::session_id(self.tx, session_id)? else {
+            return Ok(None);
+        };
+        match self.last_before.get(&id) {
+            Some(&last) => Ok(last),
+            None => last_of_session(self.tx, id),
+        }
     }
 
     fn note_message(&mut self, key: &str) {
@@ -413,29 +450,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         let Some((id, row, replay_of, true)) = stored else {
             return Ok(None);
         };
-        let tx = self.tx;
-        let d = &mut self.dims;
-        let response = Response {
-            key: key.to_owned(),
-            timestamp_ms: row.ts,
-            session_id: d.session.text(tx, row.session)?,
-            project_path: d.project.text(tx, row.project)?,
-            model: d.model.text(tx, row.model)?,
-            usage: row.usage,
-            speed: d.label.text(tx, row.speed)?,
-            service_tier: d.label.text(tx, row.service_tier)?,
-            inference_geo: d.label.text(tx, row.inference_geo)?,
-            is_sidechain: row.flags & SIDECHAIN != 0,
-            agent_id: d.label.text(tx, row.agent)?,
-            origin: if row.flags & AGENT_ECHO != 0 {
-                Origin::AgentEcho
-            } else {
-                Origin::Assistant
-            },
-            recorded_cost_usd: row.recorded_cost_usd,
-            cc_version: d.label.text(tx, row.cc_version)?,
-            source_path: d.source.text(tx, row.source)?,
-        };
+        let response = response_of(&mut self.dims, self.tx, key.to_owned(), &row)?;
         Ok(Some((id, row, replay_of, response)))
     }
 
@@ -542,6 +557,36 @@ fn message_id_of(key: &str) -> Option<&str> {
     rest.split_once(':').map(|(mid, _)| mid)
 }
 
+/// The response a stored row holds, its texts read back through `d`.
+fn response_of(
+    d: &mut Dims,
+    tx: &Transaction,
+    key: String,
+    row: &FactRow,
+) -> Result<Response, StoreError> {
+    Ok(Response {
+        key,
+        timestamp_ms: row.ts,
+        session_id: d.session.text(tx, row.session)?,
+        project_path: d.project.text(tx, row.project)?,
+        model: d.model.text(tx, row.model)?,
+        usage: row.usage,
+        speed: d.label.text(tx, row.speed)?,
+        service_tier: d.label.text(tx, row.service_tier)?,
+        inference_geo: d.label.text(tx, row.inference_geo)?,
+        is_sidechain: row.flags & SIDECHAIN != 0,
+        agent_id: d.label.text(tx, row.agent)?,
+        origin: if row.flags & AGENT_ECHO != 0 {
+            Origin::AgentEcho
+        } else {
+            Origin::Assistant
+        },
+        recorded_cost_usd: row.recorded_cost_usd,
+        cc_version: d.label.text(tx, row.cc_version)?,
+        source_path: d.source.text(tx, row.source)?,
+    })
+}
+
 /// A stored row from columns `at..` ([`COLUMNS`] then whether its pricing priced it).
 fn stored_row(r: &Row, at: usize) -> rusqlite::Result<FactRow> {
     let count = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(at + i)?.max(0) as u64) };
@@ -574,76 +619,70 @@ fn stored_row(r: &Row, at: usize) -> rusqlite::Result<FactRow> {
     })
 }
 
-/// Every stored response (billed or not), for repricing, with its key.
-pub fn for_each_response(
-    conn: &rusqlite::Connection,
-    mut f: impl FnMut(Response) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT dedup_key, ts, session_id, project_path, model, input_tokens, output_tokens, \
-         cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
-         web_fetch_requests, speed, service_tier, inference_geo, is_sidechain, agent_id, origin, \
-         recorded_cost_usd, cc_version, source_path FROM responses ORDER BY id",
-    )?;
-    let mut rows = stmt.query([])?;
-    let text = |r: &Row, i: usize| -> rusqlite::Result<Option<Arc<str>>> {
-        Ok(r.get::<_, Option<String>>(i)?.map(Into::into))
-    };
-    while let Some(r) = rows.next()? {
-        let count = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
-        let origin: String = r.get(17)?;
-        f(Response {
-            key: r.get(0)?,
-            timestamp_ms: r.get(1)?,
-            session_id: text(r, 2)?,
-            project_path: text(r, 3)?,
-            model: text(r, 4)?,
-            usage: Usage {
-                input_tokens: count(5)?,
-                output_tokens: count(6)?,
-                cache_write_5m_tokens: count(7)?,
-                cache_write_1h_tokens: count(8)?,
-                cache_read_tokens: count(9)?,
-                web_search_requests: count(10)?,
-                web_fetch_requests: count(11)?,
-            },
-            speed: text(r, 12)?,
-            service_tier: text(r, 13)?,
-            inference_geo: text(r, 14)?,
-            is_sidechain: r.get(15)?,
-            agent_id: text(r, 16)?,
-            origin: if origin == "agent_echo" {
-                Origin::AgentEcho
-            } else {
-                Origin::Assistant
-            },
-            recorded_cost_usd: r.get(18)?,
-            cc_version: text(r, 19)?,
-            source_path: text(r, 20)?,
-        })?;
-    }
-    Ok(())
+/// A stored response as repricing reads it: its row id, its facts and the price it has.
+pub struct StoredPricing {
+    pub id: i64,
+    pub response: Response,
+    pub cost_nanos: i64,
+    pub priced: bool,
+    pub billed: bool,
 }
 
-/// Replaces stored responses' prices (repricing after the price table changed), in the
-/// caller's transaction. The rollup and the derived tables must be rebuilt after
-/// ([`crate::derive::rebuild_all`]).
+/// Reads and replaces stored responses' prices (repricing after the price table
+/// changed), in the caller's transaction. The rollup and the derived tables must be
+/// rebuilt after ([`crate::derive::rebuild_all`]).
 #[derive(Default)]
 pub struct Repricer {
-    pricings: crate::dims::Pricings,
+    dims: Dims,
 }
 
 impl Repricer {
-    /// Whether the stored price of the response `key` changed.
-    pub fn set(&mut self, tx: &Transaction, key: &str, p: &Pricing) -> Result<bool, StoreError> {
-        let pricing = self.pricings.id(tx, &p.row())?;
+    /// Up to `limit` stored responses (billed or not) with ids above `after_id`, in id
+    /// order: repricing reads the table in parts so its memory stays bounded.
+    pub fn responses_after(
+        &mut self,
+        tx: &Transaction,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredPricing>, StoreError> {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT id, {COLUMNS}, (SELECT priced FROM pricings WHERE id = pricing), \
+             replay_of IS NULL, dedup_key FROM facts WHERE id > ?1 ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = stmt
+            .query_map(params![after_id, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    stored_row(r, 1)?,
+                    r.get::<_, bool>(24)?,
+                    r.get::<_, String>(25)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, row, billed, key)| {
+                Ok(StoredPricing {
+                    id,
+                    cost_nanos: row.cost_nanos,
+                    priced: row.priced,
+                    billed,
+                    response: response_of(&mut self.dims, tx, key, &row)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces the price of the response with row id `id`. Returns whether anything
+    /// stored changed (the cost, or only the provenance).
+    pub fn set(&mut self, tx: &Transaction, id: i64, p: &Pricing) -> Result<bool, StoreError> {
+        let pricing = self.dims.pricing.id(tx, &p.row())?;
         let n = tx
             .prepare_cached(
-                "UPDATE facts SET cost_nanos = ?2, savings_nanos = ?3, pricing = ?4 WHERE dedup_key = ?1 \
+                "UPDATE facts SET cost_nanos = ?2, savings_nanos = ?3, pricing = ?4 WHERE id = ?1 \
                  AND NOT (cost_nanos = ?2 AND savings_nanos = ?3 AND pricing = ?4)",
             )?
             .execute(params![
-                key,
+                id,
                 nanos_of_usd(p.cost_usd),
                 nanos_of_usd(p.cache_savings_usd),
                 pricing
@@ -665,6 +704,26 @@ pub fn record_limit_notice(
         )?
         .execute(params![ts, resets_at_s, session])?;
     Ok(n == 1)
+}
+
+/// The time of a session's latest stored response (billed or not), by its id.
+fn last_of_session(tx: &Transaction, session: Id) -> Result<Option<i64>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT max(ts) FROM facts WHERE session = ?1")?
+        .query_row([session], |r| r.get(0))?)
+}
+
+/// The time of a session's latest stored response (billed or not), by the session index.
+pub fn last_response_ms(
+    conn: &rusqlite::Connection,
+    session_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT max(f.ts) FROM facts f WHERE f.session = \
+             (SELECT id FROM sessions WHERE session_id = ?1)",
+        )?
+        .query_row([session_id], |r| r.get(0))?)
 }
 
 /// Models in the store that have no price, with their billed response counts (from the

@@ -6,7 +6,9 @@ use rusqlite::{Connection, OptionalExtension};
 
 use ctm_aggregate::BLOCK_MS;
 
-use crate::{config, time, StoreError};
+use ctm_model::utc;
+
+use crate::{config, StoreError};
 
 /// The `system_config` key holding the prune horizon: every fact before this UTC instant
 /// (the start of a day in the store's zone) was deleted on the user's request.
@@ -17,7 +19,7 @@ pub fn facts_horizon(conn: &Connection) -> Result<Option<i64>, StoreError> {
     match config::get(conn, FACTS_HORIZON_KEY)? {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
-        Some(v) => time::parse(&v).map(Some).ok_or_else(|| {
+        Some(v) => utc::parse(&v).map(Some).ok_or_else(|| {
             StoreError::Invalid(format!(
                 "system_config {FACTS_HORIZON_KEY} {v:?} is not a UTC time; restore a backup"
             ))
@@ -47,15 +49,14 @@ impl Horizon {
         let last_kept_block: Option<String> = conn
             .query_row(
                 "SELECT start_time FROM usage_blocks WHERE start_time < ?1 ORDER BY start_time DESC LIMIT 1",
-                [time::format(horizon_ms)],
+                [utc::format(horizon_ms)],
                 |r| r.get(0),
             )
             .optional()?;
         let blocks_from_ms = match last_kept_block {
             // A response belongs to a block while it is at most 5 h after the start.
-            Some(s) => {
-                (time::parse_stored("usage_blocks start_time", &s)? + BLOCK_MS + 1).max(horizon_ms)
-            }
+            Some(s) => (crate::parse_stored_time("usage_blocks start_time", &s)? + BLOCK_MS + 1)
+                .max(horizon_ms),
             None => horizon_ms,
         };
         Ok(Some(Horizon {
@@ -72,7 +73,7 @@ impl Horizon {
 
     /// A stored session row that started before the horizon is history.
     pub fn keeps_session(&self, session_start: Option<&str>) -> bool {
-        session_start.is_some_and(|s| s < time::format(self.horizon_ms).as_str())
+        session_start.is_some_and(|s| s < utc::format(self.horizon_ms).as_str())
     }
 }
 

@@ -136,6 +136,67 @@ impl Store {
         })
     }
 
+    /// One session's stored figures (its row and models, from one commit); `None` for
+    /// a session without a row or without billed responses.
+    pub fn stored_session(&self, session_id: &str) -> Result<Option<SessionFigures>, StoreError> {
+        in_one_snapshot(&self.conn, |conn| {
+            let Some(row) = claude_sessions::stored_one(conn, session_id)? else {
+                return Ok(None);
+            };
+            let models = session_models::stored_of(conn, session_id)?;
+            if models.is_empty() {
+                return Ok(None);
+            }
+            claude_sessions::figures_of(&row, models).map(Some)
+        })
+    }
+
+    /// A session's billed responses with `ts <= until_ms` (every one for `None`), summed
+    /// per model as reports name it; empty for a session the store does not know.
+    pub fn session_sums_by_model(
+        &self,
+        session_id: &str,
+        until_ms: Option<i64>,
+    ) -> Result<BTreeMap<String, Sums>, StoreError> {
+        in_one_snapshot(&self.conn, |conn| {
+            let Some(id) = dims::session_id(conn, session_id)? else {
+                return Ok(BTreeMap::new());
+            };
+            let facts = FactReader::new(conn)?.billed(
+                conn,
+                "session = ?1 AND ts <= ?2 ORDER BY ts, id",
+                [id, until_ms.unwrap_or(i64::MAX)],
+                &Keep::all(),
+            )?;
+            let names = load_names(
+                conn,
+                Which {
+                    sessions: None,
+                    projects: false,
+                    models: true,
+                },
+            )?;
+            let mut out: BTreeMap<String, Sums> = BTreeMap::new();
+            for f in &facts {
+                out.entry(names.model_label(f.model).to_owned())
+                    .or_default()
+                    .add(&f.sums);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Claude Code's own figures of sessions kept (cost-state lines, the statusline), by
+    /// session then source.
+    pub fn claude_costs(&self) -> Result<Vec<crate::claude_costs::StoredCost>, StoreError> {
+        crate::claude_costs::all(&self.conn)
+    }
+
+    /// Whether any such figure is kept.
+    pub fn has_claude_costs(&self) -> Result<bool, StoreError> {
+        crate::claude_costs::any(&self.conn)
+    }
+
     /// The `limit` sessions that cost most, most expensive first (ties by id), from
     /// `claude_sessions` in cost order: only those are read and their models looked up.
     pub fn costliest_sessions(&self, limit: usize) -> Result<Vec<SessionFigures>, StoreError> {
@@ -183,6 +244,37 @@ impl Store {
     ) -> Result<Vec<Fact>, StoreError> {
         let keep = crate::derive::keep_of(&self.conn, filter)?;
         fact_reader::billed_between(&self.conn, lo, hi, &keep)
+    }
+
+    /// [`Store::facts_between`], handed to `visit` one at a time (an export streams
+    /// this way).
+    pub fn visit_facts_between<E: From<StoreError>>(
+        &self,
+        lo: i64,
+        hi: i64,
+        filter: &Filter,
+        visit: impl FnMut(Fact) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let keep = crate::derive::keep_of(&self.conn, filter)?;
+        FactReader::new(&self.conn)?.visit_billed(
+            &self.conn,
+            "ts >= ?1 AND ts < ?2 ORDER BY ts, id",
+            [lo, hi],
+            &keep,
+            visit,
+        )
+    }
+
+    /// These sessions' texts only.
+    pub fn session_names(&self, sessions: &[Id]) -> Result<Names, StoreError> {
+        load_names(
+            &self.conn,
+            Which {
+                sessions: Some(sessions),
+                projects: false,
+                models: false,
+            },
+        )
     }
 
     /// A session's id in the dimension table.

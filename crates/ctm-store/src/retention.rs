@@ -5,8 +5,10 @@ use ctm_aggregate::{slot_of, QUARTER_MS};
 use jiff::civil::Date;
 use rusqlite::{Connection, Transaction};
 
+use ctm_model::utc;
+
 use crate::horizon::{facts_horizon, FACTS_HORIZON_KEY};
-use crate::{config, derive, time, StoreError};
+use crate::{config, derive, StoreError};
 
 /// What [`prune_facts`] deletes (or would, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -42,12 +44,12 @@ pub fn prune_facts(
         return Err(StoreError::Invalid(format!(
             "{first_day_kept} starts at {} in {}, not on a quarter-hour: facts can only be pruned at a day \
              start on a quarter-hour (every zone's since standard time)",
-            time::format(horizon_ms),
+            utc::format(horizon_ms),
             tz.iana_name().unwrap_or("the store's zone")
         )));
     }
     let first_day = ctm_aggregate::local_time(horizon_ms, &tz).date();
-    let horizon = time::format(horizon_ms);
+    let horizon = utc::format(horizon_ms);
     let count = |sql: &str, arg: &dyn rusqlite::ToSql| -> Result<u64, StoreError> {
         Ok(tx.query_row(sql, [arg], |r| r.get::<_, i64>(0))? as u64)
     };

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use ctm_store::{backup as copies, config, derive, facts, migrate, OpenOptions};
+use ctm_store::{backup as copies, config, derive, migrate, OpenOptions};
 use serde::Serialize;
 
 use crate::cli::DbCommand;
@@ -54,9 +54,11 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
             ctx.db_path.display()
         );
     }
-    // Inspect as it is: a store from an older ctm is reported, not migrated.
+    // Inspect as it is: a store from an older ctm is reported, not migrated, and a store
+    // that cannot be written is read.
     let store = ctx.open_store_with(&OpenOptions {
         target_version: 0,
+        read_only: true,
         ..ctx.open_options()
     })?;
     let c = store.conn();
@@ -92,13 +94,13 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
         responses: totals.responses,
         sidechain_replays: totals.sidechain_replays,
         sessions: totals.sessions,
-        first_response: totals.first_ms.map(ctm_store::time::format),
-        last_response: totals.last_ms.map(ctm_store::time::format),
+        first_response: totals.first_ms.map(ctm_model::utc::format),
+        last_response: totals.last_ms.map(ctm_model::utc::format),
         files_tracked: count("SELECT count(*) FROM file_cursors")?,
         files_gone: count("SELECT count(*) FROM file_cursors WHERE missing_since IS NOT NULL")?,
         last_sync_time: config::get(c, "last_sync_time")?.filter(|v| !v.is_empty()),
         timezone: config::get(c, "timezone")?,
-        facts_pruned_before: ctm_store::horizon::facts_horizon(c)?.map(ctm_store::time::format),
+        facts_pruned_before: ctm_store::horizon::facts_horizon(c)?.map(ctm_model::utc::format),
     };
     if json {
         print_json(&s)?;
@@ -145,10 +147,10 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
 fn migrate_to(ctx: &Context, to: Option<u32>) -> Result<ExitCode> {
     let target = to.unwrap_or(ctm_store::SCHEMA_VERSION);
     if target == 0 || target > ctm_store::SCHEMA_VERSION {
-        bail!(
+        return Err(crate::errors::usage(format!(
             "--to {target} is not a schema version; this ctm knows 1 to {}",
             ctm_store::SCHEMA_VERSION
-        );
+        )));
     }
     let store = ctx.open_store_with(&OpenOptions {
         target_version: target,
@@ -176,30 +178,17 @@ fn migrate_to(ctx: &Context, to: Option<u32>) -> Result<ExitCode> {
 }
 
 fn reprice(ctx: &Context) -> Result<ExitCode> {
-    let prices = ctx.prices()?;
     let mut store = ctx.open_store()?;
     let tx = store.write()?;
-    let mut changed = 0u64;
-    let mut total = 0u64;
-    let mut updates = Vec::new();
-    facts::for_each_response(&tx, |r| {
-        total += 1;
-        updates.push((r.key.clone(), ctm_ingest::price_response(&prices, &r)));
-        Ok(())
-    })?;
-    let mut repricer = facts::Repricer::default();
-    for (key, p) in &updates {
-        changed += u64::from(repricer.set(&tx, key, p)?);
-    }
-    if changed > 0 {
-        derive::rebuild_all(&tx)?;
-    }
+    let prices = ctx.prices_in_force(&tx)?;
+    let r = ctm_ingest::reprice(&tx, &prices)?;
     tx.commit()?;
     say(format_args!(
-        "Repriced {} responses with price table {}: {} changed.",
-        int(total),
+        "Repriced {} responses with price table {}: {} changed ({} in cost).",
+        int(r.responses),
         prices.version(),
-        int(changed)
+        int(r.rows_changed),
+        int(r.cost_changed)
     ))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -207,18 +196,46 @@ fn reprice(ctx: &Context) -> Result<ExitCode> {
 fn check(ctx: &Context) -> Result<ExitCode> {
     let store = ctx.open_store()?;
     let c = store.conn();
-    let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    let fk: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-        r.get(0)
-    })?;
+    // The check itself may stop at a page it cannot read: that is its last finding.
+    let mut integrity: Vec<String> = Vec::new();
+    let mut stmt = c.prepare("PRAGMA integrity_check")?;
+    let mut rows = stmt.query([])?;
+    loop {
+        match rows.next() {
+            Ok(Some(r)) => integrity.push(r.get(0)?),
+            Ok(None) => break,
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+                ) =>
+            {
+                integrity.push(format!("SQLite stopped reading: {e}"));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(rows);
+    drop(stmt);
+    let damaged = integrity != ["ok"];
     let mut problems = Vec::new();
-    if integrity != "ok" {
-        problems.push(format!("integrity check: {integrity}"));
+    if damaged {
+        problems.extend(
+            integrity
+                .iter()
+                .map(|p| format!("integrity check: {}", p.replace('\n', " "))),
+        );
+    } else {
+        // A damaged file may fail any read: the rest is checked on a whole one.
+        let fk: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })?;
+        if fk > 0 {
+            problems.push(format!("{fk} foreign key violations"));
+        }
+        problems.extend(derive::check(c)?);
     }
-    if fk > 0 {
-        problems.push(format!("{fk} foreign key violations"));
-    }
-    problems.extend(derive::check(c)?);
     if problems.is_empty() {
         say(format_args!(
             "ok: integrity check passed, foreign keys hold, every derived table matches the facts"
@@ -228,10 +245,18 @@ fn check(ctx: &Context) -> Result<ExitCode> {
     for p in &problems {
         say(format_args!("{p}"))?;
     }
-    say(format_args!(
-        "{} problems; `ctm db rebuild` recomputes the derived tables from the facts",
-        problems.len()
-    ))?;
+    if damaged {
+        say(format_args!(
+            "{} problems: the file itself is damaged, which `ctm db rebuild` cannot repair (it \
+             recomputes only the derived tables); restore a backup with `ctm db restore FILE`",
+            problems.len()
+        ))?;
+    } else {
+        say(format_args!(
+            "{} problems; `ctm db rebuild` recomputes the derived tables from the facts",
+            problems.len()
+        ))?;
+    }
     Ok(ExitCode::from(1))
 }
 
@@ -251,8 +276,10 @@ fn backup(ctx: &Context, file: &std::path::Path, force: bool) -> Result<ExitCode
             ctx.db_path.display()
         );
     }
+    // Copied as it is, also from a store that cannot be written.
     let store = ctx.open_store_with(&OpenOptions {
         target_version: 0,
+        read_only: true,
         ..ctx.open_options()
     })?;
     let size = copies::backup(&store, file, force)?;
@@ -306,7 +333,9 @@ fn prune(
             let first_kept = today
                 .checked_sub(jiff::Span::new().days(i64::from(days)))
                 .map_err(|_| {
-                    anyhow::anyhow!("--facts-older-than {days} reaches before year -9999")
+                    crate::errors::usage(format!(
+                        "--facts-older-than {days} reaches before year -9999"
+                    ))
                 })?;
             Some(ctm_store::retention::prune_facts(&tx, first_kept, dry_run)?)
         }

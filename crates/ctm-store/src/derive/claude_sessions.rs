@@ -8,7 +8,9 @@ use ctm_aggregate::{nanos_of_usd, Names, SessionAggregate, Sums};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::session_models::ModelCounts;
-use crate::{time, StoreError};
+use ctm_model::utc;
+
+use crate::StoreError;
 
 /// A session as reports show it, its texts resolved: from its aggregate, or read back
 /// from its `claude_sessions` and `session_models` rows.
@@ -69,8 +71,8 @@ impl Row {
         let s = &f.sums;
         Row {
             session_id: f.session_id.clone(),
-            session_start: Some(time::format(f.first_ts)),
-            session_end: Some(time::format(f.last_ts)),
+            session_start: Some(utc::format(f.first_ts)),
+            session_end: Some(utc::format(f.last_ts)),
             input_tokens: s.input_tokens as i64,
             output_tokens: s.output_tokens as i64,
             total_tokens: s.total_tokens() as i64,
@@ -113,7 +115,7 @@ fn read_row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
 /// an error for a time ctm does not write.
 pub fn figures_of(row: &Row, models: ModelCounts) -> Result<SessionFigures, StoreError> {
     let ms = |t: &Option<String>| -> Result<i64, StoreError> {
-        t.as_deref().and_then(time::parse).ok_or_else(|| {
+        t.as_deref().and_then(utc::parse).ok_or_else(|| {
             StoreError::Invalid(format!(
                 "claude_sessions {}: time {t:?} is not RFC 3339; `ctm db check` lists what differs",
                 row.session_id
@@ -197,6 +199,16 @@ pub fn stored_start(conn: &Connection, session_id: &str) -> Result<Option<String
         .query_row([session_id], |r| r.get::<_, Option<String>>(0))
         .optional()?
         .flatten())
+}
+
+/// The row of one session, if it has one.
+pub fn stored_one(conn: &Connection, session_id: &str) -> Result<Option<Row>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM claude_sessions WHERE session_id = ?1"
+        ))?
+        .query_row([session_id], read_row)
+        .optional()?)
 }
 
 /// Every row with a session id.

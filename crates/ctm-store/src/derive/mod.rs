@@ -239,7 +239,7 @@ fn rebuild_from_rollup(tx: &Transaction, now_ms: i64) -> Result<(), StoreError> 
         tx,
         &horizon
             .as_ref()
-            .map_or_else(String::new, |h| crate::time::format(h.horizon_ms)),
+            .map_or_else(String::new, |h| ctm_model::utc::format(h.horizon_ms)),
     )?;
     let rows = quarter_usage::rows_between(tx, i64::MIN, i64::MAX, &Keep::all(), Some(&tz))?;
     let sessions: Vec<Id> = rows

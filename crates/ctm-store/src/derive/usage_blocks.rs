@@ -10,7 +10,9 @@ use rusqlite::{params, Connection, Transaction};
 
 use super::quarter_usage;
 use crate::horizon::Horizon;
-use crate::{time, StoreError};
+use ctm_model::utc;
+
+use crate::StoreError;
 
 /// What `ctm blocks` shows of a block, its texts resolved: from the rollup, or read back
 /// from its row.
@@ -78,8 +80,8 @@ fn write(tx: &Transaction, blocks: &[BlockFigures], now_ms: i64) -> Result<(), S
     for b in blocks {
         let s = &b.sums;
         stmt.execute(params![
-            time::format(b.start_ms),
-            time::format(b.end_ms()),
+            utc::format(b.start_ms),
+            utc::format(b.end_ms()),
             s.total_tokens(),
             b.sessions,
             b.status(now_ms),
@@ -102,9 +104,9 @@ fn write(tx: &Transaction, blocks: &[BlockFigures], now_ms: i64) -> Result<(), S
 fn delete(tx: &Transaction, from_ms: i64, to_ms: Option<i64>) -> Result<(), StoreError> {
     tx.prepare_cached("DELETE FROM usage_blocks WHERE start_time >= ?1 AND start_time < ?2")?
         .execute([
-            time::lower_bound(from_ms),
+            utc::format(from_ms),
             // "~" sorts after every stored time.
-            to_ms.map_or_else(|| "~".to_owned(), time::format),
+            to_ms.map_or_else(|| "~".to_owned(), utc::format),
         ])?;
     Ok(())
 }
@@ -129,7 +131,7 @@ fn stored_with_status(
         "SELECT start_time, session_count, {FIGURE_COLUMNS}, status, block_id, end_time, total_tokens \
          FROM usage_blocks WHERE start_time >= ?1 ORDER BY start_time"
     ))?;
-    let mut rows = stmt.query([time::lower_bound(from_ms)])?;
+    let mut rows = stmt.query([utc::format(from_ms)])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let Some(first_ts) = r.get::<_, Option<i64>>(2)? else {
@@ -142,7 +144,7 @@ fn stored_with_status(
         })?;
         let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
         let figures = BlockFigures {
-            start_ms: time::parse_stored("usage_blocks start_time", &start)?,
+            start_ms: crate::parse_stored_time("usage_blocks start_time", &start)?,
             first_ts,
             last_ts: r.get(3)?,
             sums: Sums {
@@ -183,10 +185,10 @@ pub fn latest_start(conn: &Connection, at_ms: i64) -> Result<Option<i64>, StoreE
         .prepare_cached(
             "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 ORDER BY start_time DESC LIMIT 1",
         )?
-        .query_row([time::format(at_ms)], |r| r.get(0))
+        .query_row([utc::format(at_ms)], |r| r.get(0))
         .optional()?;
     start
-        .map(|s| time::parse_stored("usage_blocks start_time", &s))
+        .map(|s| crate::parse_stored_time("usage_blocks start_time", &s))
         .transpose()
 }
 
@@ -195,7 +197,7 @@ pub fn close_finished(tx: &Transaction, now_ms: i64) -> Result<(), StoreError> {
     // Inside a block every response is under 5 h old, so its end is the only deadline.
     tx.execute(
         "UPDATE usage_blocks SET status = 'completed' WHERE status = 'active' AND end_time <= ?1",
-        [time::format(now_ms)],
+        [utc::format(now_ms)],
     )?;
     Ok(())
 }
@@ -281,7 +283,7 @@ pub fn refresh(
                     // the same hour holds other responses than the stored one.
                     if open.is_some()
                         && slot > from_slot
-                        && stored_opens.exists(params![time::format(block.start_ms), first_ts])?
+                        && stored_opens.exists(params![utc::format(block.start_ms), first_ts])?
                     {
                         rejoined = Some((block.start_ms, slot));
                         return Ok(ControlFlow::Break(()));
@@ -339,10 +341,10 @@ fn restart_of(tx: &Transaction, from_ts: i64, horizon_ms: i64) -> Result<i64, St
         "SELECT start_time, last_ts FROM usage_blocks WHERE start_time <= ?1 \
          AND start_time >= ?2 ORDER BY start_time DESC",
     )?;
-    let mut rows = stmt.query([time::format(from_ts), time::lower_bound(horizon_ms)])?;
+    let mut rows = stmt.query([utc::format(from_ts), utc::format(horizon_ms)])?;
     let mut first = true;
     while let Some(r) = rows.next()? {
-        let start = time::parse_stored("usage_blocks start_time", &r.get::<_, String>(0)?)?;
+        let start = crate::parse_stored_time("usage_blocks start_time", &r.get::<_, String>(0)?)?;
         let last: Option<i64> = r.get(1)?;
         let reaches = last.is_none_or(|last| last >= restart_ms) || from_ts - start <= BLOCK_MS;
         if !first && !reaches {
@@ -379,10 +381,10 @@ pub fn check(
         .map(|(b, o)| (b.start_ms, (b, o)))
         .collect();
     for want in expected {
-        let id = time::format(want.start_ms);
+        let id = utc::format(want.start_ms);
         let own = |status: &str| Own {
             block_id: id.clone(),
-            end_time: time::format(want.end_ms()),
+            end_time: utc::format(want.end_ms()),
             total_tokens: want.sums.total_tokens() as i64,
             status: status.to_owned(),
         };
