@@ -10,6 +10,7 @@
 //! Nothing here knows about the store; nothing downstream reads Claude Code's files.
 
 pub mod cores;
+mod fields;
 pub mod line;
 pub mod read;
 pub mod roots;

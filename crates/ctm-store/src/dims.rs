@@ -119,42 +119,58 @@ impl Interner {
     }
 }
 
-/// How a response was priced, as `pricings` keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PricingRow {
+/// How a response was priced, as `pricings` keeps it (borrowed from the caller's
+/// pricing: most responses find their id without a copy).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PricingRow<'a> {
     pub priced: bool,
-    pub price_model: Option<String>,
-    pub price_version: Option<String>,
+    pub price_model: Option<&'a str>,
+    pub price_version: Option<&'a str>,
     pub long_context: bool,
     pub multiplier: f64,
 }
 
-impl PricingRow {
-    /// A key that compares the multiplier bit for bit.
-    fn key(&self) -> PricingKey {
-        (
-            self.priced,
-            self.price_model.clone(),
-            self.price_version.clone(),
-            self.long_context,
-            self.multiplier.to_bits(),
-        )
-    }
+/// [`PricingRow`] as a map key: owned, the multiplier compared bit for bit.
+type PricingKey = (bool, Option<String>, Option<String>, bool, u64);
+
+fn key_of(p: &PricingRow) -> PricingKey {
+    (
+        p.priced,
+        p.price_model.map(str::to_owned),
+        p.price_version.map(str::to_owned),
+        p.long_context,
+        p.multiplier.to_bits(),
+    )
 }
 
-/// [`PricingRow`] as a map key.
-type PricingKey = (bool, Option<String>, Option<String>, bool, u64);
+/// Whether a key is that row.
+fn is_key_of(k: &PricingKey, p: &PricingRow) -> bool {
+    k.0 == p.priced
+        && k.3 == p.long_context
+        && k.4 == p.multiplier.to_bits()
+        && k.1.as_deref() == p.price_model
+        && k.2.as_deref() == p.price_version
+}
 
 /// The ways of pricing this run has met, inserted as they come.
 #[derive(Debug, Default)]
 pub struct Pricings {
-    ids: HashMap<PricingKey, Id>,
+    ids: foldhash::HashMap<PricingKey, Id>,
+    /// The last one asked for: a transcript's responses are mostly priced alike, and
+    /// comparing with it costs no key to build.
+    last: Option<(PricingKey, Id)>,
 }
 
 impl Pricings {
     pub fn id(&mut self, conn: &Connection, p: &PricingRow) -> Result<Id, StoreError> {
-        let key = p.key();
+        if let Some((key, id)) = &self.last {
+            if is_key_of(key, p) {
+                return Ok(*id);
+            }
+        }
+        let key = key_of(p);
         if let Some(&id) = self.ids.get(&key) {
+            self.last = Some((key, id));
             return Ok(id);
         }
         let stored: Option<Id> = conn
@@ -190,7 +206,8 @@ impl Pricings {
                 conn.last_insert_rowid()
             }
         };
-        self.ids.insert(key, id);
+        self.ids.insert(key.clone(), id);
+        self.last = Some((key, id));
         Ok(id)
     }
 }

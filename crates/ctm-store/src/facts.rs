@@ -38,11 +38,11 @@ pub struct Pricing {
 
 impl Pricing {
     /// How it was priced, as `pricings` keeps it.
-    fn row(&self) -> PricingRow {
+    fn row(&self) -> PricingRow<'_> {
         PricingRow {
             priced: self.priced,
-            price_model: self.price_model.clone(),
-            price_version: Some(self.price_version.clone()),
+            price_model: self.price_model.as_deref(),
+            price_version: Some(&self.price_version),
             long_context: self.long_context,
             multiplier: self.multiplier,
         }
@@ -457,8 +457,14 @@ impl<'a, 't> FactWriter<'a, 't> {
     /// Builds the dropped indexes again, settles sidechain replays for the message ids
     /// this run wrote, and returns what the derived tables must refresh.
     pub fn finish(mut self) -> Result<(Touched, WriteStats), StoreError> {
-        for (_, sql) in std::mem::take(&mut self.dropped_indexes) {
-            self.tx.execute_batch(&sql)?;
+        let dropped = std::mem::take(&mut self.dropped_indexes);
+        if !dropped.is_empty() {
+            // Reading is over: the sorts may use a second core.
+            self.tx.pragma_update(None, "threads", 2)?;
+            for (_, sql) in &dropped {
+                self.tx.execute_batch(sql)?;
+            }
+            self.tx.pragma_update(None, "threads", 0)?;
         }
         let messages = if self.had_rows {
             std::mem::take(&mut self.messages).into_iter().collect()
@@ -711,19 +717,6 @@ fn last_of_session(tx: &Transaction, session: Id) -> Result<Option<i64>, StoreEr
     Ok(tx
         .prepare_cached("SELECT max(ts) FROM facts WHERE session = ?1")?
         .query_row([session], |r| r.get(0))?)
-}
-
-/// The time of a session's latest stored response (billed or not), by the session index.
-pub fn last_response_ms(
-    conn: &rusqlite::Connection,
-    session_id: &str,
-) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT max(f.ts) FROM facts f WHERE f.session = \
-             (SELECT id FROM sessions WHERE session_id = ?1)",
-        )?
-        .query_row([session_id], |r| r.get(0))?)
 }
 
 /// Models in the store that have no price, with their billed response counts (from the
