@@ -193,7 +193,7 @@ pub fn price_response(table: &PriceTable, r: &Response) -> Pricing {
 
 /// How many bytes of files may be read ahead of the one being written: the parsed
 /// sightings waiting their turn stay a few MB however large the history.
-const READ_AHEAD_BYTES: u64 = 256 << 20;
+const READ_AHEAD_BYTES: u64 = 64 << 20;
 
 /// Brings the store up to date from `roots`.
 pub fn ingest(

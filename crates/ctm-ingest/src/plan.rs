@@ -10,15 +10,16 @@ use ctm_store::folders;
 use crate::scan::{path_key, project_folders};
 
 /// One file to read.
-pub(crate) struct Work {
-    pub file: FoundFile,
+pub(crate) struct Work<'f> {
+    /// As the scan found it.
+    pub file: &'f FoundFile,
     /// Where its cursor left the file, when it is the same file (device and inode).
     pub resume: Option<Resume>,
     /// Lines its cursor has counted before `offset`.
     pub lines_before: u64,
 }
 
-impl Work {
+impl Work<'_> {
     /// Where the read starts, unless the file turns out to have changed.
     pub fn offset(&self) -> u64 {
         self.resume.map_or(0, |r| r.offset)
@@ -30,21 +31,21 @@ impl Work {
     }
 }
 
-pub(crate) struct Plan {
+pub(crate) struct Plan<'f> {
     /// Largest first (ties in path order), so the cores share the reading evenly; the
     /// order writes happen in too, whichever read finishes first.
-    pub work: Vec<Work>,
+    pub work: Vec<Work<'f>>,
     /// Cursors of vanished files.
     pub gone: Vec<Vec<u8>>,
 }
 
-impl Plan {
+impl<'f> Plan<'f> {
     /// One look-up per found file decides both what to read and whether anything
     /// vanished.
-    pub fn new(roots: &[PathBuf], files: &[FoundFile], cursors: &Cursors) -> Plan {
+    pub fn new(roots: &[PathBuf], files: &'f [FoundFile], cursors: &Cursors) -> Plan<'f> {
         // Found files that match a cursor still in place (not marked missing).
         let mut matched = 0;
-        let mut work: Vec<Work> = files
+        let mut work: Vec<Work<'f>> = files
             .iter()
             .filter_map(|f| {
                 let cursor = cursors.get(path_key(&f.path));
@@ -57,7 +58,7 @@ impl Plan {
                         None
                     }
                     _ => Some(Work {
-                        file: f.clone(),
+                        file: f,
                         // A different inode is a different file: read it all.
                         resume: same_file.map(|c| Resume {
                             offset: c.offset,

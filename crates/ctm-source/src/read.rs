@@ -13,7 +13,7 @@ use crate::line::{parse_line, LimitNotice, LineOutcome, SharedTexts, SkipReason}
 /// rewritten, restored from a backup) almost always differs here.
 pub const HEAD_BYTES: u64 = 4096;
 
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 1 << 20;
 
 thread_local! {
     static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -169,7 +169,9 @@ pub fn read_transcript(path: &Path, resume: Option<&Resume>) -> io::Result<FileR
             } else {
                 (MAX_LINE_BYTES + 1).saturating_sub(buf.len()).min(CHUNK)
             };
-            // Appends without zero-filling the spare capacity first.
+            // Appends without zero-filling the spare capacity first, into room reserved
+            // exactly (read_to_end would double it).
+            buf.reserve_exact(room);
             let n = (&mut file).take(room as u64).read_to_end(buf)?;
             if n == 0 {
                 break;

@@ -44,8 +44,12 @@ impl Dim {
     }
 }
 
-/// The texts of one dimension this run has met, both ways, and new ones inserted as
-/// they come (inside the caller's write transaction).
+/// How many texts of one dimension an [`Interner`] remembers: sessions and transcripts
+/// grow with the history, and a forgotten one is one indexed look-up away.
+const REMEMBERED: usize = 4096;
+
+/// The texts of one dimension this run has met, both ways (up to [`REMEMBERED`]), and
+/// new ones inserted as they come (inside the caller's write transaction).
 #[derive(Debug)]
 pub struct Interner {
     dim: Dim,
@@ -91,8 +95,7 @@ impl Interner {
                 conn.last_insert_rowid()
             }
         };
-        self.ids.insert(text.clone(), id);
-        self.texts.insert(id, text.clone());
+        self.remember(text.clone(), id);
         self.last = Some((text.clone(), id));
         Ok(id)
     }
@@ -112,10 +115,18 @@ impl Interner {
             .optional()?;
         Ok(stored.map(|t| {
             let t: Arc<str> = t.into();
-            self.ids.insert(t.clone(), id);
-            self.texts.insert(id, t.clone());
+            self.remember(t.clone(), id);
             t
         }))
+    }
+
+    fn remember(&mut self, text: Arc<str>, id: Id) {
+        if self.ids.len() >= REMEMBERED {
+            self.ids.clear();
+            self.texts.clear();
+        }
+        self.ids.insert(text.clone(), id);
+        self.texts.insert(id, text);
     }
 }
 

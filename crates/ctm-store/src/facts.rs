@@ -171,6 +171,11 @@ fn row_params<'a>(first: &'a dyn rusqlite::ToSql, r: &'a FactRow) -> [&'a dyn ru
 /// billed) and the response it holds.
 type Stored = (i64, FactRow, Option<i64>, Response);
 
+/// How many keys a first ingest keeps in memory (about 9 MB, some 2 GB of dense
+/// history): past them the key index is built and kept up as rows come, so memory stays
+/// flat however long the history.
+const WRITTEN_KEYS_MAX: usize = 1 << 18;
+
 /// The keys a first ingest wrote, by their 64-bit hash: the key index is built only at
 /// the end, so a later file's sighting of a written response finds its row here.
 struct WrittenKeys {
@@ -218,8 +223,11 @@ pub struct FactWriter<'a, 't> {
     /// (keys are found in `written`) and settles replays in one pass over the keys at
     /// the end instead of one look-up per message.
     had_rows: bool,
-    /// A first ingest's keys.
-    written: WrittenKeys,
+    /// A first ingest's keys, while the key index is not there (see
+    /// [`WRITTEN_KEYS_MAX`]).
+    written: Option<WrittenKeys>,
+    /// How many keys `written` may hold.
+    written_max: usize,
     dims: Dims,
     /// Message ids whose replay group must be settled (only when the table had rows).
     messages: BTreeSet<String>,
@@ -261,7 +269,8 @@ impl<'a, 't> FactWriter<'a, 't> {
         Ok(FactWriter {
             tx,
             had_rows,
-            written: WrittenKeys::default(),
+            written: (!had_rows).then(WrittenKeys::default),
+            written_max: WRITTEN_KEYS_MAX,
             dims: Dims::default(),
             messages: BTreeSet::new(),
             dropped_indexes,
@@ -282,17 +291,17 @@ impl<'a, 't> FactWriter<'a, 't> {
         r: Response,
         price: &dyn Fn(&Response) -> Pricing,
     ) -> Result<(), StoreError> {
-        let stored = if self.had_rows {
-            None
-        } else {
-            self.written_row(&r.key)?
+        let stored = match self.written {
+            Some(_) => self.written_row(&r.key)?,
+            // The key index is there: a stored key turns the insert into a conflict.
+            None => None,
         };
         let stored = match stored {
             Some(stored) => stored,
             None => {
                 let row = self.row_of(&r, &price(&r))?;
                 self.note_session(row.session)?;
-                let sql: &str = if self.had_rows {
+                let sql: &str = if self.written.is_none() {
                     &UPSERT_SQL
                 } else {
                     INSERT_SQL
@@ -308,8 +317,12 @@ impl<'a, 't> FactWriter<'a, 't> {
                     self.touched.flush_if_full(self.tx)?;
                     if self.had_rows {
                         self.note_message(&r.key);
-                    } else {
-                        self.written.insert(&r.key, id);
+                    }
+                    if let Some(written) = &mut self.written {
+                        written.insert(&r.key, id);
+                        if written.by_hash.len() > self.written_max {
+                            self.index_keys()?;
+                        }
                     }
                     return Ok(());
                 }
@@ -349,6 +362,21 @@ impl<'a, 't> FactWriter<'a, 't> {
             self.note_message(&merged.key);
         }
         self.touched.flush_if_full(self.tx)?;
+        Ok(())
+    }
+
+    /// Builds the key index now and forgets the keys kept in memory: from here on a
+    /// stored key is found by the index.
+    fn index_keys(&mut self) -> Result<(), StoreError> {
+        if let Some(at) = self
+            .dropped_indexes
+            .iter()
+            .position(|(name, _)| name == "idx_facts_key")
+        {
+            let index = self.dropped_indexes.remove(at);
+            build_indexes(self.tx, &[index], 0)?;
+        }
+        self.written = None;
         Ok(())
     }
 
@@ -417,7 +445,7 @@ impl<'a, 't> FactWriter<'a, 't> {
 
     /// The stored fact of a key a first ingest wrote, found by its row id.
     fn written_row(&mut self, key: &str) -> Result<Option<Stored>, StoreError> {
-        match self.written.candidate(key) {
+        match self.written.as_ref().and_then(|w| w.candidate(key)) {
             None => Ok(None),
             Some(id) => self.load("id = ?1", &id, key),
         }
@@ -458,14 +486,8 @@ impl<'a, 't> FactWriter<'a, 't> {
     /// this run wrote, and returns what the derived tables must refresh.
     pub fn finish(mut self) -> Result<(Touched, WriteStats), StoreError> {
         let dropped = std::mem::take(&mut self.dropped_indexes);
-        if !dropped.is_empty() {
-            // Reading is over: the sorts may use a second core.
-            self.tx.pragma_update(None, "threads", 2)?;
-            for (_, sql) in &dropped {
-                self.tx.execute_batch(sql)?;
-            }
-            self.tx.pragma_update(None, "threads", 0)?;
-        }
+        // Reading is over: the sorts may use a second core.
+        build_indexes(self.tx, &dropped, 2)?;
         let messages = if self.had_rows {
             std::mem::take(&mut self.messages).into_iter().collect()
         } else {
@@ -555,6 +577,28 @@ impl<'a, 't> FactWriter<'a, 't> {
         }
         Ok(())
     }
+}
+
+/// Builds indexes (name, SQL) on `threads` helper threads. Each sorter keeps up to the
+/// page cache's size in memory before it spills to a temporary file, so the cache is
+/// small meanwhile: memory stays flat however many rows.
+fn build_indexes(
+    tx: &Transaction,
+    indexes: &[(String, String)],
+    threads: i64,
+) -> Result<(), StoreError> {
+    if indexes.is_empty() {
+        return Ok(());
+    }
+    let cache: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
+    tx.pragma_update(None, "cache_size", -4096)?;
+    tx.pragma_update(None, "threads", threads)?;
+    for (_, sql) in indexes {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "threads", 0)?;
+    tx.pragma_update(None, "cache_size", cache)?;
+    Ok(())
 }
 
 /// The message id of an `m:` key (`m:<message id>:<request id>`).
@@ -795,7 +839,8 @@ mod tests {
 
     /// A first ingest finds the rows of keys it wrote by their hash, and tells keys
     /// whose hashes collide apart by the key the row holds: with every hash the same,
-    /// the rows are those of a store that compares keys in its index.
+    /// the rows are those of a store that compares keys in its index. Past the keys it
+    /// keeps in memory it builds the index and finds them there, to the same rows.
     #[test]
     fn a_first_ingest_tells_colliding_keys_apart() {
         let sightings = vec![
@@ -807,7 +852,11 @@ mod tests {
             response("b", 15, 3, "/3"),
         ];
         let mut answers = Vec::new();
-        for colliding in [false, true] {
+        for (colliding, keys_max) in [
+            (false, WRITTEN_KEYS_MAX),
+            (true, WRITTEN_KEYS_MAX),
+            (false, 1),
+        ] {
             let dir = tempfile::tempdir().unwrap();
             let mut store =
                 Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
@@ -815,8 +864,9 @@ mod tests {
             let mut writer = FactWriter::new(&tx).unwrap();
             assert!(writer.started_empty());
             if colliding {
-                writer.written.hash = |_| 7;
+                writer.written.as_mut().unwrap().hash = |_| 7;
             }
+            writer.written_max = keys_max;
             for r in sightings.clone() {
                 writer.upsert(r, &price).unwrap();
             }
@@ -826,6 +876,7 @@ mod tests {
             answers.push(rows(&store));
         }
         assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0], answers[2]);
         assert_eq!(
             answers[0],
             ["m:a:r 10 50 /1", "m:b:r 15 7 /3", "m:c:r 30 1 /2"]

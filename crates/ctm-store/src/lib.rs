@@ -198,7 +198,7 @@ pub struct Store {
 /// spills them to the WAL mid-transaction and writes them twice. Reports keep the
 /// default: a large cache only costs them page faults, as they read each page once.
 pub fn use_large_cache(conn: &Connection) -> Result<(), StoreError> {
-    conn.pragma_update(None, "cache_size", -16384)?;
+    conn.pragma_update(None, "cache_size", -8192)?;
     Ok(())
 }
 

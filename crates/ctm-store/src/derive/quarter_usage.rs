@@ -94,7 +94,7 @@ fn add_rows<'a>(
 /// In-memory rows of the rollup held by a writer before they are written: added to, and
 /// where a response is taken back (a later sighting changed it, a replay stopped being
 /// billed), subtracted from while every row is here, else recomputed from the facts.
-const FLUSH_ROWS: usize = 1 << 15;
+const FLUSH_ROWS: usize = 1 << 13;
 
 /// What one write changes in the rollup.
 #[derive(Debug)]
