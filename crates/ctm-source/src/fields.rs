@@ -37,9 +37,23 @@ pub(crate) enum Slot {
     EchoMessageId,
     EchoMessageModel,
     EchoMessageUsage,
+    // A `usage` object's ([`scan_usage`]).
+    InputTokens,
+    OutputTokens,
+    CacheCreationInputTokens,
+    CacheReadInputTokens,
+    CacheCreation,
+    ServerToolUse,
+    ServiceTier,
+    InferenceGeo,
+    Speed,
+    Ephemeral5m,
+    Ephemeral1h,
+    WebSearchRequests,
+    WebFetchRequests,
 }
 
-const SLOTS: usize = Slot::EchoMessageUsage as usize + 1;
+const SLOTS: usize = Slot::WebFetchRequests as usize + 1;
 
 /// The objects whose keys are looked at.
 #[derive(Clone, Copy)]
@@ -49,6 +63,9 @@ enum Holder {
     Data,
     Echo,
     EchoMessage,
+    Usage,
+    CacheCreation,
+    ServerToolUse,
 }
 
 impl Holder {
@@ -81,6 +98,19 @@ impl Holder {
             (Holder::EchoMessage, b"id") => Slot::EchoMessageId,
             (Holder::EchoMessage, b"model") => Slot::EchoMessageModel,
             (Holder::EchoMessage, b"usage") => Slot::EchoMessageUsage,
+            (Holder::Usage, b"input_tokens") => Slot::InputTokens,
+            (Holder::Usage, b"output_tokens") => Slot::OutputTokens,
+            (Holder::Usage, b"cache_creation_input_tokens") => Slot::CacheCreationInputTokens,
+            (Holder::Usage, b"cache_read_input_tokens") => Slot::CacheReadInputTokens,
+            (Holder::Usage, b"cache_creation") => Slot::CacheCreation,
+            (Holder::Usage, b"server_tool_use") => Slot::ServerToolUse,
+            (Holder::Usage, b"service_tier") => Slot::ServiceTier,
+            (Holder::Usage, b"inference_geo") => Slot::InferenceGeo,
+            (Holder::Usage, b"speed") => Slot::Speed,
+            (Holder::CacheCreation, b"ephemeral_5m_input_tokens") => Slot::Ephemeral5m,
+            (Holder::CacheCreation, b"ephemeral_1h_input_tokens") => Slot::Ephemeral1h,
+            (Holder::ServerToolUse, b"web_search_requests") => Slot::WebSearchRequests,
+            (Holder::ServerToolUse, b"web_fetch_requests") => Slot::WebFetchRequests,
             _ => return None,
         })
     }
@@ -94,6 +124,8 @@ impl Slot {
             Slot::Data => Some(Holder::Data),
             Slot::DataMessage => Some(Holder::Echo),
             Slot::EchoMessage => Some(Holder::EchoMessage),
+            Slot::CacheCreation => Some(Holder::CacheCreation),
+            Slot::ServerToolUse => Some(Holder::ServerToolUse),
             _ => None,
         }
     }
@@ -139,16 +171,29 @@ const MAX_DEPTH: u32 = 100;
 /// One pass over `line`, valid UTF-8 that starts with `{` and has no whitespace around
 /// it; `None` leaves the line to the serde parse.
 pub(crate) fn scan(line: &str) -> Option<Found<'_>> {
+    scan_from(line, Holder::Line)
+}
+
+/// [`scan`] for a `usage` object as written (already checked as JSON by the line's
+/// scan): its counts, its breakdowns' and its texts.
+pub(crate) fn scan_usage(usage: &str) -> Option<Found<'_>> {
+    if !usage.starts_with('{') {
+        return None;
+    }
+    scan_from(usage, Holder::Usage)
+}
+
+fn scan_from(text: &str, root: Holder) -> Option<Found<'_>> {
     let mut s = Scanner {
-        b: line.as_bytes(),
-        text: line,
+        b: text.as_bytes(),
+        text,
         i: 0,
         depth: 0,
         found: Found {
             values: [None; SLOTS],
         },
     };
-    s.object(Some(Holder::Line))?;
+    s.object(Some(root))?;
     s.ws();
     (s.i == s.b.len()).then_some(s.found)
 }
@@ -382,8 +427,47 @@ impl<'a> Scanner<'a> {
 }
 
 /// The first index from `i` on holding a quote, a backslash or a control character
-/// (or the end): eight bytes at a time.
-fn skip_plain(b: &[u8], mut i: usize) -> usize {
+/// (or the end): sixteen bytes at a time with SSE2 (every x86-64 has it), else eight.
+fn skip_plain(b: &[u8], i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    return skip_plain_sse2(b, i);
+    #[cfg(not(target_arch = "x86_64"))]
+    return skip_plain_swar(b, i);
+}
+
+#[cfg(target_arch = "x86_64")]
+fn skip_plain_sse2(b: &[u8], mut i: usize) -> usize {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of x86-64; every load reads 16 bytes inside `b` (checked by
+    // `get`), unaligned loads being allowed.
+    unsafe {
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        let below_space = _mm_set1_epi8(0x1f);
+        while let Some(chunk) = b.get(i..i + 16) {
+            let x = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+            // x <= 0x1f (unsigned) exactly when max(x, 0x1f) is 0x1f.
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(x, below_space), below_space);
+            let found = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                control,
+            );
+            let mask = _mm_movemask_epi8(found) as u32;
+            if mask != 0 {
+                return i + mask.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+    }
+    // Fewer than sixteen bytes left.
+    skip_plain_swar(b, i)
+}
+
+/// [`skip_plain`] eight bytes at a time in a `u64`.
+fn skip_plain_swar(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = u64::MAX / 255;
     const HIGH: u64 = ONES << 7;
     while let Some(chunk) = b.get(i..i + 8) {
@@ -425,6 +509,31 @@ mod tests {
             ("abc", 3),
         ] {
             assert_eq!(skip_plain(text.as_bytes(), 0), end, "{text:?}");
+            assert_eq!(skip_plain_swar(text.as_bytes(), 0), end, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Both ways of skipping stop where a byte-by-byte look does.
+        #[test]
+        fn skipping_plain_bytes_stops_where_a_plain_look_does(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => 0x20u8..0x7f,
+                    1 => proptest::prelude::any::<u8>(),
+                    1 => proptest::sample::select(vec![b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xff, 0]),
+                ],
+                0..80,
+            ),
+            from in 0usize..8,
+        ) {
+            let from = from.min(bytes.len());
+            let plain = bytes[from..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .map_or(bytes.len(), |p| from + p);
+            proptest::prop_assert_eq!(skip_plain(&bytes, from), plain);
+            proptest::prop_assert_eq!(skip_plain_swar(&bytes, from), plain);
         }
     }
 

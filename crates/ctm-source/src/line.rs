@@ -464,6 +464,7 @@ fn parse_with(line: &[u8], texts: &mut SharedTexts, fast: bool) -> LineOutcome {
             }
         },
     };
+    let fields = Line { fast, ..fields };
     decide(line, &fields, texts)
 }
 
@@ -497,6 +498,8 @@ struct Line<'a> {
     version: Option<Cow<'a, str>>,
     message: Option<MessageFields<'a>>,
     data: Option<Data<'a>>,
+    /// Whether a `usage` is read by the fast pass first (tests compare both ways).
+    fast: bool,
 }
 
 /// A line's `data`.
@@ -532,6 +535,7 @@ impl<'a> Line<'a> {
             version: e.version,
             message: e.message,
             data: e.data.map(|raw| Data::Raw(raw.get())),
+            fast: true,
         }
     }
 
@@ -578,6 +582,7 @@ impl<'a> Line<'a> {
                 // Any other value: serde reads it as it would (an array as a struct).
                 Some(v) => Some(Data::Raw(v.text)),
             },
+            fast: true,
         })
     }
 }
@@ -820,12 +825,72 @@ fn without_tag(name: &str) -> &str {
 
 /// The usage of a message that must carry it: `None` when it has none, else its
 /// counts, or the skip for a message or usage of the wrong shape.
-fn message_usage<'a>(message: &'a MessageFields) -> Option<Result<RawUsage<'a>, SkipReason>> {
+fn message_usage<'a>(
+    message: &'a MessageFields,
+    fast: bool,
+) -> Option<Result<RawUsage<'a>, SkipReason>> {
     if !message.well_formed {
         return Some(Err(SkipReason::InvalidUsage));
     }
     let raw = message.usage?;
+    if fast {
+        if let Some(usage) = fields::scan_usage(raw).and_then(|f| RawUsage::scanned(&f)) {
+            return Some(Ok(usage));
+        }
+    }
     Some(serde_json::from_str::<RawUsage>(raw).map_err(|_| SkipReason::InvalidUsage))
+}
+
+impl<'a> RawUsage<'a> {
+    /// The usage as serde would read it from what the scan kept; `None` where only
+    /// serde can say (a count that is not a plain non-negative integer, escapes, a value
+    /// of another type).
+    fn scanned(found: &fields::Found<'a>) -> Option<RawUsage<'a>> {
+        use fields::{Kind, Slot};
+        let count = |slot| -> Option<Option<i64>> {
+            match found.get(slot) {
+                None => Some(None),
+                Some(v) if v.kind == Kind::Null => Some(None),
+                // Digits only (no sign, fraction or exponent), within i64.
+                Some(v) if v.kind == Kind::Number && v.text.bytes().all(|b| b.is_ascii_digit()) => {
+                    v.text.parse::<i64>().ok().map(Some)
+                }
+                Some(_) => None,
+            }
+        };
+        let nested = |slot| -> Option<Option<()>> {
+            match found.get(slot).map(|v| v.kind) {
+                None | Some(Kind::Null) => Some(None),
+                Some(Kind::Object) => Some(Some(())),
+                Some(_) => None,
+            }
+        };
+        let cache_creation = match nested(Slot::CacheCreation)? {
+            None => None,
+            Some(()) => Some(CacheCreation {
+                ephemeral_5m_input_tokens: count(Slot::Ephemeral5m)?,
+                ephemeral_1h_input_tokens: count(Slot::Ephemeral1h)?,
+            }),
+        };
+        let server_tool_use = match nested(Slot::ServerToolUse)? {
+            None => None,
+            Some(()) => Some(ServerToolUse {
+                web_search_requests: count(Slot::WebSearchRequests)?,
+                web_fetch_requests: count(Slot::WebFetchRequests)?,
+            }),
+        };
+        Some(RawUsage {
+            input_tokens: count(Slot::InputTokens)?,
+            output_tokens: count(Slot::OutputTokens)?,
+            cache_creation_input_tokens: count(Slot::CacheCreationInputTokens)?,
+            cache_read_input_tokens: count(Slot::CacheReadInputTokens)?,
+            cache_creation,
+            server_tool_use,
+            service_tier: text_of(found.get(Slot::ServiceTier))?,
+            inference_geo: text_of(found.get(Slot::InferenceGeo))?,
+            speed: text_of(found.get(Slot::Speed))?,
+        })
+    }
 }
 
 fn assistant(
@@ -834,7 +899,7 @@ fn assistant(
     message: &MessageFields,
     texts: &mut SharedTexts,
 ) -> LineOutcome {
-    let raw_usage = match message_usage(message) {
+    let raw_usage = match message_usage(message, env.fast) {
         None => return LineOutcome::NoUsage,
         Some(Err(reason)) => return LineOutcome::Skip(reason),
         Some(Ok(u)) => u,
@@ -879,7 +944,7 @@ fn agent_echo(env: &Line, data: &Data, texts: &mut SharedTexts) -> LineOutcome {
     let (Some("assistant"), Some(message)) = (echo.kind.as_deref(), &echo.message) else {
         return LineOutcome::NoUsage;
     };
-    let raw_usage = match message_usage(message) {
+    let raw_usage = match message_usage(message, env.fast) {
         None => return LineOutcome::NoUsage,
         Some(Err(reason)) => return LineOutcome::Skip(reason),
         Some(Ok(u)) => u,
@@ -1655,6 +1720,10 @@ mod tests {
             "100000001",
             "18446744073709551616",
             "3.0",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "1E2",
         ];
 
         fn scalar() -> impl Strategy<Value = J> {
@@ -1768,7 +1837,30 @@ mod tests {
                 ("output_tokens", count()),
                 ("cache_read_input_tokens", count()),
                 ("cache_creation_input_tokens", count()),
+                (
+                    "cache_creation",
+                    or_any(object(vec![
+                        ("ephemeral_5m_input_tokens", count()),
+                        ("ephemeral_1h_input_tokens", count()),
+                    ])),
+                ),
+                (
+                    "server_tool_use",
+                    or_any(object(vec![
+                        ("web_search_requests", count()),
+                        ("web_fetch_requests", count()),
+                    ])),
+                ),
+                (
+                    "service_tier",
+                    text_or_escaped(&["standard", "priority"], "st\\u0061ndard"),
+                ),
+                (
+                    "inference_geo",
+                    text_or_escaped(&["us", "not_available"], "u\\u0073"),
+                ),
                 ("speed", text(TEXTS)),
+                ("other", any_value().boxed()),
             ]))
         }
 

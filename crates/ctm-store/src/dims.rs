@@ -239,7 +239,12 @@ pub struct Dims {
     pub project: Interner,
     pub model: Interner,
     pub source: Interner,
-    pub label: Interner,
+    /// One per field kept in `labels`, so that each remembers its own last text.
+    pub agent: Interner,
+    pub speed: Interner,
+    pub service_tier: Interner,
+    pub inference_geo: Interner,
+    pub cc_version: Interner,
     pub pricing: Pricings,
 }
 
@@ -250,7 +255,11 @@ impl Default for Dims {
             project: Interner::new(Dim::Project),
             model: Interner::new(Dim::Model),
             source: Interner::new(Dim::Source),
-            label: Interner::new(Dim::Label),
+            agent: Interner::new(Dim::Label),
+            speed: Interner::new(Dim::Label),
+            service_tier: Interner::new(Dim::Label),
+            inference_geo: Interner::new(Dim::Label),
+            cc_version: Interner::new(Dim::Label),
             pricing: Pricings::default(),
         }
     }

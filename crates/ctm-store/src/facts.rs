@@ -196,16 +196,18 @@ impl Default for WrittenKeys {
 }
 
 impl WrittenKeys {
-    /// The row a key may be at (its stored key says whether it is).
-    fn candidate(&self, key: &str) -> Option<i64> {
-        if let Some(&id) = self.collided.get(key) {
-            return Some(id);
+    /// The row a key of hash `h` may be at (its stored key says whether it is).
+    fn candidate(&self, key: &str, h: u64) -> Option<i64> {
+        if !self.collided.is_empty() {
+            if let Some(&id) = self.collided.get(key) {
+                return Some(id);
+            }
         }
-        self.by_hash.get(&(self.hash)(key)).copied()
+        self.by_hash.get(&h).copied()
     }
 
-    fn insert(&mut self, key: &str, id: i64) {
-        match self.by_hash.entry((self.hash)(key)) {
+    fn insert(&mut self, key: &str, h: u64, id: i64) {
+        match self.by_hash.entry(h) {
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(id);
             }
@@ -291,8 +293,10 @@ impl<'a, 't> FactWriter<'a, 't> {
         r: Response,
         price: &dyn Fn(&Response) -> Pricing,
     ) -> Result<(), StoreError> {
-        let stored = match self.written {
-            Some(_) => self.written_row(&r.key)?,
+        // The key's hash, while keys are found by it.
+        let hash = self.written.as_ref().map(|w| (w.hash)(&r.key));
+        let stored = match hash {
+            Some(h) => self.written_row(&r.key, h)?,
             // The key index is there: a stored key turns the insert into a conflict.
             None => None,
         };
@@ -318,8 +322,8 @@ impl<'a, 't> FactWriter<'a, 't> {
                     if self.had_rows {
                         self.note_message(&r.key);
                     }
-                    if let Some(written) = &mut self.written {
-                        written.insert(&r.key, id);
+                    if let (Some(written), Some(h)) = (&mut self.written, hash) {
+                        written.insert(&r.key, h, id);
                         if written.by_hash.len() > self.written_max {
                             self.index_keys()?;
                         }
@@ -346,8 +350,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         self.stats.updated += 1;
         let (before, after) = (stored_row.fact(id), merged_row.fact(id));
         if replay_of.is_none() {
-            self.touched.remove(&before);
-            self.touched.add(&after);
+            self.touched.replace(&before, &after);
         } else {
             // Not billed: only its replay group may change that (settled in `finish`).
             self.touched.note(&before);
@@ -434,18 +437,18 @@ impl<'a, 't> FactWriter<'a, 't> {
             flags: i64::from(r.is_sidechain) * SIDECHAIN
                 + i64::from(r.origin == Origin::AgentEcho) * AGENT_ECHO,
             source: d.source.id(tx, r.source_path.as_ref())?,
-            agent: d.label.id(tx, r.agent_id.as_ref())?,
-            speed: d.label.id(tx, r.speed.as_ref())?,
-            service_tier: d.label.id(tx, r.service_tier.as_ref())?,
-            inference_geo: d.label.id(tx, r.inference_geo.as_ref())?,
-            cc_version: d.label.id(tx, r.cc_version.as_ref())?,
+            agent: d.agent.id(tx, r.agent_id.as_ref())?,
+            speed: d.speed.id(tx, r.speed.as_ref())?,
+            service_tier: d.service_tier.id(tx, r.service_tier.as_ref())?,
+            inference_geo: d.inference_geo.id(tx, r.inference_geo.as_ref())?,
+            cc_version: d.cc_version.id(tx, r.cc_version.as_ref())?,
             recorded_cost_usd: r.recorded_cost_usd,
         })
     }
 
     /// The stored fact of a key a first ingest wrote, found by its row id.
-    fn written_row(&mut self, key: &str) -> Result<Option<Stored>, StoreError> {
-        match self.written.as_ref().and_then(|w| w.candidate(key)) {
+    fn written_row(&mut self, key: &str, h: u64) -> Result<Option<Stored>, StoreError> {
+        match self.written.as_ref().and_then(|w| w.candidate(key, h)) {
             None => Ok(None),
             Some(id) => self.load("id = ?1", &id, key),
         }
@@ -621,18 +624,18 @@ fn response_of(
         project_path: d.project.text(tx, row.project)?,
         model: d.model.text(tx, row.model)?,
         usage: row.usage,
-        speed: d.label.text(tx, row.speed)?,
-        service_tier: d.label.text(tx, row.service_tier)?,
-        inference_geo: d.label.text(tx, row.inference_geo)?,
+        speed: d.speed.text(tx, row.speed)?,
+        service_tier: d.service_tier.text(tx, row.service_tier)?,
+        inference_geo: d.inference_geo.text(tx, row.inference_geo)?,
         is_sidechain: row.flags & SIDECHAIN != 0,
-        agent_id: d.label.text(tx, row.agent)?,
+        agent_id: d.agent.text(tx, row.agent)?,
         origin: if row.flags & AGENT_ECHO != 0 {
             Origin::AgentEcho
         } else {
             Origin::Assistant
         },
         recorded_cost_usd: row.recorded_cost_usd,
-        cc_version: d.label.text(tx, row.cc_version)?,
+        cc_version: d.cc_version.text(tx, row.cc_version)?,
         source_path: d.source.text(tx, row.source)?,
     })
 }

@@ -86,6 +86,17 @@ impl Touched {
         self.note(f);
     }
 
+    /// A billed response changed from `before` to `after`.
+    pub fn replace(&mut self, before: &Fact, after: &Fact) {
+        if before.ts == after.ts && before.key() == after.key() {
+            self.rollup.replace(before, after);
+            self.note(after);
+        } else {
+            self.remove(before);
+            self.add(after);
+        }
+    }
+
     /// A response changed where it is not billed: its slot and session refresh.
     pub fn note(&mut self, f: &Fact) {
         if self.all {

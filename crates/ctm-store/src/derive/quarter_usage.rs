@@ -142,6 +142,23 @@ impl Changes {
         self.recompute.insert(key);
     }
 
+    /// A response that stays in its row at the same instant, with other sums: which
+    /// responses are the row's first and last does not change.
+    pub fn replace(&mut self, before: &Fact, after: &Fact) {
+        if before.sums == after.sums {
+            return;
+        }
+        if self.complete {
+            if let Some(row) = self.rows.get_mut(&before.key()) {
+                row.sums.subtract(&before.sums);
+                row.sums.add(&after.sums);
+                return;
+            }
+        }
+        self.remove(before);
+        self.add(after);
+    }
+
     /// Writes the rows held when they grow past a bound, so memory stays flat however
     /// large the write.
     pub fn flush_if_full(&mut self, tx: &Transaction) -> Result<(), StoreError> {
