@@ -1949,6 +1949,20 @@ mod tests {
                 match cut {
                     1 => bytes.truncate(bytes.len() * 2 / 3),
                     2 => bytes.extend_from_slice(b" x"),
+                    // A byte that is not UTF-8 somewhere (in a string, most likely),
+                    // and a character cut short.
+                    3 => {
+                        let at = bytes.len() / 2;
+                        bytes[at] = 0xff;
+                    }
+                    4 => {
+                        let at = bytes.len() / 3;
+                        bytes.splice(at..at, [0xe6, 0x97]);
+                    }
+                    5 => {
+                        let at = bytes.len() / 3;
+                        bytes.splice(at..at, "日本語".bytes());
+                    }
                     _ => {}
                 }
                 let fast = parse_with(&bytes, &mut SharedTexts::new("/t.jsonl"), true);
