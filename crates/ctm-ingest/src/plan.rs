@@ -31,9 +31,22 @@ impl Work<'_> {
     }
 }
 
+/// Whether a transcript is a subagent's (`<session>/subagents/agent-*.jsonl`). Its
+/// responses are echoed in the parent's progress lines, and its own line is the better
+/// sighting (`Response::merge`): written first, the echoes merge into rows that do not
+/// change. Only the speed depends on it: the rows are the same in any order.
+fn is_subagent(w: &Work) -> bool {
+    w.file
+        .path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "subagents")
+}
+
 pub(crate) struct Plan<'f> {
-    /// Largest first (ties in path order), so the cores share the reading evenly; the
-    /// order writes happen in too, whichever read finishes first.
+    /// Subagents' transcripts first, then largest first (ties in path order), so the
+    /// cores share the reading evenly; the order writes happen in too, whichever read
+    /// finishes first.
     pub work: Vec<Work<'f>>,
     /// Cursors of vanished files.
     pub gone: Vec<Vec<u8>>,
@@ -78,8 +91,9 @@ impl<'f> Plan<'f> {
             })
             .collect();
         work.sort_by(|a, b| {
-            b.new_bytes()
-                .cmp(&a.new_bytes())
+            is_subagent(b)
+                .cmp(&is_subagent(a))
+                .then_with(|| b.new_bytes().cmp(&a.new_bytes()))
                 .then_with(|| path_key(&a.file.path).cmp(path_key(&b.file.path)))
         });
         Plan {
