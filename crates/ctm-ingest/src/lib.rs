@@ -347,7 +347,14 @@ fn read_and_write(
         READ_AHEAD_BYTES,
         |i| {
             let w = &work[i];
-            let read = read_transcript(&w.file.path, w.resume.as_ref());
+            // Sorted and priced here, on the reading core: the writer only writes.
+            let read = read_transcript(&w.file.path, w.resume.as_ref()).map(|mut read| {
+                read.responses.sort_unstable_by(|a, b| {
+                    (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key))
+                });
+                let priced: Vec<Pricing> = read.responses.iter().map(|r| price(r)).collect();
+                (read, priced)
+            });
             if let Some(p) = progress {
                 p.advance(w.new_bytes());
             }
@@ -356,7 +363,7 @@ fn read_and_write(
         |i, read| -> Result<(), IngestError> {
             waited += asked.elapsed();
             let w = &work[i];
-            let mut read = match read {
+            let (mut read, priced) = match read {
                 Ok(r) => r,
                 Err(e) => {
                     report.problems.push(Problem {
@@ -378,7 +385,7 @@ fn read_and_write(
                 }
             }
             write_file(
-                tx, writer, &cursors, w, read, &price, horizon, now, &mut stats, report,
+                tx, writer, &cursors, w, read, priced, &price, horizon, now, &mut stats, report,
             )?;
             asked = Instant::now();
             Ok(())
@@ -394,14 +401,16 @@ fn read_and_write(
 }
 
 /// Writes one file's read: its sightings (in time order, as far as the horizon keeps
-/// them), its limit notices and its cursor.
+/// them) with their pricings (`priced`, one per sighting), its limit notices and its
+/// cursor.
 #[allow(clippy::too_many_arguments)]
 fn write_file(
     tx: &Transaction,
     writer: &mut FactWriter,
     cursors: &CursorWriter,
     w: &plan::Work,
-    mut read: FileRead,
+    read: FileRead,
+    priced: Vec<Pricing>,
     price: &dyn Fn(&Response) -> Pricing,
     horizon: Option<i64>,
     now: i64,
@@ -413,15 +422,13 @@ fn write_file(
     report.bytes_read += read.bytes_read();
     stats.add(&read.stats);
     let next = read.resume();
-    read.responses
-        .sort_unstable_by(|a, b| (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key)));
-    for r in read.responses {
+    for (r, pricing) in read.responses.into_iter().zip(priced) {
         if horizon.is_some_and(|h| r.timestamp_ms < h) {
             // Kept history: a transcript read again from 0 does not add it back.
             report.responses_before_horizon += 1;
             continue;
         }
-        writer.upsert(*r, price)?;
+        writer.upsert_priced(*r, pricing, price)?;
     }
     for n in &read.limit_notices {
         if facts::record_limit_notice(tx, n.timestamp_ms, n.resets_at_s, n.session_id.as_deref())? {

@@ -167,6 +167,8 @@ fn is_key_of(k: &PricingKey, p: &PricingRow) -> bool {
 #[derive(Debug, Default)]
 pub struct Pricings {
     ids: foldhash::HashMap<PricingKey, Id>,
+    /// Whether each pricing priced its responses, by id.
+    priced: foldhash::HashMap<Id, bool>,
     /// The last one asked for: a transcript's responses are mostly priced alike, and
     /// comparing with it costs no key to build.
     last: Option<(PricingKey, Id)>,
@@ -217,9 +219,24 @@ impl Pricings {
                 conn.last_insert_rowid()
             }
         };
+        self.priced.insert(id, key.0);
         self.ids.insert(key.clone(), id);
         self.last = Some((key, id));
         Ok(id)
+    }
+
+    /// Whether the pricing `id` priced its responses (false for an id with no row).
+    pub fn priced(&mut self, conn: &Connection, id: Id) -> Result<bool, StoreError> {
+        if let Some(&p) = self.priced.get(&id) {
+            return Ok(p);
+        }
+        let p = conn
+            .prepare_cached("SELECT priced FROM pricings WHERE id = ?1")?
+            .query_row([id], |r| r.get::<_, bool>(0))
+            .optional()?
+            .unwrap_or(false);
+        self.priced.insert(id, p);
+        Ok(p)
     }
 }
 

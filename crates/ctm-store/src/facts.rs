@@ -293,6 +293,18 @@ impl<'a, 't> FactWriter<'a, 't> {
         r: Response,
         price: &dyn Fn(&Response) -> Pricing,
     ) -> Result<(), StoreError> {
+        let pricing = price(&r);
+        self.upsert_priced(r, pricing, price)
+    }
+
+    /// [`FactWriter::upsert`] with the sighting's pricing already worked out (`price`
+    /// then prices only a merge's result).
+    pub fn upsert_priced(
+        &mut self,
+        r: Response,
+        pricing: Pricing,
+        price: &dyn Fn(&Response) -> Pricing,
+    ) -> Result<(), StoreError> {
         // The key's hash, while keys are found by it.
         let hash = self.written.as_ref().map(|w| (w.hash)(&r.key));
         let stored = match hash {
@@ -303,7 +315,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         let stored = match stored {
             Some(stored) => stored,
             None => {
-                let row = self.row_of(&r, &price(&r))?;
+                let row = self.row_of(&r, &pricing)?;
                 self.note_session(row.session)?;
                 let sql: &str = if self.written.is_none() {
                     &UPSERT_SQL
@@ -465,8 +477,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         let stored = self
             .tx
             .prepare_cached(&format!(
-                "SELECT id, {COLUMNS}, (SELECT priced FROM pricings WHERE id = pricing), replay_of, \
-                 dedup_key FROM facts WHERE {filter}"
+                "SELECT id, {COLUMNS}, 0, replay_of, dedup_key FROM facts WHERE {filter}"
             ))?
             .query_row([param], |r| {
                 Ok((
@@ -478,9 +489,11 @@ impl<'a, 't> FactWriter<'a, 't> {
             })
             .optional()?;
         // Another key with the same hash (a first ingest's look-up by hash).
-        let Some((id, row, replay_of, true)) = stored else {
+        let Some((id, mut row, replay_of, true)) = stored else {
             return Ok(None);
         };
+        // Whether its pricing priced it, from the few pricings (not a look-up per row).
+        row.priced = self.dims.pricing.priced(self.tx, row.pricing)?;
         let response = response_of(&mut self.dims, self.tx, key.to_owned(), &row)?;
         Ok(Some((id, row, replay_of, response)))
     }
