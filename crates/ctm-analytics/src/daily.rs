@@ -1,6 +1,6 @@
 //! `ctm daily`: one row per day in the report's zone.
 
-use rusqlite::Connection;
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::days::period_rows;
@@ -32,8 +32,8 @@ pub struct DailyReport {
 
 /// Builds the daily report: from the store's daily tables when they are kept in the
 /// report's zone and nothing is filtered, else from the facts.
-pub fn daily_report(conn: &Connection, q: &DailyQuery) -> Result<DailyReport, AnalyticsError> {
-    let p = period_rows(conn, q, |d| d.to_string())?;
+pub fn daily_report(store: &Store, q: &DailyQuery) -> Result<DailyReport, AnalyticsError> {
+    let p = period_rows(store, q, |d| d.to_string())?;
     Ok(DailyReport {
         daily: p
             .rows

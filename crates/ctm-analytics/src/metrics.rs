@@ -1,12 +1,16 @@
 //! The figures `GET /metrics` exposes to Prometheus: all-time usage per model and
 //! project (counters), the active 5-hour block and Claude's official limits (gauges),
 //! and the store's size. The web front end writes them in Prometheus' text format.
+//!
+//! What a scrape reads does not grow with the history: the all-time sums are the few
+//! rows of `usage_totals` (one per project and model), the block is the active one's
+//! responses (at most five hours of them), the limits are the latest samples.
 
 use std::collections::BTreeMap;
 
-use ctm_store::derive::Sums;
-use ctm_store::totals;
-use rusqlite::Connection;
+use ctm_aggregate::Sums;
+use ctm_store::reads::UsageTotal;
+use ctm_store::Store;
 
 use crate::blocks::active_block;
 use crate::official::{official_limits, OfficialLimit};
@@ -64,15 +68,16 @@ pub struct Metrics {
     pub unpriced_responses: u64,
 }
 
-pub fn metrics(conn: &Connection, q: &MetricsQuery) -> Result<Metrics, AnalyticsError> {
-    let totals = totals::usage_by_model_and_project(conn)?;
-    let usage = fold_projects(totals, q.top_projects);
+pub fn metrics(store: &Store, q: &MetricsQuery) -> Result<Metrics, AnalyticsError> {
+    let all_time = store.all_time_usage()?;
+    let in_store = all_time.in_store();
+    let usage = fold_projects(all_time.rows, q.top_projects);
     let mut responses_by_model = BTreeMap::new();
     for u in &usage {
         *responses_by_model.entry(u.model.clone()).or_insert(0) += u.sums.responses;
     }
     // The zone only shapes the row's texts, which the gauges do not use.
-    let block = active_block(conn, q.now_ms, &Zone::utc())?.map(|a| BlockGauges {
+    let block = active_block(store, q.now_ms, &Zone::utc())?.map(|a| BlockGauges {
         tokens: a.row.total_tokens,
         cost_usd: a.row.cost_usd,
         burn_rate_tokens_per_minute: a
@@ -82,32 +87,31 @@ pub fn metrics(conn: &Connection, q: &MetricsQuery) -> Result<Metrics, Analytics
             .map_or(0.0, |r| r.tokens_per_minute),
         ends_ms: a.row.end_ms,
     });
-    let official = official_limits(conn, q.now_ms, &Zone::utc())?
+    let official = official_limits(store, q.now_ms, &Zone::utc())?
         .current()
         .cloned()
         .collect();
-    let (store_responses, unpriced_responses) = totals::billed_responses(conn)?;
     Ok(Metrics {
         usage,
         responses_by_model,
         block,
         official,
-        store_responses,
-        unpriced_responses,
+        store_responses: in_store.responses,
+        unpriced_responses: in_store.unpriced_responses,
     })
 }
 
 /// Keeps the `top` projects with the highest all-time cost (then tokens, then name) and
 /// sums every other project's usage into `other`, per model.
-pub fn fold_projects(totals: Vec<totals::UsageTotal>, top: usize) -> Vec<UsageCounter> {
+pub fn fold_projects(totals: Vec<UsageTotal>, top: usize) -> Vec<UsageCounter> {
     let mut per_project: BTreeMap<&str, Sums> = BTreeMap::new();
     for t in &totals {
         per_project.entry(&t.project).or_default().add(&t.sums);
     }
     let mut ranked: Vec<(&str, &Sums)> = per_project.iter().map(|(p, s)| (*p, s)).collect();
     ranked.sort_by(|a, b| {
-        b.1.cost_usd
-            .total_cmp(&a.1.cost_usd)
+        b.1.cost_nanos
+            .cmp(&a.1.cost_nanos)
             .then_with(|| b.1.total_tokens().cmp(&a.1.total_tokens()))
             .then_with(|| a.0.cmp(b.0))
     });
@@ -138,16 +142,15 @@ pub fn fold_projects(totals: Vec<totals::UsageTotal>, top: usize) -> Vec<UsageCo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use totals::UsageTotal;
 
-    fn total(model: &str, project: &str, tokens: u64, cost: f64) -> UsageTotal {
+    fn total(model: &str, project: &str, tokens: u64, cost_usd: f64) -> UsageTotal {
         UsageTotal {
             model: model.into(),
             project: project.into(),
             sums: Sums {
                 responses: 1,
                 input_tokens: tokens,
-                cost_usd: cost,
+                cost_nanos: ctm_aggregate::nanos_of_usd(cost_usd),
                 ..Sums::default()
             },
         }

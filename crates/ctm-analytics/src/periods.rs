@@ -1,9 +1,9 @@
 //! `ctm weekly` and `ctm monthly`: daily's rows grouped into weeks and months of the
 //! report's zone.
 
+use ctm_store::Store;
 use jiff::civil::{Date, Weekday};
 use jiff::ToSpan;
-use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::days::period_rows;
@@ -61,11 +61,11 @@ pub fn month_of(d: Date) -> String {
 }
 
 pub fn weekly_report(
-    conn: &Connection,
+    store: &Store,
     q: &ReportQuery,
     first: Weekday,
 ) -> Result<WeeklyReport, AnalyticsError> {
-    let p = period_rows(conn, q, |d| week_start(d, first).to_string())?;
+    let p = period_rows(store, q, |d| week_start(d, first).to_string())?;
     Ok(WeeklyReport {
         weekly: p
             .rows
@@ -79,8 +79,8 @@ pub fn weekly_report(
     })
 }
 
-pub fn monthly_report(conn: &Connection, q: &ReportQuery) -> Result<MonthlyReport, AnalyticsError> {
-    let p = period_rows(conn, q, month_of)?;
+pub fn monthly_report(store: &Store, q: &ReportQuery) -> Result<MonthlyReport, AnalyticsError> {
+    let p = period_rows(store, q, month_of)?;
     Ok(MonthlyReport {
         monthly: p
             .rows

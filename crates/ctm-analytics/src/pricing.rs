@@ -4,9 +4,8 @@
 //! table or JSON; `ctm mcp`'s `pricing` tool answers with it.
 
 use ctm_pricing::{ModelPrice, Origin, PriceTable, Rates};
-use ctm_store::price_table;
+use ctm_store::Store;
 use jiff::civil::Date;
-use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::AnalyticsError;
@@ -166,17 +165,17 @@ fn model_view(m: &ModelPrice, today: Date) -> ModelView<'_> {
     }
 }
 
-/// The report of `table` (the one in force in the store behind `conn`) on `today` (a UTC
+/// The report of `table` (the one in force in `store`) on `today` (a UTC
 /// day): every model, or with `model` only the row that prices that name (as a
 /// transcript writes it, or any alias). A name the table cannot price is `NotFound`.
 pub fn pricing_report<'a>(
-    conn: &Connection,
+    store: &Store,
     table: &'a PriceTable,
     today: Date,
     model: Option<&str>,
 ) -> Result<PricingReport<'a>, AnalyticsError> {
-    let stored = price_table::stored(conn)?;
-    let unpriced = ctm_store::facts::unpriced_models(conn)?;
+    let stored = store.stored_price_table()?;
+    let unpriced = store.unpriced_models()?;
     let models: Vec<&ModelPrice> = match model {
         None => table.models().iter().collect(),
         Some(name) => vec![table.resolve(name).ok_or_else(|| {

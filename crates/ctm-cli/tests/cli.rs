@@ -24,5 +24,6 @@ mod cli {
     mod snapshots_cmd;
     pub mod statusline;
     mod store_errors;
+    mod v1_compat;
     mod web_hardening;
 }

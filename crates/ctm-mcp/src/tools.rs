@@ -80,7 +80,7 @@ fn with_pruned(
     per_day: bool,
     mut answer: Answer,
 ) -> Result<Answer, ToolError> {
-    if let Some(day) = ctm_analytics::query::pruned_before(call.store.conn(), q, per_day)? {
+    if let Some(day) = ctm_analytics::query::pruned_before(call.store, q, per_day)? {
         if let Value::Object(map) = &mut answer.value {
             map.insert("prunedBefore".into(), Value::String(day.to_string()));
         }
@@ -94,7 +94,7 @@ fn with_pruned(
 /// `usage_daily`: `ctm daily --json`.
 pub fn usage_daily(call: &Call, args: DailyArgs) -> Result<Answer, ToolError> {
     let q = args.query()?;
-    let mut r = daily_report(call.store.conn(), &q)?;
+    let mut r = daily_report(call.store, &q)?;
     // The value has the per-model rows unless told not to (it is `ctm daily --json`);
     // the text lists them only when asked, to stay short.
     let text = render::daily(&r, args.breakdown == Some(true));
@@ -125,17 +125,17 @@ pub fn usage_sessions(call: &Call, args: SessionsArgs) -> Result<Answer, ToolErr
         Some(0) => return Err(ToolError::invalid("limit: 0 is not a positive number")),
         Some(n) => n as usize,
     };
-    let conn = call.store.conn();
+    let store = call.store;
     let answer = match args.id.as_deref() {
         Some(id) => {
-            let mut d = session_detail(conn, &q, id)?;
+            let mut d = session_detail(store, &q, id)?;
             let responses = d.responses.len();
             d.responses.truncate(limit);
             let text = render::session(&d, responses);
             Answer::new(&d, text)?
         }
         None => {
-            let mut report = session_report(conn, &q)?;
+            let mut report = session_report(store, &q)?;
             let matching_sessions = report.sessions.len();
             report.sessions.truncate(limit);
             let text = render::sessions(&report, matching_sessions);
@@ -166,7 +166,7 @@ pub fn usage_blocks(call: &Call, args: BlocksArgs) -> Result<Answer, ToolError> 
         active_only,
         recent_only,
     };
-    let r = blocks_report(call.store.conn(), &q)?;
+    let r = blocks_report(call.store, &q)?;
     let text = render::blocks(&r, active_only);
     with_pruned(call, &q.report, false, Answer::new(&r, text)?)
 }
@@ -208,9 +208,9 @@ pub struct UsageSummary {
 
 pub fn usage_summary(call: &Call, args: SummaryArgs) -> Result<Answer, ToolError> {
     let zone = Zone::resolve(args.timezone.as_deref()).map_err(ToolError)?;
-    let conn = call.store.conn();
+    let store = call.store;
     let overview = summary_report(
-        conn,
+        store,
         &ReportQuery::in_zone(zone.clone()),
         call.now,
         args.start_of_week.unwrap_or_default().into(),
@@ -222,7 +222,7 @@ pub fn usage_summary(call: &Call, args: SummaryArgs) -> Result<Answer, ToolError
     };
     let current_session = match named {
         Some((session_id, source)) => {
-            let now = session_now(conn, &session_id, &zone)?;
+            let now = session_now(store, &session_id, &zone)?;
             Some(CurrentSession {
                 last_context_tokens: now.as_ref().map_or(0, |n| n.last_context_tokens),
                 usage: now.map(|n| n.session),
@@ -232,7 +232,8 @@ pub fn usage_summary(call: &Call, args: SummaryArgs) -> Result<Answer, ToolError
         }
         None => None,
     };
-    let unpriced_models_in_store = ctm_store::facts::unpriced_models(conn)?
+    let unpriced_models_in_store = store
+        .unpriced_models()?
         .into_iter()
         .map(|(model, responses)| UnpricedModel { model, responses })
         .collect();
@@ -249,12 +250,8 @@ pub fn usage_summary(call: &Call, args: SummaryArgs) -> Result<Answer, ToolError
 pub fn pricing(call: &Call, args: PricingArgs) -> Result<Answer, ToolError> {
     let table = (call.prices)(call.store)?;
     let today = call.now.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let report = ctm_analytics::pricing::pricing_report(
-        call.store.conn(),
-        &table,
-        today,
-        args.model.as_deref(),
-    )?;
+    let report =
+        ctm_analytics::pricing::pricing_report(call.store, &table, today, args.model.as_deref())?;
     let text = render::pricing(&report);
     Answer::new(&report, text)
 }

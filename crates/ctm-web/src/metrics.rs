@@ -125,7 +125,7 @@ pub fn render(m: &Metrics, ingest_seconds: Option<f64>) -> String {
                     out.float(
                         name,
                         &[("model", model), ("project", project)],
-                        sums.cost_usd,
+                        sums.cost_usd(),
                     );
                 }
             }
@@ -231,8 +231,8 @@ fn escape_help(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ctm_aggregate::Sums;
     use ctm_analytics::metrics::BlockGauges;
-    use ctm_store::derive::Sums;
 
     fn sample() -> Metrics {
         Metrics {
@@ -246,7 +246,7 @@ mod tests {
                     cache_write_5m_tokens: 30,
                     cache_write_1h_tokens: 1,
                     cache_read_tokens: 40,
-                    cost_usd: 0.1 + 0.2,
+                    cost_nanos: 300_000_001,
                     ..Sums::default()
                 },
             }],
@@ -275,7 +275,7 @@ mod tests {
         ), "{text}");
         assert!(
             text.contains("\nctm_cost_usd_total{model=\"claude-opus-4-6\",project=")
-                && text.contains("} 0.30000000000000004\n")
+                && text.contains("} 0.300000001\n")
         );
         assert!(text.contains("\nctm_block_ends_timestamp_seconds 1770000000.5\n"));
         assert!(text.contains("\nctm_ingest_duration_seconds 0.004\n"));

@@ -114,7 +114,7 @@ fn show(ctx: &Context, json: bool, model: Option<&str>) -> Result<ExitCode> {
     let mut store = ctx.open_store()?;
     ctx.ingest(&mut store)?;
     let table = ctx.prices_in_force(store.conn())?;
-    let view = pricing_report(store.conn(), &table, today()?, model)?;
+    let view = pricing_report(&store, &table, today()?, model)?;
     if json {
         output::print_json(&view)?;
         return Ok(ExitCode::SUCCESS);
@@ -620,7 +620,7 @@ fn reset(ctx: &Context, json: bool) -> Result<ExitCode> {
 fn check(ctx: &Context, json: bool) -> Result<ExitCode> {
     let mut store = ctx.open_store()?;
     ctx.ingest(&mut store)?;
-    let report = ctm_analytics::pricing_check(store.conn())?;
+    let report = ctm_analytics::pricing_check(&store)?;
     let code = if report.disagreeing > 0 {
         ExitCode::from(1)
     } else {
