@@ -7,8 +7,7 @@ use rusqlite::{Connection, Transaction};
 
 use ctm_model::utc;
 
-use crate::derive::{quarter_usage, usage_totals};
-use crate::fact_reader::Keep;
+use crate::derive::usage_totals;
 use crate::horizon::{facts_horizon, FACTS_HORIZON_KEY};
 use crate::{config, derive, StoreError};
 
@@ -75,9 +74,7 @@ pub fn prune_facts(
     };
     if !dry_run {
         // All-time usage (the counters of /metrics) keeps what the facts take with them.
-        let gone = quarter_usage::rows_between(tx, i64::MIN, horizon_ms, &Keep::all(), None)?;
-        usage_totals::keep_pruned(tx, &gone)?;
-        drop(gone);
+        usage_totals::keep_pruned(tx, horizon_ms)?;
         tx.execute("DELETE FROM facts WHERE ts < ?1", [horizon_ms])?;
         tx.execute(
             "DELETE FROM quarter_usage WHERE slot < ?1",

@@ -5,13 +5,16 @@
 //! A write adds what it changed (each billed response added, taken back or changed, as
 //! the fact writer reports it to [`super::Touched`]); a rebuild groups the rollup.
 //! `pruned_usage` is not derived (its facts are gone): a prune adds to it, in its
-//! transaction, the rollup rows it is about to delete, and nothing else writes it.
+//! transaction, the rollup rows it is about to delete ([`keep_pruned`]), and nothing
+//! else writes it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 
-use ctm_aggregate::{sums_by_project_and_model, Fact, Id, SlotRow, Sums};
+use ctm_aggregate::{slot_of, sums_by_project_and_model, Fact, Id, SlotRow, Sums};
 use rusqlite::{params, Connection, Transaction};
 
+use super::quarter_usage;
 use crate::StoreError;
 
 /// (project, model) ids.
@@ -141,21 +144,45 @@ pub fn rows_of(rows: &[SlotRow], pruned: &BTreeMap<Key, Sums>) -> BTreeMap<Key, 
     out
 }
 
-/// Writes the whole table again from every rollup row (`rows`) and the pruned usage.
-pub fn rebuild(tx: &Transaction, rows: &[SlotRow]) -> Result<(), StoreError> {
+/// Writes the whole table again from the rollup's rows (streamed: what is held is a
+/// row per project and model) and the pruned usage.
+pub fn rebuild(tx: &Transaction) -> Result<(), StoreError> {
+    let mut totals = pruned(tx)?;
+    quarter_usage::visit_from(tx, i64::MIN, |row| {
+        add_row(&mut totals, &row);
+        Ok(ControlFlow::Continue(()))
+    })?;
     tx.execute("DELETE FROM usage_totals", [])?;
-    for (key, sums) in rows_of(rows, &pruned(tx)?) {
+    for (key, sums) in totals {
         upsert(tx, "usage_totals", key, net(&sums, &Sums::default()))?;
     }
     Ok(())
 }
 
-/// Adds the rollup rows a prune is about to delete to `pruned_usage`.
-pub fn keep_pruned(tx: &Transaction, rows: &[SlotRow]) -> Result<(), StoreError> {
-    for (key, sums) in sums_by_project_and_model(rows) {
+/// Adds the billed responses before `horizon_ms` (a quarter's start, so whole rollup rows)
+/// to `pruned_usage`: called by the prune that deletes them, in its transaction, with the
+/// rollup exact.
+pub fn keep_pruned(tx: &Transaction, horizon_ms: i64) -> Result<(), StoreError> {
+    let end = slot_of(horizon_ms);
+    let mut gone = BTreeMap::new();
+    quarter_usage::visit_from(tx, i64::MIN, |row| {
+        if row.key.slot >= end {
+            return Ok(ControlFlow::Break(()));
+        }
+        add_row(&mut gone, &row);
+        Ok(ControlFlow::Continue(()))
+    })?;
+    for (key, sums) in gone {
         upsert(tx, "pruned_usage", key, net(&sums, &Sums::default()))?;
     }
     Ok(())
+}
+
+fn add_row(totals: &mut BTreeMap<Key, Sums>, row: &SlotRow) {
+    totals
+        .entry((row.key.project, row.key.model))
+        .or_default()
+        .add(&row.sums);
 }
 
 fn read_table(conn: &Connection, table: &str) -> Result<BTreeMap<Key, Sums>, StoreError> {
