@@ -481,6 +481,19 @@ mod tests {
         tx.commit().unwrap();
         let diffs = derive::check(store.conn()).unwrap();
         assert!(diffs.is_empty(), "{diffs:?}");
+        // A total that is not what the facts and the pruned usage add up to is found.
+        store
+            .conn()
+            .execute(
+                "UPDATE usage_totals SET input_tokens = input_tokens + 1",
+                [],
+            )
+            .unwrap();
+        let diffs = derive::check(store.conn()).unwrap();
+        assert!(
+            diffs.len() == 1 && diffs[0].starts_with("usage_totals "),
+            "{diffs:?}"
+        );
     }
 
     #[test]
