@@ -6,7 +6,7 @@ use ctm_analytics::{Order, QueryText, ReportQuery, TokenLimit};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::tools::ToolError;
+use crate::answer::ToolError;
 
 /// Oldest first or newest first.
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]

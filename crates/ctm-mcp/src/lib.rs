@@ -8,12 +8,14 @@
 //! does (cheap when nothing changed). stdout carries the protocol and nothing else;
 //! warnings go to stderr.
 //!
+//! - [`answer`]: a tool's answer and error, and the summary value, shared by the rest.
 //! - [`args`]: each tool's arguments, with the JSON schema clients see.
 //! - [`tools`]: the tools, one function per tool from arguments to a value.
 //! - [`render`]: the short text beside each value.
 //! - [`server`]: the MCP server itself: the tool list, calls on a blocking thread, errors
 //!   as tool errors.
 
+pub mod answer;
 pub mod args;
 pub mod render;
 mod server;

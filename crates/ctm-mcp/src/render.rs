@@ -11,7 +11,7 @@ use ctm_analytics::{
     DailyReport, OfficialLimits, SessionDetail, SessionReport, SessionRow, Totals,
 };
 
-use crate::tools::UsageSummary;
+use crate::answer::UsageSummary;
 
 /// Rows listed before the text says how many more the value holds.
 const MAX_ROWS: usize = 12;

@@ -12,8 +12,9 @@ use rmcp::{tool, tool_handler, tool_router, ServerHandler};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
+use crate::answer::{Answer, ToolError};
 use crate::args::{BlocksArgs, DailyArgs, PricingArgs, SessionsArgs, SummaryArgs};
-use crate::tools::{self, Answer, Call, ToolError};
+use crate::tools::{self, Call};
 use crate::{McpConfig, Prices, Refresh};
 
 /// What the server tells the client about itself at initialization.

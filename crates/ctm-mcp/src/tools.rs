@@ -3,65 +3,16 @@
 
 use ctm_analytics::{
     blocks_report, daily_report, session_detail, session_now, session_report, summary_report,
-    AnalyticsError, BlocksQuery, ReportQuery, SessionRow, SummaryReport, Zone,
+    BlocksQuery, ReportQuery, Zone,
 };
 use ctm_store::Store;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::answer::{Answer, CurrentSession, ToolError, UnpricedModel, UsageSummary};
 use crate::args::{BlocksArgs, DailyArgs, PricingArgs, SessionsArgs, SummaryArgs};
 use crate::render;
-
-/// A call that could not be answered: one line, as the CLI would print it after
-/// `ctm: error: `. The client gets it as a tool error (`isError`), never a crash.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolError(pub String);
-
-impl ToolError {
-    pub fn invalid(message: impl Into<String>) -> ToolError {
-        ToolError(message.into())
-    }
-}
-
-impl From<AnalyticsError> for ToolError {
-    fn from(e: AnalyticsError) -> ToolError {
-        ToolError(e.to_string())
-    }
-}
-
-impl From<ctm_store::StoreError> for ToolError {
-    fn from(e: ctm_store::StoreError) -> ToolError {
-        ToolError(e.to_string())
-    }
-}
-
-impl From<anyhow::Error> for ToolError {
-    /// The whole chain on one line, as `ctm` prints it.
-    fn from(e: anyhow::Error) -> ToolError {
-        let line = e
-            .chain()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(": ");
-        ToolError(line.replace('\n', " "))
-    }
-}
-
-/// A tool's answer: the value (`structuredContent`) and its short rendering.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    pub value: Value,
-    pub text: String,
-}
-
-impl Answer {
-    fn new(value: &impl Serialize, text: String) -> Result<Answer, ToolError> {
-        let value = serde_json::to_value(value)
-            .map_err(|e| ToolError(format!("cannot encode the answer: {e}")))?;
-        Ok(Answer { value, text })
-    }
-}
 
 /// What a tool reads: the store (already brought up to date), the time, the prices.
 pub struct Call<'a> {
@@ -169,41 +120,6 @@ pub fn usage_blocks(call: &Call, args: BlocksArgs) -> Result<Answer, ToolError> 
     let r = blocks_report(call.store, &q)?;
     let text = render::blocks(&r, active_only);
     with_pruned(call, &q.report, false, Answer::new(&r, text)?)
-}
-
-/// The session `usage_summary` reports.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CurrentSession {
-    pub session_id: String,
-    /// `argument` (the client named it) or `environment` (CLAUDE_CODE_SESSION_ID).
-    pub source: &'static str,
-    /// Its figures as `ctm session` shows them; null while the store has no response
-    /// of it yet.
-    pub usage: Option<SessionRow>,
-    /// Input + cache write + cache read tokens of its latest response: the context it
-    /// sent last.
-    pub last_context_tokens: u64,
-}
-
-/// A model the price table cannot price, with its responses in the store.
-#[derive(Debug, Serialize)]
-pub struct UnpricedModel {
-    pub model: String,
-    pub responses: u64,
-}
-
-/// `usage_summary`: the dashboard's overview (today, this week, this month, the current
-/// block with its burn rate and projection, Claude's official limits) plus the current
-/// session and the models without a price.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UsageSummary {
-    #[serde(flatten)]
-    pub overview: SummaryReport,
-    pub current_session: Option<CurrentSession>,
-    /// Every model in the store without a price: its tokens count, its cost is unknown.
-    pub unpriced_models_in_store: Vec<UnpricedModel>,
 }
 
 pub fn usage_summary(call: &Call, args: SummaryArgs) -> Result<Answer, ToolError> {
