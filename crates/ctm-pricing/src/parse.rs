@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use toml::{Table, Value};
 
 use crate::matching::normalize_model;
-use crate::table::{Band, DatedRates, FastWindow, ModelPrice, PriceTable, Rates};
+use crate::table::{fnv1a32, Band, DatedRates, FastWindow, ModelPrice, Origin, PriceTable, Rates};
 use crate::PricingError;
 
 /// The highest rate a table may state, USD per million tokens (Claude 3 Opus, the most
@@ -687,14 +687,60 @@ pub(crate) fn canonical(v: &Value, out: &mut String) {
     }
 }
 
-/// 32-bit FNV-1a: tiny, and its output never changes across Rust or crate versions.
-pub(crate) fn fnv1a32(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in bytes {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
+pub(crate) const EMBEDDED: &str = include_str!("../prices.toml");
+
+/// A table from its text: the embedded one, a file in ctm's format, the stored one,
+/// and the user's overrides on top.
+impl PriceTable {
+    /// The table compiled into the binary (`prices.toml`).
+    pub fn embedded() -> PriceTable {
+        Self::from_toml(EMBEDDED).expect("embedded prices.toml is valid (checked by a unit test)")
     }
-    h
+
+    /// Parses and validates a complete table in ctm's format (`prices.toml`).
+    pub fn from_toml(text: &str) -> Result<PriceTable, PricingError> {
+        Self::read(text, Origin::Table)
+    }
+
+    /// The table `ctm pricing update` kept in the store, validated again.
+    pub fn from_stored_toml(text: &str) -> Result<PriceTable, PricingError> {
+        Self::read(text, Origin::Stored)
+    }
+
+    fn read(text: &str, origin: Origin) -> Result<PriceTable, PricingError> {
+        let parsed = table(text)?;
+        let (origin, base_version) = if text == EMBEDDED {
+            (Origin::Embedded, format!("builtin-{}", parsed.as_of))
+        } else {
+            (
+                origin,
+                format!("table-{}-{:08x}", parsed.as_of, parsed.content_hash),
+            )
+        };
+        Self::build(
+            parsed.as_of,
+            parsed.source,
+            parsed.web_search_usd_per_1000,
+            parsed.models,
+            origin,
+            base_version,
+            String::new(),
+        )
+    }
+
+    /// Applies the `[pricing]` table of the user's whole `config.toml` text (see
+    /// `docs/pricing.md`); other top-level tables are ignored.
+    pub fn with_overrides(self, config_toml: &str) -> Result<PriceTable, PricingError> {
+        apply_overrides(self, config_toml)
+    }
+
+    /// `base` with the config overrides this table was given applied again: how a
+    /// process follows the table in force when `ctm pricing update` changes it.
+    pub fn rebased(&self, base: PriceTable) -> Result<PriceTable, PricingError> {
+        self.override_texts
+            .iter()
+            .try_fold(base, |t, text| t.with_overrides(text))
+    }
 }
 
 #[cfg(test)]
@@ -1159,12 +1205,5 @@ cache_read = 0.1
             embedded().rebased(other.clone()).unwrap().version(),
             other.version()
         );
-    }
-
-    #[test]
-    fn fnv1a32_matches_reference_vectors() {
-        assert_eq!(fnv1a32(b""), 0x811c_9dc5);
-        assert_eq!(fnv1a32(b"a"), 0xe40c_292c);
-        assert_eq!(fnv1a32(b"foobar"), 0xbf9c_f968);
     }
 }

@@ -7,10 +7,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use crate::matching::{normalize_model, strip_date, strip_latest, version_remainder};
-use crate::parse::{self, fnv1a32};
 use crate::PricingError;
-
-pub(crate) const EMBEDDED: &str = include_str!("../prices.toml");
 
 /// The five token rates of a model, USD per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -184,56 +181,6 @@ pub struct PriceTable {
 }
 
 impl PriceTable {
-    /// The table compiled into the binary (`prices.toml`).
-    pub fn embedded() -> PriceTable {
-        Self::from_toml(EMBEDDED).expect("embedded prices.toml is valid (checked by a unit test)")
-    }
-
-    /// Parses and validates a complete table in ctm's format (`prices.toml`).
-    pub fn from_toml(text: &str) -> Result<PriceTable, PricingError> {
-        Self::read(text, Origin::Table)
-    }
-
-    /// The table `ctm pricing update` kept in the store, validated again.
-    pub fn from_stored_toml(text: &str) -> Result<PriceTable, PricingError> {
-        Self::read(text, Origin::Stored)
-    }
-
-    fn read(text: &str, origin: Origin) -> Result<PriceTable, PricingError> {
-        let parsed = parse::table(text)?;
-        let (origin, base_version) = if text == EMBEDDED {
-            (Origin::Embedded, format!("builtin-{}", parsed.as_of))
-        } else {
-            (
-                origin,
-                format!("table-{}-{:08x}", parsed.as_of, parsed.content_hash),
-            )
-        };
-        Self::build(
-            parsed.as_of,
-            parsed.source,
-            parsed.web_search_usd_per_1000,
-            parsed.models,
-            origin,
-            base_version,
-            String::new(),
-        )
-    }
-
-    /// Applies the `[pricing]` table of the user's whole `config.toml` text (see
-    /// `docs/pricing.md`); other top-level tables are ignored.
-    pub fn with_overrides(self, config_toml: &str) -> Result<PriceTable, PricingError> {
-        parse::apply_overrides(self, config_toml)
-    }
-
-    /// `base` with the config overrides this table was given applied again: how a
-    /// process follows the table in force when `ctm pricing update` changes it.
-    pub fn rebased(&self, base: PriceTable) -> Result<PriceTable, PricingError> {
-        self.override_texts
-            .iter()
-            .try_fold(base, |t, text| t.with_overrides(text))
-    }
-
     /// Validates names, dates and windows, and derives the index, the schedules and the
     /// version.
     pub(crate) fn build(
@@ -466,6 +413,16 @@ fn schedule(m: &ModelPrice) -> Result<Schedule, PricingError> {
 fn dedup_in_order(v: &mut Vec<String>) {
     let mut seen = std::collections::HashSet::new();
     v.retain(|s| seen.insert(s.clone()));
+}
+
+/// 32-bit FNV-1a: tiny, and its output never changes across Rust or crate versions.
+pub(crate) fn fnv1a32(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in bytes {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
 }
 
 #[cfg(test)]
@@ -801,5 +758,12 @@ mod tests {
             Some("claude-opus-5-5")
         );
         assert!(t.resolve_exact("claude-opus-5-5-thinking").is_none());
+    }
+
+    #[test]
+    fn fnv1a32_matches_reference_vectors() {
+        assert_eq!(fnv1a32(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a32(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a32(b"foobar"), 0xbf9c_f968);
     }
 }
