@@ -36,30 +36,32 @@ pub struct WriteStats {
     pub replays: u64,
 }
 
-const COLUMNS: &str = "dedup_key, message_id, request_id, ts, session_id, project_path, model, input_tokens, \
+pub(crate) const COLUMNS: &str = "dedup_key, message_id, request_id, ts, session_id, project_path, model, input_tokens, \
     output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
     web_fetch_requests, speed, service_tier, inference_geo, is_sidechain, agent_id, origin, recorded_cost_usd, \
     cc_version, source_path";
 
 /// What pricing adds to a fact, bound after [`COLUMNS`].
-const PRICING_COLUMNS: &str =
+pub(crate) const PRICING_COLUMNS: &str =
     "cost_usd, priced, price_model, price_version, long_context, price_multiplier, cache_savings_usd";
 
-/// Inserts a fact: ?1..?30 as [`fact_params`], ?31 the ingest time.
+/// Inserts a fact: ?1..?30 as [`fact_params`], ?31 the revision, ?32 the ingest time.
 static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
-    let placeholders: Vec<String> = (1..=31).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=32).map(|i| format!("?{i}")).collect();
     format!(
-        "INSERT INTO responses ({COLUMNS}, {PRICING_COLUMNS}, ingested_at) VALUES ({}) \
+        "INSERT INTO responses ({COLUMNS}, {PRICING_COLUMNS}, revision, ingested_at) VALUES ({}) \
          ON CONFLICT(dedup_key) DO NOTHING",
         placeholders.join(", ")
     )
 });
 
-/// Rewrites a fact with the same parameters as [`INSERT_SQL`] (?1 is the key).
+/// Rewrites a fact with the same parameters as [`INSERT_SQL`] (?1 is the key, ?31 the
+/// revision).
 static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     let sets: Vec<String> = COLUMNS
         .split(", ")
         .chain(PRICING_COLUMNS.split(", "))
+        .chain(["revision"])
         .enumerate()
         .skip(1)
         .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
@@ -69,6 +71,25 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
         sets.join(", ")
     )
 });
+
+/// The revision a write transaction gives every fact it inserts or changes (see
+/// migration 30): larger than every stored fact's and every push mark's, so facts
+/// changed later always come after a destination's mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Revision(pub i64);
+
+impl Revision {
+    /// The next revision, read under the write lock.
+    pub fn next(tx: &Transaction) -> Result<Revision, StoreError> {
+        let last: i64 = tx
+            .prepare_cached(
+                "SELECT max(coalesce((SELECT max(revision) FROM responses), 0), \
+                 coalesce((SELECT max(revision) FROM team_push_marks), 0))",
+            )?
+            .query_row([], |r| r.get(0))?;
+        Ok(Revision(last + 1))
+    }
+}
 
 /// The values of [`COLUMNS`] then [`PRICING_COLUMNS`] for one response.
 fn fact_params<'a>(r: &'a Response, p: &'a Pricing) -> [&'a dyn ToSql; 30] {
@@ -109,6 +130,7 @@ fn fact_params<'a>(r: &'a Response, p: &'a Pricing) -> [&'a dyn ToSql; 30] {
 /// Writes sightings into the fact table inside one transaction.
 pub struct FactWriter<'a, 't> {
     tx: &'a Transaction<'t>,
+    revision: Revision,
     /// Whether the table had rows before: an empty table needs no cross-run replay lookups.
     had_rows: bool,
     /// Inserted message ids and how many request ids this run inserted for each.
@@ -147,8 +169,10 @@ impl<'a, 't> FactWriter<'a, 't> {
         let last_id: i64 = tx
             .prepare_cached("SELECT coalesce(max(id), 0) FROM responses")?
             .query_row([], |r| r.get(0))?;
+        let revision = Revision::next(tx)?;
         Ok(FactWriter {
             tx,
+            revision,
             had_rows,
             inserted_messages: foldhash::HashMap::default(),
             dropped_indexes,
@@ -169,6 +193,7 @@ impl<'a, 't> FactWriter<'a, 't> {
     ) -> Result<(), StoreError> {
         let p = price(&r);
         let mut values = fact_params(&r, &p).to_vec();
+        values.push(&self.revision.0);
         values.push(&now_ms);
         let inserted = self
             .tx
@@ -192,9 +217,11 @@ impl<'a, 't> FactWriter<'a, 't> {
             return Ok(());
         }
         let p = price(&merged);
+        let mut values = fact_params(&merged, &p).to_vec();
+        values.push(&self.revision.0);
         self.tx
             .prepare_cached(&UPDATE_SQL)?
-            .execute(&fact_params(&merged, &p)[..])?;
+            .execute(values.as_slice())?;
         self.stats.updated += 1;
         self.touched
             .add_rewritten(stored.session_id.as_deref(), stored.timestamp_ms);
@@ -281,8 +308,10 @@ impl<'a, 't> FactWriter<'a, 't> {
             let want = (*is_sidechain && *key != primary).then(|| primary.clone());
             if want != *replay_of {
                 self.tx
-                    .prepare_cached("UPDATE responses SET replay_of = ?2 WHERE dedup_key = ?1")?
-                    .execute(params![key, want])?;
+                    .prepare_cached(
+                        "UPDATE responses SET replay_of = ?2, revision = ?3 WHERE dedup_key = ?1",
+                    )?
+                    .execute(params![key, want, self.revision.0])?;
                 if want.is_some() {
                     self.stats.replays += 1;
                 }
@@ -301,7 +330,7 @@ fn origin_name(o: Origin) -> &'static &'static str {
     }
 }
 
-fn response_from_row(r: &Row) -> rusqlite::Result<Response> {
+pub(crate) fn response_from_row(r: &Row) -> rusqlite::Result<Response> {
     let origin: String = r.get(19)?;
     Ok(Response {
         key: r.get(0)?,
@@ -349,13 +378,18 @@ pub fn for_each_response(
     Ok(())
 }
 
-/// Replaces a response's price (repricing after the price table changed). Returns
-/// whether the stored price changed.
-pub fn set_pricing(tx: &Transaction, key: &str, p: &Pricing) -> Result<bool, StoreError> {
+/// Replaces a response's price (repricing after the price table changed), giving a
+/// changed row the transaction's `revision`. Returns whether the stored price changed.
+pub fn set_pricing(
+    tx: &Transaction,
+    key: &str,
+    p: &Pricing,
+    revision: Revision,
+) -> Result<bool, StoreError> {
     let n = tx
         .prepare_cached(
             "UPDATE responses SET cost_usd = ?2, priced = ?3, price_model = ?4, price_version = ?5, long_context = ?6, \
-             price_multiplier = ?7, cache_savings_usd = ?8 WHERE dedup_key = ?1 AND NOT (cost_usd IS ?2 AND \
+             price_multiplier = ?7, cache_savings_usd = ?8, revision = ?9 WHERE dedup_key = ?1 AND NOT (cost_usd IS ?2 AND \
              priced IS ?3 AND price_model IS ?4 AND price_version IS ?5 AND long_context IS ?6 AND \
              price_multiplier IS ?7 AND cache_savings_usd IS ?8)",
         )?
@@ -367,7 +401,8 @@ pub fn set_pricing(tx: &Transaction, key: &str, p: &Pricing) -> Result<bool, Sto
             p.price_version,
             p.long_context,
             p.multiplier,
-            p.cache_savings_usd
+            p.cache_savings_usd,
+            revision.0
         ])?;
     Ok(n == 1)
 }

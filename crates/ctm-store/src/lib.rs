@@ -7,6 +7,7 @@
 //! - [`report_rows`]: the derived rows of the hourly, project and blocks reports.
 //! - [`config`]: the `system_config` table.
 //! - [`rate_limits`]: Claude Code's official 5-hour and 7-day usage, as its statusline saw it.
+//! - [`team_push`]: the facts a push to a team database sends, and where it got to.
 //!
 //! Concurrency: WAL journal, a busy timeout, and one writer at a time (`BEGIN
 //! IMMEDIATE`). Readers never block and see the last committed state.
@@ -25,6 +26,7 @@ pub mod retention;
 pub mod settings;
 pub mod snapshot_readers;
 pub mod snapshots;
+pub mod team_push;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 
@@ -425,7 +427,8 @@ mod tests {
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert_eq!(store.migrated, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+        let known: Vec<u32> = migrate::known().iter().map(|(v, _)| *v).collect();
+        assert_eq!(store.migrated, known);
         drop(store);
         let again = Store::open(&path, &OpenOptions::default()).unwrap();
         assert!(again.migrated.is_empty());

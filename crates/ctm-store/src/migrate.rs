@@ -129,6 +129,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0011_session_models.sql"),
         add_columns: &[],
     },
+    Migration {
+        version: 30,
+        name: "fact revisions and the marks of ctm team push",
+        sql: include_str!("../migrations/0030_team_push.sql"),
+        add_columns: &[("responses", "revision", "INTEGER NOT NULL DEFAULT 0")],
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.

@@ -417,17 +417,52 @@ impl Cluster {
         .map_err(|e| e.to_string())?;
         let steps: [&[&str]; 3] = [
             &[
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                "-nodes", "-days", "2", "-subj", "/CN=ctm test CA", "-keyout", "ca.key", "-out",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=ctm test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
                 "ca.crt",
             ],
             &[
-                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr",
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
             ],
             &[
-                "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.crt",
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "server.crt",
             ],
         ];
         for args in steps {
@@ -533,7 +568,10 @@ mod tests {
             with_user("postgres://u:p@h:1/db", "reader"),
             "postgres://reader@h:1/db"
         );
-        assert_eq!(with_user("postgres://h:1/db", "reader"), "postgres://reader@h:1/db");
+        assert_eq!(
+            with_user("postgres://h:1/db", "reader"),
+            "postgres://reader@h:1/db"
+        );
     }
 
     #[test]

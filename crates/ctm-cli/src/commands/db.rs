@@ -167,8 +167,9 @@ fn reprice(ctx: &Context) -> Result<ExitCode> {
         updates.push((r.key.clone(), ctm_ingest::price_response(&prices, &r)));
         Ok(())
     })?;
+    let revision = facts::Revision::next(&tx)?;
     for (key, p) in &updates {
-        changed += u64::from(facts::set_pricing(&tx, key, p)?);
+        changed += u64::from(facts::set_pricing(&tx, key, p, revision)?);
     }
     if changed > 0 {
         derive::rebuild_all(&tx)?;
