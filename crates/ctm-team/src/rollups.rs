@@ -1,0 +1,397 @@
+//! The rollups: sums of the billed responses per UTC quarter-hour, machine, project and
+//! model (`ctm.usage_rollup`), and the same per session (`ctm.session_rollup`), with
+//! each group's first and last response.
+//!
+//! A change to responses adds its new form's figures and takes away its old form's
+//! ([`Deltas`]), in the transaction that changes them: sums are integers (money in
+//! nano-dollars), so the order of additions never matters and the rollups equal a
+//! recompute from the responses exactly, which [`check`] proves. A group's first and
+//! last response only grow by additions; when a change takes away the response at a
+//! group's edge, the edge is read again from the responses.
+
+use std::collections::HashMap;
+
+use postgres::{GenericClient, Transaction};
+
+use crate::responses::{quarter_hour, Dims, Merged, QUARTER_HOUR_MS};
+
+/// Figures of a group of billed responses (or a change to them: signed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sums {
+    pub responses: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_write_5m_tokens: i64,
+    pub cache_write_1h_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub web_search_requests: i64,
+    pub cost_nanos: i64,
+    pub cache_savings_nanos: i64,
+    pub unpriced_responses: i64,
+}
+
+/// The names of [`Sums`]' columns, in field order.
+pub const SUM_COLUMNS: [&str; 10] = [
+    "responses",
+    "input_tokens",
+    "output_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cache_read_tokens",
+    "web_search_requests",
+    "cost_nanos",
+    "cache_savings_nanos",
+    "unpriced_responses",
+];
+
+impl Sums {
+    fn of(m: &Merged, sign: i64) -> Sums {
+        let u = &m.response.usage;
+        Sums {
+            responses: sign,
+            input_tokens: sign * u.input_tokens as i64,
+            output_tokens: sign * u.output_tokens as i64,
+            cache_write_5m_tokens: sign * u.cache_write_5m_tokens as i64,
+            cache_write_1h_tokens: sign * u.cache_write_1h_tokens as i64,
+            cache_read_tokens: sign * u.cache_read_tokens as i64,
+            web_search_requests: sign * u.web_search_requests as i64,
+            cost_nanos: sign * m.price.cost_nanos,
+            cache_savings_nanos: sign * m.price.cache_savings_nanos,
+            unpriced_responses: if m.price.priced { 0 } else { sign },
+        }
+    }
+
+    pub fn add(&mut self, o: &Sums) {
+        self.responses += o.responses;
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_write_5m_tokens += o.cache_write_5m_tokens;
+        self.cache_write_1h_tokens += o.cache_write_1h_tokens;
+        self.cache_read_tokens += o.cache_read_tokens;
+        self.web_search_requests += o.web_search_requests;
+        self.cost_nanos += o.cost_nanos;
+        self.cache_savings_nanos += o.cache_savings_nanos;
+        self.unpriced_responses += o.unpriced_responses;
+    }
+
+    fn fields(&self) -> [i64; 10] {
+        [
+            self.responses,
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_write_5m_tokens,
+            self.cache_write_1h_tokens,
+            self.cache_read_tokens,
+            self.web_search_requests,
+            self.cost_nanos,
+            self.cache_savings_nanos,
+            self.unpriced_responses,
+        ]
+    }
+
+    /// From a row's columns `at..at + 10`, in [`SUM_COLUMNS`] order.
+    pub fn from_row(r: &postgres::Row, at: usize) -> Sums {
+        let g = |i: usize| r.get::<_, i64>(at + i);
+        Sums {
+            responses: g(0),
+            input_tokens: g(1),
+            output_tokens: g(2),
+            cache_write_5m_tokens: g(3),
+            cache_write_1h_tokens: g(4),
+            cache_read_tokens: g(5),
+            web_search_requests: g(6),
+            cost_nanos: g(7),
+            cache_savings_nanos: g(8),
+            unpriced_responses: g(9),
+        }
+    }
+}
+
+/// A change to one group.
+#[derive(Debug, Default)]
+struct Delta {
+    sums: Sums,
+    /// Instants of the responses added to and taken from it.
+    added: Vec<i64>,
+    removed: Vec<i64>,
+}
+
+impl Delta {
+    fn first_added(&self) -> i64 {
+        self.added.iter().copied().min().unwrap_or(i64::MAX)
+    }
+
+    fn last_added(&self) -> i64 {
+        self.added.iter().copied().max().unwrap_or(i64::MIN)
+    }
+
+    /// Whether a response left from where the group's first or last one may have been:
+    /// an instant taken away and not added back (a changed response keeps its instant).
+    fn edges_may_move(&self) -> bool {
+        let mut added = self.added.clone();
+        added.sort_unstable();
+        self.removed.iter().any(|ts| match added.binary_search(ts) {
+            Ok(i) => {
+                added.remove(i);
+                false
+            }
+            Err(_) => true,
+        })
+    }
+}
+
+/// The rollups' changes within one transaction.
+#[derive(Debug, Default)]
+pub struct Deltas {
+    usage: HashMap<[i64; 4], Delta>,
+    sessions: HashMap<[i64; 5], Delta>,
+}
+
+impl Deltas {
+    pub fn add(&mut self, m: &Merged, dims: &Dims) {
+        self.change(m, dims, 1);
+    }
+
+    pub fn remove(&mut self, m: &Merged, dims: &Dims) {
+        self.change(m, dims, -1);
+    }
+
+    fn change(&mut self, m: &Merged, dims: &Dims, sign: i64) {
+        let r = &m.response;
+        let ts = r.timestamp_ms;
+        let bucket = quarter_hour(ts);
+        let machine = i64::from(m.machine_id);
+        let project = i64::from(dims.projects[&r.project_path]);
+        let model = i64::from(dims.models[&r.model]);
+        let sums = Sums::of(m, sign);
+        let note = |d: &mut Delta| {
+            d.sums.add(&sums);
+            if sign > 0 {
+                d.added.push(ts);
+            } else {
+                d.removed.push(ts);
+            }
+        };
+        note(
+            self.usage
+                .entry([bucket, machine, project, model])
+                .or_default(),
+        );
+        if let Some(session) = r.session_id.as_ref().map(|s| dims.sessions[s]) {
+            note(
+                self.sessions
+                    .entry([i64::from(session), bucket, machine, project, model])
+                    .or_default(),
+            );
+        }
+    }
+
+    /// Writes the changes.
+    pub fn write(self, tx: &mut Transaction) -> Result<(), postgres::Error> {
+        write_table(tx, &USAGE, self.usage)?;
+        write_table(tx, &SESSIONS, self.sessions)
+    }
+}
+
+/// One rollup table: its name, its key columns with their types, and how the responses
+/// of one group are found (for its edges).
+struct Table {
+    name: &'static str,
+    key: &'static [(&'static str, &'static str)],
+    responses_of_group: &'static str,
+}
+
+const USAGE: Table = Table {
+    name: "ctm.usage_rollup",
+    key: &[
+        ("bucket", "bigint"),
+        ("machine_id", "integer"),
+        ("project_id", "integer"),
+        ("model_id", "integer"),
+    ],
+    responses_of_group:
+        "r.machine_id = k.machine_id AND r.ts >= k.bucket AND r.ts < k.bucket + $Q \
+         AND r.project_id = k.project_id AND r.model_id = k.model_id AND r.billed",
+};
+
+const SESSIONS: Table = Table {
+    name: "ctm.session_rollup",
+    key: &[
+        ("session_ref", "integer"),
+        ("bucket", "bigint"),
+        ("machine_id", "integer"),
+        ("project_id", "integer"),
+        ("model_id", "integer"),
+    ],
+    responses_of_group: "r.session_ref = k.session_ref AND r.ts >= k.bucket AND r.ts < k.bucket + $Q \
+         AND r.machine_id = k.machine_id AND r.project_id = k.project_id AND r.model_id = k.model_id \
+         AND r.billed",
+};
+
+fn write_table<const N: usize>(
+    tx: &mut Transaction,
+    table: &Table,
+    deltas: HashMap<[i64; N], Delta>,
+) -> Result<(), postgres::Error> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    debug_assert_eq!(table.key.len(), N);
+    // One array per column, keys as bigint (cast back to their types): one statement
+    // per table whatever the number of groups.
+    let mut keys: Vec<Vec<i64>> = vec![Vec::with_capacity(deltas.len()); N];
+    let mut values: Vec<Vec<i64>> = vec![Vec::with_capacity(deltas.len()); 12];
+    let mut edges: Vec<Vec<i64>> = vec![Vec::new(); N];
+    for (key, d) in &deltas {
+        for (col, v) in keys.iter_mut().zip(key) {
+            col.push(*v);
+        }
+        let figures = d.sums.fields();
+        for (col, v) in values
+            .iter_mut()
+            .zip(figures.into_iter().chain([d.first_added(), d.last_added()]))
+        {
+            col.push(v);
+        }
+        if d.edges_may_move() {
+            for (col, v) in edges.iter_mut().zip(key) {
+                col.push(*v);
+            }
+        }
+    }
+    let key_names: Vec<&str> = table.key.iter().map(|(c, _)| *c).collect();
+    let value_names: Vec<&str> = SUM_COLUMNS
+        .iter()
+        .copied()
+        .chain(["first_ts", "last_ts"])
+        .collect();
+    let arrays = |n: usize| -> String {
+        (1..=n)
+            .map(|i| format!("${i}::bigint[]"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let key_casts: Vec<String> = table
+        .key
+        .iter()
+        .map(|(c, t)| format!("u.{c}::{t}"))
+        .collect();
+    let sets: Vec<String> = SUM_COLUMNS
+        .iter()
+        .map(|c| format!("{c} = t.{c} + excluded.{c}"))
+        .collect();
+    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::new();
+    params.extend(
+        keys.iter()
+            .map(|k| k as &(dyn postgres::types::ToSql + Sync)),
+    );
+    params.extend(
+        values
+            .iter()
+            .map(|v| v as &(dyn postgres::types::ToSql + Sync)),
+    );
+    tx.execute(
+        &format!(
+            "INSERT INTO {name} AS t ({keys}, {values}) \
+             SELECT {key_casts}, {u_values} FROM unnest({arrays}) AS u({keys}, {values}) \
+             ON CONFLICT ({keys}) DO UPDATE SET {sets}, \
+             first_ts = least(t.first_ts, excluded.first_ts), last_ts = greatest(t.last_ts, excluded.last_ts)",
+            name = table.name,
+            keys = key_names.join(", "),
+            values = value_names.join(", "),
+            key_casts = key_casts.join(", "),
+            u_values = value_names.iter().map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", "),
+            arrays = arrays(N + 12),
+            sets = sets.join(", "),
+        ),
+        &params,
+    )?;
+    let key_alias = format!("k({})", key_names.join(", "));
+    let match_on = |other: &str| -> String {
+        key_names
+            .iter()
+            .map(|c| format!("t.{c} = {other}.{c}"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    // Groups whose last response went.
+    tx.execute(
+        &format!(
+            "DELETE FROM {name} t USING unnest({arrays}) AS {key_alias} WHERE {on} AND t.responses = 0",
+            name = table.name,
+            arrays = arrays(N),
+            on = match_on("k"),
+        ),
+        &params[..N],
+    )?;
+    if !edges[0].is_empty() {
+        let edge_params: Vec<&(dyn postgres::types::ToSql + Sync)> = edges
+            .iter()
+            .map(|k| k as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        tx.execute(
+            &format!(
+                "UPDATE {name} t SET first_ts = b.lo, last_ts = b.hi FROM ( \
+                 SELECT {k_names}, min(r.ts) AS lo, max(r.ts) AS hi \
+                 FROM unnest({arrays}) AS {key_alias} JOIN ctm.responses r ON {group} \
+                 GROUP BY {k_names}) b WHERE {on}",
+                name = table.name,
+                k_names = key_names
+                    .iter()
+                    .map(|c| format!("k.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                arrays = arrays(N),
+                group = table
+                    .responses_of_group
+                    .replace("$Q", &QUARTER_HOUR_MS.to_string()),
+                on = match_on("b"),
+            ),
+            &edge_params,
+        )?;
+    }
+    Ok(())
+}
+
+/// Differences between the rollups and a recompute from the responses (empty: equal).
+pub fn check(client: &mut impl GenericClient) -> Result<Vec<String>, postgres::Error> {
+    let mut problems = Vec::new();
+    let sums = "count(*), sum(input_tokens)::bigint, sum(output_tokens)::bigint, \
+        sum(cache_write_5m_tokens)::bigint, sum(cache_write_1h_tokens)::bigint, sum(cache_read_tokens)::bigint, \
+        sum(web_search_requests)::bigint, sum(cost_nanos)::bigint, sum(cache_savings_nanos)::bigint, \
+        count(*) FILTER (WHERE NOT priced), min(ts), max(ts)";
+    let bucket = format!("ts - (((ts % {q}) + {q}) % {q})", q = QUARTER_HOUR_MS);
+    let columns = [&SUM_COLUMNS[..], &["first_ts", "last_ts"]]
+        .concat()
+        .join(", ");
+    for (table, key) in [
+        (USAGE.name, "machine_id, project_id, model_id"),
+        (
+            SESSIONS.name,
+            "session_ref, machine_id, project_id, model_id",
+        ),
+    ] {
+        let filter = if table == SESSIONS.name {
+            "billed AND session_ref IS NOT NULL"
+        } else {
+            "billed"
+        };
+        let want = format!(
+            "SELECT {bucket} AS bucket, {key}, {sums} FROM ctm.responses WHERE {filter} GROUP BY 1, {key}"
+        );
+        let have = format!("SELECT bucket, {key}, {columns} FROM {table}");
+        let rows = client.query(
+            &format!(
+                "SELECT 'missing or different in {table}', w.* FROM ({want} EXCEPT {have}) w \
+                 UNION ALL SELECT 'not in the responses: {table}', h.* FROM ({have} EXCEPT {want}) h LIMIT 20"
+            ),
+            &[],
+        )?;
+        for r in rows {
+            let what: String = r.get(0);
+            let bucket: i64 = r.get(1);
+            problems.push(format!("{what}: quarter-hour {bucket}"));
+        }
+    }
+    Ok(problems)
+}
