@@ -9,11 +9,12 @@
 -- synced ~/.claude), each machine's copy is kept in `sightings` and the response is merged
 -- from them, so a machine's later push replaces only its own copy and `ctm team forget`
 -- can take one person's copies out. The rollups hold the sums of the billed responses per
--- UTC quarter-hour (every real zone's offset is a whole number of quarter-hours, so a day
--- in any zone is a range of them) and per machine (so per person), project and model,
--- and per session too; every push updates them in its own transaction, by the difference
--- each response's change made, so reports read rollups, never every response. Money is
--- in integer nano-dollars, so sums are exact in any order.
+-- slot (a UTC quarter-hour's first millisecond, or the rest of it, as in the local
+-- stores: every real zone's offset is a whole number of quarter-hours, so a day in any
+-- zone is a range of slots) and per machine (so per person), project and model, and per
+-- session too; every push updates them in its own transaction, by the difference each
+-- response's change made, so reports read rollups, never every response. Money is in
+-- integer nano-dollars, so sums are exact in any order.
 
 CREATE TABLE ctm.people (
     id serial PRIMARY KEY,
@@ -117,9 +118,9 @@ CREATE TABLE ctm.sightings (
 );
 CREATE INDEX sightings_machine ON ctm.sightings (machine_id);
 
--- Billed responses per UTC quarter-hour, machine, project and model.
+-- Billed responses per slot, machine, project and model.
 CREATE TABLE ctm.usage_rollup (
-    bucket bigint NOT NULL,                         -- the quarter-hour's start, UTC epoch ms
+    slot bigint NOT NULL,                           -- 2q: quarter-hour q's first millisecond (q = UTC epoch ms / 900000); 2q + 1: the rest
     machine_id integer NOT NULL REFERENCES ctm.machines (id),
     project_id integer NOT NULL REFERENCES ctm.projects (id),
     model_id integer NOT NULL REFERENCES ctm.models (id),
@@ -135,13 +136,13 @@ CREATE TABLE ctm.usage_rollup (
     unpriced_responses bigint NOT NULL,
     first_ts bigint NOT NULL,                       -- its first and last response
     last_ts bigint NOT NULL,
-    PRIMARY KEY (bucket, machine_id, project_id, model_id)
+    PRIMARY KEY (slot, machine_id, project_id, model_id)
 );
 
 -- The same per session: session lists, and sessions counted exactly per project.
 CREATE TABLE ctm.session_rollup (
     session_ref integer NOT NULL REFERENCES ctm.sessions (id),
-    bucket bigint NOT NULL,
+    slot bigint NOT NULL,
     machine_id integer NOT NULL REFERENCES ctm.machines (id),
     project_id integer NOT NULL REFERENCES ctm.projects (id),
     model_id integer NOT NULL REFERENCES ctm.models (id),
@@ -157,8 +158,8 @@ CREATE TABLE ctm.session_rollup (
     unpriced_responses bigint NOT NULL,
     first_ts bigint NOT NULL,
     last_ts bigint NOT NULL,
-    PRIMARY KEY (session_ref, bucket, machine_id, project_id, model_id)
+    PRIMARY KEY (session_ref, slot, machine_id, project_id, model_id)
 );
-CREATE INDEX session_rollup_bucket ON ctm.session_rollup (bucket);
+CREATE INDEX session_rollup_slot ON ctm.session_rollup (slot);
 CREATE INDEX session_rollup_machine ON ctm.session_rollup (machine_id);
 CREATE INDEX usage_rollup_machine ON ctm.usage_rollup (machine_id);

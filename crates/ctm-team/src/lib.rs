@@ -11,9 +11,11 @@
 //!   way they change, which keeps the rollups in step.
 //! - [`rollups`]: sums per UTC quarter-hour, machine, project, model and session.
 //! - [`push`]: sending a store's new and changed responses, batch by batch.
+//! - [`forget`]: taking a person's or a machine's rows out.
 
 pub mod connection;
 pub mod error;
+pub mod forget;
 pub mod push;
 pub mod responses;
 pub mod rollups;
@@ -21,4 +23,5 @@ pub mod schema;
 
 pub use connection::TeamUrl;
 pub use error::TeamError;
+pub use forget::{forget, ForgetReport};
 pub use push::{push, ProjectPaths, PushOptions, PushProgress, PushReport, Pusher};

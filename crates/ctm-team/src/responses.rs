@@ -716,13 +716,27 @@ fn upsert_sql(table: &str, leading: &[(&str, &str)], conflict: &str, extra_set: 
     )
 }
 
-/// The UTC quarter-hour (epoch ms) an instant is in: every real zone's offset is a
-/// whole number of quarter-hours, so a local day is a range of them.
-pub fn quarter_hour(ts_ms: i64) -> i64 {
-    ts_ms.div_euclid(QUARTER_HOUR_MS) * QUARTER_HOUR_MS
+/// Fifteen minutes: every real zone's offset is a whole number of them.
+pub const QUARTER_MS: i64 = 15 * 60 * 1000;
+
+/// The rollups' slot of an instant (UTC epoch ms), as the local stores define it: `2q` for
+/// the first millisecond of quarter-hour `q`, `2q + 1` for the rest of it. A local day in
+/// any zone starts on a quarter-hour, so it is a range of slots; a 5-hour block, which
+/// ends just after a UTC hour, is one too.
+pub fn slot_of(ts_ms: i64) -> i64 {
+    let q = ts_ms.div_euclid(QUARTER_MS);
+    2 * q + i64::from(ts_ms.rem_euclid(QUARTER_MS) != 0)
 }
 
-pub const QUARTER_HOUR_MS: i64 = 15 * 60 * 1000;
+/// The instants `[lo, hi)` of a slot.
+pub fn slot_span(slot: i64) -> (i64, i64) {
+    let start = slot.div_euclid(2) * QUARTER_MS;
+    if slot.rem_euclid(2) == 0 {
+        (start, start + 1)
+    } else {
+        (start + 1, start + QUARTER_MS)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -817,10 +831,25 @@ mod tests {
     }
 
     #[test]
-    fn quarter_hours_floor_also_before_1970() {
-        assert_eq!(quarter_hour(0), 0);
-        assert_eq!(quarter_hour(QUARTER_HOUR_MS - 1), 0);
-        assert_eq!(quarter_hour(-1), -QUARTER_HOUR_MS);
+    fn slots_split_a_quarter_hour_after_its_first_millisecond_also_before_1970() {
+        assert_eq!(slot_of(0), 0);
+        assert_eq!(slot_of(1), 1);
+        assert_eq!(slot_of(QUARTER_MS - 1), 1);
+        assert_eq!(slot_of(QUARTER_MS), 2);
+        assert_eq!(slot_of(-1), -1);
+        assert_eq!(slot_of(-QUARTER_MS), -2);
+        for ts in [
+            -QUARTER_MS - 1,
+            -QUARTER_MS,
+            -1,
+            0,
+            1,
+            7 * QUARTER_MS,
+            7 * QUARTER_MS + 5,
+        ] {
+            let (lo, hi) = slot_span(slot_of(ts));
+            assert!(lo <= ts && ts < hi, "{ts} in [{lo}, {hi})");
+        }
     }
 
     #[test]

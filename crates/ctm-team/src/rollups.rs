@@ -1,5 +1,5 @@
-//! The rollups: sums of the billed responses per UTC quarter-hour, machine, project and
-//! model (`ctm.usage_rollup`), and the same per session (`ctm.session_rollup`), with
+//! The rollups: sums of the billed responses per slot (see [`slot_of`]), machine, project
+//! and model (`ctm.usage_rollup`), and the same per session (`ctm.session_rollup`), with
 //! each group's first and last response.
 //!
 //! A change to responses adds its new form's figures and takes away its old form's
@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use postgres::{GenericClient, Transaction};
 
-use crate::responses::{quarter_hour, Dims, Merged, QUARTER_HOUR_MS};
+use crate::responses::{slot_of, Dims, Merged};
 
 /// Figures of a group of billed responses (or a change to them: signed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -159,7 +159,7 @@ impl Deltas {
     fn change(&mut self, m: &Merged, dims: &Dims, sign: i64) {
         let r = &m.response;
         let ts = r.timestamp_ms;
-        let bucket = quarter_hour(ts);
+        let slot = slot_of(ts);
         let machine = i64::from(m.machine_id);
         let project = i64::from(dims.projects[&r.project_path]);
         let model = i64::from(dims.models[&r.model]);
@@ -174,13 +174,13 @@ impl Deltas {
         };
         note(
             self.usage
-                .entry([bucket, machine, project, model])
+                .entry([slot, machine, project, model])
                 .or_default(),
         );
         if let Some(session) = r.session_id.as_ref().map(|s| dims.sessions[s]) {
             note(
                 self.sessions
-                    .entry([i64::from(session), bucket, machine, project, model])
+                    .entry([i64::from(session), slot, machine, project, model])
                     .or_default(),
             );
         }
@@ -204,13 +204,12 @@ struct Table {
 const USAGE: Table = Table {
     name: "ctm.usage_rollup",
     key: &[
-        ("bucket", "bigint"),
+        ("slot", "bigint"),
         ("machine_id", "integer"),
         ("project_id", "integer"),
         ("model_id", "integer"),
     ],
-    responses_of_group:
-        "r.machine_id = k.machine_id AND r.ts >= k.bucket AND r.ts < k.bucket + $Q \
+    responses_of_group: "r.machine_id = k.machine_id AND r.ts >= $LO AND r.ts < $HI \
          AND r.project_id = k.project_id AND r.model_id = k.model_id AND r.billed",
 };
 
@@ -218,12 +217,12 @@ const SESSIONS: Table = Table {
     name: "ctm.session_rollup",
     key: &[
         ("session_ref", "integer"),
-        ("bucket", "bigint"),
+        ("slot", "bigint"),
         ("machine_id", "integer"),
         ("project_id", "integer"),
         ("model_id", "integer"),
     ],
-    responses_of_group: "r.session_ref = k.session_ref AND r.ts >= k.bucket AND r.ts < k.bucket + $Q \
+    responses_of_group: "r.session_ref = k.session_ref AND r.ts >= $LO AND r.ts < $HI \
          AND r.machine_id = k.machine_id AND r.project_id = k.project_id AND r.model_id = k.model_id \
          AND r.billed",
 };
@@ -239,8 +238,8 @@ fn write_table<const N: usize>(
     debug_assert_eq!(table.key.len(), N);
     // One array per column, keys as bigint (cast back to their types): one statement
     // per table whatever the number of groups.
-    let mut keys: Vec<Vec<i64>> = vec![Vec::with_capacity(deltas.len()); N];
-    let mut values: Vec<Vec<i64>> = vec![Vec::with_capacity(deltas.len()); 12];
+    let mut keys: Vec<Vec<i64>> = (0..N).map(|_| Vec::with_capacity(deltas.len())).collect();
+    let mut values: Vec<Vec<i64>> = (0..12).map(|_| Vec::with_capacity(deltas.len())).collect();
     let mut edges: Vec<Vec<i64>> = vec![Vec::new(); N];
     for (key, d) in &deltas {
         for (col, v) in keys.iter_mut().zip(key) {
@@ -344,7 +343,8 @@ fn write_table<const N: usize>(
                 arrays = arrays(N),
                 group = table
                     .responses_of_group
-                    .replace("$Q", &QUARTER_HOUR_MS.to_string()),
+                    .replace("$LO", &SLOT_START.replace("{s}", "k.slot"))
+                    .replace("$HI", &SLOT_END.replace("{s}", "k.slot")),
                 on = match_on("b"),
             ),
             &edge_params,
@@ -353,6 +353,13 @@ fn write_table<const N: usize>(
     Ok(())
 }
 
+/// [`slot_of`] in SQL, of the bigint `{t}` (`>>` and `&` floor, also before 1970).
+const SLOT_OF: &str = "(2 * ({t} - (({t} % 900000) + 900000) % 900000) / 900000 + ((({t} % 900000) + 900000) % 900000 <> 0)::int)";
+/// The first and the end instant of slot `{s}`, in SQL.
+const SLOT_START: &str = "(({s} >> 1) * 900000 + ({s} & 1))";
+const SLOT_END: &str =
+    "(CASE WHEN {s} & 1 = 0 THEN ({s} >> 1) * 900000 + 1 ELSE (({s} >> 1) + 1) * 900000 END)";
+
 /// Differences between the rollups and a recompute from the responses (empty: equal).
 pub fn check(client: &mut impl GenericClient) -> Result<Vec<String>, postgres::Error> {
     let mut problems = Vec::new();
@@ -360,7 +367,7 @@ pub fn check(client: &mut impl GenericClient) -> Result<Vec<String>, postgres::E
         sum(cache_write_5m_tokens)::bigint, sum(cache_write_1h_tokens)::bigint, sum(cache_read_tokens)::bigint, \
         sum(web_search_requests)::bigint, sum(cost_nanos)::bigint, sum(cache_savings_nanos)::bigint, \
         count(*) FILTER (WHERE NOT priced), min(ts), max(ts)";
-    let bucket = format!("ts - (((ts % {q}) + {q}) % {q})", q = QUARTER_HOUR_MS);
+    let slot = SLOT_OF.replace("{t}", "ts");
     let columns = [&SUM_COLUMNS[..], &["first_ts", "last_ts"]]
         .concat()
         .join(", ");
@@ -377,9 +384,9 @@ pub fn check(client: &mut impl GenericClient) -> Result<Vec<String>, postgres::E
             "billed"
         };
         let want = format!(
-            "SELECT {bucket} AS bucket, {key}, {sums} FROM ctm.responses WHERE {filter} GROUP BY 1, {key}"
+            "SELECT {slot} AS slot, {key}, {sums} FROM ctm.responses WHERE {filter} GROUP BY 1, {key}"
         );
-        let have = format!("SELECT bucket, {key}, {columns} FROM {table}");
+        let have = format!("SELECT slot, {key}, {columns} FROM {table}");
         let rows = client.query(
             &format!(
                 "SELECT 'missing or different in {table}', w.* FROM ({want} EXCEPT {have}) w \
@@ -389,8 +396,8 @@ pub fn check(client: &mut impl GenericClient) -> Result<Vec<String>, postgres::E
         )?;
         for r in rows {
             let what: String = r.get(0);
-            let bucket: i64 = r.get(1);
-            problems.push(format!("{what}: quarter-hour {bucket}"));
+            let slot: i64 = r.get(1);
+            problems.push(format!("{what}: slot {slot}"));
         }
     }
     Ok(problems)
