@@ -45,18 +45,26 @@ pub struct ModelReport {
 /// the facts would give, else the facts), so both ways add the same numbers in the same
 /// order.
 pub fn model_report(conn: &Connection, q: &ReportQuery) -> Result<ModelReport, AnalyticsError> {
+    Ok(model_report_of(
+        days::model_days_equal_to_facts(conn, q)?,
+        q,
+    ))
+}
+
+/// The models report of per-model days read elsewhere (the team database's).
+pub fn model_report_of(days: Vec<days::ModelDay>, q: &ReportQuery) -> ModelReport {
     let mut models: BTreeMap<String, Sums> = BTreeMap::new();
-    for (_, day) in days::model_days_equal_to_facts(conn, q)? {
+    for (_, day) in days {
         for (model, sums) in day {
             models.entry(model).or_default().add(&sums);
         }
     }
     let all = total(&models);
-    Ok(ModelReport {
+    ModelReport {
         models: rows_of_models(&models, &all),
         totals: Totals::from(&all),
         timezone: q.zone.label(),
-    })
+    }
 }
 
 /// One row per model of these facts, most expensive first.

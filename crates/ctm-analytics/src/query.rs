@@ -31,8 +31,27 @@ impl Filter {
     }
 
     pub fn matches(&self, f: &FactRow) -> bool {
-        contains(f.project_path.as_deref(), self.project.as_deref())
-            && contains(f.model.as_deref(), self.model.as_deref())
+        self.matches_project(f.project_path.as_deref()) && self.matches_model(f.model.as_deref())
+    }
+
+    /// Whether `--project` is set.
+    pub fn filters_projects(&self) -> bool {
+        self.project.is_some()
+    }
+
+    /// Whether `--model` is set.
+    pub fn filters_models(&self) -> bool {
+        self.model.is_some()
+    }
+
+    /// Whether a project path passes `--project`.
+    pub fn matches_project(&self, project: Option<&str>) -> bool {
+        contains(project, self.project.as_deref())
+    }
+
+    /// Whether a model passes `--model`.
+    pub fn matches_model(&self, model: Option<&str>) -> bool {
+        contains(model, self.model.as_deref())
     }
 }
 
@@ -109,7 +128,7 @@ impl ReportQuery {
     }
 
     /// Rows built oldest first, in the requested order.
-    pub(crate) fn arrange<T>(&self, rows: &mut [T]) {
+    pub fn arrange<T>(&self, rows: &mut [T]) {
         if self.order == Order::Desc {
             rows.reverse();
         }

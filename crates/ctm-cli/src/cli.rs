@@ -96,6 +96,112 @@ pub enum Command {
     /// A local web dashboard and JSON API, kept up to date while it runs
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    /// The team database (PostgreSQL) where a team's machines meet: push, team reports, forget
+    #[command(after_help = TEAM_HELP)]
+    Team(TeamArgs),
+}
+
+const TEAM_HELP: &str = "Each machine keeps its own store; `ctm team push` sends its responses to a \
+PostgreSQL database the team shares, and the team reports read that database. With url under [team] in \
+the config file (or CTM_TEAM_URL), `ctm ingest`, `ctm live` and `ctm serve` push by themselves after an \
+ingest that changed responses. The password comes from the URL, PGPASSWORD or ~/.pgpass; TLS from \
+sslmode=require|verify-ca|verify-full in the URL. See docs/team.md.";
+
+#[derive(Debug, Args)]
+pub struct TeamArgs {
+    /// The team database, a PostgreSQL URL such as postgresql://USER@HOST/DATABASE?sslmode=verify-full
+    /// [default: url under [team] in the config file, else CTM_TEAM_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+    #[command(subcommand)]
+    pub command: TeamCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Create ctm's schema in the team database, or migrate it (the first push does it too)
+    Init,
+    /// Send this machine's responses the team database does not have yet (ingests first)
+    Push(TeamPushArgs),
+    /// Usage and cost per day across the team
+    Daily(TeamDailyArgs),
+    /// Usage and cost per week across the team
+    Weekly(TeamWeeklyArgs),
+    /// Usage and cost per month across the team
+    Monthly(TeamReportArgs),
+    /// Each person: their machines, tokens, cost and last activity
+    Users(TeamReportArgs),
+    /// Usage per project across the team
+    Projects(TeamReportArgs),
+    /// Each model's share of the team's tokens and cost
+    Models(TeamReportArgs),
+    /// Usage per Claude Code session across the team
+    Sessions(TeamReportArgs),
+    /// Remove a person's rows (or one of their machines') from the team database
+    Forget(TeamForgetArgs),
+    /// Compare the team database's rollups with its responses (exit 1 when they differ)
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct TeamPushArgs {
+    /// The person pushing [default: user under [team], else the OS user]
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// This machine's name [default: machine under [team], else the host name]
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// Responses sent per transaction
+    #[arg(long, default_value_t = 2_000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+    /// Print what was sent as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The options of a team report: a local report's, and whose usage.
+#[derive(Debug, Args)]
+pub struct TeamReportArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Only this person's usage
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Price every response with this machine's price table instead of the price each
+    /// pushing machine gave it (reads the responses, not the rollups)
+    #[arg(long)]
+    pub reprice: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TeamDailyArgs {
+    #[command(flatten)]
+    pub team: TeamReportArgs,
+    /// One row per model under each day
+    #[arg(long)]
+    pub breakdown: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TeamWeeklyArgs {
+    #[command(flatten)]
+    pub team: TeamReportArgs,
+    /// The day weeks start on
+    #[arg(long, value_enum, default_value_t = WeekdayArg::Monday, value_name = "DAY")]
+    pub start_of_week: WeekdayArg,
+}
+
+#[derive(Debug, Args)]
+pub struct TeamForgetArgs {
+    /// The person whose rows go
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+    /// Only this machine of theirs
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// Print what was removed as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 const STATUSLINE_HELP: &str = "Claude Code runs the statusline command on every prompt with a JSON \

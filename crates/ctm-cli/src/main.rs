@@ -5,6 +5,7 @@ mod commands;
 mod context;
 mod output;
 mod progress;
+mod team_settings;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;

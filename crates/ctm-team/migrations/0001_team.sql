@@ -8,13 +8,13 @@
 -- pushed is that machine's row; when another machine pushes it too (two machines sharing a
 -- synced ~/.claude), each machine's copy is kept in `sightings` and the response is merged
 -- from them, so a machine's later push replaces only its own copy and `ctm team forget`
--- can take one person's copies out. The rollups hold the sums of the billed responses per
+-- can take one person's copies out. The rollup holds the sums of the billed responses per
 -- slot (a UTC quarter-hour's first millisecond, or the rest of it, as in the local
 -- stores: every real zone's offset is a whole number of quarter-hours, so a day in any
--- zone is a range of slots) and per machine (so per person), project and model, and per
--- session too; every push updates them in its own transaction, by the difference each
--- response's change made, so reports read rollups, never every response. Money is in
--- integer nano-dollars, so sums are exact in any order.
+-- zone is a range of slots), machine (so person), session, project and model; every push
+-- updates it in its own transaction, by the difference each response's change made, so
+-- reports read the rollup, never every response. Money is in integer nano-dollars, so
+-- sums are exact in any order.
 
 CREATE TABLE ctm.people (
     id serial PRIMARY KEY,
@@ -34,7 +34,7 @@ CREATE TABLE ctm.machines (
 );
 
 -- Texts that repeat from response to response, once each. NULL is a value here (no
--- project, no model), so every response names a row.
+-- session, project or model), so every response names a row.
 CREATE TABLE ctm.projects (
     id serial PRIMARY KEY,
     path text UNIQUE NULLS NOT DISTINCT               -- cwd, or `hmac-sha256:...` when the pusher hashes paths
@@ -45,7 +45,7 @@ CREATE TABLE ctm.models (
 );
 CREATE TABLE ctm.sessions (
     id serial PRIMARY KEY,
-    session_id text NOT NULL UNIQUE
+    session_id text UNIQUE NULLS NOT DISTINCT
 );
 
 CREATE TABLE ctm.responses (
@@ -53,7 +53,7 @@ CREATE TABLE ctm.responses (
     machine_id integer NOT NULL REFERENCES ctm.machines (id), -- whose sighting gave the identity
     shared boolean NOT NULL DEFAULT false,          -- true: the machines' copies are in ctm.sightings
     ts bigint NOT NULL,                             -- UTC epoch milliseconds
-    session_ref integer REFERENCES ctm.sessions (id),
+    session_ref integer NOT NULL REFERENCES ctm.sessions (id),
     project_id integer NOT NULL REFERENCES ctm.projects (id),
     model_id integer NOT NULL REFERENCES ctm.models (id),
     input_tokens bigint NOT NULL,
@@ -89,7 +89,7 @@ CREATE TABLE ctm.sightings (
     key text COLLATE "C" NOT NULL,
     machine_id integer NOT NULL REFERENCES ctm.machines (id),
     ts bigint NOT NULL,
-    session_ref integer REFERENCES ctm.sessions (id),
+    session_ref integer NOT NULL REFERENCES ctm.sessions (id),
     project_id integer NOT NULL REFERENCES ctm.projects (id),
     model_id integer NOT NULL REFERENCES ctm.models (id),
     input_tokens bigint NOT NULL,
@@ -118,32 +118,12 @@ CREATE TABLE ctm.sightings (
 );
 CREATE INDEX sightings_machine ON ctm.sightings (machine_id);
 
--- Billed responses per slot, machine, project and model.
-CREATE TABLE ctm.usage_rollup (
+-- Billed responses per slot, machine (so person), session, project and model, with each
+-- group's first and last response: every team report is a grouping of these rows.
+CREATE TABLE ctm.rollup (
     slot bigint NOT NULL,                           -- 2q: quarter-hour q's first millisecond (q = UTC epoch ms / 900000); 2q + 1: the rest
     machine_id integer NOT NULL REFERENCES ctm.machines (id),
-    project_id integer NOT NULL REFERENCES ctm.projects (id),
-    model_id integer NOT NULL REFERENCES ctm.models (id),
-    responses bigint NOT NULL,
-    input_tokens bigint NOT NULL,
-    output_tokens bigint NOT NULL,
-    cache_write_5m_tokens bigint NOT NULL,
-    cache_write_1h_tokens bigint NOT NULL,
-    cache_read_tokens bigint NOT NULL,
-    web_search_requests bigint NOT NULL,
-    cost_nanos bigint NOT NULL,
-    cache_savings_nanos bigint NOT NULL,
-    unpriced_responses bigint NOT NULL,
-    first_ts bigint NOT NULL,                       -- its first and last response
-    last_ts bigint NOT NULL,
-    PRIMARY KEY (slot, machine_id, project_id, model_id)
-);
-
--- The same per session: session lists, and sessions counted exactly per project.
-CREATE TABLE ctm.session_rollup (
     session_ref integer NOT NULL REFERENCES ctm.sessions (id),
-    slot bigint NOT NULL,
-    machine_id integer NOT NULL REFERENCES ctm.machines (id),
     project_id integer NOT NULL REFERENCES ctm.projects (id),
     model_id integer NOT NULL REFERENCES ctm.models (id),
     responses bigint NOT NULL,
@@ -158,8 +138,7 @@ CREATE TABLE ctm.session_rollup (
     unpriced_responses bigint NOT NULL,
     first_ts bigint NOT NULL,
     last_ts bigint NOT NULL,
-    PRIMARY KEY (session_ref, slot, machine_id, project_id, model_id)
+    PRIMARY KEY (slot, machine_id, session_ref, project_id, model_id)
 );
-CREATE INDEX session_rollup_slot ON ctm.session_rollup (slot);
-CREATE INDEX session_rollup_machine ON ctm.session_rollup (machine_id);
-CREATE INDEX usage_rollup_machine ON ctm.usage_rollup (machine_id);
+CREATE INDEX rollup_session ON ctm.rollup (session_ref);
+CREATE INDEX rollup_machine ON ctm.rollup (machine_id, slot);

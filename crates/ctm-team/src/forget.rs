@@ -159,8 +159,8 @@ fn named_by(
         .collect();
     let sessions = tx
         .query(
-            "SELECT session_ref FROM ctm.responses WHERE machine_id = ANY($1) AND session_ref IS NOT NULL \
-             UNION SELECT session_ref FROM ctm.sightings WHERE machine_id = ANY($1) AND session_ref IS NOT NULL",
+            "SELECT session_ref FROM ctm.responses WHERE machine_id = ANY($1) \
+             UNION SELECT session_ref FROM ctm.sightings WHERE machine_id = ANY($1)",
             &[&ids],
         )?
         .into_iter()

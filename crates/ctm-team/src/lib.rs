@@ -12,16 +12,21 @@
 //! - [`rollups`]: sums per UTC quarter-hour, machine, project, model and session.
 //! - [`push`]: sending a store's new and changed responses, batch by batch.
 //! - [`forget`]: taking a person's or a machine's rows out.
+//! - [`reports`]: the team reports, from the rollup.
+//! - [`auto`]: the automatic push of `ctm live` and `ctm serve`, on a thread of its own.
 
+pub mod auto;
 pub mod connection;
 pub mod error;
 pub mod forget;
 pub mod push;
+pub mod reports;
 pub mod responses;
 pub mod rollups;
 pub mod schema;
 
+pub use auto::AutoPush;
 pub use connection::TeamUrl;
 pub use error::TeamError;
 pub use forget::{forget, ForgetReport};
-pub use push::{push, ProjectPaths, PushOptions, PushProgress, PushReport, Pusher};
+pub use push::{pending, push, ProjectPaths, PushOptions, PushProgress, PushReport, Pusher};

@@ -150,13 +150,7 @@ pub fn push(
         reason: describe(&e),
     };
     let machine_id = register(&mut client, &opts.pusher).map_err(db_err)?;
-    let destination = format!(
-        "{} as {}@{} paths={}",
-        url.place(),
-        opts.pusher.person,
-        opts.pusher.machine,
-        opts.paths.mode()
-    );
+    let destination = destination(url, opts);
     let mark = team_push::mark(store.conn(), &destination)?.filter(|m| {
         m.database_id == migrated.info.database_id && m.machine_id == i64::from(machine_id)
     });
@@ -218,6 +212,31 @@ pub fn push(
     }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// What a destination's mark is kept under: the database, who pushes, how paths go.
+fn destination(url: &TeamUrl, opts: &PushOptions) -> String {
+    format!(
+        "{} as {}@{} paths={}",
+        url.place(),
+        opts.pusher.person,
+        opts.pusher.machine,
+        opts.paths.mode()
+    )
+}
+
+/// Responses the store holds that this destination has not been sent yet, from the
+/// local mark alone (no connection): `None` when it was never pushed to.
+pub fn pending(store: &Store, url: &TeamUrl, opts: &PushOptions) -> Result<Option<u64>, TeamError> {
+    let Some(mark) = team_push::mark(store.conn(), &destination(url, opts))? else {
+        return Ok(None);
+    };
+    let upto = team_push::last_revision(store.conn())?;
+    Ok(Some(team_push::count_changed(
+        store.conn(),
+        mark.position,
+        upto,
+    )?))
 }
 
 fn save_mark(

@@ -134,7 +134,7 @@ pub fn merge(copies: &[Copy], machines: &Machines) -> Merged {
 pub struct Dims {
     pub projects: HashMap<Option<Arc<str>>, i32>,
     pub models: HashMap<Option<Arc<str>>, i32>,
-    pub sessions: HashMap<Arc<str>, i32>,
+    pub sessions: HashMap<Option<Arc<str>>, i32>,
 }
 
 impl Dims {
@@ -148,39 +148,21 @@ impl Dims {
         resolve_nullable(tx, "projects", "path", projects, &mut self.projects)?;
         let models = missing(responses.clone().map(|r| &r.model), &self.models);
         resolve_nullable(tx, "models", "name", models, &mut self.models)?;
-        let mut sessions: Vec<String> = responses
-            .filter_map(|r| r.session_id.as_ref())
-            .filter(|s| !self.sessions.contains_key(*s))
-            .map(|s| s.to_string())
-            .collect();
-        sessions.sort();
-        sessions.dedup();
-        if !sessions.is_empty() {
-            tx.execute(
-                "INSERT INTO ctm.sessions (session_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
-                &[&sessions],
-            )?;
-            for r in tx.query(
-                "SELECT id, session_id FROM ctm.sessions WHERE session_id = ANY($1)",
-                &[&sessions],
-            )? {
-                let text: String = r.get(1);
-                self.sessions.insert(text.into(), r.get(0));
-            }
-        }
+        let sessions = missing(responses.map(|r| &r.session_id), &self.sessions);
+        resolve_nullable(tx, "sessions", "session_id", sessions, &mut self.sessions)?;
         Ok(())
     }
 
-    fn project(&self, r: &Response) -> i32 {
+    pub fn project(&self, r: &Response) -> i32 {
         self.projects[&r.project_path]
     }
 
-    fn model(&self, r: &Response) -> i32 {
+    pub fn model(&self, r: &Response) -> i32 {
         self.models[&r.model]
     }
 
-    fn session(&self, r: &Response) -> Option<i32> {
-        r.session_id.as_ref().map(|s| self.sessions[s])
+    pub fn session(&self, r: &Response) -> i32 {
+        self.sessions[&r.session_id]
     }
 }
 
@@ -291,9 +273,7 @@ fn copy_from_row(r: &postgres::Row, dims: &mut Dims) -> Copy {
     let session: Option<Arc<str>> = session.map(Into::into);
     let project: Option<Arc<str>> = project.map(Into::into);
     let model: Option<Arc<str>> = model.map(Into::into);
-    if let (Some(s), Some(id)) = (&session, r.get::<_, Option<i32>>(at + 1)) {
-        dims.sessions.insert(s.clone(), id);
-    }
+    dims.sessions.insert(session.clone(), r.get(at + 1));
     dims.projects.insert(project.clone(), r.get(at + 2));
     dims.models.insert(model.clone(), r.get(at + 3));
     let text = |i: usize| r.get::<_, Option<String>>(at + i).map(Arc::<str>::from);
@@ -411,6 +391,28 @@ pub fn load(
         out.entry(k.clone()).or_default();
     }
     Ok(out)
+}
+
+/// The billed responses `clause` selects (`$1`..`$2` the instants, `$3`..`$5` the
+/// machines, projects and models, NULL for all), for `--reprice`.
+pub fn billed_between(
+    tx: &mut Transaction,
+    clause: &str,
+    instants: (i64, i64),
+    machines: &Option<Vec<i32>>,
+    projects: &Option<Vec<i32>>,
+    models: &Option<Vec<i32>>,
+    dims: &mut Dims,
+) -> Result<Vec<Copy>, postgres::Error> {
+    let rows = tx.query(
+        &format!(
+            "SELECT r.key, r.machine_id, {} FROM ctm.responses r {} WHERE r.billed AND {clause}",
+            select_values("r"),
+            joins("r")
+        ),
+        &[&instants.0, &instants.1, machines, projects, models],
+    )?;
+    Ok(rows.iter().map(|r| copy_from_row(r, dims)).collect())
 }
 
 /// One response's change: what the database holds, and its copies from now on (none:
@@ -533,7 +535,7 @@ struct Columns {
     machine_id: Vec<i32>,
     shared: Vec<bool>,
     ts: Vec<i64>,
-    session_ref: Vec<Option<i32>>,
+    session_ref: Vec<i32>,
     project_id: Vec<i32>,
     model_id: Vec<i32>,
     counts: [Vec<i64>; 7],

@@ -1,10 +1,9 @@
-//! The rollups: sums of the billed responses per slot (see [`slot_of`]), machine, project
-//! and model (`ctm.usage_rollup`), and the same per session (`ctm.session_rollup`), with
-//! each group's first and last response.
+//! The rollup (`ctm.rollup`): sums of the billed responses per slot (see [`slot_of`]),
+//! machine, session, project and model, with each group's first and last response.
 //!
 //! A change to responses adds its new form's figures and takes away its old form's
 //! ([`Deltas`]), in the transaction that changes them: sums are integers (money in
-//! nano-dollars), so the order of additions never matters and the rollups equal a
+//! nano-dollars), so the order of additions never matters and the rollup equals a
 //! recompute from the responses exactly, which [`check`] proves. A group's first and
 //! last response only grow by additions; when a change takes away the response at a
 //! group's edge, the edge is read again from the responses.
@@ -140,11 +139,11 @@ impl Delta {
     }
 }
 
-/// The rollups' changes within one transaction.
+/// The rollup's changes within one transaction, by (slot, machine, session, project,
+/// model).
 #[derive(Debug, Default)]
 pub struct Deltas {
-    usage: HashMap<[i64; 4], Delta>,
-    sessions: HashMap<[i64; 5], Delta>,
+    groups: HashMap<[i64; 5], Delta>,
 }
 
 impl Deltas {
@@ -159,37 +158,25 @@ impl Deltas {
     fn change(&mut self, m: &Merged, dims: &Dims, sign: i64) {
         let r = &m.response;
         let ts = r.timestamp_ms;
-        let slot = slot_of(ts);
-        let machine = i64::from(m.machine_id);
-        let project = i64::from(dims.projects[&r.project_path]);
-        let model = i64::from(dims.models[&r.model]);
-        let sums = Sums::of(m, sign);
-        let note = |d: &mut Delta| {
-            d.sums.add(&sums);
-            if sign > 0 {
-                d.added.push(ts);
-            } else {
-                d.removed.push(ts);
-            }
-        };
-        note(
-            self.usage
-                .entry([slot, machine, project, model])
-                .or_default(),
-        );
-        if let Some(session) = r.session_id.as_ref().map(|s| dims.sessions[s]) {
-            note(
-                self.sessions
-                    .entry([i64::from(session), slot, machine, project, model])
-                    .or_default(),
-            );
+        let key = [
+            slot_of(ts),
+            i64::from(m.machine_id),
+            i64::from(dims.session(r)),
+            i64::from(dims.project(r)),
+            i64::from(dims.model(r)),
+        ];
+        let d = self.groups.entry(key).or_default();
+        d.sums.add(&Sums::of(m, sign));
+        if sign > 0 {
+            d.added.push(ts);
+        } else {
+            d.removed.push(ts);
         }
     }
 
     /// Writes the changes.
     pub fn write(self, tx: &mut Transaction) -> Result<(), postgres::Error> {
-        write_table(tx, &USAGE, self.usage)?;
-        write_table(tx, &SESSIONS, self.sessions)
+        write_table(tx, &ROLLUP, self.groups)
     }
 }
 
@@ -201,24 +188,12 @@ struct Table {
     responses_of_group: &'static str,
 }
 
-const USAGE: Table = Table {
-    name: "ctm.usage_rollup",
+const ROLLUP: Table = Table {
+    name: "ctm.rollup",
     key: &[
         ("slot", "bigint"),
         ("machine_id", "integer"),
-        ("project_id", "integer"),
-        ("model_id", "integer"),
-    ],
-    responses_of_group: "r.machine_id = k.machine_id AND r.ts >= $LO AND r.ts < $HI \
-         AND r.project_id = k.project_id AND r.model_id = k.model_id AND r.billed",
-};
-
-const SESSIONS: Table = Table {
-    name: "ctm.session_rollup",
-    key: &[
         ("session_ref", "integer"),
-        ("slot", "bigint"),
-        ("machine_id", "integer"),
         ("project_id", "integer"),
         ("model_id", "integer"),
     ],
@@ -360,9 +335,8 @@ const SLOT_START: &str = "(({s} >> 1) * 900000 + ({s} & 1))";
 const SLOT_END: &str =
     "(CASE WHEN {s} & 1 = 0 THEN ({s} >> 1) * 900000 + 1 ELSE (({s} >> 1) + 1) * 900000 END)";
 
-/// Differences between the rollups and a recompute from the responses (empty: equal).
+/// Differences between the rollup and a recompute from the responses (empty: equal).
 pub fn check(client: &mut impl GenericClient) -> Result<Vec<String>, postgres::Error> {
-    let mut problems = Vec::new();
     let sums = "count(*), sum(input_tokens)::bigint, sum(output_tokens)::bigint, \
         sum(cache_write_5m_tokens)::bigint, sum(cache_write_1h_tokens)::bigint, sum(cache_read_tokens)::bigint, \
         sum(web_search_requests)::bigint, sum(cost_nanos)::bigint, sum(cache_savings_nanos)::bigint, \
@@ -371,34 +345,26 @@ pub fn check(client: &mut impl GenericClient) -> Result<Vec<String>, postgres::E
     let columns = [&SUM_COLUMNS[..], &["first_ts", "last_ts"]]
         .concat()
         .join(", ");
-    for (table, key) in [
-        (USAGE.name, "machine_id, project_id, model_id"),
-        (
-            SESSIONS.name,
-            "session_ref, machine_id, project_id, model_id",
+    let key = "machine_id, session_ref, project_id, model_id";
+    let want = format!(
+        "SELECT {slot} AS slot, {key}, {sums} FROM ctm.responses WHERE billed GROUP BY 1, {key}"
+    );
+    let have = format!("SELECT slot, {key}, {columns} FROM ctm.rollup");
+    let rows = client.query(
+        &format!(
+            "SELECT 'missing or different in the rollup', w.* FROM ({want} EXCEPT {have}) w \
+             UNION ALL SELECT 'in the rollup but not the responses', h.* FROM ({have} EXCEPT {want}) h LIMIT 20"
         ),
-    ] {
-        let filter = if table == SESSIONS.name {
-            "billed AND session_ref IS NOT NULL"
-        } else {
-            "billed"
-        };
-        let want = format!(
-            "SELECT {slot} AS slot, {key}, {sums} FROM ctm.responses WHERE {filter} GROUP BY 1, {key}"
-        );
-        let have = format!("SELECT slot, {key}, {columns} FROM {table}");
-        let rows = client.query(
-            &format!(
-                "SELECT 'missing or different in {table}', w.* FROM ({want} EXCEPT {have}) w \
-                 UNION ALL SELECT 'not in the responses: {table}', h.* FROM ({have} EXCEPT {want}) h LIMIT 20"
-            ),
-            &[],
-        )?;
-        for r in rows {
+        &[],
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
             let what: String = r.get(0);
             let slot: i64 = r.get(1);
-            problems.push(format!("{what}: slot {slot}"));
-        }
-    }
-    Ok(problems)
+            let machine: i32 = r.get(2);
+            let session: i32 = r.get(3);
+            format!("{what}: slot {slot}, machine {machine}, session {session}")
+        })
+        .collect())
 }

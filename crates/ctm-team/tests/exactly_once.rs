@@ -214,29 +214,31 @@ fn content(db: &Database) -> BTreeMap<String, String> {
     }
     for r in c
         .query(
-            "SELECT u.slot, p.name || '/' || m.name, pr.path, mo.name, u.responses, u.output_tokens, \
-             u.cost_nanos, u.unpriced_responses, u.first_ts, u.last_ts FROM ctm.usage_rollup u \
+            "SELECT u.slot, p.name || '/' || m.name, pr.path, mo.name, s.session_id, u.responses, u.output_tokens, \
+             u.cost_nanos, u.unpriced_responses, u.first_ts, u.last_ts FROM ctm.rollup u \
              JOIN ctm.machines m ON m.id = u.machine_id JOIN ctm.people p ON p.id = m.person_id \
-             JOIN ctm.projects pr ON pr.id = u.project_id JOIN ctm.models mo ON mo.id = u.model_id",
+             JOIN ctm.projects pr ON pr.id = u.project_id JOIN ctm.models mo ON mo.id = u.model_id \
+             JOIN ctm.sessions s ON s.id = u.session_ref",
             &[],
         )
         .unwrap()
     {
         let key = format!(
-            "rollup {} {} {:?} {:?}",
+            "rollup {} {} {:?} {:?} {:?}",
             r.get::<_, i64>(0),
             r.get::<_, String>(1),
             r.get::<_, Option<String>>(2),
-            r.get::<_, Option<String>>(3)
+            r.get::<_, Option<String>>(3),
+            r.get::<_, Option<String>>(4)
         );
         let v = format!(
             "{} {} {} {} {} {}",
-            r.get::<_, i64>(4),
             r.get::<_, i64>(5),
             r.get::<_, i64>(6),
             r.get::<_, i64>(7),
             r.get::<_, i64>(8),
-            r.get::<_, i64>(9)
+            r.get::<_, i64>(9),
+            r.get::<_, i64>(10)
         );
         out.insert(key, v);
     }

@@ -72,7 +72,7 @@ fn team_totals(db: &Database) -> (i64, i64, i64) {
     let r = c
         .query_one(
             "SELECT coalesce(sum(responses), 0)::bigint, coalesce(sum(output_tokens), 0)::bigint, \
-             coalesce(sum(cost_nanos), 0)::bigint FROM ctm.usage_rollup",
+             coalesce(sum(cost_nanos), 0)::bigint FROM ctm.rollup",
             &[],
         )
         .unwrap();

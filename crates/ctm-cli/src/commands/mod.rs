@@ -18,6 +18,8 @@ mod serve;
 mod session;
 mod snapshot;
 mod statusline;
+mod team;
+mod team_reports;
 mod top;
 mod trend;
 
@@ -56,6 +58,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Live(args)) => live::run(&ctx, &args),
         Some(Command::Statusline(args)) => statusline::run(&ctx, &args),
         Some(Command::Serve(args)) => serve::run(&ctx, &args),
+        Some(Command::Team(args)) => team::run(&ctx, &args),
     }
 }
 

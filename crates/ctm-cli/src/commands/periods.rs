@@ -64,7 +64,7 @@ pub fn run_monthly(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn weekday(d: WeekdayArg) -> Weekday {
+pub(super) fn weekday(d: WeekdayArg) -> Weekday {
     match d {
         WeekdayArg::Monday => Weekday::Monday,
         WeekdayArg::Tuesday => Weekday::Tuesday,

@@ -20,7 +20,7 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     super::render(args, &r, print_csv, print_table)
 }
 
-fn print_table(r: &ProjectReport, narrow: bool) -> Result<()> {
+pub(super) fn print_table(r: &ProjectReport, narrow: bool) -> Result<()> {
     if r.projects.is_empty() {
         println!("No usage in the store for this period ({}).", r.timezone);
         return Ok(());
@@ -66,7 +66,7 @@ fn print_table(r: &ProjectReport, narrow: bool) -> Result<()> {
     Ok(())
 }
 
-fn print_csv(r: &ProjectReport) -> Result<()> {
+pub(super) fn print_csv(r: &ProjectReport) -> Result<()> {
     let mut w = output::csv_writer();
     w.write_record([
         "projectPath",

@@ -33,11 +33,13 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
     if !ctx.no_ingest {
         let mut store = ctx.open_store()?;
         ctx.ingest_now(&mut store)?;
-        cfg.follow = Some(FollowOptions::new(
+        let mut follow = FollowOptions::new(
             ctx.db_path.clone(),
             ctm_source::existing(&ctx.roots),
             ctx.prices()?,
-        ));
+        );
+        follow.after_ingest = super::team::follow_hook(ctx)?;
+        cfg.follow = Some(follow);
     }
     let server = ctm_web::Server::start(cfg)?;
     let url = format!("http://{}/", server.addr());

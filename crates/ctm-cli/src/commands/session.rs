@@ -185,7 +185,7 @@ fn print_detail(d: &SessionDetail, narrow: bool) -> Result<()> {
     Ok(())
 }
 
-const ROW_HEADER: [&str; 16] = [
+pub(super) const ROW_HEADER: [&str; 16] = [
     "sessionId",
     "projectPath",
     "firstActivity",
@@ -204,7 +204,7 @@ const ROW_HEADER: [&str; 16] = [
     "unpricedResponses",
 ];
 
-fn row_record(s: &SessionRow) -> [String; 16] {
+pub(super) fn row_record(s: &SessionRow) -> [String; 16] {
     [
         s.session_id.clone(),
         s.project_path.clone().unwrap_or_default(),
