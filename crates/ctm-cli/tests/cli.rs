@@ -16,4 +16,5 @@ mod cli {
     mod serve_browser;
     mod snapshots_cmd;
     mod statusline;
+    mod team;
 }

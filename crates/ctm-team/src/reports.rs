@@ -45,7 +45,7 @@ pub type Reprice<'a> = &'a dyn Fn(&Response) -> Price;
 #[serde(rename_all = "camelCase")]
 pub struct UserRow {
     pub user: String,
-    /// Their machines with usage in the report.
+    /// Every machine they have pushed from.
     pub machines: Vec<String>,
     pub responses: u64,
     pub input_tokens: u64,
@@ -153,20 +153,17 @@ impl Reader {
             };
             let groups = groups(tx, &sel, Grouping::Machine, None, reprice)?;
             struct Person {
-                machines: BTreeSet<String>,
                 sums: Sums,
                 last_ts: i64,
             }
             let mut people: BTreeMap<&str, Person> = BTreeMap::new();
             let mut all = Sums::default();
             for (k, g) in &groups {
-                let (person, machine) = names.machine(k.machine);
+                let person = names.machine(k.machine).0;
                 let p = people.entry(person).or_insert_with(|| Person {
-                    machines: BTreeSet::new(),
                     sums: Sums::default(),
                     last_ts: i64::MIN,
                 });
-                p.machines.insert(machine.to_owned());
                 p.sums.add(&g.sums);
                 p.last_ts = p.last_ts.max(g.last_ts);
                 all.add(&g.sums);
@@ -177,7 +174,7 @@ impl Reader {
                     let s = ctm_analytics_sums::of(&p.sums);
                     UserRow {
                         user: name.to_owned(),
-                        machines: p.machines.into_iter().collect(),
+                        machines: names.machines_of(name),
                         responses: s.responses,
                         input_tokens: s.input_tokens,
                         output_tokens: s.output_tokens,
@@ -368,6 +365,19 @@ impl Names {
         self.machines
             .get(&id)
             .map_or(("?", "?"), |(p, m)| (p.as_str(), m.as_str()))
+    }
+
+    /// Every machine a person has pushed from, by name (a machine whose responses all
+    /// another one of theirs sent too counts none of them, but is theirs).
+    fn machines_of(&self, person: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .machines
+            .values()
+            .filter(|(p, _)| p == person)
+            .map(|(_, m)| m.clone())
+            .collect();
+        out.sort();
+        out
     }
 
     fn model_label(&self, id: i32) -> &str {
@@ -887,15 +897,16 @@ mod assemble {
             b.last_ts = b.last_ts.max(g.last_ts);
             let project = names.project(k.project);
             if project.is_some()
-                && b.project
-                    .map_or(true, |(ts, p)| g.first_ts < ts || (g.first_ts == ts && project < p))
+                && b.project.map_or(true, |(ts, p)| {
+                    g.first_ts < ts || (g.first_ts == ts && project < p)
+                })
             {
                 b.project = Some((g.first_ts, project));
             }
             let person = names.machine(k.machine).0;
-            if b.user
-                .map_or(true, |(ts, p)| g.first_ts < ts || (g.first_ts == ts && person < p))
-            {
+            if b.user.map_or(true, |(ts, p)| {
+                g.first_ts < ts || (g.first_ts == ts && person < p)
+            }) {
                 b.user = Some((g.first_ts, person));
             }
             let model = names.model_label(k.model).to_owned();

@@ -190,8 +190,11 @@ pub fn with_user(url: &str, user: &str) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct ClusterOptions {
     /// Serve TLS with a certificate for `localhost` signed by a throwaway CA
-    /// ([`Cluster::ca_cert`]); needs the `openssl` program.
+    /// ([`Cluster::ca_cert`]), and refuse TCP connections without it; needs the `openssl`
+    /// program.
     pub tls: bool,
+    /// Roles other than `postgres` log in over TCP with their password (SCRAM).
+    pub passwords: bool,
 }
 
 /// A PostgreSQL cluster of its own: initialised, started, stopped and removed by this
@@ -279,6 +282,7 @@ impl Cluster {
         if options.tls {
             cluster.make_certificates()?;
         }
+        cluster.write_hba()?;
         // A port that was free a moment ago may be taken by the time the server binds it.
         let mut last = String::new();
         for _ in 0..5 {
@@ -348,9 +352,49 @@ impl Cluster {
         self.port
     }
 
-    /// The superuser's URL to the `postgres` database.
+    /// The superuser's URL to the `postgres` database (over the Unix socket, which
+    /// needs neither TLS nor a password).
     pub fn admin_url(&self) -> String {
-        format!("postgresql://postgres@127.0.0.1:{}/postgres", self.port)
+        format!(
+            "postgresql://postgres@{}:{}/postgres",
+            path_str(&self.dir).replace('/', "%2F"),
+            self.port
+        )
+    }
+
+    /// A URL to database `db` over TCP on 127.0.0.1 as `user` (no password), with
+    /// `params` as its query string.
+    pub fn tcp_url(&self, user: &str, db: &str, params: &str) -> String {
+        let mut url = format!("postgresql://{user}@127.0.0.1:{}/{db}", self.port);
+        if !params.is_empty() {
+            url.push('?');
+            url.push_str(params);
+        }
+        url
+    }
+
+    /// Who may connect how: the Unix socket trusts everyone; TCP trusts everyone, or
+    /// asks roles but `postgres` for their password, and with TLS refuses plain
+    /// connections.
+    fn write_hba(&self) -> Result<(), String> {
+        let host = if self.options.tls { "hostssl" } else { "host" };
+        let mut hba = String::from("local all all trust\n");
+        if self.options.passwords {
+            hba.push_str(&format!("{host} all postgres 127.0.0.1/32 trust\n"));
+            hba.push_str(&format!("{host} all all 127.0.0.1/32 scram-sha-256\n"));
+        } else {
+            hba.push_str(&format!("{host} all all 127.0.0.1/32 trust\n"));
+        }
+        if self.options.tls {
+            hba.push_str("hostnossl all all 127.0.0.1/32 reject\n");
+        }
+        let path = self.data.join("pg_hba.conf");
+        // The data folder is the postgres user's; root may write into it.
+        std::fs::write(&path, hba).map_err(|e| format!("{}: {e}", path.display()))?;
+        if self.as_postgres {
+            self.chown_to_postgres(&path)?;
+        }
+        Ok(())
     }
 
     /// The CA that signed the server's certificate (with [`ClusterOptions::tls`]).

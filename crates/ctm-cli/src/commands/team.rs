@@ -222,7 +222,14 @@ pub fn follow_hook(ctx: &Context) -> Result<Option<ctm_follow::AfterIngest>> {
         settings.pusher(None, None)?,
         settings.project_paths(&ctx.config_path)?,
     );
-    let auto = AutoPush::start(ctx.db_path.clone(), ctx.open_options(), url, opts);
+    let auto = AutoPush::start_with(
+        ctx.db_path.clone(),
+        ctx.open_options(),
+        url,
+        opts,
+        push_interval(),
+        |_| {},
+    );
     Ok(Some(ctm_follow::AfterIngest(Arc::new(
         move |r: &IngestReport| {
             if changed(r) {
@@ -231,6 +238,19 @@ pub fn follow_hook(ctx: &Context) -> Result<Option<ctm_follow::AfterIngest>> {
             auto.take_warnings()
         },
     ))))
+}
+
+/// How far apart automatic pushes are: [`AutoPush::MIN_INTERVAL`]; debug builds (the
+/// tests') read `CTM_TEST_PUSH_INTERVAL_MS`, so a test need not wait ten seconds.
+fn push_interval() -> std::time::Duration {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("CTM_TEST_PUSH_INTERVAL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return std::time::Duration::from_millis(ms);
+    }
+    AutoPush::MIN_INTERVAL
 }
 
 /// Whether an ingest changed responses (what the team database would want).
