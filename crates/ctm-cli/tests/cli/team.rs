@@ -477,7 +477,7 @@ fn a_server_stopped_mid_push_leaves_both_sides_consistent_and_the_next_push_comp
         || {
             admin
                 .query_one("SELECT count(*) FROM ctm.responses", &[])
-                .map_or(false, |r| r.get::<_, i64>(0) > 0)
+                .is_ok_and(|r| r.get::<_, i64>(0) > 0)
         },
         "the first batches",
     );
