@@ -6,6 +6,8 @@ use ctm_store::report_rows::{self, BlockFigures};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::burn::{self, WINDOW_MS};
+pub use crate::burn::{BurnRate, Projection};
 use crate::official::{official_limits, OfficialLimits};
 use crate::query::{self, ReportQuery};
 use crate::{AnalyticsError, Zone};
@@ -42,23 +44,6 @@ pub struct TokenCounts {
     pub output_tokens: u64,
     pub cache_creation_input_tokens: u64,
     pub cache_read_input_tokens: u64,
-}
-
-/// Tokens and cost per unit of time between a block's first and last response.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BurnRate {
-    pub tokens_per_minute: f64,
-    pub cost_per_hour: f64,
-}
-
-/// Where the active block ends up if it keeps burning at its rate until its end.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Projection {
-    pub total_tokens: u64,
-    pub total_cost: f64,
-    pub remaining_minutes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,7 +118,8 @@ pub struct BlockRow {
     #[serde(rename = "costUSD")]
     pub cost_usd: f64,
     pub models: Vec<String>,
-    /// Between the first and last response; none for a gap or a single instant.
+    /// The burn rate ([`crate::burn`]): an active block's over its trailing hour, a
+    /// finished block's over its active span; none for a gap.
     pub burn_rate: Option<BurnRate>,
     /// The active block only.
     pub projection: Option<Projection>,
@@ -144,6 +130,8 @@ pub struct BlockRow {
     pub usage_limit_reset_time: Option<String>,
     pub sessions: u64,
     pub unpriced_responses: u64,
+    /// False when `unpricedResponses` is not 0: `costUSD` leaves them out.
+    pub priced: bool,
     #[serde(skip)]
     pub start_ms: i64,
     #[serde(skip)]
@@ -195,24 +183,6 @@ pub fn with_gaps(blocks: &[BlockFigures]) -> Vec<BlockOrGap<'_>> {
         out.push(BlockOrGap::Block(b));
     }
     out
-}
-
-pub fn burn_rate(b: &BlockFigures) -> Option<BurnRate> {
-    let minutes = (b.last_ts - b.first_ts) as f64 / 60_000.0;
-    (minutes > 0.0).then(|| BurnRate {
-        tokens_per_minute: b.sums.total_tokens() as f64 / minutes,
-        cost_per_hour: b.sums.cost_usd / minutes * 60.0,
-    })
-}
-
-/// Current figures plus the rate times the minutes left until the block's end.
-pub fn projection(b: &BlockFigures, rate: &BurnRate, now_ms: i64) -> Projection {
-    let left = ((b.end_ms() - now_ms) as f64 / 60_000.0).max(0.0);
-    Projection {
-        total_tokens: (b.sums.total_tokens() as f64 + rate.tokens_per_minute * left).round() as u64,
-        total_cost: b.sums.cost_usd + rate.cost_per_hour / 60.0 * left,
-        remaining_minutes: left.round() as u64,
-    }
 }
 
 /// The worst of the used and projected tokens against the limit; none below 80 %.
@@ -275,7 +245,14 @@ pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport,
             BlockOrGap::Gap { start_ms, end_ms } => gap_row(start_ms, end_ms, &r.zone),
             BlockOrGap::Block(b) => {
                 let reset = notice_reset(&notices, b, &r.zone);
-                block_row(b, q.now_ms, token_limit, reset, &r.zone)
+                // The active block's rate reads its responses of the trailing hour.
+                let recent = if b.is_active(q.now_ms) {
+                    let from = b.start_ms.max(q.now_ms - WINDOW_MS);
+                    query::facts_between(conn, &r.filter, from, q.now_ms.saturating_add(1))?
+                } else {
+                    Vec::new()
+                };
+                block_row(b, &recent, q.now_ms, token_limit, reset, &r.zone)
             }
         };
         let start_day = r.zone.zoned(row.start_ms).date();
@@ -351,12 +328,21 @@ pub struct ActiveBlock {
     pub facts: Vec<FactRow>,
 }
 
-/// The block active at `now_ms`, read from its own facts only, so it stays cheap however
-/// long the history: a block's bounds depend only on earlier responses, and
-/// `usage_blocks` (refreshed in every ingest's transaction) says where the latest one
-/// started. Responses after `now_ms` are left out. The same row as [`blocks_report`]'s
-/// active block.
+/// The block active at `now_ms`: [`latest_block`] when it is active. The same row as
+/// [`blocks_report`]'s active block.
 pub fn active_block(
+    conn: &Connection,
+    now_ms: i64,
+    zone: &Zone,
+) -> Result<Option<ActiveBlock>, AnalyticsError> {
+    Ok(latest_block(conn, now_ms, zone)?.filter(|a| a.row.is_active))
+}
+
+/// The latest block that started at or before `now_ms` (active or finished), read from its
+/// own facts only, so it stays cheap however long the history: a block's bounds depend
+/// only on earlier responses, and `usage_blocks` (refreshed in every ingest's
+/// transaction) says where the latest one started. Responses after `now_ms` are left out.
+pub fn latest_block(
     conn: &Connection,
     now_ms: i64,
     zone: &Zone,
@@ -377,12 +363,9 @@ pub fn active_block(
         return Ok(None);
     };
     let b = BlockFigures::of(&b);
-    if !b.is_active(now_ms) {
-        return Ok(None);
-    }
     let reset = notice_reset(&limit_notices(conn)?, &b, zone);
-    let row = block_row(&b, now_ms, None, reset, zone);
-    let facts = facts.into_iter().filter(|f| f.ts >= b.first_ts).collect();
+    let facts: Vec<FactRow> = facts.into_iter().filter(|f| f.ts >= b.first_ts).collect();
+    let row = block_row(&b, &facts, now_ms, None, reset, zone);
     Ok(Some(ActiveBlock { row, facts }))
 }
 
@@ -395,8 +378,10 @@ fn notice_reset(notices: &[(i64, i64)], b: &BlockFigures, zone: &Zone) -> Option
         .map(|(_, resets_at)| zone.rfc3339(resets_at.saturating_mul(1000)))
 }
 
+/// `facts`: the block's responses, at least those of its trailing hour when it is active.
 fn block_row(
     b: &BlockFigures,
+    facts: &[FactRow],
     now_ms: i64,
     token_limit: Option<u64>,
     usage_limit_reset_time: Option<String>,
@@ -404,11 +389,8 @@ fn block_row(
 ) -> BlockRow {
     let s = &b.sums;
     let is_active = b.is_active(now_ms);
-    let rate = burn_rate(b);
-    let projection = rate
-        .as_ref()
-        .filter(|_| is_active)
-        .map(|rate| projection(b, rate, now_ms));
+    let rate = burn::burn_rate(b, facts, now_ms);
+    let projection = burn::projection(b, &rate, now_ms);
     let token_limit_status = match (token_limit, &projection) {
         (Some(limit), Some(p)) => Some(TokenLimitStatus {
             limit,
@@ -435,12 +417,13 @@ fn block_row(
         total_tokens: s.total_tokens(),
         cost_usd: s.cost_usd,
         models: b.models.clone(),
-        burn_rate: rate,
+        burn_rate: Some(rate),
         projection,
         token_limit_status,
         usage_limit_reset_time,
         sessions: b.sessions,
         unpriced_responses: s.unpriced_responses,
+        priced: s.unpriced_responses == 0,
         start_ms: b.start_ms,
         end_ms: b.end_ms(),
         actual_end_ms: Some(b.last_ts),
@@ -466,6 +449,7 @@ fn gap_row(start_ms: i64, end_ms: i64, zone: &Zone) -> BlockRow {
         usage_limit_reset_time: None,
         sessions: 0,
         unpriced_responses: 0,
+        priced: true,
         start_ms,
         end_ms,
         actual_end_ms: None,
@@ -540,26 +524,6 @@ mod tests {
         // Exactly 5 h of silence is no gap (and no new block either).
         let blocks = figures(&[fact(T0, 1, 0.0), fact(T0 + 5 * H, 1, 0.0)]);
         assert_eq!(with_gaps(&blocks).len(), blocks.len());
-    }
-
-    #[test]
-    fn burn_rate_and_projection() {
-        // Block 23:00-04:00; responses at 23:30 and 00:30: 60 minutes, 3,000 tokens, $1.50.
-        let blocks = figures(&[fact(T0, 1000, 0.5), fact(T0 + H, 2000, 1.0)]);
-        let b = &blocks[0];
-        let rate = burn_rate(b).unwrap();
-        assert_eq!(rate.tokens_per_minute, 50.0);
-        assert!((rate.cost_per_hour - 1.5).abs() < 1e-12);
-        // At 01:00 three hours are left: 3,000 + 50 x 180 tokens, $1.50 + $1.50 x 3.
-        let p = projection(b, &rate, T0 + 90 * MIN);
-        assert_eq!((p.total_tokens, p.remaining_minutes), (12_000, 180));
-        assert!((p.total_cost - 6.0).abs() < 1e-12);
-        // Past the end nothing is added.
-        let p = projection(b, &rate, T0 + 6 * H);
-        assert_eq!((p.total_tokens, p.remaining_minutes), (3_000, 0));
-        // One response: no rate.
-        let single = figures(&[fact(T0, 10, 0.1)]);
-        assert_eq!(burn_rate(&single[0]), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `ctm cache`: per day, what was written to and read from the prompt cache, the hit
-//! rate and what caching saved (the README's definitions, from the facts).
+//! rate and what caching saved (docs/definitions.md, from the facts).
 
 use ctm_store::derive::Sums;
 use rusqlite::Connection;

@@ -148,13 +148,14 @@ pub fn encode(
                 headers.extend(r.keys().map(String::as_str).filter(|k| *k != first));
             }
             let mut out = csv::Writer::from_writer(w);
-            out.write_record(&headers)?;
+            out.write_record(&headers).map_err(csv_io_error)?;
             for r in rows {
                 out.write_record(headers.iter().map(|h| match r.get(*h) {
                     None | Some(Value::Null) => String::new(),
                     Some(Value::String(s)) => s.clone(),
                     Some(v) => v.to_string(),
-                }))?;
+                }))
+                .map_err(csv_io_error)?;
             }
             out.flush()?;
         }
@@ -162,9 +163,45 @@ pub fn encode(
     Ok(())
 }
 
+/// A CSV write error as the `io::Error` it is, of its own kind: the csv crate's
+/// conversion makes every one `Other`, which would hide a reader that went away.
+pub fn csv_io_error(e: csv::Error) -> std::io::Error {
+    if !e.is_io_error() {
+        return std::io::Error::other(e);
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        _ => std::io::Error::other("CSV write failed"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer whose reader went away.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_stays_a_closed_pipe_through_csv() {
+        let mut w = csv::WriterBuilder::new()
+            .buffer_capacity(1)
+            .from_writer(Closed);
+        let e = w.write_record(["a", "b"]).unwrap_err();
+        assert_eq!(csv_io_error(e).kind(), std::io::ErrorKind::BrokenPipe);
+        let row: Map<String, Value> = serde_json::from_str(r#"{"date":"2026-02-10"}"#).unwrap();
+        let e = encode(&mut Closed, ExportFormat::Csv, ExportLevel::Daily, &[row]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+    }
 
     #[test]
     fn csv_puts_the_key_column_first_and_nested_values_as_json() {

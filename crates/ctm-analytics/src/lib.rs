@@ -9,6 +9,7 @@
 //! the facts with `ctm_store::derive`'s aggregation.
 
 pub mod blocks;
+pub mod burn;
 pub mod cache;
 pub mod daily;
 mod days;

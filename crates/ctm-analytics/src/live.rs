@@ -15,7 +15,8 @@ use serde::Serialize;
 use ctm_store::derive::{self, FactRow};
 use ctm_store::report_rows::BlockFigures;
 
-use crate::blocks::{active_block, stored_blocks_equal_to_facts, BlockRow};
+use crate::blocks::{latest_block, stored_blocks_equal_to_facts, BlockRow};
+use crate::burn::{self, Amount, BurnRate};
 use crate::models::{model_rows, ModelRow};
 use crate::official::{official_limits, OfficialLimits};
 use crate::periods::week_start;
@@ -117,19 +118,43 @@ pub enum MeterKind {
     Messages,
 }
 
-/// One figure of the block against the plan's limit.
+impl MeterKind {
+    /// What the meter counts, in words: the same unit for its limit, rate and projection.
+    pub fn unit(self) -> &'static str {
+        match self {
+            MeterKind::Tokens => "input+output tokens",
+            MeterKind::Cost => "USD",
+            MeterKind::Messages => "responses",
+        }
+    }
+
+    fn amount(self) -> Amount {
+        match self {
+            MeterKind::Tokens => Amount::InputOutputTokens,
+            MeterKind::Cost => Amount::Cost,
+            MeterKind::Messages => Amount::Responses,
+        }
+    }
+}
+
+/// One figure of the block against the plan's limit; its used amount, limit, rate and
+/// projection are all in `unit`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meter {
     pub kind: MeterKind,
+    pub unit: &'static str,
     pub used: f64,
     pub limit: f64,
     /// used / limit, 0 to 1 (more when over).
     pub share: f64,
     pub level: MeterLevel,
-    /// Used plus the block's rate times the minutes left (none without a rate).
-    pub projected_at_reset: Option<f64>,
-    /// When the limit was or will be reached at the block's rate, if before the reset.
+    /// Per minute, at the block's burn rate ([`crate::burn`]).
+    pub per_minute: f64,
+    /// Used plus the rate times the minutes left ([`crate::burn::project`]).
+    pub projected_at_reset: f64,
+    /// When the limit was reached (dated by the response that crossed it) or will be at
+    /// the current rate, if before the reset; never while the rate is 0.
     pub limit_reached_at: Option<String>,
     #[serde(skip)]
     pub limit_reached_ms: Option<i64>,
@@ -145,10 +170,11 @@ pub struct LiveBlock {
     pub block: BlockRow,
     pub elapsed_minutes: f64,
     pub remaining_minutes: f64,
-    /// Tokens, cost and messages against the plan.
+    /// Tokens (input+output, the plans' unit), cost and messages against the plan.
     pub meters: Vec<Meter>,
-    /// All tokens per minute over the last hour, oldest first (60 values).
-    pub tokens_per_minute_last_hour: Vec<u64>,
+    /// Input+output tokens per minute over the last hour, oldest first (60 values): the
+    /// tokens meter's unit.
+    pub input_output_tokens_per_minute_last_hour: Vec<u64>,
     /// `ctm models`' rows for the block.
     pub models: Vec<ModelRow>,
 }
@@ -162,6 +188,9 @@ pub struct LiveView {
     pub plan: PlanLimits,
     /// None when no block is active.
     pub block: Option<LiveBlock>,
+    /// When no block is active: the latest finished block (`ctm blocks`' row; its
+    /// `actualEndTime` is when usage last happened), if any.
+    pub last_block: Option<BlockRow>,
     pub today: PeriodTotals,
     pub this_week: PeriodTotals,
     /// The latest sessions with responses today or yesterday, newest first.
@@ -204,8 +233,14 @@ pub fn live_view_with_limits(
     q: &LiveQuery,
     plan: PlanLimits,
 ) -> Result<LiveView, AnalyticsError> {
-    let block = active_block(conn, q.now_ms, &q.zone)?
-        .map(|a| live_block(a.row, &a.facts, &plan, q.now_ms, &q.zone));
+    let latest = latest_block(conn, q.now_ms, &q.zone)?;
+    let (block, last_block) = match latest {
+        Some(a) if a.row.is_active => (
+            Some(live_block(a.row, &a.facts, &plan, q.now_ms, &q.zone)),
+            None,
+        ),
+        other => (None, other.map(|a| a.row)),
+    };
     let today = q.zone.zoned(q.now_ms).date();
     let day_totals = |from: Date| -> Result<PeriodTotals, AnalyticsError> {
         let r = daily_report(conn, &days(&q.zone, from, today))?;
@@ -228,6 +263,7 @@ pub fn live_view_with_limits(
         timezone: q.zone.label(),
         plan,
         block,
+        last_block,
         today: day_totals(today)?,
         this_week: day_totals(week_start(today, q.start_of_week))?,
         recent_sessions,
@@ -253,40 +289,23 @@ fn live_block(
     let minute = 60_000.0;
     let remaining = ((row.end_ms - now_ms) as f64 / minute).max(0.0);
     let elapsed = ((now_ms - row.start_ms) as f64 / minute).max(0.0);
-    let first = row
-        .start_ms
-        .max(facts.first().map_or(row.start_ms, |f| f.ts));
-    let last = facts.last().map_or(first, |f| f.ts);
-    let meter = |kind: MeterKind, value: &dyn Fn(&FactRow) -> f64, limit: f64| {
-        meter(
-            kind,
-            facts,
-            value,
-            limit,
-            (first, last),
-            now_ms,
-            row.end_ms,
-            zone,
-        )
-    };
-    let meters = vec![
-        meter(
-            MeterKind::Tokens,
-            &|f| (f.sums.input_tokens + f.sums.output_tokens) as f64,
-            plan.tokens as f64,
-        ),
-        meter(MeterKind::Cost, &|f| f.sums.cost_usd, plan.cost_usd),
-        meter(
-            MeterKind::Messages,
-            &|f| f.sums.responses as f64,
-            plan.messages as f64,
-        ),
-    ];
+    let rate = row
+        .burn_rate
+        .clone()
+        .expect("a block row always has a burn rate");
+    let meters = [
+        (MeterKind::Tokens, plan.tokens as f64),
+        (MeterKind::Cost, plan.cost_usd),
+        (MeterKind::Messages, plan.messages as f64),
+    ]
+    .into_iter()
+    .map(|(kind, limit)| meter(kind, facts, limit, &rate, now_ms, remaining, zone))
+    .collect();
     let mut per_minute = vec![0u64; 60];
     let hour_ago = now_ms - 3_600_000;
     for f in facts.iter().filter(|f| f.ts > hour_ago && f.ts <= now_ms) {
         let slot = ((f.ts - hour_ago - 1) / 60_000).clamp(0, 59) as usize;
-        per_minute[slot] += f.sums.total_tokens();
+        per_minute[slot] += f.sums.input_tokens + f.sums.output_tokens;
     }
     LiveBlock {
         models: model_rows(facts),
@@ -294,49 +313,43 @@ fn live_block(
         elapsed_minutes: elapsed,
         remaining_minutes: remaining,
         meters,
-        tokens_per_minute_last_hour: per_minute,
+        input_output_tokens_per_minute_last_hour: per_minute,
     }
 }
 
-/// A figure of the block against its limit. The rate is the block's (between its first and
-/// last response, as `ctm blocks`' burn rate); a limit already passed is dated by the
-/// response that crossed it.
-#[allow(clippy::too_many_arguments)]
+/// A figure of the block against its limit, at the block's burn rate ([`crate::burn`]);
+/// a limit already passed is dated by the response that crossed it.
 fn meter(
     kind: MeterKind,
     facts: &[FactRow],
-    value: &dyn Fn(&FactRow) -> f64,
     limit: f64,
-    (first, last): (i64, i64),
+    rate: &BurnRate,
     now_ms: i64,
-    end_ms: i64,
+    minutes_left: f64,
     zone: &Zone,
 ) -> Meter {
+    let amount = kind.amount();
     let mut used = 0.0;
     let mut crossed = None;
-    for f in facts {
-        used += value(f);
+    for f in facts.iter().filter(|f| f.ts <= now_ms) {
+        used += amount.of(&f.sums);
         if crossed.is_none() && limit > 0.0 && used >= limit {
             crossed = Some(f.ts);
         }
     }
-    let minutes = (last - first) as f64 / 60_000.0;
-    let per_minute = (minutes > 0.0).then(|| used / minutes);
-    let left = ((end_ms - now_ms) as f64 / 60_000.0).max(0.0);
-    let ahead = per_minute.and_then(|rate| {
-        let to_go = (limit - used) / rate;
-        (rate > 0.0 && limit > used && to_go <= left)
-            .then(|| now_ms + (to_go * 60_000.0).round() as i64)
-    });
-    let reached = crossed.or(ahead);
+    let per_minute = rate.per_minute(amount);
+    let reached =
+        crossed.or_else(|| burn::limit_reached_ms(used, limit, per_minute, now_ms, minutes_left));
     let share = if limit > 0.0 { used / limit } else { 0.0 };
     Meter {
         kind,
+        unit: kind.unit(),
         used,
         limit,
         share,
         level: MeterLevel::of(share),
-        projected_at_reset: per_minute.map(|rate| used + rate * left),
+        per_minute,
+        projected_at_reset: burn::project(used, per_minute, minutes_left),
         limit_reached_at: reached.map(|ms| zone.rfc3339(ms)),
         limit_reached_ms: reached,
         source: "estimate",
@@ -475,73 +488,59 @@ mod tests {
     }
 
     #[test]
-    fn a_meter_projects_and_dates_the_limit() {
+    fn a_meter_projects_and_dates_the_limit_in_its_own_unit() {
         let zone = Zone::utc();
-        // 1,000 tokens at 23:10 and 1,000 at 23:30: 2,000 over 20 minutes, 100 a minute.
-        let facts = [
+        // 1,000 input+output tokens at 23:10 and 1,000 at 23:30, plus cache reads that
+        // the plans' unit leaves out.
+        let mut facts = vec![
             fact(T0 + 10 * MIN, 400, 600, 1.0),
             fact(T0 + 30 * MIN, 500, 500, 1.0),
         ];
-        let tokens = |f: &FactRow| (f.sums.input_tokens + f.sums.output_tokens) as f64;
-        let end = T0 + 300 * MIN;
+        facts[1].sums.cache_read_tokens = 1_000_000;
+        let blocks = derive::aggregate_blocks(&facts);
+        let b = BlockFigures::of(&blocks[0]);
+        // At 23:40 the window is the 40 minutes since the block's start: 50 a minute.
         let now = T0 + 40 * MIN;
-        let m = meter(
-            MeterKind::Tokens,
-            &facts,
-            &tokens,
-            10_000.0,
-            (facts[0].ts, facts[1].ts),
-            now,
-            end,
-            &zone,
-        );
+        let rate = burn::burn_rate(&b, &facts, now);
+        assert_eq!(rate.input_output_tokens_per_minute, 50.0);
+        let left = 260.0;
+        let m = meter(MeterKind::Tokens, &facts, 10_000.0, &rate, now, left, &zone);
         assert_eq!((m.used, m.share, m.level), (2_000.0, 0.2, MeterLevel::Ok));
-        // 260 minutes left: 2,000 + 26,000.
-        assert_eq!(m.projected_at_reset, Some(28_000.0));
-        // 8,000 to go at 100 a minute: 80 minutes after now, 01:00.
-        assert_eq!(m.limit_reached_ms, Some(now + 80 * MIN));
+        assert_eq!(m.unit, "input+output tokens");
+        assert_eq!(m.per_minute, 50.0);
+        // 260 minutes left: 2,000 + 13,000.
+        assert_eq!(m.projected_at_reset, 15_000.0);
+        // 8,000 to go at 50 a minute: 160 minutes after now, 02:20.
+        assert_eq!(m.limit_reached_ms, Some(now + 160 * MIN));
         assert_eq!(
             m.limit_reached_at.as_deref(),
-            Some("2026-03-08T01:00:00.000+00:00")
+            Some("2026-03-08T02:20:00.000+00:00")
         );
         // A limit beyond the reset is not reached in this block.
-        let far = meter(
-            MeterKind::Tokens,
-            &facts,
-            &tokens,
-            1e9,
-            (facts[0].ts, facts[1].ts),
-            now,
-            end,
-            &zone,
-        );
+        let far = meter(MeterKind::Tokens, &facts, 1e9, &rate, now, left, &zone);
         assert_eq!(far.limit_reached_ms, None);
         // A limit already passed is dated by the response that crossed it.
-        let low = meter(
-            MeterKind::Tokens,
-            &facts,
-            &tokens,
-            1_500.0,
-            (facts[0].ts, facts[1].ts),
-            now,
-            end,
-            &zone,
-        );
+        let low = meter(MeterKind::Tokens, &facts, 1_500.0, &rate, now, left, &zone);
         assert_eq!(
             (low.limit_reached_ms, low.level),
             (Some(T0 + 30 * MIN), MeterLevel::High)
         );
-        // One response: no rate, no projection.
-        let one = meter(
+        // An hour and more after the last response: rate 0, the projection is what was
+        // used, and no limit time slides along with the clock.
+        let idle_now = T0 + 91 * MIN;
+        let idle = burn::burn_rate(&b, &facts, idle_now);
+        let m = meter(
             MeterKind::Tokens,
-            &facts[..1],
-            &tokens,
+            &facts,
             10_000.0,
-            (facts[0].ts, facts[0].ts),
-            now,
-            end,
+            &idle,
+            idle_now,
+            209.0,
             &zone,
         );
-        assert_eq!((one.projected_at_reset, one.limit_reached_ms), (None, None));
+        assert_eq!(
+            (m.per_minute, m.projected_at_reset, m.limit_reached_ms),
+            (0.0, 2_000.0, None)
+        );
     }
 }

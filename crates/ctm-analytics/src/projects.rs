@@ -29,6 +29,8 @@ pub struct ProjectRow {
     pub first_activity: String,
     pub last_activity: String,
     pub unpriced_responses: u64,
+    /// False when `unpricedResponses` is not 0: `totalCost` leaves them out.
+    pub priced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -100,6 +102,7 @@ pub fn project_report(conn: &Connection, q: &ReportQuery) -> Result<ProjectRepor
                 first_activity: q.zone.rfc3339(p.first_ms),
                 last_activity: q.zone.rfc3339(p.last_ms),
                 unpriced_responses: s.unpriced_responses,
+                priced: s.unpriced_responses == 0,
             };
             (p.last_ms, row)
         })

@@ -30,6 +30,22 @@ impl Filter {
         self.project.is_none() && self.model.is_none()
     }
 
+    /// " matching --project X --model Y", or nothing without filters.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = &self.project {
+            parts.push(format!("--project {p}"));
+        }
+        if let Some(m) = &self.model {
+            parts.push(format!("--model {m}"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" matching {}", parts.join(" "))
+        }
+    }
+
     pub fn matches(&self, f: &FactRow) -> bool {
         self.matches_project(f.project_path.as_deref()) && self.matches_model(f.model.as_deref())
     }
@@ -165,17 +181,36 @@ pub fn parse_date(s: &str) -> Option<Date> {
     normalized.parse().ok()
 }
 
+/// When the latest billed response happened (UTC epoch ms), if the store holds any: what
+/// a report with no rows names as the last usage.
+pub fn last_response_ms(conn: &Connection) -> Result<Option<i64>, AnalyticsError> {
+    Ok(conn
+        .prepare_cached("SELECT max(ts) FROM billed_responses")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// The billed facts the query selects (its days, its filters), oldest first.
 pub fn facts(conn: &Connection, q: &ReportQuery) -> Result<Vec<FactRow>, AnalyticsError> {
     let (lo, hi) = q.bounds()?;
-    if q.filter.is_empty() {
+    facts_between(conn, &q.filter, lo, hi)
+}
+
+/// The billed facts with `lo <= ts < hi` (UTC epoch ms) that `filter` keeps, oldest first.
+pub fn facts_between(
+    conn: &Connection,
+    filter: &Filter,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<FactRow>, AnalyticsError> {
+    let q = filter;
+    if q.is_empty() {
         return Ok(derive::facts_between(conn, lo, hi)?);
     }
     // Each distinct project path and model is matched once: a history has a few dozen
     // of them across its hundreds of thousands of facts.
     let mut projects = HashMap::new();
     let mut models = HashMap::new();
-    let (project_needle, model_needle) = (q.filter.project.as_deref(), q.filter.model.as_deref());
+    let (project_needle, model_needle) = (q.project.as_deref(), q.model.as_deref());
     Ok(derive::facts_between_where(
         conn,
         lo,

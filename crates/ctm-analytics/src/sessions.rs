@@ -35,6 +35,8 @@ pub struct SessionRow {
     /// cache read / (input + cache write + cache read).
     pub efficiency_score: f64,
     pub unpriced_responses: u64,
+    /// False when `unpricedResponses` is not 0: `totalCost` leaves them out.
+    pub priced: bool,
     /// UTC epoch ms of the first and last response, for ordering.
     #[serde(skip)]
     pub first_ms: i64,
@@ -251,6 +253,7 @@ fn session_row(a: SessionAggregate, zone: &Zone) -> SessionRow {
         main_model: a.main_model.clone(),
         efficiency_score: s.efficiency_score(),
         unpriced_responses: s.unpriced_responses,
+        priced: s.unpriced_responses == 0,
         first_ms: a.first_ts,
         last_ms: a.last_ts,
         session_id: a.session_id,

@@ -7,11 +7,11 @@ use jiff::Timestamp;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::blocks::{blocks_report, BlockRow, BlocksQuery, TokenLimit};
+use crate::blocks::{blocks_report, latest_block, BlockRow, BlocksQuery, TokenLimit};
 use crate::daily::daily_report;
 use crate::official::{official_limits, OfficialLimits};
 use crate::periods::week_start;
-use crate::query::ReportQuery;
+use crate::query::{last_response_ms, ReportQuery};
 use crate::usage::Totals;
 use crate::AnalyticsError;
 
@@ -37,6 +37,12 @@ pub struct SummaryReport {
     pub this_month: PeriodTotals,
     /// The active block (with burn rate and projection), if one is running now.
     pub current_block: Option<BlockRow>,
+    /// When no block is active: the latest one (finished), if any, so an idle page can
+    /// say when the last block was.
+    pub last_block: Option<BlockRow>,
+    /// The latest response in the store (any filter aside), RFC 3339; null when the
+    /// store holds none.
+    pub last_response: Option<String>,
     /// The token limit the block is measured against: the largest finished block (an
     /// estimate).
     pub token_limit: Option<u64>,
@@ -87,11 +93,18 @@ pub fn summary_report(
             recent_only: false,
         },
     )?;
+    let current_block = blocks.blocks.into_iter().next();
+    let last_block = match current_block {
+        Some(_) => None,
+        None => latest_block(conn, now.as_millisecond(), &q.zone)?.map(|b| b.row),
+    };
     Ok(SummaryReport {
         today: period(today)?,
         this_week: period(week_start(today, start_of_week))?,
         this_month: period(today.first_of_month())?,
-        current_block: blocks.blocks.into_iter().next(),
+        current_block,
+        last_block,
+        last_response: last_response_ms(conn)?.map(|ms| q.zone.rfc3339(ms)),
         token_limit: blocks.token_limit,
         official_limits: official_limits(conn, now.as_millisecond(), &q.zone)?,
         now: blocks.now,

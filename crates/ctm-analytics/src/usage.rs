@@ -21,7 +21,7 @@ pub struct ModelBreakdown {
 }
 
 /// Tokens, cost and models of one row of a period report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     pub input_tokens: u64,
@@ -35,6 +35,15 @@ pub struct Usage {
     pub responses: u64,
     /// Responses whose model has no price; when non-zero `totalCost` is incomplete.
     pub unpriced_responses: u64,
+    /// False when `unpricedResponses` is not 0: `totalCost` leaves them out (tables show
+    /// it marked, or "-" when nothing had a price), so scripts that sum keep a number.
+    pub priced: bool,
+}
+
+impl Default for Usage {
+    fn default() -> Usage {
+        Usage::from_models(&BTreeMap::new())
+    }
 }
 
 impl Usage {
@@ -73,17 +82,18 @@ impl Usage {
             model_breakdowns: breakdowns,
             responses: all.responses,
             unpriced_responses: all.unpriced_responses,
+            priced: all.unpriced_responses == 0,
         }
     }
 
-    /// The README's hit rate: cache read / (cache write + cache read).
+    /// The hit rate of docs/definitions.md: cache read / (cache write + cache read).
     pub fn hit_rate(&self) -> f64 {
         hit_rate(self.cache_creation_tokens, self.cache_read_tokens)
     }
 }
 
 /// The sums of a whole report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     pub input_tokens: u64,
@@ -94,6 +104,14 @@ pub struct Totals {
     pub total_cost: f64,
     pub responses: u64,
     pub unpriced_responses: u64,
+    /// False when `unpricedResponses` is not 0 (see [`Usage::priced`]).
+    pub priced: bool,
+}
+
+impl Default for Totals {
+    fn default() -> Totals {
+        Totals::from(&Sums::default())
+    }
 }
 
 impl Totals {
@@ -106,11 +124,12 @@ impl Totals {
         self.total_cost += u.total_cost;
         self.responses += u.responses;
         self.unpriced_responses += u.unpriced_responses;
+        self.priced = self.unpriced_responses == 0;
     }
 }
 
 impl Totals {
-    /// The README's hit rate over the whole report.
+    /// The hit rate of docs/definitions.md over the whole report.
     pub fn hit_rate(&self) -> f64 {
         hit_rate(self.cache_creation_tokens, self.cache_read_tokens)
     }
@@ -137,6 +156,7 @@ impl From<&Sums> for Totals {
             total_cost: s.cost_usd,
             responses: s.responses,
             unpriced_responses: s.unpriced_responses,
+            priced: s.unpriced_responses == 0,
         }
     }
 }

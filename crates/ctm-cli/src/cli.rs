@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::output::ColorChoice;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -12,7 +14,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "Claude Token Monitor keeps every Claude Code API response in a local SQLite store, \
         counted once and priced exactly, so history survives Claude Code's 30-day cleanup.\n\n\
         Every report first brings the store up to date (a few milliseconds when nothing changed). \
-        With no command, ctm shows the daily report."
+        With no command, ctm shows the daily report.",
+    after_help = "Run `ctm COMMAND --help` for a command's options. The store is ~/.local/share/ctm/ctm.db unless --db or CTM_DB says otherwise."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -21,20 +24,24 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The heading the options every command takes are listed under, apart from a
+/// command's own.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Args)]
 pub struct Global {
     /// The store file [default: $XDG_DATA_HOME/ctm/ctm.db, i.e. ~/.local/share/ctm/ctm.db]
-    #[arg(long, global = true, env = "CTM_DB", value_name = "PATH")]
+    #[arg(long, global = true, env = "CTM_DB", value_name = "PATH", help_heading = GLOBAL)]
     pub db: Option<PathBuf>,
     /// A Claude Code data root (the folder holding projects/); repeatable
     /// [default: CLAUDE_CONFIG_DIR (comma-separated), else ~/.config/claude and ~/.claude]
-    #[arg(long = "claude-dir", global = true, value_name = "DIR")]
+    #[arg(long = "claude-dir", global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub claude_dirs: Vec<PathBuf>,
     /// Answer from the store as it is, without reading Claude Code's files first
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_ingest: bool,
     /// The configuration file (price overrides, `ctm serve`'s token) [default: $XDG_CONFIG_HOME/ctm/config.toml]
-    #[arg(long, global = true, env = "CTM_CONFIG", value_name = "PATH")]
+    #[arg(long, global = true, env = "CTM_CONFIG", value_name = "PATH", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// How long to wait for another ctm process that is writing the store before giving up
     #[arg(
@@ -42,21 +49,142 @@ pub struct Global {
         global = true,
         env = "CTM_BUSY_TIMEOUT_MS",
         value_name = "MS",
-        default_value_t = 30_000
+        default_value_t = 30_000,
+        help_heading = GLOBAL
     )]
     pub busy_timeout_ms: u64,
+    /// When to colour tables
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = ColorChoice::Auto,
+        help_heading = GLOBAL
+    )]
+    pub color: ColorChoice,
+    /// Never colour (--color never)
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub no_color: bool,
+}
+
+impl Global {
+    /// `--no-color` wins over `--color`.
+    pub fn color_choice(&self) -> ColorChoice {
+        if self.no_color {
+            ColorChoice::Never
+        } else {
+            self.color
+        }
+    }
+}
+
+/// The command line parsed, with `--help` listing the commands in groups.
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.format(&mut command()).exit(),
+    }
+}
+
+/// The commands in the groups `ctm --help` lists them in: reports, then what follows the
+/// store live, the store itself, and setting ctm up. A command missing here (added
+/// without a group) is listed under "Other commands", never hidden.
+pub const COMMAND_GROUPS: &[(&str, &[&str])] = &[
+    (
+        "Reports",
+        &[
+            "daily", "weekly", "monthly", "session", "project", "models", "hourly", "top", "trend",
+            "cache", "blocks",
+        ],
+    ),
+    ("Live", &["live", "statusline", "serve"]),
+    ("Team", &["team"]),
+    (
+        "Store",
+        &[
+            "ingest", "export", "snapshot", "stats", "pricing", "config", "db",
+        ],
+    ),
+    ("Setup", &["completions", "man"]),
+];
+
+/// The clap definition, with the grouped command list in the root's help. Completions and
+/// the man page are generated from it too.
+pub fn command() -> clap::Command {
+    let cmd = Cli::command();
+    let template = format!(
+        "{{before-help}}{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{}{GLOBAL}:\n{{options}}{{after-help}}",
+        grouped_commands(&cmd)
+    );
+    cmd.help_template(template)
+}
+
+fn grouped_commands(cmd: &clap::Command) -> String {
+    let visible: Vec<&clap::Command> = cmd.get_subcommands().filter(|c| !c.is_hide_set()).collect();
+    let width = visible
+        .iter()
+        .map(|c| c.get_name().len())
+        .max()
+        .unwrap_or(0);
+    // Descriptions wrap under themselves, within the terminal (at most 100 columns).
+    let room = (crate::output::width() as usize).clamp(60, 100) - width - 4;
+    let line = |c: &clap::Command| {
+        let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let mut lines = vec![String::new()];
+        for word in about.split_whitespace() {
+            let last = lines.last_mut().expect("one line at least");
+            if !last.is_empty() && last.len() + 1 + word.len() > room {
+                lines.push(word.to_owned());
+            } else {
+                if !last.is_empty() {
+                    last.push(' ');
+                }
+                last.push_str(word);
+            }
+        }
+        let indent = " ".repeat(width + 4);
+        format!(
+            "  {:<width$}  {}\n",
+            c.get_name(),
+            lines.join(&format!("\n{indent}"))
+        )
+    };
+    let mut out = String::new();
+    for (group, names) in COMMAND_GROUPS {
+        out.push_str(&format!("{group}:\n"));
+        for name in *names {
+            if let Some(c) = visible.iter().find(|c| c.get_name() == *name) {
+                out.push_str(&line(c));
+            }
+        }
+        out.push('\n');
+    }
+    let others: Vec<&&clap::Command> = visible
+        .iter()
+        .filter(|c| {
+            !COMMAND_GROUPS
+                .iter()
+                .any(|(_, n)| n.contains(&c.get_name()))
+        })
+        .filter(|c| c.get_name() != "help")
+        .collect();
+    if !others.is_empty() {
+        out.push_str("Other commands:\n");
+        for c in others {
+            out.push_str(&line(c));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Bring the store up to date from Claude Code's transcripts and say what changed
-    Ingest(IngestArgs),
+    // Reports.
     /// Usage and cost per day (what `ctm` alone shows)
     Daily(DailyArgs),
-    /// The price table, and the models in the store it cannot price
-    Pricing(PricingArgs),
-    /// The store itself: status, migrations, checks, rebuild, repricing, backup, restore, prune
-    Db(DbArgs),
     /// Usage and cost per week
     Weekly(WeeklyArgs),
     /// Usage and cost per month
@@ -77,16 +205,9 @@ pub enum Command {
     /// Prompt caching per day: tokens written and read, hit rate, money saved
     Cache(ReportArgs),
     /// The 5-hour usage windows: gaps, the active block, burn rate, projection, token limit
-    #[command(after_help = NOW_HELP)]
+    #[command(after_help = BLOCKS_HELP)]
     Blocks(BlocksArgs),
-    /// The store's settings (system_config): list, get, set
-    Config(ConfigArgs),
-    /// Write usage to a CSV or JSON file (every attempt is kept; --history lists them)
-    Export(ExportArgs),
-    /// Record Claude Code's stats-cache.json (its lifetime totals per model) when it changed
-    Snapshot(SnapshotArgs),
-    /// Claude Code's own totals (latest snapshot) beside the store's, and the days only it still has
-    Stats(StatsArgs),
+    // Live.
     /// A full-screen monitor of the current 5-hour block, redrawn as Claude Code writes (q quits)
     #[command(after_help = NOW_HELP)]
     Live(LiveArgs),
@@ -96,9 +217,59 @@ pub enum Command {
     /// A local web dashboard and JSON API, kept up to date while it runs
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    // The team.
     /// The team database (PostgreSQL) where a team's machines meet: push, team reports, forget
     #[command(after_help = TEAM_HELP)]
     Team(TeamArgs),
+    // The store.
+    /// Bring the store up to date from Claude Code's transcripts and say what changed
+    Ingest(IngestArgs),
+    /// Write usage to a CSV or JSON file, or to stdout with -o - (every attempt is kept; --history lists them)
+    Export(ExportArgs),
+    /// Record Claude Code's stats-cache.json (its lifetime totals per model) when it changed
+    Snapshot(SnapshotArgs),
+    /// Claude Code's own totals (latest snapshot) beside the store's, and the days only it still has
+    Stats(StatsArgs),
+    /// The price table, and the models in the store it cannot price
+    Pricing(PricingArgs),
+    /// The store's settings (system_config): list, get, set
+    Config(ConfigArgs),
+    /// The store itself: status, migrations, checks, rebuild, repricing, backup, restore, prune
+    Db(DbArgs),
+    // Setup.
+    /// Shell completions for bash, zsh, fish, PowerShell or elvish, on stdout
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// The manual page (roff) of ctm or of one command, on stdout
+    #[command(after_help = MAN_HELP)]
+    Man(ManArgs),
+}
+
+const COMPLETIONS_HELP: &str = "Load them for this shell: bash: `source <(ctm completions bash)`; \
+zsh: `ctm completions zsh > ~/.zfunc/_ctm` (with ~/.zfunc in fpath); fish: \
+`ctm completions fish > ~/.config/fish/completions/ctm.fish`.";
+
+const MAN_HELP: &str = "Read it with `ctm man | man -l -`, or install it: \
+`ctm man > ~/.local/share/man/man1/ctm.1` (and `ctm man daily > .../ctm-daily.1`).";
+
+const BLOCKS_HELP: &str = "Burn rate: an active block's tokens and cost of the last 60 minutes \
+(or since the block started, if later) over that time, never over less than 5 minutes; 0 after \
+an hour without a response. The projection adds that rate until the block ends. A finished \
+block shows its average from its first to its last response. For tests: CTM_NOW (an RFC 3339 \
+time) replaces the current time.";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command (`daily`, `db prune`...): its own page instead of ctm's
+    #[arg(value_name = "COMMAND", num_args = 0..)]
+    pub command: Vec<String>,
 }
 
 const TEAM_HELP: &str = "Each machine keeps its own store; `ctm team push` sends its responses to a \
@@ -205,7 +376,8 @@ pub struct TeamForgetArgs {
 }
 
 const STATUSLINE_HELP: &str = "Claude Code runs the statusline command on every prompt with a JSON \
-    object on stdin; `ctm statusline --install --write` sets that up. The line shows the model, this \
+    object on stdin; `ctm statusline --install --write` sets that up (keeping --db, --claude-dir and \
+    --config in the installed command, and asking before it replaces another statusLine). The line shows the model, this \
     session's cost, today's cost, the 5-hour block's cost and time left, the burn rate, the context \
     used, and Claude's official 5-hour usage when Claude Code reports it (kept in the store).";
 
@@ -217,6 +389,9 @@ pub struct StatuslineArgs {
     /// With --install: add the snippet to Claude Code's settings.json (a backup is kept)
     #[arg(long, requires = "install")]
     pub write: bool,
+    /// With --install --write: replace a different statusLine already there without asking
+    #[arg(long, requires = "write")]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -238,7 +413,7 @@ pub struct LiveArgs {
     #[arg(long, value_enum, default_value_t = PlanArg::Pro)]
     pub plan: PlanArg,
     /// IANA time zone for times and days [default: the system's]
-    #[arg(long, value_name = "ZONE")]
+    #[arg(short = 'z', long, value_name = "ZONE")]
     pub timezone: Option<String>,
     /// Seconds between redraws; the screen also redraws as soon as new usage is ingested
     #[arg(long, default_value_t = 5, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -247,7 +422,7 @@ pub struct LiveArgs {
     #[arg(long)]
     pub once: bool,
     /// With --once (implied): print the snapshot as JSON
-    #[arg(long)]
+    #[arg(short = 'j', long)]
     pub json: bool,
 }
 
@@ -263,7 +438,7 @@ const NOW_HELP: &str =
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Print the run's figures as JSON
-    #[arg(long)]
+    #[arg(short = 'j', long)]
     pub json: bool,
 }
 
@@ -278,19 +453,19 @@ pub enum OrderArg {
 #[derive(Debug, Args, Default)]
 pub struct ReportArgs {
     /// Print JSON (ccusage's field names where it has the same report)
-    #[arg(long, conflicts_with = "csv")]
+    #[arg(short = 'j', long, conflicts_with = "csv")]
     pub json: bool,
     /// Print CSV
     #[arg(long)]
     pub csv: bool,
     /// First day to include (YYYY-MM-DD or YYYYMMDD, in the report's time zone)
-    #[arg(long, value_name = "DATE")]
+    #[arg(short = 's', long, value_name = "DATE")]
     pub since: Option<String>,
     /// Last day to include (YYYY-MM-DD or YYYYMMDD)
-    #[arg(long, value_name = "DATE")]
+    #[arg(short = 'u', long, value_name = "DATE")]
     pub until: Option<String>,
     /// IANA time zone for days and hours [default: the system's]
-    #[arg(long, value_name = "ZONE")]
+    #[arg(short = 'z', long, value_name = "ZONE")]
     pub timezone: Option<String>,
     /// Oldest first (asc) or newest first (desc)
     #[arg(long, value_enum, default_value_t = OrderArg::Asc)]
@@ -390,14 +565,14 @@ pub struct DailyArgs {
     #[command(flatten)]
     pub report: ReportArgs,
     /// One row per model under each day
-    #[arg(long)]
+    #[arg(short = 'b', long)]
     pub breakdown: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct PricingArgs {
     /// Print JSON
-    #[arg(long)]
+    #[arg(short = 'j', long)]
     pub json: bool,
 }
 
@@ -411,7 +586,7 @@ pub struct DbArgs {
 pub enum DbCommand {
     /// Where the store is, its schema version and what it holds
     Status {
-        #[arg(long)]
+        #[arg(short = 'j', long)]
         json: bool,
     },
     /// Migrate the store's schema (to the latest version unless --to is given)
@@ -446,7 +621,7 @@ pub enum DbCommand {
         #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
         facts_older_than: Option<u32>,
         /// Print JSON
-        #[arg(long)]
+        #[arg(short = 'j', long)]
         json: bool,
     },
     /// Replace the store with a backup, after checking it; the old store is kept beside it
@@ -467,7 +642,7 @@ pub struct ConfigArgs {
 pub enum ConfigCommand {
     /// Every setting with its value, type and description
     List {
-        #[arg(long)]
+        #[arg(short = 'j', long)]
         json: bool,
     },
     /// One setting's value
@@ -521,33 +696,34 @@ pub struct ExportArgs {
     #[arg(long)]
     pub force: bool,
     /// First day to include (YYYY-MM-DD or YYYYMMDD)
-    #[arg(long, value_name = "DATE")]
+    #[arg(short = 's', long, value_name = "DATE")]
     pub since: Option<String>,
     /// Last day to include (YYYY-MM-DD or YYYYMMDD)
-    #[arg(long, value_name = "DATE")]
+    #[arg(short = 'u', long, value_name = "DATE")]
     pub until: Option<String>,
     /// IANA time zone for days and times [default: the system's]
-    #[arg(long, value_name = "ZONE")]
+    #[arg(short = 'z', long, value_name = "ZONE")]
     pub timezone: Option<String>,
     /// List every export attempt instead
     #[arg(long, conflicts_with_all = ["format", "output", "force"])]
     pub history: bool,
     /// With --history: print JSON
-    #[arg(long, requires = "history")]
+    #[arg(short = 'j', long, requires = "history")]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
     /// Print JSON
-    #[arg(long)]
+    #[arg(short = 'j', long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address to listen on (loopback unless a token is set)
-    #[arg(long, default_value = ctm_web::DEFAULT_BIND, value_name = "ADDR")]
+    /// The address to listen on, IP:PORT or HOST:PORT (loopback unless a token is set;
+    /// port 0 picks a free one)
+    #[arg(long, default_value = ctm_web::DEFAULT_BIND, value_name = "ADDR", value_parser = parse_bind)]
     pub bind: std::net::SocketAddr,
     /// Require this token on every request (at least 16 characters)
     #[arg(
@@ -561,13 +737,35 @@ pub struct ServeArgs {
     #[arg(long)]
     pub open: bool,
     /// IANA time zone of requests without `tz` [default: the system's]
-    #[arg(long, value_name = "ZONE")]
+    #[arg(short = 'z', long, value_name = "ZONE")]
     pub timezone: Option<String>,
+}
+
+/// An address to listen on: `IP:PORT`, or `HOST:PORT` (`localhost:0`) resolved, its IPv4
+/// address first.
+fn parse_bind(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let bad = |why: String| {
+        format!("{s:?} is not an address to listen on ({why}); use IP:PORT or HOST:PORT, e.g. 127.0.0.1:7878 or localhost:0")
+    };
+    let addrs: Vec<std::net::SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| bad(e.to_string()))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| bad("the name has no address".into()))
 }
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// Print JSON
-    #[arg(long)]
+    #[arg(short = 'j', long)]
     pub json: bool,
 }

@@ -23,6 +23,10 @@ pub struct Context {
     pub no_ingest: bool,
     /// How long to wait for another writer (`--busy-timeout`, `CTM_BUSY_TIMEOUT_MS`).
     pub busy_timeout: std::time::Duration,
+    /// The store and the config file were named (`--db`/`CTM_DB`, `--config`/`CTM_CONFIG`),
+    /// not the defaults: what `statusline --install` keeps in the command it installs.
+    pub db_given: bool,
+    pub config_given: bool,
 }
 
 impl Context {
@@ -62,6 +66,8 @@ impl Context {
             config_path,
             no_ingest: global.no_ingest,
             busy_timeout: std::time::Duration::from_millis(global.busy_timeout_ms),
+            db_given: global.db.is_some(),
+            config_given: global.config.is_some(),
         })
     }
 
@@ -79,6 +85,10 @@ impl Context {
 
     pub fn open_store_with(&self, opts: &OpenOptions) -> Result<Store> {
         Ok(Store::open(&self.db_path, opts)?)
+    }
+
+    fn open_store_with_path(&self, path: &Path) -> Result<Store> {
+        Ok(Store::open(path, &self.open_options())?)
     }
 
     /// The embedded price table with the user's overrides applied.
@@ -102,6 +112,14 @@ impl Context {
         roots
     }
 
+    /// [`Context::no_data_message`] when there is no store either (none is created).
+    pub fn no_data_message_without_store(&self) -> String {
+        self.no_data_message().replace(
+            "; the store's history is still shown.",
+            "; no store was created.",
+        )
+    }
+
     pub fn no_data_message(&self) -> String {
         let looked: Vec<String> = self.roots.paths.iter().map(|p| tilde(p)).collect();
         let from = match self.roots.from {
@@ -116,11 +134,30 @@ impl Context {
         )
     }
 
-    /// The store, brought up to date (unless --no-ingest), for a report to read.
-    pub fn report_store(&self) -> Result<Store> {
+    /// The store, brought up to date (unless --no-ingest), for a report to read. A report
+    /// never creates the store as a side effect: with no store yet and nothing to ingest
+    /// (no Claude Code data, or --no-ingest), it reads an empty store in a private
+    /// temporary folder that is gone when the report ends.
+    pub fn report_store(&self) -> Result<ReportStore> {
+        if !self.db_path.exists() {
+            if self.no_ingest {
+                eprintln!(
+                    "ctm: there is no store at {} yet (--no-ingest reads the store as it is)",
+                    tilde(&self.db_path)
+                );
+                return ReportStore::empty(self);
+            }
+            if ctm_source::existing(&self.roots).is_empty() {
+                eprintln!("{}", self.no_data_message_without_store());
+                return ReportStore::empty(self);
+            }
+        }
         let mut store = self.open_store()?;
         self.ingest(&mut store)?;
-        Ok(store)
+        Ok(ReportStore {
+            store,
+            temporary: None,
+        })
     }
 
     /// Brings the store up to date before a report, unless --no-ingest.
@@ -148,6 +185,56 @@ impl Context {
             eprintln!("ctm: warning: could not read {}: {}", p.path, p.reason);
         }
         Ok(report)
+    }
+}
+
+/// The store a report reads: the user's, or an empty one that is deleted with it.
+pub struct ReportStore {
+    store: Store,
+    temporary: Option<PathBuf>,
+}
+
+impl ReportStore {
+    fn empty(ctx: &Context) -> Result<ReportStore> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!("ctm-empty-{}-{nanos}", std::process::id()));
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let store = ctx.open_store_with_path(&dir.join("empty.db"));
+        match store {
+            Ok(store) => Ok(ReportStore {
+                store,
+                temporary: Some(dir),
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for ReportStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for ReportStore {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+impl Drop for ReportStore {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.temporary {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

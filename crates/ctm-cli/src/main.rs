@@ -10,10 +10,8 @@ mod team_settings;
 use std::io::ErrorKind;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -5,15 +5,18 @@ mod cli {
     pub mod support;
 
     mod bad_input;
+    mod burn;
     mod core;
     mod crash_and_concurrency;
     mod generated;
     mod lifecycle;
     mod live;
+    mod pipes;
     mod prune_facts;
     mod reports;
     mod serve;
     mod serve_browser;
+    mod setup;
     mod snapshots_cmd;
     mod statusline;
     mod team;

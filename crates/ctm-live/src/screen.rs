@@ -2,6 +2,7 @@
 //! ratatui widgets, so it can be drawn to a terminal, to text for `--once`, or to a
 //! test buffer under a fixed clock.
 
+use ctm_analytics::burn::RateBasis;
 use ctm_analytics::live::{LiveBlock, Meter, MeterKind, MeterLevel, PeriodTotals};
 use ctm_analytics::text::{self, duration, int, short, short_model, usd};
 use ctm_analytics::{LiveView, OfficialLimit};
@@ -30,23 +31,31 @@ impl Screen<'_> {
     pub fn height(&self, width: u16) -> u16 {
         let (models, sessions) = self.list_rows();
         let sections = if width >= WIDE {
-            BLOCK_HEIGHT + 4 + models.max(sessions) + 2
+            BLOCK_HEIGHT + OFFICIAL_HEIGHT.max(TOTALS_HEIGHT) + models.max(sessions) + 2
         } else {
-            BLOCK_HEIGHT + OFFICIAL_HEIGHT + 4 + models + 2 + sessions + 2
+            BLOCK_HEIGHT + OFFICIAL_HEIGHT + TOTALS_HEIGHT + models + 2 + sessions + 2
         };
         1 + sections + 1
     }
 
     /// Rows of the models and the sessions lists (at least one each, for "none").
     fn list_rows(&self) -> (u16, u16) {
-        let models = self.view.block.as_ref().map_or(0, |b| b.models.len());
+        let v = self.view;
+        let models = match (&v.block, &v.last_block) {
+            (Some(b), _) => b.models.len(),
+            (None, Some(last)) => last.models.len(),
+            (None, None) => 0,
+        };
         let rows = |n: usize| n.clamp(1, LIST_ROWS) as u16;
         (rows(models), rows(self.view.recent_sessions.len()))
     }
 }
 
-const BLOCK_HEIGHT: u16 = 7;
+/// The block section: the window, three meters, the burn rate and the cache line.
+const BLOCK_HEIGHT: u16 = 8;
+/// The official limits and the totals, side by side when wide.
 const OFFICIAL_HEIGHT: u16 = 4;
+const TOTALS_HEIGHT: u16 = 5;
 
 impl Widget for Screen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -69,7 +78,7 @@ impl Widget for Screen<'_> {
         if wide {
             let [block, middle, bottom] = Layout::vertical([
                 Constraint::Length(BLOCK_HEIGHT),
-                Constraint::Length(OFFICIAL_HEIGHT),
+                Constraint::Length(OFFICIAL_HEIGHT.max(TOTALS_HEIGHT)),
                 Constraint::Length(models_rows.max(sessions_rows) + 2),
             ])
             .areas(body);
@@ -78,13 +87,13 @@ impl Widget for Screen<'_> {
             official_section(v).render(left, buf);
             totals_section(v).render(right, buf);
             let [left, right] = halves(bottom);
-            models_section(v.block.as_ref(), left.width).render(left, buf);
+            models_section(v, left.width).render(left, buf);
             sessions_section(v, right.width).render(right, buf);
         } else {
             let [block, official, totals, models, sessions] = Layout::vertical([
                 Constraint::Length(BLOCK_HEIGHT),
                 Constraint::Length(OFFICIAL_HEIGHT),
-                Constraint::Length(4),
+                Constraint::Length(TOTALS_HEIGHT),
                 Constraint::Length(models_rows + 2),
                 Constraint::Length(sessions_rows + 2),
             ])
@@ -92,7 +101,7 @@ impl Widget for Screen<'_> {
             block_section(v, block.width).render(block, buf);
             official_section(v).render(official, buf);
             totals_section(v).render(totals, buf);
-            models_section(v.block.as_ref(), models.width).render(models, buf);
+            models_section(v, models.width).render(models, buf);
             sessions_section(v, sessions.width).render(sessions, buf);
         }
     }
@@ -162,18 +171,7 @@ fn bar_width(area_width: u16) -> usize {
 fn block_section(v: &LiveView, width: u16) -> Paragraph<'static> {
     let w = bar_width(width);
     let Some(b) = &v.block else {
-        return Paragraph::new(vec![
-            Line::raw("No active block: the next response starts one."),
-            Line::raw(format!(
-                "Limits per block ({}): {} tokens in+out, {}, {} messages.",
-                v.plan.basis,
-                int(v.plan.tokens),
-                usd(v.plan.cost_usd, true),
-                int(v.plan.messages)
-            )),
-        ])
-        .wrap(Wrap { trim: true })
-        .block(section("Current 5-hour block (estimate)"));
+        return idle_section(v);
     };
     let row = &b.block;
     let elapsed_share = b.elapsed_minutes / 300.0;
@@ -200,18 +198,57 @@ fn block_section(v: &LiveView, width: u16) -> Paragraph<'static> {
     for m in &b.meters {
         lines.push(meter_line(m, w, width >= WIDE, &v.now));
     }
-    lines.push(burn_line(b, width));
+    lines.push(burn_line(b, width, &v.now));
+    lines.push(cache_line(b, width));
     Paragraph::new(lines).block(section(&format!(
         "Current 5-hour block (estimate, {} limits)",
         v.plan.plan.name()
     )))
 }
 
+/// No active block: when the last one was and when usage last happened, and the limits
+/// the next block will be measured against.
+fn idle_section(v: &LiveView) -> Paragraph<'static> {
+    let mut lines = vec![Line::raw("No active block: the next response starts one.")];
+    match &v.last_block {
+        Some(last) => {
+            let at = last.actual_end_time.as_deref().unwrap_or(&last.start_time);
+            let ago = (v.now_ms - last.actual_end_ms.unwrap_or(last.start_ms)) as f64 / 60_000.0;
+            lines.push(Line::raw(format!(
+                "Last usage {} ({} ago).",
+                minute(at),
+                duration(ago)
+            )));
+            let tc = &last.token_counts;
+            lines.push(Line::raw(format!(
+                "Last block {} to {}: {}, {} input+output tokens, {} cache tokens, {} responses.",
+                minute(&last.start_time),
+                when(&last.end_time, &last.start_time),
+                usd(last.cost_usd, last.unpriced_responses == 0),
+                int(tc.input_tokens + tc.output_tokens),
+                short(tc.cache_creation_input_tokens + tc.cache_read_input_tokens),
+                int(last.entries)
+            )));
+        }
+        None => lines.push(Line::raw("No usage in the store yet.")),
+    }
+    lines.push(Line::raw(format!(
+        "Limits per block ({}): {} input+output tokens, {}, {} messages.",
+        v.plan.basis,
+        int(v.plan.tokens),
+        usd(v.plan.cost_usd, true),
+        int(v.plan.messages)
+    )));
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: true })
+        .block(section("Current 5-hour block (estimate)"))
+}
+
 fn meter_line(m: &Meter, w: usize, wide: bool, now: &str) -> Line<'static> {
-    let (label, fmt): (&str, fn(f64) -> String) = match m.kind {
-        MeterKind::Tokens => ("Tokens", |x| int(x.round() as u64)),
-        MeterKind::Cost => ("Cost", |x| usd(x, true)),
-        MeterKind::Messages => ("Messages", |x| int(x.round() as u64)),
+    let (label, fmt, unit): (&str, fn(f64) -> String, &str) = match m.kind {
+        MeterKind::Tokens => ("Tokens", |x| int(x.round() as u64), " in+out"),
+        MeterKind::Cost => ("Cost", |x| usd(x, true), ""),
+        MeterKind::Messages => ("Messages", |x| int(x.round() as u64), ""),
     };
     let color = level_color(m.level);
     let mut spans = vec![Span::raw(format!("{label:<10}"))];
@@ -220,23 +257,27 @@ fn meter_line(m: &Meter, w: usize, wide: bool, now: &str) -> Line<'static> {
         format!(" {:>4.0}%", m.share * 100.0),
         Style::new().fg(color),
     ));
-    spans.push(Span::raw(format!(" {} / {}", fmt(m.used), fmt(m.limit))));
-    let mut tail = Vec::new();
-    if let Some(p) = m.projected_at_reset {
-        tail.push(format!("at reset {}", fmt(p)));
-    }
+    spans.push(Span::raw(format!(
+        " {} / {}{unit}",
+        fmt(m.used),
+        fmt(m.limit)
+    )));
+    let mut tail = vec![format!("at reset {}", fmt(m.projected_at_reset))];
     match (&m.limit_reached_at, m.used >= m.limit) {
         (Some(t), true) => tail.push(format!("limit passed {}", when(t, now))),
         (Some(t), false) => tail.push(format!("limit at {}", when(t, now))),
-        (None, _) if m.projected_at_reset.is_some() => tail.push("limit not before reset".into()),
-        _ => {}
+        (None, _) => tail.push("limit not before reset".into()),
+    }
+    if !wide {
+        // One short figure: when the limit is reached, else where the block ends.
+        tail = match &m.limit_reached_at {
+            Some(t) if m.used >= m.limit => vec![format!("passed {}", when(t, now))],
+            Some(t) => vec![format!("limit {}", when(t, now))],
+            None => vec![format!("→ {}", fmt(m.projected_at_reset))],
+        };
     }
     if !tail.is_empty() {
-        let text = if wide {
-            tail.join(" · ")
-        } else {
-            tail.last().cloned().unwrap_or_default()
-        };
+        let text = tail.join(" · ");
         spans.push(Span::styled(
             format!("  {text}"),
             Style::new().fg(Color::DarkGray),
@@ -245,23 +286,63 @@ fn meter_line(m: &Meter, w: usize, wide: bool, now: &str) -> Line<'static> {
     Line::from(spans)
 }
 
-fn burn_line(b: &LiveBlock, width: u16) -> Line<'static> {
+/// The burn rate in the meters' units, over what it was measured ([`ctm_analytics::burn`]).
+fn burn_line(b: &LiveBlock, width: u16, now: &str) -> Line<'static> {
+    let wide = width >= WIDE;
     let mut spans = vec![Span::raw(format!("{:<10}", "Burn"))];
     match &b.block.burn_rate {
-        Some(r) => spans.push(Span::raw(format!(
-            "{} tokens/min · {}/h",
-            int(r.tokens_per_minute.round() as u64),
-            usd(r.cost_per_hour, true)
-        ))),
-        None => spans.push(Span::raw("not measurable yet (one response)")),
+        Some(r) if r.is_idle() => {
+            let last = b.block.actual_end_time.as_deref().unwrap_or(now);
+            spans.push(Span::raw(if wide {
+                format!("0: no response since {} (an hour or more)", when(last, now))
+            } else {
+                format!("0: none since {}", when(last, now))
+            }));
+        }
+        Some(r) => {
+            let over = match r.basis {
+                RateBasis::TrailingHour => "last 60 min".to_owned(),
+                _ => format!("last {}", duration(r.window_minutes)),
+            };
+            spans.push(Span::raw(if wide {
+                format!(
+                    "{} in+out tokens/min · {}/h · {} msgs/h ({over})",
+                    int(r.input_output_tokens_per_minute.round() as u64),
+                    usd(r.cost_per_hour, true),
+                    int(r.responses_per_hour.round() as u64),
+                )
+            } else {
+                format!(
+                    "{} in+out/min · {}/h",
+                    int(r.input_output_tokens_per_minute.round() as u64),
+                    usd(r.cost_per_hour, true),
+                )
+            }));
+        }
+        None => {}
     }
-    let cells = if width >= WIDE { 30 } else { 12 };
-    spans.push(Span::raw("  last hour "));
+    let cells = if wide { 30 } else { 12 };
+    spans.push(Span::raw("  "));
     spans.push(Span::styled(
-        sparkline(&b.tokens_per_minute_last_hour, cells),
+        sparkline(&b.input_output_tokens_per_minute_last_hour, cells),
         Style::new().fg(Color::Cyan),
     ));
     Line::from(spans)
+}
+
+/// Cache tokens, which the plans' token limits leave out, on their own line.
+fn cache_line(b: &LiveBlock, width: u16) -> Line<'static> {
+    let c = &b.block.token_counts;
+    let mut text = format!(
+        "{:<10}{} read · {} written",
+        "Cache",
+        int(c.cache_read_input_tokens),
+        int(c.cache_creation_input_tokens)
+    );
+    if width >= WIDE {
+        text.push_str(" this block (tokens not in the plans' limit)");
+    }
+    Line::styled(text, Style::new().fg(Color::DarkGray))
 }
 
 /// `values` (oldest first) summed into at most `cells` buckets, as `ctm trend`'s sparkline.
@@ -319,17 +400,33 @@ fn official_section(v: &LiveView) -> Paragraph<'static> {
     .block(section("Official limits (Claude)"))
 }
 
+/// Today and this week, tokens split as on the rest of the screen: input+output (the
+/// plans' unit) apart from cache tokens.
 fn totals_section(v: &LiveView) -> Paragraph<'static> {
+    let row = |name: &str, cost: String, io: String, cache: String, msgs: String| {
+        format!("{name:<10}{cost:>9} {io:>8} {cache:>8} {msgs:>6}")
+    };
     let line = |name: &str, p: &PeriodTotals| {
         let t = &p.totals;
-        Line::raw(format!(
-            "{name:<10}{:>10} {:>7} tokens {:>6} msgs",
+        Line::raw(row(
+            name,
             usd(t.total_cost, t.unpriced_responses == 0),
-            short(t.total_tokens),
-            int(t.responses)
+            short(t.input_tokens + t.output_tokens),
+            short(t.cache_creation_tokens + t.cache_read_tokens),
+            int(t.responses),
         ))
     };
     Paragraph::new(vec![
+        Line::styled(
+            row(
+                "",
+                "cost".into(),
+                "in+out".into(),
+                "cache".into(),
+                "msgs".into(),
+            ),
+            Style::new().fg(Color::DarkGray),
+        ),
         line("Today", &v.today),
         line("This week", &v.this_week),
     ])
@@ -339,32 +436,46 @@ fn totals_section(v: &LiveView) -> Paragraph<'static> {
     )))
 }
 
-fn models_section(b: Option<&LiveBlock>, width: u16) -> Paragraph<'static> {
-    let rows: Vec<Line> = match b {
-        Some(b) if !b.models.is_empty() => b
-            .models
-            .iter()
-            .take(LIST_ROWS)
-            .map(|m| {
-                let name = short_model(&m.model);
-                let cost = usd(m.total_cost, m.priced);
-                if width >= 44 {
-                    Line::raw(format!(
-                        "{name:<18} {:>5.1}% of tokens {:>10}",
-                        m.token_share * 100.0,
-                        cost
-                    ))
-                } else {
-                    Line::raw(format!("{name:<14} {cost:>9}"))
-                }
-            })
-            .collect(),
-        _ => vec![Line::styled(
-            "no responses in an active block",
-            Style::new().fg(Color::DarkGray),
-        )],
+/// The active block's models with their cost and share of it; idle, the last block's
+/// model names.
+fn models_section(v: &LiveView, width: u16) -> Paragraph<'static> {
+    let dim = Style::new().fg(Color::DarkGray);
+    let (rows, title): (Vec<Line>, &str) = match (&v.block, &v.last_block) {
+        (Some(b), _) if !b.models.is_empty() => (
+            b.models
+                .iter()
+                .take(LIST_ROWS)
+                .map(|m| {
+                    let name = short_model(&m.model);
+                    let cost = usd(m.total_cost, m.priced);
+                    if width >= 44 {
+                        let share = if m.priced {
+                            format!("{:>5.1}% of cost", m.cost_share * 100.0)
+                        } else {
+                            "no price".to_owned()
+                        };
+                        Line::raw(format!("{name:<18} {share:>13} {cost:>10}"))
+                    } else {
+                        Line::raw(format!("{name:<14} {cost:>9}"))
+                    }
+                })
+                .collect(),
+            "Models in this block",
+        ),
+        (None, Some(last)) if !last.models.is_empty() => (
+            last.models
+                .iter()
+                .take(LIST_ROWS)
+                .map(|m| Line::styled(short_model(m), dim))
+                .collect(),
+            "Models in the last block",
+        ),
+        _ => (
+            vec![Line::styled("no responses in an active block", dim)],
+            "Models in this block",
+        ),
     };
-    Paragraph::new(rows).block(section("Models in this block"))
+    Paragraph::new(rows).block(section(title))
 }
 
 fn sessions_section(v: &LiveView, width: u16) -> Paragraph<'static> {

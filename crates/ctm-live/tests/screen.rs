@@ -69,10 +69,29 @@ fn wide_and_narrow_with_official_figures() {
 fn without_an_active_block_or_official_figures() {
     let dir = tempfile::tempdir().unwrap();
     let store = fixture_store(&dir);
-    // Two days later: no active block; the last 7 days still hold sessions.
+    // Two days later: no active block; the screen says when the last one was.
     let v = view(&store, NOW_MS + 2 * 86_400_000, Plan::Pro);
     assert!(v.block.is_none());
+    let last = v.last_block.as_ref().expect("the last block");
+    assert_eq!(last.start_time, "2026-02-12T20:00:00.000+00:00");
     insta::assert_snapshot!("wide_idle", draw(&v, 110).backend());
+}
+
+#[test]
+fn an_idle_hour_in_the_active_block_burns_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fixture_store(&dir);
+    // 22:30: the block (20:00 to 01:00) is active, its last response was at 21:03.
+    let v = view(&store, NOW_MS + 3_600_000, Plan::Max5);
+    let b = v.block.as_ref().expect("still active");
+    let rate = b.block.burn_rate.as_ref().unwrap();
+    assert!(rate.is_idle());
+    for m in &b.meters {
+        assert_eq!(m.per_minute, 0.0);
+        assert_eq!(m.projected_at_reset, m.used, "{:?}", m.kind);
+        assert_eq!(m.limit_reached_ms, None, "{:?}", m.kind);
+    }
+    insta::assert_snapshot!("wide_idle_hour", draw(&v, 120).backend());
 }
 
 #[test]

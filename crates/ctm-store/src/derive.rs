@@ -11,7 +11,7 @@
 //! started before it and blocks that started before it are never rewritten or checked
 //! again, since the facts they were made of are gone.
 //!
-//! Definitions (also in the README, so a user can recompute them by hand):
+//! Definitions (also in docs/definitions.md, so a user can recompute them by hand):
 //! - `hit_rate` = cache read / (cache write + cache read), per day.
 //! - `efficiency_score` = cache read / (input + cache write + cache read), per session:
 //!   the share of everything the session sent that was served from cache.

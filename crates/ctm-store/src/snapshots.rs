@@ -42,7 +42,7 @@ impl Tokens {
         self.input + self.output + self.cache_read + self.cache_write
     }
 
-    /// The README's definition: read / (write + read); 0 when nothing was cached.
+    /// The definition in docs/definitions.md: read / (write + read); 0 when nothing was cached.
     pub fn hit_rate(&self) -> f64 {
         let cached = self.cache_read + self.cache_write;
         if cached == 0 {

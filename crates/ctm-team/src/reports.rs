@@ -56,6 +56,9 @@ pub struct UserRow {
     pub total_cost: f64,
     /// Their last response, RFC 3339 in the report's zone.
     pub last_activity: String,
+    /// Of their responses, those whose model had no price (their cost is unknown).
+    #[serde(skip)]
+    pub unpriced_responses: u64,
 }
 
 /// `ctm team users`: one row per person, costliest first.
@@ -183,6 +186,7 @@ impl Reader {
                         total_tokens: s.total_tokens(),
                         total_cost: ctm_analytics_sums::usd(p.sums.cost_nanos),
                         last_activity: q.report.zone.rfc3339(p.last_ts),
+                        unpriced_responses: s.unpriced_responses,
                     }
                 })
                 .collect();
@@ -834,6 +838,7 @@ mod assemble {
                     first_activity: q.zone.rfc3339(p.first_ms),
                     last_activity: q.zone.rfc3339(p.last_ms),
                     unpriced_responses: s.unpriced_responses,
+                    priced: s.unpriced_responses == 0,
                 };
                 (p.last_ms, row)
             })
@@ -946,6 +951,7 @@ mod assemble {
                         main_model,
                         efficiency_score: s.efficiency_score(),
                         unpriced_responses: s.unpriced_responses,
+                        priced: s.unpriced_responses == 0,
                         first_ms: b.first_ts,
                         last_ms: b.last_ts,
                     },

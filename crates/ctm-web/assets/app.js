@@ -21,6 +21,10 @@ const state = {
   today: null,
   sessions: { sort: 'lastActivity', order: 'desc', offset: 0, limit: 15 },
   openSession: null,
+  // A session's responses, shown a page at a time.
+  detail: { responses: [], offset: 0, limit: 50 },
+  // Cache reads are usually most of the tokens: left out of the bars' scale unless asked.
+  cacheReads: localStorage.getItem('ctm.cacheReads') === '1',
   loads: 0,
 };
 
@@ -119,7 +123,7 @@ async function load() {
   const n = ++state.loads;
   state.prunedBefore = null;
   try {
-    const summary = await api('/api/summary', filters());
+    const [summary, health] = await Promise.all([api('/api/summary', filters()), api('/api/health')]);
     state.today = summary.today.to;
     applyRange();
     const p = rangeParams();
@@ -127,12 +131,16 @@ async function load() {
       api('/api/daily', p), api('/api/models', p), api('/api/hourly', p),
       api('/api/cache', p), api('/api/top', { ...p, limit: 5 }),
     ]);
+    // Long ranges are drawn per week or per month: a bar per day would be a pixel wide.
+    const unit = granularity(daily);
+    const periods = unit === 'day' ? daily : await api(unit === 'week' ? '/api/weekly' : '/api/monthly', p);
     if (n !== state.loads) return; // a newer load is on its way
+    renderEmpty(summary, health);
     renderSummary(summary, daily);
-    renderDaily(daily);
+    renderDaily(periods, unit);
     renderModels(models);
     renderHeatmap(hourly);
-    renderCache(cache);
+    renderCache(cache, periods, unit);
     renderGauge(summary);
     renderTop(top);
     setDownloads(p);
@@ -159,34 +167,96 @@ function renderSummary(s, daily) {
     setNumber(`${id}-responses`, t.responses, fmtInt(t.responses));
   }
   const t = daily.totals;
-  setNumber('range-cost', t.totalCost, fmtUsd(t.totalCost));
+  setNumber('range-cost', t.totalCost, fmtUsd(t.totalCost) + (t.unpricedResponses ? '*' : ''));
+  // A cost marked * leaves out responses of models without a price: say which.
+  const unpriced = new Set([...daily.unpricedModels, ...['today', 'thisWeek', 'thisMonth'].flatMap((k) => s[k].unpricedModels)]);
+  const note = $('#unpriced-note');
+  note.hidden = unpriced.size === 0;
+  note.textContent = unpriced.size ? `* leaves out the responses of models without a price (${[...unpriced].join(', ')}): their tokens are counted, their cost is unknown. \`ctm pricing\` says how to add a price.` : '';
   setNumber('range-tokens', t.totalTokens, fmtShort(t.totalTokens));
   const cached = t.cacheCreationTokens + t.cacheReadTokens;
   const hit = cached ? t.cacheReadTokens / cached : 0;
   setNumber('range-hit', hit, fmtPct(hit));
 }
 
-// Every day of the range, days without usage as zeros.
-function fillDays(rows, key) {
-  if (!rows.length && !state.since) return [];
-  const byDate = new Map(rows.map((r) => [r[key], r]));
-  const first = state.since || rows[0][key];
-  const last = state.until || rows[rows.length - 1][key];
-  const out = [];
-  for (let d = first; d <= last && out.length < 4000; d = addDays(d, 1)) out.push(byDate.get(d) || { [key]: d, empty: true });
-  return out;
+// ---- the empty store ---------------------------------------------------------------
+
+// A store without a single response: say where ctm looked, and what to do.
+function renderEmpty(summary, health) {
+  const box = $('#empty');
+  if (summary.lastResponse) { box.hidden = true; delete document.body.dataset.empty; return; }
+  const roots = health.dataRoots || { lookedIn: [], found: [] };
+  const code = (t) => el('code', { text: t });
+  box.replaceChildren();
+  if (!roots.found.length) {
+    box.append(el('h2', { text: 'No Claude Code data found' }),
+      el('p', {}, `ctm looked for a projects/ folder in ${roots.lookedIn.join(', ') || 'no folder'}. Start `,
+        code('ctm serve --claude-dir DIR'), ' (or set ', code('CLAUDE_CONFIG_DIR=DIR'),
+        ') with the folder that holds Claude Code\'s projects/.'));
+  } else {
+    box.append(el('h2', { text: 'No usage yet' }),
+      el('p', {}, `${roots.found.join(', ')} ${roots.found.length > 1 ? 'hold' : 'holds'} no responses yet. This page fills in by itself as Claude Code writes.`));
+  }
+  box.hidden = false;
+  document.body.dataset.empty = roots.found.length ? 'no-usage' : 'no-data';
 }
 
-function renderDaily(report) {
+// ---- tokens over time -----------------------------------------------------------------
+
+// Per day up to 45 days, per week up to about 7 months, per month beyond.
+function granularity(daily) {
+  const first = state.since || (daily.daily.length ? daily.daily[0].date : '');
+  const last = state.until || state.today || first;
+  if (!first) return 'day';
+  const days = (Date.parse(last + 'T00:00:00Z') - Date.parse(first + 'T00:00:00Z')) / 86400000 + 1;
+  return days > 210 ? 'month' : days > 45 ? 'week' : 'day';
+}
+const PERIOD = {
+  day: { rows: 'daily', key: 'date', label: (k) => k.slice(5) },
+  week: { rows: 'weekly', key: 'week', label: (k) => k.slice(5) },
+  month: { rows: 'monthly', key: 'month', label: (k) => k },
+};
+function weekStart(iso) {
+  const d = new Date(iso + 'T00:00:00Z');
+  d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+  return d.toISOString().slice(0, 10);
+}
+function nextMonth(ym) {
+  const [y, m] = ym.split('-').map(Number);
+  return m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, '0')}`;
+}
+// Every period of the range, those without usage as zeros.
+function fillPeriods(rows, unit) {
+  const key = PERIOD[unit].key;
+  if (!rows.length && !state.since) return [];
+  const byKey = new Map(rows.map((r) => [r[key], r]));
+  const from = (d) => unit === 'day' ? d : unit === 'week' ? weekStart(d) : d.slice(0, 7);
+  const step = (k) => unit === 'day' ? addDays(k, 1) : unit === 'week' ? addDays(k, 7) : nextMonth(k);
+  const first = state.since ? from(state.since) : rows[0][key];
+  const last = state.until ? from(state.until) : rows[rows.length - 1][key];
+  const out = [];
+  for (let k = first; k <= last && out.length < 4000; k = step(k)) out.push(byKey.get(k) || { [key]: k, empty: true });
+  return out;
+}
+// Every day of the range, days without usage as zeros.
+const fillDays = (rows) => fillPeriods(rows, 'day');
+
+function renderDaily(report, unit) {
   const box = $('#chart-daily');
-  const days = fillDays(report.daily, 'date');
+  const period = PERIOD[unit];
+  $('#daily-title').textContent = `Tokens by type, and cost, per ${unit}`;
+  document.querySelectorAll('[data-cache-reads]').forEach((b) => b.classList.toggle('active', (b.dataset.cacheReads === '1') === state.cacheReads));
+  const bars = fillPeriods(report[period.rows], unit);
   const W = 900, H = 280, L = 60, R = 60, T = 10, B = 30;
   const root = canvas(box, W, H);
-  if (!days.length) { root.append(svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty', text: 'No usage in this range' })); return; }
-  const total = (d) => d.empty ? 0 : d.totalTokens;
-  const maxT = niceMax(Math.max(...days.map(total)));
-  const maxC = niceMax(Math.max(...days.map((d) => d.empty ? 0 : d.totalCost)));
-  const pw = W - L - R, ph = H - T - B, bw = pw / days.length;
+  root.dataset.unit = unit;
+  if (bars.every((d) => d.empty)) { root.append(svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty', text: 'No usage in this range' })); return; }
+  const types = state.cacheReads ? TYPES : TYPES.filter(([k]) => k !== 'cacheReadTokens');
+  const shown = (d) => d.empty ? 0 : types.reduce((sum, [k]) => sum + d[k], 0);
+  const cost = (d) => d.empty ? 0 : d.totalCost;
+  const maxT = niceMax(Math.max(...bars.map(shown)));
+  const maxC = niceMax(Math.max(...bars.map(cost)));
+  const pw = W - L - R, ph = H - T - B, bw = pw / bars.length;
   const y = (v) => T + ph - (v / maxT) * ph;
   const yc = (v) => T + ph - (v / maxC) * ph;
   const grid = svg('g', { class: 'grid' });
@@ -197,29 +267,35 @@ function renderDaily(report) {
     grid.append(svg('text', { x: W - R + 6, y: yc((maxC * i) / 4) + 4, text: fmtUsd((maxC * i) / 4) }));
   }
   root.append(grid);
-  const bars = svg('g', { class: 'bars' });
-  const step = Math.max(1, Math.ceil(days.length / 12));
-  days.forEach((d, i) => {
+  const g = svg('g', { class: 'bars' });
+  const step = Math.max(1, Math.ceil(bars.length / 12));
+  bars.forEach((d, i) => {
     const x = L + i * bw;
-    const g = svg('g', { class: 'day', 'data-date': d.date, 'data-total': String(total(d)), 'data-cost': String(d.empty ? 0 : d.totalCost) });
+    const k = d[period.key];
+    const bar = svg('g', { class: unit, 'data-date': k, 'data-total': String(d.empty ? 0 : d.totalTokens), 'data-shown': String(shown(d)), 'data-cost': String(cost(d)) });
     let acc = 0;
-    for (const [k, label, colour] of TYPES) {
-      const v = d.empty ? 0 : d[k];
+    for (const [key, label, colour] of types) {
+      const v = d.empty ? 0 : d[key];
       if (v > 0) {
-        g.append(titled(svg('rect', { x: x + bw * 0.1, width: Math.max(bw * 0.8, 1), y: y(acc + v), height: Math.max(y(acc) - y(acc + v), 0.5), fill: css(colour) }),
-          `${d.date} ${label}: ${fmtInt(v)}`));
+        bar.append(titled(svg('rect', { x: x + bw * 0.1, width: Math.max(bw * 0.8, 1), y: y(acc + v), height: Math.max(y(acc) - y(acc + v), 0.5), fill: css(colour) }),
+          `${k} ${label}: ${fmtInt(v)}`));
       }
       acc += v;
     }
-    bars.append(g);
-    if (i % step === 0) root.append(svg('text', { x: x + bw / 2, y: H - 10, 'text-anchor': 'middle', text: d.date.slice(5) }));
+    g.append(bar);
+    if (i % step === 0) root.append(svg('text', { x: x + bw / 2, y: H - 10, 'text-anchor': 'middle', text: period.label(k) }));
   });
-  root.append(bars);
-  const pts = days.map((d, i) => `${L + i * bw + bw / 2},${yc(d.empty ? 0 : d.totalCost)}`).join(' ');
+  root.append(g);
+  const pts = bars.map((d, i) => `${L + i * bw + bw / 2},${yc(cost(d))}`).join(' ');
   root.append(svg('polyline', { points: pts, fill: 'none', stroke: css('--cost'), 'stroke-width': 2, class: 'cost-line' }));
-  days.forEach((d, i) => root.append(titled(svg('circle', { cx: L + i * bw + bw / 2, cy: yc(d.empty ? 0 : d.totalCost), r: 3, fill: css('--cost') }),
-    `${d.date}: ${fmtUsd(d.empty ? 0 : d.totalCost)}`)));
-  legend(box, [...TYPES.map(([, label, c]) => [label, css(c)]), ['Cost (right axis)', css('--cost')]]);
+  // Dots only while they stay apart.
+  if (bars.length <= 60) {
+    bars.forEach((d, i) => root.append(titled(svg('circle', { cx: L + i * bw + bw / 2, cy: yc(cost(d)), r: 3, fill: css('--cost') }),
+      `${d[period.key]}: ${fmtUsd(cost(d))}`)));
+  }
+  const entries = types.map(([, label, c]) => [label, css(c)]);
+  if (!state.cacheReads) entries.push(['Cache read: left out of the scale', 'transparent']);
+  legend(box, [...entries, ['Cost (right axis)', css('--cost')]]);
 }
 
 function renderModels(report) {
@@ -269,81 +345,109 @@ function renderHeatmap(report) {
   }
 }
 
-function renderCache(report) {
+// The cache hit rate per day, or per week or month for long ranges (as the token chart).
+function renderCache(report, periods, unit) {
   const box = $('#chart-cache');
-  const days = fillDays(report.days, 'date');
+  const key = PERIOD[unit].key;
+  const points = unit === 'day'
+    ? fillDays(report.days).map((d) => d.empty ? d : { [key]: d.date, hitRate: d.hitRate, saved: d.cacheSavingsUsd })
+    : fillPeriods(periods[PERIOD[unit].rows], unit).map((p) => {
+      if (p.empty) return p;
+      const cached = p.cacheCreationTokens + p.cacheReadTokens;
+      return { [key]: p[key], hitRate: cached ? p.cacheReadTokens / cached : 0, saved: null };
+    });
   const W = 520, H = 190, L = 40, R = 24, T = 10, B = 24;
   const root = canvas(box, W, H);
-  if (!days.length) { root.append(svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty', text: 'No usage in this range' })); return; }
+  root.dataset.unit = unit;
+  if (points.every((d) => d.empty)) { root.append(svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty', text: 'No usage in this range' })); return; }
   const pw = W - L - R, ph = H - T - B;
-  const x = (i) => L + (days.length === 1 ? pw / 2 : (i * pw) / (days.length - 1));
+  const x = (i) => L + (points.length === 1 ? pw / 2 : (i * pw) / (points.length - 1));
   const y = (v) => T + ph - v * ph;
   for (let i = 0; i <= 4; i++) {
     root.append(svg('line', { x1: L, x2: W - R, y1: y(i / 4), y2: y(i / 4), stroke: css('--line') }));
     root.append(svg('text', { x: L - 4, y: y(i / 4) + 4, 'text-anchor': 'end', text: `${i * 25}%` }));
   }
-  const used = days.map((d, i) => [d, i]).filter(([d]) => !d.empty);
+  const used = points.map((d, i) => [d, i]).filter(([d]) => !d.empty);
   root.append(svg('polyline', { points: used.map(([d, i]) => `${x(i)},${y(d.hitRate)}`).join(' '), fill: 'none', stroke: css('--cread'), 'stroke-width': 2 }));
   for (const [d, i] of used) {
-    root.append(titled(svg('circle', { cx: x(i), cy: y(d.hitRate), r: 3, fill: css('--cread'), class: 'hit', 'data-date': d.date, 'data-hit': String(d.hitRate) }),
-      `${d.date}: ${fmtPct(d.hitRate)} hit, ${fmtUsd(d.cacheSavingsUsd)} saved`));
+    root.append(titled(svg('circle', { cx: x(i), cy: y(d.hitRate), r: used.length > 60 ? 1.5 : 3, fill: css('--cread'), class: 'hit', 'data-date': d[key], 'data-hit': String(d.hitRate) }),
+      `${d[key]}: ${fmtPct(d.hitRate)} hit` + (d.saved === null ? '' : `, ${fmtUsd(d.saved)} saved`)));
   }
-  const step = Math.max(1, Math.ceil(days.length / 8));
-  days.forEach((d, i) => { if (i % step === 0) root.append(svg('text', { x: x(i), y: H - 6, 'text-anchor': 'middle', text: d.date.slice(5) })); });
+  const step = Math.max(1, Math.ceil(points.length / 8));
+  points.forEach((d, i) => { if (i % step === 0) root.append(svg('text', { x: x(i), y: H - 6, 'text-anchor': 'middle', text: PERIOD[unit].label(d[key]) })); });
 }
 
-// The active block against the largest finished block; the official limits go beside it.
+// The active block against the largest finished block (ctm's estimate, outer ring) with
+// Claude's official 5-hour usage inside it; idle, two lines instead of an empty gauge.
 function renderGauge(summary) {
   const box = $('#chart-gauge');
-  const W = 300, H = 170, cx = 150, cy = 140, r = 110;
-  const root = canvas(box, W, H);
   const b = summary.currentBlock, limit = summary.tokenLimit;
-  const arc = (from, to, colour, width, cls) => {
-    const p = (t) => `${cx - r * Math.cos(Math.PI * t)},${cy - r * Math.sin(Math.PI * t)}`;
-    return svg('path', { d: `M${p(from)} A${r},${r} 0 0 1 ${p(to)}`, fill: 'none', stroke: colour, 'stroke-width': width, 'stroke-linecap': 'butt', class: cls || '' });
-  };
-  root.append(arc(0, 1, css('--line'), 18));
+  const legendBox = $('#gauge-legend');
+  legendBox.replaceChildren();
+  const official = summary.officialLimits;
   if (!b) {
-    root.append(svg('text', { x: cx, y: cy - 30, 'text-anchor': 'middle', class: 'empty', text: 'No active block' }));
-    $('#block-text').textContent = `Now ${minute(summary.now)} (${summary.timezone}).`;
+    const last = summary.lastBlock;
+    const lines = [el('p', { class: 'idle', id: 'gauge-idle', text: 'No active block: the next response starts a 5-hour block.' })];
+    box.replaceChildren(...lines);
+    $('#block-text').textContent = last
+      ? `Last block ${minute(last.startTime)} to ${minute(last.endTime).slice(11)}: ${fmtUsd(last.costUSD)}, ${fmtShort(last.totalTokens)} tokens (all kinds). Last usage ${minute(summary.lastResponse)} (${summary.timezone}).`
+      : `No usage in the store yet. Now ${minute(summary.now)} (${summary.timezone}).`;
   } else {
-    const max = limit || Math.max(b.totalTokens, b.projection ? b.projection.totalTokens : 0) || 1;
+    // The percentage inside the arcs; what it is of, under them.
+    const W = 300, H = 172, cx = 150, cy = 125, r = 110;
+    const root = canvas(box, W, H);
+    const arc = (from, to, colour, width, cls, radius = r) => {
+      const p = (t) => `${cx - radius * Math.cos(Math.PI * t)},${cy - radius * Math.sin(Math.PI * t)}`;
+      return svg('path', { d: `M${p(from)} A${radius},${radius} 0 0 1 ${p(to)}`, fill: 'none', stroke: colour, 'stroke-width': width, 'stroke-linecap': 'butt', class: cls || '' });
+    };
+    root.append(arc(0, 1, css('--line'), 18));
+    const projected = b.projection ? b.projection.totalTokens : b.totalTokens;
+    const max = limit || Math.max(b.totalTokens, projected) || 1;
     const used = Math.min(b.totalTokens / max, 1);
-    const proj = b.projection ? Math.min(b.projection.totalTokens / max, 1) : used;
+    const proj = Math.min(projected / max, 1);
     const colour = b.totalTokens >= max ? css('--bad') : b.totalTokens >= 0.8 * max ? css('--warn') : css('--accent');
     if (proj > used) {
       const ahead = arc(used, proj, colour, 18, 'projected');
       ahead.setAttribute('stroke-opacity', '0.35');
-      root.append(ahead);
+      root.append(titled(ahead, `Projected by the block's end: ${fmtInt(projected)} tokens`));
     }
-    if (used > 0) root.append(arc(0, used, colour, 18, 'used'));
-    root.append(svg('text', { x: cx, y: cy - 36, 'text-anchor': 'middle', 'font-size': 26, id: 'gauge-percent', 'data-value': String(b.totalTokens / max), text: fmtPct(b.totalTokens / max) }));
-    root.append(svg('text', { x: cx, y: cy - 14, 'text-anchor': 'middle', text: `${fmtShort(b.totalTokens)} of ${fmtShort(max)} tokens` }));
-    const rate = b.burnRate ? `, burning ${fmtUsd(b.burnRate.costPerHour)}/h` : '';
-    const projText = b.projection ? `; projected ${fmtShort(b.projection.totalTokens)} tokens, ${fmtUsd(b.projection.totalCost)} by ${minute(b.endTime).slice(11)} (${b.projection.remainingMinutes} min left)` : '';
-    $('#block-text').textContent = `Started ${minute(b.startTime)}: ${fmtUsd(b.costUSD)} so far${rate}${projText}. Limit: ${limit ? 'the largest finished block' : 'none known'}.`;
+    if (used > 0) root.append(titled(arc(0, used, colour, 18, 'used'), `Used: ${fmtInt(b.totalTokens)} tokens`));
+    root.append(svg('text', { x: cx, y: cy - 12, 'text-anchor': 'middle', 'font-size': 26, id: 'gauge-percent', 'data-value': String(b.totalTokens / max), text: fmtPct(b.totalTokens / max) }));
+    root.append(svg('text', { x: cx, y: cy + 22, 'text-anchor': 'middle', 'font-size': 13, id: 'gauge-unit', text: `${fmtShort(b.totalTokens)} of ${fmtShort(max)} tokens (all kinds)` }));
+    root.append(svg('text', { x: cx, y: cy + 40, 'text-anchor': 'middle', class: 'empty', text: limit ? 'limit: the largest finished block (estimate)' : 'no finished block yet: scaled to the projection' }));
+    const entries = [['This block, used', colour]];
+    if (proj > used) entries.push(['Projected by its end', colour]);
+    const five = official && official.fiveHour;
+    if (five && !five.expired) {
+      // Claude's own 5-hour figure as the inner ring.
+      const ri = r - 24, share = Math.min(five.usedPercentage / 100, 1);
+      root.append(arc(0, 1, css('--line'), 6, '', ri));
+      if (share > 0) {
+        const ring = arc(0, share, css('--warn'), 6, '', ri);
+        ring.setAttribute('id', 'gauge-official');
+        ring.dataset.value = String(five.usedPercentage);
+        root.append(titled(ring, `Official 5-hour usage: ${five.usedPercentage.toFixed(0)}%`));
+      }
+      entries.push([`Inner ring: Claude's official 5-hour usage, ${five.usedPercentage.toFixed(0)}%`, css('--warn')]);
+    }
+    legend(legendBox, entries);
+    const projectedItem = legendBox.querySelectorAll('i')[1];
+    if (proj > used && projectedItem) projectedItem.classList.add('projected');
+    const rate = b.burnRate;
+    const burning = !rate ? '' : rate.costPerHour > 0
+      ? `; burning ${fmtUsd(rate.costPerHour)}/h (${fmtShort(rate.tokensPerMinute)} tokens/min) over the last ${rate.windowMinutes >= 60 ? '60 minutes' : duration(rate.windowMinutes)}`
+      : '; nothing burning: no response in the last hour';
+    const projText = b.projection ? `. Projected ${fmtShort(b.projection.totalTokens)} tokens, ${fmtUsd(b.projection.totalCost)} by ${minute(b.endTime).slice(11)} (${duration(b.projection.remainingMinutes)} left)` : '';
+    $('#block-text').textContent = `Started ${minute(b.startTime)}: ${fmtUsd(b.costUSD)} so far${burning}${projText}. ` +
+      (limit ? `Limit: ${fmtInt(limit)} tokens, the largest finished block (an estimate).` : 'Limit: none known yet.');
   }
   // Claude's own figures (`{fiveHour, sevenDay}`, each with `usedPercentage`, `resetsAt`,
   // `expired`), kept by `ctm statusline`; each null until it has seen one.
-  const official = summary.officialLimits;
   const windows = official ? [['5-hour', official.fiveHour], ['7-day', official.sevenDay]].filter(([, l]) => l) : [];
-  if (!windows.length) {
-    $('#official-limits').textContent = 'Official limits: none reported yet (ctm statusline keeps them).';
-    return;
-  }
-  const five = official.fiveHour;
-  if (five && !five.expired) {
-    // The official 5-hour figure as an inner ring, beside ctm's estimate.
-    const ri = r - 24, share = Math.min(five.usedPercentage / 100, 1);
-    const p = (t) => `${cx - ri * Math.cos(Math.PI * t)},${cy - ri * Math.sin(Math.PI * t)}`;
-    root.append(svg('path', { d: `M${p(0)} A${ri},${ri} 0 0 1 ${p(1)}`, fill: 'none', stroke: css('--line'), 'stroke-width': 6 }));
-    if (share > 0) {
-      root.append(titled(svg('path', { d: `M${p(0)} A${ri},${ri} 0 0 1 ${p(share)}`, fill: 'none', stroke: css('--warn'), 'stroke-width': 6, id: 'gauge-official', 'data-value': String(five.usedPercentage) }),
-        `Official 5-hour usage: ${five.usedPercentage.toFixed(0)}%`));
-    }
-  }
-  $('#official-limits').textContent = 'Official limits (from Claude): ' + windows.map(([name, l]) =>
-    `${name} ${l.usedPercentage.toFixed(0)}% used` + (l.resetsAt ? `, resets ${minute(l.resetsAt)}` : '') + (l.expired ? ' (that window is over)' : '')).join('; ') + '.';
+  $('#official-limits').textContent = !windows.length
+    ? 'Official limits: none reported yet (ctm statusline keeps them).'
+    : 'Official limits (from Claude): ' + windows.map(([name, l]) =>
+      `${name} ${l.usedPercentage.toFixed(0)}% used` + (l.resetsAt ? `, resets ${minute(l.resetsAt)}` : '') + (l.expired ? ' (that window is over)' : '')).join('; ') + '.';
 }
 
 function table(node, headers, rows) {
@@ -419,11 +523,27 @@ async function openSession(id) {
   $('#detail-text').textContent = `${s.projectPath || 'unknown project'}: ${minute(s.firstActivity)} to ${minute(s.lastActivity)} (${duration(s.durationMinutes)}), ` +
     `${fmtInt(s.responses)} responses, ${fmtInt(s.totalTokens)} tokens, ${fmtUsd(s.totalCost)}; cache efficiency ${fmtPct(s.efficiencyScore)}.`;
   renderTimeline(detail.responses);
-  const rows = detail.responses.slice(0, 500).map((r) => el('tr', {},
+  // Another session starts on its first page; the same one (a reload) keeps its page.
+  if (panel.dataset.shown !== s.sessionId) state.detail.offset = 0;
+  panel.dataset.shown = s.sessionId;
+  state.detail.responses = detail.responses;
+  renderDetailPage();
+}
+
+// One page of the open session's responses.
+function renderDetailPage() {
+  const d = state.detail, all = d.responses;
+  d.offset = Math.min(d.offset, Math.max(0, Math.floor((all.length - 1) / d.limit) * d.limit));
+  const rows = all.slice(d.offset, d.offset + d.limit).map((r) => el('tr', {},
     el('td', { text: r.timestamp.slice(0, 19).replace('T', ' ') }), el('td', { class: 'text', text: shortModel(r.model) }),
     el('td', { text: fmtInt(r.inputTokens) }), el('td', { text: fmtInt(r.outputTokens) }), el('td', { text: fmtInt(r.cacheCreationTokens) }),
-    el('td', { text: fmtInt(r.cacheReadTokens) }), el('td', { text: fmtUsd(r.cost) }), el('td', { text: fmtUsd(r.cumulativeCost) })));
+    el('td', { text: fmtInt(r.cacheReadTokens) }), el('td', { text: r.priced ? fmtUsd(r.cost) : '-' }), el('td', { text: fmtUsd(r.cumulativeCost) })));
   table($('#detail-responses'), ['Time', 'Model', 'Input', 'Output', 'Cache write', 'Cache read', 'Cost', 'Cumulative'], rows);
+  const last = Math.min(d.offset + d.limit, all.length);
+  $('#detail-page').textContent = all.length ? `${fmtInt(d.offset + 1)}–${fmtInt(last)} of ${fmtInt(all.length)} responses` : 'no responses';
+  $('#detail-page').dataset.total = String(all.length);
+  $('#detail-prev').disabled = d.offset === 0;
+  $('#detail-next').disabled = last >= all.length;
 }
 
 // One session: tokens per response as bars, the cumulative cost as a line, over time.
@@ -477,6 +597,11 @@ function setupControls() {
   $('#prev').onclick = () => { state.sessions.offset = Math.max(0, state.sessions.offset - state.sessions.limit); loadSessions(); };
   $('#next').onclick = () => { state.sessions.offset += state.sessions.limit; loadSessions(); };
   $('#detail-close').onclick = () => { state.openSession = null; $('#session-detail').hidden = true; };
+  $('#detail-prev').onclick = () => { state.detail.offset = Math.max(0, state.detail.offset - state.detail.limit); renderDetailPage(); };
+  $('#detail-next').onclick = () => { state.detail.offset += state.detail.limit; renderDetailPage(); };
+  document.querySelectorAll('[data-cache-reads]').forEach((b) => {
+    b.onclick = () => { state.cacheReads = b.dataset.cacheReads === '1'; localStorage.setItem('ctm.cacheReads', state.cacheReads ? '1' : '0'); load(); };
+  });
   const theme = urlParams.get('theme') || localStorage.getItem('ctm.theme') ||
     (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
   document.documentElement.dataset.theme = theme;

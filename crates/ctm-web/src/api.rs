@@ -241,6 +241,7 @@ async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, Api
     params(q, "/api/health")?;
     let ingest = st.notifier.status();
     let clients = st.notifier.clients();
+    let roots = st.data_roots.clone();
     read(&st, move |s| {
         let responses: i64 = s
             .conn()
@@ -253,6 +254,7 @@ async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, Api
             "billedResponses": responses,
             "ingest": ingest,
             "eventClients": clients,
+            "dataRoots": *roots,
         })))
     })
     .await

@@ -54,6 +54,18 @@ pub struct ServeConfig {
     /// Keep the store following the data roots while serving (`None`: serve the store
     /// as it is).
     pub follow: Option<FollowOptions>,
+    /// Where ctm looked for Claude Code's data, for a page that has none to show.
+    pub data_roots: DataRoots,
+}
+
+/// The folders ctm looked in for Claude Code's `projects/`, and those that have one, as
+/// the user would write them (`~/.claude`). `/api/health` carries them so an empty page
+/// can say where it looked.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataRoots {
+    pub looked_in: Vec<String>,
+    pub found: Vec<String>,
 }
 
 /// What every handler shares.
@@ -64,6 +76,7 @@ pub struct AppState {
     pub(crate) fixed_now: Option<Timestamp>,
     pub(crate) notifier: Notifier,
     pub(crate) auth: Arc<auth::Auth>,
+    pub(crate) data_roots: Arc<DataRoots>,
 }
 
 impl AppState {
@@ -96,6 +109,7 @@ impl Server {
             fixed_now: cfg.fixed_now,
             notifier: notifier.clone(),
             auth: auth.clone(),
+            data_roots: Arc::new(cfg.data_roots.clone()),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

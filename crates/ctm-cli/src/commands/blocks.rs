@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::{Cell, Color};
-use ctm_analytics::blocks::{LimitBasis, LimitLevel, LimitWarning};
+use ctm_analytics::blocks::{latest_block, LimitBasis, LimitLevel, LimitWarning};
+use ctm_analytics::burn::RateBasis;
 use ctm_analytics::{
     blocks_report, BlockRow, BlocksQuery, BlocksReport, OfficialLimits, TokenLimit,
 };
@@ -13,7 +13,7 @@ use super::cells::{self, csv_usd};
 use crate::cli::{BlocksArgs, TokenLimitArg};
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, short, usd, Format, NARROW};
+use crate::output::{self, int, num, text, usd, words, Csv, Out, ReportTable, RowStyle};
 
 pub fn run(ctx: &Context, args: &BlocksArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
@@ -30,86 +30,86 @@ pub fn run(ctx: &Context, args: &BlocksArgs) -> Result<ExitCode> {
     };
     let r = blocks_report(store.conn(), &q)?;
     opts.warn_if_pruned(&store, false)?;
-    match Format::of(args.report.json, args.report.csv) {
-        Format::Json => output::print_json(&r)?,
-        Format::Csv => print_csv(&r)?,
-        Format::Table => print_table(&r, args, output::width() < NARROW)?,
-    }
-    Ok(ExitCode::SUCCESS)
+    super::render(&args.report, &r, print_csv, |r, out| {
+        if r.blocks.is_empty() {
+            let why = match latest_block(store.conn(), q.now_ms, &opts.zone)? {
+                Some(last) if args.active || args.recent => {
+                    let what = if args.active {
+                        format!("No active block at {}", cells::minute(&r.now))
+                    } else {
+                        "No block in the last 3 days".to_owned()
+                    };
+                    format!(
+                        "{what} ({}); the last block started {} and its last response was at {}.",
+                        r.timezone,
+                        cells::minute(&last.row.start_time),
+                        cells::minute(last.row.actual_end_time.as_deref().unwrap_or("")),
+                    )
+                }
+                _ => super::nothing_to_show(ctx, &store, &opts)?,
+            };
+            out.line(why)?;
+            return Ok(());
+        }
+        print_table(r, args, out)
+    })
 }
 
-fn print_table(r: &BlocksReport, args: &BlocksArgs, narrow: bool) -> Result<()> {
-    if r.blocks.is_empty() {
-        if args.active {
-            println!(
-                "No active block at {} ({}).",
-                cells::minute(&r.now),
-                r.timezone
-            );
-        } else {
-            println!("No usage in the store for this period ({}).", r.timezone);
-        }
-        return Ok(());
-    }
-    let fmt: fn(u64) -> String = if narrow { short } else { int };
+/// The blocks in time order: the start, the status and the cost always show, then the
+/// tokens, the limit's share, the burn rate and the models as the width allows.
+fn print_table(r: &BlocksReport, args: &BlocksArgs, out: &mut Out) -> Result<()> {
     let limit = r.token_limit;
-    // Responses are in the JSON; the table keeps what fits 120 columns with a limit.
-    let mut headers = vec!["Block Start", "Status"];
-    if !narrow {
-        headers.push("Models");
-    }
-    headers.push("Total Tokens");
+    let mut columns = vec![
+        text("Block Start", 0),
+        text("Status", 0),
+        words("Models", 4),
+        num("Total Tokens", 1),
+    ];
     if limit.is_some() {
-        headers.push("% Limit");
+        columns.push(num("% Limit", 1));
     }
-    headers.push("Cost (USD)");
-    if !narrow {
-        headers.push("Burn ($/h)");
-    }
-    let mut t = output::table(&headers, if narrow { 2 } else { 3 });
+    columns.extend([num("Cost (USD)", 0), num("Burn ($/h)", 2)]);
+    let mut t = ReportTable::new(columns);
+    let mut unpriced = 0;
     for b in &r.blocks {
-        let mut row = vec![
-            Cell::new(cells::minute(&b.start_time)),
-            Cell::new(status(b)),
-        ];
+        let mut row = vec![cells::minute(&b.start_time), status(b)];
         if b.is_gap {
-            row.resize(headers.len(), Cell::new(""));
-            t.add_row(row.into_iter().map(|c| c.fg(Color::DarkGrey)));
+            t.styled(RowStyle::Dim, row);
             continue;
         }
-        if !narrow {
-            row.push(Cell::new(cells::models(&b.models)));
-        }
-        row.push(Cell::new(fmt(b.total_tokens)));
+        unpriced += b.unpriced_responses;
+        row.push(cells::models(&b.models));
+        row.push(int(b.total_tokens));
         if let Some(limit) = limit {
-            row.push(Cell::new(format!(
+            row.push(format!(
                 "{:.1}%",
                 b.total_tokens as f64 * 100.0 / limit as f64
-            )));
-        }
-        row.push(Cell::new(usd(b.cost_usd, b.unpriced_responses == 0)));
-        if !narrow {
-            row.push(Cell::new(
-                b.burn_rate
-                    .as_ref()
-                    .map_or_else(String::new, |rate| usd(rate.cost_per_hour, true)),
             ));
         }
-        let row: Vec<Cell> = if b.is_active {
-            row.into_iter().map(|c| c.fg(Color::Green)).collect()
-        } else {
-            row
-        };
-        t.add_row(row);
+        row.push(t.cost(b.cost_usd, b.entries, b.unpriced_responses));
+        row.push(
+            b.burn_rate
+                .as_ref()
+                .map_or_else(String::new, |rate| usd(rate.cost_per_hour, true)),
+        );
+        t.styled(
+            if b.is_active {
+                RowStyle::Active
+            } else {
+                RowStyle::Plain
+            },
+            row,
+        );
     }
-    println!(
+    t.note_unpriced(unpriced, &[]);
+    out.line(format_args!(
         "5-hour blocks ({}, now {})",
         r.timezone,
         cells::minute(&r.now)
-    );
-    output::print_table(&t)?;
+    ))?;
+    out.report(&t)?;
     if let Some(b) = r.blocks.iter().find(|b| b.is_active) {
-        print_active(b);
+        print_active(b, out)?;
     }
     if let Some(limit) = limit {
         let from = if matches!(args.token_limit, Some(TokenLimitArg::Max)) {
@@ -117,16 +117,22 @@ fn print_table(r: &BlocksReport, args: &BlocksArgs, narrow: bool) -> Result<()> 
         } else {
             ""
         };
-        println!("Token limit: {} tokens{from}.", int(limit));
+        out.line(format_args!("Token limit: {} tokens{from}.", int(limit)))?;
     } else if matches!(args.token_limit, Some(TokenLimitArg::Max)) {
-        println!("Token limit: none, there is no finished block to take the largest of.");
+        out.line("Token limit: none, there is no finished block to take the largest of.")?;
     }
     for w in &r.warnings {
-        println!("{}", warning_text(w));
+        out.line(warning_text(w))?;
     }
     if let Some(line) = official_text(&r.official) {
-        println!("{line}");
+        out.line(line)?;
     }
+    out.wrapped(
+        "Tokens count all four kinds (input, output, cache write, cache read), in the limit and \
+         the projection too. Burn: an active block's last 60 minutes, a finished block's average \
+         from its first to its last response (both over 5 minutes at least).",
+        output::width(),
+    )?;
     Ok(())
 }
 
@@ -171,32 +177,58 @@ fn status(b: &BlockRow) -> String {
     s
 }
 
-fn print_active(b: &BlockRow) {
-    println!(
-        "Active block: {} to {}, {} responses, {} tokens, {}.",
-        cells::minute(&b.start_time),
-        cells::minute(&b.end_time),
-        int(b.entries),
-        int(b.total_tokens),
-        usd(b.cost_usd, b.unpriced_responses == 0)
-    );
-    match (&b.burn_rate, &b.projection) {
-        (Some(rate), Some(p)) => println!(
-            "Burn rate: {} tokens/min, {}/h. At this rate the block ends at {} tokens, {} ({} left).",
-            int(rate.tokens_per_minute.round() as u64),
-            usd(rate.cost_per_hour, true),
-            int(p.total_tokens),
-            usd(p.total_cost, b.unpriced_responses == 0),
-            cells::duration(p.remaining_minutes as f64)
+fn print_active(b: &BlockRow, out: &mut Out) -> Result<()> {
+    let complete = b.unpriced_responses == 0;
+    let w = output::width();
+    out.wrapped(
+        &format!(
+            "Active block: {} to {}, {} responses, {} tokens, {}.",
+            cells::minute(&b.start_time),
+            cells::minute(&b.end_time),
+            int(b.entries),
+            int(b.total_tokens),
+            usd(b.cost_usd, complete)
         ),
-        _ => println!("Burn rate: not measurable yet (one response so far)."),
+        w,
+    )?;
+    if let (Some(rate), Some(p)) = (&b.burn_rate, &b.projection) {
+        let left = cells::duration(p.remaining_minutes as f64);
+        if rate.is_idle() {
+            out.wrapped(
+                &format!(
+                    "Burn rate: 0, no response in the last 60 minutes; the block ends at what \
+                     it used ({left} left)."
+                ),
+                w,
+            )?;
+        } else {
+            let over = match rate.basis {
+                RateBasis::TrailingHour => "the last 60 minutes".to_owned(),
+                _ => format!(
+                    "the {} since the block started",
+                    cells::duration(rate.window_minutes)
+                ),
+            };
+            out.wrapped(
+                &format!(
+                    "Burn rate over {over}: {} tokens/min, {}/h. At this rate the block ends at \
+                     {} tokens, {} ({left} left).",
+                    int(rate.tokens_per_minute.round() as u64),
+                    usd(rate.cost_per_hour, true),
+                    int(p.total_tokens),
+                    usd(p.total_cost, complete),
+                ),
+                w,
+            )?;
+        }
     }
     if let Some(reset) = &b.usage_limit_reset_time {
-        println!(
+        out.line(format_args!(
             "Usage limit reached; it resets at {}.",
             cells::minute(reset)
-        );
+        ))?;
     }
+    Ok(())
 }
 
 fn warning_text(w: &LimitWarning) -> String {
@@ -225,9 +257,8 @@ fn warning_text(w: &LimitWarning) -> String {
     }
 }
 
-fn print_csv(r: &BlocksReport) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record([
+fn print_csv(r: &BlocksReport, w: &mut Csv) -> std::io::Result<()> {
+    w.record([
         "id",
         "startTime",
         "endTime",
@@ -253,7 +284,7 @@ fn print_csv(r: &BlocksReport) -> Result<()> {
         let c = &b.token_counts;
         let rate = b.burn_rate.as_ref();
         let p = b.projection.as_ref();
-        w.write_record([
+        w.record([
             b.id.clone(),
             b.start_time.clone(),
             b.end_time.clone(),
@@ -276,6 +307,5 @@ fn print_csv(r: &BlocksReport) -> Result<()> {
             b.usage_limit_reset_time.clone().unwrap_or_default(),
         ])?;
     }
-    w.flush()?;
     Ok(())
 }

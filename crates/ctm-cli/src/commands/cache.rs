@@ -3,66 +3,66 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
 use ctm_analytics::cache::CacheFigures;
 use ctm_analytics::{cache_report, CacheReport};
 
-use super::cells::{self, csv_usd, totals_row};
+use super::cells::{self, csv_usd};
 use crate::cli::ReportArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, short, total_cell, usd};
+use crate::output::{int, num, text, usd, Csv, Out, ReportTable, RowStyle};
 
 pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
     let store = ctx.report_store()?;
     let r = cache_report(store.conn(), &opts.query())?;
     opts.warn_if_pruned(&store, false)?;
-    super::render(args, &r, print_csv, print_table)
+    super::render(args, &r, print_csv, |r, out| {
+        if r.days.is_empty() {
+            out.line(super::nothing_to_show(ctx, &store, &opts)?)?;
+            return Ok(());
+        }
+        print_table(r, out)
+    })
 }
 
-fn print_table(r: &CacheReport, narrow: bool) -> Result<()> {
-    if r.days.is_empty() {
-        println!("No usage in the store for this period ({}).", r.timezone);
-        return Ok(());
-    }
-    let fmt: fn(u64) -> String = if narrow { short } else { int };
-    let mut t = output::table(
-        &[
-            "Date",
-            "Cache Write",
-            "Cache Read",
-            "Hit Rate",
-            "Saved (USD)",
-            "Cost (USD)",
-        ],
-        1,
-    );
-    let line = |label: Cell, f: &CacheFigures| {
+/// Per day: the date, hit rate and money saved always show.
+fn print_table(r: &CacheReport, out: &mut Out) -> Result<()> {
+    let mut t = ReportTable::new(vec![
+        text("Date", 0),
+        num("Cache Write", 2),
+        num("Cache Read", 1),
+        num("Hit Rate", 0),
+        num("Saved (USD)", 0),
+        num("Cost (USD)", 3),
+    ]);
+    let line = |f: &CacheFigures| {
         vec![
-            label,
-            Cell::new(fmt(f.cache_creation_tokens)),
-            Cell::new(fmt(f.cache_read_tokens)),
-            Cell::new(cells::share(f.hit_rate)),
-            Cell::new(cells::signed_usd(f.cache_savings_usd)),
-            Cell::new(usd(f.total_cost, true)),
+            int(f.cache_creation_tokens),
+            int(f.cache_read_tokens),
+            cells::share(f.hit_rate),
+            cells::signed_usd(f.cache_savings_usd),
+            usd(f.total_cost, true),
         ]
     };
     for d in &r.days {
-        t.add_row(line(Cell::new(&d.date), &d.figures));
+        let mut row = vec![d.date.clone()];
+        row.extend(line(&d.figures));
+        t.row(row);
     }
-    t.add_row(totals_row(line(total_cell("Total"), &r.totals)));
-    output::print_table(&t)?;
-    println!(
+    let mut row = vec!["Total".to_owned()];
+    row.extend(line(&r.totals));
+    t.styled(RowStyle::Total, row);
+    t.notes.push(format!(
         "Saved: what the cached tokens would have cost as plain input, minus what they cost ({}).",
         r.timezone
-    );
+    ));
+    out.report(&t)?;
     Ok(())
 }
 
-fn print_csv(r: &CacheReport) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record([
+fn print_csv(r: &CacheReport, w: &mut Csv) -> std::io::Result<()> {
+    w.record([
         "date",
         "responses",
         "inputTokens",
@@ -74,7 +74,7 @@ fn print_csv(r: &CacheReport) -> Result<()> {
     ])?;
     for d in &r.days {
         let f = &d.figures;
-        w.write_record([
+        w.record([
             d.date.clone(),
             f.responses.to_string(),
             f.input_tokens.to_string(),
@@ -85,6 +85,5 @@ fn print_csv(r: &CacheReport) -> Result<()> {
             csv_usd(f.total_cost),
         ])?;
     }
-    w.flush()?;
     Ok(())
 }

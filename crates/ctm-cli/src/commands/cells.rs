@@ -1,8 +1,6 @@
 //! Cell texts the reports share: times, durations, shares, model and path names, and
 //! the two unicode charts (sparkline, heatmap shades).
 
-use comfy_table::{Cell, Color};
-
 use crate::output::usd;
 
 /// Eight heights, lowest first.
@@ -66,14 +64,6 @@ pub fn shade(value: u64, max: u64) -> char {
     }
     let level = (value as f64 / max as f64 * 4.0).ceil() as usize;
     SHADES[level.clamp(1, 4)]
-}
-
-/// A row of a totals line: every cell after the label in the totals colour.
-pub fn totals_row(mut cells: Vec<Cell>) -> Vec<Cell> {
-    for c in cells.iter_mut().skip(1) {
-        *c = c.clone().fg(Color::Yellow);
-    }
-    cells
 }
 
 /// `output::usd` keeping the sign: caching can save a negative amount.

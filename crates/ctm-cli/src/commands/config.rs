@@ -3,13 +3,12 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use comfy_table::Cell;
 use ctm_store::{config, settings};
 use serde::Serialize;
 
 use crate::cli::ConfigCommand;
 use crate::context::Context;
-use crate::output::{print_json, print_table, table};
+use crate::output::{self, print_json, text, words, ReportTable};
 
 pub fn run(ctx: &Context, cmd: &ConfigCommand) -> Result<ExitCode> {
     let in_store = || format!("{}", ctx.db_path.display());
@@ -19,7 +18,11 @@ pub fn run(ctx: &Context, cmd: &ConfigCommand) -> Result<ExitCode> {
             let store = ctx.open_store()?;
             let entries = config::list(store.conn())?;
             match entries.iter().find(|e| &e.key == key) {
-                Some(e) => println!("{}", e.value),
+                Some(e) => {
+                    let mut out = output::out();
+                    out.line(&e.value)?;
+                    out.finish()?;
+                }
                 None => anyhow::bail!(
                     "{}: unknown configuration key {key:?}; known keys: {}",
                     in_store(),
@@ -37,10 +40,15 @@ pub fn run(ctx: &Context, cmd: &ConfigCommand) -> Result<ExitCode> {
             let tx = store.write()?;
             let changed = settings::set(&tx, key, value).with_context(in_store)?;
             tx.commit()?;
-            println!("{} = {}", changed.key, changed.value);
+            let mut out = output::out();
+            out.line(format_args!("{} = {}", changed.key, changed.value))?;
             if changed.rebuilt {
-                println!("Rebuilt the daily tables in {}.", changed.value);
+                out.line(format_args!(
+                    "Rebuilt the daily tables in {}.",
+                    changed.value
+                ))?;
             }
+            out.finish()?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -75,20 +83,28 @@ fn list(ctx: &Context, json: bool) -> Result<ExitCode> {
         print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = table(&["Key", "Value", "Type", "Description"], 4);
+    // Keys never break; values and descriptions wrap between words when they must.
+    let mut t = ReportTable::new(vec![
+        text("Key", 0),
+        words("Value", 0),
+        text("Type", 1),
+        words("Description", 0),
+    ]);
     for r in &rows {
         let ty = if r.read_only {
             format!("{} (read-only)", r.value_type)
         } else {
             r.value_type.to_owned()
         };
-        t.add_row(vec![
-            Cell::new(r.key),
-            Cell::new(r.value),
-            Cell::new(ty),
-            Cell::new(r.description.unwrap_or("")),
+        t.row(vec![
+            r.key.to_owned(),
+            r.value.to_owned(),
+            ty,
+            r.description.unwrap_or("").to_owned(),
         ]);
     }
-    print_table(&t)?;
+    let mut out = output::out();
+    out.report(&t)?;
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -5,11 +5,10 @@ use std::process::ExitCode;
 use anyhow::Result;
 use ctm_analytics::{daily_report, Usage};
 
-use super::periods::{print_csv, print_table};
+use super::periods::{self, PeriodRows};
 use crate::cli::DailyArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, Format};
 
 pub fn run(ctx: &Context, args: &DailyArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
@@ -21,17 +20,12 @@ pub fn run(ctx: &Context, args: &DailyArgs) -> Result<ExitCode> {
         .iter()
         .map(|d| (d.date.as_str(), &d.usage))
         .collect();
-    match Format::of(args.report.json, args.report.csv) {
-        Format::Json => output::print_json(&r)?,
-        Format::Csv => print_csv("date", &rows, args.breakdown)?,
-        Format::Table => print_table(
-            "Date",
-            &rows,
-            &r.totals,
-            &r.unpriced_models,
-            &r.timezone,
-            args.breakdown,
-        )?,
-    }
-    Ok(ExitCode::SUCCESS)
+    let shown = PeriodRows {
+        period: "Date",
+        rows: &rows,
+        totals: &r.totals,
+        unpriced_models: &r.unpriced_models,
+        breakdown: args.breakdown,
+    };
+    periods::render(ctx, &store, &opts, &args.report, &r, &shown)
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::DbCommand;
 use crate::context::{tilde, Context};
-use crate::output::{int, print_json};
+use crate::output::{int, print_json, say};
 
 pub fn run(ctx: &Context, cmd: &DbCommand) -> Result<ExitCode> {
     match cmd {
@@ -91,35 +91,40 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
         print_json(&s)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("store:       {}", tilde(&ctx.db_path));
-    println!(
+    say(format_args!("store:       {}", tilde(&ctx.db_path)))?;
+    say(format_args!(
         "schema:      version {} (this ctm writes {})",
         s.schema_version, s.latest_schema_version
-    );
-    println!("size:        {} bytes", int(s.size_bytes));
-    println!(
+    ))?;
+    say(format_args!("size:        {} bytes", int(s.size_bytes)))?;
+    say(format_args!(
         "responses:   {} billed ({} sidechain replays kept, not billed) in {} sessions",
         int(s.responses),
         int(s.sidechain_replays),
         int(s.sessions)
-    );
-    println!(
+    ))?;
+    say(format_args!(
         "history:     {} .. {}",
         s.first_response.as_deref().unwrap_or("-"),
         s.last_response.as_deref().unwrap_or("-")
-    );
-    println!(
+    ))?;
+    say(format_args!(
         "transcripts: {} tracked, {} gone from disk (their responses are kept)",
         int(s.files_tracked),
         int(s.files_gone)
-    );
-    println!(
+    ))?;
+    say(format_args!(
         "last sync:   {}",
         s.last_sync_time.as_deref().unwrap_or("never")
-    );
-    println!("daily zone:  {}", s.timezone.as_deref().unwrap_or("UTC"));
+    ))?;
+    say(format_args!(
+        "daily zone:  {}",
+        s.timezone.as_deref().unwrap_or("UTC")
+    ))?;
     if let Some(h) = &s.facts_pruned_before {
-        println!("pruned:      responses before {h} (their days, sessions and blocks are kept)");
+        say(format_args!(
+            "pruned:      responses before {h} (their days, sessions and blocks are kept)"
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -141,16 +146,18 @@ fn migrate_to(ctx: &Context, to: Option<u32>) -> Result<ExitCode> {
         if now > target {
             bail!("the store is at schema version {now}, above {target}; ctm never downgrades a store");
         }
-        println!("The store is at schema version {now}; nothing to do.");
+        say(format_args!(
+            "The store is at schema version {now}; nothing to do."
+        ))?;
     } else {
         let names: std::collections::HashMap<u32, &str> = migrate::known().into_iter().collect();
         for v in &store.migrated {
-            println!(
+            say(format_args!(
                 "applied migration {v}: {}",
                 names.get(v).copied().unwrap_or("")
-            );
+            ))?;
         }
-        println!("The store is at schema version {now}.");
+        say(format_args!("The store is at schema version {now}."))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -175,12 +182,12 @@ fn reprice(ctx: &Context) -> Result<ExitCode> {
         derive::rebuild_all(&tx)?;
     }
     tx.commit()?;
-    println!(
+    say(format_args!(
         "Repriced {} responses with price table {}: {} changed.",
         int(total),
         prices.version(),
         int(changed)
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -200,18 +207,18 @@ fn check(ctx: &Context) -> Result<ExitCode> {
     }
     problems.extend(derive::check(c)?);
     if problems.is_empty() {
-        println!(
+        say(format_args!(
             "ok: integrity check passed, foreign keys hold, every derived table matches the facts"
-        );
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     for p in &problems {
-        println!("{p}");
+        say(format_args!("{p}"))?;
     }
-    println!(
+    say(format_args!(
         "{} problems; `ctm db rebuild` recomputes the derived tables from the facts",
         problems.len()
-    );
+    ))?;
     Ok(ExitCode::from(1))
 }
 
@@ -220,7 +227,7 @@ fn rebuild(ctx: &Context) -> Result<ExitCode> {
     let tx = store.write()?;
     derive::rebuild_all(&tx)?;
     tx.commit()?;
-    println!("Rebuilt every derived table from the facts.");
+    say(format_args!("Rebuilt every derived table from the facts."))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -236,12 +243,12 @@ fn backup(ctx: &Context, file: &std::path::Path, force: bool) -> Result<ExitCode
         ..ctx.open_options()
     })?;
     let size = copies::backup(&store, file, force)?;
-    println!(
+    say(format_args!(
         "Backed up {} to {} ({} bytes).",
         tilde(&ctx.db_path),
         tilde(file),
         int(size)
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -256,13 +263,16 @@ fn restore(ctx: &Context, file: &std::path::Path) -> Result<ExitCode> {
             ctm_store::SCHEMA_VERSION
         )
     };
-    println!(
+    say(format_args!(
         "Restored {} from {} ({schema}).",
         tilde(&ctx.db_path),
         tilde(file)
-    );
+    ))?;
     if let Some(previous) = &done.previous {
-        println!("The replaced store is kept as {}.", tilde(previous));
+        say(format_args!(
+            "The replaced store is kept as {}.",
+            tilde(previous)
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -299,30 +309,30 @@ fn prune(
         return Ok(ExitCode::SUCCESS);
     }
     let verb = if dry_run { "Would drop" } else { "Dropped" };
-    println!(
+    say(format_args!(
         "{verb} {} stats-cache snapshots older than {} days ({} model rows) and {} export records older than {} days.",
         int(p.snapshots),
         p.retention_days,
         int(p.model_usage_logs),
         int(p.export_history),
         ctm_store::retention::EXPORT_HISTORY_DAYS
-    );
+    ))?;
     match &facts {
-        None => println!("Daily aggregates and responses are kept."),
+        None => say(format_args!("Daily aggregates and responses are kept."))?,
         Some(f) => {
             let verb = if dry_run { "Would delete" } else { "Deleted" };
-            println!(
+            say(format_args!(
                 "{verb} {} responses from before {} ({}); {} days and {} sessions before then are kept as history.",
                 int(f.responses),
                 f.first_day_kept,
                 f.timezone,
                 int(f.days_kept),
                 int(f.sessions_kept)
-            );
-            println!(
+            ))?;
+            say(format_args!(
                 "Daily aggregates are kept; reports that need single responses (other zones, --project, --model, sessions, blocks) start on {}.",
                 f.first_day_kept
-            );
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -8,14 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Result};
-use comfy_table::Cell;
 use ctm_analytics::export;
 use ctm_store::exports::{self, ExportRecord};
 
 use crate::cli::{ExportArgs, ExportFormat, ExportLevel, ReportArgs};
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{int, print_json, print_table, table};
+use crate::output::{self, int, num, print_json, text, words, ReportTable};
 
 pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
     if args.history {
@@ -34,16 +33,26 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
     let mut store = ctx.report_store()?;
     opts.warn_if_pruned(&store, level == export::ExportLevel::Daily)?;
     let rows = export::export_rows(store.conn(), &opts.query(), level)?;
-    let written = write_atomically(file, args.force, |w| {
-        Ok(export::encode(w, format, level, &rows)?)
-    });
+    // `-o -`: the rows to stdout, through the one output path (a closed pipe ends quietly).
+    let to_stdout = file.as_os_str() == "-";
+    let written = if to_stdout {
+        write_to_stdout(|w| Ok(export::encode(w, format, level, &rows)?))
+    } else {
+        write_atomically(file, args.force, |w| {
+            Ok(export::encode(w, format, level, &rows)?)
+        })
+    };
     let mut rec = ExportRecord {
         id: 0,
         exported_at: String::new(),
         format: format.name().into(),
         date_range_start: opts.since.map(|d| d.to_string()),
         date_range_end: opts.until.map(|d| d.to_string()),
-        file_path: Some(absolute(file).display().to_string()),
+        file_path: Some(if to_stdout {
+            "(stdout)".to_owned()
+        } else {
+            absolute(file).display().to_string()
+        }),
         record_count: rows.len() as u64,
         file_size: None,
         status: "completed".into(),
@@ -62,13 +71,25 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
     exports::record(&tx, &rec)?;
     tx.commit()?;
     let bytes = written?;
-    println!(
+    let said = format!(
         "Exported {} {} rows to {} ({} bytes).",
         int(rec.record_count),
         level.name(),
-        file.display(),
+        if to_stdout {
+            "stdout".to_owned()
+        } else {
+            file.display().to_string()
+        },
         int(bytes)
     );
+    if to_stdout {
+        // stdout holds the rows; the summary goes beside them, as a progress note would.
+        eprintln!("{said}");
+    } else {
+        let mut out = output::out();
+        out.line(said)?;
+        out.finish()?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -90,6 +111,34 @@ fn format(format: ExportFormat) -> export::ExportFormat {
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Writes the export to stdout; returns the bytes written. A write error (a reader that
+/// went away) stays an `io::Error` of its kind.
+fn write_to_stdout(fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<u64> {
+    struct Counting<'a> {
+        inner: &'a mut output::Out,
+        bytes: u64,
+    }
+    impl Write for Counting<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.inner.write(buf)?;
+            self.bytes += n as u64;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    let mut out = output::out();
+    let mut w = Counting {
+        inner: &mut out,
+        bytes: 0,
+    };
+    fill(&mut w)?;
+    let bytes = w.bytes;
+    out.finish()?;
+    Ok(bytes)
 }
 
 /// Writes through a temporary file in the destination folder, synced and renamed, so
@@ -154,18 +203,15 @@ fn history(ctx: &Context, json: bool) -> Result<ExitCode> {
         print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = table(
-        &[
-            "When (UTC)",
-            "Format",
-            "Range",
-            "File",
-            "Status",
-            "Records",
-            "Bytes",
-        ],
-        5,
-    );
+    let mut t = ReportTable::new(vec![
+        text("When (UTC)", 0),
+        text("Format", 2),
+        text("Range", 3),
+        text("File", 0),
+        words("Status", 0),
+        num("Records", 1),
+        num("Bytes", 4),
+    ]);
     for r in &rows {
         let range = format!(
             "{}..{}",
@@ -176,16 +222,18 @@ fn history(ctx: &Context, json: bool) -> Result<ExitCode> {
             Some(e) => format!("{}: {e}", r.status),
             None => r.status.clone(),
         };
-        t.add_row(vec![
-            Cell::new(&r.exported_at),
-            Cell::new(&r.format),
-            Cell::new(range),
-            Cell::new(r.file_path.as_deref().unwrap_or("")),
-            Cell::new(status),
-            Cell::new(int(r.record_count)),
-            Cell::new(r.file_size.map(int).unwrap_or_default()),
+        t.row(vec![
+            r.exported_at.clone(),
+            r.format.clone(),
+            range,
+            r.file_path.clone().unwrap_or_default(),
+            status,
+            int(r.record_count),
+            r.file_size.map(int).unwrap_or_default(),
         ]);
     }
-    print_table(&t)?;
+    let mut out = output::out();
+    out.report(&t)?;
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

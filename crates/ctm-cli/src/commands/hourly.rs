@@ -3,22 +3,30 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
 use ctm_analytics::hourly::WEEKDAYS;
 use ctm_analytics::{hourly_report, HourlyReport};
 
-use super::cells::{self, csv_usd, totals_row};
+use super::cells::{self, csv_usd};
 use crate::cli::ReportArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, total_cell, usd};
+use crate::output::{self, int, num, text, Csv, Out, ReportTable, RowStyle};
+
+/// From this width an hour gets its own two columns; below, 3-hour buckets.
+const HOUR_COLUMNS_FROM: u16 = 100;
 
 pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
     let store = ctx.report_store()?;
     let r = hourly_report(store.conn(), &opts.query())?;
     opts.warn_if_pruned(&store, false)?;
-    super::render(args, &r, print_csv, print_table)
+    super::render(args, &r, print_csv, |r, out| {
+        if r.totals.responses == 0 {
+            out.line(super::nothing_to_show(ctx, &store, &opts)?)?;
+            return Ok(());
+        }
+        print_table(r, out, output::width() < HOUR_COLUMNS_FROM)
+    })
 }
 
 /// Hours per column and characters per column: each hour twice wide, or 3-hour buckets.
@@ -54,11 +62,7 @@ fn hour_ruler(hours_per_column: usize, width: usize) -> String {
         .collect()
 }
 
-fn print_table(r: &HourlyReport, narrow: bool) -> Result<()> {
-    if r.totals.responses == 0 {
-        println!("No usage in the store for this period ({}).", r.timezone);
-        return Ok(());
-    }
+fn print_table(r: &HourlyReport, out: &mut Out, narrow: bool) -> Result<()> {
     let (per_column, width) = layout(narrow);
     let days: Vec<Vec<u64>> = r
         .cells
@@ -69,68 +73,65 @@ fn print_table(r: &HourlyReport, narrow: bool) -> Result<()> {
         })
         .collect();
     let max = days.iter().flatten().copied().max().unwrap_or(0);
-    let ruler = hour_ruler(per_column, width);
-    let mut t = if narrow {
-        output::table(&["Day", &ruler, "Responses", "Cost"], 2)
-    } else {
-        output::table(
-            &["Day", &ruler, "Responses", "Total Tokens", "Cost (USD)"],
-            2,
-        )
-    };
+    let mut t = ReportTable::new(vec![
+        text("Day", 0),
+        text(hour_ruler(per_column, width), 0),
+        num("Responses", 0),
+        num("Total Tokens", 2),
+        num("Cost (USD)", 1),
+    ]);
     for (d, day) in r.cells.chunks(24).enumerate() {
         let responses: u64 = day.iter().map(|c| c.responses).sum();
         let tokens: u64 = day.iter().map(|c| c.tokens).sum();
         let cost: f64 = day.iter().map(|c| c.cost).sum();
-        let mut row = vec![
-            Cell::new(WEEKDAYS[d]),
-            Cell::new(strip(&days[d], max, width)),
-            Cell::new(int(responses)),
-        ];
-        if !narrow {
-            row.push(Cell::new(int(tokens)));
-        }
-        row.push(Cell::new(usd(cost, true)));
-        t.add_row(row);
+        // Per weekday the unpriced responses are not known; the total row marks them.
+        t.row(vec![
+            WEEKDAYS[d].to_owned(),
+            strip(&days[d], max, width),
+            int(responses),
+            int(tokens),
+            output::usd(cost, true),
+        ]);
     }
     let by_hour: Vec<u64> = r.by_hour.iter().map(|h| h.responses).collect();
     let all = columns(&by_hour, per_column);
     let all_max = all.iter().copied().max().unwrap_or(0);
     let s = &r.totals;
-    let mut row = vec![
-        total_cell("All"),
-        Cell::new(strip(&all, all_max, width)),
-        Cell::new(int(s.responses)),
-    ];
-    if !narrow {
-        row.push(Cell::new(int(s.total_tokens)));
-    }
-    row.push(Cell::new(usd(s.total_cost, s.unpriced_responses == 0)));
-    t.add_row(totals_row(row));
-    println!(
+    let cost = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+    t.styled(
+        RowStyle::Total,
+        vec![
+            "All".to_owned(),
+            strip(&all, all_max, width),
+            int(s.responses),
+            int(s.total_tokens),
+            cost,
+        ],
+    );
+    t.note_unpriced(s.unpriced_responses, &[]);
+    out.line(format_args!(
         "Responses per {} and weekday ({}); █ = {} responses{}.",
         if narrow { "3 hours" } else { "hour" },
         r.timezone,
         int(max),
         if narrow { " in 3 hours" } else { " in an hour" },
-    );
-    output::print_table(&t)?;
+    ))?;
+    out.report(&t)?;
     if let Some(busiest) = r.cells.iter().max_by_key(|c| c.responses) {
-        println!(
+        out.line(format_args!(
             "Busiest hour: {} {:02}:00 with {} responses.",
             busiest.weekday,
             busiest.hour,
             int(busiest.responses)
-        );
+        ))?;
     }
     Ok(())
 }
 
-fn print_csv(r: &HourlyReport) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record(["weekday", "hour", "responses", "tokens", "cost"])?;
+fn print_csv(r: &HourlyReport, w: &mut Csv) -> std::io::Result<()> {
+    w.record(["weekday", "hour", "responses", "tokens", "cost"])?;
     for c in &r.cells {
-        w.write_record([
+        w.record([
             c.weekday.clone(),
             c.hour.to_string(),
             c.responses.to_string(),
@@ -138,7 +139,6 @@ fn print_csv(r: &HourlyReport) -> Result<()> {
             csv_usd(c.cost),
         ])?;
     }
-    w.flush()?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use ctm_ingest::IngestReport;
 
 use crate::cli::IngestArgs;
 use crate::context::{tilde, Context};
-use crate::output::{int, print_json};
+use crate::output::{self, int, print_json};
 
 pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
     let mut store = ctx.open_store()?;
@@ -20,23 +20,22 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
         print_text(&report)?;
     }
     // The local answer is out; then, with a team database configured, the push.
-    std::io::stdout().flush()?;
     if let Some(pushed) = super::team::push_after_ingest(ctx, &mut store, &report) {
         if !args.json && pushed.sent > 0 {
-            println!(
+            output::say(format_args!(
                 "  team:       {} responses pushed to {} as {}@{}",
                 int(pushed.sent),
                 pushed.destination,
                 pushed.user,
                 pushed.machine
-            );
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_text(r: &IngestReport) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = output::out();
     let roots: Vec<String> = r.roots.iter().map(|p| tilde(p)).collect();
     writeln!(
         out,
@@ -126,5 +125,6 @@ fn print_text(r: &IngestReport) -> Result<()> {
             r.problems.len()
         )?;
     }
+    out.finish()?;
     Ok(())
 }

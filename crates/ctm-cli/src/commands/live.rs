@@ -1,7 +1,7 @@
 //! `ctm live`: the monitor of the current 5-hour block (the screen and its loop are
 //! `ctm-live`'s; this file turns the options into its inputs).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -54,15 +54,17 @@ pub fn run(ctx: &Context, args: &LiveArgs) -> Result<ExitCode> {
     }
     let store = ctx.report_store()?;
     let view = live_view(store.conn(), &opts.query(opts.plan))?;
+    let mut out = output::out();
     if args.json {
-        output::print_json(&view)?;
+        out.json(&view)?;
     } else {
         let screen = Screen {
             view: &view,
             status: "snapshot (ctm live --once); run ctm live in a terminal to follow",
             interactive: false,
         };
-        print!("{}", ctm_live::to_text(screen, output::width()));
+        write!(out, "{}", ctm_live::to_text(screen, output::width()))?;
     }
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,7 @@ mod pricing;
 mod project;
 mod serve;
 mod session;
+mod setup;
 mod snapshot;
 mod statusline;
 mod team;
@@ -31,9 +32,11 @@ use jiff::civil::Date;
 use jiff::Timestamp;
 
 use crate::cli::{Cli, Command, DailyArgs, OrderArg, ReportArgs};
-use crate::context::Context;
+use crate::context::{tilde, Context};
+use crate::output::{self, Csv, Format, Out};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    output::set_color(cli.global.color_choice());
     let ctx = Context::new(&cli.global)?;
     match cli.command {
         None => daily::run(&ctx, &DailyArgs::default()),
@@ -59,6 +62,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Statusline(args)) => statusline::run(&ctx, &args),
         Some(Command::Serve(args)) => serve::run(&ctx, &args),
         Some(Command::Team(args)) => team::run(&ctx, &args),
+        Some(Command::Completions(args)) => setup::completions(&args),
+        Some(Command::Man(args)) => setup::man(&args),
     }
 }
 
@@ -160,20 +165,65 @@ fn parse_date(flag: &str, s: &str) -> Result<Date> {
         .ok_or_else(|| anyhow::anyhow!("{flag} {s:?} is not a date; use YYYY-MM-DD or YYYYMMDD"))
 }
 
-/// Prints a report value as its options ask: JSON, CSV, or a table (compact when narrow).
+/// Prints a report value as its options ask: JSON, CSV, or a table, through the one
+/// output path.
 fn render<R: serde::Serialize>(
     args: &ReportArgs,
     report: &R,
-    csv: impl FnOnce(&R) -> Result<()>,
-    table: impl FnOnce(&R, bool) -> Result<()>,
+    csv: impl FnOnce(&R, &mut Csv) -> std::io::Result<()>,
+    table: impl FnOnce(&R, &mut Out) -> Result<()>,
 ) -> Result<ExitCode> {
-    use crate::output::{self, Format, NARROW};
+    let mut out = output::out();
     match Format::of(args.json, args.csv) {
-        Format::Json => output::print_json(report)?,
-        Format::Csv => csv(report)?,
-        Format::Table => table(report, output::width() < NARROW)?,
+        Format::Json => out.json(report)?,
+        Format::Csv => {
+            let mut w = out.csv();
+            csv(report, &mut w)?;
+            w.finish()?;
+        }
+        Format::Table => table(report, &mut out)?,
     }
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a report has no rows, in one line: no Claude Code data where ctm looked, or
+/// nothing in the range and filters asked, with the day of the last usage.
+pub fn nothing_to_show(
+    ctx: &Context,
+    store: &ctm_store::Store,
+    opts: &ReportOptions,
+) -> Result<String> {
+    let Some(last_ms) = ctm_analytics::query::last_response_ms(store.conn())? else {
+        if ctm_source::existing(&ctx.roots).is_empty() {
+            let looked: Vec<String> = ctx.roots.paths.iter().map(|p| tilde(p)).collect();
+            return Ok(format!(
+                "No usage: no Claude Code data found (looked in {}). Point ctm at the folder that \
+                 holds projects/ with --claude-dir DIR or CLAUDE_CONFIG_DIR=DIR.",
+                if looked.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    looked.join(", ")
+                }
+            ));
+        }
+        return Ok("No usage yet: Claude Code's transcripts hold no responses.".into());
+    };
+    let range = match (opts.since, opts.until) {
+        (Some(s), Some(u)) if s == u => format!(" on {s}"),
+        (Some(s), Some(u)) => format!(" from {s} to {u}"),
+        (Some(s), None) => format!(" since {s}"),
+        (None, Some(u)) => format!(" until {u}"),
+        (None, None) => String::new(),
+    };
+    let filters = opts.filter.describe();
+    let last = opts.zone.zoned(last_ms);
+    Ok(format!(
+        "No usage{range}{filters} ({}); the last usage in the store was on {} at {}.",
+        opts.zone.label(),
+        last.date(),
+        last.strftime("%H:%M")
+    ))
 }
 
 #[cfg(test)]

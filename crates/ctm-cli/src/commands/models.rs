@@ -3,78 +3,83 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
 use ctm_analytics::{model_report, ModelReport};
 
-use super::cells::{self, csv_usd, totals_row};
+use super::cells::{self, csv_usd};
 use crate::cli::ReportArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, short, total_cell, usd};
+use crate::output::{int, num, text, Csv, Out, ReportTable, RowStyle};
 
 pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
     let store = ctx.report_store()?;
     let r = model_report(store.conn(), &opts.query())?;
     opts.warn_if_pruned(&store, false)?;
-    super::render(args, &r, print_csv, print_table)
+    super::render(args, &r, print_csv, |r, out| {
+        if r.models.is_empty() {
+            out.line(super::nothing_to_show(ctx, &store, &opts)?)?;
+            return Ok(());
+        }
+        print_table(r, out)
+    })
 }
 
-pub(super) fn print_table(r: &ModelReport, narrow: bool) -> Result<()> {
-    if r.models.is_empty() {
-        println!("No usage in the store for this period ({}).", r.timezone);
-        return Ok(());
-    }
-    let fmt: fn(u64) -> String = if narrow { short } else { int };
-    let mut t = if narrow {
-        output::table(
-            &[
-                "Model", "Resp.", "Tokens", "Tok. %", "Cost", "Cost %", "Hit",
-            ],
-            1,
-        )
-    } else {
-        output::table(
-            &[
-                "Model",
-                "Responses",
-                "Total Tokens",
-                "Tokens %",
-                "Cost (USD)",
-                "Cost %",
-                "Cache Hit",
-            ],
-            1,
-        )
-    };
+/// Models, most expensive first: the model and its cost always show.
+pub(super) fn print_table(r: &ModelReport, out: &mut Out) -> Result<()> {
+    let mut t = ReportTable::new(vec![
+        text("Model", 0),
+        num("Responses", 4),
+        num("Total Tokens", 2),
+        num("Tokens %", 3),
+        num("Cost (USD)", 0),
+        num("Cost %", 1),
+        num("Cache Hit", 5),
+    ]);
     for m in &r.models {
-        t.add_row(vec![
-            Cell::new(cells::short_model(&m.model)),
-            Cell::new(int(m.responses)),
-            Cell::new(fmt(m.total_tokens)),
-            Cell::new(cells::share(m.token_share)),
-            Cell::new(usd(m.total_cost, m.priced)),
-            Cell::new(cells::share(m.cost_share)),
-            Cell::new(cells::share(m.cache_hit_rate)),
+        let unpriced = if m.priced { 0 } else { m.responses };
+        let cost = t.cost(m.total_cost, m.responses, unpriced);
+        t.row(vec![
+            cells::short_model(&m.model),
+            int(m.responses),
+            int(m.total_tokens),
+            cells::share(m.token_share),
+            cost,
+            if m.priced {
+                cells::share(m.cost_share)
+            } else {
+                "-".to_owned()
+            },
+            cells::share(m.cache_hit_rate),
         ]);
     }
     let s = &r.totals;
-    t.add_row(totals_row(vec![
-        total_cell("Total"),
-        Cell::new(int(s.responses)),
-        Cell::new(fmt(s.total_tokens)),
-        Cell::new(cells::share(1.0)),
-        Cell::new(usd(s.total_cost, s.unpriced_responses == 0)),
-        Cell::new(cells::share(if s.total_cost > 0.0 { 1.0 } else { 0.0 })),
-        Cell::new(cells::share(s.hit_rate())),
-    ]));
-    output::print_table(&t)?;
+    let cost = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+    t.styled(
+        RowStyle::Total,
+        vec![
+            "Total".to_owned(),
+            int(s.responses),
+            int(s.total_tokens),
+            cells::share(1.0),
+            cost,
+            cells::share(if s.total_cost > 0.0 { 1.0 } else { 0.0 }),
+            cells::share(s.hit_rate()),
+        ],
+    );
+    let unpriced: Vec<String> = r
+        .models
+        .iter()
+        .filter(|m| !m.priced)
+        .map(|m| m.model.clone())
+        .collect();
+    t.note_unpriced(s.unpriced_responses, &unpriced);
+    out.report(&t)?;
     Ok(())
 }
 
-pub(super) fn print_csv(r: &ModelReport) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record([
+pub(super) fn print_csv(r: &ModelReport, w: &mut Csv) -> std::io::Result<()> {
+    w.record([
         "model",
         "responses",
         "inputTokens",
@@ -89,7 +94,7 @@ pub(super) fn print_csv(r: &ModelReport) -> Result<()> {
         "priced",
     ])?;
     for m in &r.models {
-        w.write_record([
+        w.record([
             m.model.clone(),
             m.responses.to_string(),
             m.input_tokens.to_string(),
@@ -104,6 +109,5 @@ pub(super) fn print_csv(r: &ModelReport) -> Result<()> {
             m.priced.to_string(),
         ])?;
     }
-    w.flush()?;
     Ok(())
 }

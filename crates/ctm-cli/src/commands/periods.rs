@@ -3,15 +3,15 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::{Cell, Color};
 use ctm_analytics::{monthly_report, weekly_report, Totals, Usage};
+use ctm_store::Store;
 use jiff::civil::Weekday;
 
-use super::cells::{self, csv_usd, totals_row};
+use super::cells::{self, csv_usd};
 use crate::cli::{ReportArgs, WeekdayArg, WeeklyArgs};
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, short, total_cell, usd, Format, NARROW};
+use crate::output::{int, num, text, words, Csv, ReportTable, RowStyle};
 
 pub fn run_weekly(ctx: &Context, args: &WeeklyArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
@@ -24,19 +24,14 @@ pub fn run_weekly(ctx: &Context, args: &WeeklyArgs) -> Result<ExitCode> {
         .iter()
         .map(|w| (w.week.as_str(), &w.usage))
         .collect();
-    match Format::of(args.report.json, args.report.csv) {
-        Format::Json => output::print_json(&r)?,
-        Format::Csv => print_csv("week", &rows, false)?,
-        Format::Table => print_table(
-            "Week",
-            &rows,
-            &r.totals,
-            &r.unpriced_models,
-            &r.timezone,
-            false,
-        )?,
-    }
-    Ok(ExitCode::SUCCESS)
+    let shown = PeriodRows {
+        period: "Week",
+        rows: &rows,
+        totals: &r.totals,
+        unpriced_models: &r.unpriced_models,
+        breakdown: false,
+    };
+    render(ctx, &store, &opts, &args.report, &r, &shown)
 }
 
 pub fn run_monthly(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
@@ -49,21 +44,51 @@ pub fn run_monthly(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
         .iter()
         .map(|m| (m.month.as_str(), &m.usage))
         .collect();
-    match Format::of(args.json, args.csv) {
-        Format::Json => output::print_json(&r)?,
-        Format::Csv => print_csv("month", &rows, false)?,
-        Format::Table => print_table(
-            "Month",
-            &rows,
-            &r.totals,
-            &r.unpriced_models,
-            &r.timezone,
-            false,
-        )?,
-    }
-    Ok(ExitCode::SUCCESS)
+    let shown = PeriodRows {
+        period: "Month",
+        rows: &rows,
+        totals: &r.totals,
+        unpriced_models: &r.unpriced_models,
+        breakdown: false,
+    };
+    render(ctx, &store, &opts, args, &r, &shown)
 }
 
+/// What the daily, weekly and monthly tables show.
+pub(super) struct PeriodRows<'a> {
+    /// The first column's header.
+    pub period: &'static str,
+    pub rows: &'a [(&'a str, &'a Usage)],
+    pub totals: &'a Totals,
+    pub unpriced_models: &'a [String],
+    /// A row per model under each period.
+    pub breakdown: bool,
+}
+
+/// Prints daily, weekly or monthly as the options ask.
+pub(super) fn render<R: serde::Serialize>(
+    ctx: &Context,
+    store: &Store,
+    opts: &ReportOptions,
+    args: &ReportArgs,
+    report: &R,
+    shown: &PeriodRows,
+) -> Result<ExitCode> {
+    let key = shown.period.to_lowercase();
+    super::render(
+        args,
+        report,
+        |_, w| print_csv(w, &key, shown.rows, shown.breakdown),
+        |_, out| {
+            if shown.rows.is_empty() {
+                out.line(super::nothing_to_show(ctx, store, opts)?)?;
+                return Ok(());
+            }
+            out.report(&table(shown))?;
+            Ok(())
+        },
+    )
+}
 pub(super) fn weekday(d: WeekdayArg) -> Weekday {
     match d {
         WeekdayArg::Monday => Weekday::Monday,
@@ -77,126 +102,73 @@ pub(super) fn weekday(d: WeekdayArg) -> Weekday {
 }
 
 /// The table of daily, weekly and monthly: one row per period, with a row per model
-/// under each when `breakdown` is set.
-pub(super) fn print_table(
-    period: &str,
-    rows: &[(&str, &Usage)],
-    totals: &Totals,
-    unpriced_models: &[String],
-    timezone: &str,
-    breakdown: bool,
-) -> Result<()> {
-    if rows.is_empty() {
-        println!("No usage in the store for this period ({timezone}).");
-        return Ok(());
-    }
-    let narrow = output::width() < NARROW;
-    let mut t = if narrow {
-        output::table(
-            &[period, "Input", "Output", "Cache w/r", "Total", "Cost"],
-            1,
-        )
-    } else {
-        output::table(
-            &[
-                period,
-                "Models",
-                "Input",
-                "Output",
-                "Cache Create",
-                "Cache Read",
-                "Total Tokens",
-                "Cost (USD)",
-            ],
-            2,
-        )
+/// under each when asked. The period and its cost always show; then the total, output,
+/// input, models, cache read and cache write tokens, as the width allows.
+pub(super) fn table(p: &PeriodRows) -> ReportTable {
+    let mut t = ReportTable::new(vec![
+        text(p.period, 0),
+        words("Models", 4),
+        num("Input", 3),
+        num("Output", 2),
+        num("Cache Create", 6),
+        num("Cache Read", 5),
+        num("Total Tokens", 1),
+        num("Cost (USD)", 0),
+    ]);
+    let figures = |f: [u64; 4]| -> Vec<String> {
+        let [i, o, cw, cr] = f;
+        vec![int(i), int(o), int(cw), int(cr), int(i + o + cw + cr)]
     };
-    let line = |label: Cell, models: String, f: [u64; 5], cost: String| -> Vec<Cell> {
-        let [i, o, cw, cr, total] = f;
-        if narrow {
-            vec![
-                label,
-                Cell::new(short(i)),
-                Cell::new(short(o)),
-                Cell::new(format!("{}/{}", short(cw), short(cr))),
-                Cell::new(short(total)),
-                Cell::new(cost),
-            ]
-        } else {
-            vec![
-                label,
-                Cell::new(models),
-                Cell::new(int(i)),
-                Cell::new(int(o)),
-                Cell::new(int(cw)),
-                Cell::new(int(cr)),
-                Cell::new(int(total)),
-                Cell::new(cost),
-            ]
-        }
-    };
-    for (label, u) in rows {
-        t.add_row(line(
-            Cell::new(label),
-            cells::models(&u.models_used),
-            [
-                u.input_tokens,
-                u.output_tokens,
-                u.cache_creation_tokens,
-                u.cache_read_tokens,
-                u.total_tokens,
-            ],
-            usd(u.total_cost, u.unpriced_responses == 0),
-        ));
-        if breakdown {
+    for (label, u) in p.rows {
+        let mut row = vec![label.to_string(), cells::models(&u.models_used)];
+        row.extend(figures([
+            u.input_tokens,
+            u.output_tokens,
+            u.cache_creation_tokens,
+            u.cache_read_tokens,
+        ]));
+        row.push(t.cost(u.total_cost, u.responses, u.unpriced_responses));
+        t.row(row);
+        if p.breakdown {
             for m in &u.model_breakdowns {
-                t.add_row(line(
-                    Cell::new(format!("  └ {}", cells::short_model(&m.model_name)))
-                        .fg(Color::DarkGrey),
+                let mut row = vec![
+                    format!("  └ {}", cells::short_model(&m.model_name)),
                     String::new(),
-                    [
-                        m.input_tokens,
-                        m.output_tokens,
-                        m.cache_creation_tokens,
-                        m.cache_read_tokens,
-                        m.input_tokens
-                            + m.output_tokens
-                            + m.cache_creation_tokens
-                            + m.cache_read_tokens,
-                    ],
-                    usd(m.cost, m.priced),
-                ));
+                ];
+                row.extend(figures([
+                    m.input_tokens,
+                    m.output_tokens,
+                    m.cache_creation_tokens,
+                    m.cache_read_tokens,
+                ]));
+                let unpriced = if m.priced { 0 } else { m.responses };
+                row.push(t.cost(m.cost, m.responses, unpriced));
+                t.styled(RowStyle::Dim, row);
             }
         }
     }
-    let s = totals;
-    t.add_row(totals_row(line(
-        total_cell("Total"),
-        String::new(),
-        [
-            s.input_tokens,
-            s.output_tokens,
-            s.cache_creation_tokens,
-            s.cache_read_tokens,
-            s.total_tokens,
-        ],
-        usd(s.total_cost, s.unpriced_responses == 0),
-    )));
-    output::print_table(&t)?;
-    if !unpriced_models.is_empty() {
-        println!(
-            "* leaves out {} responses of models without a price ({}): their tokens are counted, their cost is unknown.",
-            int(s.unpriced_responses),
-            unpriced_models.join(", ")
-        );
-    }
-    Ok(())
+    let s = p.totals;
+    let mut row = vec!["Total".to_owned(), String::new()];
+    row.extend(figures([
+        s.input_tokens,
+        s.output_tokens,
+        s.cache_creation_tokens,
+        s.cache_read_tokens,
+    ]));
+    row.push(t.cost(s.total_cost, s.responses, s.unpriced_responses));
+    t.styled(RowStyle::Total, row);
+    t.note_unpriced(s.unpriced_responses, p.unpriced_models);
+    t
 }
 
 /// CSV of daily, weekly and monthly; with `breakdown`, a row per model follows each period.
-pub(super) fn print_csv(period: &str, rows: &[(&str, &Usage)], breakdown: bool) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record([
+pub(super) fn print_csv(
+    w: &mut Csv,
+    period: &str,
+    rows: &[(&str, &Usage)],
+    breakdown: bool,
+) -> std::io::Result<()> {
+    w.record([
         period,
         "models",
         "inputTokens",
@@ -209,7 +181,7 @@ pub(super) fn print_csv(period: &str, rows: &[(&str, &Usage)], breakdown: bool) 
         "unpricedResponses",
     ])?;
     for (label, u) in rows {
-        w.write_record([
+        w.record([
             label.to_string(),
             u.models_used.join(" "),
             u.input_tokens.to_string(),
@@ -223,7 +195,7 @@ pub(super) fn print_csv(period: &str, rows: &[(&str, &Usage)], breakdown: bool) 
         ])?;
         if breakdown {
             for m in &u.model_breakdowns {
-                w.write_record([
+                w.record([
                     label.to_string(),
                     m.model_name.clone(),
                     m.input_tokens.to_string(),
@@ -246,6 +218,5 @@ pub(super) fn print_csv(period: &str, rows: &[(&str, &Usage)], breakdown: bool) 
             }
         }
     }
-    w.flush()?;
     Ok(())
 }

@@ -3,12 +3,11 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
 use serde::Serialize;
 
 use crate::cli::PricingArgs;
 use crate::context::Context;
-use crate::output::{self, int};
+use crate::output::{self, int, num, text, ReportTable};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -96,59 +95,61 @@ pub fn run(ctx: &Context, args: &PricingArgs) -> Result<ExitCode> {
         output::print_json(&view)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    let mut out = output::out();
+    out.line(format_args!(
         "Price table {} (checked {}), USD per million tokens; web search ${} per 1,000.",
         view.version, view.as_of, view.web_search_usd_per_1000
-    );
-    let mut t = output::table(
-        &[
-            "Model",
-            "Input",
-            "Output",
-            "5m write",
-            "1h write",
-            "Cache read",
-            "Over 200k",
-            "Fast",
-            "US",
-        ],
-        1,
-    );
+    ))?;
+    // The model and its input and output prices always show; model names never break.
+    let mut t = ReportTable::new(vec![
+        text("Model", 0),
+        num("Input", 0),
+        num("Output", 0),
+        num("5m write", 2),
+        num("1h write", 4),
+        num("Cache read", 1),
+        text("Over 200k", 3),
+        num("Fast", 5),
+        num("US", 6),
+    ]);
     let p = |x: f64| format!("{x}");
     for m in &view.models {
-        t.add_row(vec![
-            Cell::new(m.id),
-            Cell::new(p(m.input)),
-            Cell::new(p(m.output)),
-            Cell::new(p(m.cache_write_5m)),
-            Cell::new(p(m.cache_write_1h)),
-            Cell::new(p(m.cache_read)),
-            Cell::new(m.long_context.as_ref().map_or("-".to_owned(), |l| {
+        t.row(vec![
+            m.id.to_owned(),
+            p(m.input),
+            p(m.output),
+            p(m.cache_write_5m),
+            p(m.cache_write_1h),
+            p(m.cache_read),
+            m.long_context.as_ref().map_or("-".to_owned(), |l| {
                 let until = l
                     .until
                     .as_ref()
                     .map_or(String::new(), |u| format!(" until {u}"));
                 format!("{}/{}{until}", l.input, l.output)
-            })),
-            Cell::new(
-                m.fast_multiplier
-                    .map_or("-".to_owned(), |f| format!("x{f}")),
-            ),
-            Cell::new(m.us_multiplier.map_or("-".to_owned(), |f| format!("x{f}"))),
+            }),
+            m.fast_multiplier
+                .map_or("-".to_owned(), |f| format!("x{f}")),
+            m.us_multiplier.map_or("-".to_owned(), |f| format!("x{f}")),
         ]);
     }
-    output::print_table(&t)?;
+    out.report(&t)?;
     if view.unpriced_models_in_store.is_empty() {
-        println!("Every model in the store has a price.");
+        out.line("Every model in the store has a price.")?;
     } else {
-        println!("Models in the store without a price (tokens counted, cost unknown):");
+        out.line("Models in the store without a price (tokens counted, cost unknown):")?;
         for u in &view.unpriced_models_in_store {
-            println!("  {} ({} responses)", u.model, int(u.responses));
+            out.line(format_args!(
+                "  {} ({} responses)",
+                u.model,
+                int(u.responses)
+            ))?;
         }
-        println!(
+        out.line(format_args!(
             "Add them under [pricing.models.\"NAME\"] in {}.",
             crate::context::tilde(&ctx.config_path)
-        );
+        ))?;
     }
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,72 +3,69 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
 use ctm_analytics::{project_report, ProjectReport};
 
-use super::cells::{self, csv_usd, totals_row};
+use super::cells::{self, csv_usd};
 use crate::cli::ReportArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, short, total_cell, usd};
+use crate::output::{int, num, text, Csv, Out, ReportTable, RowStyle};
 
 pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
     let store = ctx.report_store()?;
     let r = project_report(store.conn(), &opts.query())?;
     opts.warn_if_pruned(&store, false)?;
-    super::render(args, &r, print_csv, print_table)
+    super::render(args, &r, print_csv, |r, out| {
+        if r.projects.is_empty() {
+            out.line(super::nothing_to_show(ctx, &store, &opts)?)?;
+            return Ok(());
+        }
+        print_table(r, out)
+    })
 }
 
-pub(super) fn print_table(r: &ProjectReport, narrow: bool) -> Result<()> {
-    if r.projects.is_empty() {
-        println!("No usage in the store for this period ({}).", r.timezone);
-        return Ok(());
-    }
-    let fmt: fn(u64) -> String = if narrow { short } else { int };
-    let mut headers = vec!["Project"];
-    if !narrow {
-        headers.push("Last Activity");
-    }
-    headers.extend(["Sessions", "Responses", "Total Tokens", "Cost (USD)"]);
-    let mut t = output::table(&headers, if narrow { 1 } else { 2 });
+/// Projects in order of last activity: the project, that time and its cost always show.
+pub(super) fn print_table(r: &ProjectReport, out: &mut Out) -> Result<()> {
+    let mut t = ReportTable::new(vec![
+        text("Project", 0),
+        text("Last Activity", 0),
+        num("Sessions", 3),
+        num("Responses", 2),
+        num("Total Tokens", 1),
+        num("Cost (USD)", 0),
+    ]);
     for p in &r.projects {
-        let name = if narrow {
-            cells::folder(Some(&p.project_path))
-        } else {
-            cells::short_path(&p.project_path)
-        };
-        let mut row = vec![Cell::new(name)];
-        if !narrow {
-            row.push(Cell::new(cells::minute(&p.last_activity)));
-        }
-        row.extend([
-            Cell::new(int(p.sessions)),
-            Cell::new(int(p.responses)),
-            Cell::new(fmt(p.total_tokens)),
-            Cell::new(usd(p.total_cost, p.unpriced_responses == 0)),
+        let cost = t.cost(p.total_cost, p.responses, p.unpriced_responses);
+        t.row(vec![
+            cells::short_path(&p.project_path),
+            cells::minute(&p.last_activity),
+            int(p.sessions),
+            int(p.responses),
+            int(p.total_tokens),
+            cost,
         ]);
-        t.add_row(row);
     }
     let s = &r.totals;
-    let mut row = vec![total_cell("Total")];
-    if !narrow {
-        row.push(Cell::new(""));
-    }
-    row.extend([
-        Cell::new(""),
-        Cell::new(int(s.responses)),
-        Cell::new(fmt(s.total_tokens)),
-        Cell::new(usd(s.total_cost, s.unpriced_responses == 0)),
-    ]);
-    t.add_row(totals_row(row));
-    output::print_table(&t)?;
+    let cost = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+    t.styled(
+        RowStyle::Total,
+        vec![
+            "Total".to_owned(),
+            String::new(),
+            String::new(),
+            int(s.responses),
+            int(s.total_tokens),
+            cost,
+        ],
+    );
+    t.note_unpriced(s.unpriced_responses, &r.unpriced_models);
+    out.report(&t)?;
     Ok(())
 }
 
-pub(super) fn print_csv(r: &ProjectReport) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record([
+pub(super) fn print_csv(r: &ProjectReport, w: &mut Csv) -> std::io::Result<()> {
+    w.record([
         "projectPath",
         "sessions",
         "responses",
@@ -84,7 +81,7 @@ pub(super) fn print_csv(r: &ProjectReport) -> Result<()> {
         "unpricedResponses",
     ])?;
     for p in &r.projects {
-        w.write_record([
+        w.record([
             p.project_path.clone(),
             p.sessions.to_string(),
             p.responses.to_string(),
@@ -100,6 +97,5 @@ pub(super) fn print_csv(r: &ProjectReport) -> Result<()> {
             p.unpriced_responses.to_string(),
         ])?;
     }
-    w.flush()?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use ctm_web::FollowOptions;
 
 use super::fixed_now;
 use crate::cli::ServeArgs;
-use crate::context::Context;
+use crate::context::{tilde, Context};
 
 pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
     let token = match &args.token {
@@ -25,6 +25,13 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
         default_zone: Zone::resolve(args.timezone.as_deref()).map_err(anyhow::Error::msg)?,
         fixed_now: fixed_now()?,
         follow: None,
+        data_roots: ctm_web::DataRoots {
+            looked_in: ctx.roots.paths.iter().map(|p| tilde(p)).collect(),
+            found: ctm_source::existing(&ctx.roots)
+                .iter()
+                .map(|p| tilde(p))
+                .collect(),
+        },
     };
     // Refused before anything else happens, in one line.
     ctm_web::auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(anyhow::Error::msg)?;
@@ -43,7 +50,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
     }
     let server = ctm_web::Server::start(cfg)?;
     let url = format!("http://{}/", server.addr());
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::out();
     let note = if server.login_link().is_some() {
         "token required; Ctrl-C stops"
     } else {
@@ -56,8 +63,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
             "ctm serve: open this one-time link to sign the browser in: {link}"
         )?;
     }
-    out.flush()?;
-    drop(out);
+    out.finish()?;
     if args.open {
         let target = server.login_link().unwrap_or(&url).to_owned();
         if let Err(e) = std::process::Command::new("xdg-open").arg(&target).spawn() {

@@ -3,185 +3,132 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
 use ctm_analytics::{session_detail, session_report, SessionDetail, SessionReport, SessionRow};
 
-use super::cells::{self, csv_usd, totals_row};
+use super::cells::{self, csv_usd};
 use crate::cli::SessionArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, short, total_cell, usd, Format, NARROW};
+use crate::output::{int, num, text, usd, Csv, Out, ReportTable, RowStyle};
 
 pub fn run(ctx: &Context, args: &SessionArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
     let store = ctx.report_store()?;
-    let format = Format::of(args.report.json, args.report.csv);
-    let narrow = output::width() < NARROW;
     opts.warn_if_pruned(&store, false)?;
     match &args.id {
         None => {
             let r = session_report(store.conn(), &opts.query())?;
-            match format {
-                Format::Json => output::print_json(&r)?,
-                Format::Csv => print_list_csv(&r)?,
-                Format::Table => print_list(&r, narrow)?,
-            }
+            super::render(&args.report, &r, print_list_csv, |r, out| {
+                if r.sessions.is_empty() {
+                    out.line(super::nothing_to_show(ctx, &store, &opts)?)?;
+                    return Ok(());
+                }
+                print_list(r, out)
+            })
         }
         Some(id) => {
             let d = session_detail(store.conn(), &opts.query(), id)?;
-            match format {
-                Format::Json => output::print_json(&d)?,
-                Format::Csv => print_detail_csv(&d)?,
-                Format::Table => print_detail(&d, narrow)?,
-            }
+            super::render(&args.report, &d, print_detail_csv, print_detail)
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-fn print_list(r: &SessionReport, narrow: bool) -> Result<()> {
-    if r.sessions.is_empty() {
-        println!("No sessions in the store for this period ({}).", r.timezone);
-        return Ok(());
-    }
-    let mut t = if narrow {
-        output::table(&["Session", "Last Activity", "Tokens", "Cost"], 2)
-    } else {
-        output::table(
-            &[
-                "Session",
-                "Project",
-                "Last Activity",
-                "Duration",
-                "Main Model",
-                "Responses",
-                "Tokens",
-                "Cost (USD)",
-                "Eff.",
-            ],
-            5,
-        )
-    };
+/// The session, when it was last active (the order) and its cost always show.
+fn print_list(r: &SessionReport, out: &mut Out) -> Result<()> {
+    let mut t = ReportTable::new(vec![
+        text("Session", 0),
+        text("Project", 2),
+        text("Last Activity", 0),
+        text("Duration", 5),
+        text("Main Model", 4),
+        num("Responses", 3),
+        num("Total Tokens", 1),
+        num("Cost (USD)", 0),
+        num("Eff.", 6),
+    ]);
     for s in &r.sessions {
-        let cost = usd(s.total_cost, s.unpriced_responses == 0);
-        let last = cells::minute(&s.last_activity);
-        t.add_row(if narrow {
-            vec![
-                Cell::new(cells::short_id(&s.session_id)),
-                Cell::new(last),
-                Cell::new(short(s.total_tokens)),
-                Cell::new(cost),
-            ]
-        } else {
-            vec![
-                Cell::new(cells::short_id(&s.session_id)),
-                Cell::new(cells::folder(s.project_path.as_deref())),
-                Cell::new(last),
-                Cell::new(cells::duration(s.duration_minutes)),
-                Cell::new(
-                    s.main_model
-                        .as_deref()
-                        .map_or_else(String::new, cells::short_model),
-                ),
-                Cell::new(int(s.responses)),
-                Cell::new(int(s.total_tokens)),
-                Cell::new(cost),
-                Cell::new(format!("{:.0}%", s.efficiency_score * 100.0)),
-            ]
-        });
+        let cost = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+        t.row(vec![
+            cells::short_id(&s.session_id),
+            cells::folder(s.project_path.as_deref()),
+            cells::minute(&s.last_activity),
+            cells::duration(s.duration_minutes),
+            s.main_model
+                .as_deref()
+                .map_or_else(String::new, cells::short_model),
+            int(s.responses),
+            int(s.total_tokens),
+            cost,
+            format!("{:.0}%", s.efficiency_score * 100.0),
+        ]);
     }
     let s = &r.totals;
-    let cost = usd(s.total_cost, s.unpriced_responses == 0);
-    let label = total_cell(format!("Total ({})", r.sessions.len()));
-    t.add_row(totals_row(if narrow {
+    let cost = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+    t.styled(
+        RowStyle::Total,
         vec![
-            label,
-            Cell::new(""),
-            Cell::new(short(s.total_tokens)),
-            Cell::new(cost),
-        ]
-    } else {
-        vec![
-            label,
-            Cell::new(""),
-            Cell::new(""),
-            Cell::new(""),
-            Cell::new(""),
-            Cell::new(int(s.responses)),
-            Cell::new(int(s.total_tokens)),
-            Cell::new(cost),
-            Cell::new(""),
-        ]
-    }));
-    output::print_table(&t)?;
+            format!("Total ({})", r.sessions.len()),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            int(s.responses),
+            int(s.total_tokens),
+            cost,
+            String::new(),
+        ],
+    );
+    t.note_unpriced(s.unpriced_responses, &r.unpriced_models);
+    out.report(&t)?;
     Ok(())
 }
 
-fn print_detail(d: &SessionDetail, narrow: bool) -> Result<()> {
+fn print_detail(d: &SessionDetail, out: &mut Out) -> Result<()> {
     let s = &d.session;
-    println!("Session {}", s.session_id);
-    println!(
+    out.line(format_args!("Session {}", s.session_id))?;
+    out.line(format_args!(
         "  project {}, {} to {} ({}, {})",
         s.project_path.as_deref().unwrap_or("unknown"),
         cells::minute(&s.first_activity),
         cells::minute(&s.last_activity),
         cells::duration(s.duration_minutes),
         d.timezone
-    );
-    println!(
-        "  {} responses, {} tokens, {}; main model {}; cache efficiency {}",
+    ))?;
+    let mut t = ReportTable::new(vec![
+        text("Time", 0),
+        text("Model", 1),
+        num("Input", 3),
+        num("Output", 2),
+        num("Cache Write", 5),
+        num("Cache Read", 4),
+        num("Cost (USD)", 0),
+        num("Cumulative", 2),
+    ]);
+    let total = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+    out.line(format_args!(
+        "  {} responses, {} tokens, {total}; main model {}; cache efficiency {}",
         int(s.responses),
         int(s.total_tokens),
-        usd(s.total_cost, s.unpriced_responses == 0),
         s.main_model
             .as_deref()
             .map_or_else(|| "unknown".to_owned(), cells::short_model),
         cells::share(s.efficiency_score)
-    );
-    let mut t = if narrow {
-        output::table(&["Time", "Model", "Tokens", "Cost", "Cumulative"], 2)
-    } else {
-        output::table(
-            &[
-                "Time",
-                "Model",
-                "Input",
-                "Output",
-                "Cache Write",
-                "Cache Read",
-                "Cost (USD)",
-                "Cumulative",
-            ],
-            2,
-        )
-    };
+    ))?;
     for r in &d.responses {
-        let time = cells::second(&r.timestamp);
-        let model = cells::short_model(&r.model);
-        let cost = usd(r.cost, r.priced);
-        let cumulative = usd(r.cumulative_cost, true);
-        t.add_row(if narrow {
-            vec![
-                Cell::new(time),
-                Cell::new(model),
-                Cell::new(short(r.total_tokens)),
-                Cell::new(cost),
-                Cell::new(cumulative),
-            ]
-        } else {
-            vec![
-                Cell::new(time),
-                Cell::new(model),
-                Cell::new(int(r.input_tokens)),
-                Cell::new(int(r.output_tokens)),
-                Cell::new(int(r.cache_creation_tokens)),
-                Cell::new(int(r.cache_read_tokens)),
-                Cell::new(cost),
-                Cell::new(cumulative),
-            ]
-        });
+        let cost = t.cost(r.cost, 1, u64::from(!r.priced));
+        t.row(vec![
+            cells::second(&r.timestamp),
+            cells::short_model(&r.model),
+            int(r.input_tokens),
+            int(r.output_tokens),
+            int(r.cache_creation_tokens),
+            int(r.cache_read_tokens),
+            cost,
+            usd(r.cumulative_cost, true),
+        ]);
     }
-    output::print_table(&t)?;
+    t.note_unpriced(s.unpriced_responses, &[]);
+    out.report(&t)?;
     Ok(())
 }
 
@@ -225,19 +172,16 @@ pub(super) fn row_record(s: &SessionRow) -> [String; 16] {
     ]
 }
 
-fn print_list_csv(r: &SessionReport) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record(ROW_HEADER)?;
+fn print_list_csv(r: &SessionReport, w: &mut Csv) -> std::io::Result<()> {
+    w.record(ROW_HEADER)?;
     for s in &r.sessions {
-        w.write_record(row_record(s))?;
+        w.record(row_record(s))?;
     }
-    w.flush()?;
     Ok(())
 }
 
-fn print_detail_csv(d: &SessionDetail) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record([
+fn print_detail_csv(d: &SessionDetail, w: &mut Csv) -> std::io::Result<()> {
+    w.record([
         "timestamp",
         "model",
         "inputTokens",
@@ -250,7 +194,7 @@ fn print_detail_csv(d: &SessionDetail) -> Result<()> {
         "priced",
     ])?;
     for r in &d.responses {
-        w.write_record([
+        w.record([
             r.timestamp.clone(),
             r.model.clone(),
             r.input_tokens.to_string(),
@@ -263,6 +207,5 @@ fn print_detail_csv(d: &SessionDetail) -> Result<()> {
             r.priced.to_string(),
         ])?;
     }
-    w.flush()?;
     Ok(())
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
 use ctm_analytics::Zone;
 use ctm_ingest::{take_snapshots, SnapshotResult};
 use ctm_pricing::normalize_model;
@@ -16,7 +15,7 @@ use serde::Serialize;
 
 use crate::cli::{SnapshotArgs, StatsArgs};
 use crate::context::{tilde, Context};
-use crate::output::{int, print_json, print_table, table, usd};
+use crate::output::{self, int, num, print_json, text, usd, Out, ReportTable};
 
 /// The label every day known only from the stats-cache carries.
 const EARLIER_NOTE: &str = "from Claude Code's stats-cache (transcripts already deleted)";
@@ -40,9 +39,11 @@ pub fn run_snapshot(ctx: &Context, args: &SnapshotArgs) -> Result<ExitCode> {
         print_json(&results)?;
         return Ok(code);
     }
+    let mut out = output::out();
     for r in &results {
-        println!("{}", describe(r));
+        out.line(describe(r))?;
     }
+    out.finish()?;
     Ok(code)
 }
 
@@ -156,7 +157,9 @@ pub fn run_stats(ctx: &Context, args: &StatsArgs) -> Result<ExitCode> {
         if args.json {
             print_json(&serde_json::json!({ "snapshot": null, "hint": hint }))?;
         } else {
-            println!("{hint}.");
+            let mut out = output::out();
+            out.line(format_args!("{hint}."))?;
+            out.finish()?;
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -205,7 +208,9 @@ pub fn run_stats(ctx: &Context, args: &StatsArgs) -> Result<ExitCode> {
     if args.json {
         print_json(&report)?;
     } else {
-        print_report(&report, &snap.total_cost_usd)?;
+        let mut out = output::out();
+        print_report(&report, &snap.total_cost_usd, &mut out)?;
+        out.finish()?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -290,8 +295,8 @@ fn signed(n: i64) -> String {
     }
 }
 
-fn print_report(r: &StatsReport, cc_cost: &f64) -> Result<()> {
-    println!(
+fn print_report(r: &StatsReport, cc_cost: &f64, out: &mut Out) -> Result<()> {
+    out.line(format_args!(
         "Claude Code's stats-cache (snapshot {}, captured {} UTC{}) beside the store's billed responses; \
          difference = ctm - Claude Code. Claude Code's lifetime tokens cost {} at ctm's prices.",
         r.snapshot_id,
@@ -301,74 +306,67 @@ fn print_report(r: &StatsReport, cc_cost: &f64) -> Result<()> {
             .map(|d| format!(", computed by Claude Code on {d}"))
             .unwrap_or_default(),
         usd(*cc_cost, true)
-    );
-    let mut t = table(
-        &[
-            "Model",
-            "Figures",
-            "Input",
-            "Output",
-            "Cache write",
-            "Cache read",
-            "Total",
-        ],
-        2,
-    );
+    ))?;
+    let mut t = ReportTable::new(vec![
+        text("Model", 0),
+        text("Figures", 0),
+        num("Input", 2),
+        num("Output", 2),
+        num("Cache write", 3),
+        num("Cache read", 3),
+        num("Total", 0),
+    ]);
     for m in &r.models {
         let row = |name: &str, label: &str, t: &Tokens| {
             vec![
-                Cell::new(name),
-                Cell::new(label),
-                Cell::new(int(t.input)),
-                Cell::new(int(t.output)),
-                Cell::new(int(t.cache_write)),
-                Cell::new(int(t.cache_read)),
-                Cell::new(int(t.total())),
+                name.to_owned(),
+                label.to_owned(),
+                int(t.input),
+                int(t.output),
+                int(t.cache_write),
+                int(t.cache_read),
+                int(t.total()),
             ]
         };
-        t.add_row(row(&m.model, "Claude Code", &m.claude_code));
-        t.add_row(row("", "ctm", &m.ctm));
+        t.row(row(&m.model, "Claude Code", &m.claude_code));
+        t.row(row("", "ctm", &m.ctm));
         let d = &m.difference;
-        t.add_row(vec![
-            Cell::new(""),
-            Cell::new("difference"),
-            Cell::new(signed(d.input)),
-            Cell::new(signed(d.output)),
-            Cell::new(signed(d.cache_write)),
-            Cell::new(signed(d.cache_read)),
-            Cell::new(signed(d.total)),
+        t.row(vec![
+            String::new(),
+            "difference".to_owned(),
+            signed(d.input),
+            signed(d.output),
+            signed(d.cache_write),
+            signed(d.cache_read),
+            signed(d.total),
         ]);
     }
-    print_table(&t)?;
+    out.report(&t)?;
     let first = match &r.first_fact_date {
         Some(d) => format!("before the store's first response ({d}, {})", r.zone),
         None => "(the store has no responses yet)".to_owned(),
     };
     if r.earlier_days.is_empty() {
-        println!("No days in the snapshot {first}.");
+        out.line(format_args!("No days in the snapshot {first}."))?;
         return Ok(());
     }
-    println!("Days {first}, {EARLIER_NOTE}:");
-    let tokens_header = format!("Tokens ({})", r.tokens_meaning);
-    let mut t = table(
-        &[
-            "Date",
-            "Messages",
-            "Sessions",
-            "Tool calls",
-            tokens_header.as_str(),
-        ],
-        1,
-    );
+    out.line(format_args!("Days {first}, {EARLIER_NOTE}:"))?;
+    let mut t = ReportTable::new(vec![
+        text("Date", 0),
+        num("Messages", 1),
+        num("Sessions", 2),
+        num("Tool calls", 3),
+        num(format!("Tokens ({})", r.tokens_meaning), 0),
+    ]);
     for d in &r.earlier_days {
-        t.add_row(vec![
-            Cell::new(&d.date),
-            Cell::new(int(d.message_count)),
-            Cell::new(int(d.session_count)),
-            Cell::new(int(d.tool_call_count)),
-            Cell::new(int(d.tokens)),
+        t.row(vec![
+            d.date.clone(),
+            int(d.message_count),
+            int(d.session_count),
+            int(d.tool_call_count),
+            int(d.tokens),
         ]);
     }
-    print_table(&t)?;
+    out.report(&t)?;
     Ok(())
 }

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::cli::StatuslineArgs;
 use crate::context::Context;
+use crate::output::say;
 
 /// The hook's JSON is a few KB; anything past this is not a hook call.
 const STDIN_CAP: u64 = 1 << 20;
@@ -30,7 +31,7 @@ const DEFAULT_CONTEXT_WINDOW: u64 = 200_000;
 
 pub fn run(ctx: &Context, args: &StatuslineArgs) -> Result<ExitCode> {
     if args.install {
-        return install(ctx, args.write);
+        return install(ctx, args.write, args.force);
     }
     let stdin = std::io::stdin();
     let input = if stdin.is_terminal() {
@@ -44,18 +45,18 @@ pub fn run(ctx: &Context, args: &StatuslineArgs) -> Result<ExitCode> {
         Err(reason) => {
             // Claude Code shows stdout only: a short line there, the details on stderr.
             eprintln!("ctm statusline: {reason}");
-            println!("ctm: no status (bad hook input)");
+            say("ctm: no status (bad hook input)")?;
             return Ok(ExitCode::from(1));
         }
     };
     match status_line(ctx, &hook) {
         Ok(line) => {
-            println!("{line}");
+            say(line)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("ctm statusline: {e:#}");
-            println!("{}", hook_only_line(&hook));
+            say(hook_only_line(&hook))?;
             Ok(ExitCode::from(1))
         }
     }
@@ -229,8 +230,13 @@ fn line_from_store(store: &Store, hook: &Hook, now_ms: i64, zone: &Zone) -> Resu
                 usd(b.cost_usd, b.unpriced_responses == 0),
                 duration(left)
             ));
+            // The block's burn rate (ctm_analytics::burn): 0 after an idle hour.
             if let Some(rate) = &b.burn_rate {
-                parts.push(format!("{}/h", usd(rate.cost_per_hour, true)));
+                parts.push(if rate.is_idle() {
+                    "$0/h, idle".to_owned()
+                } else {
+                    format!("{}/h", usd(rate.cost_per_hour, true))
+                });
             }
         }
         None => parts.push("no active block".into()),
@@ -301,11 +307,30 @@ fn settings_path(ctx: &Context) -> Result<PathBuf> {
     }
 }
 
-/// The `statusLine` value Claude Code reads.
-fn snippet_value() -> Result<Value> {
+/// The `statusLine` value Claude Code reads: this binary, with the store, data roots and
+/// config file this install was run with when they were named (Claude Code runs the
+/// command without the shell's flags or variables).
+fn snippet_value(ctx: &Context) -> Result<Value> {
     let exe = std::env::current_exe().context("cannot tell where this ctm binary is")?;
-    let command = format!("{} statusline", shell_quote(&exe));
-    Ok(serde_json::json!({ "type": "command", "command": command, "padding": 0 }))
+    let mut words = vec![shell_quote(&exe)];
+    let mut flag = |name: &str, path: &Path| {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        words.push(name.to_owned());
+        words.push(shell_quote(&path));
+    };
+    if ctx.db_given {
+        flag("--db", &ctx.db_path);
+    }
+    if ctx.roots.from == RootsFrom::Flags {
+        for dir in &ctx.roots.paths {
+            flag("--claude-dir", dir);
+        }
+    }
+    if ctx.config_given {
+        flag("--config", &ctx.config_path);
+    }
+    words.push("statusline".to_owned());
+    Ok(serde_json::json!({ "type": "command", "command": words.join(" "), "padding": 0 }))
 }
 
 fn shell_quote(p: &Path) -> String {
@@ -319,12 +344,12 @@ fn shell_quote(p: &Path) -> String {
     }
 }
 
-fn install(ctx: &Context, write: bool) -> Result<ExitCode> {
-    let value = snippet_value()?;
+fn install(ctx: &Context, write: bool, force: bool) -> Result<ExitCode> {
+    let value = snippet_value(ctx)?;
     let path = settings_path(ctx)?;
     if !write {
         let snippet = serde_json::json!({ "statusLine": value });
-        println!("{}", serde_json::to_string_pretty(&snippet)?);
+        say(serde_json::to_string_pretty(&snippet)?)?;
         eprintln!(
             "Add this to {} (or run `ctm statusline --install --write`).",
             path.display()
@@ -344,15 +369,31 @@ fn install(ctx: &Context, write: bool) -> Result<ExitCode> {
         )
     })?;
     let new_raw = serde_json::to_string_pretty(&value)?;
-    if settings
-        .get("statusLine")
-        .is_some_and(|old| serde_json::from_str::<Value>(old).ok().as_ref() == Some(&value))
-    {
-        println!(
-            "{} already runs ctm statusline; nothing changed.",
-            path.display()
-        );
-        return Ok(ExitCode::SUCCESS);
+    let previous = settings.get("statusLine").map(str::to_owned);
+    if let Some(old) = &previous {
+        if serde_json::from_str::<Value>(old).ok().as_ref() == Some(&value) {
+            say(format_args!(
+                "{} already runs this ctm statusline; nothing changed.",
+                path.display()
+            ))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Someone else's statusline (or ctm's with other options): replaced only when
+        // told to, or when the person at the terminal says so.
+        let shown = compact_json(old);
+        if !force
+            && !confirm(&format!(
+                "{} already has a statusLine: {shown}\nReplace it with `{}`? [y/N] ",
+                path.display(),
+                value["command"].as_str().unwrap_or_default()
+            ))?
+        {
+            bail!(
+                "{} already has a statusLine ({shown}); nothing was changed. Run again with \
+                 --force to replace it (the file is backed up first)",
+                path.display()
+            );
+        }
     }
     settings.set("statusLine", new_raw);
     if let Some(dir) = path.parent() {
@@ -376,15 +417,40 @@ fn install(ctx: &Context, write: bool) -> Result<ExitCode> {
         let _ = std::fs::set_permissions(&tmp, meta.permissions());
     }
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
-    match backup {
-        Some(b) => println!(
+    match (backup, previous) {
+        (Some(b), Some(old)) => say(format_args!(
+            "Replaced the statusLine in {} (it was {}; the previous file is kept as {}).",
+            path.display(),
+            compact_json(&old),
+            b.display()
+        ))?,
+        (Some(b), None) => say(format_args!(
             "Added the statusline to {} (the previous file is kept as {}).",
             path.display(),
             b.display()
-        ),
-        None => println!("Created {} with the statusline.", path.display()),
+        ))?,
+        (None, _) => say(format_args!(
+            "Created {} with the statusline.",
+            path.display()
+        ))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A JSON value on one line, as settings.json had it (the text if it does not parse).
+fn compact_json(raw: &str) -> String {
+    serde_json::from_str::<Value>(raw).map_or_else(|_| raw.to_owned(), |v| v.to_string())
+}
+
+/// Asks on the terminal; `false` without one (a script never gets a silent replace).
+fn confirm(question: &str) -> Result<bool> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Ok(false);
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 /// settings.json edited without disturbing it: keys keep their order and every other

@@ -14,7 +14,7 @@ use ctm_team::{AutoPush, PushOptions, PushReport, TeamUrl};
 use super::team_reports;
 use crate::cli::{TeamArgs, TeamCommand, TeamForgetArgs, TeamPushArgs};
 use crate::context::{tilde, Context};
-use crate::output::{int, print_json};
+use crate::output::{self, int, print_json};
 use crate::progress::PushBar;
 use crate::team_settings::TeamSettings;
 
@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, args: &TeamArgs) -> Result<ExitCode> {
 fn init(url: &TeamUrl) -> Result<ExitCode> {
     let mut client = url.connect()?;
     let m = ctm_team::schema::ensure(&mut client, url)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = output::out();
     if m.applied.is_empty() {
         writeln!(
             out,
@@ -62,6 +62,7 @@ fn init(url: &TeamUrl) -> Result<ExitCode> {
             m.from
         )?;
     }
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -97,7 +98,7 @@ fn push(
 }
 
 fn print_push(r: &PushReport, db: &std::path::Path) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = output::out();
     if !r.schema_migrated.is_empty() {
         writeln!(
             out,
@@ -118,6 +119,7 @@ fn print_push(r: &PushReport, db: &std::path::Path) -> Result<()> {
             r.destination,
             tilde(db)
         )?;
+        out.finish()?;
         return Ok(());
     }
     writeln!(
@@ -131,6 +133,7 @@ fn print_push(r: &PushReport, db: &std::path::Path) -> Result<()> {
         int(r.changed),
         int(r.unchanged)
     )?;
+    out.finish()?;
     Ok(())
 }
 
@@ -140,14 +143,14 @@ fn forget(url: &TeamUrl, args: &TeamForgetArgs) -> Result<ExitCode> {
         print_json(&r)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    output::say(format_args!(
         "Removed {} from {}: machines {}; {} responses removed, {} kept (other machines sent them too).",
         r.user,
         url.shown(),
         r.machines.join(", "),
         int(r.removed),
         int(r.kept)
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -159,13 +162,19 @@ fn check(url: &TeamUrl) -> Result<ExitCode> {
             shown: url.shown().to_owned(),
             reason: ctm_team::error::describe(&e),
         })?;
+    let mut out = output::out();
     if problems.is_empty() {
-        println!("The rollups of {} equal its responses.", url.shown());
+        out.line(format_args!(
+            "The rollup of {} equals its responses.",
+            url.shown()
+        ))?;
+        out.finish()?;
         return Ok(ExitCode::SUCCESS);
     }
     for p in &problems {
-        println!("{p}");
+        out.line(p)?;
     }
+    out.finish()?;
     Ok(ExitCode::from(1))
 }
 

@@ -5,17 +5,17 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
 use ctm_analytics::{daily_report_of, model_report_of, monthly_report_of, weekly_report_of, Usage};
 use ctm_team::reports::{Reader, TeamQuery, TeamSessionReport, UsersReport};
 use ctm_team::responses::{nanos, Price};
 use ctm_team::TeamUrl;
 
-use super::cells::{self, csv_usd, totals_row};
-use super::{periods, ReportOptions};
+use super::cells::{self, csv_usd};
+use super::periods::{self, PeriodRows};
+use super::ReportOptions;
 use crate::cli::{TeamDailyArgs, TeamReportArgs, TeamWeeklyArgs};
 use crate::context::Context;
-use crate::output::{self, int, short, total_cell, usd, Format};
+use crate::output::{int, num, text, words, Csv, Out, ReportTable, RowStyle};
 
 /// The report's query, and the reading machine's prices under `--reprice`.
 struct Asked {
@@ -72,6 +72,31 @@ impl Asked {
     }
 }
 
+/// Daily, weekly and monthly as the local reports render them.
+fn render_periods<R: serde::Serialize>(
+    args: &crate::cli::ReportArgs,
+    report: &R,
+    shown: &PeriodRows,
+) -> Result<ExitCode> {
+    let key = shown.period.to_lowercase();
+    super::render(
+        args,
+        report,
+        |_, w| periods::print_csv(w, &key, shown.rows, shown.breakdown),
+        |_, out| {
+            if shown.rows.is_empty() {
+                out.line(NOTHING)?;
+                return Ok(());
+            }
+            out.report(&periods::table(shown))?;
+            Ok(())
+        },
+    )
+}
+
+/// What an empty team report says.
+const NOTHING: &str = "No usage in the team database for this range and these filters.";
+
 pub fn daily(ctx: &Context, url: &TeamUrl, args: &TeamDailyArgs) -> Result<ExitCode> {
     let asked = Asked::of(ctx, &args.team)?;
     let days = asked.read(url, |r, q, p| r.model_days(q, p))?;
@@ -81,20 +106,14 @@ pub fn daily(ctx: &Context, url: &TeamUrl, args: &TeamDailyArgs) -> Result<ExitC
         .iter()
         .map(|d| (d.date.as_str(), &d.usage))
         .collect();
-    let report = &args.team.report;
-    match Format::of(report.json, report.csv) {
-        Format::Json => output::print_json(&r)?,
-        Format::Csv => periods::print_csv("date", &rows, args.breakdown)?,
-        Format::Table => periods::print_table(
-            "Date",
-            &rows,
-            &r.totals,
-            &r.unpriced_models,
-            &r.timezone,
-            args.breakdown,
-        )?,
-    }
-    Ok(ExitCode::SUCCESS)
+    let shown = PeriodRows {
+        period: "Date",
+        rows: &rows,
+        totals: &r.totals,
+        unpriced_models: &r.unpriced_models,
+        breakdown: args.breakdown,
+    };
+    render_periods(&args.team.report, &r, &shown)
 }
 
 pub fn weekly(ctx: &Context, url: &TeamUrl, args: &TeamWeeklyArgs) -> Result<ExitCode> {
@@ -110,20 +129,14 @@ pub fn weekly(ctx: &Context, url: &TeamUrl, args: &TeamWeeklyArgs) -> Result<Exi
         .iter()
         .map(|w| (w.week.as_str(), &w.usage))
         .collect();
-    let report = &args.team.report;
-    match Format::of(report.json, report.csv) {
-        Format::Json => output::print_json(&r)?,
-        Format::Csv => periods::print_csv("week", &rows, false)?,
-        Format::Table => periods::print_table(
-            "Week",
-            &rows,
-            &r.totals,
-            &r.unpriced_models,
-            &r.timezone,
-            false,
-        )?,
-    }
-    Ok(ExitCode::SUCCESS)
+    let shown = PeriodRows {
+        period: "Week",
+        rows: &rows,
+        totals: &r.totals,
+        unpriced_models: &r.unpriced_models,
+        breakdown: false,
+    };
+    render_periods(&args.team.report, &r, &shown)
 }
 
 pub fn monthly(ctx: &Context, url: &TeamUrl, args: &TeamReportArgs) -> Result<ExitCode> {
@@ -135,42 +148,39 @@ pub fn monthly(ctx: &Context, url: &TeamUrl, args: &TeamReportArgs) -> Result<Ex
         .iter()
         .map(|m| (m.month.as_str(), &m.usage))
         .collect();
-    match Format::of(args.report.json, args.report.csv) {
-        Format::Json => output::print_json(&r)?,
-        Format::Csv => periods::print_csv("month", &rows, false)?,
-        Format::Table => periods::print_table(
-            "Month",
-            &rows,
-            &r.totals,
-            &r.unpriced_models,
-            &r.timezone,
-            false,
-        )?,
-    }
-    Ok(ExitCode::SUCCESS)
+    let shown = PeriodRows {
+        period: "Month",
+        rows: &rows,
+        totals: &r.totals,
+        unpriced_models: &r.unpriced_models,
+        breakdown: false,
+    };
+    render_periods(&args.report, &r, &shown)
 }
 
 pub fn models(ctx: &Context, url: &TeamUrl, args: &TeamReportArgs) -> Result<ExitCode> {
     let asked = Asked::of(ctx, args)?;
     let days = asked.read(url, |r, q, p| r.model_days(q, p))?;
     let r = model_report_of(days, &asked.query.report);
-    super::render(
-        &args.report,
-        &r,
-        super::models::print_csv,
-        super::models::print_table,
-    )
+    super::render(&args.report, &r, super::models::print_csv, |r, out| {
+        if r.models.is_empty() {
+            out.line(NOTHING)?;
+            return Ok(());
+        }
+        super::models::print_table(r, out)
+    })
 }
 
 pub fn projects(ctx: &Context, url: &TeamUrl, args: &TeamReportArgs) -> Result<ExitCode> {
     let asked = Asked::of(ctx, args)?;
     let r = asked.read(url, |r, q, p| r.projects(q, p))?;
-    super::render(
-        &args.report,
-        &r,
-        super::project::print_csv,
-        super::project::print_table,
-    )
+    super::render(&args.report, &r, super::project::print_csv, |r, out| {
+        if r.projects.is_empty() {
+            out.line(NOTHING)?;
+            return Ok(());
+        }
+        super::project::print_table(r, out)
+    })
 }
 
 pub fn sessions(ctx: &Context, url: &TeamUrl, args: &TeamReportArgs) -> Result<ExitCode> {
@@ -185,48 +195,51 @@ pub fn users(ctx: &Context, url: &TeamUrl, args: &TeamReportArgs) -> Result<Exit
     super::render(&args.report, &r, print_users_csv, print_users)
 }
 
-fn print_users(r: &UsersReport, narrow: bool) -> Result<()> {
+/// Each person, costliest first: the name and cost always show.
+fn print_users(r: &UsersReport, out: &mut Out) -> Result<()> {
     if r.users.is_empty() {
-        println!("No usage in the team database for this period.");
+        out.line(NOTHING)?;
         return Ok(());
     }
-    let fmt: fn(u64) -> String = if narrow { short } else { int };
-    let mut headers = vec!["User", "Machines"];
-    if !narrow {
-        headers.push("Last Activity");
-    }
-    headers.extend(["Responses", "Total Tokens", "Cost (USD)"]);
-    let mut t = output::table(&headers, if narrow { 2 } else { 3 });
+    let mut t = ReportTable::new(vec![
+        text("User", 0),
+        words("Machines", 3),
+        text("Last Activity", 2),
+        num("Responses", 4),
+        num("Total Tokens", 1),
+        num("Cost (USD)", 0),
+    ]);
     for u in &r.users {
-        let mut row = vec![Cell::new(&u.user), Cell::new(u.machines.join(", "))];
-        if !narrow {
-            row.push(Cell::new(cells::minute(&u.last_activity)));
-        }
-        row.extend([
-            Cell::new(int(u.responses)),
-            Cell::new(fmt(u.total_tokens)),
-            Cell::new(usd(u.total_cost, true)),
+        let cost = t.cost(u.total_cost, u.responses, u.unpriced_responses);
+        t.row(vec![
+            u.user.clone(),
+            u.machines.join(", "),
+            cells::minute(&u.last_activity),
+            int(u.responses),
+            int(u.total_tokens),
+            cost,
         ]);
-        t.add_row(row);
     }
     let s = &r.totals;
-    let mut row = vec![total_cell("Total"), Cell::new("")];
-    if !narrow {
-        row.push(Cell::new(""));
-    }
-    row.extend([
-        Cell::new(int(s.responses)),
-        Cell::new(fmt(s.total_tokens)),
-        Cell::new(usd(s.total_cost, s.unpriced_responses == 0)),
-    ]);
-    t.add_row(totals_row(row));
-    output::print_table(&t)?;
+    let cost = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+    t.styled(
+        RowStyle::Total,
+        vec![
+            format!("Total ({})", r.users.len()),
+            String::new(),
+            String::new(),
+            int(s.responses),
+            int(s.total_tokens),
+            cost,
+        ],
+    );
+    t.note_unpriced(s.unpriced_responses, &[]);
+    out.report(&t)?;
     Ok(())
 }
 
-fn print_users_csv(r: &UsersReport) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record([
+fn print_users_csv(r: &UsersReport, w: &mut Csv) -> std::io::Result<()> {
+    w.record([
         "user",
         "machines",
         "responses",
@@ -239,9 +252,9 @@ fn print_users_csv(r: &UsersReport) -> Result<()> {
         "lastActivity",
     ])?;
     for u in &r.users {
-        w.write_record([
+        w.record([
             u.user.clone(),
-            u.machines.join(";"),
+            u.machines.join(" "),
             u.responses.to_string(),
             u.input_tokens.to_string(),
             u.output_tokens.to_string(),
@@ -252,88 +265,69 @@ fn print_users_csv(r: &UsersReport) -> Result<()> {
             u.last_activity.clone(),
         ])?;
     }
-    w.flush()?;
     Ok(())
 }
 
-fn print_sessions(r: &TeamSessionReport, narrow: bool) -> Result<()> {
+/// The local session list with whose each session is.
+fn print_sessions(r: &TeamSessionReport, out: &mut Out) -> Result<()> {
     if r.sessions.is_empty() {
-        println!(
-            "No sessions in the team database for this period ({}).",
-            r.timezone
-        );
+        out.line(NOTHING)?;
         return Ok(());
     }
-    let mut t = if narrow {
-        output::table(&["User", "Session", "Last Activity", "Tokens", "Cost"], 3)
-    } else {
-        output::table(
-            &[
-                "User",
-                "Session",
-                "Project",
-                "Last Activity",
-                "Main Model",
-                "Responses",
-                "Tokens",
-                "Cost (USD)",
-            ],
-            5,
-        )
-    };
+    let mut t = ReportTable::new(vec![
+        text("User", 0),
+        text("Session", 0),
+        text("Project", 3),
+        text("Last Activity", 1),
+        text("Main Model", 5),
+        num("Responses", 4),
+        num("Total Tokens", 2),
+        num("Cost (USD)", 0),
+    ]);
     for row in &r.sessions {
         let s = &row.session;
-        let cost = usd(s.total_cost, s.unpriced_responses == 0);
-        let last = cells::minute(&s.last_activity);
-        t.add_row(if narrow {
-            vec![
-                Cell::new(&row.user),
-                Cell::new(cells::short_id(&s.session_id)),
-                Cell::new(last),
-                Cell::new(short(s.total_tokens)),
-                Cell::new(cost),
-            ]
-        } else {
-            vec![
-                Cell::new(&row.user),
-                Cell::new(cells::short_id(&s.session_id)),
-                Cell::new(cells::folder(s.project_path.as_deref())),
-                Cell::new(last),
-                Cell::new(s.main_model.as_deref().unwrap_or("-")),
-                Cell::new(int(s.responses)),
-                Cell::new(int(s.total_tokens)),
-                Cell::new(cost),
-            ]
-        });
+        let cost = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+        t.row(vec![
+            row.user.clone(),
+            cells::short_id(&s.session_id),
+            cells::folder(s.project_path.as_deref()),
+            cells::minute(&s.last_activity),
+            s.main_model
+                .as_deref()
+                .map_or_else(String::new, cells::short_model),
+            int(s.responses),
+            int(s.total_tokens),
+            cost,
+        ]);
     }
     let s = &r.totals;
-    let mut row = vec![total_cell("Total"), Cell::new(""), Cell::new("")];
-    if !narrow {
-        row.extend([Cell::new(""), Cell::new(""), Cell::new(int(s.responses))]);
-    }
-    row.extend([
-        Cell::new(if narrow {
-            short(s.total_tokens)
-        } else {
-            int(s.total_tokens)
-        }),
-        Cell::new(usd(s.total_cost, s.unpriced_responses == 0)),
-    ]);
-    t.add_row(totals_row(row));
-    output::print_table(&t)?;
+    let cost = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+    t.styled(
+        RowStyle::Total,
+        vec![
+            format!("Total ({})", r.sessions.len()),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            int(s.responses),
+            int(s.total_tokens),
+            cost,
+        ],
+    );
+    t.note_unpriced(s.unpriced_responses, &r.unpriced_models);
+    out.report(&t)?;
     Ok(())
 }
 
-fn print_sessions_csv(r: &TeamSessionReport) -> Result<()> {
-    let mut w = output::csv_writer();
+fn print_sessions_csv(r: &TeamSessionReport, w: &mut Csv) -> std::io::Result<()> {
     let mut header = vec!["user"];
     header.extend(super::session::ROW_HEADER);
-    w.write_record(&header)?;
+    w.record(&header)?;
     for row in &r.sessions {
         let mut record = vec![row.user.clone()];
         record.extend(super::session::row_record(&row.session));
-        w.write_record(&record)?;
+        w.record(&record)?;
     }
-    w.flush()?;
     Ok(())
 }

@@ -3,95 +3,87 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
 use ctm_analytics::{top_report, TopReport};
 
 use super::cells::{self, csv_usd};
 use crate::cli::TopArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, short, usd};
+use crate::output::{int, num, text, words, Csv, Out, ReportTable};
 
 pub fn run(ctx: &Context, args: &TopArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
     let store = ctx.report_store()?;
     let r = top_report(store.conn(), &opts.query(), args.limit as usize)?;
     opts.warn_if_pruned(&store, false)?;
-    super::render(&args.report, &r, print_csv, print_table)
+    super::render(&args.report, &r, print_csv, |r, out| {
+        if r.days.is_empty() {
+            out.line(super::nothing_to_show(ctx, &store, &opts)?)?;
+            return Ok(());
+        }
+        print_table(r, out)
+    })
 }
 
-fn print_table(r: &TopReport, narrow: bool) -> Result<()> {
-    if r.days.is_empty() {
-        println!("No usage in the store for this period ({}).", r.timezone);
-        return Ok(());
-    }
-    let fmt: fn(u64) -> String = if narrow { short } else { int };
-    println!("Most expensive days ({})", r.timezone);
-    let mut t = if narrow {
-        output::table(&["#", "Date", "Tokens", "Cost"], 2)
-    } else {
-        output::table(
-            &[
-                "#",
-                "Date",
-                "Models",
-                "Responses",
-                "Total Tokens",
-                "Cost (USD)",
-            ],
-            3,
-        )
-    };
+/// Two tables ranked by cost: the rank, what is ranked and its cost always show.
+fn print_table(r: &TopReport, out: &mut Out) -> Result<()> {
+    let mut t = ReportTable::new(vec![
+        num("#", 0),
+        text("Date", 0),
+        words("Models", 3),
+        num("Responses", 2),
+        num("Total Tokens", 1),
+        num("Cost (USD)", 0),
+    ]);
+    let mut unpriced = 0;
     for (i, day) in r.days.iter().enumerate() {
         let d = &day.usage;
-        let mut row = vec![Cell::new(i + 1), Cell::new(&day.date)];
-        if !narrow {
-            row.push(Cell::new(cells::models(&d.models_used)));
-            row.push(Cell::new(int(d.responses)));
-        }
-        row.push(Cell::new(fmt(d.total_tokens)));
-        row.push(Cell::new(usd(d.total_cost, d.unpriced_responses == 0)));
-        t.add_row(row);
+        unpriced += d.unpriced_responses;
+        let cost = t.cost(d.total_cost, d.responses, d.unpriced_responses);
+        t.row(vec![
+            (i + 1).to_string(),
+            day.date.clone(),
+            cells::models(&d.models_used),
+            int(d.responses),
+            int(d.total_tokens),
+            cost,
+        ]);
     }
-    output::print_table(&t)?;
-    println!("Most expensive sessions");
-    let mut t = if narrow {
-        output::table(&["#", "Session", "Tokens", "Cost"], 2)
-    } else {
-        output::table(
-            &[
-                "#",
-                "Session",
-                "Project",
-                "Last Activity",
-                "Responses",
-                "Total Tokens",
-                "Cost (USD)",
-            ],
-            4,
-        )
-    };
+    t.note_unpriced(unpriced, &[]);
+    out.line(format_args!("Most expensive days ({})", r.timezone))?;
+    out.report(&t)?;
+    let mut t = ReportTable::new(vec![
+        num("#", 0),
+        text("Session", 0),
+        text("Project", 2),
+        text("Last Activity", 4),
+        num("Responses", 3),
+        num("Total Tokens", 1),
+        num("Cost (USD)", 0),
+    ]);
+    let mut unpriced = 0;
     for (i, s) in r.sessions.iter().enumerate() {
-        let mut row = vec![Cell::new(i + 1), Cell::new(cells::short_id(&s.session_id))];
-        if !narrow {
-            row.push(Cell::new(cells::short_path(
-                s.project_path.as_deref().unwrap_or("unknown"),
-            )));
-            row.push(Cell::new(cells::minute(&s.last_activity)));
-            row.push(Cell::new(int(s.responses)));
-        }
-        row.push(Cell::new(fmt(s.total_tokens)));
-        row.push(Cell::new(usd(s.total_cost, s.unpriced_responses == 0)));
-        t.add_row(row);
+        unpriced += s.unpriced_responses;
+        let cost = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+        t.row(vec![
+            (i + 1).to_string(),
+            cells::short_id(&s.session_id),
+            cells::short_path(s.project_path.as_deref().unwrap_or("unknown")),
+            cells::minute(&s.last_activity),
+            int(s.responses),
+            int(s.total_tokens),
+            cost,
+        ]);
     }
-    output::print_table(&t)?;
+    t.note_unpriced(unpriced, &[]);
+    out.line("Most expensive sessions")?;
+    out.report(&t)?;
     Ok(())
 }
 
 /// One table: `kind` is `day` or `session`, `id` the date or the session id.
-fn print_csv(r: &TopReport) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record([
+fn print_csv(r: &TopReport, w: &mut Csv) -> std::io::Result<()> {
+    w.record([
         "kind",
         "rank",
         "id",
@@ -105,7 +97,7 @@ fn print_csv(r: &TopReport) -> Result<()> {
     ])?;
     for (i, day) in r.days.iter().enumerate() {
         let d = &day.usage;
-        w.write_record([
+        w.record([
             "day".to_owned(),
             (i + 1).to_string(),
             day.date.clone(),
@@ -119,7 +111,7 @@ fn print_csv(r: &TopReport) -> Result<()> {
         ])?;
     }
     for (i, s) in r.sessions.iter().enumerate() {
-        w.write_record([
+        w.record([
             "session".to_owned(),
             (i + 1).to_string(),
             s.session_id.clone(),
@@ -132,6 +124,5 @@ fn print_csv(r: &TopReport) -> Result<()> {
             s.cache_read_tokens.to_string(),
         ])?;
     }
-    w.flush()?;
     Ok(())
 }

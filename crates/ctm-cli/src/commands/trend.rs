@@ -4,30 +4,47 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use comfy_table::Cell;
 use ctm_analytics::{trend_report, TrendReport};
 
-use super::cells::{self, csv_usd, totals_row};
+use super::cells::{self, csv_usd};
 use crate::cli::TrendArgs;
 use crate::commands::ReportOptions;
 use crate::context::Context;
-use crate::output::{self, int, short, total_cell, usd, Format, NARROW};
+use crate::output::{int, num, text, usd, Csv, Out, ReportTable, RowStyle};
 
 pub fn run(ctx: &Context, args: &TrendArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
     let store = ctx.report_store()?;
     let r = trend_report(store.conn(), &opts.query(), args.days, opts.today())?;
     opts.warn_if_pruned(&store, true)?;
-    match Format::of(args.report.json, args.report.csv) {
-        Format::Json => output::print_json(&r)?,
-        Format::Csv => print_csv(&r)?,
-        Format::Table => print_table(&r, output::width() < NARROW)?,
-    }
-    Ok(ExitCode::SUCCESS)
+    super::render(&args.report, &r, print_csv, |r, out| {
+        let last = ctm_analytics::query::last_response_ms(store.conn())?;
+        if last.is_some() {
+            print_table(r, out)?;
+        }
+        if r.totals.responses == 0 {
+            // Days without usage are rows too: say when there last was some.
+            let why = match last {
+                Some(ms) => {
+                    let last = opts.zone.zoned(ms);
+                    format!(
+                        "No usage in these {} days{}; the last usage in the store was on {} at {}.",
+                        r.days.len(),
+                        opts.filter.describe(),
+                        last.date(),
+                        last.strftime("%H:%M")
+                    )
+                }
+                None => super::nothing_to_show(ctx, &store, &opts)?,
+            };
+            out.line(why)?;
+        }
+        Ok(())
+    })
 }
 
-fn print_table(r: &TrendReport, narrow: bool) -> Result<()> {
-    let fmt: fn(u64) -> String = if narrow { short } else { int };
+/// The days oldest or newest first: the date, the cost and its sparkline always show.
+fn print_table(r: &TrendReport, out: &mut Out) -> Result<()> {
     // The sparkline reads oldest to newest whatever the row order.
     let mut oldest_first: Vec<(&str, f64)> = r
         .days
@@ -42,47 +59,49 @@ fn print_table(r: &TrendReport, narrow: bool) -> Result<()> {
         .map(|d| d.0)
         .zip(spark.chars())
         .collect();
-    let mut t = output::table(
-        &[
-            "Date",
-            "Responses",
-            "Total Tokens",
-            "Cost (USD)",
-            "Cache Hit",
-            "Cost Trend",
-        ],
-        1,
-    );
-    if let Some(c) = t.column_mut(5) {
-        c.set_cell_alignment(comfy_table::CellAlignment::Left);
-    }
+    let mut t = ReportTable::new(vec![
+        text("Date", 0),
+        num("Responses", 2),
+        num("Total Tokens", 1),
+        num("Cost (USD)", 0),
+        num("Cache Hit", 3),
+        text("Cost Trend", 0),
+    ]);
     for d in &r.days {
-        t.add_row(vec![
-            Cell::new(&d.date),
-            Cell::new(int(d.responses)),
-            Cell::new(fmt(d.total_tokens)),
-            Cell::new(usd(d.total_cost, true)),
-            Cell::new(cells::share(d.cache_hit_rate)),
-            Cell::new(spark_of.get(d.date.as_str()).copied().unwrap_or(' ')),
+        t.row(vec![
+            d.date.clone(),
+            int(d.responses),
+            int(d.total_tokens),
+            usd(d.total_cost, true),
+            cells::share(d.cache_hit_rate),
+            spark_of
+                .get(d.date.as_str())
+                .copied()
+                .unwrap_or(' ')
+                .to_string(),
         ]);
     }
     let s = &r.totals;
-    t.add_row(totals_row(vec![
-        total_cell(format!("{} days", r.days.len())),
-        Cell::new(int(s.responses)),
-        Cell::new(fmt(s.total_tokens)),
-        Cell::new(usd(s.total_cost, s.unpriced_responses == 0)),
-        Cell::new(cells::share(r.cache_hit_rate)),
-        Cell::new(&spark),
-    ]));
-    println!("{} to {} ({})", r.from, r.to, r.timezone);
-    output::print_table(&t)?;
+    let cost = t.cost(s.total_cost, s.responses, s.unpriced_responses);
+    t.styled(
+        RowStyle::Total,
+        vec![
+            format!("{} days", r.days.len()),
+            int(s.responses),
+            int(s.total_tokens),
+            cost,
+            cells::share(r.cache_hit_rate),
+            spark.clone(),
+        ],
+    );
+    t.note_unpriced(s.unpriced_responses, &[]);
+    out.line(format_args!("{} to {} ({})", r.from, r.to, r.timezone))?;
+    out.report(&t)?;
     Ok(())
 }
 
-fn print_csv(r: &TrendReport) -> Result<()> {
-    let mut w = output::csv_writer();
-    w.write_record([
+fn print_csv(r: &TrendReport, w: &mut Csv) -> std::io::Result<()> {
+    w.record([
         "date",
         "responses",
         "inputTokens",
@@ -94,7 +113,7 @@ fn print_csv(r: &TrendReport) -> Result<()> {
         "cacheHitRate",
     ])?;
     for d in &r.days {
-        w.write_record([
+        w.record([
             d.date.clone(),
             d.responses.to_string(),
             d.input_tokens.to_string(),
@@ -106,6 +125,5 @@ fn print_csv(r: &TrendReport) -> Result<()> {
             format!("{:.6}", d.cache_hit_rate),
         ])?;
     }
-    w.flush()?;
     Ok(())
 }

@@ -87,10 +87,87 @@ fn no_data_says_where_it_looked_and_exits_zero() {
         "{err}"
     );
     let out = String::from_utf8_lossy(&out.stdout);
-    assert!(out.contains("No usage"), "{out}");
+    assert!(
+        out.contains("No usage: no Claude Code data found (looked in ~/.config/claude, ~/.claude)"),
+        "{out}"
+    );
     // `ctm` alone is the daily report.
     let alone = run(&mut env.ctm());
     assert!(String::from_utf8_lossy(&alone.stdout).contains("No usage"));
+    // Every report says why it is empty, JSON stays valid, and no store is created as a
+    // side effect.
+    for report in [
+        "weekly", "session", "project", "models", "hourly", "top", "trend", "cache", "blocks",
+    ] {
+        let text = String::from_utf8(run(env.ctm().arg(report)).stdout).unwrap();
+        assert!(
+            text.contains("no Claude Code data found"),
+            "{report}: {text}"
+        );
+        let v = json(env.ctm().args([report, "--json"]));
+        assert!(v.is_object(), "{report}");
+    }
+    let o = run(env.ctm().args(["--no-ingest", "daily"]));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no store at"));
+    assert!(!env.db().exists(), "a report created the store");
+    assert!(!env.path().join("home/.local").exists());
+}
+
+/// A store with history but nothing in the range asked: the report says what it looked
+/// for and when the last usage was; `blocks --recent` when the last block was; `trend`
+/// when activity last happened.
+#[test]
+fn empty_reports_say_when_the_last_usage_was() {
+    let env = Env::new();
+    run(env
+        .ctm()
+        .arg("--claude-dir")
+        .arg(fixture_root())
+        .arg("ingest"));
+    let at = |now: &str, args: &[&str]| -> String {
+        String::from_utf8(
+            run(env
+                .ctm()
+                .env("CTM_NOW", now)
+                .args(["--no-ingest", "--color", "never"])
+                .args(args)
+                .args(["--timezone", "UTC"]))
+            .stdout,
+        )
+        .unwrap()
+    };
+    let later = "2026-03-20T00:00:00Z";
+    let daily = at(later, &["daily", "--since", "2026-03-01"]);
+    assert_eq!(
+        daily.trim(),
+        "No usage since 2026-03-01 (UTC); the last usage in the store was on 2026-02-12 at 21:03."
+    );
+    let session = at(later, &["session", "--model", "gpt"]);
+    assert!(
+        session.contains("No usage matching --model gpt (UTC)")
+            && session.contains("2026-02-12 at 21:03"),
+        "{session}"
+    );
+    let recent = at(later, &["blocks", "--recent"]);
+    assert_eq!(
+        recent.trim(),
+        "No block in the last 3 days (UTC); the last block started 2026-02-12 20:00 and its last response was at 2026-02-12 21:03."
+    );
+    let active = at(later, &["blocks", "--active"]);
+    assert!(
+        active.starts_with(
+            "No active block at 2026-03-20 00:00 (UTC); the last block started 2026-02-12 20:00"
+        ),
+        "{active}"
+    );
+    let trend = at(later, &["trend"]);
+    assert!(trend.contains("2026-03-14 to 2026-03-20 (UTC)"), "{trend}");
+    assert!(
+        trend.contains(
+            "No usage in these 7 days; the last usage in the store was on 2026-02-12 at 21:03."
+        ),
+        "{trend}"
+    );
 }
 
 #[test]
@@ -298,8 +375,30 @@ fn unknown_models_are_counted_and_flagged_unpriced() {
     let table = run(env.ctm().arg("--claude-dir").arg(&root).arg("daily"));
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
-        text.contains("$0.00*") && text.contains("cost is unknown"),
+        text.contains("$0.00*")
+            && text
+                .contains("* leaves out 1 response of models without a price (claude-mystery-9)")
+            && text.contains("cost is unknown"),
         "{text}"
+    );
+    // The JSON keeps the number beside the flag, so scripts that sum keep working.
+    assert_eq!(v["daily"][0]["priced"], false);
+    assert_eq!(v["totals"]["priced"], false);
+    assert!(v["daily"][0]["totalCost"].as_f64().unwrap() > 0.0);
+    // A model with no price at all: "-", not $0.00, and explained.
+    let models = run(env.ctm().arg("--claude-dir").arg(&root).arg("models"));
+    let models = String::from_utf8_lossy(&models.stdout);
+    let row = models
+        .lines()
+        .find(|l| l.contains("mystery-9"))
+        .unwrap_or_else(|| panic!("{models}"));
+    assert!(
+        row.contains("┆          - ┆") && !row.contains("$0.00"),
+        "{models}"
+    );
+    assert!(
+        models.contains("- is entirely") || models.contains("- is a cost"),
+        "{models}"
     );
     let pricing = String::from_utf8_lossy(
         &run(env.ctm().arg("--claude-dir").arg(&root).arg("pricing")).stdout,

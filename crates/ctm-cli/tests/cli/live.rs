@@ -49,9 +49,30 @@ fn once_prints_the_screen_as_text_and_json_and_a_pipe_gets_the_same() {
     assert_eq!(block["meters"][0]["used"], 23_544.0);
     assert_eq!(block["meters"][0]["source"], "estimate");
     assert_eq!(
-        block["tokensPerMinuteLastHour"].as_array().unwrap().len(),
+        block["inputOutputTokensPerMinuteLastHour"]
+            .as_array()
+            .unwrap()
+            .len(),
         60
     );
+    // The tokens meter, its rate and its projection are in one unit, and the rate is the
+    // block's burn rate (the same function `ctm blocks` uses).
+    let tokens = &block["meters"][0];
+    assert_eq!(tokens["unit"], "input+output tokens");
+    assert_eq!(
+        tokens["perMinute"],
+        block["block"]["burnRate"]["inputOutputTokensPerMinute"]
+    );
+    let projected = tokens["used"].as_f64().unwrap()
+        + tokens["perMinute"].as_f64().unwrap() * block["remainingMinutes"].as_f64().unwrap();
+    assert!((tokens["projectedAtReset"].as_f64().unwrap() - projected).abs() < 1e-6);
+    let blocks =
+        json(
+            env.ctm()
+                .env("CTM_NOW", NOW)
+                .args(["--no-ingest", "blocks", "--active", "--json"]),
+        );
+    assert_eq!(blocks["blocks"][0]["burnRate"], block["block"]["burnRate"]);
     assert_eq!(
         v["today"]["totalCost"]
             .as_f64()
@@ -117,11 +138,19 @@ impl Drop for Tmux {
 /// (`NAME=value ...`). After ctm exits, the shell prints `CTM-EXIT-<code>`, whether the
 /// terminal is back in canonical mode with echo (raw mode undone), and `CTM-DONE`.
 fn start_live(env: &Env, root: &Path, extra_env: &str) -> Tmux {
+    start_live_at(env, root, NOW, extra_env)
+}
+
+/// [`start_live`] with the clock at `now`.
+fn start_live_at(env: &Env, root: &Path, now: &str, extra_env: &str) -> Tmux {
+    // A socket per clock: a test may start a second monitor after the first.
     let tmux = Tmux {
-        socket: env.path().join("tmux.sock"),
+        socket: env
+            .path()
+            .join(format!("tmux-{}.sock", now.replace([':', '-'], ""))),
     };
     let script = format!(
-        "env -i HOME={home} PATH=/usr/bin:/bin TERM=xterm-256color TZ=UTC CTM_NOW={NOW} CTM_DB={db} {extra_env} \
+        "env -i HOME={home} PATH=/usr/bin:/bin TERM=xterm-256color TZ=UTC CTM_NOW={now} CTM_DB={db} {extra_env} \
          {ctm} --claude-dir {root} live --timezone UTC --refresh 1; \
          echo CTM-EXIT-$?; stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | tr '\\n' ' '; echo CTM-DONE; sleep 30",
         home = env.path().join("home").display(),
@@ -214,8 +243,13 @@ fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
     let (root, transcript) = one_response_root(&env);
     let tmux = start_live(&env, &root, "");
 
-    // The first screen: one response of 1,100 input+output tokens.
-    let first = tmux.wait_for(Duration::from_secs(20), |s| s.contains("1,100 / 19,000"));
+    // The first screen: one response of 1,100 input+output tokens, labelled so, its burn
+    // rate in the same unit and its cache tokens on their own line.
+    let first = tmux.wait_for(Duration::from_secs(20), |s| {
+        s.contains("1,100 / 19,000 in+out")
+            && s.contains("in+out tokens/min")
+            && s.contains("Cache ")
+    });
     assert!(first.is_some(), "no first screen:\n{}", tmux.capture());
     assert_eq!(
         tmux.display("#{alternate_on}"),
@@ -266,6 +300,44 @@ fn the_monitor_follows_a_transcript_in_a_real_terminal_and_quits_with_q() {
     );
 
     // q quits and gives the terminal back.
+    tmux.cmd()
+        .args(["send-keys", "-t", "live", "q"])
+        .status()
+        .unwrap();
+    assert_terminal_given_back(&tmux, 0);
+}
+
+/// The monitor when nothing is burning: an hour after the last response the burn rate is
+/// 0 and says since when; the next day there is no active block, and the screen says when
+/// the last block was and when usage last happened.
+#[test]
+fn the_monitor_shows_an_idle_hour_and_a_finished_block_in_a_real_terminal() {
+    if skip_without("tmux", tmux_available(), "apt-get install -y tmux") {
+        return;
+    }
+    let env = Env::new();
+    let (root, _) = one_response_root(&env);
+    // The response at 21:00 opened a block until 02:00; at 22:30 it is an hour and a half old.
+    let tmux = start_live_at(&env, &root, "2026-02-12T22:30:00Z", "");
+    let idle = tmux.wait_for(Duration::from_secs(20), |s| {
+        s.contains("0: no response since 21:00") && s.contains("at reset 1,100")
+    });
+    assert!(idle.is_some(), "no idle burn rate:\n{}", tmux.capture());
+    assert!(tmux.capture().contains("limit not before reset"));
+    tmux.cmd()
+        .args(["send-keys", "-t", "live", "q"])
+        .status()
+        .unwrap();
+    assert_terminal_given_back(&tmux, 0);
+    drop(tmux);
+
+    let tmux = start_live_at(&env, &root, "2026-02-13T09:00:00Z", "");
+    let none = tmux.wait_for(Duration::from_secs(20), |s| {
+        s.contains("No active block")
+            && s.contains("Last usage 2026-02-12 21:00 (12h 00m ago)")
+            && s.contains("Last block 2026-02-12 21:00 to 02-13 02:00")
+    });
+    assert!(none.is_some(), "no idle screen:\n{}", tmux.capture());
     tmux.cmd()
         .args(["send-keys", "-t", "live", "q"])
         .status()

@@ -1165,7 +1165,13 @@ fn blocks_in_three_zones() {
             num(&second["burnRate"]["costPerHour"]),
             0.0845 / 90.0 * 60.0
         ));
-        assert_eq!(b[4]["burnRate"], Value::Null, "one response has no rate");
+        // One response: its block's average over the 5 minutes a rate is never under.
+        assert_eq!(b[4]["burnRate"]["windowMinutes"], 5.0);
+        assert_eq!(b[4]["burnRate"]["basis"], "activeSpan");
+        assert!(close(
+            num(&b[4]["burnRate"]["tokensPerMinute"]),
+            num(&b[4]["totalTokens"]) / 5.0
+        ));
         assert_eq!(first.get("usageLimitResetTime"), None);
     }
     let v = report(&env, &["blocks", "--timezone", "Asia/Tokyo"]);
@@ -1220,18 +1226,39 @@ fn active_block_burn_rate_projection_and_token_limit() {
         (active["id"].as_str(), active["isActive"].as_bool()),
         (Some("2026-11-01T05:00:00.000Z"), Some(true))
     );
-    // 400 tokens and $0.006 in the 60 minutes between the two responses.
+    // The trailing hour (06:00 to 07:00) holds R6 alone: 200 tokens and $0.003.
+    assert_eq!(active["burnRate"]["basis"], "trailingHour");
+    assert_eq!(active["burnRate"]["windowMinutes"], 60.0);
     assert!(close(
         num(&active["burnRate"]["tokensPerMinute"]),
-        400.0 / 60.0
+        200.0 / 60.0
     ));
-    assert!(close(num(&active["burnRate"]["costPerHour"]), 0.006));
-    // 180 minutes left: 400 + 400/60 x 180 tokens, $0.006 + $0.006 x 3.
+    assert!(close(num(&active["burnRate"]["costPerHour"]), 0.003));
+    // 180 minutes left: 400 + 200/60 x 180 tokens, $0.006 + $0.003 x 3.
     assert_eq!(active["projection"]["remainingMinutes"], 180);
-    assert_eq!(active["projection"]["totalTokens"], 1600);
-    assert!(close(num(&active["projection"]["totalCost"]), 0.024));
+    assert_eq!(active["projection"]["totalTokens"], 1000);
+    assert_eq!(active["projection"]["inputOutputTokens"], 1000);
+    assert!(close(num(&active["projection"]["totalCost"]), 0.015));
     assert_eq!(v["now"], "2026-11-01T02:00:00.000-05:00");
     assert_eq!(v["warnings"], serde_json::json!([]));
+
+    // An hour after R6 with nothing since: the rate is 0 and the projection is what was
+    // used, however much of the block is left.
+    for now in ["2026-11-01T07:30:00Z", "2026-11-01T09:59:00Z"] {
+        let v = json(env.ctm().env("CTM_NOW", now).args([
+            "--no-ingest",
+            "blocks",
+            "--json",
+            "--active",
+            "--timezone",
+            "UTC",
+        ]));
+        let idle = &rows(&v, "blocks")[0];
+        assert_eq!(idle["burnRate"]["tokensPerMinute"], 0.0, "{now}");
+        assert_eq!(idle["burnRate"]["costPerHour"], 0.0, "{now}");
+        assert_eq!(idle["projection"]["totalTokens"], 400, "{now}");
+        assert!(close(num(&idle["projection"]["totalCost"]), 0.006), "{now}");
+    }
 
     // --recent: the last three days, so the gap that started in April is left out.
     let v = json(&mut at(&[
@@ -1243,7 +1270,7 @@ fn active_block_burn_rate_projection_and_token_limit() {
     ]));
     assert_eq!(rows(&v, "blocks").len(), 1);
 
-    // Limits: the projection is 1,600 tokens.
+    // Limits: the projection is 1,000 tokens.
     let limit = |n: &str| {
         json(&mut at(&[
             "blocks",
@@ -1255,15 +1282,15 @@ fn active_block_burn_rate_projection_and_token_limit() {
             n,
         ]))
     };
-    let v = limit("2000");
-    assert_eq!(v["tokenLimit"], 2000);
+    let v = limit("1250");
+    assert_eq!(v["tokenLimit"], 1250);
     assert_eq!(
         rows(&v, "blocks")[0]["tokenLimitStatus"],
-        serde_json::json!({"limit": 2000, "projectedUsage": 1600, "percentUsed": 80.0, "status": "warning"})
+        serde_json::json!({"limit": 1250, "projectedUsage": 1000, "percentUsed": 80.0, "status": "warning"})
     );
     assert_eq!(
         v["warnings"],
-        serde_json::json!([{"blockId": "2026-11-01T05:00:00.000Z", "level": "warning", "basis": "projected", "tokens": 1600, "limit": 2000, "percent": 80.0}])
+        serde_json::json!([{"blockId": "2026-11-01T05:00:00.000Z", "level": "warning", "basis": "projected", "tokens": 1000, "limit": 1250, "percent": 80.0}])
     );
     let v = limit("1000");
     assert_eq!(
@@ -1276,7 +1303,7 @@ fn active_block_burn_rate_projection_and_token_limit() {
     let v = limit("500");
     // 400 used is 80%: the used tokens already warn, and the projection exceeds.
     assert_eq!(v["warnings"][0]["basis"], "projected");
-    assert_eq!(v["warnings"][0]["percent"], 320.0);
+    assert_eq!(v["warnings"][0]["percent"], 200.0);
     let table = String::from_utf8(
         run(&mut at(&[
             "blocks",
@@ -1295,7 +1322,7 @@ fn active_block_burn_rate_projection_and_token_limit() {
         ),
         "{table}"
     );
-    let v = limit("2100");
+    let v = limit("1300");
     assert_eq!(v["warnings"], serde_json::json!([]));
     assert_eq!(rows(&v, "blocks")[0]["tokenLimitStatus"]["status"], "ok");
     // max: the largest finished block, 228,000 tokens.
@@ -1319,13 +1346,14 @@ fn active_block_burn_rate_projection_and_token_limit() {
         table.contains("Active block: 2026-11-01 05:00 to 2026-11-01 10:00"),
         "{table}"
     );
+    let table = table.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        table.contains("At this rate the block ends at 1,600 tokens, $0.02"),
+        table.contains("Burn rate over the last 60 minutes: 3 tokens/min, $0.00/h. At this rate the block ends at 1,000 tokens, $0.02"),
         "{table}"
     );
     assert!(
         table.contains(
-            "warning: at this rate the active block reaches 160.0% of the 1,000-token limit (1,600 tokens) by its end."
+            "warning: at this rate the active block reaches 100.0% of the 1,000-token limit (1,000 tokens) by its end."
         ),
         "{table}"
     );
@@ -1362,45 +1390,141 @@ fn active_block_burn_rate_projection_and_token_limit() {
 
 // --- Snapshots ---------------------------------------------------------------------------
 
-/// Every table, wide and narrow, on the real fixture. "Now" is 21:30 UTC on the fixture's
-/// last day, inside its last block.
+/// Every table at 80, 110 and 160 columns, on the real fixture. "Now" is 21:30 UTC on the
+/// fixture's last day, inside its last block. Each table fits its width, keeps its
+/// identifying columns and its sort key, and never breaks a word.
 #[test]
-fn snapshots_of_every_table_wide_and_narrow() {
+fn snapshots_of_every_table_at_three_widths() {
     let env = fixture_env();
-    let cases: [(&str, &[&str]); 13] = [
-        ("weekly", &["weekly"]),
-        ("monthly", &["monthly"]),
-        ("session", &["session"]),
-        ("session_detail", &["session", "d6e0bada"]),
-        ("project", &["project"]),
-        ("models", &["models"]),
-        ("hourly", &["hourly"]),
-        ("top", &["top", "--limit", "5"]),
-        ("trend", &["trend"]),
-        ("cache", &["cache"]),
-        ("blocks", &["blocks"]),
+    let cases: [(&str, &[&str], &[&str]); 15] = [
+        ("daily", &["daily"], &["Date", "Cost"]),
+        (
+            "daily_breakdown",
+            &["daily", "--breakdown"],
+            &["Date", "Cost"],
+        ),
+        ("weekly", &["weekly"], &["Week", "Cost"]),
+        ("monthly", &["monthly"], &["Month", "Cost"]),
+        (
+            "session",
+            &["session"],
+            &["Session", "Last Activity", "Cost"],
+        ),
+        (
+            "session_detail",
+            &["session", "d6e0bada"],
+            &["Time", "Cost"],
+        ),
+        (
+            "project",
+            &["project"],
+            &["Project", "Last Activity", "Cost"],
+        ),
+        ("models", &["models"], &["Model", "Cost"]),
+        ("hourly", &["hourly"], &["Day", "Responses"]),
+        (
+            "top",
+            &["top", "--limit", "5"],
+            &["Date", "Session", "Cost"],
+        ),
+        ("trend", &["trend"], &["Date", "Cost", "Cost Trend"]),
+        ("cache", &["cache"], &["Date", "Hit Rate", "Saved"]),
+        ("blocks", &["blocks"], &["Block Start", "Status", "Cost"]),
         (
             "blocks_active_limit",
             &["blocks", "--active", "--token-limit", "max"],
+            &["Block Start", "Status", "Cost"],
         ),
         (
             "blocks_recent_limit",
             &["blocks", "--recent", "--token-limit", "20000000"],
+            &["Block Start", "Status", "Cost"],
         ),
     ];
-    for (name, args) in cases {
-        for columns in ["120", "80"] {
+    for (name, args, kept) in cases {
+        for columns in [80, 110, 160] {
             let out = run(env
                 .ctm()
-                .env("COLUMNS", columns)
+                .env("COLUMNS", columns.to_string())
                 .env("NO_COLOR", "1")
                 .env("CTM_NOW", "2026-02-12T21:30:00Z")
                 .arg("--no-ingest")
                 .args(args)
                 .args(["--timezone", "UTC"]));
             let stdout = String::from_utf8(out.stdout).unwrap();
-            let width = if columns == "120" { "wide" } else { "narrow" };
-            insta::assert_snapshot!(format!("{name}_{width}"), stdout);
+            assert_fits(&stdout, columns, name);
+            for header in kept {
+                assert!(
+                    stdout.contains(header),
+                    "{name} at {columns}: {header} must stay\n{stdout}"
+                );
+            }
+            insta::assert_snapshot!(format!("{name}_{columns}"), stdout);
         }
     }
+}
+
+/// Every line of the table within `columns`, and every row of a table one line: no
+/// cell wrapped (these reports have no column that may).
+fn assert_fits(text: &str, columns: usize, name: &str) {
+    for line in text.lines() {
+        let table_line = line.starts_with('│') || line.starts_with('┌');
+        if table_line {
+            assert!(
+                line.chars().count() <= columns,
+                "{name} at {columns}: a line is {} wide\n{text}",
+                line.chars().count()
+            );
+        }
+        // A wrapped row starts a line with an empty first cell.
+        assert!(
+            !line.starts_with("│  ") || line.starts_with("│   └"),
+            "{name} at {columns}: a row wrapped\n{text}"
+        );
+    }
+}
+
+/// `pricing` and `config list` at 80 columns: model names and keys whole, the table
+/// within 80 columns.
+#[test]
+fn pricing_and_settings_fit_80_columns_without_breaking_a_name() {
+    let env = fixture_env();
+    let at80 = |args: &[&str]| {
+        String::from_utf8(run(env.ctm().env("COLUMNS", "80").arg("--no-ingest").args(args)).stdout)
+            .unwrap()
+    };
+    let pricing = at80(&["pricing"]);
+    let table = ctm_pricing_ids(&env);
+    for id in &table {
+        assert!(
+            pricing.lines().any(|l| l.contains(&format!("│ {id} "))),
+            "{id} is broken or missing\n{pricing}"
+        );
+    }
+    let config = at80(&["config", "list"]);
+    for key in [
+        "data_retention_days",
+        "snapshot_interval_minutes",
+        "schema_version",
+        "timezone",
+    ] {
+        assert!(
+            config.lines().any(|l| l.contains(&format!("│ {key} "))),
+            "{key} is broken\n{config}"
+        );
+    }
+    for text in [&pricing, &config] {
+        for line in text.lines().filter(|l| l.starts_with('│')) {
+            assert!(line.chars().count() <= 80, "{line}\n{text}");
+        }
+    }
+}
+
+/// The model ids of the price table, from `ctm pricing --json`.
+fn ctm_pricing_ids(env: &Env) -> Vec<String> {
+    let v = json(env.ctm().args(["--no-ingest", "pricing", "--json"]));
+    rows(&v, "models")
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
 }

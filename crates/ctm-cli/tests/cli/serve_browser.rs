@@ -113,6 +113,21 @@ impl Driver {
         panic!("the page never showed {what}");
     }
 
+    /// The browser window's size in CSS pixels (a phone: 390 x 844).
+    fn resize(&self, width: u32, height: u32) {
+        self.session_call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
+    /// Loads `url` and waits for the page's first render (not for the live stream).
+    fn open(&self, url: &str) {
+        self.goto(url);
+        self.wait_for("its first render", "return document.body.dataset.loaded");
+    }
+
     fn screenshot(&self, file: &Path) {
         let v = self.session_call("GET", "/screenshot", None);
         let png = base64_decode(v.as_str().unwrap());
@@ -228,7 +243,7 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
     assert_eq!(page["monthResponses"], summary["thisMonth"]["responses"]);
     assert_eq!(
         page["monthCostText"], "$51.74",
-        "the README's total for the fixture"
+        "the fixture's total in docs/reports.md"
     );
     assert!(close(
         page["rangeCost"].as_f64().unwrap(),
@@ -298,6 +313,62 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
         text.contains("5-hour 37% used") && text.contains("7-day 13% used"),
         "{text}"
     );
+    // The gauge says what each ring is, its unit and its limit.
+    let labels = driver.script(
+        "return [document.getElementById('gauge-legend').textContent, document.getElementById('gauge-unit').textContent, document.getElementById('block-text').textContent]",
+    );
+    let legend = labels[0].as_str().unwrap();
+    assert!(
+        legend.contains("This block, used")
+            && legend.contains("Inner ring: Claude's official 5-hour usage, 37%"),
+        "{legend}"
+    );
+    assert!(
+        labels[1].as_str().unwrap().ends_with("tokens (all kinds)"),
+        "{labels}"
+    );
+    let limit = summary["tokenLimit"].as_u64().unwrap();
+    assert!(
+        labels[2].as_str().unwrap().contains(&format!(
+            "Limit: {} tokens, the largest finished block",
+            fmt_int(limit)
+        )),
+        "{labels}"
+    );
+    // The token scale leaves cache reads out unless asked: each bar's drawn height is
+    // its tokens without them, then with them.
+    let drawn = |js_total: &str| -> Vec<(u64, u64)> {
+        let v = driver.script(&format!(
+            "return Array.from(document.querySelectorAll('#chart-daily g.day')).map((g) => [Number(g.dataset.shown), {js_total}])"
+        ));
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_u64().unwrap(), p[1].as_u64().unwrap()))
+            .collect()
+    };
+    let without: Vec<(u64, u64)> = daily["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let total = d["totalTokens"].as_u64().unwrap();
+            (total - d["cacheReadTokens"].as_u64().unwrap(), total)
+        })
+        .collect();
+    assert_eq!(drawn("Number(g.dataset.total)"), without);
+    driver.script("document.querySelector('[data-cache-reads=\"1\"]').click(); return true");
+    driver.wait_for(
+        "the bars with cache reads",
+        "return document.querySelector('[data-cache-reads=\"1\"]').classList.contains('active')",
+    );
+    let with: Vec<(u64, u64)> = without.iter().map(|&(_, t)| (t, t)).collect();
+    assert_eq!(drawn("Number(g.dataset.total)"), with);
+    driver.script("document.querySelector('[data-cache-reads=\"0\"]').click(); return true");
+    driver.wait_for(
+        "the bars without cache reads again",
+        "return document.querySelector('[data-cache-reads=\"0\"]').classList.contains('active')",
+    );
     // The download links fetch the export of the range on screen.
     let links = page["downloads"].as_array().unwrap();
     assert_eq!(links.len(), 3, "{page}");
@@ -316,13 +387,21 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
     }
     let shots = shots_dir();
     driver.screenshot(&shots.join("dashboard-light.png"));
+    // The README's picture (docs/dashboard.png is this file): the top of the page.
+    driver.resize(1280, 1100);
+    driver.script("window.scrollTo(0, 0); return true");
+    driver.screenshot(&shots.join("dashboard-readme.png"));
+    driver.resize(1400, 2300);
 
     // A new response in a transcript: the page shows it without a reload.
     let loaded = driver.script("return document.body.dataset.loaded");
     append_response(&root, 7);
+    // Rendered figures come before the end of a load (which sets `loaded`): wait for both.
     driver.wait_for(
         "the appended response",
-        "return Number(document.getElementById('month-responses').dataset.value) === 905",
+        &format!(
+            "return Number(document.getElementById('month-responses').dataset.value) === 905 && document.body.dataset.loaded !== {loaded}"
+        ),
     );
     assert_ne!(
         driver.script("return document.body.dataset.loaded"),
@@ -357,4 +436,233 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
     assert_eq!(drawn, detail["session"]["responses"]);
     driver.script("document.getElementById('session-detail').scrollIntoView(); return true");
     driver.screenshot(&shots.join("dashboard-dark-session.png"));
+}
+
+fn fmt_int(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn browser_present() -> bool {
+    let browser = [CHROMIUM, CHROMEDRIVER]
+        .iter()
+        .all(|b| Path::new(b).exists());
+    !skip_without(
+        "Chromium or chromedriver",
+        browser,
+        "apt-get install -y chromium chromium-driver",
+    )
+}
+
+/// `ctm serve` on `root` (or on no data root at all) with `now` as the clock.
+fn serve_at(env: &Env, root: Option<&Path>, now: &str) -> Served {
+    let mut cmd = env.ctm();
+    match root {
+        Some(r) => cmd.arg("--claude-dir").arg(r),
+        None => cmd
+            .arg("--claude-dir")
+            .arg(env.path().join("no-claude-here")),
+    };
+    cmd.env("CTM_NOW", now)
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    Served::spawn(cmd)
+}
+
+/// The page at its edges: ranges of months drawn per week and per month, an empty store,
+/// a phone with and without an active block, and a session too long for one page. Each
+/// state is checked against the API and saved as a screenshot.
+#[test]
+fn the_page_at_its_edges() {
+    if !browser_present() {
+        return;
+    }
+    let shots = shots_dir();
+    let profile = tempfile::tempdir().unwrap();
+    let driver = Driver::start(&profile.path().join("chromium"));
+
+    // Ten months of generated usage: "All" per month, 90 days per week.
+    let env = Env::new();
+    let root = env.path().join("generated");
+    ctm_testdata::generate(&root, &ctm_testdata::GenConfig::small(3)).unwrap();
+    let server = serve_at(&env, Some(&root), "2026-11-15T12:00:00Z");
+    let base = format!("http://{}", server.addr);
+    let bars = |unit: &str| -> Value {
+        driver.script(&format!(
+            "return {{ unit: document.querySelector('#chart-daily svg').dataset.unit, dots: document.querySelectorAll('#chart-daily circle').length, \
+              bars: Array.from(document.querySelectorAll('#chart-daily g.{unit}')).map((g) => [g.dataset.date, Number(g.dataset.total), Number(g.dataset.cost)]) }}"
+        ))
+    };
+    driver.open(&format!("{base}/?tz=UTC&range=all&theme=light&live=0"));
+    let page = bars("month");
+    assert_eq!(page["unit"], "month", "{page}");
+    let monthly = server.json("/api/monthly?tz=UTC");
+    let want: Vec<Value> = monthly["monthly"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| json!([m["month"], m["totalTokens"], m["totalCost"]]))
+        .collect();
+    assert!(want.len() >= 8, "{monthly}");
+    // Months without usage are drawn as zeros between the API's months.
+    let drawn: Vec<Value> = page["bars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b[1] != 0 || b[2] != 0.0)
+        .cloned()
+        .collect();
+    assert_eq!(drawn, want);
+    // The generated history has a model without a price: the marked costs are explained.
+    let note = driver.script(
+        "const n = document.getElementById('unpriced-note'); return n.hidden ? '' : n.textContent",
+    );
+    assert!(
+        note.as_str()
+            .unwrap()
+            .starts_with("* leaves out the responses of models without a price ("),
+        "{note}"
+    );
+    driver.screenshot(&shots.join("dashboard-all-by-month.png"));
+
+    driver.script("document.querySelector('[data-range=\"90\"]').click(); return true");
+    driver.wait_for(
+        "the weekly bars",
+        "return document.querySelector('#chart-daily svg').dataset.unit === 'week'",
+    );
+    let page = bars("week");
+    let weekly = server.json("/api/weekly?tz=UTC&since=2026-08-18&until=2026-11-15");
+    let want: Vec<Value> = weekly["weekly"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| json!([w["week"], w["totalTokens"], w["totalCost"]]))
+        .collect();
+    let drawn: Vec<Value> = page["bars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b[1] != 0 || b[2] != 0.0)
+        .cloned()
+        .collect();
+    assert_eq!(drawn, want);
+    let n = page["bars"].as_array().unwrap().len();
+    assert!((13..=14).contains(&n), "90 days are 13 or 14 weeks: {n}");
+    assert_eq!(page["dots"].as_u64(), Some(n as u64), "a dot per week");
+    driver.screenshot(&shots.join("dashboard-90-days-by-week.png"));
+    drop(server);
+
+    // An empty store: the page says no data was found, and where ctm looked.
+    let empty = Env::new();
+    let server = serve_at(&empty, None, "2026-11-15T12:00:00Z");
+    driver.open(&format!(
+        "http://{}/?tz=UTC&range=30&theme=light&live=0",
+        server.addr
+    ));
+    let notice = driver.wait_for(
+        "the empty-store notice",
+        "const e = document.getElementById('empty'); return !e.hidden && e.textContent",
+    );
+    let notice = notice.as_str().unwrap();
+    let looked = empty.path().join("no-claude-here");
+    assert!(
+        notice.contains("No Claude Code data found")
+            && notice.contains(&looked.display().to_string()),
+        "{notice}"
+    );
+    assert_eq!(
+        driver.script("return document.body.dataset.empty"),
+        "no-data"
+    );
+    driver.screenshot(&shots.join("dashboard-empty-store.png"));
+    drop(server);
+
+    // A phone, with no active block: two lines, not a gauge a third of the screen high.
+    let env = Env::new();
+    let root = fixture_copy(&env);
+    let server = serve_at(&env, Some(&root), "2026-02-14T09:00:00Z");
+    driver.resize(390, 844);
+    driver.open(&format!(
+        "http://{}/?tz=UTC&range=7&theme=light&live=0",
+        server.addr
+    ));
+    let idle = driver.script(
+        "const g = document.getElementById('chart-gauge'); return { h: g.getBoundingClientRect().height, text: g.textContent, block: document.getElementById('block-text').textContent, inner: window.innerWidth, scroll: document.documentElement.scrollWidth }",
+    );
+    assert!(idle["h"].as_f64().unwrap() < 80.0, "{idle}");
+    assert!(
+        idle["text"].as_str().unwrap().contains("No active block"),
+        "{idle}"
+    );
+    let block = idle["block"].as_str().unwrap();
+    assert!(
+        block.contains("Last block 2026-02-12 20:00 to 01:00")
+            && block.contains("Last usage 2026-02-12 21:03"),
+        "{idle}"
+    );
+    assert!(
+        idle["scroll"].as_f64().unwrap() <= idle["inner"].as_f64().unwrap() + 1.0,
+        "the page is wider than the phone: {idle}"
+    );
+    driver.script("document.getElementById('chart-gauge').scrollIntoView(); return true");
+    driver.screenshot(&shots.join("dashboard-phone-idle.png"));
+    drop(server);
+
+    // The same phone during a block: the gauge stays within a fifth of the screen.
+    let server = serve_at(&env, Some(&root), "2026-02-12T21:30:00Z");
+    driver.open(&format!(
+        "http://{}/?tz=UTC&range=7&theme=dark&live=0",
+        server.addr
+    ));
+    let h = driver
+        .script("return document.querySelector('#chart-gauge svg').getBoundingClientRect().height");
+    assert!(h.as_f64().unwrap() <= 844.0 / 5.0, "gauge {h} px high");
+    driver.script("document.getElementById('chart-gauge').scrollIntoView(); return true");
+    driver.screenshot(&shots.join("dashboard-phone-block.png"));
+
+    // A session of 221 responses: 50 a page.
+    driver.resize(1400, 2300);
+    driver.open(&format!(
+        "http://{}/?tz=UTC&range=all&theme=light&live=0",
+        server.addr
+    ));
+    driver.script(
+        "document.querySelector('#sessions tr[data-session^=\"ae4a77f8\"]').click(); return true",
+    );
+    driver.wait_for(
+        "the session's first page",
+        "return document.getElementById('detail-page').dataset.total === '221'",
+    );
+    let page = |what: &str| -> Value {
+        driver.wait_for(
+            what,
+            "return { rows: document.querySelectorAll('#detail-responses tbody tr').length, text: document.getElementById('detail-page').textContent, first: document.querySelector('#detail-responses tbody td').textContent }",
+        )
+    };
+    let first = page("page 1");
+    assert_eq!(first["rows"], 50);
+    assert_eq!(first["text"], "1–50 of 221 responses");
+    let detail = server.json("/api/sessions/ae4a77f8?tz=UTC");
+    let time =
+        |i: usize| detail["responses"][i]["timestamp"].as_str().unwrap()[..19].replace('T', " ");
+    assert_eq!(first["first"].as_str().unwrap(), time(0));
+    for _ in 0..4 {
+        driver.script("document.getElementById('detail-next').click(); return true");
+    }
+    let last = page("the last page");
+    assert_eq!(last["rows"], 21, "{last}");
+    assert_eq!(last["text"], "201–221 of 221 responses");
+    assert_eq!(last["first"].as_str().unwrap(), time(200));
+    assert_eq!(
+        driver.script("return document.getElementById('detail-next').disabled"),
+        true
+    );
+    driver.script("document.getElementById('session-detail').scrollIntoView(); return true");
+    driver.screenshot(&shots.join("dashboard-session-paged.png"));
 }

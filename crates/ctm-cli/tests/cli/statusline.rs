@@ -123,7 +123,7 @@ fn a_hook_with_rate_limits_records_them_once_and_shows_them_official() {
     // The fixture's active block: $8.56 at 21:30, 3h 30m before its 01:00 reset.
     assert_eq!(
         line,
-        "Opus 4.6 | session $0.00 | today $26.80 | block $8.56 (3h 30m left) | $11.55/h | ctx 23% | 5h 37% (official)"
+        "Opus 4.6 | session $0.00 | today $26.80 | block $8.56 (3h 30m left) | $4.72/h | ctx 23% | 5h 37% (official)"
     );
     // The same figures on the next prompts only extend the rows.
     for _ in 0..2 {
@@ -368,4 +368,113 @@ fn a_store_that_cannot_be_opened_still_gets_the_hooks_own_figures() {
         vec![b'x'; 8192],
         "left alone"
     );
+}
+
+/// The installed command keeps the store, data roots and config file the install was run
+/// with: Claude Code runs it without the shell's flags.
+#[test]
+fn install_keeps_the_db_claude_dir_and_config_it_was_run_with() {
+    let env = Env::new();
+    let claude = env.path().join("claude config");
+    std::fs::create_dir_all(&claude).unwrap();
+    let config = env.path().join("ctm.toml");
+    let o = env
+        .ctm()
+        .env_remove("CTM_DB")
+        .arg("--db")
+        .arg(env.path().join("other.db"))
+        .arg("--claude-dir")
+        .arg(&claude)
+        .arg("--config")
+        .arg(&config)
+        .args(["statusline", "--install", "--write"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(claude.join("settings.json")).unwrap())
+            .unwrap();
+    let command = v["statusLine"]["command"].as_str().unwrap();
+    let want = format!(
+        " --db {} --claude-dir '{}' --config {} statusline",
+        env.path().join("other.db").display(),
+        claude.display(),
+        config.display()
+    );
+    assert!(command.ends_with(&want), "{command}\nwant ...{want}");
+    // The command runs as Claude Code runs it: through a shell, without our variables.
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env_clear()
+        .env("HOME", env.path().join("home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = o;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"model":{"display_name":"Opus"}}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Opus | today $0.00"));
+    assert!(
+        env.path().join("other.db").exists(),
+        "the named store was used"
+    );
+}
+
+/// Someone else's statusLine is replaced only with --force, and the user is told what
+/// it was either way.
+#[test]
+fn install_never_replaces_another_statusline_without_force() {
+    let env = Env::new();
+    let claude = env.path().join("claude-config");
+    std::fs::create_dir_all(&claude).unwrap();
+    let settings = claude.join("settings.json");
+    let theirs = "{\n  \"statusLine\": {\"type\": \"command\", \"command\": \"~/bin/my-status.sh\"},\n  \"model\": \"opus\"\n}\n";
+    std::fs::write(&settings, theirs).unwrap();
+    let o = install(&env, &claude, true);
+    assert!(!o.status.success(), "refused without a terminal to ask on");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("already has a statusLine")
+            && err.contains("~/bin/my-status.sh")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&settings).unwrap(),
+        theirs,
+        "untouched"
+    );
+    let o = env
+        .ctm()
+        .env("CLAUDE_CONFIG_DIR", &claude)
+        .args(["statusline", "--install", "--write", "--force"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = stdout(&o);
+    assert!(
+        said.contains("Replaced the statusLine") && said.contains("~/bin/my-status.sh"),
+        "{said}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert!(v["statusLine"]["command"]
+        .as_str()
+        .unwrap()
+        .ends_with(" statusline"));
+    assert_eq!(v["model"], "opus");
+    // --force without --write is refused by the parser.
+    let o = env
+        .ctm()
+        .args(["statusline", "--install", "--force"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
 }
