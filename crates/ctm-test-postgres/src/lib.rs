@@ -195,6 +195,9 @@ pub struct ClusterOptions {
     pub tls: bool,
     /// Roles other than `postgres` log in over TCP with their password (SCRAM).
     pub passwords: bool,
+    /// Write as a real server does (fsync, full page writes), for benchmarks; tests
+    /// leave it off (an immediate stop still keeps what the OS was given).
+    pub durable: bool,
 }
 
 /// A PostgreSQL cluster of its own: initialised, started, stopped and removed by this
@@ -236,11 +239,17 @@ impl Cluster {
 
     /// Initialises and starts a cluster, or says why it cannot.
     pub fn start(options: &ClusterOptions) -> Result<Cluster, String> {
+        Cluster::start_in(&std::env::temp_dir(), options)
+    }
+
+    /// [`Cluster::start`] in a folder under `parent` (a benchmark's data folder, where
+    /// there is room).
+    pub fn start_in(parent: &Path, options: &ClusterOptions) -> Result<Cluster, String> {
         let bin = Cluster::binaries()
             .ok_or("no initdb/pg_ctl found under /usr/lib/postgresql or by pg_config")?;
         // SAFETY: geteuid has no preconditions.
         let as_postgres = unsafe { libc::geteuid() } == 0;
-        let dir = std::env::temp_dir().join(format!(
+        let dir = parent.join(format!(
             "ctm-pg-{}-{}",
             std::process::id(),
             NEXT_CLUSTER.fetch_add(1, Ordering::Relaxed)
@@ -298,11 +307,13 @@ impl Cluster {
     /// Starts the (stopped) server again on its port.
     pub fn start_again(&self) -> Result<(), String> {
         let mut settings = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
-             -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
             self.port,
             path_str(&self.dir)
         );
+        if !self.options.durable {
+            settings.push_str(" -c fsync=off -c full_page_writes=off");
+        }
         if self.options.tls {
             settings.push_str(&format!(
                 " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
