@@ -49,12 +49,29 @@ pub struct Migrated {
     pub applied: Vec<(i32, &'static str)>,
 }
 
+/// The oldest PostgreSQL the schema runs on (`UNIQUE NULLS NOT DISTINCT`).
+pub const MIN_SERVER_VERSION: i32 = 150_000;
+
 /// Creates or migrates the schema to this build's version.
 pub fn ensure(client: &mut Client, url: &TeamUrl) -> Result<Migrated, TeamError> {
     let db_err = |e: postgres::Error| TeamError::Database {
         shown: url.shown().to_owned(),
         reason: describe(&e),
     };
+    let server: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::integer", &[])
+        .map_err(db_err)?
+        .get(0);
+    if server < MIN_SERVER_VERSION {
+        return Err(TeamError::Database {
+            shown: url.shown().to_owned(),
+            reason: format!(
+                "the server is PostgreSQL {}.{}; ctm's team schema needs PostgreSQL 15 or newer",
+                server / 10_000,
+                server % 10_000 / 100
+            ),
+        });
+    }
     // The common case reads one row and writes nothing.
     if let Some(info) = read_info(client).map_err(db_err)? {
         refuse_newer(&info, url)?;

@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, args: &LiveArgs) -> Result<ExitCode> {
         after_ingest: if once || ctx.no_ingest {
             None
         } else {
-            super::team::follow_hook(ctx)?
+            super::team::follow_hook(ctx)
         },
     };
     if !once {

@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
             ctm_source::existing(&ctx.roots),
             ctx.prices()?,
         );
-        follow.after_ingest = super::team::follow_hook(ctx)?;
+        follow.after_ingest = super::team::follow_hook(ctx);
         cfg.follow = Some(follow);
     }
     let server = ctm_web::Server::start(cfg)?;

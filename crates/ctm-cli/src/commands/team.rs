@@ -221,16 +221,29 @@ pub fn push_after_ingest(
 /// For `ctm live` and `ctm serve`: with a team database configured, the follower's hook
 /// that asks a pusher on its own thread to push after an ingest that changed responses
 /// (the hook owns the pusher, which stops with the follower).
-pub fn follow_hook(ctx: &Context) -> Result<Option<ctm_follow::AfterIngest>> {
-    let settings = TeamSettings::load(ctx)?;
-    if !settings.pushes_automatically() {
-        return Ok(None);
-    }
-    let url = settings.url(None)?;
-    let opts = PushOptions::new(
-        settings.pusher(None, None)?,
-        settings.project_paths(&ctx.config_path)?,
-    );
+pub fn follow_hook(ctx: &Context) -> Option<ctm_follow::AfterIngest> {
+    // A team setting ctm cannot use never stops the monitor or the dashboard: one
+    // warning, and no automatic push.
+    let ready = (|| -> Result<Option<(TeamUrl, PushOptions)>> {
+        let settings = TeamSettings::load(ctx)?;
+        if !settings.pushes_automatically() {
+            return Ok(None);
+        }
+        let url = settings.url(None)?;
+        let opts = PushOptions::new(
+            settings.pusher(None, None)?,
+            settings.project_paths(&ctx.config_path)?,
+        );
+        Ok(Some((url, opts)))
+    })();
+    let (url, opts) = match ready {
+        Ok(Some(ready)) => ready,
+        Ok(None) => return None,
+        Err(e) => {
+            eprintln!("ctm: warning: no automatic team push: {e:#}");
+            return None;
+        }
+    };
     let auto = AutoPush::start_with(
         ctx.db_path.clone(),
         ctx.open_options(),
@@ -239,14 +252,14 @@ pub fn follow_hook(ctx: &Context) -> Result<Option<ctm_follow::AfterIngest>> {
         push_interval(),
         |_| {},
     );
-    Ok(Some(ctm_follow::AfterIngest(Arc::new(
+    Some(ctm_follow::AfterIngest(Arc::new(
         move |r: &IngestReport| {
             if changed(r) {
                 auto.request();
             }
             auto.take_warnings()
         },
-    ))))
+    )))
 }
 
 /// How far apart automatic pushes are: [`AutoPush::MIN_INTERVAL`]; debug builds (the
