@@ -1,6 +1,7 @@
 //! `ctm blocks`: the 5-hour windows Claude's usage limits are counted in, split by
 //! `derive::aggregate_blocks`, with ccusage's gaps, burn rate and projection.
 
+use ctm_model::utc;
 use ctm_store::derive::{self, FactRow, BLOCK_MS};
 use ctm_store::report_rows::{self, BlockFigures};
 use rusqlite::{Connection, OptionalExtension};
@@ -351,13 +352,14 @@ pub fn latest_block(
         .prepare_cached(
             "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 ORDER BY start_time DESC LIMIT 1",
         )?
-        .query_row([derive::iso(now_ms)], |r| r.get(0))
+        .query_row([utc::format(now_ms)], |r| r.get(0))
         .optional()?;
     let Some(start) = start else { return Ok(None) };
-    let start_ms = start
-        .parse::<jiff::Timestamp>()
-        .map_err(|e| AnalyticsError::Invalid(format!("usage_blocks start_time {start:?}: {e}")))?
-        .as_millisecond();
+    let start_ms = utc::parse(&start).ok_or_else(|| {
+        AnalyticsError::Invalid(format!(
+            "usage_blocks start_time {start:?} is not a time ctm writes; `ctm db check` lists what differs"
+        ))
+    })?;
     let facts = derive::facts_between(conn, start_ms, now_ms.saturating_add(1))?;
     let Some(b) = derive::aggregate_blocks(&facts).pop() else {
         return Ok(None);
@@ -401,7 +403,7 @@ fn block_row(
         _ => None,
     };
     BlockRow {
-        id: derive::iso(b.start_ms),
+        id: utc::format(b.start_ms),
         start_time: zone.rfc3339(b.start_ms),
         end_time: zone.rfc3339(b.end_ms()),
         actual_end_time: Some(zone.rfc3339(b.last_ts)),
@@ -432,7 +434,7 @@ fn block_row(
 
 fn gap_row(start_ms: i64, end_ms: i64, zone: &Zone) -> BlockRow {
     BlockRow {
-        id: format!("gap-{}", derive::iso(start_ms)),
+        id: format!("gap-{}", utc::format(start_ms)),
         start_time: zone.rfc3339(start_ms),
         end_time: zone.rfc3339(end_ms),
         actual_end_time: None,

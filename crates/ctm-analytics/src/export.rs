@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::query::{self, ReportQuery};
 use crate::{daily_report, session_report, AnalyticsError};
@@ -73,94 +73,178 @@ struct ResponseRow<'a> {
     priced: bool,
 }
 
-/// The rows of a level as JSON objects, read from the facts and the session and daily
-/// reports (no second implementation).
-pub fn export_rows(
+/// Why an export stopped: the store or the query, or the destination (a full disk, a
+/// download whose reader went away).
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Analytics(#[from] AnalyticsError),
+    /// The `io::Error` stays the source, so a caller finds it in the chain (a reader that
+    /// went away ends a command quietly).
+    #[error("{0}")]
+    Write(#[from] std::io::Error),
+}
+
+impl From<rusqlite::Error> for ExportError {
+    fn from(e: rusqlite::Error) -> Self {
+        ExportError::Analytics(e.into())
+    }
+}
+
+/// Writes the rows of `level` to `w` as `format` and returns how many: read from the
+/// facts (one at a time, so memory stays flat however many responses the range holds)
+/// or from the session and daily reports (no second implementation). Rows are written
+/// as they come; `w` is expected to buffer.
+pub fn write(
     conn: &rusqlite::Connection,
     q: &ReportQuery,
     level: ExportLevel,
-) -> Result<Vec<Map<String, Value>>, AnalyticsError> {
-    let json = |e: serde_json::Error| AnalyticsError::Invalid(format!("export row: {e}"));
-    let values: Vec<Value> = match level {
-        ExportLevel::Response => query::facts(conn, q)?
-            .iter()
-            .map(|f| {
-                let time = jiff::Timestamp::from_millisecond(f.ts)
-                    .map(|t| t.to_zoned(q.zone.tz.clone()).to_string())
-                    .unwrap_or_default();
-                serde_json::to_value(ResponseRow {
-                    time,
-                    session_id: f.session_id.as_deref(),
-                    project_path: f.project_path.as_deref(),
-                    model: f.model.as_deref(),
-                    input_tokens: f.sums.input_tokens,
-                    output_tokens: f.sums.output_tokens,
-                    cache_creation_tokens: f.sums.cache_creation_tokens(),
-                    cache_read_tokens: f.sums.cache_read_tokens,
-                    total_tokens: f.sums.total_tokens(),
-                    cost_usd: f.sums.cost_usd,
-                    priced: f.sums.unpriced_responses == 0,
-                })
-            })
-            .collect::<Result<_, _>>()
-            .map_err(json)?,
-        ExportLevel::Session => session_report(conn, q)?
-            .sessions
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()
-            .map_err(json)?,
-        ExportLevel::Daily => daily_report(conn, q)?
-            .daily
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()
-            .map_err(json)?,
-    };
-    values
-        .into_iter()
-        .map(|v| match v {
-            Value::Object(m) => Ok(m),
-            _ => Err(AnalyticsError::Invalid(
-                "an export row is not an object".into(),
-            )),
-        })
-        .collect()
-}
-
-/// JSON: an array of the rows. CSV: one column per field, the level's key column first;
-/// lists and nested values as compact JSON.
-pub fn encode(
-    w: &mut dyn Write,
     format: ExportFormat,
-    level: ExportLevel,
-    rows: &[Map<String, Value>],
-) -> std::io::Result<()> {
-    match format {
-        ExportFormat::Json => {
-            serde_json::to_writer_pretty(&mut *w, rows)?;
-            writeln!(w)?;
+    w: &mut dyn Write,
+) -> Result<u64, ExportError> {
+    let mut sink = Sink::new(format, level, w);
+    match level {
+        ExportLevel::Response => query::for_each_fact(conn, q, |f| {
+            let time = jiff::Timestamp::from_millisecond(f.ts)
+                .map(|t| t.to_zoned(q.zone.tz.clone()).to_string())
+                .unwrap_or_default();
+            sink.row(&ResponseRow {
+                time,
+                session_id: f.session_id.as_deref(),
+                project_path: f.project_path.as_deref(),
+                model: f.model.as_deref(),
+                input_tokens: f.sums.input_tokens,
+                output_tokens: f.sums.output_tokens,
+                cache_creation_tokens: f.sums.cache_creation_tokens(),
+                cache_read_tokens: f.sums.cache_read_tokens,
+                total_tokens: f.sums.total_tokens(),
+                cost_usd: f.sums.cost_usd,
+                priced: f.sums.unpriced_responses == 0,
+            })
+        })?,
+        ExportLevel::Session => {
+            for r in &session_report(conn, q)?.sessions {
+                sink.row(r)?;
+            }
         }
-        ExportFormat::Csv => {
-            let first = level.key_column();
-            let mut headers: Vec<&str> = vec![first];
-            if let Some(r) = rows.first() {
-                headers.extend(r.keys().map(String::as_str).filter(|k| *k != first));
+        ExportLevel::Daily => {
+            for r in &daily_report(conn, q)?.daily {
+                sink.row(r)?;
             }
-            let mut out = csv::Writer::from_writer(w);
-            out.write_record(&headers).map_err(csv_io_error)?;
-            for r in rows {
-                out.write_record(headers.iter().map(|h| match r.get(*h) {
-                    None | Some(Value::Null) => String::new(),
-                    Some(Value::String(s)) => s.clone(),
-                    Some(v) => v.to_string(),
-                }))
-                .map_err(csv_io_error)?;
-            }
-            out.flush()?;
         }
     }
-    Ok(())
+    sink.finish()
+}
+
+/// Encodes rows one by one. JSON: an array of the rows, pretty-printed. CSV: one column
+/// per field, the level's key column first; lists and nested values as compact JSON.
+struct Sink<'w> {
+    format: ExportFormat,
+    level: ExportLevel,
+    w: &'w mut dyn Write,
+    rows: u64,
+    /// CSV: the columns, from the first row.
+    headers: Option<Vec<String>>,
+    /// CSV: one record at a time, into `pending`, then copied to `w`.
+    csv: csv::Writer<Pending>,
+    pending: Pending,
+}
+
+/// Bytes the CSV writer has encoded and `Sink` has not yet passed on.
+#[derive(Clone, Default)]
+struct Pending(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for Pending {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> Sink<'w> {
+    fn new(format: ExportFormat, level: ExportLevel, w: &'w mut dyn Write) -> Sink<'w> {
+        let pending = Pending::default();
+        Sink {
+            format,
+            level,
+            w,
+            rows: 0,
+            headers: None,
+            csv: csv::Writer::from_writer(pending.clone()),
+            pending,
+        }
+    }
+
+    fn row<R: Serialize>(&mut self, row: &R) -> Result<(), ExportError> {
+        let json = |e: serde_json::Error| AnalyticsError::Invalid(format!("export row: {e}"));
+        let Value::Object(row) = serde_json::to_value(row).map_err(json)? else {
+            return Err(AnalyticsError::Invalid("an export row is not an object".into()).into());
+        };
+        match self.format {
+            ExportFormat::Json => {
+                // Each row as the pretty array would print it: one level in.
+                let text = serde_json::to_string_pretty(&row).map_err(json)?;
+                self.w
+                    .write_all(if self.rows == 0 { b"[\n" } else { b",\n" })?;
+                for (i, line) in text.lines().enumerate() {
+                    if i > 0 {
+                        self.w.write_all(b"\n")?;
+                    }
+                    self.w.write_all(b"  ")?;
+                    self.w.write_all(line.as_bytes())?;
+                }
+            }
+            ExportFormat::Csv => {
+                if self.headers.is_none() {
+                    let first = self.level.key_column();
+                    let mut headers = vec![first.to_owned()];
+                    headers.extend(row.keys().filter(|k| *k != first).cloned());
+                    self.record(headers.iter().map(String::as_str))?;
+                    self.headers = Some(headers);
+                }
+                let headers = self.headers.take().unwrap_or_default();
+                let fields: Vec<String> = headers
+                    .iter()
+                    .map(|h| match row.get(h) {
+                        None | Some(Value::Null) => String::new(),
+                        Some(Value::String(s)) => s.clone(),
+                        Some(v) => v.to_string(),
+                    })
+                    .collect();
+                self.headers = Some(headers);
+                self.record(fields.iter().map(String::as_str))?;
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn record<'a>(&mut self, fields: impl Iterator<Item = &'a str>) -> std::io::Result<()> {
+        self.csv.write_record(fields)?;
+        self.csv.flush()?;
+        let mut bytes = self.pending.0.borrow_mut();
+        self.w.write_all(&bytes)?;
+        bytes.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<u64, ExportError> {
+        match self.format {
+            ExportFormat::Json => {
+                self.w
+                    .write_all(if self.rows == 0 { b"[]\n" } else { b"\n]\n" })?;
+            }
+            ExportFormat::Csv if self.headers.is_none() => {
+                self.record(std::iter::once(self.level.key_column()))?;
+            }
+            ExportFormat::Csv => {}
+        }
+        Ok(self.rows)
+    }
 }
 
 /// A CSV write error as the `io::Error` it is, of its own kind: the csv crate's
@@ -178,6 +262,16 @@ pub fn csv_io_error(e: csv::Error) -> std::io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode(format: ExportFormat, level: ExportLevel, rows: &[Value]) -> String {
+        let mut out = Vec::new();
+        let mut sink = Sink::new(format, level, &mut out);
+        for r in rows {
+            sink.row(r).unwrap();
+        }
+        assert_eq!(sink.finish().unwrap(), rows.len() as u64);
+        String::from_utf8(out).unwrap()
+    }
 
     /// A writer whose reader went away.
     struct Closed;
@@ -198,23 +292,41 @@ mod tests {
             .from_writer(Closed);
         let e = w.write_record(["a", "b"]).unwrap_err();
         assert_eq!(csv_io_error(e).kind(), std::io::ErrorKind::BrokenPipe);
-        let row: Map<String, Value> = serde_json::from_str(r#"{"date":"2026-02-10"}"#).unwrap();
-        let e = encode(&mut Closed, ExportFormat::Csv, ExportLevel::Daily, &[row]).unwrap_err();
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+        let row: Value = serde_json::from_str(r#"{"date":"2026-02-10"}"#).unwrap();
+        let mut closed = Closed;
+        let mut sink = Sink::new(ExportFormat::Csv, ExportLevel::Daily, &mut closed);
+        match sink.row(&row).unwrap_err() {
+            ExportError::Write(e) => assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe),
+            other => panic!("not a write error: {other}"),
+        }
     }
 
     #[test]
     fn csv_puts_the_key_column_first_and_nested_values_as_json() {
-        let row: Map<String, Value> = serde_json::from_str(
+        let row: Value = serde_json::from_str(
             r#"{"cost":1.5,"date":"2026-02-10","models":["a","b"],"note":null}"#,
         )
         .unwrap();
-        let mut out = Vec::new();
-        encode(&mut out, ExportFormat::Csv, ExportLevel::Daily, &[row]).unwrap();
-        let text = String::from_utf8(out).unwrap();
         assert_eq!(
-            text,
+            encode(ExportFormat::Csv, ExportLevel::Daily, &[row]),
             "date,cost,models,note\n2026-02-10,1.5,\"[\"\"a\"\",\"\"b\"\"]\",\n"
         );
+        assert_eq!(encode(ExportFormat::Csv, ExportLevel::Daily, &[]), "date\n");
+    }
+
+    /// Streamed row by row, the JSON is byte for byte the pretty array of all rows.
+    #[test]
+    fn streamed_json_is_the_pretty_array() {
+        let rows: Vec<Value> = vec![
+            serde_json::json!({"a": 1, "list": [1, 2], "nested": {"x": "line\nbreak"}}),
+            serde_json::json!({"a": 2, "list": [], "nested": {}}),
+        ];
+        for n in 0..=rows.len() {
+            let whole = serde_json::to_string_pretty(&rows[..n]).unwrap() + "\n";
+            assert_eq!(
+                encode(ExportFormat::Json, ExportLevel::Daily, &rows[..n]),
+                whole
+            );
+        }
     }
 }

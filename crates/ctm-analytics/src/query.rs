@@ -202,24 +202,36 @@ pub fn facts_between(
     lo: i64,
     hi: i64,
 ) -> Result<Vec<FactRow>, AnalyticsError> {
-    let q = filter;
-    if q.is_empty() {
+    if filter.is_empty() {
         return Ok(derive::facts_between(conn, lo, hi)?);
     }
-    // Each distinct project path and model is matched once: a history has a few dozen
-    // of them across its hundreds of thousands of facts.
+    Ok(derive::facts_between_where(conn, lo, hi, keep(filter))?)
+}
+
+/// [`facts`], handed to `visit` one at a time: memory stays flat whatever the range.
+pub fn for_each_fact<E>(
+    conn: &Connection,
+    q: &ReportQuery,
+    visit: impl FnMut(FactRow) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<AnalyticsError> + From<rusqlite::Error>,
+{
+    let (lo, hi) = q.bounds()?;
+    derive::for_each_fact_between(conn, lo, hi, keep(&q.filter), visit)
+}
+
+/// The filter as the fact readers take it. Each distinct project path and model is
+/// matched once: a history has a few dozen of them across its hundreds of thousands of
+/// facts.
+fn keep(filter: &Filter) -> impl FnMut(Option<&str>, Option<&str>) -> bool + Clone + Send + Sync {
     let mut projects = HashMap::new();
     let mut models = HashMap::new();
-    let (project_needle, model_needle) = (q.project.as_deref(), q.model.as_deref());
-    Ok(derive::facts_between_where(
-        conn,
-        lo,
-        hi,
-        move |project, model| {
-            contains_memo(&mut projects, project, project_needle)
-                && contains_memo(&mut models, model, model_needle)
-        },
-    )?)
+    let (project_needle, model_needle) = (filter.project.clone(), filter.model.clone());
+    move |project, model| {
+        contains_memo(&mut projects, project, project_needle.as_deref())
+            && contains_memo(&mut models, model, model_needle.as_deref())
+    }
 }
 
 /// [`contains`], remembering its answer for each value.

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use ctm_ingest::{ingest, IngestReport};
 use ctm_pricing::PriceTable;
 use ctm_source::{RootCandidates, RootsFrom};
-use ctm_store::{OpenOptions, Store};
+use ctm_store::{OpenOptions, OwnerRule, Store};
 
 use crate::cli::Global;
 use crate::progress::Bar;
@@ -18,6 +18,9 @@ const PROGRESS_THRESHOLD: u64 = 64 << 20;
 
 pub struct Context {
     pub db_path: PathBuf,
+    /// The rule the store must meet: private at the default location, not writable by
+    /// others when `--db` or `CTM_DB` names it (see `ctm_store::ownership`).
+    pub db_owner: OwnerRule,
     pub roots: RootCandidates,
     pub config_path: PathBuf,
     pub no_ingest: bool,
@@ -38,13 +41,16 @@ impl Context {
                 .filter(|p| p.is_absolute())
                 .or_else(|| home.as_ref().map(|h| h.join(fallback)))
         };
-        let db_path = match &global.db {
-            Some(p) => p.clone(),
-            None => xdg("XDG_DATA_HOME", ".local/share")
-                .context(
-                    "cannot find a place for the store: set HOME, XDG_DATA_HOME, CTM_DB or --db",
-                )?
-                .join("ctm/ctm.db"),
+        let (db_path, db_owner) = match &global.db {
+            Some(p) => (p.clone(), OwnerRule::Named),
+            None => (
+                xdg("XDG_DATA_HOME", ".local/share")
+                    .context(
+                        "cannot find a place for the store: set HOME, XDG_DATA_HOME, CTM_DB or --db",
+                    )?
+                    .join("ctm/ctm.db"),
+                OwnerRule::Private,
+            ),
         };
         let config_path = match &global.config {
             Some(p) => p.clone(),
@@ -62,6 +68,7 @@ impl Context {
         );
         Ok(Context {
             db_path,
+            db_owner,
             roots,
             config_path,
             no_ingest: global.no_ingest,
@@ -75,12 +82,20 @@ impl Context {
         self.open_store_with(&self.open_options())
     }
 
-    /// How every command opens the store: the latest schema, this run's busy timeout.
+    /// How every command opens the store: the latest schema, this run's busy timeout,
+    /// the ownership rule of where the path came from.
     pub fn open_options(&self) -> OpenOptions {
         OpenOptions {
             busy_timeout: self.busy_timeout,
+            owner: self.db_owner,
             ..OpenOptions::default()
         }
+    }
+
+    /// A failure as it concerns this run's store: a raw SQLite failure becomes the
+    /// store's one line naming the file and what to do.
+    pub fn explain(&self, e: anyhow::Error) -> anyhow::Error {
+        crate::errors::explain_store(e, &self.db_path, self.busy_timeout)
     }
 
     pub fn open_store_with(&self, opts: &OpenOptions) -> Result<Store> {
@@ -134,10 +149,12 @@ impl Context {
         )
     }
 
-    /// The store, brought up to date (unless --no-ingest), for a report to read. A report
-    /// never creates the store as a side effect: with no store yet and nothing to ingest
-    /// (no Claude Code data, or --no-ingest), it reads an empty store in a private
-    /// temporary folder that is gone when the report ends.
+    /// The store, brought up to date, for a report to read; with --no-ingest the store
+    /// as it is, opened read-only (so a read-only store, or one in a folder where SQLite
+    /// cannot create its side files, still answers). A report never creates the store as
+    /// a side effect: with no store yet and nothing to ingest (no Claude Code data, or
+    /// --no-ingest), it reads an empty store in a private temporary folder that is gone
+    /// when the report ends.
     pub fn report_store(&self) -> Result<ReportStore> {
         if !self.db_path.exists() {
             if self.no_ingest {
@@ -152,8 +169,16 @@ impl Context {
                 return ReportStore::empty(self);
             }
         }
-        let mut store = self.open_store()?;
-        self.ingest(&mut store)?;
+        let store = if self.no_ingest {
+            self.open_store_with(&OpenOptions {
+                read_only: true,
+                ..self.open_options()
+            })?
+        } else {
+            let mut store = self.open_store()?;
+            self.ingest_now(&mut store)?;
+            store
+        };
         Ok(ReportStore {
             store,
             temporary: None,

@@ -1,8 +1,10 @@
-//! `ctm`: parse, dispatch, and turn every failure into one line and an exit code.
+//! `ctm`: parse, dispatch, and turn every failure into one line and an exit code (see
+//! [`errors`]).
 
 mod cli;
 mod commands;
 mod context;
+mod errors;
 mod output;
 mod progress;
 mod team_settings;
@@ -22,13 +24,8 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            let msg = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
-            eprintln!("ctm: error: {}", msg.replace('\n', " "));
-            ExitCode::from(2)
+            errors::print(&e);
+            errors::exit_code(&e)
         }
     }
 }

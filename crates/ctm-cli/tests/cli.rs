@@ -9,6 +9,7 @@ mod cli {
     mod core;
     mod crash_and_concurrency;
     mod generated;
+    mod hostile;
     mod lifecycle;
     mod live;
     mod pipes;
@@ -19,5 +20,7 @@ mod cli {
     mod setup;
     mod snapshots_cmd;
     mod statusline;
+    mod store_errors;
     mod team;
+    mod web_hardening;
 }

@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::ops::ControlFlow;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,7 +24,7 @@ use ctm_pricing::{PriceTable, Request};
 use ctm_source::stat_list::{GrownList, Outcome, StatListCheck};
 use ctm_source::{
     find_transcripts, read_transcript, FileRead, FolderListing, FolderMemo, FoundFile, Head,
-    LineStats, SkipReason, Walk,
+    LineStats, Resume, SkipReason, Walk,
 };
 use ctm_store::cursors::{self, Cursor, CursorWriter, Cursors};
 use ctm_store::facts::{self, FactWriter, Pricing};
@@ -181,16 +182,21 @@ pub fn price_response(table: &PriceTable, r: &Response) -> Pricing {
 
 struct Work {
     file: FoundFile,
-    key: String,
-    offset: u64,
-    head: Option<Head>,
+    /// Where its cursor left the file, when it is the same file (device and inode).
+    resume: Option<Resume>,
+}
+
+impl Work {
+    fn offset(&self) -> u64 {
+        self.resume.map_or(0, |r| r.offset)
+    }
 }
 
 /// What a run must do, given the cursors: the found files to read, and the cursors of
 /// files under the roots that are gone from disk.
 struct Plan {
     work: Vec<Work>,
-    gone: Vec<String>,
+    gone: Vec<Vec<u8>>,
 }
 
 /// One look-up per found file decides both what to read and whether anything vanished.
@@ -200,9 +206,7 @@ fn plan(roots: &[PathBuf], files: &[FoundFile], cursors: &Cursors) -> Plan {
     let work = files
         .iter()
         .filter_map(|f| {
-            // Borrowed for UTF-8 paths: an unchanged file costs no allocation.
-            let key = path_key(&f.path);
-            let cursor = cursors.get(key.as_ref());
+            let cursor = cursors.get(path_key(&f.path));
             matched += usize::from(cursor.is_some_and(|c| c.missing_since.is_none()));
             match cursor {
                 Some(c)
@@ -216,22 +220,22 @@ fn plan(roots: &[PathBuf], files: &[FoundFile], cursors: &Cursors) -> Plan {
                 Some(c) => Some(Work {
                     file: f.clone(),
                     // A different inode is a different file: read it all.
-                    offset: if c.ino == f.ino && c.dev == f.dev {
-                        c.offset
-                    } else {
-                        0
-                    },
-                    head: (c.ino == f.ino && c.dev == f.dev).then_some(Head {
-                        len: c.head_len,
-                        hash: c.head_hash,
+                    resume: (c.ino == f.ino && c.dev == f.dev).then_some(Resume {
+                        offset: c.offset,
+                        head: Head {
+                            len: c.head_len,
+                            hash: c.head_hash,
+                        },
+                        tail: Head {
+                            len: c.tail_len,
+                            hash: c.tail_hash,
+                        },
+                        in_long_line: c.in_long_line,
                     }),
-                    key: key.into_owned(),
                 }),
                 None => Some(Work {
                     file: f.clone(),
-                    key: key.into_owned(),
-                    offset: 0,
-                    head: None,
+                    resume: None,
                 }),
             }
         })
@@ -246,7 +250,7 @@ fn plan(roots: &[PathBuf], files: &[FoundFile], cursors: &Cursors) -> Plan {
 /// every cursor in place under the roots was found. Streams the cursors instead of
 /// building their map (the common run, and it grows with history).
 fn unchanged(store: &Store, roots: &[PathBuf], files: &[FoundFile]) -> Result<bool, StoreError> {
-    let mut found: foldhash::HashMap<std::borrow::Cow<str>, &FoundFile> =
+    let mut found: foldhash::HashMap<&[u8], &FoundFile> =
         foldhash::HashMap::with_capacity_and_hasher(files.len(), Default::default());
     found.extend(files.iter().map(|f| (path_key(&f.path), f)));
     let projects = project_folders(roots);
@@ -354,20 +358,17 @@ fn walk_roots(memo_rows: Vec<FolderRow>, roots: &[PathBuf]) -> Found {
 }
 
 /// Each root's `projects` folder, as cursor paths start.
-fn project_folders(roots: &[PathBuf]) -> Vec<String> {
+fn project_folders(roots: &[PathBuf]) -> Vec<Vec<u8>> {
     roots
         .iter()
-        .map(|r| path_key(&r.join("projects")).into_owned())
+        .map(|r| path_key(&r.join("projects")).to_vec())
         .collect()
 }
 
-/// A path as the store keys it. `to_str` first: `to_string_lossy` walks the bytes in
-/// chunks even when they are valid UTF-8, which showed in the profile.
-fn path_key(p: &Path) -> std::borrow::Cow<'_, str> {
-    match p.to_str() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => p.to_string_lossy(),
-    }
+/// A path as the store keys it: its bytes, whatever they are (two names that differ
+/// only in bytes that are not UTF-8 are two cursors).
+fn path_key(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
 }
 
 /// Cursors of files under the given roots that are gone from disk, given how many found
@@ -377,7 +378,7 @@ fn vanished(
     files: &[FoundFile],
     cursors: &Cursors,
     matched: usize,
-) -> Vec<String> {
+) -> Vec<Vec<u8>> {
     let projects = project_folders(roots);
     let in_roots = |c: &Cursor| projects.iter().any(|p| folders::is_within(&c.path, p));
     // The common case without a set of every path: when each cursor still in place under
@@ -390,11 +391,11 @@ fn vanished(
     if matched == in_place {
         return Vec::new();
     }
-    let on_disk: std::collections::HashSet<std::borrow::Cow<str>> =
+    let on_disk: std::collections::HashSet<&[u8]> =
         files.iter().map(|f| path_key(&f.path)).collect();
-    let mut gone: Vec<String> = cursors
+    let mut gone: Vec<Vec<u8>> = cursors
         .values()
-        .filter(|c| c.missing_since.is_none() && !on_disk.contains(c.path.as_str()))
+        .filter(|c| c.missing_since.is_none() && !on_disk.contains(c.path.as_slice()))
         .filter(|c| in_roots(c))
         .map(|c| c.path.clone())
         .collect();
@@ -451,7 +452,11 @@ fn folder_changes<'a>(
         .keys()
         .filter(|p| !reached.contains(p.as_os_str()))
         .filter_map(|p| p.to_str())
-        .filter(|p| scopes.iter().any(|s| folders::is_within(p, s)))
+        .filter(|p| {
+            scopes
+                .iter()
+                .any(|s| folders::is_within(p.as_bytes(), s.as_bytes()))
+        })
         .collect();
     forget.extend(unreadable.iter().map(String::as_str));
     (listed, forget)
@@ -520,10 +525,10 @@ pub fn ingest(
         }
     };
     let Plan { mut work, gone } = plan(roots, found.files(), &known);
-    work.sort_by_key(|w| std::cmp::Reverse(w.file.size.saturating_sub(w.offset)));
+    work.sort_by_key(|w| std::cmp::Reverse(w.file.size.saturating_sub(w.offset())));
     let new_bytes: u64 = work
         .iter()
-        .map(|w| w.file.size.saturating_sub(w.offset))
+        .map(|w| w.file.size.saturating_sub(w.offset()))
         .sum();
     if new_bytes >= LARGE_READ_BYTES {
         ctm_store::use_large_cache(&tx)?;
@@ -534,9 +539,9 @@ pub fn ingest(
     let reads: Vec<(Work, std::io::Result<FileRead>)> = work
         .into_par_iter()
         .map(|w| {
-            let read = read_transcript(&w.file.path, w.offset, w.head);
+            let read = read_transcript(&w.file.path, w.resume.as_ref());
             if let Some(p) = progress {
-                p.advance(w.file.size.saturating_sub(w.offset));
+                p.advance(w.file.size.saturating_sub(w.offset()));
             }
             (w, read)
         })
@@ -573,13 +578,14 @@ pub fn ingest(
                 Ok(r) => r,
                 Err(e) => {
                     report.problems.push(Problem {
-                        path: w.key,
+                        path: w.file.path.display().to_string(),
                         reason: e.to_string(),
                     });
                     continue;
                 }
             };
             report.files_read += 1;
+            let next = read.resume();
             report.files_restarted += u64::from(read.restarted);
             report.bytes_read += read.bytes_read();
             stats.add(&read.stats);
@@ -596,22 +602,25 @@ pub fn ingest(
                     }
                 }
             }
-            let head = read.head.unwrap_or(Head { len: 0, hash: 0 });
+            let key = path_key(&w.file.path);
             let lines = known
-                .get(&w.key)
-                .filter(|_| !read.restarted && w.offset > 0)
+                .get(key)
+                .filter(|_| !read.restarted && w.offset() > 0)
                 .map_or(0, |c| c.lines);
             new_cursors.push(Cursor {
-                path: w.key,
+                path: key.to_vec(),
                 dev: w.file.dev,
                 ino: w.file.ino,
                 // The size and mtime seen before reading: a file that grew meanwhile differs
                 // next time and its new bytes are read then.
                 size: w.file.size,
                 mtime_ns: w.file.mtime_ns,
-                offset: read.end_offset,
-                head_len: head.len,
-                head_hash: head.hash,
+                offset: next.offset,
+                head_len: next.head.len,
+                head_hash: next.head.hash,
+                tail_len: next.tail.len,
+                tail_hash: next.tail.hash,
+                in_long_line: next.in_long_line,
                 lines: lines + read.stats.lines,
                 missing_since: None,
             });
@@ -691,7 +700,7 @@ pub fn ingest(
             derive::refresh(&tx, &touched, now)?;
         }
         if !touched.is_empty() {
-            config::set_raw(&tx, "last_sync_time", &derive::iso(now))?;
+            config::set_raw(&tx, "last_sync_time", &ctm_model::utc::format(now))?;
         }
         report.unpriced_models = facts::unpriced_models(&tx)?.into_iter().collect();
         report.timings.derive_ms = ms_since(&mut phase);
@@ -727,7 +736,7 @@ mod tests {
 
     fn cursor_of(f: &FoundFile) -> Cursor {
         Cursor {
-            path: path_key(&f.path).into_owned(),
+            path: path_key(&f.path).to_vec(),
             dev: f.dev,
             ino: f.ino,
             size: f.size,
@@ -735,6 +744,9 @@ mod tests {
             offset: f.size,
             head_len: 0,
             head_hash: 0,
+            tail_len: 0,
+            tail_hash: 0,
+            in_long_line: false,
             lines: 1,
             missing_since: None,
         }
@@ -754,7 +766,7 @@ mod tests {
         assert_eq!(files.len(), 2);
         let in_place: Vec<Cursor> = files.iter().map(cursor_of).collect();
         let gone = |path: &Path, missing_since| Cursor {
-            path: path.to_str().unwrap().to_owned(),
+            path: path.as_os_str().as_bytes().to_vec(),
             missing_since,
             ..in_place[0].clone()
         };

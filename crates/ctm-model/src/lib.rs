@@ -10,6 +10,8 @@
 //! associative, ingesting files in any order or in any number of pieces gives the same
 //! row.
 
+pub mod utc;
+
 use std::cmp::Ordering;
 use std::sync::Arc;
 

@@ -14,7 +14,7 @@ pub mod roots;
 pub mod stat_list;
 pub mod walk;
 
-pub use line::{parse_line, parse_timestamp_ms, LimitNotice, LineOutcome, SharedTexts, SkipReason};
-pub use read::{read_transcript, FileRead, Head, LineStats, HEAD_BYTES};
+pub use line::{parse_line, LimitNotice, LineOutcome, SharedTexts, SkipReason};
+pub use read::{read_transcript, FileRead, Head, LineStats, Resume, HEAD_BYTES, MAX_LINE_BYTES};
 pub use roots::{candidates, existing, RootCandidates, RootsFrom};
 pub use walk::{find_transcripts, FolderListing, FolderMemo, FoundFile, Walk, WalkProblem};

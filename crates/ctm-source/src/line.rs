@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use ctm_model::utc::{self, TimeRefused};
 use ctm_model::{message_key, Origin, Response, TextPool, Usage};
 use memchr::memmem;
 use serde::Deserialize;
@@ -30,15 +31,23 @@ pub enum SkipReason {
     InvalidUsage,
     /// A usage line whose timestamp is missing or unreadable.
     BadTimestamp,
+    /// A usage line whose timestamp is outside years 0000-9999 (what the store can write
+    /// back: see [`ctm_model::utc`]).
+    TimestampOutOfRange,
+    /// A line longer than [`crate::read::MAX_LINE_BYTES`]: skipped unread, reading goes on
+    /// after its newline.
+    LineTooLong,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 5] = [
+    pub const ALL: [SkipReason; 7] = [
         SkipReason::NotJson,
         SkipReason::NotObject,
         SkipReason::InvalidUtf8,
         SkipReason::InvalidUsage,
         SkipReason::BadTimestamp,
+        SkipReason::TimestampOutOfRange,
+        SkipReason::LineTooLong,
     ];
 
     /// Stable snake_case name, used in reports and JSON.
@@ -49,6 +58,8 @@ impl SkipReason {
             SkipReason::InvalidUtf8 => "invalid_utf8",
             SkipReason::InvalidUsage => "invalid_usage",
             SkipReason::BadTimestamp => "bad_timestamp",
+            SkipReason::TimestampOutOfRange => "timestamp_out_of_range",
+            SkipReason::LineTooLong => "line_too_long",
         }
     }
 }
@@ -508,8 +519,14 @@ fn response(
         Ok(u) => u,
         Err(reason) => return LineOutcome::Skip(reason),
     };
-    let Some(timestamp_ms) = s.timestamp.and_then(parse_timestamp_ms) else {
-        return LineOutcome::Skip(SkipReason::BadTimestamp);
+    let timestamp_ms = match s.timestamp.map(utc::parse_rfc3339) {
+        Some(Ok(ms)) => ms,
+        Some(Err(TimeRefused::OutOfRange)) => {
+            return LineOutcome::Skip(SkipReason::TimestampOutOfRange)
+        }
+        Some(Err(TimeRefused::Unreadable)) | None => {
+            return LineOutcome::Skip(SkipReason::BadTimestamp)
+        }
     };
     LineOutcome::Response(Box::new(Response {
         key: response_key(message.id.as_deref(), s.request_id, s.uuid, s.key_bytes),
@@ -540,7 +557,7 @@ fn synthetic(line: &[u8], env: &Envelope) -> LineOutcome {
             .position(|b| !b.is_ascii_digit())
             .unwrap_or(digits.len());
         let resets_at_s: i64 = std::str::from_utf8(&digits[..end]).ok()?.parse().ok()?;
-        let timestamp_ms = env.timestamp.as_deref().and_then(parse_timestamp_ms)?;
+        let timestamp_ms = utc::parse_rfc3339(env.timestamp.as_deref()?).ok()?;
         Some(LimitNotice {
             timestamp_ms,
             resets_at_s,
@@ -591,12 +608,6 @@ fn response_key(
         (_, Some(uuid)) if !uuid.is_empty() => format!("u:{uuid}"),
         _ => format!("h:{:032x}", xxhash_rust::xxh3::xxh3_128(line)),
     }
-}
-
-/// RFC 3339 (`Z` or an offset) to UTC epoch milliseconds.
-pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
-    let ts: jiff::Timestamp = s.parse().ok()?;
-    Some(ts.as_millisecond())
 }
 
 fn owned(v: &Option<Cow<str>>) -> Option<String> {
@@ -713,7 +724,7 @@ mod tests {
     }
 
     fn jiff_ms(s: &str) -> i64 {
-        parse_timestamp_ms(s).unwrap()
+        utc::parse_rfc3339(s).unwrap()
     }
 
     #[test]
@@ -739,12 +750,15 @@ mod tests {
         );
     }
 
-    #[test]
-    fn bad_lines_are_classified() {
-        let skip = |l: &[u8]| match parse_line(l, &mut SharedTexts::new("f")) {
+    fn skip(l: &[u8]) -> Option<SkipReason> {
+        match parse_line(l, &mut SharedTexts::new("f")) {
             LineOutcome::Skip(r) => Some(r),
             _ => None,
-        };
+        }
+    }
+
+    #[test]
+    fn bad_lines_are_classified() {
         assert_eq!(skip(b"null"), Some(SkipReason::NotObject));
         assert_eq!(skip(b"[1,2]"), Some(SkipReason::NotObject));
         assert_eq!(skip(br#"["usage"]"#), Some(SkipReason::NotObject));
@@ -784,6 +798,26 @@ mod tests {
         assert_eq!(skip(no_ts.as_bytes()), Some(SkipReason::BadTimestamp));
         let bad_ts = ASSISTANT.replace("2026-02-10T21:11:59.186Z", "yesterday");
         assert_eq!(skip(bad_ts.as_bytes()), Some(SkipReason::BadTimestamp));
+    }
+
+    /// A year the store could not write back (a sign, six digits, or an offset that moves
+    /// year 0000 into year -1) is its own counted skip, never a stored time.
+    #[test]
+    fn times_outside_years_0000_to_9999_are_skipped_as_out_of_range() {
+        for out in [
+            "-000001-06-01T00:00:00Z",
+            "+010000-06-01T00:00:00Z",
+            "0000-01-01T00:00:00+00:01",
+        ] {
+            let line = ASSISTANT.replace("2026-02-10T21:11:59.186Z", out);
+            assert_eq!(
+                skip(line.as_bytes()),
+                Some(SkipReason::TimestampOutOfRange),
+                "{out}"
+            );
+        }
+        let first = ASSISTANT.replace("2026-02-10T21:11:59.186Z", "0000-01-01T00:00:00Z");
+        assert_eq!(response(&first).timestamp_ms, utc::EARLIEST_MS);
     }
 
     #[test]

@@ -74,14 +74,25 @@ fn expand_tilde(p: &str, home: Option<&Path>) -> PathBuf {
     }
 }
 
-/// The candidates that really are data roots (they hold a `projects/` folder).
+/// The candidates that really are data roots (they hold a `projects/` folder), each
+/// in its canonical form, once.
+///
+/// Cursors are keyed by the transcript's path, which starts with its root: a root
+/// spelled two ways (`./root/../root` and `/abs/root`, or through a link) would give
+/// every transcript a second cursor and read it all again. Canonical paths are
+/// absolute, with `.`, `..` and links resolved, so one folder has one spelling.
 pub fn existing(candidates: &RootCandidates) -> Vec<PathBuf> {
-    candidates
-        .paths
-        .iter()
-        .filter(|p| p.join("projects").is_dir())
-        .cloned()
-        .collect()
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for p in &candidates.paths {
+        if !p.join("projects").is_dir() {
+            continue;
+        }
+        let canonical = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        if !roots.contains(&canonical) {
+            roots.push(canonical);
+        }
+    }
+    roots
 }
 
 #[cfg(test)]
@@ -137,5 +148,25 @@ mod tests {
             Some(Path::new("/cfg")),
         );
         assert_eq!(c.paths[0], PathBuf::from("/cfg/claude"));
+    }
+
+    /// The red team's case: `./root/../root` and the absolute path are one root, and
+    /// a root reached through a link is its target.
+    #[test]
+    fn one_root_spelled_two_ways_is_one_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("projects")).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&root, &link).unwrap();
+        let canonical = std::fs::canonicalize(&root).unwrap();
+        let c = candidates(
+            &[root.join("../root"), root.clone(), link],
+            None,
+            None,
+            None,
+        );
+        assert_eq!(c.paths.len(), 3, "candidates are kept as given");
+        assert_eq!(existing(&c), vec![canonical]);
     }
 }

@@ -20,31 +20,95 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
-/// A new private file beside `near`, for a copy that is renamed into place when whole.
-fn temp_beside(near: &Path, tag: &str) -> Result<PathBuf, StoreError> {
+/// A temporary copy beside the store or a backup, locked (`flock`) while this process
+/// works on it: a process killed mid-way leaves an unlocked file, which the next run
+/// removes ([`remove_stale_temps`]); a copy another process is still making stays
+/// locked and is left alone.
+struct TempCopy {
+    path: PathBuf,
+    /// Holds the lock; closing it (when this is dropped) releases it.
+    _lock: fs::File,
+}
+
+/// The prefix of the temporary copies of `near` for `tag` ("backup", "restore").
+fn temp_prefix(near: &Path, tag: &str) -> (PathBuf, String) {
     let name = near
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("ctm.db");
     let dir = near.parent().filter(|p| !p.as_os_str().is_empty());
-    let dir = dir.unwrap_or(Path::new("."));
+    let dir = dir.unwrap_or(Path::new(".")).to_path_buf();
+    (dir, format!(".{name}.{tag}-"))
+}
+
+/// A new private file beside `near`, for a copy that is renamed into place when whole.
+fn temp_beside(near: &Path, tag: &str) -> Result<TempCopy, StoreError> {
+    let (dir, prefix) = temp_prefix(near, tag);
+    remove_stale_temps(near, tag);
     for n in 0..1000 {
-        let p = dir.join(format!(".{name}.{tag}-{}-{n}", std::process::id()));
+        let p = dir.join(format!("{prefix}{}-{n}", std::process::id()));
         match fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&p)
         {
-            Ok(_) => return Ok(p),
+            Ok(file) => {
+                lock(&file, libc::LOCK_EX);
+                return Ok(TempCopy {
+                    path: p,
+                    _lock: file,
+                });
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(io_err(&p)(e)),
         }
     }
     Err(StoreError::Invalid(format!(
-        "cannot create a temporary file in {}; remove stale .{name}.{tag}-* files",
+        "cannot create a temporary file in {}; remove stale {prefix}* files",
         dir.display()
     )))
+}
+
+/// `flock(2)`: whether the lock was taken (with `LOCK_NB`, false when another holds it).
+fn lock(file: &fs::File, how: libc::c_int) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open for the duration of the call.
+    unsafe { libc::flock(file.as_raw_fd(), how) == 0 }
+}
+
+/// Removes the temporary copies (of `near`, for `tag`) that a killed `ctm db backup` or
+/// `ctm db restore` left: those no live process holds locked, with their SQLite side
+/// files. Run before each backup and restore and on every open of the store.
+pub fn remove_stale_temps(near: &Path, tag: &str) {
+    let (dir, prefix) = temp_prefix(near, tag);
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let path = dir.join(name);
+        // A side file goes with its copy, or alone when the copy is gone.
+        if let Some(base) = ["-journal", "-wal", "-shm"]
+            .iter()
+            .find_map(|s| rest.strip_suffix(s))
+        {
+            if !dir.join(format!("{prefix}{base}")).exists() {
+                let _ = fs::remove_file(&path);
+            }
+            continue;
+        }
+        let Ok(file) = fs::OpenOptions::new().read(true).open(&path) else {
+            continue;
+        };
+        if lock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+            remove_temp(&path);
+        }
+    }
 }
 
 /// Removes a temporary copy and its SQLite side files.
@@ -99,12 +163,13 @@ pub fn backup(store: &Store, dest: &Path, force: bool) -> Result<u64, StoreError
             dest.display()
         )));
     }
-    let tmp = temp_beside(dest, "backup")?;
-    let done = copy_into(store.conn(), &tmp)
-        .and_then(|()| sync_file(&tmp))
-        .and_then(|()| fs::rename(&tmp, dest).map_err(io_err(dest)));
+    let copy = temp_beside(dest, "backup")?;
+    let tmp = &copy.path;
+    let done = copy_into(store.conn(), tmp)
+        .and_then(|()| sync_file(tmp))
+        .and_then(|()| fs::rename(tmp, dest).map_err(io_err(dest)));
     if let Err(e) = done {
-        remove_temp(&tmp);
+        remove_temp(tmp);
         return Err(e);
     }
     fs::metadata(dest).map(|m| m.len()).map_err(io_err(dest))
@@ -134,11 +199,16 @@ fn verify(src: &Path) -> Result<(Connection, u32), StoreError> {
         return Err(refuse(format!("the file is empty; {NAME_A_BACKUP}")));
     }
     let wait = Duration::from_secs(30);
-    let not_sqlite = |e: rusqlite::Error| match classify(src, e, wait) {
+    let not_sqlite = |e: rusqlite::Error| match classify(src, &e, wait) {
         StoreError::NotADatabase { .. } => {
             refuse(format!("it is not an SQLite database; {NAME_A_BACKUP}"))
         }
-        StoreError::Sqlite(e) => refuse(format!("SQLite cannot read it ({e}); {NAME_A_BACKUP}")),
+        StoreError::Damaged { detail, .. } => {
+            refuse(format!("it is damaged ({detail}); {NAME_A_BACKUP}"))
+        }
+        StoreError::Other { message, .. } | StoreError::CannotOpen { why: message, .. } => refuse(
+            format!("SQLite cannot read it ({message}); {NAME_A_BACKUP}"),
+        ),
         other => other,
     };
     let conn = Connection::open_with_flags(
@@ -193,30 +263,33 @@ fn verify(src: &Path) -> Result<(Connection, u32), StoreError> {
 /// side files) is kept as `<store>.before-restore-<UTC time>`.
 pub fn restore(store_path: &Path, src: &Path, wait: Duration) -> Result<Restored, StoreError> {
     let (src_conn, from_version) = verify(src)?;
-    let tmp = temp_beside(store_path, "restore")?;
-    let prepared = copy_into(&src_conn, &tmp).and_then(|()| {
+    let copy = temp_beside(store_path, "restore")?;
+    let tmp = &copy.path;
+    let prepared = copy_into(&src_conn, tmp).and_then(|()| {
         drop(src_conn);
-        let copy = Store::open(
-            &tmp,
+        let migrated = Store::open(
+            tmp,
             &OpenOptions {
                 busy_timeout: wait,
                 target_version: migrate::LATEST,
+                ..OpenOptions::default()
             },
         )?;
-        copy.conn()
+        migrated
+            .conn()
             .pragma_update(None, "journal_mode", "DELETE")
             .map_err(StoreError::from)?;
-        drop(copy);
-        sync_file(&tmp)
+        drop(migrated);
+        sync_file(tmp)
     });
-    let swapped = prepared.and_then(|()| swap_in(store_path, &tmp, wait));
+    let swapped = prepared.and_then(|()| swap_in(store_path, tmp, wait));
     match swapped {
         Ok(previous) => Ok(Restored {
             from_version,
             previous,
         }),
         Err(e) => {
-            remove_temp(&tmp);
+            remove_temp(tmp);
             Err(e)
         }
     }
@@ -237,11 +310,11 @@ fn swap_in(store_path: &Path, tmp: &Path, wait: Duration) -> Result<Option<PathB
         store_path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| classify(store_path, e, wait))?;
+    .map_err(|e| classify(store_path, &e, wait))?;
     old.busy_timeout(wait)?;
     let is_db = old
         .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-        .map_err(|e| classify(store_path, e, wait));
+        .map_err(|e| classify(store_path, &e, wait));
     match is_db {
         // Not a database (what a restore is often for): moved aside as it is.
         Err(StoreError::NotADatabase { .. }) => {}
@@ -279,9 +352,9 @@ fn lock_with_empty_wal(conn: &Connection, path: &Path, wait: Duration) -> Result
     let deadline = std::time::Instant::now() + wait;
     loop {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(|e| classify(path, e, wait))?;
+            .map_err(|e| classify(path, &e, wait))?;
         conn.execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| classify(path, e, wait))?;
+            .map_err(|e| classify(path, &e, wait))?;
         let wal_len = fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         if wal_len == 0 {
             return Ok(());
@@ -294,5 +367,46 @@ fn lock_with_empty_wal(conn: &Connection, path: &Path, wait: Duration) -> Result
             });
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy a killed process left (unlocked) goes with its side files; one a live
+    /// process is making (locked) stays, and so do other files.
+    #[test]
+    fn stale_temporary_copies_go_and_live_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("ctm.db");
+        let live = temp_beside(&store, "restore").unwrap();
+        let stale = dir.path().join(".ctm.db.restore-1-0");
+        for f in [
+            stale.clone(),
+            dir.path().join(".ctm.db.restore-1-0-journal"),
+            dir.path().join(".ctm.db.restore-2-0-wal"),
+            dir.path().join(".ctm.db.backup-3-0"),
+            dir.path().join("ctm.db"),
+        ] {
+            fs::write(&f, b"x").unwrap();
+        }
+        remove_stale_temps(&store, "restore");
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let live_name = live
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(
+            left,
+            [".ctm.db.backup-3-0".to_owned(), live_name, "ctm.db".into()]
+        );
+        drop(live);
     }
 }

@@ -8,7 +8,8 @@ use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
-    pub path: String,
+    /// The path's bytes, as the file system has them (a name need not be UTF-8).
+    pub path: Vec<u8>,
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
@@ -17,18 +18,24 @@ pub struct Cursor {
     pub offset: u64,
     pub head_len: u64,
     pub head_hash: u64,
+    /// The fingerprint of the bytes just before `offset` (length 0: not taken yet).
+    pub tail_len: u64,
+    pub tail_hash: u64,
+    /// `offset` is inside a line too long to read, skipped up to its newline.
+    pub in_long_line: bool,
     pub lines: u64,
     pub missing_since: Option<i64>,
 }
 
-/// Cursors by path.
-pub type Cursors = foldhash::HashMap<String, Cursor>;
+/// Cursors by path bytes.
+pub type Cursors = foldhash::HashMap<Vec<u8>, Cursor>;
+
+const CURSOR_COLUMNS: &str = "path, dev, ino, size, mtime_ns, offset, head_len, head_hash, \
+    tail_len, tail_hash, in_long_line, lines, missing_since";
 
 /// Every cursor, by path.
 pub fn load_all(conn: &Connection) -> Result<Cursors, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, missing_since FROM file_cursors",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {CURSOR_COLUMNS} FROM file_cursors"))?;
     let rows = stmt.query_map([], cursor_from_row)?;
     // Collected first so that the map is built at its final size, never rehashed.
     let list = rows.collect::<Result<Vec<_>, _>>()?;
@@ -38,13 +45,13 @@ pub fn load_all(conn: &Connection) -> Result<Cursors, StoreError> {
 }
 
 /// The cursors of these paths (those that have one), by path.
-pub fn load_paths<P: AsRef<str>>(
+pub fn load_paths<P: AsRef<[u8]>>(
     conn: &Connection,
     paths: impl IntoIterator<Item = P>,
 ) -> Result<Cursors, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, missing_since FROM file_cursors WHERE path = ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CURSOR_COLUMNS} FROM file_cursors WHERE path = ?1"
+    ))?;
     let mut map = Cursors::default();
     for path in paths {
         let mut rows = stmt.query([path.as_ref()])?;
@@ -58,7 +65,7 @@ pub fn load_paths<P: AsRef<str>>(
 
 fn cursor_from_row(r: &rusqlite::Row) -> rusqlite::Result<Cursor> {
     Ok(Cursor {
-        path: r.get(0)?,
+        path: path_bytes(r, 0)?.to_vec(),
         dev: r.get::<_, i64>(1)? as u64,
         ino: r.get::<_, i64>(2)? as u64,
         size: r.get::<_, i64>(3)? as u64,
@@ -67,15 +74,23 @@ fn cursor_from_row(r: &rusqlite::Row) -> rusqlite::Result<Cursor> {
         head_len: r.get::<_, i64>(6)? as u64,
         // Stored as the i64 with the same bits: SQLite integers are signed.
         head_hash: r.get::<_, i64>(7)? as u64,
-        lines: r.get::<_, i64>(8)? as u64,
-        missing_since: r.get(9)?,
+        tail_len: r.get::<_, i64>(8)? as u64,
+        tail_hash: r.get::<_, i64>(9)? as u64,
+        in_long_line: r.get(10)?,
+        lines: r.get::<_, i64>(11)? as u64,
+        missing_since: r.get(12)?,
     })
+}
+
+/// A stored path's bytes, borrowed from the row (a BLOB since schema version 13).
+fn path_bytes<'r>(r: &'r rusqlite::Row, i: usize) -> rusqlite::Result<&'r [u8]> {
+    r.get_ref(i)?.as_bytes().map_err(rusqlite::Error::from)
 }
 
 /// What a cursor says of its file's stat, borrowed from the row being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CursorStat<'r> {
-    pub path: &'r str,
+    pub path: &'r [u8],
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
@@ -96,7 +111,7 @@ pub fn visit_stats(
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let stat = CursorStat {
-            path: r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?,
+            path: path_bytes(r, 0)?,
             dev: r.get::<_, i64>(1)? as u64,
             ino: r.get::<_, i64>(2)? as u64,
             size: r.get::<_, i64>(3)? as u64,
@@ -126,11 +141,14 @@ impl<'c> CursorWriter<'c> {
     pub fn save(&self, c: &Cursor, now_ms: i64) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO file_cursors (path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, first_seen, \
-                 last_read, missing_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL) \
+                "INSERT INTO file_cursors (path, dev, ino, size, mtime_ns, offset, head_len, head_hash, tail_len, \
+                 tail_hash, in_long_line, lines, first_seen, last_read, missing_since) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, NULL) \
                  ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino, size = excluded.size, \
                  mtime_ns = excluded.mtime_ns, offset = excluded.offset, head_len = excluded.head_len, \
-                 head_hash = excluded.head_hash, lines = excluded.lines, last_read = excluded.last_read, missing_since = NULL",
+                 head_hash = excluded.head_hash, tail_len = excluded.tail_len, tail_hash = excluded.tail_hash, \
+                 in_long_line = excluded.in_long_line, lines = excluded.lines, last_read = excluded.last_read, \
+                 missing_since = NULL",
             )?
             .execute(params![
                 c.path,
@@ -141,6 +159,9 @@ impl<'c> CursorWriter<'c> {
                 c.offset as i64,
                 c.head_len as i64,
                 c.head_hash as i64,
+                c.tail_len as i64,
+                c.tail_hash as i64,
+                c.in_long_line,
                 c.lines as i64,
                 now_ms
             ])?;
@@ -148,7 +169,7 @@ impl<'c> CursorWriter<'c> {
     }
 
     /// Notes that a transcript vanished. Its cursor and facts stay: history is kept.
-    pub fn mark_missing(&self, path: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub fn mark_missing(&self, path: &[u8], now_ms: i64) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "UPDATE file_cursors SET missing_since = ?2 WHERE path = ?1 AND missing_since IS NULL",

@@ -25,7 +25,7 @@ use jiff::{civil::Date, tz::TimeZone, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
-use ctm_model::TextPool;
+use ctm_model::{utc, TextPool};
 
 use crate::{snapshot_readers, StoreError};
 
@@ -313,6 +313,31 @@ where
         }
         None => read_sorted(conn, (i64::MIN, i64::MAX), keep),
     }
+}
+
+/// Billed facts with `lo <= ts < hi` whose project path and model `keep` accepts,
+/// oldest first (ties in row order), handed to `visit` one at a time as the ts index
+/// yields them: memory stays flat whatever the range (an export streams this way).
+/// One statement, so one committed state.
+pub fn for_each_fact_between<E: From<rusqlite::Error>>(
+    conn: &Connection,
+    lo: i64,
+    hi: i64,
+    mut keep: impl FnMut(Option<&str>, Option<&str>) -> bool,
+    mut visit: impl FnMut(FactRow) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, id"
+    ))?;
+    let mut rows = stmt.query([lo, hi])?;
+    let mut reader = FactReader::default();
+    while let Some(row) = rows.next()? {
+        let (project_path, model) = (text_or_null(row, 2)?, text_or_null(row, 3)?);
+        if keep(project_path, model) {
+            visit(reader.read_with(row, project_path, model)?)?;
+        }
+    }
+    Ok(())
 }
 
 /// How many billed and replayed facts have `lo <= ts < hi`, up to `enough`: counted in
@@ -792,14 +817,6 @@ fn chain_blocks(facts: &[&FactRow], floor_ms: i64) -> Vec<BlockAggregate> {
     blocks
 }
 
-/// RFC 3339 UTC with milliseconds, the format of every timestamp column we write.
-pub fn iso(ms: i64) -> String {
-    Timestamp::from_millisecond(ms)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
 /// The history `ctm db prune --facts-older-than` left: the facts before `horizon_ms`
 /// are gone, so the rows derived from them are kept as they were.
 #[derive(Debug, Clone, PartialEq)]
@@ -826,13 +843,15 @@ impl Kept {
         let last_kept_block: Option<String> = conn
             .query_row(
                 "SELECT start_time FROM usage_blocks WHERE start_time < ?1 ORDER BY start_time DESC LIMIT 1",
-                [iso(horizon_ms)],
+                [utc::format(horizon_ms)],
                 |r| r.get(0),
             )
             .optional()?;
         let blocks_from_ms = match last_kept_block {
             // A response belongs to a block while it is at most 5 h after the start.
-            Some(s) => (parse_iso("usage_blocks start_time", &s)? + BLOCK_MS + 1).max(horizon_ms),
+            Some(s) => {
+                (parse_stored_time("usage_blocks start_time", &s)? + BLOCK_MS + 1).max(horizon_ms)
+            }
             None => horizon_ms,
         };
         Ok(Some(Kept {
@@ -844,14 +863,17 @@ impl Kept {
 
     /// A stored session row that started before the horizon is history.
     fn keeps_session(&self, session_start: Option<&str>) -> bool {
-        session_start.is_some_and(|s| s < iso(self.horizon_ms).as_str())
+        session_start.is_some_and(|s| s < utc::format(self.horizon_ms).as_str())
     }
 }
 
-fn parse_iso(what: &str, s: &str) -> Result<i64, StoreError> {
-    s.parse::<Timestamp>()
-        .map(|t| t.as_millisecond())
-        .map_err(|e| StoreError::Invalid(format!("{what} {s:?}: {e}")))
+/// A stored time read back ([`utc::parse`]), or an error naming where it was.
+pub(crate) fn parse_stored_time(what: &str, s: &str) -> Result<i64, StoreError> {
+    utc::parse(s).ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "{what} {s:?} is not a time ctm writes; `ctm db check` lists what differs"
+        ))
+    })
 }
 
 /// The stored `session_start` of a session, if it has a row.
@@ -998,10 +1020,10 @@ fn append_to_blocks(
             "SELECT start_time, first_ts, last_ts FROM usage_blocks WHERE start_time >= ?1 \
              ORDER BY start_time",
         )?;
-        let mut rows = stmt.query([if from <= 0 { String::new() } else { iso(from) }])?;
+        let mut rows = stmt.query([utc::format(from)])?;
         while let Some(r) = rows.next()? {
             let start: String = r.get(0)?;
-            let start_ms = parse_iso("usage_blocks start_time", &start)?;
+            let start_ms = parse_stored_time("usage_blocks start_time", &start)?;
             let first: Option<i64> = r.get(1)?;
             let last: Option<i64> = r.get(2)?;
             spans.push(StoredSpan {
@@ -1210,14 +1232,14 @@ pub fn rebuild_all(tx: &Transaction) -> Result<(), StoreError> {
     }
     tx.execute(
         "DELETE FROM usage_blocks WHERE start_time >= ?1",
-        [iso(horizon_ms.max(0))],
+        [utc::format(horizon_ms)],
     )?;
     // Every session's models but those of kept sessions (see `Kept::keeps_session`),
     // at once rather than a seek per session.
     tx.execute(
         "DELETE FROM session_models WHERE session_id NOT IN (SELECT session_id FROM claude_sessions \
          WHERE session_start IS NOT NULL AND session_start < ?1 AND session_id IS NOT NULL)",
-        [kept.as_ref().map_or(String::new(), |k| iso(k.horizon_ms))],
+        [kept.as_ref().map_or(String::new(), |k| utc::format(k.horizon_ms))],
     )?;
     let facts = facts_between(tx, i64::MIN, i64::MAX)?;
     for agg in aggregate_sessions(&facts).values() {
@@ -1306,10 +1328,7 @@ pub fn session_from_row(r: &rusqlite::Row) -> Result<SessionAggregate, StoreErro
     let session_id: String = r.get(0)?;
     let ms = |i: usize| -> Result<i64, StoreError> {
         let t: Option<String> = r.get(i)?;
-        t.as_deref()
-            .and_then(|t| t.parse::<Timestamp>().ok())
-            .map(|t| t.as_millisecond())
-            .ok_or_else(|| {
+        t.as_deref().and_then(utc::parse).ok_or_else(|| {
                 StoreError::Invalid(format!(
                     "claude_sessions {session_id}: time {t:?} is not RFC 3339; `ctm db check` lists what differs"
                 ))
@@ -1442,8 +1461,8 @@ fn insert_session_models(tx: &Transaction, a: &SessionAggregate) -> Result<(), S
 fn write_session_row(tx: &Transaction, a: &SessionAggregate) -> Result<(), StoreError> {
     let values = params![
         a.session_id,
-        iso(a.first_ts),
-        iso(a.last_ts),
+        utc::format(a.first_ts),
+        utc::format(a.last_ts),
         a.sums.input_tokens,
         a.sums.output_tokens,
         a.sums.total_tokens(),
@@ -1732,10 +1751,10 @@ fn refresh_blocks(
                 "SELECT start_time, last_ts FROM usage_blocks WHERE start_time <= ?1 \
                  AND start_time >= ?2 ORDER BY start_time DESC",
             )?;
-            let mut rows = stmt.query([iso(from_ts), iso(horizon_ms.max(0))])?;
+            let mut rows = stmt.query([utc::format(from_ts), utc::format(horizon_ms)])?;
             let mut first = true;
             while let Some(r) = rows.next()? {
-                let start = parse_iso("usage_blocks start_time", &r.get::<_, String>(0)?)?;
+                let start = parse_stored_time("usage_blocks start_time", &r.get::<_, String>(0)?)?;
                 let last: Option<i64> = r.get(1)?;
                 let reaches =
                     last.is_none_or(|last| last >= restart_ms) || from_ts - start <= BLOCK_MS;
@@ -1774,7 +1793,7 @@ fn refresh_blocks(
                         // Only past the touched instant: the block holding it is recomputed.
                         if open.is_some()
                             && f.ts > from_ts
-                            && stored.exists(params![iso(block.start_ms), f.ts])?
+                            && stored.exists(params![utc::format(block.start_ms), f.ts])?
                         {
                             rejoined = Some(block.start_ms);
                             break;
@@ -1790,8 +1809,8 @@ fn refresh_blocks(
             .execute(
                 // "~" sorts after every RFC 3339 time: no rejoin, delete to the end.
                 [
-                    iso(restart_ms.max(0)),
-                    rejoined.map_or_else(|| "~".to_owned(), iso),
+                    utc::format(restart_ms),
+                    rejoined.map_or_else(|| "~".to_owned(), utc::format),
                 ],
             )?;
         write_blocks(tx, &blocks, now_ms)?;
@@ -1821,8 +1840,8 @@ fn write_blocks(
         };
         use rusqlite::types::Value;
         let own = [
-            Value::Text(iso(b.start_ms)),
-            Value::Text(iso(b.end_ms())),
+            Value::Text(utc::format(b.start_ms)),
+            Value::Text(utc::format(b.end_ms())),
             Value::Integer(b.sums.total_tokens() as i64),
             Value::Integer(b.sessions.len() as i64),
             Value::Text(status.to_owned()),
@@ -1840,7 +1859,7 @@ pub fn close_finished_blocks(tx: &Transaction, now_ms: i64) -> Result<(), StoreE
     // Inside a block every response is under 5 h old, so its end is the only deadline.
     tx.execute(
         "UPDATE usage_blocks SET status = 'completed' WHERE status = 'active' AND end_time <= ?1",
-        [iso(now_ms)],
+        [utc::format(now_ms)],
     )?;
     Ok(())
 }
@@ -1904,13 +1923,13 @@ pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
         match stored.get(id) {
             None => diffs.push(format!("claude_sessions: session {id} is missing")),
             Some((start, end, counts, cost, model, project, eff)) => {
-                if start.as_deref() != Some(iso(a.first_ts).as_str())
-                    || end.as_deref() != Some(iso(a.last_ts).as_str())
+                if start.as_deref() != Some(utc::format(a.first_ts).as_str())
+                    || end.as_deref() != Some(utc::format(a.last_ts).as_str())
                 {
                     diffs.push(format!(
                         "claude_sessions {id}: start/end {start:?}/{end:?}, facts say {}/{}",
-                        iso(a.first_ts),
-                        iso(a.last_ts)
+                        utc::format(a.first_ts),
+                        utc::format(a.last_ts)
                     ));
                 }
                 if *counts != expected_counts {
@@ -2100,7 +2119,7 @@ pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
          WHERE start_time >= ?1 ORDER BY start_time",
     )?;
     let stored_blocks: Vec<(String, String, String, i64, i64, String)> = stmt
-        .query_map([iso(horizon_ms.max(0))], |r| {
+        .query_map([utc::format(horizon_ms)], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -2121,8 +2140,8 @@ pub fn check(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let now = now_ms();
     for (b, (id, start, end, tokens, sessions, status)) in blocks.iter().zip(&stored_blocks) {
         let expected = (
-            iso(b.start_ms),
-            iso(b.end_ms()),
+            utc::format(b.start_ms),
+            utc::format(b.end_ms()),
             b.sums.total_tokens() as i64,
             b.sessions.len() as i64,
         );
@@ -2175,7 +2194,7 @@ mod tests {
             fact(t0 + 11 * H, "b", "m", 1), // 6h20m gap: new block at 11:00
         ];
         let blocks = aggregate_blocks(&facts);
-        let starts: Vec<String> = blocks.iter().map(|b| iso(b.start_ms)).collect();
+        let starts: Vec<String> = blocks.iter().map(|b| utc::format(b.start_ms)).collect();
         assert_eq!(
             starts,
             vec![

@@ -81,13 +81,27 @@ pub struct Revision(pub i64);
 impl Revision {
     /// The next revision, read under the write lock.
     pub fn next(tx: &Transaction) -> Result<Revision, StoreError> {
+        Revision::next_if_kept(tx)?.ok_or_else(|| {
+            StoreError::Invalid("the store has no fact revisions yet (migration 30)".into())
+        })
+    }
+
+    /// The next revision, or `None` in a migration that runs before the one that adds
+    /// revisions (it may settle replays, but writes no new facts).
+    fn next_if_kept(tx: &Transaction) -> Result<Option<Revision>, StoreError> {
+        let kept = tx
+            .prepare_cached("SELECT 1 FROM pragma_table_info('responses') WHERE name = 'revision'")?
+            .exists([])?;
+        if !kept {
+            return Ok(None);
+        }
         let last: i64 = tx
             .prepare_cached(
                 "SELECT max(coalesce((SELECT max(revision) FROM responses), 0), \
                  coalesce((SELECT max(revision) FROM team_push_marks), 0))",
             )?
             .query_row([], |r| r.get(0))?;
-        Ok(Revision(last + 1))
+        Ok(Some(Revision(last + 1)))
     }
 }
 
@@ -130,7 +144,8 @@ fn fact_params<'a>(r: &'a Response, p: &'a Pricing) -> [&'a dyn ToSql; 30] {
 /// Writes sightings into the fact table inside one transaction.
 pub struct FactWriter<'a, 't> {
     tx: &'a Transaction<'t>,
-    revision: Revision,
+    /// `None` only inside a migration older than revisions (which writes no facts).
+    revision: Option<Revision>,
     /// Whether the table had rows before: an empty table needs no cross-run replay lookups.
     had_rows: bool,
     /// Inserted message ids and how many request ids this run inserted for each.
@@ -169,7 +184,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         let last_id: i64 = tx
             .prepare_cached("SELECT coalesce(max(id), 0) FROM responses")?
             .query_row([], |r| r.get(0))?;
-        let revision = Revision::next(tx)?;
+        let revision = Revision::next_if_kept(tx)?;
         Ok(FactWriter {
             tx,
             revision,
@@ -192,8 +207,9 @@ impl<'a, 't> FactWriter<'a, 't> {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let p = price(&r);
+        let revision = self.revision()?;
         let mut values = fact_params(&r, &p).to_vec();
-        values.push(&self.revision.0);
+        values.push(&revision);
         values.push(&now_ms);
         let inserted = self
             .tx
@@ -218,7 +234,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         }
         let p = price(&merged);
         let mut values = fact_params(&merged, &p).to_vec();
-        values.push(&self.revision.0);
+        values.push(&revision);
         self.tx
             .prepare_cached(&UPDATE_SQL)?
             .execute(values.as_slice())?;
@@ -235,6 +251,13 @@ impl<'a, 't> FactWriter<'a, 't> {
             }
         }
         Ok(())
+    }
+
+    /// The revision facts written now get.
+    fn revision(&self) -> Result<i64, StoreError> {
+        self.revision.map(|r| r.0).ok_or_else(|| {
+            StoreError::Invalid("facts written before the store was migrated (no revisions)".into())
+        })
     }
 
     fn load(&self, key: &str) -> Result<Option<Response>, StoreError> {
@@ -307,11 +330,18 @@ impl<'a, 't> FactWriter<'a, 't> {
         for (key, is_sidechain, ts, _, replay_of, session) in &group {
             let want = (*is_sidechain && *key != primary).then(|| primary.clone());
             if want != *replay_of {
-                self.tx
-                    .prepare_cached(
-                        "UPDATE responses SET replay_of = ?2, revision = ?3 WHERE dedup_key = ?1",
-                    )?
-                    .execute(params![key, want, self.revision.0])?;
+                match self.revision {
+                    Some(revision) => self
+                        .tx
+                        .prepare_cached(
+                            "UPDATE responses SET replay_of = ?2, revision = ?3 WHERE dedup_key = ?1",
+                        )?
+                        .execute(params![key, want, revision.0])?,
+                    None => self
+                        .tx
+                        .prepare_cached("UPDATE responses SET replay_of = ?2 WHERE dedup_key = ?1")?
+                        .execute(params![key, want])?,
+                };
                 if want.is_some() {
                     self.stats.replays += 1;
                 }
@@ -320,6 +350,44 @@ impl<'a, 't> FactWriter<'a, 't> {
         }
         Ok(())
     }
+}
+
+/// Deletes the facts (and limit notices) whose time is outside years 0000-9999
+/// ([`ctm_model::utc::is_fact_time`]), which ctm before schema version 13 accepted: no
+/// text column can hold their time, so every report of such a store failed. The parser
+/// skips such lines now (`timestamp_out_of_range`), so they were never usage. Sessions
+/// left without a fact lose their derived rows; the replay choice of their message ids
+/// is settled again; the rebuild that ends a migration does the rest.
+pub fn drop_facts_outside_years(tx: &Transaction) -> Result<(), StoreError> {
+    const OUTSIDE: &str = "(ts < ?1 OR ts >= ?2)";
+    let range = [ctm_model::utc::EARLIEST_MS, ctm_model::utc::FACTS_END_MS];
+    let messages: Vec<String> = tx
+        .prepare(&format!(
+            "SELECT DISTINCT message_id FROM responses WHERE {OUTSIDE} AND message_id IS NOT NULL"
+        ))?
+        .query_map(range, |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for table in ["claude_sessions", "session_models"] {
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE session_id IN \
+                 (SELECT session_id FROM responses WHERE {OUTSIDE}) \
+                 AND session_id NOT IN \
+                 (SELECT session_id FROM responses WHERE NOT {OUTSIDE} AND session_id IS NOT NULL)"
+            ),
+            range,
+        )?;
+    }
+    let dropped = tx.execute(&format!("DELETE FROM responses WHERE {OUTSIDE}"), range)?;
+    tx.execute(&format!("DELETE FROM limit_notices WHERE {OUTSIDE}"), range)?;
+    if dropped > 0 {
+        let mut writer = FactWriter::new(tx)?;
+        for id in &messages {
+            writer.settle_replays(id)?;
+        }
+        writer.finish()?;
+    }
+    Ok(())
 }
 
 /// As stored in `responses.origin` (a reference to a static, so it binds as a parameter).

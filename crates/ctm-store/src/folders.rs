@@ -155,9 +155,9 @@ pub(crate) fn drop_stat_list_header(conn: &Connection) -> Result<(), StoreError>
 }
 
 /// Whether `path` is `scope` or below it, by whole path components.
-pub fn is_within(path: &str, scope: &str) -> bool {
+pub fn is_within(path: &[u8], scope: &[u8]) -> bool {
     path.strip_prefix(scope)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"))
 }
 
 #[cfg(test)]
@@ -275,7 +275,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("s.db"), &OpenOptions::default()).unwrap();
         let cursor = Cursor {
-            path: "/r/projects/a/t.jsonl".into(),
+            path: b"/r/projects/a/t.jsonl".to_vec(),
             dev: 1,
             ino: 2,
             size: 3,
@@ -283,6 +283,9 @@ mod tests {
             offset: 3,
             head_len: 3,
             head_hash: 5,
+            tail_len: 3,
+            tail_hash: 5,
+            in_long_line: false,
             lines: 1,
             missing_since: None,
         };
@@ -309,9 +312,9 @@ mod tests {
 
     #[test]
     fn within_is_by_whole_components() {
-        assert!(is_within("/r/projects", "/r/projects"));
-        assert!(is_within("/r/projects/a/b", "/r/projects"));
-        assert!(!is_within("/r/projects-other", "/r/projects"));
-        assert!(!is_within("/other/projects", "/r/projects"));
+        assert!(is_within(b"/r/projects", b"/r/projects"));
+        assert!(is_within(b"/r/projects/a/b", b"/r/projects"));
+        assert!(!is_within(b"/r/projects-other", b"/r/projects"));
+        assert!(!is_within(b"/other/projects", b"/r/projects"));
     }
 }

@@ -20,6 +20,7 @@ pub mod exports;
 pub mod facts;
 pub mod folders;
 pub mod migrate;
+pub mod ownership;
 pub mod rate_limits;
 pub mod report_rows;
 pub mod retention;
@@ -41,7 +42,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavio
 pub use migrate::LATEST as SCHEMA_VERSION;
 
 /// Every way opening or using the store can fail, each with a one-line message that
-/// names the file and says what to do.
+/// names the file and says what to do. A raw SQLite failure becomes one of these with
+/// [`StoreError::at`] (the store's own calls do it themselves).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path} is not an SQLite database; point --db (or CTM_DB) at a ctm store, or move the file away")]
@@ -54,6 +56,12 @@ pub enum StoreError {
         found: u32,
         supported: u32,
     },
+    #[error("{path} has schema version {found}, older than this ctm's {latest}, and --no-ingest reads it as it is; run any command without --no-ingest once to upgrade it")]
+    TooOldToRead {
+        path: PathBuf,
+        found: u32,
+        latest: u32,
+    },
     #[error(
         "{path} is locked by another process (waited {waited_ms} ms); try again when it finishes"
     )]
@@ -63,12 +71,79 @@ pub enum StoreError {
     /// `ctm db restore` refuses a file; names that file, not the store.
     #[error("cannot restore {path}: {why}")]
     NotRestorable { path: PathBuf, why: String },
+    #[error("no store at {path} yet, and --no-ingest does not create one; run a report without --no-ingest (or `ctm ingest`) first")]
+    NoStore { path: PathBuf },
+    #[error(
+        "{path} is a folder, not a store; point --db (or CTM_DB) at a file, such as {path}/ctm.db"
+    )]
+    IsAFolder { path: PathBuf },
+    #[error(
+        "the disk holding {path} is full; free some space and run again (nothing was written)"
+    )]
+    DiskFull { path: PathBuf },
+    #[error("{path} cannot be written: {why}; or pass --no-ingest to answer from it as it is")]
+    ReadOnly { path: PathBuf, why: String },
+    #[error("{path} is damaged ({detail}); restore a backup with `ctm db restore FILE`, or move it away and run again to build a new store from the transcripts Claude Code still keeps")]
+    Damaged { path: PathBuf, detail: String },
+    #[error("cannot open {path}: {why}")]
+    CannotOpen { path: PathBuf, why: String },
+    /// A store someone else could have written or can read (see [`ownership`]).
+    #[error("{0}")]
+    Unsafe(String),
     #[error("{0}")]
     Invalid(String),
     #[error("cannot use the store at {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// A failure with the store's file known but no better explanation.
+    #[error("the store at {path} failed: {message}")]
+    Other { path: PathBuf, message: String },
+    /// A raw SQLite failure, before [`StoreError::at`] names the file and what to do.
+    /// Not a `source`: its own source repeats its text with an error code.
     #[error("store error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+impl StoreError {
+    /// This error as it concerns the store at `path`: a raw SQLite failure becomes the
+    /// one line that says what it means there and what to do (`waited`: the busy
+    /// timeout the failed call had). Other errors are returned as they are.
+    pub fn at(self, path: &Path, waited: Duration) -> StoreError {
+        match self {
+            StoreError::Sqlite(e) => StoreError::from_sqlite(path, &e, waited),
+            other => other,
+        }
+    }
+
+    /// A raw SQLite failure on the store at `path` as what it means there and what to do
+    /// (`waited`: the busy timeout the failed call had).
+    pub fn from_sqlite(path: &Path, e: &rusqlite::Error, waited: Duration) -> StoreError {
+        classify(path, e, waited)
+    }
+
+    /// The raw SQLite failure inside, if this is one.
+    pub fn sqlite(&self) -> Option<&rusqlite::Error> {
+        match self {
+            StoreError::Sqlite(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Who may own the store, and who else may touch it (see [`ownership`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OwnerRule {
+    /// The default location: the current user's, readable and writable by no one else.
+    Private,
+    /// A file the user named (`--db`, `CTM_DB`): anyone's, but writable by no one but
+    /// its owner.
+    #[default]
+    Named,
 }
 
 /// How to open the store.
@@ -79,6 +154,12 @@ pub struct OpenOptions {
     /// Migrate up to this version: the latest by default, a lower one for
     /// `ctm db migrate --to N`, 0 to inspect a store without migrating it.
     pub target_version: u32,
+    /// Read only (`--no-ingest` reports): never create, migrate or write the store, so
+    /// that a store on a read-only disk, in a folder where SQLite cannot create its side
+    /// files, or that belongs to a read-only user, still answers.
+    pub read_only: bool,
+    /// The ownership rule the file must meet.
+    pub owner: OwnerRule,
 }
 
 impl Default for OpenOptions {
@@ -86,6 +167,8 @@ impl Default for OpenOptions {
         OpenOptions {
             busy_timeout: Duration::from_secs(30),
             target_version: migrate::LATEST,
+            read_only: false,
+            owner: OwnerRule::default(),
         }
     }
 }
@@ -111,36 +194,75 @@ pub fn use_large_cache(conn: &Connection) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Opens (creating it with mode 0600 when missing) and migrates the store.
+    /// Opens (creating it with mode 0600 when missing) and migrates the store; with
+    /// `read_only`, opens an existing store as it is.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Store, StoreError> {
         let io_err = |source| StoreError::Io {
             path: path.to_path_buf(),
             source,
         };
-        if !path.exists() {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(parent)
-                    .map_err(io_err)?;
+        match fs::metadata(path) {
+            Ok(m) if m.is_dir() => {
+                return Err(StoreError::IsAFolder {
+                    path: path.to_path_buf(),
+                })
             }
-            // Created here, not by SQLite, so that it is private from the first byte;
-            // SQLite gives its -wal and -shm files the same mode.
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-            {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io_err(e)),
+            Ok(_) => ownership::check(path, opts.owner)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && opts.read_only => {
+                return Err(StoreError::NoStore {
+                    path: path.to_path_buf(),
+                })
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(parent)
+                        .map_err(io_err)?;
+                }
+                // Created here, not by SQLite, so that it is private from the first byte;
+                // SQLite gives its -wal and -shm files the same mode.
+                match fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        ownership::check(path, opts.owner)?
+                    }
+                    Err(e) => return Err(io_err(e)),
+                }
+            }
+            Err(e) => return Err(io_err(e)),
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|e| classify(path, e, opts.busy_timeout))?;
+        // What a `ctm db restore` killed mid-way left beside the store (not the store).
+        backup::remove_stale_temps(path, "restore");
+        let mut store = if opts.read_only {
+            Store::connect_read_only(path, opts)?
+        } else {
+            Store::connect(path, opts, OpenFlags::SQLITE_OPEN_READ_WRITE)
+                .map_err(|e| classify(path, &e, opts.busy_timeout))?
+        };
+        let version = store.version_or_refuse()?;
+        if opts.read_only {
+            if version < migrate::LATEST && opts.target_version > 0 {
+                return Err(StoreError::TooOldToRead {
+                    path: path.to_path_buf(),
+                    found: version,
+                    latest: migrate::LATEST,
+                });
+            }
+        } else if version < opts.target_version {
+            store.migrated = store.migrate_to(opts.target_version)?;
+        }
+        Ok(store)
+    }
+
+    fn connect(path: &Path, opts: &OpenOptions, access: OpenFlags) -> rusqlite::Result<Store> {
+        let conn = Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
@@ -148,14 +270,32 @@ impl Store {
             wal_pending: false,
             migrated: Vec::new(),
         };
-        store
-            .configure()
-            .map_err(|e| classify(path, e, opts.busy_timeout))?;
-        let version = store.version_or_refuse()?;
-        if version < opts.target_version {
-            store.migrated = store.migrate_to(opts.target_version)?;
-        }
+        store.configure()?;
         Ok(store)
+    }
+
+    /// A read-only connection. In WAL mode SQLite keeps a `-shm` file beside the store
+    /// even to read; where it cannot create one (an immutable or read-only folder) the
+    /// store is opened as immutable instead: nothing can be writing it then, since no
+    /// writer could have created its side files either.
+    fn connect_read_only(path: &Path, opts: &OpenOptions) -> Result<Store, StoreError> {
+        match Store::connect(path, opts, OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            Ok(store) => Ok(store),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) => {
+                let uri = immutable_uri(path);
+                Store::connect(
+                    Path::new(&uri),
+                    opts,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+                )
+                .map(|mut s| {
+                    s.path = path.to_path_buf();
+                    s
+                })
+                .map_err(|e| classify(path, &e, opts.busy_timeout))
+            }
+            Err(e) => Err(classify(path, &e, opts.busy_timeout)),
+        }
     }
 
     fn configure(&mut self) -> rusqlite::Result<()> {
@@ -307,7 +447,7 @@ impl Store {
         self.conn.busy_timeout(waited)?;
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| classify(&path, e, waited))
+            .map_err(|e| classify(&path, &e, waited))
     }
 
     /// Like [`Store::write`], but gives up after `wait` (the statusline must not queue).
@@ -318,30 +458,136 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| classify(&path, e, wait))?;
+            .map_err(|e| classify(&path, &e, wait))?;
         tx.busy_timeout(normal)?;
         Ok(tx)
     }
 
     fn reclassify(&self, e: StoreError) -> StoreError {
         match e {
-            StoreError::Sqlite(e) => classify(&self.path, e, self.busy_timeout),
+            StoreError::Sqlite(e) => classify(&self.path, &e, self.busy_timeout),
             other => other,
         }
     }
 }
 
-fn classify(path: &Path, e: rusqlite::Error, waited: Duration) -> StoreError {
+/// A raw SQLite failure on the store at `path` as what it means there and what to do.
+fn classify(path: &Path, e: &rusqlite::Error, waited: Duration) -> StoreError {
+    let path_buf = path.to_path_buf();
+    let extended = match e {
+        rusqlite::Error::SqliteFailure(f, _) => f.extended_code,
+        _ => 0,
+    };
     match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) => StoreError::NotADatabase {
-            path: path.to_path_buf(),
-        },
+        Some(ErrorCode::NotADatabase) => StoreError::NotADatabase { path: path_buf },
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy {
-            path: path.to_path_buf(),
+            path: path_buf,
             waited_ms: waited.as_millis() as u64,
         },
-        _ => StoreError::Sqlite(e),
+        Some(ErrorCode::DiskFull) => StoreError::DiskFull { path: path_buf },
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Damaged {
+            path: path_buf,
+            detail: "SQLite finds it malformed".into(),
+        },
+        Some(ErrorCode::SystemIoFailure) if extended == rusqlite::ffi::SQLITE_IOERR_SHORT_READ => {
+            StoreError::Damaged {
+                path: path_buf,
+                detail: "it is shorter than its own header says: truncated".into(),
+            }
+        }
+        Some(ErrorCode::SystemIoFailure) => StoreError::Other {
+            message: format!(
+                "reading or writing it failed ({e}); check the disk and its free space, then run again"
+            ),
+            path: path_buf,
+        },
+        Some(ErrorCode::ReadOnly) => StoreError::ReadOnly {
+            why: read_only_reason(path, extended),
+            path: path_buf,
+        },
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => cannot_open(path),
+        _ => StoreError::Other {
+            path: path_buf,
+            message: e.to_string(),
+        },
     }
+}
+
+/// Why SQLite could not write the store (`extended`: its extended result code).
+fn read_only_reason(path: &Path, extended: i32) -> String {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if extended == rusqlite::ffi::SQLITE_READONLY_DIRECTORY
+        || extended == rusqlite::ffi::SQLITE_READONLY_CANTINIT
+        || !writable(folder)
+    {
+        format!(
+            "its folder {} does not let ctm create the files SQLite keeps beside the store; make the folder writable",
+            folder.display()
+        )
+    } else {
+        format!(
+            "the file or its disk is read-only; make it writable (`chmod u+w {}`, or remount the disk read-write)",
+            path.display()
+        )
+    }
+}
+
+/// Why SQLite could not open the store, in the file system's words.
+fn cannot_open(path: &Path) -> StoreError {
+    let path_buf = path.to_path_buf();
+    if path.is_dir() {
+        return StoreError::IsAFolder { path: path_buf };
+    }
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if path.is_file() && !writable(folder) {
+        // The store itself opens; the -wal and -shm files SQLite needs beside it cannot
+        // be created.
+        return StoreError::ReadOnly {
+            why: read_only_reason(path, 0),
+            path: path_buf,
+        };
+    }
+    let why = match fs::OpenOptions::new().read(true).open(path) {
+        Err(e) => e.to_string(),
+        Ok(_) => "SQLite cannot open it or the files it keeps beside it".into(),
+    };
+    StoreError::CannotOpen {
+        path: path_buf,
+        why,
+    }
+}
+
+/// Whether this process may create files in `folder` (permissions, a read-only disk,
+/// the immutable attribute).
+fn writable(folder: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c is a valid NUL-terminated string for the duration of the call.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// `file:PATH?immutable=1`, every byte of the path that could mean something in a URI
+/// escaped.
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 /// Milliseconds since the epoch, now.
@@ -427,8 +673,8 @@ mod tests {
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        let known: Vec<u32> = migrate::known().iter().map(|(v, _)| *v).collect();
-        assert_eq!(store.migrated, known);
+        let every: Vec<u32> = migrate::known().into_iter().map(|(v, _)| v).collect();
+        assert_eq!(store.migrated, every);
         drop(store);
         let again = Store::open(&path, &OpenOptions::default()).unwrap();
         assert!(again.migrated.is_empty());

@@ -8,12 +8,17 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use crate::{derive, StoreError};
 
+/// A migration step in code, in the migration's transaction.
+type MigrationCode = fn(&Transaction) -> Result<(), StoreError>;
+
 struct Migration {
     version: u32,
     name: &'static str,
     sql: &'static str,
     /// Columns to add to existing tables when missing: (table, column, declaration).
     add_columns: &'static [(&'static str, &'static str, &'static str)],
+    /// What SQL alone cannot do, run after `sql`.
+    code: Option<MigrationCode>,
 }
 
 /// Columns the `claude_sessions` upsert needs, whatever shape an existing table had.
@@ -68,72 +73,91 @@ const MIGRATIONS: &[Migration] = &[
         name: "base: facts, cursors, system_config, claude_sessions",
         sql: include_str!("../migrations/0001_base.sql"),
         add_columns: CLAUDE_SESSIONS_V1,
+        code: None,
     },
     Migration {
         version: 2,
         name: "claude_sessions enhanced columns and indexes (seed 000)",
         sql: include_str!("../migrations/0002_sessions_enhanced.sql"),
         add_columns: CLAUDE_SESSIONS_ENHANCED,
+        code: None,
     },
     Migration {
         version: 3,
         name: "analytics tables (seed 000)",
         sql: include_str!("../migrations/0003_analytics.sql"),
         add_columns: &[],
+        code: None,
     },
     Migration {
         version: 4,
         name: "snapshots, daily aggregates, export history (seed 004)",
         sql: include_str!("../migrations/0004_seed004.sql"),
         add_columns: &[],
+        code: None,
     },
     Migration {
         version: 5,
         name: "official rate limits seen by the statusline",
         sql: include_str!("../migrations/0005_rate_limits.sql"),
         add_columns: &[],
+        code: None,
     },
     Migration {
         version: 6,
         name: "index of each session's models over the billed responses",
         sql: include_str!("../migrations/0006_session_models_index.sql"),
         add_columns: &[],
+        code: None,
     },
     Migration {
         version: 7,
         name: "folder listings remembered by the walk",
         sql: include_str!("../migrations/0007_walk_folders.sql"),
         add_columns: &[],
+        code: None,
     },
     Migration {
         version: 8,
         name: "derived rows for the hourly, project and blocks reports",
         sql: include_str!("../migrations/0008_report_rows.sql"),
         add_columns: USAGE_BLOCKS_FIGURES,
+        code: None,
     },
     Migration {
         version: 9,
         name: "block sums in row order (derived tables rebuilt)",
         sql: include_str!("../migrations/0009_block_sums_in_row_order.sql"),
         add_columns: &[],
+        code: None,
     },
     Migration {
         version: 10,
         name: "stats of the last complete walk, dropped with any cursor change",
         sql: include_str!("../migrations/0010_walk_stat_list.sql"),
         add_columns: &[],
+        code: None,
     },
     Migration {
         version: 11,
         name: "each session's models as derived rows (the index of migration 6 dropped)",
         sql: include_str!("../migrations/0011_session_models.sql"),
         add_columns: &[],
+        code: None,
+    },
+    Migration {
+        version: 13,
+        name: "cursors keyed by the path's bytes, with a tail fingerprint; facts outside years 0000-9999 dropped",
+        sql: include_str!("../migrations/0013_cursor_paths_and_tails.sql"),
+        add_columns: &[],
+        code: Some(crate::facts::drop_facts_outside_years),
     },
     Migration {
         version: 30,
         name: "fact revisions and the marks of ctm team push",
         sql: include_str!("../migrations/0030_team_push.sql"),
         add_columns: &[("responses", "revision", "INTEGER NOT NULL DEFAULT 0")],
+        code: None,
     },
 ];
 
@@ -200,6 +224,9 @@ pub fn migrate(tx: &Transaction, from: u32, target: u32) -> Result<Vec<u32>, Sto
             version: m.version,
             message: e.to_string(),
         })?;
+        if let Some(code) = m.code {
+            code(tx)?;
+        }
         tx.execute(
             "UPDATE system_config SET value = ?1, updated_at = datetime('now') WHERE key = 'schema_version'",
             [m.version.to_string()],

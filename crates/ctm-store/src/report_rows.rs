@@ -14,11 +14,12 @@
 
 use std::collections::BTreeMap;
 
-use jiff::{civil::Date, tz::TimeZone, Timestamp};
+use jiff::{civil::Date, tz::TimeZone};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::derive::{self, model_label, BlockAggregate, FactRow, Kept, Sums};
 use crate::StoreError;
+use ctm_model::utc;
 
 /// The figures the reports show of a sum, as these tables keep them: the two cache
 /// write kinds as one, no web searches or cache savings.
@@ -335,23 +336,14 @@ pub fn stored_blocks(
         "SELECT start_time, session_count, {BLOCK_FIGURE_COLUMNS} FROM usage_blocks \
          WHERE start_time >= ?1 ORDER BY start_time"
     ))?;
-    // Without a bound every row, even a block before 1970 (its time sorts before "1970").
-    let from = if from_ms == i64::MIN {
-        String::new()
-    } else {
-        derive::iso(from_ms.max(0))
-    };
-    let mut rows = stmt.query([from])?;
+    let mut rows = stmt.query([utc::format(from_ms)])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let Some(first_ts) = r.get::<_, Option<i64>>(2)? else {
             return Ok(None);
         };
         let start: String = r.get(0)?;
-        let start_ms = start
-            .parse::<Timestamp>()
-            .map_err(|e| StoreError::Invalid(format!("usage_blocks start_time {start:?}: {e}")))?
-            .as_millisecond();
+        let start_ms = derive::parse_stored_time("usage_blocks start_time", &start)?;
         let models: String = r.get(11)?;
         let models = serde_json::from_str(&models).map_err(|e| {
             StoreError::Invalid(format!("usage_blocks {start} models {models:?}: {e}"))
@@ -582,7 +574,7 @@ pub(crate) fn check_blocks(
         if row_cost_aside != expected || !close {
             diffs.push(format!(
                 "usage_blocks {}: figures differ from the facts",
-                derive::iso(b.start_ms)
+                utc::format(b.start_ms)
             ));
         }
     }

@@ -4,6 +4,8 @@
 use jiff::civil::Date;
 use rusqlite::{Connection, Transaction};
 
+use ctm_model::utc;
+
 use crate::{config, derive, StoreError};
 
 /// The `system_config` key holding the prune horizon: every fact before this UTC instant
@@ -15,14 +17,11 @@ pub fn facts_horizon(conn: &Connection) -> Result<Option<i64>, StoreError> {
     match config::get(conn, FACTS_HORIZON_KEY)? {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
-        Some(v) => v
-            .parse::<jiff::Timestamp>()
-            .map(|t| Some(t.as_millisecond()))
-            .map_err(|_| {
-                StoreError::Invalid(format!(
-                    "system_config {FACTS_HORIZON_KEY} {v:?} is not a UTC time; restore a backup"
-                ))
-            }),
+        Some(v) => utc::parse(&v).map(Some).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "system_config {FACTS_HORIZON_KEY} {v:?} is not a UTC time; restore a backup"
+            ))
+        }),
     }
 }
 
@@ -58,7 +57,7 @@ pub fn prune_facts(
         .map_err(|e| StoreError::Invalid(format!("prune horizon: {e}")))?
         .to_zoned(tz.clone())
         .date();
-    let horizon = derive::iso(horizon_ms);
+    let horizon = utc::format(horizon_ms);
     let count = |sql: &str, arg: &dyn rusqlite::ToSql| -> Result<u64, StoreError> {
         Ok(tx.query_row(sql, [arg], |r| r.get::<_, i64>(0))? as u64)
     };

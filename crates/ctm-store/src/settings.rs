@@ -55,7 +55,7 @@ pub fn set(tx: &Transaction, key: &str, value: &str) -> Result<Changed, StoreErr
             return Err(StoreError::Invalid(format!(
                 "the daily tables before {} were kept when older responses were pruned and cannot be \
                  recomputed in {value}; the timezone stays {}",
-                derive::iso(h),
+                ctm_model::utc::format(h),
                 entry.value
             )));
         }

@@ -173,13 +173,12 @@ fn count(conn: &Connection, table: &str) -> i64 {
 
 #[test]
 fn every_earlier_version_migrates_to_the_latest_keeping_every_row() {
-    // Version numbers need not be contiguous: every one this build knows, and 0.
+    // Every version this build knows (numbers are not always consecutive).
     let known: Vec<u32> = ctm_store::migrate::known()
-        .iter()
-        .map(|(v, _)| *v)
+        .into_iter()
+        .map(|(v, _)| v)
         .collect();
-    let earlier = std::iter::once(0).chain(known.iter().copied().filter(|v| *v < SCHEMA_VERSION));
-    for version in earlier {
+    for version in std::iter::once(0).chain(known.iter().copied().filter(|v| *v < SCHEMA_VERSION)) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ctm.db");
         store_at(&path, version);
@@ -331,4 +330,113 @@ fn a_migration_that_fails_midway_changes_nothing() {
         std::fs::read(&path).unwrap() == bytes_before,
         "the store file changed"
     );
+}
+
+/// What a store written before version 13 could hold after a transcript line dated year
+/// -1: the fact, and derived rows whose times no reader could parse (so every report
+/// failed for good); and text cursors, one of them a lossy name. Version 13 drops the
+/// facts outside years 0000-9999 (settling their replay groups again), rebuilds the
+/// derived rows, keys the cursors by bytes and drops the lossy one.
+#[test]
+fn version_13_drops_facts_outside_years_0000_to_9999_and_keys_cursors_by_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ctm.db");
+    store_at(&path, 11);
+    let year_minus_1 = -62_185_708_800_000_i64;
+    let jan_2026 = 1_767_225_600_000_i64;
+    {
+        let conn = Connection::open(&path).unwrap();
+        let fact = |key: &str,
+                    msg: &str,
+                    req: &str,
+                    ts: i64,
+                    session: &str,
+                    side: i64,
+                    replay: Option<&str>| {
+            conn.execute(
+                "INSERT INTO responses (dedup_key, message_id, request_id, ts, session_id, model, input_tokens, \
+                 output_tokens, is_sidechain, replay_of, cost_usd, priced, ingested_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'claude-opus-4-6', 1, 2, ?6, ?7, 0.5, 1, 0)",
+                rusqlite::params![key, msg, req, ts, session, side, replay],
+            )
+            .unwrap();
+        };
+        fact("m:a:r1", "a", "r1", jan_2026, "s-1", 0, None);
+        fact("m:b:r2", "b", "r2", year_minus_1, "s-1", 0, None);
+        fact("m:c:r3", "c", "r3", year_minus_1, "s-3", 0, None);
+        // A replay group whose billed row is the one dated year -1.
+        fact("m:d:r4", "d", "r4", year_minus_1, "s-1", 0, None);
+        fact(
+            "m:d:r5",
+            "d",
+            "r5",
+            jan_2026 + 1000,
+            "s-1",
+            1,
+            Some("m:d:r4"),
+        );
+        conn.execute_batch(
+            "INSERT INTO limit_notices (ts, resets_at) VALUES (-62185708800000, 1), (1767225600000, 2);
+             INSERT INTO claude_sessions (session_id, session_start, session_end) VALUES
+                 ('s-1', '-001-06-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z'),
+                 ('s-3', '-001-06-01T00:00:00.000Z', '-001-06-01T00:00:00.000Z');
+             INSERT INTO usage_blocks (block_id, start_time, end_time) VALUES
+                 ('-001-06-01T00:00:00.000Z', '-001-06-01T00:00:00.000Z', '-001-06-01T05:00:00.000Z');
+             INSERT INTO walk_stat_list (part, bytes) VALUES (0, x'00');",
+        )
+        .unwrap();
+        for p in ["/r/projects/a.jsonl", "/r/projects/\u{fffd}.jsonl"] {
+            conn.execute(
+                "INSERT INTO file_cursors (path, dev, ino, size, mtime_ns, offset, head_len, head_hash, lines, \
+                 first_seen, last_read) VALUES (?1, 1, 2, 3, 4, 3, 3, 5, 1, 0, 0)",
+                [p],
+            )
+            .unwrap();
+        }
+    }
+    let store = Store::open(&path, &OpenOptions::default()).unwrap();
+    let c = store.conn();
+    let keys: Vec<(String, Option<String>)> = c
+        .prepare("SELECT dedup_key, replay_of FROM responses ORDER BY dedup_key")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        keys,
+        vec![("m:a:r1".into(), None), ("m:d:r5".into(), None)],
+        "the year -1 facts are gone; the replay left alone is billed"
+    );
+    assert_eq!(count(c, "limit_notices"), 1);
+    let sessions: Vec<(String, String)> = c
+        .prepare("SELECT session_id, session_start FROM claude_sessions ORDER BY session_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        sessions,
+        vec![("s-1".into(), "2026-01-01T00:00:00.000Z".into())]
+    );
+    let starts: Vec<String> = c
+        .prepare("SELECT start_time FROM usage_blocks")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(starts, vec!["2026-01-01T00:00:00.000Z".to_owned()]);
+    assert_eq!(derive::check(c).unwrap(), Vec::<String>::new());
+    let cursors: Vec<Vec<u8>> = ctm_store::cursors::load_all(c)
+        .unwrap()
+        .into_keys()
+        .collect();
+    assert_eq!(cursors, vec![b"/r/projects/a.jsonl".to_vec()]);
+    let blob: String = c
+        .query_row("SELECT typeof(path) FROM file_cursors", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(blob, "blob");
+    assert_eq!(count(c, "walk_stat_list"), 0);
 }

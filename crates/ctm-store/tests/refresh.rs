@@ -495,7 +495,7 @@ fn order_matters(store: &Store) -> bool {
             .conn()
             .query_row(
                 "SELECT cost_usd FROM usage_blocks WHERE start_time = ?1",
-                [derive::iso(b.start_ms)],
+                [ctm_model::utc::format(b.start_ms)],
                 |r| r.get(0),
             )
             .unwrap();

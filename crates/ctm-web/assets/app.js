@@ -467,12 +467,14 @@ function renderTop(top) {
       el('td', { text: fmtShort(s.totalTokens) }), el('td', { text: fmtUsd(s.totalCost) }))));
 }
 
-// The export links download the rows `ctm export` writes, for the range on screen.
+// The export buttons download the rows `ctm export` writes, for the range on screen.
+// An export is recorded in the store's export history, so it is a POST (a form the
+// browser submits as a download; the page stays).
 function setDownloads(params) {
-  document.querySelectorAll('#downloads a').forEach((a) => {
-    const q = new URLSearchParams({ format: a.dataset.format, level: a.dataset.export });
+  document.querySelectorAll('#downloads button').forEach((b) => {
+    const q = new URLSearchParams({ format: b.dataset.format, level: b.dataset.export });
     for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
-    a.href = '/api/exports?' + q;
+    b.setAttribute('formaction', '/api/exports?' + q);
   });
 }
 

@@ -6,7 +6,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
+use axum::routing::{get, post, MethodRouter};
 use axum::{middleware, Json, Router};
 use ctm_analytics::export::{self, ExportFormat, ExportLevel};
 use ctm_analytics::{
@@ -187,7 +187,10 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/", get(|| async { assets::page("/") })),
         ("/app.js", get(|| async { assets::page("/app.js") })),
         ("/app.css", get(|| async { assets::page("/app.css") })),
-        ("/login", get(login)),
+        (
+            "/login",
+            get(login).route_layer(middleware::from_fn(auth::same_origin_only)),
+        ),
         ("/events", get(events)),
         ("/api/health", get(health)),
         ("/api/summary", get(summary)),
@@ -203,7 +206,12 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/cache", get(cache)),
         ("/api/blocks", get(blocks)),
         ("/api/snapshots", get(snapshots)),
-        ("/api/exports", get(exports)),
+        (
+            "/api/exports",
+            post(exports)
+                .route_layer(middleware::from_fn(auth::same_origin_only))
+                .fallback(exports_not_posted),
+        ),
         ("/api/exports/history", get(export_history)),
     ]
 }
@@ -220,12 +228,30 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         auth::require_token,
     ))
+    .layer(middleware::map_response(hardened))
     .with_state(state)
 }
 
-async fn login(State(st): State<AppState>, q: Pairs) -> Response {
+/// Every answer: no MIME sniffing, no framing by another page, no referrer; the API's
+/// answers (and the login's) never cached, since they are the user's usage.
+async fn hardened(uri: axum::http::Uri, mut answer: Response) -> Response {
+    let h = answer.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    let path = uri.path();
+    if path.starts_with("/api/") || path == "/login" || path == "/events" {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    answer
+}
+
+async fn login(State(st): State<AppState>, auth::Client(from): auth::Client, q: Pairs) -> Response {
     match params(q, "/login") {
-        Ok(p) => auth::login(&st, p.get("code")),
+        Ok(p) => auth::login(&st, p.get("code"), from),
         Err(e) => e.into_response(),
     }
 }
@@ -468,11 +494,41 @@ async fn export_history(State(st): State<AppState>, q: Pairs) -> Result<Json<Val
     .await
 }
 
-/// A CSV or JSON download of the export rows `ctm export` writes, recorded in
-/// `export_history` like every `ctm export`.
+/// Exports that may run at once; one more is refused with 503 until one ends. Each
+/// holds a store connection and a blocking thread for as long as its download lasts.
+pub const MAX_EXPORTS: usize = 2;
+
+/// Bytes an export hands to the connection at a time; at most [`EXPORT_CHUNKS_AHEAD`]
+/// wait for a slow reader, so an export holds well under a MiB whatever its size.
+const EXPORT_CHUNK: usize = 64 << 10;
+const EXPORT_CHUNKS_AHEAD: usize = 4;
+
+/// A download whose reader takes no chunk for this long is ended (recorded as failed):
+/// it holds one of the [`MAX_EXPORTS`] slots and a read transaction of the store.
+const EXPORT_STALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `GET /api/exports`: an export is created (and recorded), so it is a POST.
+async fn exports_not_posted() -> Response {
+    let mut answer = ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: "an export is recorded in export_history, so it is created with POST /api/exports (the same query parameters)".into(),
+        parameter: None,
+    }
+    .into_response();
+    answer
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    answer
+}
+
+/// `POST /api/exports`: a CSV or JSON download of the rows `ctm export` writes, recorded
+/// in `export_history` like every `ctm export`. The rows are encoded as they are read
+/// and streamed to the client (the response level straight from the fact table), so an
+/// export of any size holds a few chunks of memory; at most [`MAX_EXPORTS`] run at once.
 async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
     let p = params(q, "/api/exports")?;
     let rq = p.report_query(&st.default_zone)?;
+    rq.bounds()?;
     let format = match p.choice("format", &["csv", "json"], "")? {
         "csv" => ExportFormat::Csv,
         "json" => ExportFormat::Json,
@@ -488,6 +544,19 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
         "daily" => ExportLevel::Daily,
         _ => ExportLevel::Response,
     };
+    let Ok(permit) = st.exports.clone().try_acquire_owned() else {
+        let mut busy = ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!(
+                "{MAX_EXPORTS} exports are already running; try again when one has finished"
+            ),
+            parameter: None,
+        }
+        .into_response();
+        busy.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        return Ok(busy);
+    };
     let range = |d: Option<jiff::civil::Date>| d.map_or_else(|| "all".into(), |d| d.to_string());
     let name = format!(
         "ctm-{}-{}-{}.{}",
@@ -497,49 +566,79 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
         format.name()
     );
     let file_name = name.clone();
-    let (body, pruned) = read(&st, move |s| {
-        let pruned =
-            ctm_analytics::query::pruned_before(s.conn(), &rq, level == ExportLevel::Daily)?;
-        let rows = export::export_rows(s.conn(), &rq, level);
-        let encoded = rows.as_ref().map_err(|e| e.to_string()).and_then(|rows| {
-            let mut out = Vec::new();
-            export::encode(&mut out, format, level, rows)
-                .map(|_| out)
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    let (chunks, body) = tokio::sync::mpsc::channel(EXPORT_CHUNKS_AHEAD);
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failed_seen = failed.clone();
+    let reader = st.reader.clone();
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let mut head = Some(head_tx);
+        let done = reader.with(|s| {
+            let pruned =
+                ctm_analytics::query::pruned_before(s.conn(), &rq, level == ExportLevel::Daily)?;
+            if let Some(head) = head.take() {
+                let _ = head.send(Ok(pruned));
+            }
+            let mut out = ChunkWriter::new(chunks, runtime, failed);
+            let written = export::write(s.conn(), &rq, level, format, &mut out)
                 .map_err(|e| e.to_string())
+                .and_then(|rows| out.finish().map(|()| rows).map_err(|e| e.to_string()));
+            let mut rec = ExportRecord {
+                id: 0,
+                exported_at: String::new(),
+                format: format.name().into(),
+                date_range_start: rq.since.map(|d| d.to_string()),
+                date_range_end: rq.until.map(|d| d.to_string()),
+                file_path: Some(format!("download:{file_name}")),
+                record_count: 0,
+                file_size: Some(out.sent),
+                status: "completed".into(),
+                error_message: None,
+            };
+            match written {
+                Ok(rows) => rec.record_count = rows,
+                Err(e) => {
+                    // The client's body ends short (the connection is cut), never as
+                    // if it were whole.
+                    out.fail(&e);
+                    rec.status = "failed".into();
+                    rec.error_message = Some(e);
+                }
+            }
+            // Recorded whatever happened, failures included.
+            let tx = s.write()?;
+            ctm_store::exports::record(&tx, &rec)?;
+            tx.commit().map_err(|e| ApiError::from_store(e.into()))?;
+            Ok(())
         });
-        let mut rec = ExportRecord {
-            id: 0,
-            exported_at: String::new(),
-            format: format.name().into(),
-            date_range_start: rq.since.map(|d| d.to_string()),
-            date_range_end: rq.until.map(|d| d.to_string()),
-            file_path: Some(format!("download:{file_name}")),
-            record_count: 0,
-            file_size: None,
-            status: "completed".into(),
-            error_message: None,
-        };
-        match &encoded {
-            Ok(bytes) => {
-                rec.record_count = rows.as_ref().map_or(0, |r| r.len() as u64);
-                rec.file_size = Some(bytes.len() as u64);
-            }
-            Err(e) => {
-                rec.status = "failed".into();
-                rec.error_message = Some(e.clone());
-            }
+        if let (Err(e), Some(head)) = (done, head) {
+            let _ = head.send(Err(e));
         }
-        // Recorded whatever happened, failures included.
-        let tx = s.write()?;
-        ctm_store::exports::record(&tx, &rec)?;
-        tx.commit().map_err(|e| ApiError::from_store(e.into()))?;
-        Ok((encoded.map_err(ApiError::internal)?, pruned))
-    })
-    .await?;
+    });
+    let pruned = head_rx
+        .await
+        .map_err(|_| ApiError::internal("the export's worker stopped".into()))??;
     let content_type = match format {
         ExportFormat::Csv => "text/csv; charset=utf-8",
         ExportFormat::Json => "application/json",
     };
+    // The chunks, then: nothing more when the export was whole, else an error, so the
+    // connection is cut rather than the body ended as if it were whole.
+    let stream = futures_util::stream::unfold(Some(body), move |body| {
+        let failed = failed_seen.clone();
+        async move {
+            let mut body = body?;
+            match body.recv().await {
+                Some(chunk) => Some((chunk, Some(body))),
+                None if failed.load(std::sync::atomic::Ordering::Acquire) => {
+                    Some((Err(std::io::Error::other("the export failed")), None))
+                }
+                None => None,
+            }
+        }
+    });
     let mut answer = (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
@@ -548,13 +647,100 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        Body::from(body),
+        Body::from_stream(stream),
     )
         .into_response();
     if let Some(v) = pruned.and_then(|d| HeaderValue::from_str(&d.to_string()).ok()) {
         answer.headers_mut().insert(PRUNED_HEADER, v);
     }
     Ok(answer)
+}
+
+/// Writes an export into the response's channel in [`EXPORT_CHUNK`]s, waiting while the
+/// client is behind (up to [`EXPORT_STALL_LIMIT`]); a client that went away makes the
+/// next write fail.
+struct ChunkWriter {
+    chunks: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    /// To wait for room in the channel, with a timeout, from the blocking thread.
+    runtime: tokio::runtime::Handle,
+    /// Set when the export failed: the body then ends with an error.
+    failed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    buffer: Vec<u8>,
+    /// Bytes handed to the connection.
+    sent: u64,
+}
+
+impl ChunkWriter {
+    fn new(
+        chunks: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+        runtime: tokio::runtime::Handle,
+        failed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
+        ChunkWriter {
+            chunks,
+            runtime,
+            failed,
+            buffer: Vec::with_capacity(EXPORT_CHUNK),
+            sent: 0,
+        }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(EXPORT_CHUNK),
+        ));
+        let len = chunk.len() as u64;
+        let sent = self
+            .runtime
+            .block_on(self.chunks.send_timeout(Ok(chunk), EXPORT_STALL_LIMIT));
+        let why = match sent {
+            Ok(()) => {
+                self.sent += len;
+                return Ok(());
+            }
+            Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => "stopped",
+            Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {
+                "stalled (its reader took nothing for 60 s)"
+            }
+        };
+        Err(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            format!("the download {why} after {} bytes", self.sent),
+        ))
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+
+    /// Ends the body with an error, so the client sees a cut download (never waits: the
+    /// reader may be the one that stalled).
+    fn fail(&mut self, why: &str) {
+        self.buffer.clear();
+        self.failed
+            .store(true, std::sync::atomic::Ordering::Release);
+        let _ = self
+            .chunks
+            .try_send(Err(std::io::Error::other(why.to_owned())));
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= EXPORT_CHUNK {
+            self.send()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -8,18 +8,21 @@
 //!
 //! - [`params`]: query parameters, checked (a bad one is a 400 naming it).
 //! - [`api`]: the router and one handler per route.
-//! - [`auth`]: the bind rule (a non-loopback address needs a token) and the token check.
+//! - [`auth`]: the bind rule (a non-loopback address needs a token), the token check and
+//!   its rate limit, the Host check, and the refusal of cross-site requests with a side
+//!   effect.
+//! - [`conn`]: the accept loop: header-read timeout, a cap on open connections.
 //! - [`assets`]: the embedded page.
 //! - [`events`]: `GET /events`, Server-Sent Events fed by the follower.
 
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod conn;
 pub mod events;
 pub mod params;
 mod pool;
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +57,8 @@ pub struct ServeConfig {
     /// Keep the store following the data roots while serving (`None`: serve the store
     /// as it is).
     pub follow: Option<FollowOptions>,
+    /// What a connection may cost (header timeout, open connections).
+    pub limits: conn::Limits,
     /// Where ctm looked for Claude Code's data, for a page that has none to show.
     pub data_roots: DataRoots,
 }
@@ -76,6 +81,8 @@ pub struct AppState {
     pub(crate) fixed_now: Option<Timestamp>,
     pub(crate) notifier: Notifier,
     pub(crate) auth: Arc<auth::Auth>,
+    /// One permit per export that may run at once (see [`api::MAX_EXPORTS`]).
+    pub(crate) exports: Arc<tokio::sync::Semaphore>,
     pub(crate) data_roots: Arc<DataRoots>,
 }
 
@@ -109,6 +116,7 @@ impl Server {
             fixed_now: cfg.fixed_now,
             notifier: notifier.clone(),
             auth: auth.clone(),
+            exports: Arc::new(tokio::sync::Semaphore::new(api::MAX_EXPORTS)),
             data_roots: Arc::new(cfg.data_roots.clone()),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -120,21 +128,18 @@ impl Server {
             .build()
             .context("cannot start the server's runtime")?;
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(cfg.bind))
+            .block_on(async { conn::listen(cfg.bind) })
             .with_context(|| format!("cannot listen on {}", cfg.bind))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         let app = api::router(state);
+        let limits = cfg.limits;
         let thread = std::thread::Builder::new()
             .name("ctm-serve".into())
             .spawn(move || {
                 runtime.block_on(async move {
                     tokio::select! {
-                        served = axum::serve(listener, app).into_future() => {
-                            if let Err(e) = served {
-                                eprintln!("ctm: error: the server stopped: {e}");
-                            }
-                        }
+                        _ = conn::serve(listener, app, limits) => {}
                         _ = rx => {}
                     }
                 });

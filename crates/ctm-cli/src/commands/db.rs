@@ -54,9 +54,11 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
             ctx.db_path.display()
         );
     }
-    // Inspect as it is: a store from an older ctm is reported, not migrated.
+    // Inspect as it is: a store from an older ctm is reported, not migrated, and a store
+    // that cannot be written is read.
     let store = ctx.open_store_with(&OpenOptions {
         target_version: 0,
+        read_only: true,
         ..ctx.open_options()
     })?;
     let c = store.conn();
@@ -79,13 +81,13 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
         responses: count("SELECT count(*) FROM billed_responses")?,
         sidechain_replays: count("SELECT count(*) FROM responses WHERE replay_of IS NOT NULL")?,
         sessions: count("SELECT count(DISTINCT session_id) FROM billed_responses")?,
-        first_response: first.map(derive::iso),
-        last_response: last.map(derive::iso),
+        first_response: first.map(ctm_model::utc::format),
+        last_response: last.map(ctm_model::utc::format),
         files_tracked: count("SELECT count(*) FROM file_cursors")?,
         files_gone: count("SELECT count(*) FROM file_cursors WHERE missing_since IS NOT NULL")?,
         last_sync_time: config::get(c, "last_sync_time")?.filter(|v| !v.is_empty()),
         timezone: config::get(c, "timezone")?,
-        facts_pruned_before: ctm_store::retention::facts_horizon(c)?.map(derive::iso),
+        facts_pruned_before: ctm_store::retention::facts_horizon(c)?.map(ctm_model::utc::format),
     };
     if json {
         print_json(&s)?;
@@ -132,10 +134,10 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
 fn migrate_to(ctx: &Context, to: Option<u32>) -> Result<ExitCode> {
     let target = to.unwrap_or(ctm_store::SCHEMA_VERSION);
     if target == 0 || target > ctm_store::SCHEMA_VERSION {
-        bail!(
+        return Err(crate::errors::usage(format!(
             "--to {target} is not a schema version; this ctm knows 1 to {}",
             ctm_store::SCHEMA_VERSION
-        );
+        )));
     }
     let store = ctx.open_store_with(&OpenOptions {
         target_version: target,
@@ -194,18 +196,46 @@ fn reprice(ctx: &Context) -> Result<ExitCode> {
 fn check(ctx: &Context) -> Result<ExitCode> {
     let store = ctx.open_store()?;
     let c = store.conn();
-    let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    let fk: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-        r.get(0)
-    })?;
+    // The check itself may stop at a page it cannot read: that is its last finding.
+    let mut integrity: Vec<String> = Vec::new();
+    let mut stmt = c.prepare("PRAGMA integrity_check")?;
+    let mut rows = stmt.query([])?;
+    loop {
+        match rows.next() {
+            Ok(Some(r)) => integrity.push(r.get(0)?),
+            Ok(None) => break,
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+                ) =>
+            {
+                integrity.push(format!("SQLite stopped reading: {e}"));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(rows);
+    drop(stmt);
+    let damaged = integrity != ["ok"];
     let mut problems = Vec::new();
-    if integrity != "ok" {
-        problems.push(format!("integrity check: {integrity}"));
+    if damaged {
+        problems.extend(
+            integrity
+                .iter()
+                .map(|p| format!("integrity check: {}", p.replace('\n', " "))),
+        );
+    } else {
+        // A damaged file may fail any read: the rest is checked on a whole one.
+        let fk: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })?;
+        if fk > 0 {
+            problems.push(format!("{fk} foreign key violations"));
+        }
+        problems.extend(derive::check(c)?);
     }
-    if fk > 0 {
-        problems.push(format!("{fk} foreign key violations"));
-    }
-    problems.extend(derive::check(c)?);
     if problems.is_empty() {
         say(format_args!(
             "ok: integrity check passed, foreign keys hold, every derived table matches the facts"
@@ -215,10 +245,18 @@ fn check(ctx: &Context) -> Result<ExitCode> {
     for p in &problems {
         say(format_args!("{p}"))?;
     }
-    say(format_args!(
-        "{} problems; `ctm db rebuild` recomputes the derived tables from the facts",
-        problems.len()
-    ))?;
+    if damaged {
+        say(format_args!(
+            "{} problems: the file itself is damaged, which `ctm db rebuild` cannot repair (it \
+             recomputes only the derived tables); restore a backup with `ctm db restore FILE`",
+            problems.len()
+        ))?;
+    } else {
+        say(format_args!(
+            "{} problems; `ctm db rebuild` recomputes the derived tables from the facts",
+            problems.len()
+        ))?;
+    }
     Ok(ExitCode::from(1))
 }
 
@@ -238,8 +276,10 @@ fn backup(ctx: &Context, file: &std::path::Path, force: bool) -> Result<ExitCode
             ctx.db_path.display()
         );
     }
+    // Copied as it is, also from a store that cannot be written.
     let store = ctx.open_store_with(&OpenOptions {
         target_version: 0,
+        read_only: true,
         ..ctx.open_options()
     })?;
     let size = copies::backup(&store, file, force)?;
@@ -293,7 +333,9 @@ fn prune(
             let first_kept = today
                 .checked_sub(jiff::Span::new().days(i64::from(days)))
                 .map_err(|_| {
-                    anyhow::anyhow!("--facts-older-than {days} reaches before year -9999")
+                    crate::errors::usage(format!(
+                        "--facts-older-than {days} reaches before year -9999"
+                    ))
                 })?;
             Some(ctm_store::retention::prune_facts(&tx, first_kept, dry_run)?)
         }

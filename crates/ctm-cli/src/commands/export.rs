@@ -21,7 +21,9 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
         return history(ctx, args.json);
     }
     let (Some(format), Some(file)) = (args.format, args.output.as_ref()) else {
-        bail!("ctm export needs --format csv|json and -o FILE (or --history)");
+        return Err(crate::errors::usage(
+            "ctm export needs --format csv|json and -o FILE (or --history)",
+        ));
     };
     let opts = ReportOptions::from_args(&ReportArgs {
         since: args.since.clone(),
@@ -30,17 +32,21 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
         ..ReportArgs::default()
     })?;
     let (format, level) = (self::format(format), self::level(args.level));
-    let mut store = ctx.report_store()?;
+    // It writes export_history, so never read-only (--no-ingest only skips the ingest).
+    let mut store = ctx.open_store()?;
+    ctx.ingest(&mut store)?;
     opts.warn_if_pruned(&store, level == export::ExportLevel::Daily)?;
-    let rows = export::export_rows(store.conn(), &opts.query(), level)?;
     // `-o -`: the rows to stdout, through the one output path (a closed pipe ends quietly).
     let to_stdout = file.as_os_str() == "-";
+    let mut rows = 0;
+    let mut write = |w: &mut dyn std::io::Write| -> Result<()> {
+        rows = export::write(store.conn(), &opts.query(), level, format, w)?;
+        Ok(())
+    };
     let written = if to_stdout {
-        write_to_stdout(|w| Ok(export::encode(w, format, level, &rows)?))
+        write_to_stdout(&mut write)
     } else {
-        write_atomically(file, args.force, |w| {
-            Ok(export::encode(w, format, level, &rows)?)
-        })
+        write_atomically(file, args.force, &mut write)
     };
     let mut rec = ExportRecord {
         id: 0,
@@ -53,7 +59,7 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
         } else {
             absolute(file).display().to_string()
         }),
-        record_count: rows.len() as u64,
+        record_count: rows,
         file_size: None,
         status: "completed".into(),
         error_message: None,

@@ -23,7 +23,7 @@ fn plan(arg: PlanArg) -> Plan {
 }
 
 pub fn run(ctx: &Context, args: &LiveArgs) -> Result<ExitCode> {
-    let zone = Zone::resolve(args.timezone.as_deref()).map_err(anyhow::Error::msg)?;
+    let zone = Zone::resolve(args.timezone.as_deref()).map_err(crate::errors::usage)?;
     let pinned_now_ms = match std::env::var("CTM_NOW") {
         Ok(s) if !s.is_empty() => Some(super::now()?.as_millisecond()),
         _ => None,

@@ -26,42 +26,47 @@ mod trend;
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use ctm_analytics::{Filter, Order, ReportQuery, Zone};
 use jiff::civil::Date;
 use jiff::Timestamp;
 
 use crate::cli::{Cli, Command, DailyArgs, OrderArg, ReportArgs};
 use crate::context::{tilde, Context};
+use crate::errors::usage;
 use crate::output::{self, Csv, Format, Out};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     output::set_color(cli.global.color_choice());
     let ctx = Context::new(&cli.global)?;
-    match cli.command {
-        None => daily::run(&ctx, &DailyArgs::default()),
-        Some(Command::Daily(args)) => daily::run(&ctx, &args),
-        Some(Command::Ingest(args)) => ingest::run(&ctx, &args),
-        Some(Command::Pricing(args)) => pricing::run(&ctx, &args),
-        Some(Command::Db(args)) => db::run(&ctx, &args.command),
-        Some(Command::Weekly(args)) => periods::run_weekly(&ctx, &args),
-        Some(Command::Monthly(args)) => periods::run_monthly(&ctx, &args),
-        Some(Command::Session(args)) => session::run(&ctx, &args),
-        Some(Command::Project(args)) => project::run(&ctx, &args),
-        Some(Command::Models(args)) => models::run(&ctx, &args),
-        Some(Command::Hourly(args)) => hourly::run(&ctx, &args),
-        Some(Command::Top(args)) => top::run(&ctx, &args),
-        Some(Command::Trend(args)) => trend::run(&ctx, &args),
-        Some(Command::Cache(args)) => cache::run(&ctx, &args),
-        Some(Command::Blocks(args)) => blocks::run(&ctx, &args),
-        Some(Command::Config(args)) => config::run(&ctx, &args.command),
-        Some(Command::Export(args)) => export::run(&ctx, &args),
-        Some(Command::Snapshot(args)) => snapshot::run_snapshot(&ctx, &args),
-        Some(Command::Stats(args)) => snapshot::run_stats(&ctx, &args),
-        Some(Command::Live(args)) => live::run(&ctx, &args),
-        Some(Command::Statusline(args)) => statusline::run(&ctx, &args),
-        Some(Command::Serve(args)) => serve::run(&ctx, &args),
-        Some(Command::Team(args)) => team::run(&ctx, &args),
+    dispatch(&ctx, cli.command).map_err(|e| ctx.explain(e))
+}
+
+fn dispatch(ctx: &Context, command: Option<Command>) -> Result<ExitCode> {
+    match command {
+        None => daily::run(ctx, &DailyArgs::default()),
+        Some(Command::Daily(args)) => daily::run(ctx, &args),
+        Some(Command::Ingest(args)) => ingest::run(ctx, &args),
+        Some(Command::Pricing(args)) => pricing::run(ctx, &args),
+        Some(Command::Db(args)) => db::run(ctx, &args.command),
+        Some(Command::Weekly(args)) => periods::run_weekly(ctx, &args),
+        Some(Command::Monthly(args)) => periods::run_monthly(ctx, &args),
+        Some(Command::Session(args)) => session::run(ctx, &args),
+        Some(Command::Project(args)) => project::run(ctx, &args),
+        Some(Command::Models(args)) => models::run(ctx, &args),
+        Some(Command::Hourly(args)) => hourly::run(ctx, &args),
+        Some(Command::Top(args)) => top::run(ctx, &args),
+        Some(Command::Trend(args)) => trend::run(ctx, &args),
+        Some(Command::Cache(args)) => cache::run(ctx, &args),
+        Some(Command::Blocks(args)) => blocks::run(ctx, &args),
+        Some(Command::Config(args)) => config::run(ctx, &args.command),
+        Some(Command::Export(args)) => export::run(ctx, &args),
+        Some(Command::Snapshot(args)) => snapshot::run_snapshot(ctx, &args),
+        Some(Command::Stats(args)) => snapshot::run_stats(ctx, &args),
+        Some(Command::Live(args)) => live::run(ctx, &args),
+        Some(Command::Statusline(args)) => statusline::run(ctx, &args),
+        Some(Command::Serve(args)) => serve::run(ctx, &args),
+        Some(Command::Team(args)) => team::run(ctx, &args),
         Some(Command::Completions(args)) => setup::completions(&args),
         Some(Command::Man(args)) => setup::man(&args),
     }
@@ -114,7 +119,7 @@ impl ReportOptions {
     }
 
     pub fn from_args(a: &ReportArgs) -> Result<ReportOptions> {
-        let zone = Zone::resolve(a.timezone.as_deref()).map_err(anyhow::Error::msg)?;
+        let zone = Zone::resolve(a.timezone.as_deref()).map_err(usage)?;
         let since = a
             .since
             .as_deref()
@@ -127,7 +132,7 @@ impl ReportOptions {
             .transpose()?;
         if let (Some(s), Some(u)) = (since, until) {
             if s > u {
-                bail!("--since {s} is after --until {u}");
+                return Err(usage(format!("--since {s} is after --until {u}")));
             }
         }
         Ok(ReportOptions {
@@ -153,7 +158,9 @@ pub(crate) fn now() -> Result<Timestamp> {
 fn fixed_now() -> Result<Option<Timestamp>> {
     match std::env::var("CTM_NOW") {
         Ok(s) if !s.is_empty() => s.parse().map(Some).map_err(|_| {
-            anyhow::anyhow!("CTM_NOW {s:?} is not an RFC 3339 time such as 2026-02-12T15:00:00Z")
+            usage(format!(
+                "CTM_NOW {s:?} is not an RFC 3339 time such as 2026-02-12T15:00:00Z"
+            ))
         }),
         _ => Ok(None),
     }
@@ -161,8 +168,11 @@ fn fixed_now() -> Result<Option<Timestamp>> {
 
 /// YYYY-MM-DD or YYYYMMDD (ccusage's form).
 fn parse_date(flag: &str, s: &str) -> Result<Date> {
-    ctm_analytics::parse_date(s)
-        .ok_or_else(|| anyhow::anyhow!("{flag} {s:?} is not a date; use YYYY-MM-DD or YYYYMMDD"))
+    ctm_analytics::parse_date(s).ok_or_else(|| {
+        usage(format!(
+            "{flag} {s:?} is not a date; use YYYY-MM-DD or YYYYMMDD"
+        ))
+    })
 }
 
 /// Prints a report value as its options ask: JSON, CSV, or a table, through the one

@@ -22,9 +22,10 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
         token,
         db_path: ctx.db_path.clone(),
         store_options: ctx.open_options(),
-        default_zone: Zone::resolve(args.timezone.as_deref()).map_err(anyhow::Error::msg)?,
+        default_zone: Zone::resolve(args.timezone.as_deref()).map_err(crate::errors::usage)?,
         fixed_now: fixed_now()?,
         follow: None,
+        limits: limits(),
         data_roots: ctm_web::DataRoots {
             looked_in: ctx.roots.paths.iter().map(|p| tilde(p)).collect(),
             found: ctm_source::existing(&ctx.roots)
@@ -34,7 +35,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
         },
     };
     // Refused before anything else happens, in one line.
-    ctm_web::auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(anyhow::Error::msg)?;
+    ctm_web::auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(crate::errors::usage)?;
     // Brought up to date before listening, so the first page is complete; the follower
     // then keeps it so.
     if !ctx.no_ingest {
@@ -94,4 +95,18 @@ fn config_token(ctx: &Context) -> Result<Option<String>> {
             ctx.config_path.display()
         ),
     }
+}
+
+/// The connection limits (`ctm_web::conn`). Debug builds (the tests') also read
+/// `CTM_TEST_HEADER_TIMEOUT_MS`, so that a test of the timeout takes a second rather
+/// than ten; release builds never do.
+fn limits() -> ctm_web::conn::Limits {
+    let mut limits = ctm_web::conn::Limits::default();
+    if cfg!(debug_assertions) {
+        let read = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        if let Some(ms) = read("CTM_TEST_HEADER_TIMEOUT_MS") {
+            limits.header_read = std::time::Duration::from_millis(ms);
+        }
+    }
+    limits
 }

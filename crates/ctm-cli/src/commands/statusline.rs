@@ -44,7 +44,7 @@ pub fn run(ctx: &Context, args: &StatuslineArgs) -> Result<ExitCode> {
         Ok(h) => h,
         Err(reason) => {
             // Claude Code shows stdout only: a short line there, the details on stderr.
-            eprintln!("ctm statusline: {reason}");
+            eprintln!("ctm: error: statusline: {reason}");
             say("ctm: no status (bad hook input)")?;
             return Ok(ExitCode::from(1));
         }
@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, args: &StatuslineArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("ctm statusline: {e:#}");
+            crate::errors::print(&ctx.explain(e));
             say(hook_only_line(&hook))?;
             Ok(ExitCode::from(1))
         }
@@ -166,7 +166,7 @@ fn status_line(ctx: &Context, hook: &Hook) -> Result<String> {
     let now_ms = now.as_millisecond();
     let mut store = ctx.open_store_with(&OpenOptions {
         busy_timeout: LOCK_WAIT,
-        ..OpenOptions::default()
+        ..ctx.open_options()
     })?;
     if !hook.rate_limits.is_empty() {
         // Busy: another ctm is writing; the next prompt records the figure again.

@@ -8,11 +8,12 @@ use ctm_testdata::{generate, GenConfig};
 
 use super::support::*;
 
-/// Runs and expects the one-line failure (exit 2) the brief asks of every refusal.
+/// Runs and expects the one-line failure (exit 1, a runtime error) the brief asks of
+/// every refusal.
 fn fails(cmd: &mut std::process::Command) -> String {
     let out: Output = cmd.output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(err.starts_with("ctm: error: "), "{err}");
     err

@@ -78,6 +78,11 @@ impl Served {
         request(self.addr, path, &[])
     }
 
+    /// A POST without a body, as a program sends it (no Origin, no Sec-Fetch-Site).
+    pub fn post(&self, path: &str) -> Reply {
+        http(self.addr, "POST", path, &[("Content-Length", "0")], None)
+    }
+
     /// A 200 JSON answer.
     pub fn json(&self, path: &str) -> Value {
         let r = self.get(path);
@@ -448,13 +453,16 @@ fn bad_parameters_are_400_naming_the_parameter_and_unknown_paths_404() {
         ("/api/top?limit=99999", "limit"),
         ("/api/blocks?token_limit=lots", "token_limit"),
         ("/api/blocks?active=maybe", "active"),
-        ("/api/exports", "format"),
-        ("/api/exports?format=xml", "format"),
-        ("/api/exports?format=csv&level=line", "level"),
+        ("POST /api/exports", "format"),
+        ("POST /api/exports?format=xml", "format"),
+        ("POST /api/exports?format=csv&level=line", "level"),
         ("/api/health?verbose=1", "verbose"),
         ("/events?x=1", "x"),
     ] {
-        let r = server.get(path);
+        let r = match path.strip_prefix("POST ") {
+            Some(p) => http(server.addr, "POST", p, &[], None),
+            None => server.get(path),
+        };
         assert_eq!(r.status, 400, "{path}: {}", r.text());
         let v = r.json();
         assert_eq!(v["parameter"], param, "{path}: {v}");
@@ -640,7 +648,7 @@ fn exports_download_and_are_recorded() {
     let env = Env::new();
     let root = fixture_copy(&env);
     let server = Served::start(&env, &root, &[]);
-    let csv = server.get("/api/exports?format=csv&level=daily&tz=UTC");
+    let csv = server.post("/api/exports?format=csv&level=daily&tz=UTC");
     assert_eq!(csv.status, 200, "{}", csv.text());
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
     assert!(csv
@@ -650,7 +658,7 @@ fn exports_download_and_are_recorded() {
     let text = csv.text();
     assert!(text.starts_with("date,"), "{text}");
     assert_eq!(text.lines().count(), 4, "a header and three days");
-    let js = server.get("/api/exports?format=json&level=session&tz=UTC&since=2026-02-11");
+    let js = server.post("/api/exports?format=json&level=session&tz=UTC&since=2026-02-11");
     assert_eq!(js.status, 200);
     assert_eq!(
         js.json().as_array().unwrap().len(),
@@ -918,9 +926,12 @@ fn after_a_prune_answers_say_which_days_they_lack_as_the_cli_does() {
         "/api/daily?tz=UTC&model=opus",
         "/api/daily?tz=Asia/Tokyo",
         "/api/sessions?tz=UTC",
-        "/api/exports?format=json&tz=UTC",
+        "POST /api/exports?format=json&tz=UTC",
     ] {
-        let r = server.get(path);
+        let r = match path.strip_prefix("POST ") {
+            Some(p) => server.post(p),
+            None => server.get(path),
+        };
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.header(PRUNED), Some("2026-02-11"), "{path}");
     }
@@ -975,7 +986,11 @@ fn the_token_may_come_from_the_config_file() {
         .args(["serve", "--bind", "127.0.0.1:0"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a bad config file is a runtime error"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[serve] token must be a string"), "{err}");
 }

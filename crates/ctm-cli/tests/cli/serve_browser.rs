@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::serve::{append_response, fixture_copy, http, request, Served};
+use super::serve::{append_response, fixture_copy, http, Served};
 use super::support::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -65,6 +65,11 @@ impl Driver {
                     "--disable-sync", "--disable-quic", "--window-size=1400,2300",
                     format!("--user-data-dir={}", profile.display()),
                 ],
+                // Downloads (the export form) land beside the profile, unasked.
+                "prefs": {
+                    "download.default_directory": profile.join("downloads").display().to_string(),
+                    "download.prompt_for_download": false,
+                },
             },
         }}});
         let v = driver.call("POST", "/session", Some(caps));
@@ -195,7 +200,7 @@ return {
   gauge: document.getElementById('gauge-percent') ? Number(document.getElementById('gauge-percent').dataset.value) : null,
   official: document.getElementById('gauge-official') ? Number(document.getElementById('gauge-official').dataset.value) : null,
   officialText: document.getElementById('official-limits').textContent,
-  downloads: all('#downloads a', (a) => a.getAttribute('href')),
+  downloads: all('#downloads button', (b) => b.getAttribute('formaction')),
   error: document.getElementById('error').textContent,
 };
 "#;
@@ -378,13 +383,43 @@ fn the_page_shows_the_api_figures_and_updates_itself_on_new_data() {
             link.starts_with("/api/exports?") && link.contains("tz=UTC"),
             "{link}"
         );
-        let r = request(server.addr, link, &[]);
+        // As the browser submits the form: a POST from the page's own origin.
+        let origin = format!("http://{}", server.addr);
+        let r = http(
+            server.addr,
+            "POST",
+            link,
+            &[
+                ("Origin", &origin),
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Content-Length", "0"),
+            ],
+            None,
+        );
         assert_eq!(r.status, 200, "{link}: {}", r.text());
         assert!(r
             .header("content-disposition")
             .unwrap()
             .starts_with("attachment"));
     }
+    // The real browser's form POST (same-origin) creates an export: recorded, downloaded.
+    let before = server.json("/api/exports/history")["exports"]
+        .as_array()
+        .unwrap()
+        .len();
+    driver.script("document.querySelector('#downloads button').click(); return true");
+    let recorded = (0..WAIT_STEPS).find_map(|_| {
+        let history = server.json("/api/exports/history");
+        let rows = history["exports"].as_array().unwrap().clone();
+        if rows.len() > before {
+            return Some(rows[before].clone());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        None
+    });
+    let recorded = recorded.expect("the browser's export reached the server");
+    assert_eq!(recorded["status"], "completed", "{recorded}");
+    assert_eq!(recorded["format"], "csv", "{recorded}");
     let shots = shots_dir();
     driver.screenshot(&shots.join("dashboard-light.png"));
     // The README's picture (docs/dashboard.png is this file): the top of the page.

@@ -333,7 +333,7 @@ fn install_prints_the_snippet_and_write_edits_settings_after_a_backup() {
     // A settings file that is not a JSON object is left alone.
     std::fs::write(&settings, "{ not json").unwrap();
     let o = install(&env, &claude, true);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing was changed"));
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), "{ not json");
 

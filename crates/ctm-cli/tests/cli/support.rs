@@ -25,7 +25,20 @@ impl Env {
 
     /// `ctm` with a clean environment and this env's store.
     pub fn ctm(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ctm"));
+        self.ctm_under(&[])
+    }
+
+    /// `ctm` run by another program (`wrapper` and its arguments, then ctm's path),
+    /// with the environment [`Env::ctm`] gives it.
+    pub fn ctm_under(&self, wrapper: &[&str]) -> Command {
+        let mut c = match wrapper.split_first() {
+            None => Command::new(env!("CARGO_BIN_EXE_ctm")),
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(env!("CARGO_BIN_EXE_ctm"));
+                c
+            }
+        };
         c.env_clear()
             .env("HOME", self.path().join("home"))
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
