@@ -739,6 +739,10 @@ pub struct ServeArgs {
     /// IANA time zone of requests without `tz` [default: the system's]
     #[arg(short = 'z', long, value_name = "ZONE")]
     pub timezone: Option<String>,
+    /// Serve the team database (a PostgreSQL URL; alone: url under [team], else
+    /// CTM_TEAM_URL) instead of this machine's store, with a per-person panel and filter
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub team: Option<String>,
 }
 
 /// An address to listen on: `IP:PORT`, or `HOST:PORT` (`localhost:0`) resolved, its IPv4

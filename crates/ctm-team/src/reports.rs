@@ -140,6 +140,21 @@ impl Reader {
         })
     }
 
+    /// The last response (UTC epoch ms) and the billed responses, of everyone or of
+    /// one person.
+    pub fn overview(&mut self, user: Option<&str>) -> Result<(Option<i64>, u64), TeamError> {
+        let user = user.map(str::to_owned);
+        self.read(move |tx| {
+            let r = tx.query_one(
+                "SELECT max(r.last_ts), coalesce(sum(r.responses), 0)::bigint FROM ctm.rollup r \
+                 JOIN ctm.machines m ON m.id = r.machine_id JOIN ctm.people p ON p.id = m.person_id \
+                 WHERE $1::text IS NULL OR p.name = $1",
+                &[&user],
+            )?;
+            Ok((r.get(0), r.get::<_, i64>(1) as u64))
+        })
+    }
+
     /// `ctm team users`.
     pub fn users(
         &mut self,

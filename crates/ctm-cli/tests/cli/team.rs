@@ -901,3 +901,129 @@ fn hashed_project_paths_never_leave_the_machine() {
         stderr(&out)
     );
 }
+
+#[test]
+fn serve_team_answers_from_the_team_database_with_a_person_filter() {
+    use super::serve::Served;
+    let Some(db) = team_db() else { return };
+    let env = Env::new();
+    let (bob_root, _) = generated(&env, 71);
+    push(&Env::new(), &fixture_root(), &db.url, "alice", "laptop");
+    push(&Env::new(), &bob_root, &db.url, "bob", "box");
+    let mut cmd = env.ctm();
+    cmd.args([
+        "--no-ingest",
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--team",
+        &db.url,
+    ]);
+    let served = Served::spawn(cmd);
+    let health = served.json("/api/health");
+    assert_eq!(health["mode"], "team");
+    let same = |route: &str, args: &[&str]| {
+        assert_same(&served.json(route), &team(&env, &db.url, args), route);
+    };
+    same("/api/daily?tz=UTC", &["daily", "--timezone", "UTC"]);
+    same(
+        "/api/daily?tz=Asia/Kolkata&user=bob",
+        &["daily", "--timezone", "Asia/Kolkata", "--user", "bob"],
+    );
+    same(
+        "/api/weekly?tz=UTC&start_of_week=sunday",
+        &["weekly", "--timezone", "UTC", "--start-of-week", "sunday"],
+    );
+    same(
+        "/api/monthly?tz=UTC&model=opus",
+        &["monthly", "--timezone", "UTC", "--model", "opus"],
+    );
+    same(
+        "/api/models?tz=Asia/Tokyo",
+        &["models", "--timezone", "Asia/Tokyo"],
+    );
+    same(
+        "/api/projects?tz=UTC&user=alice",
+        &["projects", "--timezone", "UTC", "--user", "alice"],
+    );
+    same(
+        "/api/users?tz=UTC&since=2026-02-11",
+        &["users", "--timezone", "UTC", "--since", "2026-02-11"],
+    );
+    let page = served.json("/api/sessions?tz=UTC&user=alice&limit=1000&sort=cost");
+    let report = team(
+        &env,
+        &db.url,
+        &["sessions", "--timezone", "UTC", "--user", "alice"],
+    );
+    assert_eq!(page["total"], report["sessions"].as_array().unwrap().len());
+    assert!(page["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["user"] == "alice"));
+    assert_eq!(page["totals"], report["totals"]);
+    let summary = served.json("/api/summary?tz=UTC&user=alice");
+    assert_eq!(summary["lastResponse"], "2026-02-12T21:03:34.112+00:00");
+    assert!(summary["currentBlock"].is_null());
+    // One machine's panels are not here, and say so.
+    for route in [
+        "/api/hourly",
+        "/api/blocks",
+        "/api/top",
+        "/api/cache",
+        "/api/snapshots",
+        "/api/sessions/abc",
+    ] {
+        let r = served.get(route);
+        assert_eq!(r.status, 404, "{route}");
+        assert!(r.text().contains("team database"), "{route}: {}", r.text());
+    }
+    assert_eq!(served.get("/api/daily?user=carol").status, 400);
+    drop(served);
+    // The local dashboard has one person: no user filter, no /api/users.
+    let local = Served::start(&env, &fixture_root(), &[]);
+    assert_eq!(local.get("/api/daily?user=alice").status, 400);
+    assert_eq!(local.get("/api/users").status, 404);
+}
+
+#[test]
+fn serve_team_runs_as_a_read_only_role_and_behind_a_token() {
+    use super::serve::{request, Served};
+    let Some(db) = team_db() else { return };
+    let env = Env::new();
+    push(&Env::new(), &fixture_root(), &db.url, "alice", "laptop");
+    let role = format!("viewer_{}", db.name);
+    db.client()
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
+             GRANT CONNECT ON DATABASE {db} TO {role}; GRANT USAGE ON SCHEMA ctm TO {role}; \
+             GRANT SELECT ON ALL TABLES IN SCHEMA ctm TO {role};",
+            db = db.name
+        ))
+        .unwrap();
+    let mut cmd = env.ctm();
+    cmd.args([
+        "--no-ingest",
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--token",
+        "a-team-token-of-24-chars",
+        "--team",
+    ])
+    .arg(db.url_as(&role));
+    let served = Served::spawn(cmd);
+    assert_eq!(served.get("/api/users").status, 401);
+    let r = request(
+        served.addr,
+        "/api/users?tz=UTC",
+        &[("Authorization", "Bearer a-team-token-of-24-chars")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["totals"]["responses"], 904);
+    drop(served);
+    db.client()
+        .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
+        .unwrap();
+}
