@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use ctm_analytics::{ReportQuery, SessionReport, SessionRow, Totals, Zone};
+use ctm_analytics::{ReportQuery, SessionRow, Totals, Zone};
 use ctm_model::Response;
 use jiff::civil::Date;
 use postgres::{Client, Transaction};
@@ -104,10 +104,6 @@ impl Reader {
             client,
             url: url.clone(),
         })
-    }
-
-    pub fn url(&self) -> &TeamUrl {
-        &self.url
     }
 
     /// Per local day, per model (the daily, weekly, monthly and models reports).
@@ -993,15 +989,5 @@ mod assemble {
             + s.cache_write_5m_tokens
             + s.cache_write_1h_tokens
             + s.cache_read_tokens
-    }
-}
-
-/// A session report as the local one has it (for callers that want only that).
-pub fn without_users(r: TeamSessionReport) -> SessionReport {
-    SessionReport {
-        sessions: r.sessions.into_iter().map(|s| s.session).collect(),
-        totals: r.totals,
-        timezone: r.timezone,
-        unpriced_models: r.unpriced_models,
     }
 }

@@ -124,8 +124,9 @@ fn print_push(r: &PushReport, db: &std::path::Path) -> Result<()> {
     }
     writeln!(
         out,
-        "Pushed {} responses{} to {} as {who} in {:.2} s: {} new, {} changed, {} it already had.",
+        "Pushed {} {}{} to {} as {who} in {:.2} s: {} new, {} changed, {} it already had.",
         int(r.sent),
+        if r.sent == 1 { "response" } else { "responses" },
         if r.full { " (the whole history)" } else { "" },
         r.destination,
         r.elapsed_ms as f64 / 1000.0,

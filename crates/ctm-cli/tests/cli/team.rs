@@ -1027,3 +1027,41 @@ fn serve_team_runs_as_a_read_only_role_and_behind_a_token() {
         .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
         .unwrap();
 }
+
+#[test]
+fn responses_pruned_locally_stay_in_the_team_database_and_pushes_say_what_they_sent() {
+    let Some(db) = team_db() else { return };
+    let env = Env::new();
+    let root = env.root("r");
+    copy_tree(&fixture_root(), &root);
+    let out = run(ctm_on(&env, &root).args([
+        "team", "push", "--url", &db.url, "--user", "alice", "--machine", "laptop",
+    ]));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Pushed 904 responses (the whole history) to postgresql://")
+            && said.contains("as alice@laptop")
+            && said.contains("904 new, 0 changed, 0 it already had"),
+        "{said}"
+    );
+    let before = team(&env, &db.url, &["daily", "--timezone", "UTC"]);
+    run(ctm_on(&env, &root)
+        .env("CTM_NOW", "2026-02-12T21:30:00Z")
+        .args(["db", "prune", "--facts-older-than", "1"]));
+    // A new response after the prune: it goes; the pruned ones stay on the server.
+    append_response(&root, 3);
+    let out = run(ctm_on(&env, &root).args([
+        "team", "push", "--url", &db.url, "--user", "alice", "--machine", "laptop",
+    ]));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("Pushed 1 response to") && said.contains("1 new"), "{said}");
+    let after = team(&env, &db.url, &["daily", "--timezone", "UTC"]);
+    assert_eq!(
+        after["totals"]["responses"].as_u64().unwrap(),
+        before["totals"]["responses"].as_u64().unwrap() + 1
+    );
+    let out = run(ctm_on(&env, &root).args([
+        "team", "push", "--url", &db.url, "--user", "alice", "--machine", "laptop",
+    ]));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Nothing to push: "));
+}
