@@ -1035,7 +1035,14 @@ fn responses_pruned_locally_stay_in_the_team_database_and_pushes_say_what_they_s
     let root = env.root("r");
     copy_tree(&fixture_root(), &root);
     let out = run(ctm_on(&env, &root).args([
-        "team", "push", "--url", &db.url, "--user", "alice", "--machine", "laptop",
+        "team",
+        "push",
+        "--url",
+        &db.url,
+        "--user",
+        "alice",
+        "--machine",
+        "laptop",
     ]));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -1051,17 +1058,34 @@ fn responses_pruned_locally_stay_in_the_team_database_and_pushes_say_what_they_s
     // A new response after the prune: it goes; the pruned ones stay on the server.
     append_response(&root, 3);
     let out = run(ctm_on(&env, &root).args([
-        "team", "push", "--url", &db.url, "--user", "alice", "--machine", "laptop",
+        "team",
+        "push",
+        "--url",
+        &db.url,
+        "--user",
+        "alice",
+        "--machine",
+        "laptop",
     ]));
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("Pushed 1 response to") && said.contains("1 new"), "{said}");
+    assert!(
+        said.contains("Pushed 1 response to") && said.contains("1 new"),
+        "{said}"
+    );
     let after = team(&env, &db.url, &["daily", "--timezone", "UTC"]);
     assert_eq!(
         after["totals"]["responses"].as_u64().unwrap(),
         before["totals"]["responses"].as_u64().unwrap() + 1
     );
     let out = run(ctm_on(&env, &root).args([
-        "team", "push", "--url", &db.url, "--user", "alice", "--machine", "laptop",
+        "team",
+        "push",
+        "--url",
+        &db.url,
+        "--user",
+        "alice",
+        "--machine",
+        "laptop",
     ]));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Nothing to push: "));
 }
