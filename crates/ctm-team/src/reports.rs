@@ -221,11 +221,13 @@ impl Reader {
     ) -> Result<ctm_analytics::ProjectReport, TeamError> {
         self.read(|tx| {
             let names = Names::load(tx)?;
-            let groups = match Selection::of(tx, q, &names)? {
-                Some(sel) => groups(tx, &sel, Grouping::ProjectSessionModel, None, reprice)?,
-                None => BTreeMap::new(),
+            let (groups, sessions) = match Selection::of(tx, q, &names)? {
+                Some(sel) => (
+                    groups(tx, &sel, Grouping::ProjectModel, None, reprice)?,
+                    sessions_per_project(tx, &sel)?,
+                ),
+                None => (BTreeMap::new(), HashMap::new()),
             };
-            let sessions = Names::sessions(tx, groups.keys().map(|k| k.session))?;
             Ok(assemble::projects(&groups, &names, &sessions, &q.report))
         })
     }
@@ -277,6 +279,11 @@ impl Reader {
             .read_only(true)
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .start()
+            .map_err(db_err)?;
+        // Groups are hashed in memory rather than sorted on disk: a report's groups are
+        // few (days x models, projects x models...), but the planner cannot know it, and
+        // the default 4 MB made it sort the whole rollup.
+        tx.batch_execute("SET LOCAL work_mem = '64MB'")
             .map_err(db_err)?;
         let out = f(&mut tx).map_err(|e| match e {
             ReadError::Db(e) => db_err(e),
@@ -597,7 +604,7 @@ fn day_start(d: Date, zone: &Zone) -> Result<i64, ReadError> {
 enum Grouping {
     DayModel,
     Machine,
-    ProjectSessionModel,
+    ProjectModel,
     SessionProjectModelMachine,
 }
 
@@ -607,7 +614,7 @@ impl Grouping {
         match self {
             Grouping::DayModel => &["day", "model_id"],
             Grouping::Machine => &["machine_id"],
-            Grouping::ProjectSessionModel => &["project_id", "session_ref", "model_id"],
+            Grouping::ProjectModel => &["project_id", "model_id"],
             Grouping::SessionProjectModelMachine => {
                 &["session_ref", "project_id", "model_id", "machine_id"]
             }
@@ -653,6 +660,34 @@ impl Group {
         self.first_ts = self.first_ts.min(o.first_ts);
         self.last_ts = self.last_ts.max(o.last_ts);
     }
+}
+
+/// Each project's sessions (with a session id), counted once however many rows they
+/// have: the same selection as the report's groups.
+fn sessions_per_project(
+    tx: &mut Transaction,
+    sel: &Selection,
+) -> Result<HashMap<i32, u64>, ReadError> {
+    // Distinct pairs first: hashing them is cheaper than count(DISTINCT), which sorts.
+    let rows = tx.query(
+        &format!(
+            "SELECT project_id, count(*) FROM (SELECT DISTINCT project_id, session_ref \
+             FROM ctm.rollup WHERE {} AND session_ref <> coalesce(\
+             (SELECT id FROM ctm.sessions WHERE session_id IS NULL), 0)) pairs GROUP BY project_id",
+            sel.clause("slot")
+        ),
+        &[
+            &sel.slots.0,
+            &sel.slots.1,
+            &sel.machines,
+            &sel.projects,
+            &sel.models,
+        ],
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+        .collect())
 }
 
 /// The rollup grouped, or with `reprice` the responses repriced and grouped alike.
@@ -796,12 +831,14 @@ mod assemble {
     pub(super) fn projects(
         groups: &BTreeMap<Key, Group>,
         names: &Names,
-        sessions: &HashMap<i32, Option<String>>,
+        sessions: &HashMap<i32, u64>,
         q: &ReportQuery,
     ) -> ProjectReport {
         struct Project {
             sums: Sums,
-            sessions: BTreeSet<i32>,
+            /// Its ids' session counts (a project path names one id).
+            sessions: u64,
+            ids: BTreeSet<i32>,
             models: BTreeSet<String>,
             first_ms: i64,
             last_ms: i64,
@@ -813,14 +850,15 @@ mod assemble {
             let label = names.project(k.project).unwrap_or("unknown");
             let p = projects.entry(label).or_insert_with(|| Project {
                 sums: Sums::default(),
-                sessions: BTreeSet::new(),
+                sessions: 0,
+                ids: BTreeSet::new(),
                 models: BTreeSet::new(),
                 first_ms: g.first_ts,
                 last_ms: g.last_ts,
             });
             p.sums.add(&g.sums);
-            if sessions.get(&k.session).is_some_and(Option::is_some) {
-                p.sessions.insert(k.session);
+            if p.ids.insert(k.project) {
+                p.sessions += sessions.get(&k.project).copied().unwrap_or(0);
             }
             let model = names.model_label(k.model).to_owned();
             if g.sums.unpriced_responses > 0 {
@@ -837,7 +875,7 @@ mod assemble {
                 let s = ctm_analytics_sums::of(&p.sums);
                 let row = ProjectRow {
                     project_path: path.to_owned(),
-                    sessions: p.sessions.len() as u64,
+                    sessions: p.sessions,
                     responses: s.responses,
                     input_tokens: s.input_tokens,
                     output_tokens: s.output_tokens,
