@@ -21,6 +21,7 @@ pub mod official;
 pub mod periods;
 pub mod projects;
 pub mod query;
+pub mod reconcile;
 pub mod sessions;
 pub mod summary;
 pub mod text;
@@ -44,6 +45,7 @@ pub use periods::{
 };
 pub use projects::{project_report, ProjectReport};
 pub use query::{parse_date, Filter, ReportQuery};
+pub use reconcile::{drift_hint, pricing_check, DriftHint, PricingCheck, SessionCheck};
 pub use sessions::{
     session_detail, session_now, session_report, SessionDetail, SessionNow, SessionReport,
     SessionRow,

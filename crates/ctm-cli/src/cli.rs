@@ -230,7 +230,7 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Claude Code's own totals (latest snapshot) beside the store's, and the days only it still has
     Stats(StatsArgs),
-    /// The price table, and the models in the store it cannot price
+    /// The prices in force, updating them without a release, and checking them against Claude Code's own cost
     Pricing(PricingArgs),
     /// The store's settings (system_config): list, get, set
     Config(ConfigArgs),
@@ -570,11 +570,50 @@ pub struct DailyArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = PRICING_HELP)]
 pub struct PricingArgs {
-    /// Print JSON
+    #[command(subcommand)]
+    pub command: Option<PricingCommand>,
+    /// Print JSON (the table in force)
     #[arg(short = 'j', long)]
     pub json: bool,
 }
+
+const PRICING_HELP: &str = "With no subcommand: each model's rates in force today, its dated and \
+banded rates, the table's version and date, and the models in the store without a price.";
+
+#[derive(Debug, Subcommand)]
+pub enum PricingCommand {
+    /// Replace the table in force (kept in the store) and reprice history in the same transaction
+    #[command(after_help = UPDATE_HELP)]
+    Update {
+        /// A table in ctm's format or LiteLLM's model_prices_and_context_window.json, as a
+        /// file or an https:// URL (http:// only to a loopback address) [default: [pricing]
+        /// update_url in the config, else LiteLLM's published file]
+        #[arg(long, value_name = "PATH|URL")]
+        from: Option<String>,
+        /// Print JSON
+        #[arg(short = 'j', long)]
+        json: bool,
+    },
+    /// Go back to the table embedded in this ctm, and reprice history
+    Reset {
+        /// Print JSON
+        #[arg(short = 'j', long)]
+        json: bool,
+    },
+    /// Set ctm's cost of each session beside Claude Code's own figure (its cost-state lines, the statusline's cost); exit 1 when one differs by more than 1% and $0.01
+    Check {
+        /// Print JSON
+        #[arg(short = 'j', long)]
+        json: bool,
+    },
+}
+
+const UPDATE_HELP: &str = "The format is told from the content. A LiteLLM file is merged under \
+the embedded, curated table: it adds the models that table lacks and never replaces a curated row \
+(it says where it differs). The new table is validated whole first: a bad file changes nothing \
+(exit 2). Reports never touch the network.";
 
 #[derive(Debug, Args)]
 pub struct DbArgs {

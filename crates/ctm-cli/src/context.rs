@@ -106,16 +106,42 @@ impl Context {
         Ok(Store::open(path, &self.open_options())?)
     }
 
-    /// The embedded price table with the user's overrides applied.
-    pub fn prices(&self) -> Result<PriceTable> {
-        let table = PriceTable::embedded();
+    /// The config file's text, if there is one.
+    fn config_text(&self) -> Result<Option<String>> {
         match std::fs::read_to_string(&self.config_path) {
-            Ok(text) => table
-                .with_overrides(&text)
-                .with_context(|| format!("{}: price overrides", self.config_path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(table),
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", self.config_path.display())),
         }
+    }
+
+    /// The embedded price table with the user's overrides applied: what an ingest is
+    /// handed (it switches to the table `ctm pricing update` kept in the store, keeping
+    /// the overrides; see [`Context::prices_in_force`]).
+    pub fn prices(&self) -> Result<PriceTable> {
+        let table = PriceTable::embedded();
+        match self.config_text()? {
+            Some(text) => table
+                .with_overrides(&text)
+                .with_context(|| format!("{}: price overrides", self.config_path.display())),
+            None => Ok(table),
+        }
+    }
+
+    /// The table in force in this store: the one `ctm pricing update` kept, else the
+    /// embedded one, with the user's overrides.
+    pub fn prices_in_force(&self, conn: &rusqlite::Connection) -> Result<PriceTable> {
+        Ok(ctm_ingest::prices_in_force(conn, &self.prices()?)?.into_owned())
+    }
+
+    /// Where `ctm pricing update` reads with no `--from`.
+    pub fn update_url(&self) -> Result<String> {
+        let configured = match self.config_text()? {
+            Some(text) => ctm_pricing::config_update_url(&text)
+                .with_context(|| format!("{}: [pricing] update_url", self.config_path.display()))?,
+            None => None,
+        };
+        Ok(configured.unwrap_or_else(|| crate::fetch::DEFAULT_UPDATE_URL.to_owned()))
     }
 
     /// The data roots that exist; says where it looked when there are none.
@@ -154,7 +180,8 @@ impl Context {
     /// cannot create its side files, still answers). A report never creates the store as
     /// a side effect: with no store yet and nothing to ingest (no Claude Code data, or
     /// --no-ingest), it reads an empty store in a private temporary folder that is gone
-    /// when the report ends.
+    /// when the report ends. When many sessions of one model disagree with Claude Code's own
+    /// cost, says so on stderr.
     pub fn report_store(&self) -> Result<ReportStore> {
         if !self.db_path.exists() {
             if self.no_ingest {
@@ -179,6 +206,14 @@ impl Context {
             self.ingest_now(&mut store)?;
             store
         };
+        // A hint must never cost a report its answer.
+        if let Ok(Some(h)) = ctm_analytics::drift_hint(store.conn()) {
+            eprintln!(
+                "ctm: hint: {} of {} sessions that used {} cost more than 1% apart from Claude Code's own \
+                 figure; `ctm pricing update` may bring newer prices (`ctm pricing check` shows each session)",
+                h.disagreeing, h.sessions, h.model
+            );
+        }
         Ok(ReportStore {
             store,
             temporary: None,

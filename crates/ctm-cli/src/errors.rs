@@ -66,7 +66,7 @@ pub fn explain_store(e: anyhow::Error, path: &Path, waited: Duration) -> anyhow:
             .or_else(|| c.downcast_ref::<StoreError>().and_then(StoreError::sqlite))
             .or_else(|| match c.downcast_ref::<ctm_ingest::IngestError>() {
                 Some(ctm_ingest::IngestError::Store(s)) => s.sqlite(),
-                None => None,
+                Some(ctm_ingest::IngestError::StoredPrices(_)) | None => None,
             })
             .or_else(|| match c.downcast_ref::<ctm_analytics::AnalyticsError>() {
                 Some(ctm_analytics::AnalyticsError::Store(s)) => s.sqlite(),

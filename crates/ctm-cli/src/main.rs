@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod context;
 mod errors;
+mod fetch;
 mod output;
 mod progress;
 mod team_settings;

@@ -13,6 +13,7 @@ mod cli {
     mod lifecycle;
     mod live;
     mod pipes;
+    mod pricing;
     mod prune_facts;
     mod reports;
     mod serve;

@@ -19,13 +19,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ctm_model::Response;
+use ctm_model::{ClaudeCodeCost, Response};
 use ctm_pricing::{PriceTable, Request};
 use ctm_source::stat_list::{GrownList, Outcome, StatListCheck};
 use ctm_source::{
     find_transcripts, read_transcript, FileRead, FolderListing, FolderMemo, FoundFile, Head,
     LineStats, Resume, SkipReason, Walk,
 };
+use ctm_store::claude_costs::{self, CostSource};
 use ctm_store::cursors::{self, Cursor, CursorWriter, Cursors};
 use ctm_store::facts::{self, FactWriter, Pricing};
 use ctm_store::folders::{self, FolderRow};
@@ -33,7 +34,11 @@ use ctm_store::{config, derive, now_ms, retention, Store, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 
+mod prices;
+mod reprice;
 mod snapshots;
+pub use prices::prices_in_force;
+pub use reprice::{reprice, Repriced};
 pub use snapshots::{price_lifetime, take_snapshots, taken, SnapshotResult};
 
 /// From this many new bytes on, a run is a large write (a first ingest, or a long
@@ -53,6 +58,8 @@ pub trait Progress: Sync {
 pub enum IngestError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the price table kept in the store cannot be used ({0}); `ctm pricing reset` goes back to the embedded table")]
+    StoredPrices(String),
 }
 
 /// A file or folder that could not be read this run (its cursor is left alone).
@@ -86,6 +93,9 @@ pub struct IngestReport {
     pub responses_before_horizon: u64,
     pub synthetic_lines: u64,
     pub limit_notices_added: u64,
+    /// Claude Code's `cost-state` lines read, and the session figures they changed.
+    pub cost_state_lines: u64,
+    pub claude_costs_recorded: u64,
     pub skipped: BTreeMap<&'static str, u64>,
     /// Models in the store without a price, with their response counts (their tokens
     /// count; their cost is unknown, never silently zero).
@@ -174,7 +184,7 @@ pub fn price_response(table: &PriceTable, r: &Response) -> Pricing {
         priced: p.priced,
         price_model: p.model_key,
         price_version: table.version().to_owned(),
-        long_context: p.long_context,
+        long_context: p.banded,
         multiplier: p.multiplier,
         cache_savings_usd,
     }
@@ -508,6 +518,9 @@ pub fn ingest(
     let tx = store.write()?;
     report.timings.lock_ms = ms_since(&mut phase);
     let now = now_ms();
+    // Under the lock: the table in force may have changed since the caller loaded it.
+    let prices = prices_in_force(&tx, prices)?;
+    let prices = prices.as_ref();
     // Under the lock: another process may just have ingested, and recorded another
     // stat list than the one that found the grown transcripts: then walk.
     let found = match found {
@@ -572,6 +585,7 @@ pub fn ingest(
         let mut merged: foldhash::HashMap<String, Box<Response>> = foldhash::HashMap::default();
         let mut stats = LineStats::default();
         let mut notices = Vec::new();
+        let mut costs: Vec<ClaudeCodeCost> = Vec::new();
         let mut new_cursors = Vec::new();
         for (w, read) in reads {
             let read = match read {
@@ -590,6 +604,13 @@ pub fn ingest(
             report.bytes_read += read.bytes_read();
             stats.add(&read.stats);
             notices.extend(read.limit_notices);
+            for c in read.claude_costs {
+                match costs.iter_mut().find(|k| k.session_id == c.session_id) {
+                    Some(kept) if c.is_later_than(kept) => *kept = c,
+                    Some(_) => {}
+                    None => costs.push(c),
+                }
+            }
             for mut r in read.responses {
                 match merged.get_mut(&r.key) {
                     Some(m) => {
@@ -640,6 +661,11 @@ pub fn ingest(
             report.responses_before_horizon = (before - responses.len()) as u64;
         }
         responses.sort_by(|a, b| (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key)));
+        // A cost-state line with no response before it in this read covers what the
+        // store held of its session before this run (its lines came first in the file).
+        for c in costs.iter_mut().filter(|c| c.observed_at_ms.is_none()) {
+            c.observed_at_ms = facts::last_response_ms(&tx, &c.session_id)?;
+        }
         let price = |r: &Response| price_response(prices, r);
         let mut writer = FactWriter::new(&tx)?;
         for r in responses {
@@ -655,6 +681,11 @@ pub fn ingest(
                 n.session_id.as_deref(),
             )? {
                 report.limit_notices_added += 1;
+            }
+        }
+        for c in &costs {
+            if claude_costs::record(&tx, CostSource::CostState, c, now)? {
+                report.claude_costs_recorded += 1;
             }
         }
         let cursor_writer = CursorWriter::new(&tx)?;
@@ -710,6 +741,7 @@ pub fn ingest(
         report.lines_read = stats.lines;
         report.usage_lines = stats.usage_lines;
         report.synthetic_lines = stats.synthetic_lines;
+        report.cost_state_lines = stats.cost_state_lines;
         report.skipped = SkipReason::ALL
             .iter()
             .map(|&r| (r.name(), stats.skipped(r)))

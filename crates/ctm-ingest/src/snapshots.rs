@@ -18,19 +18,21 @@ pub struct SnapshotResult {
     pub outcome: Outcome,
 }
 
-/// Prices a model's lifetime tokens at the table's base rates.
+/// Prices a model's lifetime tokens at the table's latest base rates (after its last
+/// dated change).
 ///
-/// Lifetime totals are not one request, so the long-context tier (a per-request
+/// Lifetime totals are not one request, so the prompt-length bands (a per-request
 /// threshold) and the fast/us multipliers (per response, not recorded in the file) do not
-/// apply. The file has no 5-minute/1-hour split of cache writes: all are priced at the
+/// apply, and the file has no dates to choose among dated rates. The file has no 5-minute/1-hour split of cache writes: all are priced at the
 /// 5-minute rate, Anthropic's default lifetime.
 pub fn price_lifetime(prices: &PriceTable, original: &str, t: &Tokens) -> ModelPriced {
     let name = normalize_model(original);
     let cost_usd = prices.resolve(&name).map(|row| {
-        (t.input as f64 * row.input
-            + t.output as f64 * row.output
-            + t.cache_write as f64 * row.cache_write_5m
-            + t.cache_read as f64 * row.cache_read)
+        let r = row.latest_rates();
+        (t.input as f64 * r.input
+            + t.output as f64 * r.output
+            + t.cache_write as f64 * r.cache_write_5m
+            + t.cache_read as f64 * r.cache_read)
             / 1e6
     });
     ModelPriced {
@@ -46,8 +48,12 @@ pub fn take_snapshots(
     prices: &PriceTable,
     roots: &[PathBuf],
 ) -> Result<Vec<SnapshotResult>, StoreError> {
-    let price = |original: &str, t: &Tokens| price_lifetime(prices, original, t);
     let tx = store.write()?;
+    let prices = crate::prices_in_force(&tx, prices).map_err(|e| match e {
+        crate::IngestError::Store(e) => e,
+        other => StoreError::Invalid(other.to_string()),
+    })?;
+    let price = |original: &str, t: &Tokens| price_lifetime(&prices, original, t);
     let mut results = Vec::with_capacity(roots.len());
     for root in roots {
         let path = root.join(snapshots::FILE_NAME);

@@ -99,6 +99,47 @@ impl TextPool {
     }
 }
 
+/// Claude Code's own account of what a session cost: a `cost-state` line (2.1.289+,
+/// written when it exits, cumulative across resumes) or the statusline's
+/// `cost.total_cost_usd`. Numbers only; the latest per session and source is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaudeCodeCost {
+    pub session_id: String,
+    pub total_cost_usd: f64,
+    /// UTC epoch milliseconds of the responses the figure covers (those up to it);
+    /// `None` when nothing tells, taken as the whole session.
+    pub observed_at_ms: Option<i64>,
+    /// Per model (`cost-state` only), as Claude Code names them without a `[1m]` tag.
+    pub models: Vec<ModelCost>,
+    /// Claude Code itself could not price some model of the session.
+    pub has_unknown_model_cost: bool,
+}
+
+impl ClaudeCodeCost {
+    /// The order that picks the figure kept for a session: the later observation, then
+    /// (Claude Code's figure only grows within a session) the larger cost. A total order,
+    /// so files read in any order keep the same figure.
+    pub fn is_later_than(&self, other: &ClaudeCodeCost) -> bool {
+        (self.observed_at_ms, self.total_cost_usd)
+            .partial_cmp(&(other.observed_at_ms, other.total_cost_usd))
+            == Some(Ordering::Greater)
+    }
+}
+
+/// One model's line of a `cost-state`'s `modelUsage`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelCost {
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub web_search_requests: u64,
+    #[serde(rename = "costUSD")]
+    pub cost_usd: f64,
+}
+
 /// Where a sighting came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Origin {

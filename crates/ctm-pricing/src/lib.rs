@@ -1,59 +1,81 @@
-//! Claude API prices: the embedded, dated price table, model-name matching, and the exact
-//! cost of one API response.
+//! Claude API prices: the embedded, dated price table, reading tables in ctm's format and
+//! LiteLLM's, model-name matching, and the exact cost of one API response.
 //!
 //! # The table
 //!
 //! Prices are data, not code: `prices.toml` (USD per million tokens) is compiled in and
-//! dated by its `as_of` field, the day it was last checked against Anthropic's pricing page
-//! (as quoted in public code and docs) and LiteLLM's `model_prices_and_context_window.json`
-//! (fast and data-residency multipliers). Rows marked "reported" in their `note` come from
-//! announcements rather than the pricing page. Every row states all five rates (input,
-//! output, 5-minute cache write, 1-hour cache write, cache read) because cache ratios
-//! differ between generations.
+//! dated by its `as_of` field; no code path names a model. A row states its five base
+//! rates (input, output, 5-minute and 1-hour cache writes, cache read: ratios differ
+//! between generations), and may add dated changes, prompt-length bands, fast-mode
+//! windows and a data-residency multiplier. `docs/pricing.md` describes the format;
+//! `ctm pricing update` replaces the table in force without a release.
 //!
 //! # Rules ([`PriceTable::price`])
 //!
-//! - Token cost = Σ tokens × rate / 10⁶, times the multiplier; plus web searches at
-//!   `web_search_usd_per_1000` / 1000 each (never multiplied).
-//! - Long context: when input + cache writes + cache reads exceed the row's threshold
-//!   (200,000) and its tier is still valid on the response's UTC date (`until` is
-//!   exclusive), the *whole* request is billed at the long-context rates.
-//! - Fast mode (`speed == "fast"`) multiplies by the row's `fast_multiplier`; data residency
-//!   (`inference_geo == "us"`) by its `us_multiplier`. They stack; absent means 1.0.
-//! - Names are normalized ([`normalize_model`]) and matched exactly against ids and aliases,
-//!   then without a trailing `-YYYYMMDD`, then without `-latest`. Never by prefix, so
-//!   `claude-opus-4` cannot swallow `claude-opus-4-1`.
+//! - Token cost = Σ tokens × rate / 10⁶ with the rates in force at the response's UTC
+//!   time (dated changes apply from 00:00 UTC of their date).
+//! - A band applies when input + cache writes + cache reads is strictly above its
+//!   threshold while the band is in force: the *whole* request, output included, at the
+//!   band's rates; the highest band passed wins.
+//! - Fast mode (`speed == "fast"`) multiplies every token category by the model's fast
+//!   multiplier of that date (standard price outside the dates fast mode was offered);
+//!   data residency (`inference_geo == "us"`) by its `us_multiplier`. They stack.
+//! - Web searches cost `web_search_usd_per_1000` / 1000 each and are never multiplied.
+//! - Names are normalized ([`normalize_model`]: `[1m]`, provider prefixes, `@date`,
+//!   `-v1:0`) and matched exactly, then without a trailing `-YYYYMMDD` or `-latest`, then
+//!   by the longest id or alias that ends at a separator and is not followed by another
+//!   version number, so `claude-opus-5` never swallows `claude-opus-5-5` or
+//!   `claude-opus-5-7`.
 //! - An unknown model (or `<synthetic>`) is returned with `priced: false` and zero cost, so
 //!   totals can say how much went unpriced.
 //!
-//! # User overrides
+//! Every number a table or the config states is checked when it is read: finite, not
+//! negative, and at most a ceiling ([`MAX_RATE_USD_PER_MTOK`], [`MAX_MULTIPLIER`],
+//! [`MAX_WEB_SEARCH_USD_PER_1000`], [`MAX_BAND_THRESHOLD`]).
 //!
-//! The `[pricing]` table of `$XDG_CONFIG_HOME/ctm/config.toml` (see
-//! [`PriceTable::with_overrides`]) changes any field of a known model or adds a model:
-//!
-//! ```toml
-//! [pricing]
-//! web_search_usd_per_1000 = 10.0
-//!
-//! [pricing.models."claude-opus-4-6"]   # only the fields given change
-//! input = 5.0
-//! output = 25.0
-//!
-//! [pricing.models."claude-next"]       # new: input and output required;
-//! input = 4.0                          # cache rates default to x1.25 (5m),
-//! output = 20.0                        # x2 (1h) and x0.1 (read) of input
-//! ```
-//!
-//! Every cost is stored with [`PriceTable::version`] (`builtin-<as_of>`, plus
-//! `+user-<hash>` when overrides apply) so it can be traced to the prices used.
+//! Every cost is stored with [`PriceTable::version`] so it can be traced to the prices
+//! used.
 
 mod cost;
+mod litellm;
 mod matching;
+mod parse;
+mod render;
 mod table;
 
 pub use cost::{Priced, Request};
+pub use litellm::{merge_under, read_litellm, Imported, Kept, Merged};
 pub use matching::normalize_model;
-pub use table::{LongContext, ModelPrice, PriceTable};
+pub use parse::{
+    MAX_BAND_THRESHOLD, MAX_MULTIPLIER, MAX_RATE_USD_PER_MTOK, MAX_WEB_SEARCH_USD_PER_1000,
+};
+pub use render::{diff, FactChange, TableDiff};
+pub use table::{Band, DatedRates, FastWindow, ModelPrice, Origin, PriceTable, Rates};
+
+/// The formats a price table is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// ctm's own TOML format (`prices.toml`).
+    Ctm,
+    /// LiteLLM's `model_prices_and_context_window.json`.
+    LiteLlm,
+}
+
+/// Which format a table's text is in, from its content: LiteLLM's file is one JSON
+/// object, ctm's is TOML (which never starts with `{`).
+pub fn detect_format(text: &str) -> Format {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim_start().starts_with('{') {
+        Format::LiteLlm
+    } else {
+        Format::Ctm
+    }
+}
+
+/// The `[pricing] update_url` of a config file's text, if set (checked as a string).
+pub fn config_update_url(config_toml: &str) -> Result<Option<String>, PricingError> {
+    parse::update_url(config_toml)
+}
 
 /// A price table or override that cannot be used; each message names the key to fix.
 #[derive(Debug, thiserror::Error)]
@@ -76,8 +98,15 @@ pub enum PricingError {
     UnknownKey { key: String, expected: String },
     #[error("{key} = {value} is negative: prices, multipliers and thresholds must be >= 0")]
     Negative { key: String, value: f64 },
+    #[error("{key} = {value:e} is above the ceiling of {max} {unit}: check for a typo")]
+    TooLarge {
+        key: String,
+        value: f64,
+        max: f64,
+        unit: &'static str,
+    },
     #[error("{key}: {reason}")]
-    InvalidValue { key: String, reason: &'static str },
+    InvalidValue { key: String, reason: String },
     #[error("{key} = {value:?} is not a valid date: write YYYY-MM-DD")]
     InvalidDate { key: String, value: String },
     #[error("model {model}: name {name:?} is not in normal form: write {normalized:?}")]
@@ -92,4 +121,8 @@ pub enum PricingError {
         first: String,
         second: String,
     },
+    #[error("LiteLLM entry {entry:?}: {reason}")]
+    Import { entry: String, reason: String },
+    #[error("not a LiteLLM price file: {reason}")]
+    NotLiteLlm { reason: String },
 }

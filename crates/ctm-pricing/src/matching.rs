@@ -1,5 +1,7 @@
-//! Model-name normalization. Exact lookups only: the table's ids and aliases are the
-//! whole vocabulary, so `claude-opus-4` can never swallow `claude-opus-4-1`.
+//! Model-name normalization, and the rule that decides whether a name that merely starts
+//! with a known id is that model: the match must end at a separator and what follows
+//! must not be another version number, so `claude-opus-5` never swallows
+//! `claude-opus-5-5` (that is an exact name of its own) nor `claude-opus-5-7` (unknown).
 
 /// Canonical spelling of a model name as it appears in logs or provider APIs.
 ///
@@ -83,6 +85,23 @@ pub(crate) fn strip_date(name: &str) -> Option<&str> {
     let cut = name.len().checked_sub(9)?;
     let (head, tail) = name.split_at_checked(cut)?;
     (tail.as_bytes()[0] == b'-' && all_digits(&tail[1..])).then_some(head)
+}
+
+/// For the part of a name after a known id: `None` when the id does not end at a
+/// separator there (`claude-opus-50` after `claude-opus-5`), `Some(true)` when the next
+/// segment is a version number of one or two digits (`-7`: another model), else
+/// `Some(false)` (`-thinking`, `-preview`, `-1m`: the same model).
+pub(crate) fn version_remainder(rest: &str) -> Option<bool> {
+    let mut chars = rest.chars();
+    if !matches!(chars.next(), Some('-' | '_' | '.' | ':')) {
+        return None;
+    }
+    let after = chars.as_str();
+    let segment = after.split(['-', '_', '.', ':']).next().unwrap_or_default();
+    if segment.is_empty() {
+        return None;
+    }
+    Some(segment.len() <= 2 && all_digits(segment))
 }
 
 /// `name` without a trailing `-latest`, if it has one.
@@ -195,6 +214,18 @@ mod tests {
         assert_eq!(strip_date("x20250514"), None);
         assert_eq!(strip_date("-20250514"), Some(""));
         assert_eq!(strip_date("é-2025"), None);
+    }
+
+    #[test]
+    fn what_follows_a_known_id() {
+        assert_eq!(version_remainder("-5"), Some(true));
+        assert_eq!(version_remainder("-10-x"), Some(true));
+        assert_eq!(version_remainder("-thinking"), Some(false));
+        assert_eq!(version_remainder("-1m"), Some(false));
+        assert_eq!(version_remainder("-20261001"), Some(false));
+        assert_eq!(version_remainder("0"), None);
+        assert_eq!(version_remainder("-"), None);
+        assert_eq!(version_remainder(""), None);
     }
 
     #[test]

@@ -8,12 +8,18 @@
 //! it was well formed), its `usage` captured raw; `data` is captured raw and parsed
 //! further only on progress lines. So an odd shape on a line that carries no usage never
 //! costs a usage line, and the long content of an assistant line is scanned once.
+//!
+//! Claude Code's `cost-state` lines (its own running cost of a session) carry no
+//! `"usage"`; a short line without it is searched for `"cost-state"` too, and parsed only
+//! when that is there. The other line types of today's transcripts (`queue-operation`,
+//! `attachment`, `atis-latch`, `last-prompt`, `system` with `compact_boundary`) carry no
+//! usage and are never counted as skipped, even when a field of theirs has an odd shape.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use ctm_model::utc::{self, TimeRefused};
-use ctm_model::{message_key, Origin, Response, TextPool, Usage};
+use ctm_model::{message_key, ClaudeCodeCost, ModelCost, Origin, Response, TextPool, Usage};
 use memchr::memmem;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -81,6 +87,9 @@ pub enum LineOutcome {
     /// A synthetic API-error line (`<synthetic>` model, no usage), with the limit reset
     /// time when its text carries one.
     Synthetic(Option<LimitNotice>),
+    /// Claude Code's own cost of a session (a `cost-state` line). `observed_at_ms` is the
+    /// line's own time when it has one; the reader fills it in otherwise.
+    ClaudeCost(Box<ClaudeCodeCost>),
     /// A well-formed line without usage.
     NoUsage,
     Skip(SkipReason),
@@ -94,6 +103,21 @@ const USAGE_MARKER: &[u8] = b"\"usage\"";
 static USAGE_FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memmem::Finder::new(USAGE_MARKER));
 const LIMIT_MARKER: &[u8] = b"usage limit reached|";
+static COST_STATE_FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(b"\"cost-state\""));
+/// A `cost-state` line is a few hundred bytes per model; longer lines (tool results,
+/// pasted files) are not searched for it.
+const COST_STATE_MAX_LINE: usize = 64 << 10;
+/// Line types that never carry usage: a line of one of them whose other fields have an
+/// odd shape is still well formed, not a skipped line.
+const NO_USAGE_TYPES: [&str; 6] = [
+    "queue-operation",
+    "attachment",
+    "atis-latch",
+    "last-prompt",
+    "cost-state",
+    "system",
+];
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -402,7 +426,13 @@ pub fn parse_line(line: &[u8], texts: &mut SharedTexts) -> LineOutcome {
         return LineOutcome::NoUsage;
     }
     // Only an object can be a usage line (serde would also read a struct from an array).
-    if line[0] != b'{' || USAGE_FINDER.find(line).is_none() {
+    if line[0] != b'{' {
+        return shape_only(line);
+    }
+    if USAGE_FINDER.find(line).is_none() {
+        if line.len() <= COST_STATE_MAX_LINE && COST_STATE_FINDER.find(line).is_some() {
+            return cost_state(line);
+        }
         return shape_only(line);
     }
     // Checked whole, once: the parse below reads past the content without looking.
@@ -411,9 +441,18 @@ pub fn parse_line(line: &[u8], texts: &mut SharedTexts) -> LineOutcome {
     };
     let envelope: Envelope = match serde_json::from_str(text) {
         Ok(e) => e,
-        Err(e) => return LineOutcome::Skip(classify(&e)),
+        Err(e) => {
+            let reason = classify(&e);
+            if reason == SkipReason::InvalidUsage && is_no_usage_type(text) {
+                return LineOutcome::NoUsage;
+            }
+            return LineOutcome::Skip(reason);
+        }
     };
     let kind = envelope.kind.as_deref();
+    if kind == Some("cost-state") {
+        return cost_state(line);
+    }
     if let (Some("assistant") | None, Some(message)) = (kind, &envelope.message) {
         return assistant(line, &envelope, message, texts);
     }
@@ -421,6 +460,136 @@ pub fn parse_line(line: &[u8], texts: &mut SharedTexts) -> LineOutcome {
         return agent_echo(&envelope, raw, texts);
     }
     LineOutcome::NoUsage
+}
+
+/// Whether a line that failed the envelope's parse is of a type that never carries usage
+/// (read again for `type` alone: only on that rare error path).
+fn is_no_usage_type(text: &str) -> bool {
+    #[derive(Deserialize)]
+    struct TypeOnly<'a> {
+        #[serde(rename = "type", borrow, default)]
+        kind: Option<Cow<'a, str>>,
+    }
+    serde_json::from_str::<TypeOnly>(text)
+        .ok()
+        .and_then(|t| t.kind)
+        .is_some_and(|k| NO_USAGE_TYPES.contains(&k.as_ref()))
+}
+
+#[derive(Deserialize)]
+struct CostStateLine<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "sessionId", borrow, default)]
+    session_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(rename = "totalCostUSD", default)]
+    total_cost_usd: Option<f64>,
+    #[serde(rename = "modelUsage", default)]
+    model_usage: Option<std::collections::BTreeMap<String, CostStateModel>>,
+    #[serde(rename = "hasUnknownModelCost", default)]
+    has_unknown_model_cost: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct CostStateModel {
+    #[serde(rename = "inputTokens", default)]
+    input_tokens: Option<f64>,
+    #[serde(rename = "outputTokens", default)]
+    output_tokens: Option<f64>,
+    #[serde(rename = "cacheReadInputTokens", default)]
+    cache_read_input_tokens: Option<f64>,
+    #[serde(rename = "cacheCreationInputTokens", default)]
+    cache_creation_input_tokens: Option<f64>,
+    #[serde(rename = "webSearchRequests", default)]
+    web_search_requests: Option<f64>,
+    #[serde(rename = "costUSD", default)]
+    cost_usd: Option<f64>,
+}
+
+/// More than this is not one session's cost but a damaged figure.
+const MAX_SESSION_COST_USD: f64 = 1e9;
+
+/// A `cost-state` line. Malformed JSON is a bad line like any other; a well-formed one
+/// whose figures cannot be used (no session, a negative or absurd cost) is ignored,
+/// never stored as if it were a figure.
+fn cost_state(line: &[u8]) -> LineOutcome {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return LineOutcome::Skip(SkipReason::InvalidUtf8);
+    };
+    let parsed: CostStateLine = match serde_json::from_str(text) {
+        Ok(c) => c,
+        Err(e) => {
+            return match classify(&e) {
+                SkipReason::InvalidUsage => LineOutcome::NoUsage,
+                other => LineOutcome::Skip(other),
+            }
+        }
+    };
+    let usable = |v: f64, max: f64| v.is_finite() && (0.0..=max).contains(&v);
+    let (Some("cost-state"), Some(session), Some(total)) = (
+        parsed.kind.as_deref(),
+        parsed.session_id.as_deref().filter(|s| !s.is_empty()),
+        parsed.total_cost_usd,
+    ) else {
+        return LineOutcome::NoUsage;
+    };
+    if !usable(total, MAX_SESSION_COST_USD) {
+        return LineOutcome::NoUsage;
+    }
+    let count = |v: Option<f64>| -> Option<u64> {
+        match v {
+            None => Some(0),
+            Some(n) if usable(n, 1e15) => Some(n as u64),
+            Some(_) => None,
+        }
+    };
+    let mut models = Vec::new();
+    for (name, m) in parsed.model_usage.into_iter().flatten() {
+        let cost = m.cost_usd.unwrap_or(0.0);
+        let (Some(i), Some(o), Some(r), Some(w), Some(ws)) = (
+            count(m.input_tokens),
+            count(m.output_tokens),
+            count(m.cache_read_input_tokens),
+            count(m.cache_creation_input_tokens),
+            count(m.web_search_requests),
+        ) else {
+            return LineOutcome::NoUsage;
+        };
+        if !usable(cost, MAX_SESSION_COST_USD) {
+            return LineOutcome::NoUsage;
+        }
+        models.push(ModelCost {
+            model: without_tag(&name).to_owned(),
+            input_tokens: i,
+            output_tokens: o,
+            cache_read_input_tokens: r,
+            cache_creation_input_tokens: w,
+            web_search_requests: ws,
+            cost_usd: cost,
+        });
+    }
+    LineOutcome::ClaudeCost(Box::new(ClaudeCodeCost {
+        session_id: session.to_owned(),
+        total_cost_usd: total,
+        observed_at_ms: parsed
+            .timestamp
+            .as_deref()
+            .and_then(|t| utc::parse_rfc3339(t).ok()),
+        models,
+        has_unknown_model_cost: parsed.has_unknown_model_cost.unwrap_or(false),
+    }))
+}
+
+/// A model name without Claude Code's setting tag (`claude-opus-5-5[1m]`): transcripts
+/// name the model without it.
+fn without_tag(name: &str) -> &str {
+    let name = name.trim();
+    match (name.ends_with(']'), name.rfind('[')) {
+        (true, Some(open)) => name[..open].trim_end(),
+        _ => name,
+    }
 }
 
 /// The usage of a message that must carry it: `None` when it has none, else its
@@ -859,6 +1028,135 @@ mod tests {
             ),
             LineOutcome::NoUsage
         );
+    }
+
+    #[test]
+    fn nested_cache_creation_is_used_when_the_flat_field_is_zero() {
+        // Claude Code before 2.1.152 sometimes wrote cache_creation_input_tokens: 0 beside
+        // a breakdown that holds the real writes.
+        let line = ASSISTANT.replace(
+            r#""cache_creation_input_tokens":13835"#,
+            r#""cache_creation_input_tokens":0"#,
+        );
+        let line = line.replace(
+            r#""ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":13835"#,
+            r#""ephemeral_5m_input_tokens":200,"ephemeral_1h_input_tokens":13835"#,
+        );
+        let r = response(&line);
+        assert_eq!(r.usage.cache_write_5m_tokens, 200);
+        assert_eq!(r.usage.cache_write_1h_tokens, 13835);
+        assert_eq!(r.usage.cache_creation_tokens(), 14035);
+        // A flat total above the breakdown bills the rest at the 5-minute rate.
+        let line = ASSISTANT.replace(
+            r#""cache_creation_input_tokens":13835"#,
+            r#""cache_creation_input_tokens":14000"#,
+        );
+        let r = response(&line);
+        assert_eq!(
+            (r.usage.cache_write_5m_tokens, r.usage.cache_write_1h_tokens),
+            (165, 13835)
+        );
+    }
+
+    #[test]
+    fn todays_usage_fields_are_read() {
+        let line = ASSISTANT.replace(
+            r#""inference_geo":"not_available""#,
+            r#""inference_geo":"us","speed":"fast","output_tokens_details":{"thinking_tokens":9}"#,
+        );
+        let r = response(&line);
+        assert_eq!(r.inference_geo.as_deref(), Some("us"));
+        assert_eq!(r.speed.as_deref(), Some("fast"));
+        assert_eq!(
+            r.usage.output_tokens, 13,
+            "thinking tokens are inside output_tokens"
+        );
+    }
+
+    const COST_STATE: &str = r#"{"type":"cost-state","sessionId":"s1","totalCostUSD":1.25,"totalAPIDuration":81234,"totalToolDuration":5400,"totalLinesAdded":12,"totalLinesRemoved":3,"modelUsage":{"claude-opus-5-5[1m]":{"inputTokens":1200,"outputTokens":3400,"thinkingTokens":200,"cacheReadInputTokens":90000,"cacheCreationInputTokens":5000,"webSearchRequests":1,"costUSD":1.2},"claude-haiku-5-5":{"inputTokens":10,"outputTokens":20,"thinkingTokens":0,"cacheReadInputTokens":0,"cacheCreationInputTokens":0,"webSearchRequests":0,"costUSD":0.05}},"hasUnknownModelCost":false}"#;
+
+    fn outcome(line: &str) -> LineOutcome {
+        parse_line(line.as_bytes(), &mut SharedTexts::new("f"))
+    }
+
+    #[test]
+    fn cost_state_lines_give_claude_codes_own_cost() {
+        let LineOutcome::ClaudeCost(c) = outcome(COST_STATE) else {
+            panic!("{:?}", outcome(COST_STATE));
+        };
+        assert_eq!(c.session_id, "s1");
+        assert_eq!(c.total_cost_usd, 1.25);
+        assert_eq!(c.observed_at_ms, None);
+        assert!(!c.has_unknown_model_cost);
+        let names: Vec<&str> = c.models.iter().map(|m| m.model.as_str()).collect();
+        assert_eq!(
+            names,
+            ["claude-haiku-5-5", "claude-opus-5-5"],
+            "[1m] is dropped"
+        );
+        let opus = &c.models[1];
+        assert_eq!(
+            (
+                opus.input_tokens,
+                opus.output_tokens,
+                opus.cache_read_input_tokens,
+                opus.cache_creation_input_tokens,
+                opus.web_search_requests,
+                opus.cost_usd
+            ),
+            (1200, 3400, 90000, 5000, 1, 1.2)
+        );
+        // With a time of its own, and with its keys in another order.
+        let timed = COST_STATE.replace(
+            r#"{"type":"cost-state","#,
+            r#"{"timestamp":"2026-12-01T10:00:00Z","hasUnknownModelCost":true,"type":"cost-state","#,
+        );
+        let timed = timed.replace(r#","hasUnknownModelCost":false}"#, "}");
+        let LineOutcome::ClaudeCost(c) = outcome(&timed) else {
+            panic!();
+        };
+        assert_eq!(c.observed_at_ms, Some(1_796_119_200_000));
+        assert!(c.has_unknown_model_cost);
+        // Unusable figures are ignored, not stored and not counted as bad lines.
+        for bad in [
+            COST_STATE.replace("1.25", "-1"),
+            COST_STATE.replace(r#""sessionId":"s1","#, ""),
+            COST_STATE.replace(r#""costUSD":1.2"#, r#""costUSD":"lots""#),
+            COST_STATE.replace(r#""inputTokens":1200"#, r#""inputTokens":-4"#),
+            COST_STATE.replace("1.25", "1e300"),
+        ] {
+            assert_eq!(outcome(&bad), LineOutcome::NoUsage, "{bad}");
+        }
+        // A cost-state line cut short is a bad line like any other.
+        assert_eq!(
+            outcome(&COST_STATE[..COST_STATE.len() / 2]),
+            LineOutcome::Skip(SkipReason::NotJson)
+        );
+        // The words in a prompt are not a cost-state line.
+        assert_eq!(
+            outcome(r#"{"type":"user","message":{"content":"write a \"cost-state\" line"}}"#),
+            LineOutcome::NoUsage
+        );
+    }
+
+    #[test]
+    fn todays_line_types_are_recognised_never_skipped() {
+        let lines = [
+            r#"{"type":"queue-operation","operation":"enqueue","timestamp":"2026-12-01T10:00:00.000Z","sessionId":"s1","content":"run the tests"}"#,
+            r#"{"type":"queue-operation","operation":"dequeue","timestamp":"2026-12-01T10:00:01.000Z","sessionId":"s1"}"#,
+            r#"{"parentUuid":"p","isSidechain":false,"type":"attachment","attachment":{"type":"hook_additional_context","content":["usage of the API is fine"],"hookName":"SessionStart"},"uuid":"u","timestamp":"2026-12-01T10:00:00.000Z","sessionId":"s1","cwd":"/p","version":"2.1.293"}"#,
+            r#"{"type":"atis-latch","sessionId":"s1","timestamp":"2026-12-01T10:00:00.000Z","latched":true}"#,
+            r#"{"type":"last-prompt","lastPrompt":"fix the \"usage\" report","sessionId":"s1"}"#,
+            r#"{"parentUuid":null,"logicalParentUuid":"x","isSidechain":false,"type":"system","subtype":"compact_boundary","content":"Conversation compacted","isMeta":false,"timestamp":"2026-12-01T10:00:00.000Z","uuid":"u2","level":"info","compactMetadata":{"trigger":"auto","preTokens":187000,"postTokens":21000,"durationMs":31000},"sessionId":"s1"}"#,
+            // Odd shapes in fields ctm reads (cwd a number, version an object), on lines that
+            // mention "usage": still not bad lines.
+            r#"{"type":"attachment","cwd":7,"version":{"v":1},"attachment":{"usage":{"n":1}},"sessionId":"s1"}"#,
+            r#"{"type":"system","subtype":"compact_boundary","cwd":["x"],"compactMetadata":{"usage":1}}"#,
+            r#"{"type":"queue-operation","sessionId":5,"content":{"usage":2}}"#,
+        ];
+        for line in lines {
+            assert_eq!(outcome(line), LineOutcome::NoUsage, "{line}");
+        }
     }
 
     /// How a generated usage line is damaged before parsing, and what must come out.

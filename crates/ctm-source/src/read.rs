@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use ctm_model::Response;
+use ctm_model::{ClaudeCodeCost, Response};
 use memchr::{memchr_iter, memrchr};
 
 use crate::line::{parse_line, LimitNotice, LineOutcome, SharedTexts, SkipReason};
@@ -63,6 +63,8 @@ pub struct LineStats {
     pub lines: u64,
     pub usage_lines: u64,
     pub synthetic_lines: u64,
+    /// Claude Code's `cost-state` lines read.
+    pub cost_state_lines: u64,
     pub skipped: [u64; SkipReason::ALL.len()],
 }
 
@@ -79,6 +81,7 @@ impl LineStats {
         self.lines += other.lines;
         self.usage_lines += other.usage_lines;
         self.synthetic_lines += other.synthetic_lines;
+        self.cost_state_lines += other.cost_state_lines;
         for (a, b) in self.skipped.iter_mut().zip(other.skipped) {
             *a += b;
         }
@@ -106,6 +109,8 @@ pub struct FileRead {
     /// parser made them: moving a pointer through the merge keeps the maps small.
     pub responses: Vec<Box<Response>>,
     pub limit_notices: Vec<LimitNotice>,
+    /// Claude Code's own session costs, the latest per session in this read.
+    pub claude_costs: Vec<ClaudeCodeCost>,
     pub stats: LineStats,
 }
 
@@ -227,6 +232,7 @@ pub fn read_transcript(path: &Path, resume: Option<&Resume>) -> io::Result<FileR
         in_long_line,
         responses: fold.responses,
         limit_notices: fold.limit_notices,
+        claude_costs: fold.claude_costs,
         stats: fold.stats,
     })
 }
@@ -313,6 +319,10 @@ struct Fold {
     #[allow(clippy::vec_box)]
     responses: Vec<Box<Response>>,
     limit_notices: Vec<LimitNotice>,
+    claude_costs: Vec<ClaudeCodeCost>,
+    /// The latest response time per session in this read: what a `cost-state` line
+    /// without a time of its own covers (Claude Code writes it after those responses).
+    last_response_ms: Vec<(std::sync::Arc<str>, i64)>,
     stats: LineStats,
 }
 
@@ -323,6 +333,8 @@ impl Fold {
             index: foldhash::HashMap::default(),
             responses: Vec::new(),
             limit_notices: Vec::new(),
+            claude_costs: Vec::new(),
+            last_response_ms: Vec::new(),
             stats: LineStats::default(),
         }
     }
@@ -347,6 +359,14 @@ impl Fold {
             match parse_line(line, &mut self.texts) {
                 LineOutcome::Response(r) => {
                     self.stats.usage_lines += 1;
+                    if let Some(session) = &r.session_id {
+                        match self.last_response_ms.iter_mut().find(|(s, _)| s == session) {
+                            Some(last) => last.1 = last.1.max(r.timestamp_ms),
+                            None => self
+                                .last_response_ms
+                                .push((session.clone(), r.timestamp_ms)),
+                        }
+                    }
                     match self.index.get(&r.key) {
                         Some(&i) => self.responses[i].merge(*r),
                         None => {
@@ -358,6 +378,25 @@ impl Fold {
                 LineOutcome::Synthetic(notice) => {
                     self.stats.synthetic_lines += 1;
                     self.limit_notices.extend(notice);
+                }
+                LineOutcome::ClaudeCost(mut c) => {
+                    self.stats.cost_state_lines += 1;
+                    if c.observed_at_ms.is_none() {
+                        c.observed_at_ms = self
+                            .last_response_ms
+                            .iter()
+                            .find(|(s, _)| **s == *c.session_id)
+                            .map(|l| l.1);
+                    }
+                    match self
+                        .claude_costs
+                        .iter_mut()
+                        .find(|k| k.session_id == c.session_id)
+                    {
+                        Some(kept) if c.is_later_than(kept) => *kept = *c,
+                        Some(_) => {}
+                        None => self.claude_costs.push(*c),
+                    }
                 }
                 LineOutcome::NoUsage => {}
                 LineOutcome::Skip(reason) => self.stats.skipped[reason as usize] += 1,
@@ -436,6 +475,39 @@ mod tests {
         let third = read_transcript(&path, Some(&second.resume())).unwrap();
         assert!(third.restarted);
         assert_eq!(third.start_offset, 0);
+    }
+
+    #[test]
+    fn a_cost_state_covers_the_responses_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let cost = |usd: f64| {
+            format!(
+                r#"{{"type":"cost-state","sessionId":"s","totalCostUSD":{usd},"modelUsage":{{}}}}"#
+            )
+        };
+        // Written at exit, sometimes twice; a resumed session writes a larger one later.
+        std::fs::write(
+            &path,
+            format!(
+                "{}\n{}\n{}\n{}\n{}\n{}\n",
+                line("a", 1),
+                line("b", 2),
+                cost(0.5),
+                cost(0.5),
+                line("c", 3),
+                cost(0.75)
+            ),
+        )
+        .unwrap();
+        let read = read_transcript(&path, None).unwrap();
+        assert_eq!(read.stats.cost_state_lines, 3);
+        assert_eq!(read.stats.skipped_total(), 0);
+        assert_eq!(read.claude_costs.len(), 1);
+        let c = &read.claude_costs[0];
+        assert_eq!(c.total_cost_usd, 0.75);
+        // The last response before it: line("c", 3) at 2026-01-01T00:00:03Z.
+        assert_eq!(c.observed_at_ms, Some(1_767_225_603_000));
     }
 
     #[test]

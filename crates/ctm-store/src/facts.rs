@@ -22,6 +22,8 @@ pub struct Pricing {
     pub priced: bool,
     pub price_model: Option<String>,
     pub price_version: String,
+    /// Billed at a prompt-length band's rates (the column's name predates bands other
+    /// than the 200K long-context one).
     pub long_context: bool,
     pub multiplier: f64,
     pub cache_savings_usd: f64,
@@ -433,36 +435,58 @@ pub(crate) fn response_from_row(r: &Row) -> rusqlite::Result<Response> {
     })
 }
 
-/// Every stored response (billed or not), for repricing.
-pub fn for_each_response(
+/// A stored response as repricing reads it: its row id, its facts and the price it has.
+pub struct StoredPricing {
+    pub id: i64,
+    pub response: Response,
+    pub cost_usd: f64,
+    pub priced: bool,
+    pub billed: bool,
+}
+
+/// Up to `limit` stored responses (billed or not) with ids above `after_id`, in id order:
+/// repricing reads the table in parts so its memory stays bounded.
+pub fn responses_after(
     conn: &rusqlite::Connection,
-    mut f: impl FnMut(Response) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM responses ORDER BY id"))?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        f(response_from_row(row)?)?;
-    }
-    Ok(())
+    after_id: i64,
+    limit: usize,
+) -> Result<Vec<StoredPricing>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, id, cost_usd, priced, replay_of IS NULL FROM responses \
+         WHERE id > ?1 ORDER BY id LIMIT ?2"
+    ))?;
+    let rows = stmt
+        .query_map(params![after_id, limit as i64], |r| {
+            Ok(StoredPricing {
+                response: response_from_row(r)?,
+                id: r.get(23)?,
+                cost_usd: r.get(24)?,
+                priced: r.get(25)?,
+                billed: r.get(26)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }
 
 /// Replaces a response's price (repricing after the price table changed), giving a
-/// changed row the transaction's `revision`. Returns whether the stored price changed.
+/// changed row the transaction's `revision`. Returns whether anything stored changed
+/// (the cost, or only the provenance).
 pub fn set_pricing(
     tx: &Transaction,
-    key: &str,
+    id: i64,
     p: &Pricing,
     revision: Revision,
 ) -> Result<bool, StoreError> {
     let n = tx
         .prepare_cached(
             "UPDATE responses SET cost_usd = ?2, priced = ?3, price_model = ?4, price_version = ?5, long_context = ?6, \
-             price_multiplier = ?7, cache_savings_usd = ?8, revision = ?9 WHERE dedup_key = ?1 AND NOT (cost_usd IS ?2 AND \
+             price_multiplier = ?7, cache_savings_usd = ?8, revision = ?9 WHERE id = ?1 AND NOT (cost_usd IS ?2 AND \
              priced IS ?3 AND price_model IS ?4 AND price_version IS ?5 AND long_context IS ?6 AND \
              price_multiplier IS ?7 AND cache_savings_usd IS ?8)",
         )?
         .execute(params![
-            key,
+            id,
             p.cost_usd,
             p.priced,
             p.price_model,
@@ -488,6 +512,16 @@ pub fn record_limit_notice(
         )?
         .execute(params![ts, resets_at_s, session])?;
     Ok(n == 1)
+}
+
+/// The time of a session's latest stored response (billed or not).
+pub fn last_response_ms(
+    conn: &rusqlite::Connection,
+    session_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT max(ts) FROM responses WHERE session_id = ?1")?
+        .query_row([session_id], |r| r.get(0))?)
 }
 
 /// Models in the store that have no price, with their response counts.

@@ -7,12 +7,15 @@
 //! - [`report_rows`]: the derived rows of the hourly, project and blocks reports.
 //! - [`config`]: the `system_config` table.
 //! - [`rate_limits`]: Claude Code's official 5-hour and 7-day usage, as its statusline saw it.
+//! - [`price_table`]: the price table `ctm pricing update` chose.
+//! - [`claude_costs`]: Claude Code's own cost of each session (cost-state, statusline).
 //! - [`team_push`]: the facts a push to a team database sends, and where it got to.
 //!
 //! Concurrency: WAL journal, a busy timeout, and one writer at a time (`BEGIN
 //! IMMEDIATE`). Readers never block and see the last committed state.
 
 pub mod backup;
+pub mod claude_costs;
 pub mod config;
 pub mod cursors;
 pub mod derive;
@@ -21,6 +24,7 @@ pub mod facts;
 pub mod folders;
 pub mod migrate;
 pub mod ownership;
+pub mod price_table;
 pub mod rate_limits;
 pub mod report_rows;
 pub mod retention;

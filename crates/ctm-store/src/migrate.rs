@@ -146,6 +146,13 @@ const MIGRATIONS: &[Migration] = &[
         code: None,
     },
     Migration {
+        version: 12,
+        name: "the price table chosen by ctm pricing update, and Claude Code's own session costs",
+        sql: include_str!("../migrations/0012_prices_and_claude_costs.sql"),
+        add_columns: &[],
+        code: None,
+    },
+    Migration {
         version: 13,
         name: "cursors keyed by the path's bytes, with a tail fingerprint; facts outside years 0000-9999 dropped",
         sql: include_str!("../migrations/0013_cursor_paths_and_tails.sql"),

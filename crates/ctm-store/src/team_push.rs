@@ -244,7 +244,14 @@ mod tests {
         let revision = Revision::next(&tx).unwrap();
         let mut p = price(&response("a", 1, 1));
         p.cost_usd = 9.0;
-        assert!(crate::facts::set_pricing(&tx, &message_key("a", "req"), &p, revision).unwrap());
+        let id: i64 = tx
+            .query_row(
+                "SELECT id FROM responses WHERE dedup_key = ?1",
+                [message_key("a", "req")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(crate::facts::set_pricing(&tx, id, &p, revision).unwrap());
         tx.commit().unwrap();
         assert_eq!(keys(store.conn(), mark), vec![message_key("a", "req")]);
     }

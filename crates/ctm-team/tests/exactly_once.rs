@@ -149,14 +149,8 @@ impl Machine {
         let p = price(factor);
         let tx = self.store.write().unwrap();
         let revision = Revision::next(&tx).unwrap();
-        let mut all = Vec::new();
-        ctm_store::facts::for_each_response(&tx, |r| {
-            all.push(r);
-            Ok(())
-        })
-        .unwrap();
-        for r in all {
-            set_pricing(&tx, &r.key, &p(&r), revision).unwrap();
+        for row in ctm_store::facts::responses_after(&tx, i64::MIN, 10_000).unwrap() {
+            set_pricing(&tx, row.id, &p(&row.response), revision).unwrap();
         }
         tx.commit().unwrap();
     }

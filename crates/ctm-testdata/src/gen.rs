@@ -16,7 +16,7 @@ use crate::text::{
     prose_between, push_b62, push_hex, push_ts, push_u64, push_uuid, req_id, tool_id, ts_string,
     uuid, DAY_MS, HOUR_MS, MIN_MS,
 };
-use crate::{Expected, GenConfig, BAD_KINDS};
+use crate::{reference, Expected, GenConfig, Lineup, BAD_KINDS};
 
 // ---------------------------------------------------------------------------
 // Claude Code versions: which fields and layouts each era writes.
@@ -37,9 +37,17 @@ pub(crate) struct Ver {
     pub echoes: bool,
     /// leading `summary` lines
     pub summary: bool,
+    /// `cost-state` lines when a session ends (2.1.289+)
+    pub cost_state: bool,
+    /// today's line types: `attachment`, `atis-latch`, `last-prompt`, compaction's
+    /// `postTokens`, `output_tokens_details`
+    pub new_lines: bool,
+    /// some lines write `cache_creation_input_tokens: 0` beside a breakdown that holds
+    /// the writes (fixed in 2.1.152)
+    pub flat_zero_bug: bool,
 }
 
-pub(crate) static VERSIONS: [Ver; 6] = [
+pub(crate) static VERSIONS: [Ver; 9] = [
     Ver {
         name: "1.0.98",
         breakdown: false,
@@ -49,6 +57,9 @@ pub(crate) static VERSIONS: [Ver; 6] = [
         subdir: false,
         echoes: false,
         summary: true,
+        cost_state: false,
+        new_lines: false,
+        flat_zero_bug: false,
     },
     Ver {
         name: "2.0.14",
@@ -59,6 +70,9 @@ pub(crate) static VERSIONS: [Ver; 6] = [
         subdir: false,
         echoes: false,
         summary: true,
+        cost_state: false,
+        new_lines: false,
+        flat_zero_bug: false,
     },
     Ver {
         name: "2.0.76",
@@ -69,6 +83,9 @@ pub(crate) static VERSIONS: [Ver; 6] = [
         subdir: false,
         echoes: true,
         summary: false,
+        cost_state: false,
+        new_lines: false,
+        flat_zero_bug: false,
     },
     Ver {
         name: "2.1.12",
@@ -79,6 +96,9 @@ pub(crate) static VERSIONS: [Ver; 6] = [
         subdir: true,
         echoes: true,
         summary: false,
+        cost_state: false,
+        new_lines: false,
+        flat_zero_bug: false,
     },
     Ver {
         name: "2.1.39",
@@ -89,6 +109,9 @@ pub(crate) static VERSIONS: [Ver; 6] = [
         subdir: true,
         echoes: true,
         summary: false,
+        cost_state: false,
+        new_lines: false,
+        flat_zero_bug: false,
     },
     Ver {
         name: "2.1.68",
@@ -99,15 +122,59 @@ pub(crate) static VERSIONS: [Ver; 6] = [
         subdir: true,
         echoes: true,
         summary: false,
+        cost_state: false,
+        new_lines: false,
+        flat_zero_bug: false,
+    },
+    // December 2026 lineup only (see `DEC_VERSIONS`).
+    Ver {
+        name: "2.1.140",
+        breakdown: true,
+        server_tool: true,
+        geo: true,
+        speed: true,
+        subdir: true,
+        echoes: true,
+        summary: false,
+        cost_state: false,
+        new_lines: false,
+        flat_zero_bug: true,
+    },
+    Ver {
+        name: "2.1.257",
+        breakdown: true,
+        server_tool: true,
+        geo: true,
+        speed: true,
+        subdir: true,
+        echoes: true,
+        summary: false,
+        cost_state: false,
+        new_lines: true,
+        flat_zero_bug: false,
+    },
+    Ver {
+        name: "2.1.293",
+        breakdown: true,
+        server_tool: true,
+        geo: true,
+        speed: true,
+        subdir: true,
+        echoes: true,
+        summary: false,
+        cost_state: true,
+        new_lines: true,
+        flat_zero_bug: false,
     },
 ];
 
 pub(crate) fn version_index(name: &str) -> usize {
-    VERSIONS
-        .iter()
-        .position(|v| v.name == name)
-        .unwrap_or(VERSIONS.len() - 1)
+    VERSIONS.iter().position(|v| v.name == name).unwrap_or(5)
 }
+
+/// The December 2026 versions: the old-shape one, today's, and one with cost-state.
+const DEC_VERSIONS: [usize; 3] = [6, 7, 8];
+const LATEST_VERSION: usize = 8;
 
 const MODELS_MAIN: [(&str, u32); 5] = [
     ("claude-opus-4-6", 56),
@@ -118,6 +185,41 @@ const MODELS_MAIN: [(&str, u32); 5] = [
 ];
 const HAIKU: &str = "claude-haiku-4-5-20251001";
 const MYSTERY: &str = "claude-mystery-9";
+
+/// The December 2026 lineup: (model, weight, first day it can appear).
+pub(crate) const MODELS_DEC: [(&str, u32, &str); 11] = [
+    ("claude-opus-5-5", 30, "2026-09-22"),
+    ("claude-sonnet-5-5", 24, "2026-09-28"),
+    ("claude-fable-5-2", 10, "2026-11-09"),
+    ("claude-fable-5-1", 6, "2026-09-01"),
+    ("claude-opus-5", 6, "2026-07-24"),
+    ("claude-sonnet-5", 5, "2026-06-30"),
+    ("claude-opus-4-8", 7, "2026-05-28"),
+    ("claude-haiku-5-5", 6, "2026-10-07"),
+    ("claude-mythos-5-2", 2, "2026-11-09"),
+    ("claude-fable-5", 2, "2026-06-09"),
+    ("claude-opus-4-6", 2, "2026-02-05"),
+];
+const HAIKU_5_5: &str = "claude-haiku-5-5";
+
+fn day_ms(date: &str) -> i64 {
+    format!("{date}T00:00:00Z")
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .unwrap_or(0)
+}
+
+/// The lineup's model for a session starting at `start`: one released by then.
+fn dec_model(r: &mut Rng, start: i64) -> &'static str {
+    let weights: Vec<u32> = MODELS_DEC
+        .iter()
+        .map(|(_, w, from)| if day_ms(from) <= start { *w } else { 0 })
+        .collect();
+    if weights.iter().all(|w| *w == 0) {
+        return "claude-opus-4-6";
+    }
+    MODELS_DEC[r.weighted(&weights)].0
+}
 
 const PROJECTS: [(&str, u32); 9] = [
     ("/home/dev/projects/webshop", 30),
@@ -145,6 +247,10 @@ pub(crate) struct Shared {
     pub synthetic: u64,
     pub resets: Vec<i64>,
     pub reset_set: HashSet<i64>,
+    /// Claude Code's figure per session (its latest `cost-state` line).
+    pub claude_code: BTreeMap<String, crate::ClaudeCodeFigure>,
+    /// Sessions that wrote a `cost-state` line so far (every fifth is a planted drift).
+    pub cost_states: u64,
 }
 
 impl Shared {
@@ -159,6 +265,8 @@ impl Shared {
             synthetic: 0,
             resets: Vec::new(),
             reset_set: HashSet::new(),
+            claude_code: BTreeMap::new(),
+            cost_states: 0,
         }
     }
 }
@@ -282,11 +390,14 @@ pub(crate) struct Force {
     /// The next subagent is the forced one (its file fate is decided by
     /// `missing`, not by chance).
     pub sub: bool,
+    /// Responses left whose prompt sits exactly at a band threshold: 100,000 then
+    /// 100,001 tokens (Haiku 5.5's band).
+    pub boundary: u8,
 }
 
 impl Force {
     fn any_response(&self) -> bool {
-        self.task || self.no_final || self.paste || self.mystery || self.web
+        self.task || self.no_final || self.paste || self.mystery || self.web || self.boundary > 0
     }
 }
 
@@ -407,6 +518,7 @@ pub(crate) struct Engine {
     /// Size scale for small corpora (more, smaller files).
     pub scale: f64,
     pub budget: u64,
+    pub lineup: Lineup,
 }
 
 fn push_prefix(t: &Track, b: &mut String) {
@@ -457,7 +569,7 @@ fn push_usage(b: &mut String, f: &Fig, out: u64, t: &Track, geo: &str, web_fetch
     b.push_str("{\"input_tokens\":");
     push_u64(b, f.input);
     b.push_str(",\"cache_creation_input_tokens\":");
-    push_u64(b, f.cc);
+    push_u64(b, if f.flat_zero { 0 } else { f.cc });
     b.push_str(",\"cache_read_input_tokens\":");
     push_u64(b, f.cr);
     if f.breakdown {
@@ -469,6 +581,12 @@ fn push_usage(b: &mut String, f: &Fig, out: u64, t: &Track, geo: &str, web_fetch
     }
     b.push_str(",\"output_tokens\":");
     push_u64(b, out);
+    if t.ver.new_lines {
+        // Already inside output_tokens.
+        b.push_str(",\"output_tokens_details\":{\"thinking_tokens\":");
+        push_u64(b, out / 4);
+        b.push('}');
+    }
     if t.ver.server_tool {
         b.push_str(",\"server_tool_use\":{\"web_search_requests\":");
         push_u64(b, f.web);
@@ -740,6 +858,24 @@ impl Engine {
             t.force.web = false;
             f.web = r.range(1, 3);
         }
+        if t.force.boundary > 0 {
+            // The prompt (input + cache writes + cache reads) exactly at, then one
+            // token above, the band's threshold.
+            let prompt = if t.force.boundary == 2 {
+                100_000
+            } else {
+                100_001
+            };
+            t.force.boundary -= 1;
+            f.input = 3;
+            f.cc = 997;
+            f.cc5 = 497;
+            f.cc1 = if f.breakdown { 500 } else { 0 };
+            if !f.breakdown {
+                f.cc5 = 997;
+            }
+            f.cr = prompt - 1000;
+        }
         f
     }
 
@@ -878,7 +1014,10 @@ impl Engine {
         } else {
             t.model
         };
-        let f = self.figures(t);
+        let mut f = self.figures(t);
+        if t.ver.flat_zero_bug && f.breakdown && f.cc > 0 {
+            f.flat_zero = self.rng.chance(0.3);
+        }
         let web_fetch = u64::from(t.ver.server_tool && self.rng.chance(0.01));
         let geo = t.geo;
 
@@ -921,7 +1060,10 @@ impl Engine {
         let counted_out = *outs.iter().max().unwrap_or(&0);
 
         let mi = self.sh.ledger.model(model);
-        let ri = self.sh.ledger.new_resp(t.sess, t.proj, mi, &f);
+        // What ctm reads: speed and geography only where the version writes them.
+        let fast = t.ver.speed && t.fast;
+        let us = t.ver.geo && geo == "us";
+        let ri = self.sh.ledger.new_resp(t.sess, t.proj, mi, &f, fast, us);
         let mid = msg_id(&mut self.rng);
         let req = req_id(&mut self.rng);
         t.ctx = f.cr + f.cc + f.input + counted_out;
@@ -1224,8 +1366,16 @@ impl Engine {
             body.push_str("\"}\n");
             fs::write(&meta, body)?;
         }
-        let model = if self.rng.chance(0.7) { HAIKU } else { t.model };
+        let haiku = match self.lineup {
+            Lineup::Dec2026 if t.clock >= day_ms("2026-10-07") => HAIKU_5_5,
+            _ => HAIKU,
+        };
+        let model = if self.rng.chance(0.7) { haiku } else { t.model };
         let mut s = self.child_track(t, sink, agent_id.clone(), model);
+        if self.lineup == Lineup::Dec2026 {
+            // Claude Code asks for fast mode only where it is offered.
+            s.fast = t.fast && reference::fast_offered(model, s.clock);
+        }
         let cap = (self.remaining() / 2).min(self.budget / 12).max(4_000) as f64;
         s.target = self
             .rng
@@ -1295,6 +1445,7 @@ impl Engine {
             cr: r.cr,
             web: if s.ver.server_tool { r.web } else { 0 },
             breakdown: s.ver.breakdown,
+            flat_zero: false,
         };
         let u = uuid(&mut self.rng);
         let mut b = String::with_capacity(1500);
@@ -1354,6 +1505,12 @@ impl Engine {
         }
         b.push_str(",\"type\":\"system\",\"subtype\":\"compact_boundary\",\"content\":\"Conversation compacted\",\"isMeta\":false,\"level\":\"info\",\"compactMetadata\":{\"trigger\":\"auto\",\"preTokens\":");
         push_u64(&mut b, t.ctx);
+        if t.ver.new_lines {
+            b.push_str(",\"postTokens\":");
+            push_u64(&mut b, t.ctx / 9);
+            b.push_str(",\"durationMs\":");
+            push_u64(&mut b, 20_000 + t.ctx / 10);
+        }
         b.push('}');
         push_tail(&mut b, &u, t);
         self.emit(t, &b, u)?;
@@ -1508,13 +1665,16 @@ impl Engine {
         for _ in 0..self.rng.range(1, 3) {
             self.hook(t, "UserPromptSubmit", None)?;
         }
+        if t.ver.new_lines && self.rng.chance(0.3) {
+            self.attachment(t)?;
+        }
         self.tick(t, 1_500, 8_000);
         let mut nresp = 1 + self.rng.geometric(0.2, 40) as usize;
         if t.force.any_response() {
             nresp = nresp.max(3);
         }
         for r in 0..nresp {
-            if r > 0 && t.sink.produced >= t.target {
+            if r > 0 && t.sink.produced >= t.target && t.force.boundary == 0 {
                 break;
             }
             let tools = if r + 1 == nresp {
@@ -1601,10 +1761,145 @@ impl Engine {
             let crossing = t.cross_at.is_some();
             self.turn(t)?;
             // A forced compaction needs a second turn (it runs at turn start).
-            if t.sink.produced >= t.target && !t.force.compact && !crossing {
+            if t.sink.produced >= t.target && !t.force.compact && t.force.boundary == 0 && !crossing
+            {
                 return Ok(());
             }
         }
+    }
+
+    /// An `attachment` line (hook context added to a prompt); some carry a `usage` key
+    /// of their own, which is not an API response's.
+    fn attachment(&mut self, t: &mut Track) -> Result<()> {
+        let u = uuid(&mut self.rng);
+        let mut b = String::with_capacity(600);
+        push_prefix(t, &mut b);
+        b.push_str(",\"type\":\"attachment\",\"attachment\":{\"type\":\"hook_additional_context\",\"content\":[\"");
+        prose_between(&mut self.rng, &mut b, 20, 200);
+        b.push_str("\"],\"hookName\":\"UserPromptSubmit\"");
+        if self.rng.chance(0.3) {
+            b.push_str(",\"usage\":{\"contextTokens\":");
+            push_u64(&mut b, self.rng.range(100, 5_000));
+            b.push('}');
+        }
+        b.push('}');
+        push_tail(&mut b, &u, t);
+        self.emit(t, &b, u)?;
+        Ok(())
+    }
+
+    /// What Claude Code writes when a session ends: the `last-prompt` line, and from
+    /// 2.1.289 on its own account of the session's cost (`cost-state`, sometimes twice).
+    /// Its figure is the reference's cost of the session's responses plus under 0.5% of
+    /// requests no transcript shows; every fifth session with a figure (of at least
+    /// $0.50) gets a planted drift instead.
+    pub fn end_session(&mut self, t: &mut Track) -> Result<()> {
+        if t.ver.new_lines {
+            let mut b = String::from("{\"type\":\"last-prompt\",\"lastPrompt\":\"");
+            prose_between(&mut self.rng, &mut b, 10, 80);
+            b.push_str("\",\"sessionId\":\"");
+            b.push_str(&t.sid);
+            b.push_str("\"}");
+            t.sink.write(&mut self.sh, b.as_bytes(), false)?;
+        }
+        if !t.ver.cost_state {
+            return Ok(());
+        }
+        // The last word is the main agent's: it answers after any subagent, then exits.
+        self.response(t, None, 0, false)?;
+        let mut account: Vec<(String, crate::ledger::ModelAccount)> =
+            self.sh.ledger.session_account(t.sess).into_iter().collect();
+        let Some(main) = account
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1 .1.cost_usd.total_cmp(&b.1 .1.cost_usd))
+            .map(|(i, _)| i)
+        else {
+            return Ok(());
+        };
+        let truth: f64 = account.iter().map(|(_, a)| a.cost_usd).sum();
+        self.sh.cost_states += 1;
+        let n = self.sh.cost_states;
+        let drifted = n % 5 == 3 && truth >= 0.02;
+        let m = &mut account[main].1;
+        if drifted {
+            // Far beyond 1% and $0.01 of the session's cost.
+            match (n / 5) % 3 {
+                // Claude Code's bundled prices lag: lower.
+                2 if m.cost_usd >= 0.1 => m.cost_usd *= 0.7,
+                // Requests no transcript shows.
+                1 => {
+                    m.input += m.input / 5 + 50_000;
+                    m.cost_usd += (m.cost_usd * 0.25).max(0.05);
+                }
+                // Claude Code bills the model at other rates.
+                _ => m.cost_usd += (m.cost_usd * 0.3).max(0.05),
+            }
+        } else {
+            // Session titles and prompt suggestions: a little more, well within 1%.
+            let extra = self.rng.range(0, 40) as f64 / 10_000.0;
+            m.cost_usd += truth * extra;
+            m.input += (m.input as f64 * extra) as u64;
+        }
+        let total: f64 = account.iter().map(|(_, a)| a.cost_usd).sum();
+        let unknown = account.iter().any(|(_, a)| a.unpriced > 0);
+        let mut b = String::with_capacity(600);
+        b.push_str("{\"type\":\"cost-state\",\"sessionId\":\"");
+        b.push_str(&t.sid);
+        b.push_str("\",\"totalCostUSD\":");
+        b.push_str(&total.to_string());
+        b.push_str(",\"totalAPIDuration\":");
+        push_u64(&mut b, self.rng.range(10_000, 9_000_000));
+        b.push_str(",\"totalToolDuration\":");
+        push_u64(&mut b, self.rng.range(1_000, 900_000));
+        b.push_str(",\"totalLinesAdded\":");
+        push_u64(&mut b, self.rng.range(0, 900));
+        b.push_str(",\"totalLinesRemoved\":");
+        push_u64(&mut b, self.rng.range(0, 300));
+        b.push_str(",\"modelUsage\":{");
+        for (i, (model, a)) in account.iter().enumerate() {
+            if i > 0 {
+                b.push(',');
+            }
+            b.push('"');
+            b.push_str(model);
+            // Claude Code keys its 1M-context setting with a tag transcripts never carry.
+            if self.rng.chance(0.3) {
+                b.push_str("[1m]");
+            }
+            b.push_str("\":{\"inputTokens\":");
+            push_u64(&mut b, a.input);
+            b.push_str(",\"outputTokens\":");
+            push_u64(&mut b, a.output);
+            b.push_str(",\"thinkingTokens\":");
+            push_u64(&mut b, a.output / 4);
+            b.push_str(",\"cacheReadInputTokens\":");
+            push_u64(&mut b, a.cache_read);
+            b.push_str(",\"cacheCreationInputTokens\":");
+            push_u64(&mut b, a.cache_creation);
+            b.push_str(",\"webSearchRequests\":");
+            push_u64(&mut b, a.web);
+            b.push_str(",\"costUSD\":");
+            b.push_str(&a.cost_usd.to_string());
+            b.push('}');
+        }
+        b.push_str("},\"hasUnknownModelCost\":");
+        b.push_str(if unknown { "true}" } else { "false}" });
+        let copies = if self.rng.chance(0.25) { 2 } else { 1 };
+        let mut written = false;
+        for _ in 0..copies {
+            written |= t.sink.write(&mut self.sh, b.as_bytes(), false)?;
+        }
+        if written {
+            self.sh.claude_code.insert(
+                t.sid.clone(),
+                crate::ClaudeCodeFigure {
+                    cost_usd: total,
+                    drifted,
+                },
+            );
+        }
+        Ok(())
     }
 
     fn session_start(&mut self, t: &mut Track) -> Result<()> {
@@ -1619,6 +1914,14 @@ impl Engine {
         self.snapshot(t)?;
         for _ in 0..self.rng.range(1, 4) {
             self.hook(t, "SessionStart", None)?;
+        }
+        if t.ver.new_lines && self.rng.chance(0.3) {
+            let mut b = String::from("{\"type\":\"atis-latch\",\"sessionId\":\"");
+            b.push_str(&t.sid);
+            b.push_str("\",\"timestamp\":\"");
+            push_ts(&mut b, t.clock, t.off);
+            b.push_str("\",\"latched\":true}");
+            t.sink.write(&mut self.sh, b.as_bytes(), true)?;
         }
         if self.rng.chance(0.05) {
             let mut b = String::from(
@@ -1738,6 +2041,9 @@ struct Plan {
     empty: bool,
     force: Force,
     cross_at: Option<i64>,
+    /// The session's model and fast mode, when a special case sets them.
+    model: Option<&'static str>,
+    fast: Option<bool>,
 }
 
 struct Planner<'a> {
@@ -1748,6 +2054,8 @@ struct Planner<'a> {
     first_day: i64,
     ndays: i64,
     specials: Vec<i64>,
+    /// Per special boundary: the model (and fast mode) whose price changes there.
+    special_models: Vec<Option<(&'static str, bool)>>,
     index: BTreeMap<String, Vec<IndexEntry>>,
 }
 
@@ -1764,14 +2072,23 @@ impl Planner<'_> {
         }
         let pos = (start.div_euclid(DAY_MS) - self.first_day) as f64 / self.ndays.max(1) as f64;
         let vf = (pos + (r.f64() - 0.5) * 0.1).clamp(0.0, 0.999);
-        let mut ver = match vf {
-            // Older eras are short, so flat subagent files stay few.
-            x if x < 0.04 => 0,
-            x if x < 0.08 => 1,
-            x if x < 0.12 => 2,
-            x if x < 0.45 => 3,
-            x if x < 0.75 => 4,
-            _ => 5,
+        let mut ver = match self.cfg.lineup {
+            Lineup::Feb2026 => match vf {
+                // Older eras are short, so flat subagent files stay few.
+                x if x < 0.04 => 0,
+                x if x < 0.08 => 1,
+                x if x < 0.12 => 2,
+                x if x < 0.45 => 3,
+                x if x < 0.75 => 4,
+                _ => 5,
+            },
+            Lineup::Dec2026 => {
+                DEC_VERSIONS[match vf {
+                    x if x < 0.1 => 0,
+                    x if x < 0.35 => 1,
+                    _ => 2,
+                }]
+            }
         };
         let scale = self.eng.scale;
         // No ordinary session takes more than a slice of the corpus.
@@ -1800,6 +2117,8 @@ impl Planner<'_> {
             empty: r.chance(0.01),
             force: Force::default(),
             cross_at: special,
+            model: None,
+            fast: None,
         };
         // The first sessions carry one of each special case, so even a
         // small corpus exercises every rule.
@@ -1856,6 +2175,35 @@ impl Planner<'_> {
         if idx != 8 && idx < 10 {
             p.empty = false;
         }
+        if self.cfg.lineup == Lineup::Dec2026 {
+            if let Some(Some((model, fast))) = self.special_models.get(idx.wrapping_sub(1)) {
+                // Across a price change at midnight UTC, in today's format.
+                p.model = Some(model);
+                p.fast = Some(*fast);
+                ver = LATEST_VERSION;
+            }
+            if (10..10 + MODELS_DEC.len()).contains(&idx) {
+                // Every model of the lineup at least once, after its release.
+                let (model, _, from) = MODELS_DEC[idx - 10];
+                p.model = Some(model);
+                let from = day_ms(from).max(self.first_day * DAY_MS);
+                let to = (self.first_day + self.ndays) * DAY_MS - 6 * HOUR_MS;
+                if p.start < from && from < to {
+                    p.start = from + self.rng.below((to - from) as u64) as i64;
+                }
+            }
+            if idx == 9 {
+                // Haiku 5.5 exactly at and just above its 100,000-token band.
+                p.model = Some(HAIKU_5_5);
+                p.force.boundary = 2;
+                ver = LATEST_VERSION;
+                let from = day_ms("2026-10-08").max(self.first_day * DAY_MS);
+                let to = (self.first_day + self.ndays) * DAY_MS - 6 * HOUR_MS;
+                if from < to {
+                    p.start = from + self.rng.below((to - from) as u64) as i64;
+                }
+            }
+        }
         p.proj = proj;
         p.ver = ver;
         p
@@ -1879,7 +2227,13 @@ impl Planner<'_> {
             return Ok(None);
         }
         let r = &mut self.rng;
-        let model = MODELS_MAIN[r.weighted(&MODELS_MAIN.map(|m| m.1))].0;
+        let model = match self.cfg.lineup {
+            Lineup::Feb2026 => MODELS_MAIN[r.weighted(&MODELS_MAIN.map(|m| m.1))].0,
+            Lineup::Dec2026 => match p.model {
+                Some(m) => m,
+                None => dec_model(r, p.start),
+            },
+        };
         let ver = &VERSIONS[p.ver];
         let branch = match r.below(4) {
             0 | 1 => "main".to_string(),
@@ -1887,13 +2241,31 @@ impl Planner<'_> {
             _ => prefixed_id(r, "fix/", 5),
         };
         let cache_mode = r.weighted(&[70, 15, 15]) as u8;
-        let geo = ["global", "not_available", "us"][r.weighted(&[75, 23, 2])];
+        let geo = match self.cfg.lineup {
+            Lineup::Feb2026 => ["global", "not_available", "us"][r.weighted(&[75, 23, 2])],
+            // Fast mode and data residency together, across a special boundary.
+            Lineup::Dec2026 if p.fast == Some(true) => "us",
+            Lineup::Dec2026 => {
+                let g = ["global", "not_available", "us", ""][r.weighted(&[55, 20, 18, 7])];
+                if g == "us" && !reference::us_offered(model) {
+                    "not_available"
+                } else {
+                    g
+                }
+            }
+        };
         let ctx_limit = if r.chance(0.04) {
             700_000
         } else {
             r.range(150_000, 175_000)
         };
-        let fast = r.chance(0.05);
+        let fast = match self.cfg.lineup {
+            Lineup::Feb2026 => r.chance(0.05),
+            Lineup::Dec2026 => match p.fast {
+                Some(f) => f,
+                None => reference::fast_offered(model, p.start) && r.chance(0.15),
+            },
+        };
         let sink = Sink::create(&mut self.eng.sh, &path, p.bom, p.crlf, p.keep)?;
         let sess = self.eng.sh.ledger.session(&sid);
         let proj = self.eng.sh.ledger.project(cwd);
@@ -1933,6 +2305,7 @@ impl Planner<'_> {
         }
         self.eng.session_start(&mut t)?;
         self.eng.run_turns(&mut t)?;
+        self.eng.end_session(&mut t)?;
         if self.rng.chance(0.1) {
             let td = dir.join(&sid).join("tool-results");
             fs::create_dir_all(&td)?;
@@ -2034,6 +2407,9 @@ pub(crate) fn finish_expected(sh: &Shared, exp: &mut Expected) -> Result<()> {
     exp.synthetic_errors += sh.synthetic;
     exp.limit_resets.extend(sh.resets.iter().copied());
     exp.limit_resets.sort_unstable();
+    exp.cost
+        .claude_code
+        .extend(sh.claude_code.iter().map(|(k, v)| (k.clone(), v.clone())));
     exp.lines += sh.lines;
     exp.bytes += sh.written;
     exp.files += sh.files;
@@ -2074,6 +2450,23 @@ pub fn generate(root: &Path, cfg: &GenConfig) -> Result<Expected> {
         (mid + 5) * DAY_MS - 5 * HOUR_MS - 30 * MIN_MS,
     ];
     specials.extend(dst_changes(first_day, ndays));
+    let mut special_models = vec![None; specials.len()];
+    if cfg.lineup == Lineup::Dec2026 {
+        // The price changes a December 2026 history crosses at midnight UTC: Sonnet 5.5's
+        // cache-read cut and the end of Opus 4.8's fast mode.
+        for (day, model, fast) in [
+            ("2026-10-07", "claude-sonnet-5-5", false),
+            ("2026-11-30", "claude-opus-4-8", true),
+        ] {
+            let at = day_ms(day);
+            // First, so the sessions that take them (the first few) are not ones whose
+            // forced case (a usage-limit wait) would jump past the boundary.
+            if at > first_day * DAY_MS + DAY_MS && at < (first_day + ndays) * DAY_MS {
+                specials.insert(0, at);
+                special_models.insert(0, Some((model, fast)));
+            }
+        }
+    }
     let scale = (cfg.target_bytes as f64 / 30_000_000.0).clamp(0.05, 1.0);
     let eng = Engine {
         rng: Rng::stream(cfg.seed, 0x656e67, 0),
@@ -2081,6 +2474,7 @@ pub fn generate(root: &Path, cfg: &GenConfig) -> Result<Expected> {
         projects_dir,
         scale,
         budget: cfg.target_bytes,
+        lineup: cfg.lineup,
     };
     let mut pl = Planner {
         cfg,
@@ -2090,6 +2484,7 @@ pub fn generate(root: &Path, cfg: &GenConfig) -> Result<Expected> {
         first_day,
         ndays,
         specials,
+        special_models,
         index: BTreeMap::new(),
     };
     pl.run()?;

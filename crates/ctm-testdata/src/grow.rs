@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::gen::{finish_expected, version_index, Engine, Force, Shared, Sink, Track, VERSIONS};
+use crate::gen::{
+    finish_expected, version_index, Engine, Force, Shared, Sink, Track, MODELS_DEC, VERSIONS,
+};
 use crate::rng::Rng;
 use crate::text::{json_escape, MIN_MS};
 use crate::Expected;
@@ -128,7 +130,12 @@ fn leak_model(m: &str) -> &'static str {
         "claude-sonnet-4-20250514",
         "claude-haiku-4-5-20251001",
     ];
-    KNOWN.iter().find(|k| **k == m).copied().unwrap_or(KNOWN[0])
+    KNOWN
+        .iter()
+        .copied()
+        .chain(MODELS_DEC.iter().map(|d| d.0))
+        .find(|k| *k == m)
+        .unwrap_or(KNOWN[0])
 }
 
 /// Appends about `bytes_each` bytes (whole lines) of new responses to `files`
@@ -146,6 +153,7 @@ pub fn grow(root: &Path, files: usize, bytes_each: u64, seed: u64) -> Result<Exp
         projects_dir: projects,
         scale: 1.0,
         budget: u64::MAX,
+        lineup: crate::Lineup::Feb2026,
     };
     let mut grown = 0;
     for path in cands {

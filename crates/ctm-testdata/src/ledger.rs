@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::reference::{self, Billable};
 use crate::text::{date_string, DAY_MS};
 use crate::{Expected, Totals};
 
@@ -21,6 +22,40 @@ pub(crate) struct Resp {
     pub cc1: u64,
     pub cr: u64,
     pub web: u64,
+    /// Written with `usage.speed: "fast"`.
+    pub fast: bool,
+    /// Written with `usage.inference_geo: "us"`.
+    pub us: bool,
+}
+
+impl Resp {
+    fn billable<'a>(&self, model: &'a str) -> Billable<'a> {
+        Billable {
+            model,
+            ts_ms: self.ts,
+            input: self.input,
+            output: self.output,
+            cache_5m: self.cc5,
+            cache_1h: self.cc1,
+            cache_read: self.cr,
+            web_searches: self.web,
+            fast: self.fast,
+            us: self.us,
+        }
+    }
+}
+
+/// Claude Code's own account of one session's models, as a `cost-state` line states it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ModelAccount {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_creation: u64,
+    pub web: u64,
+    pub cost_usd: f64,
+    /// Responses the reference has no price for.
+    pub unpriced: u64,
 }
 
 #[derive(Default)]
@@ -44,6 +79,8 @@ impl Interner {
 #[derive(Default)]
 pub(crate) struct Ledger {
     resps: Vec<Resp>,
+    /// The responses of each session, by session index.
+    by_session: HashMap<u32, Vec<usize>>,
     sessions: Interner,
     projects: Interner,
     models: Interner,
@@ -60,6 +97,9 @@ pub(crate) struct Fig {
     pub web: u64,
     /// Whether lines carry the cache_creation breakdown object.
     pub breakdown: bool,
+    /// The lines write `cache_creation_input_tokens: 0` beside the breakdown (the
+    /// breakdown's sum counts).
+    pub flat_zero: bool,
 }
 
 impl Ledger {
@@ -73,7 +113,15 @@ impl Ledger {
         self.models.get(s)
     }
 
-    pub fn new_resp(&mut self, sess: u32, proj: u32, model: u32, f: &Fig) -> usize {
+    pub fn new_resp(
+        &mut self,
+        sess: u32,
+        proj: u32,
+        model: u32,
+        f: &Fig,
+        fast: bool,
+        us: bool,
+    ) -> usize {
         // Without the breakdown object the whole cache write counts as 5m.
         let (cc5, cc1) = if f.breakdown {
             (f.cc5, f.cc1)
@@ -93,8 +141,35 @@ impl Ledger {
             cc1,
             cr: f.cr,
             web: f.web,
+            fast,
+            us,
         });
-        self.resps.len() - 1
+        let i = self.resps.len() - 1;
+        self.by_session.entry(sess).or_default().push(i);
+        i
+    }
+
+    /// Per model, the session's responses seen so far, priced by the reference.
+    pub fn session_account(&self, sess: u32) -> BTreeMap<String, ModelAccount> {
+        let mut out: BTreeMap<String, ModelAccount> = BTreeMap::new();
+        for &i in self.by_session.get(&sess).into_iter().flatten() {
+            let r = &self.resps[i];
+            if !r.seen {
+                continue;
+            }
+            let model = &self.models.names[r.model as usize];
+            let a = out.entry(model.clone()).or_default();
+            a.input += r.input;
+            a.output += r.output;
+            a.cache_read += r.cr;
+            a.cache_creation += r.cc;
+            a.web += r.web;
+            match reference::price(&r.billable(model)) {
+                Some(c) => a.cost_usd += c,
+                None => a.unpriced += 1,
+            }
+        }
+        out
     }
 
     /// A line of response `i` was written with this output count and time.
@@ -132,7 +207,19 @@ impl Ledger {
                 web_search_requests: r.web,
             };
             exp.totals.add(&t);
-            add_to(&mut exp.by_model, &self.models.names[r.model as usize], &t);
+            let model = &self.models.names[r.model as usize];
+            match reference::price(&r.billable(model)) {
+                Some(c) => {
+                    exp.cost.total_usd += c;
+                    *exp.cost.by_model.entry(model.clone()).or_default() += c;
+                    *exp.cost
+                        .by_session
+                        .entry(self.sessions.names[r.sess as usize].clone())
+                        .or_default() += c;
+                }
+                None => exp.cost.unpriced_responses += 1,
+            }
+            add_to(&mut exp.by_model, model, &t);
             add_to(
                 &mut exp.by_session,
                 &self.sessions.names[r.sess as usize],

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 mod gen;
 mod grow;
 mod ledger;
+pub mod reference;
 mod rng;
 mod text;
 
@@ -25,6 +26,19 @@ pub use grow::grow;
 
 /// Kinds of bad lines, as keys of `Expected::bad_lines`.
 pub const BAD_KINDS: [&str; 4] = ["notJson", "notObject", "invalidUtf8", "invalidUsage"];
+
+/// Which Claude models, Claude Code versions and line types a root is written with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lineup {
+    /// The February 2026 lineup (Opus 4.6, Sonnet 4.5, Haiku 4.5, ...) and Claude Code
+    /// up to 2.1.68: what the benchmarks and most tests use.
+    #[default]
+    Feb2026,
+    /// December 2026: Opus 5.5, Sonnet 5.5, Haiku 5.5, Fable 5.1/5.2, Opus 5, Sonnet 5,
+    /// fast mode, US residency; Claude Code up to 2.1.293 with its new line types and
+    /// `cost-state` lines (a few with planted drifts, listed in the ground truth).
+    Dec2026,
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenConfig {
@@ -38,6 +52,7 @@ pub struct GenConfig {
     pub huge_file_bytes: Option<u64>,
     /// IANA zone names for `Expected::by_day`.
     pub zones: Vec<String>,
+    pub lineup: Lineup,
 }
 
 impl Default for GenConfig {
@@ -52,6 +67,7 @@ impl Default for GenConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            lineup: Lineup::Feb2026,
         }
     }
 }
@@ -66,6 +82,19 @@ impl GenConfig {
         GenConfig {
             seed,
             target_bytes,
+            ..Default::default()
+        }
+    }
+
+    /// A December 2026 history: 120 days up to 2026-12-06, every model and price rule
+    /// of the reference, today's line types and `cost-state` lines.
+    pub fn december_2026(seed: u64, target_bytes: u64) -> Self {
+        GenConfig {
+            seed,
+            target_bytes,
+            end_date: jiff::civil::date(2026, 12, 6),
+            days: 120,
+            lineup: Lineup::Dec2026,
             ..Default::default()
         }
     }
@@ -117,6 +146,33 @@ pub struct Expected {
     /// Epoch seconds, sorted.
     pub limit_resets: Vec<i64>,
     pub zones: Vec<String>,
+    /// What the responses cost by the reference's prices ([`reference`]), independent of
+    /// ctm's table; and Claude Code's own figures (`cost-state` lines).
+    #[serde(default)]
+    pub cost: CostTruth,
+}
+
+/// Costs by the reference's prices, in USD.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CostTruth {
+    pub total_usd: f64,
+    pub by_model: BTreeMap<String, f64>,
+    pub by_session: BTreeMap<String, f64>,
+    /// Responses of models the reference has no price for (not in the sums).
+    pub unpriced_responses: u64,
+    /// Per session with a `cost-state` line: Claude Code's figure (the latest line).
+    pub claude_code: BTreeMap<String, ClaudeCodeFigure>,
+}
+
+/// Claude Code's own figure for a session.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaudeCodeFigure {
+    pub cost_usd: f64,
+    /// A planted drift: the figure differs from the session's cost by far more than 1%,
+    /// so `ctm pricing check` must flag it. All other figures are within 0.5%.
+    pub drifted: bool,
 }
 
 impl Expected {
@@ -136,6 +192,7 @@ impl Expected {
             synthetic_errors: 0,
             limit_resets: Vec::new(),
             zones: zones.to_vec(),
+            cost: CostTruth::default(),
         }
     }
 

@@ -35,6 +35,12 @@ struct Cli {
     /// IANA zones for the by-day totals (repeatable; default UTC, New York, Kolkata, Tokyo)
     #[arg(long = "zone")]
     zones: Vec<String>,
+    /// The models and Claude Code versions: 2026-02 (Opus 4.6 era, the default) or
+    /// 2026-12 (Opus 5.5, Sonnet 5.5, Haiku 5.5, Fable 5.2..., fast mode, US residency,
+    /// today's line types and cost-state lines; 120 days up to 2026-12-06 unless
+    /// --days/--end-date say otherwise)
+    #[arg(long, default_value = "2026-02", value_parser = ["2026-02", "2026-12"])]
+    lineup: String,
 }
 
 #[derive(Subcommand)]
@@ -80,7 +86,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let Some(out) = cli.out else {
                 anyhow::bail!("--out DIR is required (or use the `grow` subcommand)");
             };
-            let mut cfg = GenConfig::with_bytes(cli.seed, parse_size(&cli.size)?);
+            let bytes = parse_size(&cli.size)?;
+            let mut cfg = match cli.lineup.as_str() {
+                "2026-12" => GenConfig::december_2026(cli.seed, bytes),
+                _ => GenConfig::with_bytes(cli.seed, bytes),
+            };
             if let Some(d) = cli.days {
                 cfg.days = d;
             }

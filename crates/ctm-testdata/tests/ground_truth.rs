@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use ctm_testdata::{generate, grow, Expected, GenConfig, Totals, BAD_KINDS};
+use ctm_testdata::reference::{self, Billable};
+use ctm_testdata::{generate, grow, CostTruth, Expected, GenConfig, Lineup, Totals, BAD_KINDS};
 use serde_json::Value;
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -48,12 +49,15 @@ struct Seen {
     in_files: Vec<PathBuf>,
     only_echo: bool,
     first_line_output: u64,
+    fast: bool,
+    us: bool,
 }
 
 const MAX_TOKENS: u64 = 10_000_000_000;
 
-/// None when the usage object is invalid (negative, absurd or non-numeric).
-fn usage_fields(u: &Value) -> Option<[u64; 7]> {
+/// None when the usage object is invalid (negative, absurd or non-numeric). The last two
+/// are `speed == "fast"` and `inference_geo == "us"` as 0 or 1.
+fn usage_fields(u: &Value) -> Option<[u64; 9]> {
     let get = |v: &Value, k: &str| -> Option<u64> {
         match v.get(k) {
             None => Some(0),
@@ -62,7 +66,7 @@ fn usage_fields(u: &Value) -> Option<[u64; 7]> {
     };
     let input = get(u, "input_tokens")?;
     let output = get(u, "output_tokens")?;
-    let cc = get(u, "cache_creation_input_tokens")?;
+    let mut cc = get(u, "cache_creation_input_tokens")?;
     let cr = get(u, "cache_read_input_tokens")?;
     let (cc5, cc1) = match u.get("cache_creation") {
         Some(b) => (
@@ -71,11 +75,17 @@ fn usage_fields(u: &Value) -> Option<[u64; 7]> {
         ),
         None => (cc, 0),
     };
+    // Older Claude Code wrote 0 beside a breakdown that holds the writes: its sum counts.
+    if cc == 0 {
+        cc = cc5 + cc1;
+    }
     let web = match u.get("server_tool_use") {
         Some(s) => get(s, "web_search_requests")?,
         None => 0,
     };
-    Some([input, output, cc, cc5, cc1, cr, web])
+    let fast = u64::from(u.get("speed").and_then(Value::as_str) == Some("fast"));
+    let us = u64::from(u.get("inference_geo").and_then(Value::as_str) == Some("us"));
+    Some([input, output, cc, cc5, cc1, cr, web, fast, us])
 }
 
 struct Recount {
@@ -87,7 +97,7 @@ struct Recount {
 fn record(
     keys: &mut HashMap<(String, String), Seen>,
     key: (String, String),
-    f: [u64; 7],
+    f: [u64; 9],
     ts: i64,
     session: &str,
     cwd: &str,
@@ -96,7 +106,8 @@ fn record(
     file: &Path,
     echo: bool,
 ) {
-    let [input, output, cc, cc5, cc1, cr, web] = f;
+    let [input, output, cc, cc5, cc1, cr, web, fast, us] = f;
+    let (fast, us) = (fast == 1, us == 1);
     match keys.get_mut(&key) {
         None => {
             keys.insert(
@@ -117,6 +128,8 @@ fn record(
                     in_files: vec![file.to_path_buf()],
                     only_echo: echo,
                     first_line_output: output,
+                    fast,
+                    us,
                 },
             );
         }
@@ -130,6 +143,7 @@ fn record(
             assert_eq!(s.session, session, "{key:?}");
             assert_eq!(s.cwd, cwd, "{key:?}");
             assert_eq!(s.model, model, "{key:?}");
+            assert_eq!((s.fast, s.us), (fast, us), "{key:?}");
             s.output = s.output.max(output);
             s.ts = s.ts.min(ts);
             s.all_sidechain &= sidechain;
@@ -164,6 +178,7 @@ fn recount(root: &Path, seed: u64, zones: &[String]) -> Recount {
         synthetic_errors: 0,
         limit_resets: Vec::new(),
         zones: zones.to_vec(),
+        cost: CostTruth::default(),
     };
     let mut keys: HashMap<(String, String), Seen> = HashMap::new();
     let bad = |exp: &mut Expected, k: &str| *exp.bad_lines.get_mut(k).unwrap() += 1;
@@ -225,6 +240,12 @@ fn recount(root: &Path, seed: u64, zones: &[String]) -> Recount {
                     record(
                         &mut keys, key, f, ts, &session, &cwd, model, sidechain, &file, false,
                     );
+                }
+                Some("cost-state") => {
+                    // The latest figure of a session: cumulative, so the largest.
+                    let usd = v["totalCostUSD"].as_f64().expect("a cost");
+                    let e = exp.cost.claude_code.entry(session.clone()).or_default();
+                    e.cost_usd = e.cost_usd.max(usd);
                 }
                 Some("progress") if v["data"]["type"] == "agent_progress" => {
                     let inner = &v["data"]["message"];
@@ -291,6 +312,26 @@ fn recount(root: &Path, seed: u64, zones: &[String]) -> Recount {
             web_search_requests: s.web,
         };
         exp.totals.add(&t);
+        let priced = reference::price(&Billable {
+            model: &s.model,
+            ts_ms: s.ts,
+            input: s.input,
+            output: s.output,
+            cache_5m: s.cc5,
+            cache_1h: s.cc1,
+            cache_read: s.cr,
+            web_searches: s.web,
+            fast: s.fast,
+            us: s.us,
+        });
+        match priced {
+            Some(c) => {
+                exp.cost.total_usd += c;
+                *exp.cost.by_model.entry(s.model.clone()).or_default() += c;
+                *exp.cost.by_session.entry(s.session.clone()).or_default() += c;
+            }
+            None => exp.cost.unpriced_responses += 1,
+        }
         exp.by_model.entry(s.model.clone()).or_default().add(&t);
         exp.by_session.entry(s.session.clone()).or_default().add(&t);
         exp.by_project.entry(s.cwd.clone()).or_default().add(&t);
@@ -323,7 +364,44 @@ fn assert_same(got: &Expected, want: &Expected) {
     for z in &want.zones {
         assert_eq!(got.by_day[z], want.by_day[z], "by day in {z}");
     }
-    assert_eq!(got, want);
+    // Costs are sums of floats in another order: equal to a billionth.
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+    let (g, w) = (&got.cost, &want.cost);
+    assert!(
+        close(g.total_usd, w.total_usd),
+        "cost {} vs {}",
+        g.total_usd,
+        w.total_usd
+    );
+    assert_eq!(g.unpriced_responses, w.unpriced_responses, "unpriced");
+    for (name, a, b) in [
+        ("model", &g.by_model, &w.by_model),
+        ("session", &g.by_session, &w.by_session),
+    ] {
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "cost by {name}"
+        );
+        for (k, v) in a {
+            assert!(close(*v, b[k]), "cost of {name} {k}: {v} vs {}", b[k]);
+        }
+    }
+    // (serde_json may read a float back one unit in the last place off.)
+    assert_eq!(
+        g.claude_code.keys().collect::<Vec<_>>(),
+        w.claude_code.keys().collect::<Vec<_>>(),
+        "sessions with Claude Code's figure"
+    );
+    for (k, v) in &g.claude_code {
+        assert!(
+            close(v.cost_usd, w.claude_code[k].cost_usd),
+            "Claude Code's figure for {k}"
+        );
+    }
+    let mut got = got.clone();
+    got.cost = want.cost.clone();
+    assert_eq!(&got, want);
 }
 
 fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -367,7 +445,7 @@ fn ground_truth_matches_naive_recount() {
         let d = tempfile::tempdir().unwrap();
         let cfg = GenConfig::small(seed);
         let exp = generate(d.path(), &cfg).unwrap();
-        assert_eq!(Expected::load(d.path()).unwrap(), exp);
+        assert_same(&Expected::load(d.path()).unwrap(), &exp);
         let rc = recount(d.path(), seed, &cfg.zones);
         assert_same(&rc.exp, &exp);
         assert!(exp.totals.responses > 50, "{}", exp.totals.responses);
@@ -567,7 +645,7 @@ fn grow_appends_exactly_what_it_reports() {
         .collect();
     let each = 30_000;
     let after = grow(root, 5, each, 42).unwrap();
-    assert_eq!(Expected::load(root).unwrap(), after);
+    assert_same(&Expected::load(root).unwrap(), &after);
 
     let mut changed = 0;
     let mut added_bytes = 0;
@@ -598,4 +676,90 @@ fn grow_appends_exactly_what_it_reports() {
     // Growing again with another seed keeps everything consistent.
     let again = grow(root, 3, 10_000, 43).unwrap();
     assert_same(&recount(root, cfg.seed, &cfg.zones).exp, &again);
+}
+
+#[test]
+fn december_ground_truth_matches_naive_recount_and_covers_every_rule() {
+    for seed in 1..=5 {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = GenConfig::december_2026(seed, 3_000_000);
+        assert_eq!(cfg.lineup, Lineup::Dec2026);
+        let exp = generate(d.path(), &cfg).unwrap();
+        let rc = recount(d.path(), seed, &cfg.zones);
+        assert_same(&rc.exp, &exp);
+        let keys = &rc.keys;
+        // Every model of the reference's lineup, each priced.
+        for m in [
+            "claude-opus-5-5",
+            "claude-sonnet-5-5",
+            "claude-haiku-5-5",
+            "claude-fable-5-2",
+            "claude-mythos-5-2",
+            "claude-fable-5-1",
+            "claude-opus-5",
+            "claude-sonnet-5",
+            "claude-opus-4-8",
+        ] {
+            assert!(exp.cost.by_model.get(m).is_some_and(|c| *c > 0.0), "{m}");
+        }
+        let at = |d: &str| {
+            format!("{d}T00:00:00Z")
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_millisecond()
+        };
+        let any = |f: &dyn Fn(&Seen) -> bool| keys.values().any(f);
+        // Haiku 5.5 exactly at, and one above, its band.
+        let prompt = |s: &Seen| s.input + s.cc + s.cr;
+        assert!(any(
+            &|s| s.model == "claude-haiku-5-5" && prompt(s) == 100_000
+        ));
+        assert!(any(
+            &|s| s.model == "claude-haiku-5-5" && prompt(s) == 100_001
+        ));
+        assert!(any(
+            &|s| s.model == "claude-haiku-5-5" && prompt(s) > 100_001
+        ));
+        // Sonnet 5.5 on both sides of its cut; Opus 4.8 fast on both sides of its end.
+        let cut = at("2026-10-07");
+        assert!(any(&|s| s.model == "claude-sonnet-5-5"
+            && s.cr > 0
+            && s.ts < cut));
+        assert!(any(&|s| s.model == "claude-sonnet-5-5"
+            && s.cr > 0
+            && s.ts >= cut));
+        let end = at("2026-11-30");
+        assert!(any(&|s| s.model == "claude-opus-4-8"
+            && s.fast
+            && s.ts < end));
+        assert!(any(&|s| s.model == "claude-opus-4-8"
+            && s.fast
+            && s.ts >= end));
+        // Fast and US together, and US alone.
+        assert!(any(&|s| s.fast && s.us));
+        assert!(any(&|s| !s.fast && s.us));
+        assert!(exp.totals.web_search_requests > 0);
+        // Claude Code's figures, a few of them planted drifts.
+        let drifted = exp.cost.claude_code.values().filter(|f| f.drifted).count();
+        assert!(drifted >= 3, "{drifted} drifts");
+        assert!(exp.cost.claude_code.len() >= drifted + 10);
+        // Today's line types, and the flat-zero cache field.
+        let text: String = jsonl_files(d.path())
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+            .collect();
+        for kind in [
+            "\"type\":\"queue-operation\"",
+            "\"type\":\"attachment\"",
+            "\"type\":\"atis-latch\"",
+            "\"type\":\"last-prompt\"",
+            "\"type\":\"cost-state\"",
+            "\"subtype\":\"compact_boundary\"",
+            "\"postTokens\"",
+            "[1m]\":{\"inputTokens\"",
+            "\"cache_creation_input_tokens\":0,",
+        ] {
+            assert!(text.contains(kind), "{kind}");
+        }
+    }
 }

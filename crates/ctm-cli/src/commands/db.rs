@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use ctm_store::{backup as copies, config, derive, facts, migrate, OpenOptions};
+use ctm_store::{backup as copies, config, derive, migrate, OpenOptions};
 use serde::Serialize;
 
 use crate::cli::DbCommand;
@@ -165,30 +165,17 @@ fn migrate_to(ctx: &Context, to: Option<u32>) -> Result<ExitCode> {
 }
 
 fn reprice(ctx: &Context) -> Result<ExitCode> {
-    let prices = ctx.prices()?;
     let mut store = ctx.open_store()?;
     let tx = store.write()?;
-    let mut changed = 0u64;
-    let mut total = 0u64;
-    let mut updates = Vec::new();
-    facts::for_each_response(&tx, |r| {
-        total += 1;
-        updates.push((r.key.clone(), ctm_ingest::price_response(&prices, &r)));
-        Ok(())
-    })?;
-    let revision = facts::Revision::next(&tx)?;
-    for (key, p) in &updates {
-        changed += u64::from(facts::set_pricing(&tx, key, p, revision)?);
-    }
-    if changed > 0 {
-        derive::rebuild_all(&tx)?;
-    }
+    let prices = ctx.prices_in_force(&tx)?;
+    let r = ctm_ingest::reprice(&tx, &prices)?;
     tx.commit()?;
     say(format_args!(
-        "Repriced {} responses with price table {}: {} changed.",
-        int(total),
+        "Repriced {} responses with price table {}: {} changed ({} in cost).",
+        int(r.responses),
         prices.version(),
-        int(changed)
+        int(r.rows_changed),
+        int(r.cost_changed)
     ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -13,7 +13,9 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use ctm_analytics::text::{duration, usd};
 use ctm_analytics::{active_block, daily_report, official_limits, session_now, ReportQuery, Zone};
+use ctm_model::ClaudeCodeCost;
 use ctm_source::RootsFrom;
+use ctm_store::claude_costs::{self, CostSource};
 use ctm_store::rate_limits::{self, LimitWindow, RateLimitReading};
 use ctm_store::{OpenOptions, Store};
 use serde_json::Value;
@@ -71,7 +73,12 @@ struct Hook {
     context_percent: Option<f64>,
     context_window_size: Option<u64>,
     rate_limits: Vec<RateLimitReading>,
+    /// `cost.total_cost_usd`: Claude Code's own cost of the session so far.
+    cost_usd: Option<f64>,
 }
+
+/// More than this is not a session's cost but a damaged figure.
+const MAX_SESSION_COST_USD: f64 = 1e9;
 
 fn read_hook(input: impl Read) -> Result<Hook, String> {
     let mut bytes = Vec::new();
@@ -136,12 +143,18 @@ fn read_hook(input: impl Read) -> Result<Hook, String> {
                 .collect()
         })
         .unwrap_or_default();
+    let cost_usd = obj
+        .get("cost")
+        .and_then(|c| c.get("total_cost_usd"))
+        .and_then(Value::as_f64)
+        .filter(|c| c.is_finite() && (0.0..=MAX_SESSION_COST_USD).contains(c));
     Ok(Hook {
         model,
         session_id: text(obj.get("session_id")),
         context_percent,
         context_window_size,
         rate_limits,
+        cost_usd,
     })
 }
 
@@ -168,10 +181,29 @@ fn status_line(ctx: &Context, hook: &Hook) -> Result<String> {
         busy_timeout: LOCK_WAIT,
         ..ctx.open_options()
     })?;
-    if !hook.rate_limits.is_empty() {
-        // Busy: another ctm is writing; the next prompt records the figure again.
+    // Claude Code's own figure, kept for `ctm pricing check` when it changed (a
+    // repeated figure costs no write).
+    let cost = match (&hook.session_id, hook.cost_usd) {
+        (Some(session), Some(usd)) => {
+            let same = claude_costs::latest(store.conn(), session, CostSource::Statusline)?
+                .is_some_and(|old| old.cost.total_cost_usd == usd);
+            (!same).then(|| ClaudeCodeCost {
+                session_id: session.clone(),
+                total_cost_usd: usd,
+                observed_at_ms: Some(now_ms),
+                models: Vec::new(),
+                has_unknown_model_cost: false,
+            })
+        }
+        _ => None,
+    };
+    if !hook.rate_limits.is_empty() || cost.is_some() {
+        // Busy: another ctm is writing; the next prompt records the figures again.
         if let Ok(tx) = store.try_write(LOCK_WAIT) {
             rate_limits::record(&tx, &hook.rate_limits, hook.session_id.as_deref(), now_ms)?;
+            if let Some(c) = &cost {
+                claude_costs::record(&tx, CostSource::Statusline, c, now_ms)?;
+            }
             tx.commit()?;
         }
     }
@@ -543,6 +575,14 @@ mod tests {
             "the string percentage is not a figure"
         );
         assert_eq!(h.rate_limits[0].resets_at_s, Some(1_772_000_000));
+        assert_eq!(h.cost_usd, None);
+        let h = read_hook(br#"{"session_id":"abc","cost":{"total_cost_usd":1.25}}"#.as_slice())
+            .unwrap();
+        assert_eq!(h.cost_usd, Some(1.25));
+        for bad in [r#"-1"#, r#""3""#, "1e300", "null"] {
+            let input = format!(r#"{{"session_id":"abc","cost":{{"total_cost_usd":{bad}}}}}"#);
+            assert_eq!(read_hook(input.as_bytes()).unwrap().cost_usd, None, "{bad}");
+        }
 
         // Context from the current usage when no percentage is given.
         let h = read_hook(

@@ -32,7 +32,7 @@ impl Asked {
                 user: args.user.clone(),
             },
             prices: if args.reprice {
-                Some(ctx.prices()?)
+                Some(reading_prices(ctx)?)
             } else {
                 None
             },
@@ -92,6 +92,19 @@ fn render_periods<R: serde::Serialize>(
             Ok(())
         },
     )
+}
+
+/// This machine's price table in force: the one `ctm pricing update` kept in its store
+/// (read as it is, never created), else the embedded one, with the config's overrides.
+fn reading_prices(ctx: &Context) -> Result<ctm_pricing::PriceTable> {
+    if !ctx.db_path.exists() {
+        return ctx.prices();
+    }
+    let store = ctx.open_store_with(&ctm_store::OpenOptions {
+        read_only: true,
+        ..ctx.open_options()
+    })?;
+    ctx.prices_in_force(store.conn())
 }
 
 /// What an empty team report says.

@@ -1089,3 +1089,53 @@ fn responses_pruned_locally_stay_in_the_team_database_and_pushes_say_what_they_s
     ]));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Nothing to push: "));
 }
+
+#[test]
+fn reprice_prices_every_response_with_the_reading_machines_table() {
+    let Some(db) = team_db() else { return };
+    push(&Env::new(), &fixture_root(), &db.url, "alice", "laptop");
+    // The reading machine's table: Opus 4.6 at other rates.
+    let reader = Env::new();
+    let config = reader.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[pricing.models.\"claude-opus-4-6\"]\ninput = 7.0\noutput = 30.0\ncache_read = 0.7\ncache_write_5m = 9.0\n",
+    )
+    .unwrap();
+    let as_pushed = team(&reader, &db.url, &["daily", "--timezone", "UTC"]);
+    let repriced = json(reader.ctm().arg("--config").arg(&config).args([
+        "team",
+        "daily",
+        "--reprice",
+        "--timezone",
+        "UTC",
+        "--json",
+        "--url",
+        &db.url,
+    ]));
+    // What this machine's own store says with that table.
+    let local = json(
+        reader
+            .ctm()
+            .arg("--config")
+            .arg(&config)
+            .arg("--claude-dir")
+            .arg(fixture_root())
+            .args(["daily", "--timezone", "UTC", "--json"]),
+    );
+    let cost = |v: &Value| v["totals"]["totalCost"].as_f64().unwrap();
+    assert!(
+        (cost(&repriced) - cost(&as_pushed)).abs() > 1.0,
+        "the table changed nothing"
+    );
+    assert!(
+        (cost(&repriced) - cost(&local)).abs() < 1e-6,
+        "{} != {}",
+        cost(&repriced),
+        cost(&local)
+    );
+    assert_eq!(
+        repriced["totals"]["responses"],
+        local["totals"]["responses"]
+    );
+}
