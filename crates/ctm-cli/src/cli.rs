@@ -40,7 +40,7 @@ pub struct Global {
     /// Answer from the store as it is, without reading Claude Code's files first
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_ingest: bool,
-    /// The configuration file (price overrides, `ctm serve`'s token) [default: $XDG_CONFIG_HOME/ctm/config.toml]
+    /// The configuration file (price overrides, `ctm serve`'s token, the team database) [default: $XDG_CONFIG_HOME/ctm/config.toml]
     #[arg(long, global = true, env = "CTM_CONFIG", value_name = "PATH", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// How long to wait for another ctm process that is writing the store before giving up
@@ -310,7 +310,7 @@ pub enum TeamCommand {
     Sessions(TeamReportArgs),
     /// Remove a person's rows (or one of their machines') from the team database
     Forget(TeamForgetArgs),
-    /// Compare the team database's rollups with its responses (exit 1 when they differ)
+    /// Compare the team database's rollup with its responses (exit 1 when they differ)
     Check,
 }
 
