@@ -38,6 +38,8 @@ pub enum TlsMode {
 #[derive(Clone)]
 pub struct TeamUrl {
     config: postgres::Config,
+    /// The URL set `connect_timeout` itself.
+    own_connect_timeout: bool,
     tls: TlsMode,
     root_cert: RootCert,
     shown: String,
@@ -64,6 +66,8 @@ impl std::fmt::Debug for TeamUrl {
 
 /// How long a connection attempt waits, unless the URL says (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an automatic push waits for a connection (see [`TeamUrl::quick`]).
+pub const QUICK_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long sent data may stay unacknowledged before the connection counts as lost
 /// (a server that vanished without closing it), unless the URL says (`tcp_user_timeout`).
 const UNACKNOWLEDGED_TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,7 +141,8 @@ impl TeamUrl {
         if config.get_application_name().is_none() {
             config.application_name("ctm");
         }
-        if config.get_connect_timeout().is_none() {
+        let own_connect_timeout = config.get_connect_timeout().is_some();
+        if !own_connect_timeout {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         if config.get_tcp_user_timeout().is_none() {
@@ -164,11 +169,21 @@ impl TeamUrl {
         }
         Ok(TeamUrl {
             config,
+            own_connect_timeout,
             tls,
             root_cert,
             shown,
             place,
         })
+    }
+
+    /// For a push nobody waits for (after `ctm ingest`'s answer): a server that does not
+    /// answer is given up after [`QUICK_CONNECT_TIMEOUT`], unless the URL says otherwise.
+    pub fn quick(mut self) -> TeamUrl {
+        if !self.own_connect_timeout {
+            self.config.connect_timeout(QUICK_CONNECT_TIMEOUT);
+        }
+        self
     }
 
     /// The URL as ctm prints it: user, hosts, ports and database, never a password.

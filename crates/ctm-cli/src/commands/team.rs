@@ -197,7 +197,8 @@ pub fn push_after_ingest(
         }
     };
     let pushed = (|| -> Result<Option<PushReport>> {
-        let url = settings.url(None)?;
+        // The answer is out; a server that does not answer must not keep the command long.
+        let url = settings.url(None)?.quick();
         let opts = PushOptions::new(
             settings.pusher(None, None)?,
             settings.project_paths(&ctx.config_path)?,
