@@ -641,6 +641,21 @@ mod tests {
     }
 
     #[test]
+    fn an_automatic_push_waits_less_for_a_connection_unless_the_url_says() {
+        let u = TeamUrl::parse_with("postgres://h/db", &no_passwords()).unwrap();
+        assert_eq!(u.config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        let u = u.quick();
+        assert_eq!(u.config.get_connect_timeout(), Some(&QUICK_CONNECT_TIMEOUT));
+        let own = TeamUrl::parse_with("postgres://h/db?connect_timeout=7", &no_passwords())
+            .unwrap()
+            .quick();
+        assert_eq!(
+            own.config.get_connect_timeout(),
+            Some(&Duration::from_secs(7))
+        );
+    }
+
+    #[test]
     fn host_and_user_names_are_found() {
         assert!(!host_name().is_empty());
         assert!(!os_user().is_empty());
