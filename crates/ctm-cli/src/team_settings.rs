@@ -90,16 +90,19 @@ impl TeamSettings {
         Ok(s)
     }
 
-    /// The team database's URL: `--url`, else the config, else `CTM_TEAM_URL`.
+    /// The team database's URL: `--url`, else the config, else `CTM_TEAM_URL`. None, or
+    /// one ctm cannot use, is a usage error (exit 2): no data makes it work.
     pub fn url(&self, flag: Option<&str>) -> Result<TeamUrl> {
         let raw = flag
             .map(str::to_owned)
             .or_else(|| self.url.clone())
-            .context(
-            "no team database: pass --url postgresql://USER@HOST/DATABASE, set url under [team] \
-             in the config file, or set CTM_TEAM_URL",
-        )?;
-        Ok(TeamUrl::parse(&raw)?)
+            .ok_or_else(|| {
+                crate::errors::usage(
+                    "no team database: pass --url postgresql://USER@HOST/DATABASE, set url under \
+                     [team] in the config file, or set CTM_TEAM_URL",
+                )
+            })?;
+        TeamUrl::parse(&raw).map_err(|e| crate::errors::usage(e.to_string()))
     }
 
     /// Whether ingests push by themselves: a team database is named and `auto_push` is

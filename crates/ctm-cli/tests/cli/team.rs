@@ -1139,3 +1139,34 @@ fn reprice_prices_every_response_with_the_reading_machines_table() {
         local["totals"]["responses"]
     );
 }
+
+#[test]
+fn a_missing_or_unusable_url_is_a_usage_error_and_a_server_away_a_runtime_one() {
+    let env = Env::new();
+    for args in [
+        &["team", "daily"][..],
+        &["team", "push", "--url", "mysql://h/db"][..],
+        &["team", "users", "--url", "postgresql://h/db?sslmode=maybe"][..],
+    ] {
+        let out = fails(env.ctm().args(args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+    let away = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!(
+            "postgresql://u:never-shown@127.0.0.1:{}/x",
+            l.local_addr().unwrap().port()
+        )
+    };
+    let out = fails(env.ctm().args(["team", "users", "--url", &away]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(
+            "ctm: error: cannot connect to the team database at postgresql://u@127.0.0.1:"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("never-shown"), "{err}");
+}
