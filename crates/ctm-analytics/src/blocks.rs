@@ -1,16 +1,16 @@
 //! `ctm blocks`: the 5-hour windows Claude's usage limits are counted in, split by
-//! `derive::aggregate_blocks`, with ccusage's gaps, burn rate and projection.
+//! `ctm_aggregate::aggregate_blocks`, with ccusage's gaps, burn rate and projection.
 
+use ctm_aggregate::{aggregate_blocks, Fact, Filter, Names, SlotRow, BLOCK_MS};
 use ctm_model::utc;
-use ctm_store::derive::{self, FactRow, BLOCK_MS};
-use ctm_store::report_rows::{self, BlockFigures};
-use rusqlite::{Connection, OptionalExtension};
+use ctm_store::derive::usage_blocks::BlockFigures;
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::burn::{self, WINDOW_MS};
 pub use crate::burn::{BurnRate, Projection};
 use crate::official::{official_limits, OfficialLimits};
-use crate::query::{self, ReportQuery};
+use crate::query::ReportQuery;
 use crate::{AnalyticsError, Zone};
 
 /// `--recent`: blocks that started in the last three days (and the active one).
@@ -224,10 +224,10 @@ fn percent(tokens: u64, limit: u64) -> f64 {
     }
 }
 
-pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport, AnalyticsError> {
+pub fn blocks_report(store: &Store, q: &BlocksQuery) -> Result<BlocksReport, AnalyticsError> {
     let r = &q.report;
     r.bounds()?;
-    let blocks = all_blocks(conn, r)?;
+    let blocks = all_blocks(store, r)?;
     let token_limit = match q.token_limit {
         None => None,
         Some(TokenLimit::Tokens(n)) => Some(n),
@@ -237,8 +237,8 @@ pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport,
             .map(|b| b.sums.total_tokens())
             .max(),
     };
-    let notices = limit_notices(conn)?;
-    let official = official_limits(conn, q.now_ms, &r.zone)?;
+    let notices = store.limit_notices()?;
+    let official = official_limits(store, q.now_ms, &r.zone)?;
     let mut rows = Vec::new();
     let mut warnings = Vec::new();
     for entry in with_gaps(&blocks) {
@@ -249,7 +249,7 @@ pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport,
                 // The active block's rate reads its responses of the trailing hour.
                 let recent = if b.is_active(q.now_ms) {
                     let from = b.start_ms.max(q.now_ms - WINDOW_MS);
-                    query::facts_between(conn, &r.filter, from, q.now_ms.saturating_add(1))?
+                    store.facts_between(from, q.now_ms.saturating_add(1), &r.filter)?
                 } else {
                     Vec::new()
                 };
@@ -280,95 +280,95 @@ pub fn blocks_report(conn: &Connection, q: &BlocksQuery) -> Result<BlocksReport,
     })
 }
 
-/// Every block of the query's facts (whatever its days: block boundaries depend on
+/// Every block of the query's responses (whatever its days: block boundaries depend on
 /// every earlier response, so all are split, then picked). Without a filter and with
 /// nothing pruned, `usage_blocks` holds exactly these blocks (refreshed in every
-/// ingest's transaction), so they are read from there.
-fn all_blocks(conn: &Connection, r: &ReportQuery) -> Result<Vec<BlockFigures>, AnalyticsError> {
+/// ingest's transaction), so they are read from there; else they come from the rollup.
+fn all_blocks(store: &Store, r: &ReportQuery) -> Result<Vec<BlockFigures>, AnalyticsError> {
     if r.filter.is_empty() {
-        if let Some(blocks) = stored_blocks_equal_to_facts(conn, None)? {
+        if let Some(blocks) = stored_blocks_equal_to_facts(store, None)? {
             return Ok(blocks);
         }
     }
-    let all_days = ReportQuery {
-        since: None,
-        until: None,
-        ..r.clone()
-    };
-    Ok(derive::aggregate_blocks(&query::facts(conn, &all_days)?)
+    blocks_of_rows(
+        store,
+        &store.usage_rows(i64::MIN, i64::MAX, &r.filter, None)?,
+    )
+}
+
+/// The blocks of rollup rows (or of single responses), their models named.
+pub(crate) fn blocks_of_rows(
+    store: &Store,
+    rows: &[SlotRow],
+) -> Result<Vec<BlockFigures>, AnalyticsError> {
+    let names = store.names(&[])?;
+    Ok(aggregate_blocks(rows, i64::MIN)
         .iter()
-        .map(BlockFigures::of)
+        .map(|b| BlockFigures::of(b, &names))
         .collect())
 }
 
 /// Every block, from `usage_blocks`, when those are exactly the blocks the billed facts
 /// (up to `until_ms`, if given) make: nothing was ever pruned, no response is later than
-/// `until_ms`, and every row has its figures (a row without them falls back to the facts).
+/// `until_ms`, and every row has its figures (a row without them falls back to the rollup).
 pub(crate) fn stored_blocks_equal_to_facts(
-    conn: &Connection,
+    store: &Store,
     until_ms: Option<i64>,
 ) -> Result<Option<Vec<BlockFigures>>, AnalyticsError> {
-    if derive::Kept::of(conn)?.is_some() {
+    if store.horizon()?.is_some() {
         return Ok(None);
     }
     if let Some(until) = until_ms {
-        let later = conn
-            .prepare_cached("SELECT 1 FROM billed_responses WHERE ts > ?1 LIMIT 1")?
-            .exists([until])?;
-        if later {
+        if store.billed_after(until)? {
             return Ok(None);
         }
     }
-    Ok(report_rows::stored_blocks(conn, i64::MIN)?)
+    Ok(store.stored_blocks()?)
 }
 
-/// The active block with its facts (oldest first), for front ends that follow it live.
+/// The latest block with its responses (oldest first), for front ends that follow it
+/// live.
 #[derive(Debug, Clone)]
 pub struct ActiveBlock {
     pub row: BlockRow,
-    pub facts: Vec<FactRow>,
+    pub facts: Vec<Fact>,
+    /// The texts of its models.
+    pub names: Names,
 }
 
 /// The block active at `now_ms`: [`latest_block`] when it is active. The same row as
 /// [`blocks_report`]'s active block.
 pub fn active_block(
-    conn: &Connection,
+    store: &Store,
     now_ms: i64,
     zone: &Zone,
 ) -> Result<Option<ActiveBlock>, AnalyticsError> {
-    Ok(latest_block(conn, now_ms, zone)?.filter(|a| a.row.is_active))
+    Ok(latest_block(store, now_ms, zone)?.filter(|a| a.row.is_active))
 }
 
-/// The latest block that started at or before `now_ms` (active or finished), read from its
-/// own facts only, so it stays cheap however long the history: a block's bounds depend
-/// only on earlier responses, and `usage_blocks` (refreshed in every ingest's
+/// The latest block that started at or before `now_ms` (active or finished), read from
+/// its own responses only, so it stays cheap however long the history: a block's bounds
+/// depend only on earlier responses, and `usage_blocks` (refreshed in every ingest's
 /// transaction) says where the latest one started. Responses after `now_ms` are left out.
 pub fn latest_block(
-    conn: &Connection,
+    store: &Store,
     now_ms: i64,
     zone: &Zone,
 ) -> Result<Option<ActiveBlock>, AnalyticsError> {
-    let start: Option<String> = conn
-        .prepare_cached(
-            "SELECT start_time FROM usage_blocks WHERE start_time <= ?1 ORDER BY start_time DESC LIMIT 1",
-        )?
-        .query_row([utc::format(now_ms)], |r| r.get(0))
-        .optional()?;
-    let Some(start) = start else { return Ok(None) };
-    let start_ms = utc::parse(&start).ok_or_else(|| {
-        AnalyticsError::Invalid(format!(
-            "usage_blocks start_time {start:?} is not a time ctm writes; `ctm db check` lists what differs"
-        ))
-    })?;
-    let facts = derive::facts_between(conn, start_ms, now_ms.saturating_add(1))?;
-    let Some(b) = derive::aggregate_blocks(&facts).pop() else {
+    let Some(start_ms) = store.latest_block_start(now_ms)? else {
         return Ok(None);
     };
-    let b = BlockFigures::of(&b);
-    let reset = notice_reset(&limit_notices(conn)?, &b, zone);
-    let facts: Vec<FactRow> = facts.into_iter().filter(|f| f.ts >= b.first_ts).collect();
+    let facts = store.facts_between(start_ms, now_ms.saturating_add(1), &Filter::default())?;
+    let rows: Vec<SlotRow> = facts.iter().map(SlotRow::of_fact).collect();
+    let names = store.names(&[])?;
+    let Some(b) = aggregate_blocks(&rows, i64::MIN).pop() else {
+        return Ok(None);
+    };
+    let b = BlockFigures::of(&b, &names);
+    let reset = notice_reset(&store.limit_notices()?, &b, zone);
+    let facts: Vec<Fact> = facts.into_iter().filter(|f| f.ts >= b.first_ts).collect();
     let row = block_row(&b, &facts, now_ms, None, reset, zone);
-    Ok(Some(ActiveBlock { row, facts }))
+    Ok(Some(ActiveBlock { row, facts, names }))
 }
 
 /// When the last "usage limit reached" notice inside the block said the limit resets.
@@ -383,7 +383,7 @@ fn notice_reset(notices: &[(i64, i64)], b: &BlockFigures, zone: &Zone) -> Option
 /// `facts`: the block's responses, at least those of its trailing hour when it is active.
 fn block_row(
     b: &BlockFigures,
-    facts: &[FactRow],
+    facts: &[Fact],
     now_ms: i64,
     token_limit: Option<u64>,
     usage_limit_reset_time: Option<String>,
@@ -417,7 +417,7 @@ fn block_row(
             cache_read_input_tokens: s.cache_read_tokens,
         },
         total_tokens: s.total_tokens(),
-        cost_usd: s.cost_usd,
+        cost_usd: s.cost_usd(),
         models: b.models.clone(),
         burn_rate: Some(rate),
         projection,
@@ -458,43 +458,35 @@ fn gap_row(start_ms: i64, end_ms: i64, zone: &Zone) -> BlockRow {
     }
 }
 
-/// `(ts ms, resets_at s)` of every "usage limit reached" notice, oldest first.
-fn limit_notices(conn: &Connection) -> Result<Vec<(i64, i64)>, AnalyticsError> {
-    let mut stmt = conn.prepare_cached("SELECT ts, resets_at FROM limit_notices ORDER BY ts")?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctm_store::derive::{FactRow, Sums};
+    use ctm_aggregate::{nanos_of_usd, Sums};
 
     const MIN: i64 = 60_000;
     const H: i64 = 60 * MIN;
     /// 2026-03-07T23:30Z.
     const T0: i64 = 1_772_926_200_000;
 
-    fn figures(facts: &[FactRow]) -> Vec<BlockFigures> {
-        derive::aggregate_blocks(facts)
+    fn figures(facts: &[Fact]) -> Vec<BlockFigures> {
+        let rows: Vec<SlotRow> = facts.iter().map(SlotRow::of_fact).collect();
+        aggregate_blocks(&rows, i64::MIN)
             .iter()
-            .map(BlockFigures::of)
+            .map(|b| BlockFigures::of(b, &Names::default()))
             .collect()
     }
 
-    fn fact(ts: i64, output: u64, cost: f64) -> FactRow {
-        FactRow {
+    fn fact(ts: i64, output: u64, cost: f64) -> Fact {
+        Fact {
             id: ts,
             ts,
-            session_id: Some("s".into()),
-            project_path: None,
-            model: Some("m".into()),
+            session: 1,
+            project: 0,
+            model: 1,
             sums: Sums {
                 responses: 1,
                 output_tokens: output,
-                cost_usd: cost,
+                cost_nanos: nanos_of_usd(cost),
                 ..Sums::default()
             },
         }

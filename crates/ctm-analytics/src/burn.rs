@@ -12,8 +12,8 @@
 //! - A **finished block**'s rate is its average over its active span, from its first to
 //!   its last response, again at least 5 minutes.
 
-use ctm_store::derive::{FactRow, Sums};
-use ctm_store::report_rows::BlockFigures;
+use ctm_aggregate::{Fact, Sums};
+use ctm_store::derive::usage_blocks::BlockFigures;
 use serde::Serialize;
 
 const MINUTE_MS: i64 = 60_000;
@@ -86,7 +86,7 @@ impl Amount {
         match self {
             Amount::Tokens => s.total_tokens() as f64,
             Amount::InputOutputTokens => (s.input_tokens + s.output_tokens) as f64,
-            Amount::Cost => s.cost_usd,
+            Amount::Cost => s.cost_usd(),
             Amount::Responses => s.responses as f64,
         }
     }
@@ -107,7 +107,7 @@ pub struct Projection {
 /// The block's burn rate at `now_ms`. `facts` are the block's responses (oldest first);
 /// an active block needs at least those of its trailing hour, a finished one none (its
 /// sums say everything).
-pub fn burn_rate(b: &BlockFigures, facts: &[FactRow], now_ms: i64) -> BurnRate {
+pub fn burn_rate(b: &BlockFigures, facts: &[Fact], now_ms: i64) -> BurnRate {
     if !b.is_active(now_ms) {
         let span = b.last_ts - b.first_ts;
         return rate(&b.sums, span, RateBasis::ActiveSpan, b.first_ts);
@@ -188,7 +188,7 @@ pub fn limit_reached_ms(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctm_store::derive;
+    use ctm_aggregate::{aggregate_blocks, nanos_of_usd, Names, SlotRow};
 
     const S: i64 = 1_000;
     const MIN: i64 = 60 * S;
@@ -196,28 +196,29 @@ mod tests {
     /// 2026-03-07T23:00Z, an hour boundary: blocks of facts from here start here.
     const T0: i64 = 1_772_924_400_000;
 
-    fn fact(ts: i64, input: u64, output: u64, cache_read: u64, cost: f64) -> FactRow {
-        FactRow {
+    fn fact(ts: i64, input: u64, output: u64, cache_read: u64, cost: f64) -> Fact {
+        Fact {
             id: ts,
             ts,
-            session_id: Some("s".into()),
-            project_path: None,
-            model: Some("claude-opus-4-6".into()),
+            session: 1,
+            project: 0,
+            model: 1,
             sums: Sums {
                 responses: 1,
                 input_tokens: input,
                 output_tokens: output,
                 cache_read_tokens: cache_read,
-                cost_usd: cost,
+                cost_nanos: nanos_of_usd(cost),
                 ..Sums::default()
             },
         }
     }
 
-    fn block(facts: &[FactRow]) -> BlockFigures {
-        let mut blocks = derive::aggregate_blocks(facts);
+    fn block(facts: &[Fact]) -> BlockFigures {
+        let rows: Vec<SlotRow> = facts.iter().map(SlotRow::of_fact).collect();
+        let mut blocks = aggregate_blocks(&rows, i64::MIN);
         assert_eq!(blocks.len(), 1, "one block");
-        BlockFigures::of(&blocks.pop().unwrap())
+        BlockFigures::of(&blocks.pop().unwrap(), &Names::default())
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -225,7 +226,7 @@ mod tests {
     }
 
     /// The burst: 11 responses within 15 seconds, 40 minutes into a block.
-    fn burst() -> Vec<FactRow> {
+    fn burst() -> Vec<Fact> {
         (0..11)
             .map(|i| fact(T0 + 40 * MIN + i * 1_500, 100, 900, 100_000, 0.02))
             .collect()
@@ -265,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_burst_at_the_start_of_a_block_is_read_over_five_minutes_at_least() {
-        let facts: Vec<FactRow> = (0..11)
+        let facts: Vec<Fact> = (0..11)
             .map(|i| fact(T0 + i * 1_500, 100, 900, 0, 0.02))
             .collect();
         let b = block(&facts);
@@ -320,7 +321,7 @@ mod tests {
         let p = projection(&b, &r, now).unwrap();
         assert_eq!(p.total_tokens, b.sums.total_tokens());
         assert_eq!(p.input_output_tokens, 11_000);
-        assert!(close(p.total_cost, b.sums.cost_usd));
+        assert!(close(p.total_cost, b.sums.cost_usd()));
         // Idle, a limit is never "reached at" a time that slides with the clock.
         assert_eq!(limit_reached_ms(11_000.0, 19_000.0, 0.0, now, 100.0), None);
     }
@@ -329,7 +330,7 @@ mod tests {
     fn a_finished_block_shows_its_average_over_its_active_span() {
         // The issue's $0.19 block: a burst of 15 s. Read over 5 minutes, $2.28/h, not
         // $183/h; no projection.
-        let facts: Vec<FactRow> = (0..11)
+        let facts: Vec<Fact> = (0..11)
             .map(|i| fact(T0 + i * 1_500, 100, 900, 0, 0.19 / 11.0))
             .collect();
         let b = block(&facts);
@@ -337,7 +338,9 @@ mod tests {
         let r = burn_rate(&b, &[], now);
         assert_eq!(r.basis, RateBasis::ActiveSpan);
         assert_eq!(r.window_minutes, 5.0);
-        assert!(close(r.cost_per_hour, 0.19 * 12.0));
+        // The block's cost is its responses' whole nano-dollars (0.19 / 11 each is not).
+        assert!(close(r.cost_per_hour, b.sums.cost_usd() * 12.0));
+        assert!((r.cost_per_hour - 0.19 * 12.0).abs() < 1e-6);
         assert_eq!(projection(&b, &r, now), None);
         // A longer finished block: its sums over first to last response.
         let facts = [

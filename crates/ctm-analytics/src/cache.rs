@@ -1,8 +1,8 @@
 //! `ctm cache`: per day, what was written to and read from the prompt cache, the hit
 //! rate and what caching saved (docs/definitions.md, from the facts).
 
-use ctm_store::derive::Sums;
-use rusqlite::Connection;
+use ctm_aggregate::Sums;
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::days::day_sums;
@@ -31,8 +31,8 @@ impl From<&Sums> for CacheFigures {
             cache_creation_tokens: s.cache_creation_tokens(),
             cache_read_tokens: s.cache_read_tokens,
             hit_rate: s.hit_rate(),
-            cache_savings_usd: s.cache_savings_usd,
-            total_cost: s.cost_usd,
+            cache_savings_usd: s.cache_savings_usd(),
+            total_cost: s.cost_usd(),
         }
     }
 }
@@ -53,9 +53,9 @@ pub struct CacheReport {
     pub timezone: String,
 }
 
-pub fn cache_report(conn: &Connection, q: &ReportQuery) -> Result<CacheReport, AnalyticsError> {
+pub fn cache_report(store: &Store, q: &ReportQuery) -> Result<CacheReport, AnalyticsError> {
     let mut all = Sums::default();
-    let mut days: Vec<CacheDay> = day_sums(conn, q)?
+    let mut days: Vec<CacheDay> = day_sums(store, q)?
         .into_iter()
         .map(|(date, sums)| {
             all.add(&sums);

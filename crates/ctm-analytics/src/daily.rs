@@ -1,6 +1,6 @@
 //! `ctm daily`: one row per day in the report's zone.
 
-use rusqlite::Connection;
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::days::{model_days, period_rows_of, ModelDay};
@@ -32,8 +32,8 @@ pub struct DailyReport {
 
 /// Builds the daily report: from the store's daily tables when they are kept in the
 /// report's zone and nothing is filtered, else from the facts.
-pub fn daily_report(conn: &Connection, q: &DailyQuery) -> Result<DailyReport, AnalyticsError> {
-    Ok(daily_report_of(model_days(conn, q)?, q))
+pub fn daily_report(store: &Store, q: &DailyQuery) -> Result<DailyReport, AnalyticsError> {
+    Ok(daily_report_of(model_days(store, q)?, q))
 }
 
 /// The daily report of per-model days read elsewhere (the team database's).

@@ -6,7 +6,9 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::query::{self, ReportQuery};
+use ctm_store::Store;
+
+use crate::query::ReportQuery;
 use crate::{daily_report, session_report, AnalyticsError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +87,8 @@ pub enum ExportError {
     Write(#[from] std::io::Error),
 }
 
-impl From<rusqlite::Error> for ExportError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<ctm_store::StoreError> for ExportError {
+    fn from(e: ctm_store::StoreError) -> Self {
         ExportError::Analytics(e.into())
     }
 }
@@ -96,7 +98,7 @@ impl From<rusqlite::Error> for ExportError {
 /// or from the session and daily reports (no second implementation). Rows are written
 /// as they come; `w` is expected to buffer.
 pub fn write(
-    conn: &rusqlite::Connection,
+    store: &Store,
     q: &ReportQuery,
     level: ExportLevel,
     format: ExportFormat,
@@ -104,31 +106,41 @@ pub fn write(
 ) -> Result<u64, ExportError> {
     let mut sink = Sink::new(format, level, w);
     match level {
-        ExportLevel::Response => query::for_each_fact(conn, q, |f| {
-            let time = jiff::Timestamp::from_millisecond(f.ts)
-                .map(|t| t.to_zoned(q.zone.tz.clone()).to_string())
-                .unwrap_or_default();
-            sink.row(&ResponseRow {
-                time,
-                session_id: f.session_id.as_deref(),
-                project_path: f.project_path.as_deref(),
-                model: f.model.as_deref(),
-                input_tokens: f.sums.input_tokens,
-                output_tokens: f.sums.output_tokens,
-                cache_creation_tokens: f.sums.cache_creation_tokens(),
-                cache_read_tokens: f.sums.cache_read_tokens,
-                total_tokens: f.sums.total_tokens(),
-                cost_usd: f.sums.cost_usd,
-                priced: f.sums.unpriced_responses == 0,
-            })
-        })?,
+        ExportLevel::Response => {
+            let (lo, hi) = q.bounds()?;
+            // Projects and models are few; a session's name is looked up when first met.
+            let mut names = store.names(&[])?;
+            store.visit_facts_between(lo, hi, &q.filter, |f| {
+                if f.session != 0 && !names.sessions.contains_key(&f.session) {
+                    names
+                        .sessions
+                        .extend(store.session_names(&[f.session])?.sessions);
+                }
+                let time = jiff::Timestamp::from_millisecond(f.ts)
+                    .map(|t| t.to_zoned(q.zone.tz.clone()).to_string())
+                    .unwrap_or_default();
+                sink.row(&ResponseRow {
+                    time,
+                    session_id: names.session(f.session),
+                    project_path: names.project(f.project),
+                    model: names.model(f.model),
+                    input_tokens: f.sums.input_tokens,
+                    output_tokens: f.sums.output_tokens,
+                    cache_creation_tokens: f.sums.cache_creation_tokens(),
+                    cache_read_tokens: f.sums.cache_read_tokens,
+                    total_tokens: f.sums.total_tokens(),
+                    cost_usd: f.sums.cost_usd(),
+                    priced: f.sums.unpriced_responses == 0,
+                })
+            })?
+        }
         ExportLevel::Session => {
-            for r in &session_report(conn, q)?.sessions {
+            for r in &session_report(store, q)?.sessions {
                 sink.row(r)?;
             }
         }
         ExportLevel::Daily => {
-            for r in &daily_report(conn, q)?.daily {
+            for r in &daily_report(store, q)?.daily {
                 sink.row(r)?;
             }
         }

@@ -2,9 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use ctm_store::derive::Sums;
-use ctm_store::report_rows::{self, HourKey};
-use rusqlite::Connection;
+use ctm_aggregate::{aggregate_hours, HourKey, Sums};
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::query::{self, ReportQuery};
@@ -47,26 +46,12 @@ pub struct HourlyReport {
     pub timezone: String,
 }
 
-/// Sums per local day and hour: from `hourly_usage` when it holds exactly what the facts
-/// would give (the store's zone, no filter, nothing pruned in reach), else from the facts.
-/// Both give the same buckets, added in the same order.
-pub fn hourly_report(conn: &Connection, q: &ReportQuery) -> Result<HourlyReport, AnalyticsError> {
-    let hours = if q.daily_tables_equal_facts(conn)? {
-        q.bounds()?;
-        report_rows::stored_hours(conn, q.since, q.until)?
-    } else {
-        report_rows::aggregate_hours(&query::facts(conn, q)?, &q.zone.tz)
-    };
+/// Sums per local day and hour, from the rollup rows of the query (in any zone).
+pub fn hourly_report(store: &Store, q: &ReportQuery) -> Result<HourlyReport, AnalyticsError> {
+    let hours = aggregate_hours(&query::rows(store, q)?, &q.zone.tz);
     let grid = week_grid(&hours);
     let mut cells = Vec::with_capacity(7 * 24);
-    let mut by_hour: Vec<HourTotal> = (0..24u8)
-        .map(|hour| HourTotal {
-            hour,
-            responses: 0,
-            tokens: 0,
-            cost: 0.0,
-        })
-        .collect();
+    let mut hour_sums = [Sums::default(); 24];
     for (day, hours) in grid.iter().enumerate() {
         for (hour, s) in hours.iter().enumerate() {
             cells.push(HourCell {
@@ -74,14 +59,21 @@ pub fn hourly_report(conn: &Connection, q: &ReportQuery) -> Result<HourlyReport,
                 hour: hour as u8,
                 responses: s.responses,
                 tokens: s.total_tokens(),
-                cost: s.cost_usd,
+                cost: s.cost_usd(),
             });
-            let h = &mut by_hour[hour];
-            h.responses += s.responses;
-            h.tokens += s.total_tokens();
-            h.cost += s.cost_usd;
+            hour_sums[hour].add(s);
         }
     }
+    let by_hour: Vec<HourTotal> = hour_sums
+        .iter()
+        .enumerate()
+        .map(|(hour, s)| HourTotal {
+            hour: hour as u8,
+            responses: s.responses,
+            tokens: s.total_tokens(),
+            cost: s.cost_usd(),
+        })
+        .collect();
     let mut all = Sums::default();
     for s in hours.values() {
         all.add(s);
@@ -108,19 +100,20 @@ pub fn week_grid(hours: &BTreeMap<HourKey, Sums>) -> [[Sums; 24]; 7] {
 mod tests {
     use super::*;
     use crate::Zone;
-    use ctm_store::derive::FactRow;
+    use ctm_aggregate::{Fact, SlotRow};
 
-    fn grid_of(facts: &[FactRow], zone: &Zone) -> [[Sums; 24]; 7] {
-        week_grid(&report_rows::aggregate_hours(facts, &zone.tz))
+    fn grid_of(facts: &[Fact], zone: &Zone) -> [[Sums; 24]; 7] {
+        let rows: Vec<SlotRow> = facts.iter().map(SlotRow::of_fact).collect();
+        week_grid(&aggregate_hours(&rows, &zone.tz))
     }
 
-    fn at(ts: i64) -> FactRow {
-        FactRow {
+    fn at(ts: i64) -> Fact {
+        Fact {
             id: ts,
             ts,
-            session_id: None,
-            project_path: None,
-            model: None,
+            session: 0,
+            project: 0,
+            model: 0,
             sums: Sums {
                 responses: 1,
                 output_tokens: 10,

@@ -3,10 +3,11 @@
 //! Each report is a plain value (serialisable with ccusage's field names where ccusage
 //! has the same report) that every front end renders its own way. Every report takes a
 //! [`ReportQuery`]: its zone groups days and hours, `--since`/`--until` pick local days,
-//! and a [`Filter`] keeps the responses of some projects or models. Unfiltered reports in
-//! the store's zone may read the materialised daily tables (and unfiltered session lists
-//! `claude_sessions`) where they hold what the facts give; all others are computed from
-//! the facts with `ctm_store::derive`'s aggregation.
+//! and a [`Filter`] keeps the responses of some projects or models. Reports read the
+//! store only through its typed reads (`ctm_store::Store`'s, in `reads.rs`): rollup rows
+//! for any zone, range and filter, grouped with `ctm_aggregate`; unfiltered reports in
+//! the store's zone read the materialised daily tables (and unfiltered session lists
+//! `claude_sessions`, blocks `usage_blocks`) where they hold what the facts give.
 
 pub mod blocks;
 pub mod burn;
@@ -34,6 +35,7 @@ pub use blocks::{
     active_block, blocks_report, ActiveBlock, BlockRow, BlocksQuery, BlocksReport, TokenLimit,
 };
 pub use cache::{cache_report, CacheReport};
+pub use ctm_aggregate::Filter;
 pub use daily::{daily_report, daily_report_of, DailyQuery, DailyReport, DailyRow};
 pub use days::ModelDay;
 pub use hourly::{hourly_report, HourlyReport};
@@ -44,7 +46,7 @@ pub use periods::{
     monthly_report, monthly_report_of, weekly_report, weekly_report_of, MonthlyReport, WeeklyReport,
 };
 pub use projects::{project_report, ProjectReport};
-pub use query::{parse_date, Filter, ReportQuery};
+pub use query::{parse_date, ReportQuery};
 pub use reconcile::{drift_hint, pricing_check, DriftHint, PricingCheck, SessionCheck};
 pub use sessions::{
     session_detail, session_now, session_report, SessionDetail, SessionNow, SessionReport,
@@ -73,10 +75,4 @@ pub enum AnalyticsError {
     /// The thing asked for (a session) is not in the store.
     #[error("{0}")]
     NotFound(String),
-}
-
-impl From<rusqlite::Error> for AnalyticsError {
-    fn from(e: rusqlite::Error) -> Self {
-        AnalyticsError::Store(e.into())
-    }
 }

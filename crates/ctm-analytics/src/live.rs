@@ -9,13 +9,13 @@
 
 use jiff::civil::{Date, Weekday};
 use jiff::ToSpan;
-use rusqlite::Connection;
 use serde::Serialize;
 
-use ctm_store::derive::{self, FactRow};
-use ctm_store::report_rows::BlockFigures;
+use ctm_aggregate::{Fact, Filter};
+use ctm_store::derive::usage_blocks::BlockFigures;
+use ctm_store::Store;
 
-use crate::blocks::{latest_block, stored_blocks_equal_to_facts, BlockRow};
+use crate::blocks::{blocks_of_rows, latest_block, stored_blocks_equal_to_facts, BlockRow};
 use crate::burn::{self, Amount, BurnRate};
 use crate::models::{model_rows, ModelRow};
 use crate::official::{official_limits, OfficialLimits};
@@ -221,29 +221,36 @@ pub struct LiveQuery {
 }
 
 /// The live view at `q.now_ms`.
-pub fn live_view(conn: &Connection, q: &LiveQuery) -> Result<LiveView, AnalyticsError> {
-    let plan = plan_limits(conn, q.plan, q.now_ms)?;
-    live_view_with_limits(conn, q, plan)
+pub fn live_view(store: &Store, q: &LiveQuery) -> Result<LiveView, AnalyticsError> {
+    let plan = plan_limits(store, q.plan, q.now_ms)?;
+    live_view_with_limits(store, q, plan)
 }
 
 /// The live view against limits already computed: `custom` limits read every block, so a
 /// front end that redraws often computes them once per change of the store.
 pub fn live_view_with_limits(
-    conn: &Connection,
+    store: &Store,
     q: &LiveQuery,
     plan: PlanLimits,
 ) -> Result<LiveView, AnalyticsError> {
-    let latest = latest_block(conn, q.now_ms, &q.zone)?;
+    let latest = latest_block(store, q.now_ms, &q.zone)?;
     let (block, last_block) = match latest {
         Some(a) if a.row.is_active => (
-            Some(live_block(a.row, &a.facts, &plan, q.now_ms, &q.zone)),
+            Some(live_block(
+                a.row,
+                &a.facts,
+                model_rows(&a.facts, &a.names),
+                &plan,
+                q.now_ms,
+                &q.zone,
+            )),
             None,
         ),
         other => (None, other.map(|a| a.row)),
     };
     let today = q.zone.zoned(q.now_ms).date();
     let day_totals = |from: Date| -> Result<PeriodTotals, AnalyticsError> {
-        let r = daily_report(conn, &days(&q.zone, from, today))?;
+        let r = daily_report(store, &days(&q.zone, from, today))?;
         Ok(PeriodTotals {
             from: from.to_string(),
             to: today.to_string(),
@@ -255,7 +262,7 @@ pub fn live_view_with_limits(
     let recent_from = today.saturating_sub(1.days());
     let mut sessions_q = days(&q.zone, recent_from, today);
     sessions_q.order = Order::Desc;
-    let mut recent_sessions = session_report(conn, &sessions_q)?.sessions;
+    let mut recent_sessions = session_report(store, &sessions_q)?.sessions;
     recent_sessions.retain(|s| s.first_ms <= q.now_ms);
     recent_sessions.truncate(q.recent_sessions);
     Ok(LiveView {
@@ -267,7 +274,7 @@ pub fn live_view_with_limits(
         today: day_totals(today)?,
         this_week: day_totals(week_start(today, q.start_of_week))?,
         recent_sessions,
-        official: official_limits(conn, q.now_ms, &q.zone)?,
+        official: official_limits(store, q.now_ms, &q.zone)?,
         now_ms: q.now_ms,
     })
 }
@@ -281,7 +288,8 @@ fn days(zone: &Zone, from: Date, to: Date) -> ReportQuery {
 
 fn live_block(
     row: BlockRow,
-    facts: &[FactRow],
+    facts: &[Fact],
+    models: Vec<ModelRow>,
     plan: &PlanLimits,
     now_ms: i64,
     zone: &Zone,
@@ -308,7 +316,7 @@ fn live_block(
         per_minute[slot] += f.sums.input_tokens + f.sums.output_tokens;
     }
     LiveBlock {
-        models: model_rows(facts),
+        models,
         block: row,
         elapsed_minutes: elapsed,
         remaining_minutes: remaining,
@@ -321,7 +329,7 @@ fn live_block(
 /// a limit already passed is dated by the response that crossed it.
 fn meter(
     kind: MeterKind,
-    facts: &[FactRow],
+    facts: &[Fact],
     limit: f64,
     rate: &BurnRate,
     now_ms: i64,
@@ -361,11 +369,7 @@ fn meter(
 const NEAR_LIMIT_SHARE: f64 = 0.95;
 
 /// The plan's limits per block; `custom` is computed from the store's finished blocks.
-pub fn plan_limits(
-    conn: &Connection,
-    plan: Plan,
-    now_ms: i64,
-) -> Result<PlanLimits, AnalyticsError> {
+pub fn plan_limits(store: &Store, plan: Plan, now_ms: i64) -> Result<PlanLimits, AnalyticsError> {
     if let Some((tokens, cost_usd, messages)) = plan.published() {
         return Ok(PlanLimits {
             plan,
@@ -377,15 +381,12 @@ pub fn plan_limits(
         });
     }
     // Custom: every finished block, then those that came near a standard plan's limit.
-    let blocks = match stored_blocks_equal_to_facts(conn, Some(now_ms))? {
+    let blocks = match stored_blocks_equal_to_facts(store, Some(now_ms))? {
         Some(blocks) => blocks,
-        None => {
-            let facts = derive::facts_between(conn, i64::MIN, now_ms.saturating_add(1))?;
-            derive::aggregate_blocks(&facts)
-                .iter()
-                .map(BlockFigures::of)
-                .collect()
-        }
+        None => blocks_of_rows(
+            store,
+            &store.usage_rows(i64::MIN, now_ms.saturating_add(1), &Filter::default(), None)?,
+        )?,
     };
     let past: Vec<BlockFigures> = blocks
         .into_iter()
@@ -424,7 +425,7 @@ pub fn plan_limits(
     Ok(PlanLimits {
         plan,
         tokens: p90(chosen.iter().map(|b| plan_tokens(b) as f64).collect()).round() as u64,
-        cost_usd: p90(chosen.iter().map(|b| b.sums.cost_usd).collect()),
+        cost_usd: p90(chosen.iter().map(|b| b.sums.cost_usd()).collect()),
         messages: p90(chosen.iter().map(|b| b.sums.responses as f64).collect()).round() as u64,
         basis: format!("custom: 90th percentile of {} {which}", chosen.len()),
         source: "estimate",
@@ -445,27 +446,32 @@ pub fn percentile(values: &mut [f64], p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctm_store::derive::Sums;
+    use ctm_aggregate::{aggregate_blocks, nanos_of_usd, Names, SlotRow, Sums};
 
     const MIN: i64 = 60_000;
     /// 2026-03-07T23:00Z, an hour boundary.
     const T0: i64 = 1_772_924_400_000;
 
-    fn fact(ts: i64, input: u64, output: u64, cost: f64) -> FactRow {
-        FactRow {
+    fn fact(ts: i64, input: u64, output: u64, cost: f64) -> Fact {
+        Fact {
             id: ts,
             ts,
-            session_id: Some("s".into()),
-            project_path: None,
-            model: Some("claude-opus-4-6".into()),
+            session: 1,
+            project: 0,
+            model: 1,
             sums: Sums {
                 responses: 1,
                 input_tokens: input,
                 output_tokens: output,
-                cost_usd: cost,
+                cost_nanos: nanos_of_usd(cost),
                 ..Sums::default()
             },
         }
+    }
+
+    fn block_of(facts: &[Fact]) -> BlockFigures {
+        let rows: Vec<SlotRow> = facts.iter().map(SlotRow::of_fact).collect();
+        BlockFigures::of(&aggregate_blocks(&rows, i64::MIN)[0], &Names::default())
     }
 
     #[test]
@@ -497,8 +503,7 @@ mod tests {
             fact(T0 + 30 * MIN, 500, 500, 1.0),
         ];
         facts[1].sums.cache_read_tokens = 1_000_000;
-        let blocks = derive::aggregate_blocks(&facts);
-        let b = BlockFigures::of(&blocks[0]);
+        let b = block_of(&facts);
         // At 23:40 the window is the 40 minutes since the block's start: 50 a minute.
         let now = T0 + 40 * MIN;
         let rate = burn::burn_rate(&b, &facts, now);

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use ctm_store::derive::{self, FactRow, Sums};
-use rusqlite::Connection;
+use ctm_aggregate::{Fact, Names, Sums};
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::days;
 use crate::query::ReportQuery;
-use crate::usage::{sum, Totals};
+use crate::usage::Totals;
 use crate::AnalyticsError;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,11 +42,10 @@ pub struct ModelReport {
 }
 
 /// From the per-day, per-model sums (the store's daily tables when they hold exactly what
-/// the facts would give, else the facts), so both ways add the same numbers in the same
-/// order.
-pub fn model_report(conn: &Connection, q: &ReportQuery) -> Result<ModelReport, AnalyticsError> {
+/// the facts would give, else the rollup).
+pub fn model_report(store: &Store, q: &ReportQuery) -> Result<ModelReport, AnalyticsError> {
     Ok(model_report_of(
-        days::model_days_equal_to_facts(conn, q)?,
+        days::model_days_equal_to_facts(store, q)?,
         q,
     ))
 }
@@ -68,18 +67,15 @@ pub fn model_report_of(days: Vec<days::ModelDay>, q: &ReportQuery) -> ModelRepor
 }
 
 /// One row per model of these facts, most expensive first.
-pub fn model_rows(facts: &[FactRow]) -> Vec<ModelRow> {
+pub fn model_rows(facts: &[Fact], names: &Names) -> Vec<ModelRow> {
     let mut models: BTreeMap<String, Sums> = BTreeMap::new();
     for f in facts {
-        let label = derive::model_label(f.model.as_deref());
-        match models.get_mut(label) {
-            Some(s) => s.add(&f.sums),
-            None => {
-                models.insert(label.to_owned(), f.sums.clone());
-            }
-        }
+        models
+            .entry(names.model_label(f.model).to_owned())
+            .or_default()
+            .add(&f.sums);
     }
-    rows_of_models(&models, &sum(facts))
+    rows_of_models(&models, &total(&models))
 }
 
 fn total(models: &BTreeMap<String, Sums>) -> Sums {
@@ -104,8 +100,8 @@ fn rows_of_models(models: &BTreeMap<String, Sums>, all: &Sums) -> Vec<ModelRow> 
             cache_read_tokens: s.cache_read_tokens,
             total_tokens: s.total_tokens(),
             token_share: share(s.total_tokens() as f64, all.total_tokens() as f64),
-            total_cost: s.cost_usd,
-            cost_share: share(s.cost_usd, all.cost_usd),
+            total_cost: s.cost_usd(),
+            cost_share: share(s.cost_usd(), all.cost_usd()),
             cache_hit_rate: s.hit_rate(),
             priced: s.unpriced_responses == 0,
         })

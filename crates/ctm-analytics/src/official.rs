@@ -3,8 +3,8 @@
 //! These are the only authoritative limits: everything else ctm says about limits is an
 //! estimate from the transcripts. Every front end labels them "official".
 
-use ctm_store::rate_limits::{self, LimitWindow, RateLimitSample};
-use rusqlite::Connection;
+use ctm_store::rate_limits::{LimitWindow, RateLimitSample};
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::{AnalyticsError, Zone};
@@ -55,12 +55,14 @@ impl OfficialLimits {
 
 /// The latest figure of each window, judged at `now_ms`.
 pub fn official_limits(
-    conn: &Connection,
+    store: &Store,
     now_ms: i64,
     zone: &Zone,
 ) -> Result<OfficialLimits, AnalyticsError> {
     let get = |w| -> Result<Option<OfficialLimit>, AnalyticsError> {
-        Ok(rate_limits::latest(conn, w)?.map(|s| official_limit(&s, now_ms, zone)))
+        Ok(store
+            .latest_rate_limit(w)?
+            .map(|s| official_limit(&s, now_ms, zone)))
     };
     Ok(OfficialLimits {
         five_hour: get(LimitWindow::FiveHour)?,

@@ -1,9 +1,9 @@
 //! `ctm weekly` and `ctm monthly`: daily's rows grouped into weeks and months of the
 //! report's zone.
 
+use ctm_store::Store;
 use jiff::civil::{Date, Weekday};
 use jiff::ToSpan;
-use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::days::{model_days, period_rows_of, ModelDay};
@@ -61,11 +61,11 @@ pub fn month_of(d: Date) -> String {
 }
 
 pub fn weekly_report(
-    conn: &Connection,
+    store: &Store,
     q: &ReportQuery,
     first: Weekday,
 ) -> Result<WeeklyReport, AnalyticsError> {
-    Ok(weekly_report_of(model_days(conn, q)?, q, first))
+    Ok(weekly_report_of(model_days(store, q)?, q, first))
 }
 
 /// The weekly report of per-model days read elsewhere (the team database's).
@@ -84,8 +84,8 @@ pub fn weekly_report_of(days: Vec<ModelDay>, q: &ReportQuery, first: Weekday) ->
     }
 }
 
-pub fn monthly_report(conn: &Connection, q: &ReportQuery) -> Result<MonthlyReport, AnalyticsError> {
-    Ok(monthly_report_of(model_days(conn, q)?, q))
+pub fn monthly_report(store: &Store, q: &ReportQuery) -> Result<MonthlyReport, AnalyticsError> {
+    Ok(monthly_report_of(model_days(store, q)?, q))
 }
 
 /// The monthly report of per-model days read elsewhere (the team database's).

@@ -2,9 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ctm_store::derive::Sums;
-use ctm_store::report_rows::{self, ProjectDay, ProjectDayKey};
-use rusqlite::Connection;
+use ctm_aggregate::{aggregate_projects, Id, Sums};
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::query::{self, ReportQuery};
@@ -42,43 +41,42 @@ pub struct ProjectReport {
     pub unpriced_models: Vec<String>,
 }
 
+/// One project's figures, projects of the same label merged.
 #[derive(Default)]
 struct Project {
     sums: Sums,
-    sessions: BTreeSet<String>,
+    sessions: BTreeSet<Id>,
     models: BTreeSet<String>,
     first_ms: i64,
     last_ms: i64,
 }
 
-/// Projects ordered by last activity. Built from sums per local day, project and
-/// session: from `project_usage` when it holds exactly what the facts would give (the
-/// store's zone, no filter, nothing pruned in reach), else from the facts; both give the
-/// same buckets, added in the same order.
-pub fn project_report(conn: &Connection, q: &ReportQuery) -> Result<ProjectReport, AnalyticsError> {
-    let days = if q.daily_tables_equal_facts(conn)? {
-        q.bounds()?;
-        report_rows::stored_project_days(conn, q.since, q.until)?
-    } else {
-        report_rows::aggregate_project_days(&query::facts(conn, q)?, &q.zone.tz)
-    };
+/// Projects ordered by last activity, from the rollup rows of the query (in any zone,
+/// with any filter): a session counts once per project however many rows it has.
+pub fn project_report(store: &Store, q: &ReportQuery) -> Result<ProjectReport, AnalyticsError> {
+    let rows = query::rows(store, q)?;
+    let names = store.names(&[])?;
     let mut projects: BTreeMap<&str, Project> = BTreeMap::new();
     let mut unpriced_models = BTreeSet::new();
-    for (k, d) in &days {
+    for (id, a) in &aggregate_projects(&rows) {
         let p = projects
-            .entry(k.project.as_str())
+            .entry(names.project_label(*id))
             .or_insert_with(|| Project {
-                first_ms: d.first_ts,
-                last_ms: d.last_ts,
+                first_ms: a.first_ts,
+                last_ms: a.last_ts,
                 ..Project::default()
             });
-        add_day(p, k, d);
-        unpriced_models.extend(
-            d.models
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(m, _)| m.clone()),
-        );
+        p.sums.add(&a.sums);
+        p.sessions.extend(a.sessions.iter().copied());
+        for (model, unpriced) in &a.models {
+            let label = names.model_label(*model);
+            p.models.insert(label.to_owned());
+            if *unpriced > 0 {
+                unpriced_models.insert(label.to_owned());
+            }
+        }
+        p.first_ms = p.first_ms.min(a.first_ts);
+        p.last_ms = p.last_ms.max(a.last_ts);
     }
     let mut all = Sums::default();
     for p in projects.values() {
@@ -97,7 +95,7 @@ pub fn project_report(conn: &Connection, q: &ReportQuery) -> Result<ProjectRepor
                 cache_creation_tokens: s.cache_creation_tokens(),
                 cache_read_tokens: s.cache_read_tokens,
                 total_tokens: s.total_tokens(),
-                total_cost: s.cost_usd,
+                total_cost: s.cost_usd(),
                 models_used: p.models.into_iter().collect(),
                 first_activity: q.zone.rfc3339(p.first_ms),
                 last_activity: q.zone.rfc3339(p.last_ms),
@@ -119,16 +117,4 @@ pub fn project_report(conn: &Connection, q: &ReportQuery) -> Result<ProjectRepor
         timezone: q.zone.label(),
         unpriced_models: unpriced_models.into_iter().collect(),
     })
-}
-
-fn add_day(p: &mut Project, k: &ProjectDayKey, d: &ProjectDay) {
-    p.sums.add(&d.sums);
-    if let Some(s) = &k.session {
-        if !p.sessions.contains(s) {
-            p.sessions.insert(s.clone());
-        }
-    }
-    p.models.extend(d.models.keys().cloned());
-    p.first_ms = p.first_ms.min(d.first_ts);
-    p.last_ms = p.last_ms.max(d.last_ts);
 }

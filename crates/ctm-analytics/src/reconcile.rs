@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ctm_store::claude_costs::{self, CostSource, StoredCost};
-use rusqlite::{params, Connection};
+use ctm_store::claude_costs::{CostSource, StoredCost};
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::AnalyticsError;
@@ -98,10 +98,10 @@ pub fn disagrees(ctm_usd: f64, claude_usd: f64) -> bool {
 }
 
 /// `ctm pricing check`: every session with a Claude Code figure, ctm's cost beside it.
-pub fn pricing_check(conn: &Connection) -> Result<PricingCheck, AnalyticsError> {
+pub fn pricing_check(store: &Store) -> Result<PricingCheck, AnalyticsError> {
     let mut sessions = Vec::new();
-    for row in pick(claude_costs::all(conn)?) {
-        let ctm = ctm_models(conn, &row.cost.session_id, row.cost.observed_at_ms)?;
+    for row in pick(store.claude_costs()?) {
+        let ctm = ctm_models(store, &row.cost.session_id, row.cost.observed_at_ms)?;
         sessions.push(check_one(&row, &ctm));
     }
     let disagreeing = sessions.iter().filter(|s| !s.agrees).count() as u64;
@@ -115,28 +115,26 @@ pub fn pricing_check(conn: &Connection) -> Result<PricingCheck, AnalyticsError> 
 /// ctm's billed responses of a session up to `until_ms` (all of them for `None`), per
 /// model as reports name it.
 fn ctm_models(
-    conn: &Connection,
+    store: &Store,
     session: &str,
     until_ms: Option<i64>,
 ) -> Result<BTreeMap<String, CtmModel>, AnalyticsError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT coalesce(model, 'unknown'), sum(cost_usd), sum(priced = 0), \
-         sum(input_tokens + output_tokens + cache_write_5m_tokens + cache_write_1h_tokens + cache_read_tokens) \
-         FROM billed_responses WHERE session_id = ?1 AND ts <= ?2 GROUP BY 1 ORDER BY 1",
-    )?;
-    let rows = stmt
-        .query_map(params![session, until_ms.unwrap_or(i64::MAX)], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                CtmModel {
-                    cost_usd: r.get(1)?,
-                    unpriced: r.get::<_, i64>(2)? as u64,
-                    tokens: r.get::<_, i64>(3)? as u64,
-                },
-            ))
-        })?
-        .collect::<Result<BTreeMap<_, _>, _>>()?;
-    Ok(rows)
+    Ok(store
+        .session_sums_by_model(session, until_ms)?
+        .into_iter()
+        .map(|(model, s)| {
+            let m = CtmModel {
+                cost_usd: s.cost_usd(),
+                unpriced: s.unpriced_responses,
+                tokens: s.input_tokens
+                    + s.output_tokens
+                    + s.cache_write_5m_tokens
+                    + s.cache_write_1h_tokens
+                    + s.cache_read_tokens,
+            };
+            (model, m)
+        })
+        .collect())
 }
 
 fn usd(v: f64) -> String {
@@ -258,40 +256,26 @@ pub struct DriftHint {
 /// Cheap enough for every report: it reads only the derived session rows of the
 /// sessions Claude Code gave a figure for, never the facts, and compares a session only
 /// when the figure covers all of it (no response after it).
-pub fn drift_hint(conn: &Connection) -> Result<Option<DriftHint>, AnalyticsError> {
-    if !claude_costs::any(conn)? {
+pub fn drift_hint(store: &Store) -> Result<Option<DriftHint>, AnalyticsError> {
+    if !store.has_claude_costs()? {
         return Ok(None);
     }
-    let mut session_row = conn.prepare_cached(
-        "SELECT total_cost, session_end FROM claude_sessions WHERE session_id = ?1",
-    )?;
-    let mut models_of = conn
-        .prepare_cached("SELECT model FROM session_models WHERE session_id = ?1 ORDER BY model")?;
     // model -> (compared sessions, disagreeing sessions)
     let mut per_model: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for row in pick(claude_costs::all(conn)?) {
+    for row in pick(store.claude_costs()?) {
         let cc = &row.cost;
-        let found: Option<(f64, String)> = session_row
-            .query_row([&cc.session_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .ok();
-        let Some((ctm_cost, end)) = found else {
+        // A session without billed responses has no models to hint at.
+        let Some(found) = store.stored_session(&cc.session_id)? else {
             continue;
         };
-        let end_ms = end
-            .parse::<jiff::Timestamp>()
-            .ok()
-            .map(|t| t.as_millisecond());
-        if let (Some(at), Some(end)) = (cc.observed_at_ms, end_ms) {
-            if end > at {
+        if let Some(at) = cc.observed_at_ms {
+            if found.last_ts > at {
                 continue; // responses after the figure: only `pricing check` sums up to it
             }
         }
-        let off = disagrees(ctm_cost, cc.total_cost_usd);
-        let models: Vec<String> = models_of
-            .query_map([&cc.session_id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        for m in models {
-            let e = per_model.entry(m).or_default();
+        let off = disagrees(found.sums.cost_usd(), cc.total_cost_usd);
+        for m in found.models.keys() {
+            let e = per_model.entry(m.clone()).or_default();
             e.0 += 1;
             e.1 += usize::from(off);
         }

@@ -1,12 +1,10 @@
 //! `ctm session`: one row per Claude Code session, and one session response by response.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use ctm_store::derive::{
-    self, FactReader, FactRow, ModelResponses, SessionAggregate, Sums, FACT_COLUMNS,
-};
-use ctm_store::snapshot_readers::in_one_snapshot;
-use rusqlite::Connection;
+use ctm_aggregate::{aggregate_sessions, usd_of_nanos, Fact, Id, SlotRow, Sums};
+use ctm_store::derive::claude_sessions::SessionFigures;
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::query::{self, ReportQuery};
@@ -78,109 +76,83 @@ pub struct SessionDetail {
     pub timezone: String,
 }
 
-/// Sessions of the query's facts (their responses inside its days and filters), by
-/// last activity. Without days, filters or pruned history, `claude_sessions` holds each
-/// session's sums exactly as the facts give them, so they are read from there.
-pub fn session_report(conn: &Connection, q: &ReportQuery) -> Result<SessionReport, AnalyticsError> {
-    let aggregates = if reads_session_table(conn, q)? {
-        stored_sessions(conn)?
+/// Sessions of the query's responses (inside its days and filters), by last activity.
+/// Without days, filters or pruned history, `claude_sessions` holds each session's sums
+/// exactly as the facts give them, so they are read from there; else they come from the
+/// rollup rows of the query.
+pub fn session_report(store: &Store, q: &ReportQuery) -> Result<SessionReport, AnalyticsError> {
+    let sessions = if reads_session_table(store, q)? {
+        store.stored_sessions()?
     } else {
-        let facts = query::facts(conn, q)?;
-        derive::aggregate_sessions(&facts).into_values().collect()
+        sessions_of_rows(store, &query::rows(store, q)?)?
     };
     let mut all = Sums::default();
     let mut unpriced_models = BTreeSet::new();
-    for a in &aggregates {
-        all.add(&a.sums);
+    for f in &sessions {
+        all.add(&f.sums);
         unpriced_models.extend(
-            a.models
+            f.models
                 .iter()
                 .filter(|(_, n)| n.unpriced > 0)
                 .map(|(m, _)| m.clone()),
         );
     }
-    let mut sessions = rows_of_sessions(aggregates, &q.zone);
-    q.arrange(&mut sessions);
+    let mut rows = rows_of_sessions(sessions, &q.zone);
+    q.arrange(&mut rows);
     Ok(SessionReport {
-        sessions,
+        sessions: rows,
         totals: Totals::from(&all),
         timezone: q.zone.label(),
         unpriced_models: unpriced_models.into_iter().collect(),
     })
 }
 
+/// The sessions of rollup rows, their texts resolved.
+fn sessions_of_rows(
+    store: &Store,
+    rows: &[SlotRow],
+) -> Result<Vec<SessionFigures>, AnalyticsError> {
+    let ids: Vec<Id> = rows
+        .iter()
+        .map(|r| r.key.session)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let names = store.names(&ids)?;
+    Ok(aggregate_sessions(rows, &names)
+        .values()
+        .filter_map(|a| SessionFigures::of(a, &names))
+        .collect())
+}
+
 /// The `limit` sessions of the query that cost most, most expensive first (ties by id).
 /// From `claude_sessions` (see [`session_report`]) only those sessions are read and
 /// their models looked up, a seek each, instead of every session's.
 pub fn costliest_sessions(
-    conn: &Connection,
+    store: &Store,
     q: &ReportQuery,
     limit: usize,
 ) -> Result<Vec<SessionRow>, AnalyticsError> {
-    if !reads_session_table(conn, q)? {
-        let mut sessions = session_report(conn, q)?.sessions;
+    if !reads_session_table(store, q)? {
+        let mut sessions = session_report(store, q)?.sessions;
         sessions.sort_by(|a, b| {
-            costliest_first((a.total_cost, &a.session_id), (b.total_cost, &b.session_id))
+            b.total_cost
+                .total_cmp(&a.total_cost)
+                .then_with(|| a.session_id.cmp(&b.session_id))
         });
         sessions.truncate(limit);
         return Ok(sessions);
     }
-    in_one_snapshot(conn, |conn| stored_costliest(conn, q, limit))
-}
-
-/// [`costliest_sessions`] from `claude_sessions` and `session_models`, read in one
-/// snapshot (a session's row and its models from the same commit).
-fn stored_costliest(
-    conn: &Connection,
-    q: &ReportQuery,
-    limit: usize,
-) -> Result<Vec<SessionRow>, AnalyticsError> {
-    // SQLite orders the sessions as `costliest_first` does (costs are never NaN or -0,
-    // ids compare byte by byte), so only those looked at are decoded.
-    let mut by_cost = conn.prepare_cached(&format!(
-        "SELECT {} FROM claude_sessions WHERE session_id IS NOT NULL \
-         ORDER BY coalesce(total_cost, 0.0) DESC, session_id",
-        derive::SESSION_ROW_COLUMNS
-    ))?;
-    let mut candidates = by_cost.query([])?;
-    let mut sessions = Vec::with_capacity(limit);
-    while sessions.len() < limit {
-        let Some(row) = candidates.next()? else { break };
-        let models = derive::stored_session_models(conn, &row.get::<_, String>(0)?)?;
-        // A session without billed responses is not shown, nor decoded (see
-        // `stored_sessions`).
-        if models.is_empty() {
-            continue;
-        }
-        let mut a = derive::session_from_row(row)?;
-        a.models = models;
-        a.sums.unpriced_responses = unpriced(&a.models);
-        sessions.push(session_row(a, &q.zone));
-    }
-    Ok(sessions)
-}
-
-/// Orders (cost, session id) most expensive first, ties by id.
-fn costliest_first(a: (f64, &str), b: (f64, &str)) -> std::cmp::Ordering {
-    b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1))
-}
-
-/// Rows for the sessions of these facts, ordered by last activity.
-pub(crate) fn session_rows(facts: &[FactRow], zone: &Zone) -> Vec<SessionRow> {
-    rows_of_sessions(
-        derive::aggregate_sessions(facts).into_values().collect(),
-        zone,
-    )
-}
-
-/// Rows, ordered by last activity. Every aggregate has billed responses, so models:
-/// one from the facts gets a model per fact, and [`stored_sessions`] leaves out the rows
-/// that have none.
-fn rows_of_sessions(aggregates: Vec<SessionAggregate>, zone: &Zone) -> Vec<SessionRow> {
-    let mut rows: Vec<SessionRow> = aggregates
+    Ok(store
+        .costliest_sessions(limit)?
         .into_iter()
-        .map(|a| session_row(a, zone))
-        .collect();
+        .map(|f| session_row(f, &q.zone))
+        .collect())
+}
+
+/// Rows, ordered by last activity.
+fn rows_of_sessions(sessions: Vec<SessionFigures>, zone: &Zone) -> Vec<SessionRow> {
+    let mut rows: Vec<SessionRow> = sessions.into_iter().map(|f| session_row(f, zone)).collect();
     rows.sort_by(|a, b| {
         a.last_ms
             .cmp(&b.last_ms)
@@ -191,116 +163,85 @@ fn rows_of_sessions(aggregates: Vec<SessionAggregate>, zone: &Zone) -> Vec<Sessi
 
 /// `claude_sessions` equals a recompute from the facts (`ctm db check`) except for
 /// history kept after a prune, and it has no per-day or per-project split.
-fn reads_session_table(conn: &Connection, q: &ReportQuery) -> Result<bool, AnalyticsError> {
+fn reads_session_table(store: &Store, q: &ReportQuery) -> Result<bool, AnalyticsError> {
     Ok(q.filter.is_empty()
         && q.since.is_none()
         && q.until.is_none()
-        && query::pruned_before(conn, q, false)?.is_none())
+        && query::pruned_before(store, q, false)?.is_none())
 }
 
-/// Every `claude_sessions` row that has `session_models` rows, with them: the sessions
-/// with billed responses (rows of sessions the store knew before ctm, or whose
-/// responses all turned out to be replays, have none, and are neither rows nor totals).
-fn stored_sessions(conn: &Connection) -> Result<Vec<SessionAggregate>, AnalyticsError> {
-    // One commit for both tables: an ingest landing between the two reads would leave
-    // a new session without models (and out of the report) or models without a row.
-    in_one_snapshot(conn, stored_sessions_now)
-}
-
-fn stored_sessions_now(conn: &Connection) -> Result<Vec<SessionAggregate>, AnalyticsError> {
-    let mut models = derive::stored_models_by_session(conn)?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {} FROM claude_sessions WHERE session_id IS NOT NULL",
-        derive::SESSION_ROW_COLUMNS
-    ))?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        // A row without models has no billed responses: one the store kept from before
-        // ctm (whose times need not even be RFC 3339), or whose responses all turned out
-        // to be replays. It is no session of the report, so it is not decoded.
-        let Some(session_models) = models.remove(&r.get::<_, String>(0)?) else {
-            continue;
-        };
-        let mut a = derive::session_from_row(r)?;
-        a.models = session_models;
-        // claude_sessions has no unpriced count; the models have it.
-        a.sums.unpriced_responses = unpriced(&a.models);
-        out.push(a);
-    }
-    Ok(out)
-}
-
-fn unpriced(models: &BTreeMap<String, ModelResponses>) -> u64 {
-    models.values().map(|n| n.unpriced).sum()
-}
-
-fn session_row(a: SessionAggregate, zone: &Zone) -> SessionRow {
-    let s = &a.sums;
+fn session_row(f: SessionFigures, zone: &Zone) -> SessionRow {
+    let s = &f.sums;
     SessionRow {
-        project_path: a.project_path.clone(),
-        first_activity: zone.rfc3339(a.first_ts),
-        last_activity: zone.rfc3339(a.last_ts),
-        duration_minutes: (a.last_ts - a.first_ts) as f64 / 60_000.0,
+        project_path: f.project_path.clone(),
+        first_activity: zone.rfc3339(f.first_ts),
+        last_activity: zone.rfc3339(f.last_ts),
+        duration_minutes: (f.last_ts - f.first_ts) as f64 / 60_000.0,
         responses: s.responses,
         input_tokens: s.input_tokens,
         output_tokens: s.output_tokens,
         cache_creation_tokens: s.cache_creation_tokens(),
         cache_read_tokens: s.cache_read_tokens,
         total_tokens: s.total_tokens(),
-        total_cost: s.cost_usd,
-        models_used: a.models.into_keys().collect(),
-        main_model: a.main_model.clone(),
+        total_cost: s.cost_usd(),
+        models_used: f.models.into_keys().collect(),
+        main_model: f.main_model.clone(),
         efficiency_score: s.efficiency_score(),
         unpriced_responses: s.unpriced_responses,
         priced: s.unpriced_responses == 0,
-        first_ms: a.first_ts,
-        last_ms: a.last_ts,
-        session_id: a.session_id,
+        first_ms: f.first_ts,
+        last_ms: f.last_ts,
+        session_id: f.session_id,
     }
 }
 
 /// One session, response by response. `id` may be a unique prefix of the session id.
 pub fn session_detail(
-    conn: &Connection,
+    store: &Store,
     q: &ReportQuery,
     id: &str,
 ) -> Result<SessionDetail, AnalyticsError> {
-    let id = resolve_session(conn, id)?;
+    let id = resolve_session(store, id)?;
     let (lo, hi) = q.bounds()?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 ORDER BY ts"
-    ))?;
-    let mut facts = FactReader::default().read_all(&mut stmt, [&id])?;
-    facts.retain(|f| f.ts >= lo && f.ts < hi && q.filter.matches(f));
-    let Some(session) = session_rows(&facts, &q.zone).pop() else {
+    let (session, mut facts) = store.session_facts(&id)?.unwrap_or_default();
+    let names = store.names(&[session])?;
+    facts.retain(|f| {
+        f.ts >= lo
+            && f.ts < hi
+            && q.filter
+                .matches(names.project(f.project), names.model(f.model))
+    });
+    let rows: Vec<SlotRow> = facts.iter().map(SlotRow::of_fact).collect();
+    let Some(a) = aggregate_sessions(&rows, &names).remove(&session) else {
         return Err(AnalyticsError::NotFound(format!(
             "session {id} has no responses in this period or filter"
         )));
     };
-    let mut cumulative = 0.0;
+    let figures = SessionFigures::of(&a, &names)
+        .ok_or_else(|| AnalyticsError::NotFound(format!("session {id} is not in the store")))?;
+    let mut cumulative = 0;
     let mut responses: Vec<ResponseRow> = facts
         .iter()
-        .map(|f| {
+        .map(|f: &Fact| {
             let s = &f.sums;
-            cumulative += s.cost_usd;
+            cumulative += s.cost_nanos;
             ResponseRow {
                 timestamp: q.zone.rfc3339(f.ts),
-                model: derive::model_label(f.model.as_deref()).to_owned(),
+                model: names.model_label(f.model).to_owned(),
                 input_tokens: s.input_tokens,
                 output_tokens: s.output_tokens,
                 cache_creation_tokens: s.cache_creation_tokens(),
                 cache_read_tokens: s.cache_read_tokens,
                 total_tokens: s.total_tokens(),
-                cost: s.cost_usd,
-                cumulative_cost: cumulative,
+                cost: s.cost_usd(),
+                cumulative_cost: usd_of_nanos(cumulative),
                 priced: s.unpriced_responses == 0,
             }
         })
         .collect();
     q.arrange(&mut responses);
     Ok(SessionDetail {
-        session,
+        session: session_row(figures, &q.zone),
         responses,
         timezone: q.zone.label(),
     })
@@ -315,37 +256,39 @@ pub struct SessionNow {
     pub last_context_tokens: u64,
 }
 
-/// The session `id` (exactly: an index seek, for the statusline), if it has responses.
+/// The session `id` (exactly, for the statusline), if it has responses: from its rollup
+/// rows and its latest response, whatever its length.
 pub fn session_now(
-    conn: &Connection,
+    store: &Store,
     id: &str,
     zone: &Zone,
 ) -> Result<Option<SessionNow>, AnalyticsError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {FACT_COLUMNS} FROM billed_responses WHERE session_id = ?1 ORDER BY ts"
-    ))?;
-    let facts = FactReader::default().read_all(&mut stmt, [id])?;
-    let last_context_tokens = facts.last().map_or(0, |f| {
+    let Some(session) = store.session_id(id)? else {
+        return Ok(None);
+    };
+    let rows = store.session_rows(session)?;
+    let names = store.names(&[session])?;
+    let Some(figures) = aggregate_sessions(&rows, &names)
+        .remove(&session)
+        .and_then(|a| SessionFigures::of(&a, &names))
+    else {
+        return Ok(None);
+    };
+    let last_context_tokens = store.last_fact_of_session(session)?.map_or(0, |f| {
         f.sums.input_tokens + f.sums.cache_creation_tokens() + f.sums.cache_read_tokens
     });
-    Ok(session_rows(&facts, zone).pop().map(|session| SessionNow {
-        session,
+    Ok(Some(SessionNow {
+        session: session_row(figures, zone),
         last_context_tokens,
     }))
 }
 
 /// The one billed session whose id is `id` or starts with it.
-fn resolve_session(conn: &Connection, id: &str) -> Result<String, AnalyticsError> {
+fn resolve_session(store: &Store, id: &str) -> Result<String, AnalyticsError> {
     if id.is_empty() {
         return Err(AnalyticsError::Invalid("the session id is empty".into()));
     }
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT session_id FROM billed_responses \
-         WHERE substr(session_id, 1, length(?1)) = ?1 ORDER BY session_id LIMIT 6",
-    )?;
-    let found: Vec<String> = stmt
-        .query_map([id], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let found = store.sessions_starting_with(id)?;
     match found.as_slice() {
         [] => Err(AnalyticsError::NotFound(format!(
             "no session starts with {id:?}; `ctm session` lists them"

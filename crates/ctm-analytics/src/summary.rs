@@ -2,9 +2,9 @@
 //! Claude's official limits, each one of the existing values (daily's totals, blocks'
 //! active block, `official_limits`).
 
+use ctm_store::Store;
 use jiff::civil::{Date, Weekday};
 use jiff::Timestamp;
-use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::blocks::{blocks_report, latest_block, BlockRow, BlocksQuery, TokenLimit};
@@ -56,7 +56,7 @@ pub struct SummaryReport {
 /// The overview at `now`, in the query's zone and filters (its since/until are ignored:
 /// the periods are fixed by `now`).
 pub fn summary_report(
-    conn: &Connection,
+    store: &Store,
     q: &ReportQuery,
     now: Timestamp,
     start_of_week: Weekday,
@@ -64,7 +64,7 @@ pub fn summary_report(
     let today = now.to_zoned(q.zone.tz.clone()).date();
     let period = |from: Date| -> Result<PeriodTotals, AnalyticsError> {
         let r = daily_report(
-            conn,
+            store,
             &ReportQuery {
                 since: Some(from),
                 until: Some(today),
@@ -80,7 +80,7 @@ pub fn summary_report(
         })
     };
     let blocks = blocks_report(
-        conn,
+        store,
         &BlocksQuery {
             report: ReportQuery {
                 since: None,
@@ -96,7 +96,7 @@ pub fn summary_report(
     let current_block = blocks.blocks.into_iter().next();
     let last_block = match current_block {
         Some(_) => None,
-        None => latest_block(conn, now.as_millisecond(), &q.zone)?.map(|b| b.row),
+        None => latest_block(store, now.as_millisecond(), &q.zone)?.map(|b| b.row),
     };
     Ok(SummaryReport {
         today: period(today)?,
@@ -104,9 +104,9 @@ pub fn summary_report(
         this_month: period(today.first_of_month())?,
         current_block,
         last_block,
-        last_response: last_response_ms(conn)?.map(|ms| q.zone.rfc3339(ms)),
+        last_response: last_response_ms(store)?.map(|ms| q.zone.rfc3339(ms)),
         token_limit: blocks.token_limit,
-        official_limits: official_limits(conn, now.as_millisecond(), &q.zone)?,
+        official_limits: official_limits(store, now.as_millisecond(), &q.zone)?,
         now: blocks.now,
         timezone: q.zone.label(),
     })

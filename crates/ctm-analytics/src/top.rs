@@ -1,6 +1,6 @@
 //! `ctm top`: the most expensive days (seed 004, query 6.4) and sessions.
 
-use rusqlite::Connection;
+use ctm_store::Store;
 use serde::Serialize;
 
 use crate::daily::DailyRow;
@@ -21,11 +21,11 @@ pub struct TopReport {
 }
 
 pub fn top_report(
-    conn: &Connection,
+    store: &Store,
     q: &ReportQuery,
     limit: usize,
 ) -> Result<TopReport, AnalyticsError> {
-    let mut days: Vec<DailyRow> = period_rows(conn, q, |d| d.to_string())?
+    let mut days: Vec<DailyRow> = period_rows(store, q, |d| d.to_string())?
         .rows
         .into_iter()
         .map(|(date, usage)| DailyRow { date, usage })
@@ -37,7 +37,7 @@ pub fn top_report(
             .then_with(|| a.date.cmp(&b.date))
     });
     days.truncate(limit);
-    let sessions = costliest_sessions(conn, q, limit)?;
+    let sessions = costliest_sessions(store, q, limit)?;
     Ok(TopReport {
         days,
         sessions,

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use ctm_store::Store;
 use jiff::civil::Date;
 use jiff::ToSpan;
-use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::days::period_rows;
@@ -41,7 +41,7 @@ pub struct TrendReport {
 
 /// The `days` days ending on `--until`, else on `today`; `--since` moves the start.
 pub fn trend_report(
-    conn: &Connection,
+    store: &Store,
     q: &ReportQuery,
     days: u32,
     today: Date,
@@ -59,7 +59,7 @@ pub fn trend_report(
         order: crate::Order::Asc,
         ..q.clone()
     };
-    let p = period_rows(conn, &window, |d| d.to_string())?;
+    let p = period_rows(store, &window, |d| d.to_string())?;
     let mut with_usage: BTreeMap<String, Usage> = p.rows.into_iter().collect();
     let mut rows = Vec::new();
     let mut day = from;

@@ -1,8 +1,10 @@
 //! The figures a usage row carries (a day, a week, a session...), with ccusage's names.
+//! Costs are shown in dollars and summed in nano-dollars, so a total is the same to the
+//! last digit whatever it was added up from.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ctm_store::derive::{FactRow, Sums};
+use ctm_aggregate::{usd_of_nanos, Sums};
 use serde::Serialize;
 
 /// Per-model figures of one row (ccusage's `modelBreakdowns`).
@@ -35,6 +37,9 @@ pub struct Usage {
     pub responses: u64,
     /// Responses whose model has no price; when non-zero `totalCost` is incomplete.
     pub unpriced_responses: u64,
+    /// `total_cost` in nano-dollars, what totals add.
+    #[serde(skip)]
+    pub cost_nanos: i64,
     /// False when `unpricedResponses` is not 0: `totalCost` leaves them out (tables show
     /// it marked, or "-" when nothing had a price), so scripts that sum keep a number.
     pub priced: bool,
@@ -61,7 +66,7 @@ impl Usage {
                 output_tokens: s.output_tokens,
                 cache_creation_tokens: s.cache_creation_tokens(),
                 cache_read_tokens: s.cache_read_tokens,
-                cost: s.cost_usd,
+                cost: s.cost_usd(),
                 responses: s.responses,
                 priced: s.unpriced_responses == 0,
             })
@@ -77,11 +82,12 @@ impl Usage {
             cache_creation_tokens: all.cache_creation_tokens(),
             cache_read_tokens: all.cache_read_tokens,
             total_tokens: all.total_tokens(),
-            total_cost: all.cost_usd,
+            total_cost: all.cost_usd(),
             models_used: models.keys().cloned().collect(),
             model_breakdowns: breakdowns,
             responses: all.responses,
             unpriced_responses: all.unpriced_responses,
+            cost_nanos: all.cost_nanos,
             priced: all.unpriced_responses == 0,
         }
     }
@@ -104,6 +110,9 @@ pub struct Totals {
     pub total_cost: f64,
     pub responses: u64,
     pub unpriced_responses: u64,
+    /// `total_cost` in nano-dollars, what is added.
+    #[serde(skip)]
+    pub cost_nanos: i64,
     /// False when `unpricedResponses` is not 0 (see [`Usage::priced`]).
     pub priced: bool,
 }
@@ -121,14 +130,13 @@ impl Totals {
         self.cache_creation_tokens += u.cache_creation_tokens;
         self.cache_read_tokens += u.cache_read_tokens;
         self.total_tokens += u.total_tokens;
-        self.total_cost += u.total_cost;
+        self.cost_nanos += u.cost_nanos;
+        self.total_cost = usd_of_nanos(self.cost_nanos);
         self.responses += u.responses;
         self.unpriced_responses += u.unpriced_responses;
         self.priced = self.unpriced_responses == 0;
     }
-}
 
-impl Totals {
     /// The hit rate of docs/definitions.md over the whole report.
     pub fn hit_rate(&self) -> f64 {
         hit_rate(self.cache_creation_tokens, self.cache_read_tokens)
@@ -153,9 +161,10 @@ impl From<&Sums> for Totals {
             cache_creation_tokens: s.cache_creation_tokens(),
             cache_read_tokens: s.cache_read_tokens,
             total_tokens: s.total_tokens(),
-            total_cost: s.cost_usd,
+            total_cost: s.cost_usd(),
             responses: s.responses,
             unpriced_responses: s.unpriced_responses,
+            cost_nanos: s.cost_nanos,
             priced: s.unpriced_responses == 0,
         }
     }
@@ -173,13 +182,4 @@ pub(crate) fn unpriced_in_rows<'a>(rows: impl IntoIterator<Item = &'a Usage>) ->
         );
     }
     out.into_iter().collect()
-}
-
-/// The sum of all these facts.
-pub(crate) fn sum(facts: &[FactRow]) -> Sums {
-    let mut all = Sums::default();
-    for f in facts {
-        all.add(&f.sums);
-    }
-    all
 }

@@ -26,6 +26,10 @@ struct Cli {
     /// Sizes of the generated data roots, comma-separated (e.g. 100MB,1GB,5GB)
     #[arg(long, default_value = "100MB,1GB", value_delimiter = ',')]
     sizes: Vec<String>,
+    /// How densely the generated roots pack responses (ctm-gen --density): 1 is the
+    /// default history, 3.5 a dense one (about 125k responses and 270k usage lines per GB)
+    #[arg(long, default_value_t = 1.0)]
+    density: f64,
     /// Runs per measurement (the median of these is reported)
     #[arg(long, default_value_t = 5)]
     runs: usize,
@@ -71,6 +75,9 @@ const REPORTS: [&str; 11] = [
 
 /// The zone of the reports timed in another zone than the store's (every run has TZ=UTC).
 const NARROWED_ZONE: &str = "Asia/Tokyo";
+
+/// A zone half an hour off the hour.
+const HALF_HOUR_ZONE: &str = "Asia/Kolkata";
 
 /// Growth between two runs, as the issue puts it: 100 files each grown by about 50 KB.
 const GROW_FILES: &str = "100";
@@ -336,10 +343,26 @@ impl Bench {
         self.cli.peer_runs.unwrap_or(self.cli.runs).max(1)
     }
 
-    fn size(&mut self, size: &str) -> Result<()> {
+    fn size(&mut self, size_arg: &str) -> Result<()> {
         let runs = self.cli.runs;
-        let root = self.root(&format!("root-{size}"), &["--size", size])?;
-        let work = self.data.join(format!("work-{size}"));
+        // A root of another density is named (and labelled) after it.
+        let (size, root) = if self.cli.density == 1.0 {
+            (
+                size_arg.to_owned(),
+                self.root(&format!("root-{size_arg}"), &["--size", size_arg])?,
+            )
+        } else {
+            let d = self.cli.density.to_string();
+            (
+                format!("{size_arg} x{d}"),
+                self.root(
+                    &format!("root-{size_arg}-density-{d}"),
+                    &["--size", size_arg, "--density", &d],
+                )?,
+            )
+        };
+        let size = size.as_str();
+        let work = self.data.join(format!("work-{}", size.replace(' ', "-")));
         if work.exists() {
             fs::remove_dir_all(&work)?;
         }
@@ -350,13 +373,15 @@ impl Bench {
         let daily = self.ctm(&root, &db, &["daily", "--json"]);
         self.measure(size, "first run", "ctm", &daily, runs, || remove_store(&db))?;
         self.check_totals(size, &root)?;
+        self.store_size(size, &db);
         self.profile(size, &root, &work)?;
+        self.cat(size, &root, runs)?;
 
         // Nothing changed since the last run.
         self.measure(size, "nothing changed", "ctm", &daily, runs, || Ok(()))?;
 
         // Peers keep no store: each of their runs reads everything again.
-        let peers_here = parse_mb(size)? <= self.cli.peers_up_to_mb;
+        let peers_here = parse_mb(size_arg)? <= self.cli.peers_up_to_mb;
         if peers_here {
             self.peers(size, &root)?;
         } else if self.ccusage.is_some() || self.claude_monitor.is_some() {
@@ -408,11 +433,19 @@ impl Bench {
     /// another zone than the store's (UTC here).
     fn narrowed_reports(&mut self, size: &str, root: &Path, db: &Path, runs: usize) -> Result<()> {
         let project = busiest_project(root)?;
-        let reports: [&[&str]; 5] = [
+        let reports: [&[&str]; 7] = [
             &["daily", "--project", &project],
             &["session", "--project", &project],
             &["daily", "--model", "opus"],
             &["daily", "--timezone", NARROWED_ZONE],
+            &["daily", "--timezone", HALF_HOUR_ZONE],
+            &[
+                "session",
+                "--timezone",
+                NARROWED_ZONE,
+                "--project",
+                &project,
+            ],
             &["top", "--timezone", NARROWED_ZONE],
         ];
         for args in reports {
@@ -547,6 +580,37 @@ impl Bench {
         Ok(())
     }
 
+    /// The store's size after a first run (the file and its WAL).
+    fn store_size(&mut self, data: &str, db: &Path) {
+        let bytes: u64 = ["", "-wal"]
+            .iter()
+            .filter_map(|s| fs::metadata(format!("{}{s}", db.display())).ok())
+            .map(|m| m.len())
+            .sum();
+        let note = format!(
+            "{data}: the store after a first run: {:.1} MB",
+            bytes as f64 / 1e6
+        );
+        eprintln!("ctm-bench: {note}");
+        self.notes.push(note);
+    }
+
+    /// Reading every transcript's bytes once and nothing else (`cat` of them all): the
+    /// floor a first run is compared with.
+    fn cat(&mut self, data: &str, root: &Path, runs: usize) -> Result<()> {
+        let spec = Spec {
+            program: PathBuf::from("sh"),
+            args: vec![
+                "-c".into(),
+                "find \"$0\" -name '*.jsonl' -print0 | xargs -0 cat > /dev/null".into(),
+                root.join("projects").display().to_string(),
+            ],
+            env: self.env(root, &self.home.join("unused.db")),
+            stdin: None,
+        };
+        self.measure(data, "read every byte", "cat", &spec, runs, || Ok(()))
+    }
+
     /// One more first run with `ctm ingest --json`, for where the time goes.
     fn profile(&mut self, data: &str, root: &Path, work: &Path) -> Result<()> {
         let db = work.join("profile.db");
@@ -559,7 +623,7 @@ impl Bench {
             "walkMs",
             "lockMs",
             "readParseMs",
-            "mergeMs",
+            "waitMs",
             "writeMs",
             "deriveMs",
             "commitMs",

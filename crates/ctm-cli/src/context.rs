@@ -207,7 +207,7 @@ impl Context {
             store
         };
         // A hint must never cost a report its answer.
-        if let Ok(Some(h)) = ctm_analytics::drift_hint(store.conn()) {
+        if let Ok(Some(h)) = ctm_analytics::drift_hint(&store) {
             eprintln!(
                 "ctm: hint: {} of {} sessions that used {} cost more than 1% apart from Claude Code's own \
                  figure; `ctm pricing update` may bring newer prices (`ctm pricing check` shows each session)",

@@ -23,5 +23,6 @@ mod cli {
     mod statusline;
     mod store_errors;
     mod team;
+    mod v1_compat;
     mod web_hardening;
 }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use ctm_pricing::{Origin, PriceTable, PricingError};
 use ctm_store::price_table;
-use rusqlite::Connection;
+use ctm_store::Connection;
 
 use crate::IngestError;
 

@@ -1,9 +1,10 @@
 //! Pricing history again: the one function every change of the table in force goes
 //! through (`ctm pricing update`, `ctm pricing reset`, `ctm db reprice`).
 
+use ctm_aggregate::{nanos_of_usd, usd_of_nanos};
 use ctm_pricing::PriceTable;
+use ctm_store::Transaction;
 use ctm_store::{derive, facts, StoreError};
-use rusqlite::Transaction;
 use serde::Serialize;
 
 use crate::price_response;
@@ -34,28 +35,32 @@ pub struct Repriced {
 /// facts in the same commit.
 pub fn reprice(tx: &Transaction, prices: &PriceTable) -> Result<Repriced, StoreError> {
     let mut r = Repriced::default();
-    // Every changed price gets one new revision: the next push sends it to a team.
-    let revision = facts::Revision::next(tx)?;
+    let mut repricer = facts::Repricer::default();
+    // The billed totals in nano-dollars, summed as integers: exact in any order.
+    let (mut before_nanos, mut after_nanos) = (0i64, 0i64);
     let mut after = i64::MIN;
     loop {
-        let part = facts::responses_after(tx, after, PART)?;
+        let part = repricer.responses_after(tx, after, PART)?;
         let Some(last) = part.last() else { break };
         after = last.id;
         for row in &part {
             let p = price_response(prices, &row.response);
+            let cost_nanos = nanos_of_usd(p.cost_usd);
             r.responses += 1;
             if row.billed {
-                r.total_before_usd += row.cost_usd;
-                r.total_after_usd += p.cost_usd;
+                before_nanos += row.cost_nanos;
+                after_nanos += cost_nanos;
                 r.unpriced_before += u64::from(!row.priced);
                 r.unpriced_after += u64::from(!p.priced);
             }
-            if row.cost_usd.to_bits() != p.cost_usd.to_bits() || row.priced != p.priced {
+            if row.cost_nanos != cost_nanos || row.priced != p.priced {
                 r.cost_changed += 1;
             }
-            r.rows_changed += u64::from(facts::set_pricing(tx, row.id, &p, revision)?);
+            r.rows_changed += u64::from(repricer.set(tx, row.id, &p)?);
         }
     }
+    r.total_before_usd = usd_of_nanos(before_nanos);
+    r.total_after_usd = usd_of_nanos(after_nanos);
     if r.cost_changed > 0 {
         derive::rebuild_all(tx)?;
     }

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use ctm_aggregate::{aggregate_days, Fact, Filter, Names, SlotRow, Sums};
 use ctm_ingest::{ingest, IngestReport};
 use ctm_pricing::PriceTable;
-use ctm_store::derive::{self, Sums};
+use ctm_store::derive;
 use ctm_store::{OpenOptions, Store};
 use ctm_testdata::{generate, grow, Expected, GenConfig, Totals};
 
@@ -24,10 +25,7 @@ fn totals(s: &Sums) -> Totals {
     }
 }
 
-fn sum_by<K: Ord + Clone>(
-    facts: &[derive::FactRow],
-    key: impl Fn(&derive::FactRow) -> Option<K>,
-) -> BTreeMap<K, Totals> {
+fn sum_by<K: Ord + Clone>(facts: &[Fact], key: impl Fn(&Fact) -> Option<K>) -> BTreeMap<K, Totals> {
     let mut m: BTreeMap<K, Sums> = BTreeMap::new();
     for f in facts {
         if let Some(k) = key(f) {
@@ -39,34 +37,50 @@ fn sum_by<K: Ord + Clone>(
 
 /// Compares the store with the generator's ground truth, field by field.
 fn assert_matches(store: &Store, expected: &Expected) {
-    let facts = derive::facts_between(store.conn(), i64::MIN, i64::MAX).unwrap();
+    let facts = store
+        .facts_between(i64::MIN, i64::MAX, &Filter::default())
+        .unwrap();
+    let sessions: Vec<i64> = facts.iter().map(|f| f.session).collect();
+    let names: Names = store.names(&sessions).unwrap();
     let mut all = Sums::default();
     for f in &facts {
         all.add(&f.sums);
     }
     assert_eq!(totals(&all), expected.totals, "totals");
     assert_eq!(
-        sum_by(&facts, |f| f.model.as_deref().map(str::to_owned)),
+        sum_by(&facts, |f| names.model(f.model).map(str::to_owned)),
         expected.by_model,
         "by model"
     );
     assert_eq!(
-        sum_by(&facts, |f| f.session_id.as_deref().map(str::to_owned)),
+        sum_by(&facts, |f| names.session(f.session).map(str::to_owned)),
         expected.by_session,
         "by session"
     );
     assert_eq!(
-        sum_by(&facts, |f| f.project_path.as_deref().map(str::to_owned)),
+        sum_by(&facts, |f| names.project(f.project).map(str::to_owned)),
         expected.by_project,
         "by project"
     );
+    let per_fact: Vec<SlotRow> = facts.iter().map(SlotRow::of_fact).collect();
     for zone in &expected.zones {
         let tz = jiff::tz::TimeZone::get(zone).unwrap();
-        let days: BTreeMap<String, Totals> = derive::aggregate_days(&facts, &tz)
-            .into_iter()
-            .map(|(d, agg)| (d.to_string(), totals(&agg.sums)))
-            .collect();
-        assert_eq!(&days, &expected.by_day[zone], "by day in {zone}");
+        let days = |rows: &[SlotRow]| -> BTreeMap<String, Totals> {
+            aggregate_days(rows, &tz)
+                .into_iter()
+                .map(|(d, agg)| (d.to_string(), totals(&agg.sums)))
+                .collect()
+        };
+        assert_eq!(&days(&per_fact), &expected.by_day[zone], "by day in {zone}");
+        // The same from the rollup, which reports in any zone read.
+        let rollup = store
+            .usage_rows(i64::MIN, i64::MAX, &Filter::default(), Some(&tz))
+            .unwrap();
+        assert_eq!(
+            &days(&rollup),
+            &expected.by_day[zone],
+            "rollup by day in {zone}"
+        );
     }
     let resets: Vec<i64> = store
         .conn()

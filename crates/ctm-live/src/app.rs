@@ -227,14 +227,14 @@ impl Limits {
             None => false,
         };
         if !fresh {
-            self.kept = Some((plan_limits(reader.conn(), plan, q.now_ms)?, Instant::now()));
+            self.kept = Some((plan_limits(reader, plan, q.now_ms)?, Instant::now()));
         }
         let limits = self
             .kept
             .as_ref()
             .map(|(l, _)| l.clone())
             .expect("just set");
-        Ok(live_view_with_limits(reader.conn(), &q, limits)?)
+        Ok(live_view_with_limits(reader, &q, limits)?)
     }
 }
 

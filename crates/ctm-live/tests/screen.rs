@@ -40,7 +40,7 @@ fn view(store: &Store, now_ms: i64, plan: Plan) -> LiveView {
         recent_sessions: 5,
         start_of_week: Weekday::Monday,
     };
-    live_view(store.conn(), &q).unwrap()
+    live_view(store, &q).unwrap()
 }
 
 fn draw(view: &LiveView, width: u16) -> Terminal<TestBackend> {
@@ -143,7 +143,7 @@ fn the_active_block_matches_ctm_blocks() {
         active_only: true,
         recent_only: false,
     };
-    let report = ctm_analytics::blocks_report(store.conn(), &q).unwrap();
+    let report = ctm_analytics::blocks_report(&store, &q).unwrap();
     let v = view(&store, NOW_MS, Plan::Pro);
     assert_eq!(report.blocks.len(), 1);
     assert_eq!(&v.block.unwrap().block, &report.blocks[0]);

@@ -157,10 +157,9 @@ pub enum Origin {
 /// so a first ingest holds each once instead of once per response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
-    /// Deduplication key, see [`message_key`].
+    /// Deduplication key, see [`message_key`]: for a response with a message id it holds
+    /// the message and request ids.
     pub key: String,
-    pub message_id: Option<String>,
-    pub request_id: Option<String>,
     /// UTC epoch milliseconds of the earliest sighting.
     pub timestamp_ms: i64,
     pub session_id: Option<Arc<str>>,
@@ -254,8 +253,6 @@ mod tests {
     fn sighting(ts: i64, output: u64, session: &str) -> Response {
         Response {
             key: message_key("msg_1", "req_1"),
-            message_id: Some("msg_1".into()),
-            request_id: Some("req_1".into()),
             timestamp_ms: ts,
             session_id: Some(session.into()),
             project_path: Some("/p".into()),

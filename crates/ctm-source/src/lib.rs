@@ -5,9 +5,12 @@
 //! - [`stat_list`]: what a complete walk met, with its stats, checked later in one pass.
 //! - [`read`]: the new bytes of one transcript, folded into one sighting per response.
 //! - [`line`]: one line in, at most one usage sighting out; bad lines get a counted reason.
+//! - [`cores`]: every core, one way (rayon), with results handed back in order.
 //!
 //! Nothing here knows about the store; nothing downstream reads Claude Code's files.
 
+pub mod cores;
+mod fields;
 pub mod line;
 pub mod read;
 pub mod roots;

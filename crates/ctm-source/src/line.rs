@@ -24,6 +24,8 @@ use memchr::memmem;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::fields;
+
 /// Why a line was not used. Every skipped line is counted under one reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SkipReason {
@@ -155,7 +157,8 @@ struct Envelope<'a> {
 struct MessageFields<'a> {
     id: Option<Cow<'a, str>>,
     model: Option<Cow<'a, str>>,
-    usage: Option<&'a RawValue>,
+    /// As written.
+    usage: Option<&'a str>,
     well_formed: bool,
 }
 
@@ -199,7 +202,9 @@ impl<'de: 'a, 'a> serde::de::Visitor<'de> for MessageVisitor<'a> {
                         m.model = value;
                     }
                 }
-                MessageKey::Usage => m.usage = map.next_value()?,
+                MessageKey::Usage => {
+                    m.usage = map.next_value::<Option<&RawValue>>()?.map(RawValue::get)
+                }
                 MessageKey::Other => {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
@@ -421,6 +426,11 @@ impl SharedTexts {
 
 /// Parses one line (without its line ending); its texts are shared through `texts`.
 pub fn parse_line(line: &[u8], texts: &mut SharedTexts) -> LineOutcome {
+    parse_with(line, texts, true)
+}
+
+/// [`parse_line`], with or without the fast pass (tests compare the two).
+fn parse_with(line: &[u8], texts: &mut SharedTexts, fast: bool) -> LineOutcome {
     let line = trim_ascii(line);
     if line.is_empty() {
         return LineOutcome::NoUsage;
@@ -439,27 +449,248 @@ pub fn parse_line(line: &[u8], texts: &mut SharedTexts) -> LineOutcome {
     let Ok(text) = std::str::from_utf8(line) else {
         return LineOutcome::Skip(SkipReason::InvalidUtf8);
     };
-    let envelope: Envelope = match serde_json::from_str(text) {
-        Ok(e) => e,
-        Err(e) => {
-            let reason = classify(&e);
-            if reason == SkipReason::InvalidUsage && is_no_usage_type(text) {
-                return LineOutcome::NoUsage;
+    // The fast pass first; what it leaves undecided, serde decides.
+    let scanned = fast.then(|| fields::scan(text)).flatten();
+    let fields = match scanned.and_then(|found| Line::scanned(&found)) {
+        Some(fields) => fields,
+        None => match serde_json::from_str::<Envelope>(text) {
+            Ok(e) => Line::parsed(e),
+            Err(e) => {
+                let reason = classify(&e);
+                if reason == SkipReason::InvalidUsage && is_no_usage_type(text) {
+                    return LineOutcome::NoUsage;
+                }
+                return LineOutcome::Skip(reason);
             }
-            return LineOutcome::Skip(reason);
-        }
+        },
     };
-    let kind = envelope.kind.as_deref();
+    let fields = Line { fast, ..fields };
+    decide(line, &fields, texts)
+}
+
+/// What a parsed line is.
+fn decide(line: &[u8], fields: &Line, texts: &mut SharedTexts) -> LineOutcome {
+    let kind = fields.kind.as_deref();
     if kind == Some("cost-state") {
         return cost_state(line);
     }
-    if let (Some("assistant") | None, Some(message)) = (kind, &envelope.message) {
-        return assistant(line, &envelope, message, texts);
+    if let (Some("assistant") | None, Some(message)) = (kind, &fields.message) {
+        return assistant(line, fields, message, texts);
     }
-    if let (Some("progress"), Some(raw)) = (kind, envelope.data) {
-        return agent_echo(&envelope, raw, texts);
+    if let (Some("progress"), Some(data)) = (kind, &fields.data) {
+        return agent_echo(fields, data, texts);
     }
     LineOutcome::NoUsage
+}
+
+/// The fields of a line that may carry usage, as the decisions read them, from either
+/// parse: [`fields::scan`]'s one pass, or serde's [`Envelope`].
+struct Line<'a> {
+    kind: Option<Cow<'a, str>>,
+    session_id: Option<Cow<'a, str>>,
+    timestamp: Option<Cow<'a, str>>,
+    cwd: Option<Cow<'a, str>>,
+    is_sidechain: Option<bool>,
+    agent_id: Option<Cow<'a, str>>,
+    request_id: Option<Cow<'a, str>>,
+    uuid: Option<Cow<'a, str>>,
+    cost_usd: Option<f64>,
+    version: Option<Cow<'a, str>>,
+    message: Option<MessageFields<'a>>,
+    data: Option<Data<'a>>,
+    /// Whether a `usage` is read by the fast pass first (tests compare both ways).
+    fast: bool,
+}
+
+/// A line's `data`.
+enum Data<'a> {
+    /// As written, parsed further ([`ProgressData`], [`Echo`]) on a progress line.
+    Raw(&'a str),
+    /// An object the scan read: what those parses would give, `None` when one of
+    /// them fails.
+    Scanned(Option<Box<Progress<'a>>>),
+}
+
+/// A progress line's `data` and the subagent line it echoes.
+struct Progress<'a> {
+    kind: Option<Cow<'a, str>>,
+    agent_id: Option<Cow<'a, str>>,
+    /// The echoed line as written, when `data.message` is one.
+    raw_echo: Option<&'a str>,
+    echo: Option<Echo<'a>>,
+}
+
+impl<'a> Line<'a> {
+    fn parsed(e: Envelope<'a>) -> Line<'a> {
+        Line {
+            kind: e.kind,
+            session_id: e.session_id,
+            timestamp: e.timestamp,
+            cwd: e.cwd,
+            is_sidechain: e.is_sidechain,
+            agent_id: e.agent_id,
+            request_id: e.request_id,
+            uuid: e.uuid,
+            cost_usd: e.cost_usd,
+            version: e.version,
+            message: e.message,
+            data: e.data.map(|raw| Data::Raw(raw.get())),
+            fast: true,
+        }
+    }
+
+    /// The fields as serde would read them from what the scan kept; `None` where only
+    /// serde can say (an escaped text to decode, a value whose type the envelope
+    /// refuses, an array read as a struct).
+    fn scanned(found: &fields::Found<'a>) -> Option<Line<'a>> {
+        use fields::{Kind, Slot};
+        let text = |slot| text_of(found.get(slot));
+        Some(Line {
+            kind: text(Slot::Type)?,
+            session_id: text(Slot::SessionId)?,
+            timestamp: text(Slot::Timestamp)?,
+            cwd: text(Slot::Cwd)?,
+            is_sidechain: match found.get(Slot::IsSidechain).map(|v| v.kind) {
+                None | Some(Kind::Null) => None,
+                Some(Kind::Bool(b)) => Some(b),
+                Some(_) => return None,
+            },
+            agent_id: text(Slot::AgentId)?,
+            request_id: text(Slot::RequestId)?,
+            uuid: text(Slot::Uuid)?,
+            cost_usd: match found.get(Slot::CostUsd) {
+                None => None,
+                Some(v) if v.kind == Kind::Null => None,
+                Some(v) if v.kind == Kind::Number => Some(serde_json::from_str(v.text).ok()?),
+                Some(_) => return None,
+            },
+            version: text(Slot::Version)?,
+            message: message_of(
+                found.get(Slot::Message),
+                [
+                    found.get(Slot::MessageId),
+                    found.get(Slot::MessageModel),
+                    found.get(Slot::MessageUsage),
+                ],
+            )?,
+            data: match found.get(Slot::Data) {
+                None => None,
+                Some(v) if v.kind == Kind::Null => None,
+                Some(v) if v.kind == Kind::Object => {
+                    Some(Data::Scanned(progress_of(found)?.map(Box::new)))
+                }
+                // Any other value: serde reads it as it would (an array as a struct).
+                Some(v) => Some(Data::Raw(v.text)),
+            },
+            fast: true,
+        })
+    }
+}
+
+/// A kept value that serde reads as `Option<Cow<str>>`: `Some(None)` for none or null,
+/// `None` for what only serde decides (escapes to decode, another type to refuse).
+fn text_of(v: Option<fields::Value<'_>>) -> Option<Option<Cow<'_, str>>> {
+    match v.map(|v| (v.kind, v.text)) {
+        None | Some((fields::Kind::Null, _)) => Some(None),
+        Some((fields::Kind::Str, t)) => Some(Some(Cow::Borrowed(t))),
+        Some(_) => None,
+    }
+}
+
+/// A kept `message` as [`MessageFields`] reads it (`Some(None)`: none or null); `None`
+/// for an escaped `id` or `model` (serde decodes those).
+fn message_of<'a>(
+    message: Option<fields::Value<'a>>,
+    [id, model, usage]: [Option<fields::Value<'a>>; 3],
+) -> Option<Option<MessageFields<'a>>> {
+    use fields::Kind;
+    let Some(message) = message else {
+        return Some(None);
+    };
+    match message.kind {
+        Kind::Null => return Some(None),
+        // Any other value reads, as not well formed.
+        Kind::Object => {}
+        _ => return Some(Some(MessageFields::default())),
+    }
+    let mut well_formed = true;
+    let mut text = |v: Option<fields::Value<'a>>| -> Option<Option<Cow<'a, str>>> {
+        match v.map(|v| v.kind) {
+            Some(Kind::Escaped) => None,
+            Some(Kind::Null) | None => Some(None),
+            Some(Kind::Str) => Some(v.map(|v| Cow::Borrowed(v.text))),
+            Some(_) => {
+                well_formed = false;
+                Some(None)
+            }
+        }
+    };
+    let (id, model) = (text(id)?, text(model)?);
+    Some(Some(MessageFields {
+        id,
+        model,
+        usage: usage.filter(|u| u.kind != Kind::Null).map(|u| u.text),
+        well_formed,
+    }))
+}
+
+/// The scanned `data` object of a line as [`ProgressData`] and [`Echo`] read it:
+/// `Some(None)` when either parse would fail, `None` for what only serde decides.
+fn progress_of<'a>(found: &fields::Found<'a>) -> Option<Option<Progress<'a>>> {
+    use fields::{Kind, Slot};
+    // A field of another type fails the parse (the line then has no usage); escapes are
+    // serde's to decode.
+    let text = |slot| -> Option<Result<Option<Cow<'a, str>>, ()>> {
+        match found.get(slot).map(|v| v.kind) {
+            Some(Kind::Escaped) => None,
+            Some(Kind::Str | Kind::Null) | None => Some(Ok(text_of(found.get(slot))?)),
+            Some(_) => Some(Err(())),
+        }
+    };
+    let (Ok(kind), Ok(agent_id)) = (text(Slot::DataType)?, text(Slot::DataAgentId)?) else {
+        return Some(None);
+    };
+    let raw_echo = found
+        .get(Slot::DataMessage)
+        .filter(|v| v.kind != Kind::Null);
+    let echo = match raw_echo.map(|v| v.kind) {
+        None => None,
+        Some(Kind::Object) => {
+            let (Ok(kind), Ok(request_id), Ok(uuid), Ok(timestamp)) = (
+                text(Slot::EchoType)?,
+                text(Slot::EchoRequestId)?,
+                text(Slot::EchoUuid)?,
+                text(Slot::EchoTimestamp)?,
+            ) else {
+                return Some(None);
+            };
+            let message = message_of(
+                found.get(Slot::EchoMessage),
+                [
+                    found.get(Slot::EchoMessageId),
+                    found.get(Slot::EchoMessageModel),
+                    found.get(Slot::EchoMessageUsage),
+                ],
+            )?;
+            Some(Echo {
+                kind,
+                request_id,
+                uuid,
+                timestamp,
+                message,
+            })
+        }
+        // An array is read as a struct by serde.
+        Some(Kind::Array) => return None,
+        // Any other value is no echo: the parse fails.
+        Some(_) => return Some(None),
+    };
+    Some(Some(Progress {
+        kind,
+        agent_id,
+        raw_echo: raw_echo.map(|v| v.text),
+        echo,
+    }))
 }
 
 /// Whether a line that failed the envelope's parse is of a type that never carries usage
@@ -594,21 +825,81 @@ fn without_tag(name: &str) -> &str {
 
 /// The usage of a message that must carry it: `None` when it has none, else its
 /// counts, or the skip for a message or usage of the wrong shape.
-fn message_usage<'a>(message: &'a MessageFields) -> Option<Result<RawUsage<'a>, SkipReason>> {
+fn message_usage<'a>(
+    message: &'a MessageFields,
+    fast: bool,
+) -> Option<Result<RawUsage<'a>, SkipReason>> {
     if !message.well_formed {
         return Some(Err(SkipReason::InvalidUsage));
     }
     let raw = message.usage?;
-    Some(serde_json::from_str::<RawUsage>(raw.get()).map_err(|_| SkipReason::InvalidUsage))
+    if fast {
+        if let Some(usage) = fields::scan_usage(raw).and_then(|f| RawUsage::scanned(&f)) {
+            return Some(Ok(usage));
+        }
+    }
+    Some(serde_json::from_str::<RawUsage>(raw).map_err(|_| SkipReason::InvalidUsage))
+}
+
+impl<'a> RawUsage<'a> {
+    /// The usage as serde would read it from what the scan kept; `None` where only
+    /// serde can say (a count that is not a plain non-negative integer, escapes, a value
+    /// of another type).
+    fn scanned(found: &fields::Found<'a>) -> Option<RawUsage<'a>> {
+        use fields::{Kind, Slot};
+        let count = |slot| -> Option<Option<i64>> {
+            match found.get(slot) {
+                None => Some(None),
+                Some(v) if v.kind == Kind::Null => Some(None),
+                // Digits only (no sign, fraction or exponent), within i64.
+                Some(v) if v.kind == Kind::Number && v.text.bytes().all(|b| b.is_ascii_digit()) => {
+                    v.text.parse::<i64>().ok().map(Some)
+                }
+                Some(_) => None,
+            }
+        };
+        let nested = |slot| -> Option<Option<()>> {
+            match found.get(slot).map(|v| v.kind) {
+                None | Some(Kind::Null) => Some(None),
+                Some(Kind::Object) => Some(Some(())),
+                Some(_) => None,
+            }
+        };
+        let cache_creation = match nested(Slot::CacheCreation)? {
+            None => None,
+            Some(()) => Some(CacheCreation {
+                ephemeral_5m_input_tokens: count(Slot::Ephemeral5m)?,
+                ephemeral_1h_input_tokens: count(Slot::Ephemeral1h)?,
+            }),
+        };
+        let server_tool_use = match nested(Slot::ServerToolUse)? {
+            None => None,
+            Some(()) => Some(ServerToolUse {
+                web_search_requests: count(Slot::WebSearchRequests)?,
+                web_fetch_requests: count(Slot::WebFetchRequests)?,
+            }),
+        };
+        Some(RawUsage {
+            input_tokens: count(Slot::InputTokens)?,
+            output_tokens: count(Slot::OutputTokens)?,
+            cache_creation_input_tokens: count(Slot::CacheCreationInputTokens)?,
+            cache_read_input_tokens: count(Slot::CacheReadInputTokens)?,
+            cache_creation,
+            server_tool_use,
+            service_tier: text_of(found.get(Slot::ServiceTier))?,
+            inference_geo: text_of(found.get(Slot::InferenceGeo))?,
+            speed: text_of(found.get(Slot::Speed))?,
+        })
+    }
 }
 
 fn assistant(
     line: &[u8],
-    env: &Envelope,
+    env: &Line,
     message: &MessageFields,
     texts: &mut SharedTexts,
 ) -> LineOutcome {
-    let raw_usage = match message_usage(message) {
+    let raw_usage = match message_usage(message, env.fast) {
         None => return LineOutcome::NoUsage,
         Some(Err(reason)) => return LineOutcome::Skip(reason),
         Some(Ok(u)) => u,
@@ -629,20 +920,31 @@ fn assistant(
     response(env, message, &raw_usage, &sighting, texts)
 }
 
-fn agent_echo(env: &Envelope, raw: &RawValue, texts: &mut SharedTexts) -> LineOutcome {
-    let Ok(data) = serde_json::from_str::<ProgressData>(raw.get()) else {
+fn agent_echo(env: &Line, data: &Data, texts: &mut SharedTexts) -> LineOutcome {
+    let parsed;
+    let progress = match data {
+        Data::Raw(raw) => {
+            parsed = parse_progress(raw);
+            parsed.as_ref()
+        }
+        Data::Scanned(p) => p.as_deref(),
+    };
+    let Some(Progress {
+        kind: Some(kind),
+        agent_id,
+        raw_echo: Some(raw_echo),
+        echo: Some(echo),
+    }) = progress
+    else {
         return LineOutcome::NoUsage;
     };
-    let (Some("agent_progress"), Some(raw_echo)) = (data.kind.as_deref(), data.message) else {
+    if kind != "agent_progress" {
         return LineOutcome::NoUsage;
-    };
-    let Ok(echo) = serde_json::from_str::<Echo>(raw_echo.get()) else {
-        return LineOutcome::NoUsage;
-    };
+    }
     let (Some("assistant"), Some(message)) = (echo.kind.as_deref(), &echo.message) else {
         return LineOutcome::NoUsage;
     };
-    let raw_usage = match message_usage(message) {
+    let raw_usage = match message_usage(message, env.fast) {
         None => return LineOutcome::NoUsage,
         Some(Err(reason)) => return LineOutcome::Skip(reason),
         Some(Ok(u)) => u,
@@ -654,14 +956,31 @@ fn agent_echo(env: &Envelope, raw: &RawValue, texts: &mut SharedTexts) -> LineOu
         request_id: echo.request_id.as_deref(),
         uuid: echo.uuid.as_deref(),
         timestamp: echo.timestamp.as_deref().or(env.timestamp.as_deref()),
-        agent_id: data.agent_id.as_deref(),
+        agent_id: agent_id.as_deref(),
         // An echo is a subagent's response, whatever the parent line says.
         is_sidechain: true,
         origin: Origin::AgentEcho,
         recorded_cost_usd: None,
-        key_bytes: raw_echo.get().as_bytes(),
+        key_bytes: raw_echo.as_bytes(),
     };
     response(env, message, &raw_usage, &sighting, texts)
+}
+
+/// A progress line's `data` as written, parsed by serde: `None` when it is no progress
+/// data.
+fn parse_progress(raw: &str) -> Option<Progress<'_>> {
+    let data = serde_json::from_str::<ProgressData>(raw).ok()?;
+    let raw_echo = data.message.map(RawValue::get);
+    let echo = match raw_echo {
+        Some(raw) => Some(serde_json::from_str::<Echo>(raw).ok()?),
+        None => None,
+    };
+    Some(Progress {
+        kind: data.kind,
+        agent_id: data.agent_id,
+        raw_echo,
+        echo,
+    })
 }
 
 /// What differs between an assistant line and a parent's echo of one.
@@ -678,7 +997,7 @@ struct Sighting<'a> {
 }
 
 fn response(
-    env: &Envelope,
+    env: &Line,
     message: &MessageFields,
     raw_usage: &RawUsage,
     s: &Sighting,
@@ -699,8 +1018,6 @@ fn response(
     };
     LineOutcome::Response(Box::new(Response {
         key: response_key(message.id.as_deref(), s.request_id, s.uuid, s.key_bytes),
-        message_id: owned(&message.id),
-        request_id: s.request_id.map(str::to_owned),
         timestamp_ms,
         session_id: texts.share(env.session_id.as_deref()),
         project_path: texts.share(env.cwd.as_deref()),
@@ -718,7 +1035,7 @@ fn response(
     }))
 }
 
-fn synthetic(line: &[u8], env: &Envelope) -> LineOutcome {
+fn synthetic(line: &[u8], env: &Line) -> LineOutcome {
     let notice = memmem::find(line, LIMIT_MARKER).and_then(|at| {
         let digits = &line[at + LIMIT_MARKER.len()..];
         let end = digits
@@ -1306,6 +1623,351 @@ mod tests {
                             && std::str::from_utf8(&bytes).is_err()),
                     "{out:?}"
                 ),
+            }
+        }
+    }
+
+    mod fast_and_serde_agree {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// A JSON value as written (strings and keys already escaped as they should be
+        /// written, or on purpose not), so duplicate keys can be written too.
+        #[derive(Debug, Clone)]
+        enum J {
+            Raw(&'static str),
+            Str(String),
+            Arr(Vec<J>),
+            Obj(Vec<(String, J)>),
+        }
+
+        fn render(j: &J, out: &mut String, spaced: bool) {
+            let sep = if spaced { " " } else { "" };
+            match j {
+                J::Raw(r) => out.push_str(r),
+                J::Str(s) => {
+                    out.push('"');
+                    out.push_str(s);
+                    out.push('"');
+                }
+                J::Arr(items) => {
+                    out.push('[');
+                    for (i, v) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                            out.push_str(sep);
+                        }
+                        render(v, out, spaced);
+                    }
+                    out.push(']');
+                }
+                J::Obj(entries) => {
+                    out.push('{');
+                    out.push_str(sep);
+                    for (i, (k, v)) in entries.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push('"');
+                        out.push_str(k);
+                        out.push_str("\":");
+                        out.push_str(sep);
+                        render(v, out, spaced);
+                    }
+                    out.push_str(sep);
+                    out.push('}');
+                }
+            }
+        }
+
+        const TEXTS: &[&str] = &[
+            "assistant",
+            "progress",
+            "agent_progress",
+            "user",
+            "cost-state",
+            "<synthetic>",
+            "2026-02-10T21:11:59.186Z",
+            "2026-02-10T21:11:59+05:30",
+            "-000001-01-01T00:00:00Z",
+            "not a time",
+            "s1",
+            "m1",
+            "r1",
+            "u1",
+            "/home/u/app",
+            "claude-opus-4-6",
+            "",
+            "API Error: usage limit reached|1767225600",
+            "a\\nb",
+            "\\u0041ssistant",
+            "\\ud800",
+            "x\\\"y",
+            "\\/",
+            "éé",
+            "fast",
+            "us",
+        ];
+        const NUMBERS: &[&str] = &[
+            "0",
+            "1",
+            "-1",
+            "12",
+            "1.5",
+            "1e3",
+            "-0",
+            "0.25e-2",
+            "100000001",
+            "18446744073709551616",
+            "3.0",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "1E2",
+        ];
+
+        fn scalar() -> impl Strategy<Value = J> {
+            prop_oneof![
+                Just(J::Raw("null")),
+                Just(J::Raw("true")),
+                Just(J::Raw("false")),
+                prop::sample::select(NUMBERS).prop_map(J::Raw),
+                prop::sample::select(TEXTS).prop_map(|t| J::Str(t.to_owned())),
+            ]
+        }
+
+        fn any_value() -> impl Strategy<Value = J> {
+            scalar().prop_recursive(3, 12, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..3).prop_map(J::Arr),
+                    prop::collection::vec((key(), inner), 0..3).prop_map(J::Obj),
+                ]
+            })
+        }
+
+        fn key() -> impl Strategy<Value = String> {
+            prop::sample::select(
+                &[
+                    "type",
+                    "sessionId",
+                    "timestamp",
+                    "cwd",
+                    "isSidechain",
+                    "agentId",
+                    "requestId",
+                    "uuid",
+                    "costUSD",
+                    "version",
+                    "message",
+                    "data",
+                    "id",
+                    "model",
+                    "usage",
+                    "input_tokens",
+                    "output_tokens",
+                    "content",
+                    "x",
+                    "\\u0074ype",
+                    "us\\u0061ge",
+                ][..],
+            )
+            .prop_map(str::to_owned)
+        }
+
+        /// A value that is sometimes `good`, sometimes anything.
+        fn or_any(good: impl Strategy<Value = J> + 'static) -> BoxedStrategy<J> {
+            prop_oneof![30 => good, 1 => any_value()].boxed()
+        }
+
+        fn text(of: &'static [&'static str]) -> BoxedStrategy<J> {
+            or_any(prop::sample::select(of).prop_map(|t| J::Str(t.to_owned())))
+        }
+
+        /// Mostly one of `plain`, sometimes the same text written with an escape.
+        fn text_or_escaped(
+            plain: &'static [&'static str],
+            escaped: &'static str,
+        ) -> BoxedStrategy<J> {
+            or_any(prop_oneof![
+                8 => prop::sample::select(plain).prop_map(|t| J::Str(t.to_owned())),
+                1 => Just(J::Str(escaped.to_owned())),
+            ])
+        }
+
+        /// An object of some of `fields` (in any order, one of them maybe twice).
+        fn object(fields: Vec<(&'static str, BoxedStrategy<J>)>) -> BoxedStrategy<J> {
+            let n = fields.len();
+            let entries: Vec<BoxedStrategy<Option<(String, J)>>> = fields
+                .into_iter()
+                .map(|(k, v)| {
+                    prop::option::weighted(0.8, v.prop_map(move |v| (k.to_owned(), v))).boxed()
+                })
+                .collect();
+            (
+                entries,
+                any::<prop::sample::Index>(),
+                any::<bool>(),
+                any::<prop::sample::Index>(),
+            )
+                .prop_map(move |(entries, at, twice, which)| {
+                    let mut e: Vec<(String, J)> = entries.into_iter().flatten().collect();
+                    if !e.is_empty() {
+                        let i = at.index(e.len());
+                        let last = e.len() - 1;
+                        e.swap(i, last);
+                        if twice && which.index(n * 4) == 0 {
+                            let dup = e[i.min(last)].clone();
+                            e.push(dup);
+                        }
+                    }
+                    J::Obj(e)
+                })
+                .boxed()
+        }
+
+        fn usage() -> BoxedStrategy<J> {
+            let count = || {
+                or_any(prop_oneof![
+                    6 => prop::sample::select(&["0", "3", "12", "13835"][..]).prop_map(J::Raw),
+                    1 => prop::sample::select(NUMBERS).prop_map(J::Raw),
+                ])
+            };
+            or_any(object(vec![
+                ("input_tokens", count()),
+                ("output_tokens", count()),
+                ("cache_read_input_tokens", count()),
+                ("cache_creation_input_tokens", count()),
+                (
+                    "cache_creation",
+                    or_any(object(vec![
+                        ("ephemeral_5m_input_tokens", count()),
+                        ("ephemeral_1h_input_tokens", count()),
+                    ])),
+                ),
+                (
+                    "server_tool_use",
+                    or_any(object(vec![
+                        ("web_search_requests", count()),
+                        ("web_fetch_requests", count()),
+                    ])),
+                ),
+                (
+                    "service_tier",
+                    text_or_escaped(&["standard", "priority"], "st\\u0061ndard"),
+                ),
+                (
+                    "inference_geo",
+                    text_or_escaped(&["us", "not_available"], "u\\u0073"),
+                ),
+                ("speed", text(TEXTS)),
+                ("other", any_value().boxed()),
+            ]))
+        }
+
+        fn message() -> BoxedStrategy<J> {
+            or_any(object(vec![
+                ("id", text_or_escaped(&["m1", "m2", ""], "\\u006d1")),
+                (
+                    "model",
+                    text(&["claude-opus-4-6", "<synthetic>", "claude-sonnet-4-5"]),
+                ),
+                ("usage", usage()),
+                ("content", any_value().boxed()),
+            ]))
+        }
+
+        fn echo() -> BoxedStrategy<J> {
+            or_any(object(vec![
+                ("type", text(&["assistant", "user"])),
+                ("requestId", text_or_escaped(&["r2"], "r\\u0032")),
+                ("uuid", text(&["u2"])),
+                ("timestamp", text(&["2026-02-10T21:12:00Z", "bad"])),
+                ("message", message()),
+            ]))
+        }
+
+        fn data() -> BoxedStrategy<J> {
+            or_any(object(vec![
+                ("type", text(&["agent_progress", "hook_progress"])),
+                ("agentId", text_or_escaped(&["a1"], "a\\u0031")),
+                ("message", echo()),
+            ]))
+        }
+
+        fn line() -> BoxedStrategy<J> {
+            object(vec![
+                (
+                    "type",
+                    text(&[
+                        "assistant",
+                        "assistant",
+                        "progress",
+                        "progress",
+                        "user",
+                        "system",
+                    ]),
+                ),
+                ("sessionId", text_or_escaped(&["s1"], "s\\u0031")),
+                (
+                    "timestamp",
+                    text(&[
+                        "2026-02-10T21:11:59.186Z",
+                        "2026-02-10T21:11:59.186Z",
+                        "+010000-01-01T00:00:00Z",
+                        "x",
+                    ]),
+                ),
+                ("cwd", text_or_escaped(&["/home/u/app"], "C:\\\\u")),
+                (
+                    "isSidechain",
+                    or_any(prop_oneof![Just(J::Raw("true")), Just(J::Raw("false"))]),
+                ),
+                ("agentId", text(&["a1"])),
+                ("requestId", text(&["r1"])),
+                ("uuid", text(&["u1"])),
+                (
+                    "costUSD",
+                    or_any(prop::sample::select(NUMBERS).prop_map(J::Raw)),
+                ),
+                ("version", text(&["2.1.38"])),
+                ("message", message()),
+                ("data", data()),
+                ("usage", any_value().boxed()),
+            ])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+
+            #[test]
+            fn on_any_line(j in line(), spaced in any::<bool>(), cut in 0usize..12) {
+                let mut text = String::new();
+                render(&j, &mut text, spaced);
+                let mut bytes = text.into_bytes();
+                // Sometimes a line cut short (even inside a character) or with something
+                // after it.
+                match cut {
+                    1 => bytes.truncate(bytes.len() * 2 / 3),
+                    2 => bytes.extend_from_slice(b" x"),
+                    // A byte that is not UTF-8 somewhere (in a string, most likely),
+                    // and a character cut short.
+                    3 => {
+                        let at = bytes.len() / 2;
+                        bytes[at] = 0xff;
+                    }
+                    4 => {
+                        let at = bytes.len() / 3;
+                        bytes.splice(at..at, [0xe6, 0x97]);
+                    }
+                    5 => {
+                        let at = bytes.len() / 3;
+                        bytes.splice(at..at, "日本語".bytes());
+                    }
+                    _ => {}
+                }
+                let fast = parse_with(&bytes, &mut SharedTexts::new("/t.jsonl"), true);
+                let serde = parse_with(&bytes, &mut SharedTexts::new("/t.jsonl"), false);
+                prop_assert_eq!(fast, serde, "{}", String::from_utf8_lossy(&bytes));
             }
         }
     }

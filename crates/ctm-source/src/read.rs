@@ -13,7 +13,7 @@ use crate::line::{parse_line, LimitNotice, LineOutcome, SharedTexts, SkipReason}
 /// rewritten, restored from a backup) almost always differs here.
 pub const HEAD_BYTES: u64 = 4096;
 
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 1 << 20;
 
 thread_local! {
     static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -169,7 +169,9 @@ pub fn read_transcript(path: &Path, resume: Option<&Resume>) -> io::Result<FileR
             } else {
                 (MAX_LINE_BYTES + 1).saturating_sub(buf.len()).min(CHUNK)
             };
-            // Appends without zero-filling the spare capacity first.
+            // Appends without zero-filling the spare capacity first, into room reserved
+            // exactly (read_to_end would double it).
+            buf.reserve_exact(room);
             let n = (&mut file).take(room as u64).read_to_end(buf)?;
             if n == 0 {
                 break;
@@ -311,10 +313,54 @@ fn strip_bom(bytes: &[u8], at_file_start: bool) -> &[u8] {
     }
 }
 
+/// Where each key's sighting is in a read's responses: by the key's hash, the key
+/// itself kept only for the rare key whose hash another took (no copy of every key).
+struct KeyIndex {
+    by_hash: foldhash::HashMap<u64, usize>,
+    collided: foldhash::HashMap<String, usize>,
+    hash: fn(&str) -> u64,
+}
+
+impl Default for KeyIndex {
+    fn default() -> Self {
+        KeyIndex {
+            by_hash: Default::default(),
+            collided: Default::default(),
+            hash: |key| {
+                use std::hash::BuildHasher;
+                foldhash::fast::FixedState::default().hash_one(key)
+            },
+        }
+    }
+}
+
+impl KeyIndex {
+    #[allow(clippy::vec_box)]
+    fn find(&self, key: &str, responses: &[Box<Response>]) -> Option<usize> {
+        let i = *self.by_hash.get(&(self.hash)(key))?;
+        if responses[i].key == key {
+            return Some(i);
+        }
+        self.collided.get(key).copied()
+    }
+
+    fn insert(&mut self, key: &str, at: usize) {
+        use std::collections::hash_map::Entry;
+        match self.by_hash.entry((self.hash)(key)) {
+            Entry::Vacant(e) => {
+                e.insert(at);
+            }
+            Entry::Occupied(_) => {
+                self.collided.insert(key.to_owned(), at);
+            }
+        }
+    }
+}
+
 /// Folds parsed lines into one sighting per response key.
 struct Fold {
     texts: SharedTexts,
-    index: foldhash::HashMap<String, usize>,
+    index: KeyIndex,
     // Boxed on purpose: these move on into `FileRead` and the cross-file merge.
     #[allow(clippy::vec_box)]
     responses: Vec<Box<Response>>,
@@ -330,7 +376,7 @@ impl Fold {
     fn new(source: &str) -> Self {
         Fold {
             texts: SharedTexts::new(source),
-            index: foldhash::HashMap::default(),
+            index: KeyIndex::default(),
             responses: Vec::new(),
             limit_notices: Vec::new(),
             claude_costs: Vec::new(),
@@ -367,10 +413,10 @@ impl Fold {
                                 .push((session.clone(), r.timestamp_ms)),
                         }
                     }
-                    match self.index.get(&r.key) {
-                        Some(&i) => self.responses[i].merge(*r),
+                    match self.index.find(&r.key, &self.responses) {
+                        Some(i) => self.responses[i].merge(*r),
                         None => {
-                            self.index.insert(r.key.clone(), self.responses.len());
+                            self.index.insert(&r.key, self.responses.len());
                             self.responses.push(r);
                         }
                     }
@@ -414,6 +460,33 @@ mod tests {
         format!(
             r#"{{"type":"assistant","sessionId":"s","timestamp":"2026-01-01T00:00:0{output}Z","requestId":"r","message":{{"id":"{msg}","model":"claude-opus-4-6","usage":{{"input_tokens":1,"output_tokens":{output}}}}}}}"#
         )
+    }
+
+    /// Keys whose hashes collide are still told apart: with every hash the same, a
+    /// read folds as it does with real hashes.
+    #[test]
+    fn colliding_keys_fold_apart() {
+        let text = [
+            line("a", 1),
+            line("b", 2),
+            line("a", 7),
+            line("c", 3),
+            line("b", 4),
+        ]
+        .join("\n");
+        let fold = |collide: bool| {
+            let mut f = Fold::new("/t.jsonl");
+            if collide {
+                f.index.hash = |_| 7;
+            }
+            f.lines(text.as_bytes(), true);
+            f.responses
+                .iter()
+                .map(|r| (r.key.clone(), r.usage.output_tokens))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fold(true), fold(false));
+        assert_eq!(fold(false).len(), 3);
     }
 
     #[test]

@@ -35,7 +35,7 @@
 //!   `WHOLE` plus the number of entries, then the entries: kind `d` or `f`, the name
 //!   and a NUL, device, inode, for a transcript its size, and mtime.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::ffi::{CStr, OsStr};
 use std::fs;
@@ -665,9 +665,9 @@ pub struct StatListCheck {
     base: Option<BaseCheck>,
 }
 
+/// The base's parts, each checked by a job on the pool's threads.
 struct BaseCheck {
     shared: Arc<Shared>,
-    workers: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// What the overlay did to a base folder.
@@ -683,9 +683,9 @@ struct Shared {
     grown: Mutex<Vec<FoundFile>>,
     /// Base folders met that the overlay patched.
     patched: AtomicU64,
-    /// Parts not yet taken, and whether the last one was given.
-    queue: Mutex<(VecDeque<Arc<Vec<u8>>>, bool)>,
-    ready: Condvar,
+    /// Parts given and not yet checked.
+    pending: Mutex<usize>,
+    checked: Condvar,
     differs: AtomicBool,
     folders: AtomicU64,
     transcripts: AtomicU64,
@@ -762,12 +762,7 @@ impl StatListCheck {
             self.differs = !self.check_overlay(&part);
         } else {
             let base = self.base();
-            if base.workers.is_empty() {
-                base.shared.check(&part);
-            } else {
-                lock(&base.shared.queue).0.push_back(part);
-                base.shared.ready.notify_one();
-            }
+            base.check(part);
             self.differs = base.shared.differs.load(Ordering::Relaxed);
         }
         if self.differs {
@@ -784,10 +779,10 @@ impl StatListCheck {
         }
         let (overlay_held, patches) = (self.overlay_held, self.patches);
         self.base();
-        let Some(mut base) = self.base.take() else {
+        let Some(base) = self.base.take() else {
             return Outcome::Changed;
         };
-        base.close();
+        base.wait();
         let shared = &base.shared;
         let held = Held {
             folders: shared.folders.load(Ordering::Relaxed) + overlay_held.folders,
@@ -847,90 +842,65 @@ impl StatListCheck {
 
     /// The base's check, started at its first part: the overlay is known by then.
     fn base(&mut self) -> &mut BaseCheck {
-        let (replaced, base_parts) = (&mut self.replaced, self.base_parts);
-        self.base.get_or_insert_with(|| {
-            let shared = Arc::new(Shared {
+        let replaced = &mut self.replaced;
+        self.base.get_or_insert_with(|| BaseCheck {
+            shared: Arc::new(Shared {
                 replaced: std::mem::take(replaced),
                 grown: Mutex::default(),
                 patched: AtomicU64::new(0),
-                queue: Mutex::default(),
-                ready: Condvar::new(),
+                pending: Mutex::new(0),
+                checked: Condvar::new(),
                 differs: AtomicBool::new(false),
                 folders: AtomicU64::new(0),
                 transcripts: AtomicU64::new(0),
-            });
-            // The caller checks parts too once it has handed the last one over.
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-            let helpers =
-                (cores - 1).min(usize::try_from(base_parts.saturating_sub(1)).unwrap_or(0));
-            let workers = (0..helpers)
-                .map(|_| {
-                    let shared = Arc::clone(&shared);
-                    std::thread::spawn(move || shared.work())
-                })
-                .collect();
-            BaseCheck { shared, workers }
+            }),
         })
     }
 }
 
 impl BaseCheck {
-    /// Marks the last part given, checks what is left on this thread, and waits for the
-    /// other threads.
-    fn close(&mut self) {
-        lock(&self.shared.queue).1 = true;
-        self.shared.ready.notify_all();
-        self.shared.work();
-        for worker in self.workers.drain(..) {
-            // A thread that panicked proves nothing.
-            if worker.join().is_err() {
-                self.shared.differs.store(true, Ordering::Relaxed);
+    /// Checks a part on the pool while the caller reads the next.
+    fn check(&self, part: Arc<Vec<u8>>) {
+        *lock(&self.shared.pending) += 1;
+        let shared = Arc::clone(&self.shared);
+        rayon::spawn(move || {
+            // A job that panics leaves its part unchecked: proven nothing.
+            let held =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.check(&part)));
+            if held.is_err() {
+                shared.differs.store(true, Ordering::Relaxed);
             }
+            *lock(&shared.pending) -= 1;
+            shared.checked.notify_all();
+        });
+    }
+
+    /// Waits for every part given to be checked.
+    fn wait(&self) {
+        let mut pending = lock(&self.shared.pending);
+        while *pending > 0 {
+            pending = self
+                .shared
+                .checked
+                .wait(pending)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
 }
 
 impl Drop for BaseCheck {
     fn drop(&mut self) {
-        if !self.workers.is_empty() {
-            self.shared.differs.store(true, Ordering::Relaxed);
-            self.close();
-        }
+        // Jobs may still hold parts: they stop at once once a difference is marked.
+        self.shared.differs.store(true, Ordering::Relaxed);
     }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Nothing in the queue can be left half-changed by a panic.
+    // Nothing kept under these locks can be left half-changed by a panic.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {
-    /// Checks parts as they come until the last was given and none is left, or a
-    /// difference was found.
-    fn work(&self) {
-        loop {
-            let part = {
-                let mut queue = lock(&self.queue);
-                loop {
-                    if self.differs.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    if let Some(part) = queue.0.pop_front() {
-                        break part;
-                    }
-                    if queue.1 {
-                        return;
-                    }
-                    queue = self
-                        .ready
-                        .wait(queue)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                }
-            };
-            self.check(&part);
-        }
-    }
-
     /// Checks a base part's folders, except what the overlay replaced.
     fn check(&self, part: &[u8]) {
         if self.differs.load(Ordering::Relaxed) {
@@ -965,8 +935,6 @@ impl Shared {
             self.patched.fetch_add(patched, Ordering::Relaxed);
         } else {
             self.differs.store(true, Ordering::Relaxed);
-            // Waiting threads have nothing more to do.
-            self.ready.notify_all();
         }
     }
 }

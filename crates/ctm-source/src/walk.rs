@@ -6,6 +6,7 @@
 //! removing or renaming an entry changes a folder's mtime, and changing a file's bytes
 //! changes only the file's, which the walk stats anyway.
 
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::ffi::{CStr, OsStr, OsString};
 use std::fs;
@@ -315,7 +316,7 @@ type Prefetched<'m> = foldhash::HashMap<&'m OsStr, Option<Vec<Option<Stat>>>>;
 /// nothing changed, and the kernel serves them in parallel.
 const PREFETCH_FOLDERS: usize = 256;
 
-/// Stats every remembered folder's entries, spread over the machine's cores. A stat
+/// Stats every remembered folder's entries on every core. A stat
 /// taken a moment before the walk reaches the folder is as good as one taken then:
 /// the walk is not a snapshot either, and what changes meanwhile is seen next run.
 fn prefetch<'m>(memo: &'m FolderMemo, roots: &[PathBuf], from: usize) -> Prefetched<'m> {
@@ -325,30 +326,13 @@ fn prefetch<'m>(memo: &'m FolderMemo, roots: &[PathBuf], from: usize) -> Prefetc
         .iter()
         .filter(|(dir, _)| scopes.iter().any(|s| Path::new(dir).starts_with(s)))
         .collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     if folders.is_empty() || folders.len() < from {
         return Prefetched::default();
     }
-    let stat_all = |part: &[(&'m OsString, &'m FolderListing)]| -> Vec<_> {
-        part.iter()
-            .map(|(dir, listing)| (dir.as_os_str(), stat_entries(dir, listing)))
-            .collect()
-    };
-    let mut parts = folders.chunks(folders.len().div_ceil(threads));
-    let own = parts.next().unwrap_or_default();
-    let mut prefetched = Prefetched::with_capacity_and_hasher(folders.len(), Default::default());
-    std::thread::scope(|scope| {
-        // This thread takes a share too rather than wait.
-        let others: Vec<_> = parts
-            .map(|part| scope.spawn(move || stat_all(part)))
-            .collect();
-        prefetched.extend(stat_all(own));
-        for other in others {
-            // A worker that panicked leaves its folders to be stat-ed by the walk.
-            prefetched.extend(other.join().unwrap_or_default());
-        }
-    });
-    prefetched
+    folders
+        .par_iter()
+        .map(|(dir, listing)| (dir.as_os_str(), stat_entries(dir, listing)))
+        .collect()
 }
 
 impl Walker<'_> {

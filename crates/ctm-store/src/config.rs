@@ -55,3 +55,15 @@ pub fn set_raw(conn: &Connection, key: &str, value: &str) -> Result<(), StoreErr
     }
     Ok(())
 }
+
+/// The zone the daily tables are kept in (`system_config.timezone`).
+pub fn store_zone(conn: &Connection) -> Result<jiff::tz::TimeZone, StoreError> {
+    let name = get(conn, "timezone")?.unwrap_or_else(|| "UTC".into());
+    if name == "UTC" {
+        // The same zone without a look-up in the bundled database (a few million
+        // instructions, once per run).
+        return Ok(jiff::tz::TimeZone::UTC);
+    }
+    jiff::tz::TimeZone::get(&name)
+        .map_err(|e| StoreError::Invalid(format!("system_config timezone {name:?}: {e}")))
+}

@@ -2,17 +2,24 @@
 //!
 //! A sighting whose key is new is inserted. A sighting of a stored response is merged
 //! with the stored row by [`Response::merge`] (the same rule that merged sightings
-//! within a file), and the row changes only when the merge changes it. A sidechain
+//! within a file), and the row changes only when the merge changes it: so writing a
+//! run's files in batches, a later file carrying a better sighting of a response an
+//! earlier batch wrote, gives the very rows one merge of everything gives. A sidechain
 //! response that repeats a message id under a new request id is a replay: it stays in
-//! the table, marked `replay_of`, and is not billed. Which one of such a group is billed
-//! is decided by an order (non-sidechain first, then earliest), never by arrival.
+//! the table, marked `replay_of`, and is not billed. Which one of such a group is
+//! billed is decided by an order (non-sidechain first, then earliest), never by arrival.
+//!
+//! The writer hands every change of what is billed to [`Touched`], which keeps the
+//! rollup and says what the derived tables must refresh.
 
+use std::collections::BTreeSet;
+
+use ctm_aggregate::{nanos_of_usd, Fact, Id, Sums};
 use ctm_model::{message_key_range, Origin, Response, Usage};
-use std::sync::LazyLock;
-
-use rusqlite::{params, OptionalExtension, Row, ToSql, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::derive::Touched;
+use crate::dims::{Dims, PricingRow};
 use crate::StoreError;
 
 /// What pricing says about one response (computed by the caller from the price table).
@@ -29,6 +36,19 @@ pub struct Pricing {
     pub cache_savings_usd: f64,
 }
 
+impl Pricing {
+    /// How it was priced, as `pricings` keeps it.
+    fn row(&self) -> PricingRow<'_> {
+        PricingRow {
+            priced: self.priced,
+            price_model: self.price_model.as_deref(),
+            price_version: Some(&self.price_version),
+            long_context: self.long_context,
+            multiplier: self.multiplier,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WriteStats {
     pub inserted: u64,
@@ -38,131 +58,223 @@ pub struct WriteStats {
     pub replays: u64,
 }
 
-pub(crate) const COLUMNS: &str = "dedup_key, message_id, request_id, ts, session_id, project_path, model, input_tokens, \
-    output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
-    web_fetch_requests, speed, service_tier, inference_geo, is_sidechain, agent_id, origin, recorded_cost_usd, \
-    cc_version, source_path";
+/// `flags` bit: a sidechain response.
+const SIDECHAIN: i64 = 1;
+/// `flags` bit: seen first as an agent echo in a parent transcript.
+const AGENT_ECHO: i64 = 2;
 
-/// What pricing adds to a fact, bound after [`COLUMNS`].
-pub(crate) const PRICING_COLUMNS: &str =
-    "cost_usd, priced, price_model, price_version, long_context, price_multiplier, cache_savings_usd";
+/// A response as its fact row holds it: texts as dimension ids.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FactRow {
+    pub(crate) ts: i64,
+    pub(crate) session: Id,
+    pub(crate) project: Id,
+    pub(crate) model: Id,
+    pub(crate) usage: Usage,
+    pub(crate) cost_nanos: i64,
+    pub(crate) savings_nanos: i64,
+    pub(crate) pricing: Id,
+    pub(crate) priced: bool,
+    pub(crate) flags: i64,
+    pub(crate) source: Id,
+    pub(crate) agent: Id,
+    pub(crate) speed: Id,
+    pub(crate) service_tier: Id,
+    pub(crate) inference_geo: Id,
+    pub(crate) cc_version: Id,
+    pub(crate) recorded_cost_usd: Option<f64>,
+}
 
-/// Inserts a fact: ?1..?30 as [`fact_params`], ?31 the revision, ?32 the ingest time.
-static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
-    let placeholders: Vec<String> = (1..=32).map(|i| format!("?{i}")).collect();
-    format!(
-        "INSERT INTO responses ({COLUMNS}, {PRICING_COLUMNS}, revision, ingested_at) VALUES ({}) \
-         ON CONFLICT(dedup_key) DO NOTHING",
-        placeholders.join(", ")
-    )
-});
+impl FactRow {
+    /// The response as the aggregates count it.
+    fn fact(&self, id: i64) -> Fact {
+        let u = &self.usage;
+        Fact {
+            id,
+            ts: self.ts,
+            session: self.session,
+            project: self.project,
+            model: self.model,
+            sums: Sums {
+                responses: 1,
+                input_tokens: u.input_tokens,
+                output_tokens: u.output_tokens,
+                cache_write_5m_tokens: u.cache_write_5m_tokens,
+                cache_write_1h_tokens: u.cache_write_1h_tokens,
+                cache_read_tokens: u.cache_read_tokens,
+                web_search_requests: u.web_search_requests,
+                cost_nanos: self.cost_nanos,
+                savings_nanos: self.savings_nanos,
+                unpriced_responses: u64::from(!self.priced),
+            },
+        }
+    }
+}
 
-/// Rewrites a fact with the same parameters as [`INSERT_SQL`] (?1 is the key, ?31 the
-/// revision).
-static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
-    let sets: Vec<String> = COLUMNS
-        .split(", ")
-        .chain(PRICING_COLUMNS.split(", "))
-        .chain(["revision"])
-        .enumerate()
-        .skip(1)
-        .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
-        .collect();
-    format!(
-        "UPDATE responses SET {} WHERE dedup_key = ?1",
-        sets.join(", ")
-    )
-});
+/// The columns of `facts` a writer sets, in the order [`row_params`] binds them (after
+/// the key).
+pub(crate) const COLUMNS: &str = "ts, session, project, model, input_tokens, output_tokens, \
+    cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
+    web_fetch_requests, cost_nanos, savings_nanos, pricing, flags, source, agent, speed, \
+    service_tier, inference_geo, cc_version, recorded_cost_usd";
+
+const INSERT_SQL: &str =
+    "INSERT INTO facts (dedup_key, ts, session, project, model, input_tokens, \
+    output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, \
+    web_search_requests, web_fetch_requests, cost_nanos, savings_nanos, pricing, flags, source, \
+    agent, speed, service_tier, inference_geo, cc_version, recorded_cost_usd, revision) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+    ?19, ?20, ?21, ?22, ?23, ?24)";
+
+/// [`INSERT_SQL`] where the key index is in place: a stored key is left alone (and
+/// merged with instead).
+static UPSERT_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{INSERT_SQL} ON CONFLICT(dedup_key) DO NOTHING"));
+
+const UPDATE_SQL: &str = "UPDATE facts SET ts = ?2, session = ?3, project = ?4, model = ?5, \
+    input_tokens = ?6, output_tokens = ?7, cache_write_5m_tokens = ?8, cache_write_1h_tokens = ?9, \
+    cache_read_tokens = ?10, web_search_requests = ?11, web_fetch_requests = ?12, cost_nanos = ?13, \
+    savings_nanos = ?14, pricing = ?15, flags = ?16, source = ?17, agent = ?18, speed = ?19, \
+    service_tier = ?20, inference_geo = ?21, cc_version = ?22, recorded_cost_usd = ?23, \
+    revision = ?24 WHERE id = ?1";
+
+/// The key (or id), the values of [`COLUMNS`], then the write's revision.
+fn row_params<'a>(
+    first: &'a dyn rusqlite::ToSql,
+    r: &'a FactRow,
+    revision: &'a Revision,
+) -> [&'a dyn rusqlite::ToSql; 24] {
+    let u = &r.usage;
+    [
+        first,
+        &r.ts,
+        &r.session,
+        &r.project,
+        &r.model,
+        &u.input_tokens,
+        &u.output_tokens,
+        &u.cache_write_5m_tokens,
+        &u.cache_write_1h_tokens,
+        &u.cache_read_tokens,
+        &u.web_search_requests,
+        &u.web_fetch_requests,
+        &r.cost_nanos,
+        &r.savings_nanos,
+        &r.pricing,
+        &r.flags,
+        &r.source,
+        &r.agent,
+        &r.speed,
+        &r.service_tier,
+        &r.inference_geo,
+        &r.cc_version,
+        &r.recorded_cost_usd,
+        &revision.0,
+    ]
+}
 
 /// The revision a write transaction gives every fact it inserts or changes (see
-/// migration 30): larger than every stored fact's and every push mark's, so facts
-/// changed later always come after a destination's mark.
+/// migration 15): larger than every stored fact's and every push mark's, so a fact
+/// changed later always comes after a team destination's mark ([`crate::team_push`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Revision(pub i64);
 
 impl Revision {
-    /// The next revision, read under the write lock.
+    /// The next revision, read under the write lock (two indexed maxima).
     pub fn next(tx: &Transaction) -> Result<Revision, StoreError> {
-        Revision::next_if_kept(tx)?.ok_or_else(|| {
-            StoreError::Invalid("the store has no fact revisions yet (migration 30)".into())
-        })
-    }
-
-    /// The next revision, or `None` in a migration that runs before the one that adds
-    /// revisions (it may settle replays, but writes no new facts).
-    fn next_if_kept(tx: &Transaction) -> Result<Option<Revision>, StoreError> {
-        let kept = tx
-            .prepare_cached("SELECT 1 FROM pragma_table_info('responses') WHERE name = 'revision'")?
-            .exists([])?;
-        if !kept {
-            return Ok(None);
-        }
         let last: i64 = tx
             .prepare_cached(
-                "SELECT max(coalesce((SELECT max(revision) FROM responses), 0), \
+                "SELECT max(coalesce((SELECT max(revision) FROM facts), 0), \
                  coalesce((SELECT max(revision) FROM team_push_marks), 0))",
             )?
             .query_row([], |r| r.get(0))?;
-        Ok(Some(Revision(last + 1)))
+        Ok(Revision(last + 1))
     }
 }
 
-/// The values of [`COLUMNS`] then [`PRICING_COLUMNS`] for one response.
-fn fact_params<'a>(r: &'a Response, p: &'a Pricing) -> [&'a dyn ToSql; 30] {
-    [
-        &r.key,
-        &r.message_id,
-        &r.request_id,
-        &r.timestamp_ms,
-        &r.session_id,
-        &r.project_path,
-        &r.model,
-        &r.usage.input_tokens,
-        &r.usage.output_tokens,
-        &r.usage.cache_write_5m_tokens,
-        &r.usage.cache_write_1h_tokens,
-        &r.usage.cache_read_tokens,
-        &r.usage.web_search_requests,
-        &r.usage.web_fetch_requests,
-        &r.speed,
-        &r.service_tier,
-        &r.inference_geo,
-        &r.is_sidechain,
-        &r.agent_id,
-        origin_name(r.origin),
-        &r.recorded_cost_usd,
-        &r.cc_version,
-        &r.source_path,
-        &p.cost_usd,
-        &p.priced,
-        &p.price_model,
-        &p.price_version,
-        &p.long_context,
-        &p.multiplier,
-        &p.cache_savings_usd,
-    ]
+/// A stored fact as [`FactWriter::load`] reads it: its id, row, replay mark (`None`:
+/// billed) and the response it holds.
+type Stored = (i64, FactRow, Option<i64>, Response);
+
+/// How many keys a first ingest keeps in memory (about 9 MB, some 2 GB of dense
+/// history): past them the key index is built and kept up as rows come, so memory stays
+/// flat however long the history.
+const WRITTEN_KEYS_MAX: usize = 1 << 18;
+
+/// The keys a first ingest wrote, by their 64-bit hash: the key index is built only at
+/// the end, so a later file's sighting of a written response finds its row here.
+struct WrittenKeys {
+    by_hash: foldhash::HashMap<u64, i64>,
+    /// Keys whose hash another key already took (the row it names holds its own key).
+    collided: foldhash::HashMap<String, i64>,
+    hash: fn(&str) -> u64,
+}
+
+impl Default for WrittenKeys {
+    fn default() -> Self {
+        WrittenKeys {
+            by_hash: Default::default(),
+            collided: Default::default(),
+            hash: |key| xxhash_rust::xxh3::xxh3_64(key.as_bytes()),
+        }
+    }
+}
+
+impl WrittenKeys {
+    /// The row a key of hash `h` may be at (its stored key says whether it is).
+    fn candidate(&self, key: &str, h: u64) -> Option<i64> {
+        if !self.collided.is_empty() {
+            if let Some(&id) = self.collided.get(key) {
+                return Some(id);
+            }
+        }
+        self.by_hash.get(&h).copied()
+    }
+
+    fn insert(&mut self, key: &str, h: u64, id: i64) {
+        match self.by_hash.entry(h) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(key.to_owned(), id);
+            }
+        }
+    }
 }
 
 /// Writes sightings into the fact table inside one transaction.
 pub struct FactWriter<'a, 't> {
     tx: &'a Transaction<'t>,
-    /// `None` only inside a migration older than revisions (which writes no facts).
-    revision: Option<Revision>,
-    /// Whether the table had rows before: an empty table needs no cross-run replay lookups.
+    /// What every fact this writer inserts or changes is marked with.
+    revision: Revision,
+    /// Whether the table had rows before: a first ingest writes without the key index
+    /// (keys are found in `written`) and settles replays in one pass over the keys at
+    /// the end instead of one look-up per message.
     had_rows: bool,
-    /// Inserted message ids and how many request ids this run inserted for each.
-    inserted_messages: foldhash::HashMap<String, u32>,
-    /// The secondary indexes of `responses` (name, SQL) dropped for a first ingest, to
-    /// be built again in [`FactWriter::finish`].
+    /// A first ingest's keys, while the key index is not there (see
+    /// [`WRITTEN_KEYS_MAX`]).
+    written: Option<WrittenKeys>,
+    /// How many keys `written` may hold.
+    written_max: usize,
+    dims: Dims,
+    /// Message ids whose replay group must be settled (only when the table had rows).
+    messages: BTreeSet<String>,
+    /// The secondary indexes of `facts` (name, SQL) dropped for a first ingest, to be
+    /// built again in [`FactWriter::finish`].
     dropped_indexes: Vec<(String, String)>,
     pub touched: Touched,
     pub stats: WriteStats,
+    /// The latest response time of each session this run wrote facts of, as it was
+    /// before the first of those writes (a table with rows only).
+    last_before: std::collections::HashMap<Id, Option<i64>>,
 }
 
 impl<'a, 't> FactWriter<'a, 't> {
     pub fn new(tx: &'a Transaction<'t>) -> Result<Self, StoreError> {
+        let revision = Revision::next(tx)?;
         let had_rows = tx
-            .prepare_cached("SELECT 1 FROM responses LIMIT 1")?
+            .prepare_cached("SELECT 1 FROM facts LIMIT 1")?
             .exists([])?;
         // Filling an empty table: building each secondary index once from sorted keys
         // after the inserts beats updating it row by row. The SQL comes from the schema
@@ -173,7 +285,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             dropped_indexes = tx
                 .prepare(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
-                     AND tbl_name = 'responses' AND sql IS NOT NULL ORDER BY name",
+                     AND tbl_name = 'facts' AND sql IS NOT NULL ORDER BY name",
                 )?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<(String, String)>, _>>()?;
@@ -181,95 +293,22 @@ impl<'a, 't> FactWriter<'a, 't> {
                 tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
             }
         }
-        // A row inserted from here on gets an id above every stored one (SQLite takes
-        // max(id) + 1; only after i64::MAX would it pick a free id at random).
-        let last_id: i64 = tx
-            .prepare_cached("SELECT coalesce(max(id), 0) FROM responses")?
-            .query_row([], |r| r.get(0))?;
-        let revision = Revision::next_if_kept(tx)?;
+        let rollup_empty = !tx
+            .prepare_cached("SELECT 1 FROM quarter_usage LIMIT 1")?
+            .exists([])?;
         Ok(FactWriter {
             tx,
             revision,
             had_rows,
-            inserted_messages: foldhash::HashMap::default(),
+            written: (!had_rows).then(WrittenKeys::default),
+            written_max: WRITTEN_KEYS_MAX,
+            dims: Dims::default(),
+            messages: BTreeSet::new(),
             dropped_indexes,
-            touched: Touched {
-                inserted_after: (last_id < i64::MAX).then_some(last_id),
-                ..Touched::default()
-            },
+            touched: Touched::new(!had_rows, !had_rows && rollup_empty),
             stats: WriteStats::default(),
+            last_before: Default::default(),
         })
-    }
-
-    /// Inserts or merges one sighting. `price` prices the row as it will be stored.
-    pub fn upsert(
-        &mut self,
-        r: Response,
-        price: &dyn Fn(&Response) -> Pricing,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        let p = price(&r);
-        let revision = self.revision()?;
-        let mut values = fact_params(&r, &p).to_vec();
-        values.push(&revision);
-        values.push(&now_ms);
-        let inserted = self
-            .tx
-            .prepare_cached(&INSERT_SQL)?
-            .execute(values.as_slice())?;
-        if inserted == 1 {
-            self.stats.inserted += 1;
-            self.touched.add(r.session_id.as_deref(), r.timestamp_ms);
-            if let Some(mid) = &r.message_id {
-                *self.inserted_messages.entry(mid.clone()).or_default() += 1;
-            }
-            return Ok(());
-        }
-        let stored = self
-            .load(&r.key)?
-            .ok_or_else(|| StoreError::Invalid(format!("row {} vanished", r.key)))?;
-        let mut merged = stored.clone();
-        merged.merge(r);
-        if merged == stored {
-            self.stats.unchanged += 1;
-            return Ok(());
-        }
-        let p = price(&merged);
-        let mut values = fact_params(&merged, &p).to_vec();
-        values.push(&revision);
-        self.tx
-            .prepare_cached(&UPDATE_SQL)?
-            .execute(values.as_slice())?;
-        self.stats.updated += 1;
-        self.touched
-            .add_rewritten(stored.session_id.as_deref(), stored.timestamp_ms);
-        self.touched
-            .add_rewritten(merged.session_id.as_deref(), merged.timestamp_ms);
-        // The identity may have changed (an earlier sighting): the replay choice may too.
-        if merged.is_sidechain != stored.is_sidechain || merged.timestamp_ms != stored.timestamp_ms
-        {
-            if let Some(mid) = &merged.message_id {
-                self.inserted_messages.entry(mid.clone()).or_insert(0);
-            }
-        }
-        Ok(())
-    }
-
-    /// The revision facts written now get.
-    fn revision(&self) -> Result<i64, StoreError> {
-        self.revision.map(|r| r.0).ok_or_else(|| {
-            StoreError::Invalid("facts written before the store was migrated (no revisions)".into())
-        })
-    }
-
-    fn load(&self, key: &str) -> Result<Option<Response>, StoreError> {
-        Ok(self
-            .tx
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM responses WHERE dedup_key = ?1"
-            ))?
-            .query_row([key], response_from_row)
-            .optional()?)
     }
 
     /// Whether the fact table was empty when this writer started (a first ingest).
@@ -277,161 +316,401 @@ impl<'a, 't> FactWriter<'a, 't> {
         !self.had_rows
     }
 
-    /// Settles sidechain replays for the message ids this run wrote, and returns what
-    /// the derived tables must refresh.
-    pub fn finish(mut self) -> Result<(Touched, WriteStats), StoreError> {
-        for (_, sql) in std::mem::take(&mut self.dropped_indexes) {
-            self.tx.execute_batch(&sql)?;
-        }
-        let mut messages: Vec<(String, u32)> = std::mem::take(&mut self.inserted_messages)
-            .into_iter()
-            .collect();
-        messages.sort();
-        for (mid, inserted) in messages {
-            // On an empty table a message with one request id cannot be a replay group.
-            if self.had_rows || inserted > 1 {
-                self.settle_replays(&mid)?;
+    /// Inserts or merges one sighting. `price` prices the row as it will be stored.
+    pub fn upsert(
+        &mut self,
+        r: Response,
+        price: &dyn Fn(&Response) -> Pricing,
+    ) -> Result<(), StoreError> {
+        let pricing = price(&r);
+        self.upsert_priced(r, pricing, price)
+    }
+
+    /// [`FactWriter::upsert`] with the sighting's pricing already worked out (`price`
+    /// then prices only a merge's result).
+    pub fn upsert_priced(
+        &mut self,
+        r: Response,
+        pricing: Pricing,
+        price: &dyn Fn(&Response) -> Pricing,
+    ) -> Result<(), StoreError> {
+        // The key's hash, while keys are found by it.
+        let hash = self.written.as_ref().map(|w| (w.hash)(&r.key));
+        let stored = match hash {
+            Some(h) => self.written_row(&r.key, h)?,
+            // The key index is there: a stored key turns the insert into a conflict.
+            None => None,
+        };
+        let stored = match stored {
+            Some(stored) => stored,
+            None => {
+                let row = self.row_of(&r, &pricing)?;
+                self.note_session(row.session)?;
+                let sql: &str = if self.written.is_none() {
+                    &UPSERT_SQL
+                } else {
+                    INSERT_SQL
+                };
+                let inserted = self
+                    .tx
+                    .prepare_cached(sql)?
+                    .execute(&row_params(&r.key, &row, &self.revision)[..])?;
+                if inserted == 1 {
+                    let id = self.tx.last_insert_rowid();
+                    self.stats.inserted += 1;
+                    self.touched.add(&row.fact(id));
+                    self.touched.flush_if_full(self.tx)?;
+                    if self.had_rows {
+                        self.note_message(&r.key);
+                    }
+                    if let (Some(written), Some(h)) = (&mut self.written, hash) {
+                        written.insert(&r.key, h, id);
+                        if written.by_hash.len() > self.written_max {
+                            self.index_keys()?;
+                        }
+                    }
+                    return Ok(());
+                }
+                self.load("dedup_key = ?1", &r.key, &r.key)?
+                    .ok_or_else(|| StoreError::Invalid(format!("row {} vanished", r.key)))?
             }
+        };
+        let (id, stored_row, replay_of, stored) = stored;
+        let mut merged = stored.clone();
+        merged.merge(r);
+        if merged == stored {
+            self.stats.unchanged += 1;
+            return Ok(());
+        }
+        let merged_row = self.row_of(&merged, &price(&merged))?;
+        self.note_session(stored_row.session)?;
+        self.note_session(merged_row.session)?;
+        self.tx
+            .prepare_cached(UPDATE_SQL)?
+            .execute(&row_params(&id, &merged_row, &self.revision)[..])?;
+        self.stats.updated += 1;
+        let (before, after) = (stored_row.fact(id), merged_row.fact(id));
+        if replay_of.is_none() {
+            self.touched.replace(&before, &after);
+        } else {
+            // Not billed: only its replay group may change that (settled in `finish`).
+            self.touched.note(&before);
+            self.touched.note(&after);
+        }
+        // The identity may have changed (an earlier sighting): the replay choice may too.
+        if self.had_rows
+            && (replay_of.is_some()
+                || merged.is_sidechain != stored.is_sidechain
+                || merged.timestamp_ms != stored.timestamp_ms)
+        {
+            self.note_message(&merged.key);
+        }
+        self.touched.flush_if_full(self.tx)?;
+        Ok(())
+    }
+
+    /// Builds the key index now and forgets the keys kept in memory: from here on a
+    /// stored key is found by the index.
+    fn index_keys(&mut self) -> Result<(), StoreError> {
+        if let Some(at) = self
+            .dropped_indexes
+            .iter()
+            .position(|(name, _)| name == "idx_facts_key")
+        {
+            let index = self.dropped_indexes.remove(at);
+            build_indexes(self.tx, &[index], 0)?;
+        }
+        self.written = None;
+        Ok(())
+    }
+
+    /// Remembers a session's latest response time before this run first writes one of
+    /// its facts.
+    fn note_session(&mut self, session: Id) -> Result<(), StoreError> {
+        if self.had_rows && !self.last_before.contains_key(&session) {
+            let last = last_of_session(self.tx, session)?;
+            self.last_before.insert(session, last);
+        }
+        Ok(())
+    }
+
+    /// The time of a session's latest stored response (billed or not) as the store held
+    /// it before this run: what a Claude Code cost figure read before any response of
+    /// its session in a transcript covers.
+    pub fn last_response_before_run(
+        &mut self,
+        session_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        if !self.had_rows {
+            return Ok(None);
+        }
+        let Some(id) = crate::dims::session_id(self.tx, session_id)? else {
+            return Ok(None);
+        };
+        match self.last_before.get(&id) {
+            Some(&last) => Ok(last),
+            None => last_of_session(self.tx, id),
+        }
+    }
+
+    fn note_message(&mut self, key: &str) {
+        if let Some(mid) = message_id_of(key) {
+            if !self.messages.contains(mid) {
+                self.messages.insert(mid.to_owned());
+            }
+        }
+    }
+
+    /// A response's row: its texts as ids (new texts inserted), its money in nano-dollars.
+    fn row_of(&mut self, r: &Response, p: &Pricing) -> Result<FactRow, StoreError> {
+        let tx = self.tx;
+        let d = &mut self.dims;
+        Ok(FactRow {
+            ts: r.timestamp_ms,
+            session: d.session.id(tx, r.session_id.as_ref())?,
+            project: d.project.id(tx, r.project_path.as_ref())?,
+            model: d.model.id(tx, r.model.as_ref())?,
+            usage: r.usage,
+            cost_nanos: nanos_of_usd(p.cost_usd),
+            savings_nanos: nanos_of_usd(p.cache_savings_usd),
+            pricing: d.pricing.id(tx, &p.row())?,
+            priced: p.priced,
+            flags: i64::from(r.is_sidechain) * SIDECHAIN
+                + i64::from(r.origin == Origin::AgentEcho) * AGENT_ECHO,
+            source: d.source.id(tx, r.source_path.as_ref())?,
+            agent: d.agent.id(tx, r.agent_id.as_ref())?,
+            speed: d.speed.id(tx, r.speed.as_ref())?,
+            service_tier: d.service_tier.id(tx, r.service_tier.as_ref())?,
+            inference_geo: d.inference_geo.id(tx, r.inference_geo.as_ref())?,
+            cc_version: d.cc_version.id(tx, r.cc_version.as_ref())?,
+            recorded_cost_usd: r.recorded_cost_usd,
+        })
+    }
+
+    /// The stored fact of a key a first ingest wrote, found by its row id.
+    fn written_row(&mut self, key: &str, h: u64) -> Result<Option<Stored>, StoreError> {
+        match self.written.as_ref().and_then(|w| w.candidate(key, h)) {
+            None => Ok(None),
+            Some(id) => self.load("id = ?1", &id, key),
+        }
+    }
+
+    /// The stored fact `filter` (on `param`) selects, when its key is `key`: its id, row,
+    /// replay mark, and the response it holds.
+    fn load(
+        &mut self,
+        filter: &str,
+        param: &dyn rusqlite::ToSql,
+        key: &str,
+    ) -> Result<Option<Stored>, StoreError> {
+        let stored = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT id, {COLUMNS}, 0, replay_of, dedup_key FROM facts WHERE {filter}"
+            ))?
+            .query_row([param], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    stored_row(r, 1)?,
+                    r.get::<_, Option<i64>>(24)?,
+                    r.get_ref(25)?.as_str().ok() == Some(key),
+                ))
+            })
+            .optional()?;
+        // Another key with the same hash (a first ingest's look-up by hash).
+        let Some((id, mut row, replay_of, true)) = stored else {
+            return Ok(None);
+        };
+        // Whether its pricing priced it, from the few pricings (not a look-up per row).
+        row.priced = self.dims.pricing.priced(self.tx, row.pricing)?;
+        let response = response_of(&mut self.dims, self.tx, key.to_owned(), &row)?;
+        Ok(Some((id, row, replay_of, response)))
+    }
+
+    /// Builds the dropped indexes again, settles sidechain replays for the message ids
+    /// this run wrote, and returns what the derived tables must refresh.
+    pub fn finish(mut self) -> Result<(Touched, WriteStats), StoreError> {
+        let dropped = std::mem::take(&mut self.dropped_indexes);
+        // Reading is over: the sorts may use a second core.
+        build_indexes(self.tx, &dropped, 2)?;
+        let messages = if self.had_rows {
+            std::mem::take(&mut self.messages).into_iter().collect()
+        } else {
+            self.messages_with_several_requests()?
+        };
+        for mid in messages {
+            self.settle_replays(&mid)?;
         }
         Ok((self.touched, self.stats))
     }
 
-    fn settle_replays(&mut self, message_id: &str) -> Result<(), StoreError> {
-        let (lo, hi) = message_key_range(message_id);
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT dedup_key, is_sidechain, ts, request_id, replay_of, session_id FROM responses \
-             WHERE dedup_key >= ?1 AND dedup_key < ?2",
+    /// Every message id with more than one stored request id, in one pass over the key
+    /// index (a first ingest: only such a group can hold a replay).
+    fn messages_with_several_requests(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.tx.prepare(
+            "SELECT dedup_key FROM facts WHERE dedup_key >= 'm:' AND dedup_key < 'm;' ORDER BY dedup_key",
         )?;
-        type Member = (
-            String,
-            bool,
-            i64,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
+        let mut rows = stmt.query([])?;
+        let mut out: Vec<String> = Vec::new();
+        let mut last: Option<String> = None;
+        while let Some(r) = rows.next()? {
+            let key = r.get_ref(0)?.as_str().unwrap_or("");
+            let Some(mid) = message_id_of(key) else {
+                continue;
+            };
+            match &last {
+                Some(prev) if prev == mid => {
+                    if out.last().map(String::as_str) != Some(mid) {
+                        out.push(mid.to_owned());
+                    }
+                }
+                _ => last = Some(mid.to_owned()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decides again which response of a message id is billed (see the module docs).
+    pub fn settle_replays(&mut self, message_id: &str) -> Result<(), StoreError> {
+        let (lo, hi) = message_key_range(message_id);
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT id, dedup_key, replay_of, {COLUMNS}, (SELECT priced FROM pricings WHERE id = pricing) \
+             FROM facts WHERE dedup_key >= ?1 AND dedup_key < ?2"
+        ))?;
+        struct Member {
+            id: i64,
+            key: String,
+            replay_of: Option<i64>,
+            row: FactRow,
+        }
         let group: Vec<Member> = stmt
             .query_map([&lo, &hi], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
+                Ok(Member {
+                    id: r.get(0)?,
+                    key: r.get(1)?,
+                    replay_of: r.get(2)?,
+                    row: stored_row(r, 3)?,
+                })
             })?
             .collect::<Result<_, _>>()?;
-        let Some(primary) = group
-            .iter()
-            .min_by(|a, b| (a.1, a.2, &a.3, &a.0).cmp(&(b.1, b.2, &b.3, &b.0)))
-            .map(|m| m.0.clone())
-        else {
+        // Non-sidechain first, then earliest, then by request id (the key's tail).
+        let Some(primary) = group.iter().min_by(|a, b| {
+            let rank = |m: &Member| (m.row.flags & SIDECHAIN != 0, m.row.ts, m.key.clone());
+            rank(a).cmp(&rank(b))
+        }) else {
             return Ok(());
         };
-        for (key, is_sidechain, ts, _, replay_of, session) in &group {
-            let want = (*is_sidechain && *key != primary).then(|| primary.clone());
-            if want != *replay_of {
-                match self.revision {
-                    Some(revision) => self
-                        .tx
-                        .prepare_cached(
-                            "UPDATE responses SET replay_of = ?2, revision = ?3 WHERE dedup_key = ?1",
-                        )?
-                        .execute(params![key, want, revision.0])?,
-                    None => self
-                        .tx
-                        .prepare_cached("UPDATE responses SET replay_of = ?2 WHERE dedup_key = ?1")?
-                        .execute(params![key, want])?,
-                };
-                if want.is_some() {
-                    self.stats.replays += 1;
-                }
-                self.touched.add_rewritten(session.as_deref(), *ts);
+        let primary = (primary.id, primary.key.clone());
+        for m in &group {
+            let sidechain = m.row.flags & SIDECHAIN != 0;
+            let want = (sidechain && m.key != primary.1).then_some(primary.0);
+            if want == m.replay_of {
+                continue;
+            }
+            self.tx
+                .prepare_cached("UPDATE facts SET replay_of = ?2, revision = ?3 WHERE id = ?1")?
+                .execute(params![m.id, want, self.revision.0])?;
+            let fact = m.row.fact(m.id);
+            match (m.replay_of.is_some(), want.is_some()) {
+                (false, true) => self.touched.remove(&fact),
+                (true, false) => self.touched.add(&fact),
+                _ => self.touched.note(&fact),
+            }
+            if want.is_some() {
+                self.stats.replays += 1;
             }
         }
         Ok(())
     }
 }
 
-/// Deletes the facts (and limit notices) whose time is outside years 0000-9999
-/// ([`ctm_model::utc::is_fact_time`]), which ctm before schema version 13 accepted: no
-/// text column can hold their time, so every report of such a store failed. The parser
-/// skips such lines now (`timestamp_out_of_range`), so they were never usage. Sessions
-/// left without a fact lose their derived rows; the replay choice of their message ids
-/// is settled again; the rebuild that ends a migration does the rest.
-pub fn drop_facts_outside_years(tx: &Transaction) -> Result<(), StoreError> {
-    const OUTSIDE: &str = "(ts < ?1 OR ts >= ?2)";
-    let range = [ctm_model::utc::EARLIEST_MS, ctm_model::utc::FACTS_END_MS];
-    let messages: Vec<String> = tx
-        .prepare(&format!(
-            "SELECT DISTINCT message_id FROM responses WHERE {OUTSIDE} AND message_id IS NOT NULL"
-        ))?
-        .query_map(range, |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    for table in ["claude_sessions", "session_models"] {
-        tx.execute(
-            &format!(
-                "DELETE FROM {table} WHERE session_id IN \
-                 (SELECT session_id FROM responses WHERE {OUTSIDE}) \
-                 AND session_id NOT IN \
-                 (SELECT session_id FROM responses WHERE NOT {OUTSIDE} AND session_id IS NOT NULL)"
-            ),
-            range,
-        )?;
+/// Builds indexes (name, SQL) on `threads` helper threads. Each sorter keeps up to the
+/// page cache's size in memory before it spills to a temporary file, so the cache is
+/// small meanwhile: memory stays flat however many rows.
+fn build_indexes(
+    tx: &Transaction,
+    indexes: &[(String, String)],
+    threads: i64,
+) -> Result<(), StoreError> {
+    if indexes.is_empty() {
+        return Ok(());
     }
-    let dropped = tx.execute(&format!("DELETE FROM responses WHERE {OUTSIDE}"), range)?;
-    tx.execute(&format!("DELETE FROM limit_notices WHERE {OUTSIDE}"), range)?;
-    if dropped > 0 {
-        let mut writer = FactWriter::new(tx)?;
-        for id in &messages {
-            writer.settle_replays(id)?;
-        }
-        writer.finish()?;
+    let cache: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
+    tx.pragma_update(None, "cache_size", -4096)?;
+    tx.pragma_update(None, "threads", threads)?;
+    for (_, sql) in indexes {
+        tx.execute_batch(sql)?;
     }
+    tx.pragma_update(None, "threads", 0)?;
+    tx.pragma_update(None, "cache_size", cache)?;
     Ok(())
 }
 
-/// As stored in `responses.origin` (a reference to a static, so it binds as a parameter).
-fn origin_name(o: Origin) -> &'static &'static str {
-    match o {
-        Origin::Assistant => &"assistant",
-        Origin::AgentEcho => &"agent_echo",
-    }
+/// The message id of an `m:` key (`m:<message id>:<request id>`).
+fn message_id_of(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("m:")?;
+    rest.split_once(':').map(|(mid, _)| mid)
 }
 
-pub(crate) fn response_from_row(r: &Row) -> rusqlite::Result<Response> {
-    let origin: String = r.get(19)?;
+/// The response a stored row holds, its texts read back through `d`.
+pub(crate) fn response_of(
+    d: &mut Dims,
+    tx: &Connection,
+    key: String,
+    row: &FactRow,
+) -> Result<Response, StoreError> {
     Ok(Response {
-        key: r.get(0)?,
-        message_id: r.get(1)?,
-        request_id: r.get(2)?,
-        timestamp_ms: r.get(3)?,
-        session_id: r.get(4)?,
-        project_path: r.get(5)?,
-        model: r.get(6)?,
-        usage: Usage {
-            input_tokens: r.get::<_, i64>(7)? as u64,
-            output_tokens: r.get::<_, i64>(8)? as u64,
-            cache_write_5m_tokens: r.get::<_, i64>(9)? as u64,
-            cache_write_1h_tokens: r.get::<_, i64>(10)? as u64,
-            cache_read_tokens: r.get::<_, i64>(11)? as u64,
-            web_search_requests: r.get::<_, i64>(12)? as u64,
-            web_fetch_requests: r.get::<_, i64>(13)? as u64,
-        },
-        speed: r.get(14)?,
-        service_tier: r.get(15)?,
-        inference_geo: r.get(16)?,
-        is_sidechain: r.get(17)?,
-        agent_id: r.get(18)?,
-        origin: if origin == "agent_echo" {
+        key,
+        timestamp_ms: row.ts,
+        session_id: d.session.text(tx, row.session)?,
+        project_path: d.project.text(tx, row.project)?,
+        model: d.model.text(tx, row.model)?,
+        usage: row.usage,
+        speed: d.speed.text(tx, row.speed)?,
+        service_tier: d.service_tier.text(tx, row.service_tier)?,
+        inference_geo: d.inference_geo.text(tx, row.inference_geo)?,
+        is_sidechain: row.flags & SIDECHAIN != 0,
+        agent_id: d.agent.text(tx, row.agent)?,
+        origin: if row.flags & AGENT_ECHO != 0 {
             Origin::AgentEcho
         } else {
             Origin::Assistant
         },
-        recorded_cost_usd: r.get(20)?,
-        cc_version: r.get(21)?,
-        source_path: r.get(22)?,
+        recorded_cost_usd: row.recorded_cost_usd,
+        cc_version: d.cc_version.text(tx, row.cc_version)?,
+        source_path: d.source.text(tx, row.source)?,
+    })
+}
+
+/// A stored row from columns `at..` ([`COLUMNS`] then whether its pricing priced it).
+pub(crate) fn stored_row(r: &Row, at: usize) -> rusqlite::Result<FactRow> {
+    let count = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(at + i)?.max(0) as u64) };
+    Ok(FactRow {
+        ts: r.get(at)?,
+        session: r.get(at + 1)?,
+        project: r.get(at + 2)?,
+        model: r.get(at + 3)?,
+        usage: Usage {
+            input_tokens: count(4)?,
+            output_tokens: count(5)?,
+            cache_write_5m_tokens: count(6)?,
+            cache_write_1h_tokens: count(7)?,
+            cache_read_tokens: count(8)?,
+            web_search_requests: count(9)?,
+            web_fetch_requests: count(10)?,
+        },
+        cost_nanos: r.get(at + 11)?,
+        savings_nanos: r.get(at + 12)?,
+        pricing: r.get(at + 13)?,
+        flags: r.get(at + 14)?,
+        source: r.get(at + 15)?,
+        agent: r.get(at + 16)?,
+        speed: r.get(at + 17)?,
+        service_tier: r.get(at + 18)?,
+        inference_geo: r.get(at + 19)?,
+        cc_version: r.get(at + 20)?,
+        recorded_cost_usd: r.get(at + 21)?,
+        priced: r.get::<_, Option<bool>>(at + 22)?.unwrap_or(false),
     })
 }
 
@@ -439,64 +718,80 @@ pub(crate) fn response_from_row(r: &Row) -> rusqlite::Result<Response> {
 pub struct StoredPricing {
     pub id: i64,
     pub response: Response,
-    pub cost_usd: f64,
+    pub cost_nanos: i64,
     pub priced: bool,
     pub billed: bool,
 }
 
-/// Up to `limit` stored responses (billed or not) with ids above `after_id`, in id order:
-/// repricing reads the table in parts so its memory stays bounded.
-pub fn responses_after(
-    conn: &rusqlite::Connection,
-    after_id: i64,
-    limit: usize,
-) -> Result<Vec<StoredPricing>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS}, id, cost_usd, priced, replay_of IS NULL FROM responses \
-         WHERE id > ?1 ORDER BY id LIMIT ?2"
-    ))?;
-    let rows = stmt
-        .query_map(params![after_id, limit as i64], |r| {
-            Ok(StoredPricing {
-                response: response_from_row(r)?,
-                id: r.get(23)?,
-                cost_usd: r.get(24)?,
-                priced: r.get(25)?,
-                billed: r.get(26)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+/// Reads and replaces stored responses' prices (repricing after the price table
+/// changed), in the caller's transaction. The rollup and the derived tables must be
+/// rebuilt after ([`crate::derive::rebuild_all`]).
+#[derive(Default)]
+pub struct Repricer {
+    dims: Dims,
+    /// The revision every changed price gets (the next push sends them), taken at the
+    /// first change.
+    revision: Option<Revision>,
 }
 
-/// Replaces a response's price (repricing after the price table changed), giving a
-/// changed row the transaction's `revision`. Returns whether anything stored changed
-/// (the cost, or only the provenance).
-pub fn set_pricing(
-    tx: &Transaction,
-    id: i64,
-    p: &Pricing,
-    revision: Revision,
-) -> Result<bool, StoreError> {
-    let n = tx
-        .prepare_cached(
-            "UPDATE responses SET cost_usd = ?2, priced = ?3, price_model = ?4, price_version = ?5, long_context = ?6, \
-             price_multiplier = ?7, cache_savings_usd = ?8, revision = ?9 WHERE id = ?1 AND NOT (cost_usd IS ?2 AND \
-             priced IS ?3 AND price_model IS ?4 AND price_version IS ?5 AND long_context IS ?6 AND \
-             price_multiplier IS ?7 AND cache_savings_usd IS ?8)",
-        )?
-        .execute(params![
-            id,
-            p.cost_usd,
-            p.priced,
-            p.price_model,
-            p.price_version,
-            p.long_context,
-            p.multiplier,
-            p.cache_savings_usd,
-            revision.0
-        ])?;
-    Ok(n == 1)
+impl Repricer {
+    /// Up to `limit` stored responses (billed or not) with ids above `after_id`, in id
+    /// order: repricing reads the table in parts so its memory stays bounded.
+    pub fn responses_after(
+        &mut self,
+        tx: &Transaction,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredPricing>, StoreError> {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT id, {COLUMNS}, (SELECT priced FROM pricings WHERE id = pricing), \
+             replay_of IS NULL, dedup_key FROM facts WHERE id > ?1 ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = stmt
+            .query_map(params![after_id, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    stored_row(r, 1)?,
+                    r.get::<_, bool>(24)?,
+                    r.get::<_, String>(25)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, row, billed, key)| {
+                Ok(StoredPricing {
+                    id,
+                    cost_nanos: row.cost_nanos,
+                    priced: row.priced,
+                    billed,
+                    response: response_of(&mut self.dims, tx, key, &row)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces the price of the response with row id `id`. Returns whether anything
+    /// stored changed (the cost, or only the provenance).
+    pub fn set(&mut self, tx: &Transaction, id: i64, p: &Pricing) -> Result<bool, StoreError> {
+        let pricing = self.dims.pricing.id(tx, &p.row())?;
+        let revision = match self.revision {
+            Some(r) => r,
+            None => *self.revision.insert(Revision::next(tx)?),
+        };
+        let n = tx
+            .prepare_cached(
+                "UPDATE facts SET cost_nanos = ?2, savings_nanos = ?3, pricing = ?4, revision = ?5 \
+                 WHERE id = ?1 AND NOT (cost_nanos = ?2 AND savings_nanos = ?3 AND pricing = ?4)",
+            )?
+            .execute(params![
+                id,
+                nanos_of_usd(p.cost_usd),
+                nanos_of_usd(p.cache_savings_usd),
+                pricing,
+                revision.0
+            ])?;
+        Ok(n == 1)
+    }
 }
 
 /// Stores "usage limit reached" notices; a notice read twice is kept once.
@@ -514,23 +809,138 @@ pub fn record_limit_notice(
     Ok(n == 1)
 }
 
-/// The time of a session's latest stored response (billed or not).
-pub fn last_response_ms(
-    conn: &rusqlite::Connection,
-    session_id: &str,
-) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT max(ts) FROM responses WHERE session_id = ?1")?
-        .query_row([session_id], |r| r.get(0))?)
+/// The time of a session's latest stored response (billed or not), by its id.
+fn last_of_session(tx: &Transaction, session: Id) -> Result<Option<i64>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT max(ts) FROM facts WHERE session = ?1")?
+        .query_row([session], |r| r.get(0))?)
 }
 
-/// Models in the store that have no price, with their response counts.
+/// Models in the store that have no price, with their billed response counts (from the
+/// rollup's few unpriced rows, not from every response).
 pub fn unpriced_models(conn: &rusqlite::Connection) -> Result<Vec<(String, u64)>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT coalesce(model, 'unknown'), count(*) FROM billed_responses WHERE priced = 0 GROUP BY 1 ORDER BY 2 DESC, 1",
+    let mut stmt = conn.prepare_cached(
+        "SELECT coalesce(m.name, 'unknown'), sum(q.unpriced_responses) FROM quarter_usage q \
+         LEFT JOIN models m ON m.id = q.model WHERE q.unpriced_responses > 0 \
+         GROUP BY 1 ORDER BY 2 DESC, 1",
     )?;
     let rows = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{OpenOptions, Store};
+
+    fn response(id: &str, ts: i64, output: u64, source: &str) -> Response {
+        Response {
+            key: ctm_model::message_key(id, "r"),
+            timestamp_ms: ts,
+            session_id: Some("s".into()),
+            project_path: Some("/p".into()),
+            model: Some("claude-opus-4-6".into()),
+            usage: Usage {
+                output_tokens: output,
+                ..Usage::default()
+            },
+            speed: None,
+            service_tier: None,
+            inference_geo: None,
+            is_sidechain: false,
+            agent_id: None,
+            origin: Origin::Assistant,
+            recorded_cost_usd: None,
+            cc_version: None,
+            source_path: Some(source.into()),
+        }
+    }
+
+    fn price(r: &Response) -> Pricing {
+        Pricing {
+            cost_usd: r.usage.output_tokens as f64 * 1e-6,
+            priced: true,
+            price_model: None,
+            price_version: "t".into(),
+            long_context: false,
+            multiplier: 1.0,
+            cache_savings_usd: 0.0,
+        }
+    }
+
+    /// The stored rows, as text.
+    fn rows(store: &Store) -> Vec<String> {
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT dedup_key, ts, output_tokens, source_path FROM responses ORDER BY dedup_key")
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok(format!(
+                "{} {} {} {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+
+    /// A first ingest finds the rows of keys it wrote by their hash, and tells keys
+    /// whose hashes collide apart by the key the row holds: with every hash the same,
+    /// the rows are those of a store that compares keys in its index. Past the keys it
+    /// keeps in memory it builds the index and finds them there, to the same rows.
+    #[test]
+    fn a_first_ingest_tells_colliding_keys_apart() {
+        let sightings = vec![
+            response("a", 10, 5, "/1"),
+            response("b", 20, 7, "/1"),
+            // Later files: a better sighting of "a", an earlier one of "b", a new "c".
+            response("a", 10, 50, "/2"),
+            response("c", 30, 1, "/2"),
+            response("b", 15, 3, "/3"),
+        ];
+        let mut answers = Vec::new();
+        for (colliding, keys_max) in [
+            (false, WRITTEN_KEYS_MAX),
+            (true, WRITTEN_KEYS_MAX),
+            (false, 1),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store =
+                Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+            let tx = store.write().unwrap();
+            let mut writer = FactWriter::new(&tx).unwrap();
+            assert!(writer.started_empty());
+            if colliding {
+                writer.written.as_mut().unwrap().hash = |_| 7;
+            }
+            writer.written_max = keys_max;
+            for r in sightings.clone() {
+                writer.upsert(r, &price).unwrap();
+            }
+            let (_, stats) = writer.finish().unwrap();
+            tx.commit().unwrap();
+            assert_eq!((stats.inserted, stats.updated), (3, 2));
+            answers.push(rows(&store));
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0], answers[2]);
+        assert_eq!(
+            answers[0],
+            ["m:a:r 10 50 /1", "m:b:r 15 7 /3", "m:c:r 30 1 /2"]
+        );
+    }
+
+    #[test]
+    fn message_ids_come_from_m_keys_only() {
+        assert_eq!(message_id_of("m:msg_1:req_1"), Some("msg_1"));
+        assert_eq!(message_id_of("m:msg_1:"), Some("msg_1"));
+        assert_eq!(message_id_of("u:abc"), None);
+        assert_eq!(message_id_of("h:00ff"), None);
+    }
 }

@@ -1,10 +1,12 @@
 //! The store: one SQLite file that keeps every API response for good.
 //!
 //! - [`migrate`]: numbered migrations (seed 000 and seed 004 schemas), run on open.
-//! - [`facts`]: the fact table and the exactly-once upsert.
+//! - [`facts`]: the fact table and the exactly-once upsert; [`dims`]: the texts it
+//!   references by id; [`fact_reader`]: billed facts read back for the aggregates.
+//! - [`derive`]: the rollup and the seed tables derived from it, one module per table,
+//!   refreshed, rebuilt, checked; [`horizon`]: what a prune of facts keeps as history.
+//! - [`reads`]: the typed reads reports are made of.
 //! - [`cursors`]: how far each transcript was read.
-//! - [`derive`]: the seed tables aggregated from the facts, refreshed, rebuilt, checked.
-//! - [`report_rows`]: the derived rows of the hourly, project and blocks reports.
 //! - [`config`]: the `system_config` table.
 //! - [`rate_limits`]: Claude Code's official 5-hour and 7-day usage, as its statusline saw it.
 //! - [`price_table`]: the price table `ctm pricing update` chose.
@@ -19,17 +21,20 @@ pub mod claude_costs;
 pub mod config;
 pub mod cursors;
 pub mod derive;
+pub mod dims;
 pub mod exports;
+pub mod fact_reader;
 pub mod facts;
 pub mod folders;
+pub mod horizon;
 pub mod migrate;
+mod migrate_v13;
 pub mod ownership;
 pub mod price_table;
 pub mod rate_limits;
-pub mod report_rows;
+pub mod reads;
 pub mod retention;
 pub mod settings;
-pub mod snapshot_readers;
 pub mod snapshots;
 pub mod team_push;
 #[cfg(any(test, feature = "test-support"))]
@@ -41,9 +46,11 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use migrate::LATEST as SCHEMA_VERSION;
+/// The store's connection and write transaction, for the writers upstream (ingest).
+pub use rusqlite::{Connection, Transaction};
 
 /// Every way opening or using the store can fail, each with a one-line message that
 /// names the file and says what to do. A raw SQLite failure becomes one of these with
@@ -193,7 +200,7 @@ pub struct Store {
 /// spills them to the WAL mid-transaction and writes them twice. Reports keep the
 /// default: a large cache only costs them page faults, as they read each page once.
 pub fn use_large_cache(conn: &Connection) -> Result<(), StoreError> {
-    conn.pragma_update(None, "cache_size", -16384)?;
+    conn.pragma_update(None, "cache_size", -8192)?;
     Ok(())
 }
 
@@ -412,7 +419,7 @@ impl Store {
     }
 
     fn migrate_to(&mut self, target: u32) -> Result<Vec<u32>, StoreError> {
-        if target > migrate::LATEST {
+        if !migrate::is_known(target) {
             return Err(StoreError::Invalid(format!(
                 "schema version {target} does not exist; the latest is {}",
                 migrate::LATEST
@@ -592,6 +599,15 @@ fn immutable_uri(path: &Path) -> String {
     }
     uri.push_str("?immutable=1");
     uri
+}
+
+/// A stored time read back ([`ctm_model::utc::parse`]), or an error naming where it was.
+pub(crate) fn parse_stored_time(what: &str, s: &str) -> Result<i64, StoreError> {
+    ctm_model::utc::parse(s).ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "{what} {s:?} is not a time ctm writes; `ctm db check` lists what differs"
+        ))
+    })
 }
 
 /// Milliseconds since the epoch, now.

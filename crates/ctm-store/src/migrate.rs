@@ -157,13 +157,20 @@ const MIGRATIONS: &[Migration] = &[
         name: "cursors keyed by the path's bytes, with a tail fingerprint; facts outside years 0000-9999 dropped",
         sql: include_str!("../migrations/0013_cursor_paths_and_tails.sql"),
         add_columns: &[],
-        code: Some(crate::facts::drop_facts_outside_years),
+        code: Some(crate::migrate_v13::drop_facts_outside_years),
     },
     Migration {
-        version: 30,
+        version: 14,
+        name: "narrow facts with dimension tables, money in nano-dollars, the quarter-hour rollup",
+        sql: include_str!("../migrations/0014_narrow_facts_and_rollup.sql"),
+        add_columns: &[],
+        code: None,
+    },
+    Migration {
+        version: 15,
         name: "fact revisions and the marks of ctm team push",
-        sql: include_str!("../migrations/0030_team_push.sql"),
-        add_columns: &[("responses", "revision", "INTEGER NOT NULL DEFAULT 0")],
+        sql: include_str!("../migrations/0015_team_push.sql"),
+        add_columns: &[("facts", "revision", "INTEGER NOT NULL DEFAULT 0")],
         code: None,
     },
 ];
@@ -177,6 +184,11 @@ pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 /// (version, name) of every migration this build knows.
 pub fn known() -> Vec<(u32, &'static str)> {
     MIGRATIONS.iter().map(|m| (m.version, m.name)).collect()
+}
+
+/// Whether a store can be at `version` (0, or a migration's version).
+pub fn is_known(version: u32) -> bool {
+    version == 0 || MIGRATIONS.iter().any(|m| m.version == version)
 }
 
 /// The store's schema version: 0 for an empty file or a pre-ctm `claude_sessions`

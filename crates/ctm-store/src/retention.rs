@@ -1,29 +1,14 @@
 //! Retention: seed 004's policy. Snapshots are kept `data_retention_days`, export
 //! history 30 days, aggregates for good, facts unless the user asks ([`prune_facts`]).
 
+use ctm_aggregate::{slot_of, QUARTER_MS};
 use jiff::civil::Date;
 use rusqlite::{Connection, Transaction};
 
 use ctm_model::utc;
 
+use crate::horizon::{facts_horizon, FACTS_HORIZON_KEY};
 use crate::{config, derive, StoreError};
-
-/// The `system_config` key holding the prune horizon: every fact before this UTC instant
-/// (the start of a day in the store's zone) was deleted on the user's request.
-pub const FACTS_HORIZON_KEY: &str = "facts_pruned_before";
-
-/// The instant (UTC epoch ms) before which facts were pruned, if they ever were.
-pub fn facts_horizon(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    match config::get(conn, FACTS_HORIZON_KEY)? {
-        None => Ok(None),
-        Some(v) if v.is_empty() => Ok(None),
-        Some(v) => utc::parse(&v).map(Some).ok_or_else(|| {
-            StoreError::Invalid(format!(
-                "system_config {FACTS_HORIZON_KEY} {v:?} is not a UTC time; restore a backup"
-            ))
-        }),
-    }
-}
 
 /// What [`prune_facts`] deletes (or would, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -44,19 +29,26 @@ pub struct FactsPruned {
 /// Deletes every fact before the start of `first_day_kept` in the store's zone and
 /// records that horizon, in the caller's transaction. The derived rows before it are
 /// first recomputed from the facts about to go, then kept as history (see
-/// [`derive::Kept`]). A horizon earlier than one already recorded changes nothing.
+/// [`crate::horizon::Horizon`]). A horizon earlier than one already recorded changes
+/// nothing.
 pub fn prune_facts(
     tx: &Transaction,
     first_day_kept: Date,
     dry_run: bool,
 ) -> Result<FactsPruned, StoreError> {
-    let tz = derive::store_zone(tx)?;
+    let tz = config::store_zone(tx)?;
     let asked = derive::day_bounds(first_day_kept, &tz)?.0;
     let horizon_ms = facts_horizon(tx)?.map_or(asked, |old| old.max(asked));
-    let first_day = jiff::Timestamp::from_millisecond(horizon_ms)
-        .map_err(|e| StoreError::Invalid(format!("prune horizon: {e}")))?
-        .to_zoned(tz.clone())
-        .date();
+    // The rollup's rows after the horizon must hold only responses after it.
+    if horizon_ms.rem_euclid(QUARTER_MS) != 0 {
+        return Err(StoreError::Invalid(format!(
+            "{first_day_kept} starts at {} in {}, not on a quarter-hour: facts can only be pruned at a day \
+             start on a quarter-hour (every zone's since standard time)",
+            utc::format(horizon_ms),
+            tz.iana_name().unwrap_or("the store's zone")
+        )));
+    }
+    let first_day = ctm_aggregate::local_time(horizon_ms, &tz).date();
     let horizon = utc::format(horizon_ms);
     let count = |sql: &str, arg: &dyn rusqlite::ToSql| -> Result<u64, StoreError> {
         Ok(tx.query_row(sql, [arg], |r| r.get::<_, i64>(0))? as u64)
@@ -68,19 +60,23 @@ pub fn prune_facts(
     let pruned = FactsPruned {
         first_day_kept: first_day.to_string(),
         timezone: tz.iana_name().unwrap_or("UTC").to_owned(),
-        responses: count("SELECT count(*) FROM responses WHERE ts < ?1", &horizon_ms)?,
+        responses: count("SELECT count(*) FROM facts WHERE ts < ?1", &horizon_ms)?,
         days_kept: count(
             "SELECT count(*) FROM daily_aggregates WHERE date < ?1",
             &first_day.to_string(),
         )?,
         sessions_kept: count(
-            "SELECT count(DISTINCT session_id) FROM responses WHERE ts < ?1 AND session_id IS NOT NULL",
+            "SELECT count(DISTINCT session) FROM facts WHERE ts < ?1 AND session != 0",
             &horizon_ms,
         )?,
         horizon,
     };
     if !dry_run {
-        tx.execute("DELETE FROM responses WHERE ts < ?1", [horizon_ms])?;
+        tx.execute("DELETE FROM facts WHERE ts < ?1", [horizon_ms])?;
+        tx.execute(
+            "DELETE FROM quarter_usage WHERE slot < ?1",
+            [slot_of(horizon_ms)],
+        )?;
         tx.execute(
             "INSERT OR REPLACE INTO system_config (key, value, value_type, description, updated_at) \
              VALUES (?1, ?2, 'string', ?3, datetime('now'))",
@@ -231,27 +227,55 @@ mod tests {
     /// 2026-01-02T00:00 in Asia/Kolkata (+05:30): 2026-01-01T18:30Z, not on a UTC hour.
     const HORIZON: i64 = 1_767_225_600_000 + 18 * H + H / 2;
 
-    fn add_fact(store: &Store, key: &str, ts: i64, session: &str) {
-        store
-            .conn()
-            .execute(
-                "INSERT INTO responses (dedup_key, ts, session_id, model, input_tokens, output_tokens, cost_usd, \
-                 priced, ingested_at) VALUES (?1, ?2, ?3, 'claude-opus-4-6', 10, 20, 0.5, 1, 0)",
-                rusqlite::params![key, ts, session],
-            )
-            .unwrap();
+    /// Writes facts the way ingest does (in one write, refreshing what they touched),
+    /// each of 10 input and 20 output tokens, costing `cost(ts)`.
+    fn write_facts(store: &mut Store, facts: &[(&str, i64, &str)], cost: &dyn Fn(i64) -> f64) {
+        let tx = store.write().unwrap();
+        let mut writer = crate::facts::FactWriter::new(&tx).unwrap();
+        for (key, ts, session) in facts {
+            let r = ctm_model::Response {
+                key: (*key).to_owned(),
+                timestamp_ms: *ts,
+                session_id: Some((*session).into()),
+                project_path: None,
+                model: Some("claude-opus-4-6".into()),
+                usage: ctm_model::Usage {
+                    input_tokens: 10,
+                    output_tokens: 20,
+                    ..Default::default()
+                },
+                speed: None,
+                service_tier: None,
+                inference_geo: None,
+                is_sidechain: false,
+                agent_id: None,
+                origin: ctm_model::Origin::Assistant,
+                recorded_cost_usd: None,
+                cc_version: None,
+                source_path: None,
+            };
+            let price = |r: &ctm_model::Response| crate::facts::Pricing {
+                cost_usd: cost(r.timestamp_ms),
+                priced: true,
+                price_model: Some("opus".into()),
+                price_version: "test".into(),
+                long_context: false,
+                multiplier: 1.0,
+                cache_savings_usd: 0.0,
+            };
+            writer.upsert(r, &price).unwrap();
+        }
+        let (touched, _) = writer.finish().unwrap();
+        let now = facts.iter().map(|f| f.1).max().unwrap_or(0) + 10 * H;
+        derive::refresh(&tx, touched, now).unwrap();
+        tx.commit().unwrap();
     }
 
     fn kolkata_store(facts: &[(&str, i64, &str)]) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
         config::set_raw(store.conn(), "timezone", "Asia/Kolkata").unwrap();
-        for (key, ts, session) in facts {
-            add_fact(&store, key, *ts, session);
-        }
-        let tx = store.write().unwrap();
-        derive::rebuild_all(&tx).unwrap();
-        tx.commit().unwrap();
+        write_facts(&mut store, facts, &|_| 0.5);
         (dir, store)
     }
 
@@ -275,12 +299,7 @@ mod tests {
 
     /// Adds a fact the way ingest does: written, then the derived tables refreshed.
     fn ingest_fact(store: &mut Store, key: &str, ts: i64, session: &str) {
-        add_fact(store, key, ts, session);
-        let tx = store.write().unwrap();
-        let mut touched = derive::Touched::default();
-        touched.add(Some(session), ts);
-        derive::refresh(&tx, &touched, ts + 10 * H).unwrap();
-        tx.commit().unwrap();
+        write_facts(store, &[(key, ts, session)], &|_| 0.5);
     }
 
     #[test]
@@ -357,34 +376,13 @@ mod tests {
         assert!(e.to_string().contains("cannot be recomputed"), "{e}");
     }
 
-    /// New facts written the way ingest writes them (every one with a larger id than
-    /// every stored fact), so the refresh adds what it can to the stored rows.
-    fn ingest_new_facts(store: &mut Store, facts: &[(&str, i64, &str)], now: i64) {
-        let tx = store.write().unwrap();
-        let after: i64 = tx
-            .query_row("SELECT coalesce(max(id), 0) FROM responses", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        let mut touched = derive::Touched {
-            inserted_after: Some(after),
-            ..derive::Touched::default()
-        };
-        for (key, ts, session) in facts {
-            tx.execute(
-                "INSERT INTO responses (dedup_key, ts, session_id, model, input_tokens, output_tokens, \
-                 cost_usd, priced, ingested_at) VALUES (?1, ?2, ?3, 'claude-opus-4-6', 10, 20, ?4, 1, 0)",
-                rusqlite::params![key, ts, session, 0.1 + (*ts % 977) as f64 * 1e-7],
-            )
-            .unwrap();
-            touched.add(Some(session), *ts);
-        }
-        derive::refresh(&tx, &touched, now).unwrap();
-        tx.commit().unwrap();
+    /// New facts written the way ingest writes them, with costs of many digits.
+    fn ingest_new_facts(store: &mut Store, facts: &[(&str, i64, &str)]) {
+        write_facts(store, facts, &|ts| 0.1 + (ts % 977) as f64 * 1e-7);
     }
 
     #[test]
-    fn new_facts_after_a_prune_are_added_where_they_can_be_and_kept_history_stays() {
+    fn new_facts_after_a_prune_are_derived_and_kept_history_stays() {
         let (_dir, mut store) = kolkata_store(&[
             ("a", HORIZON - 8 * H, "s1"),
             // Opens the last block before the horizon (17:00Z), which reaches past it.
@@ -406,7 +404,6 @@ mod tests {
                 ("h", HORIZON + 9 * H, "s2"),
                 ("i", HORIZON + 20 * H, "s5"),
             ],
-            HORIZON + 100 * H,
         );
         assert_eq!(
             block_starts(&store)[..2],

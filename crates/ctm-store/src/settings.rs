@@ -10,7 +10,7 @@ use crate::{config, derive, StoreError};
 pub const READ_ONLY: &[&str] = &[
     "schema_version",
     "last_sync_time",
-    crate::retention::FACTS_HORIZON_KEY,
+    crate::horizon::FACTS_HORIZON_KEY,
 ];
 
 /// What a successful [`set`] did.
@@ -51,7 +51,7 @@ pub fn set(tx: &Transaction, key: &str, value: &str) -> Result<Changed, StoreErr
     };
     let rebuilt = key == "timezone" && value != entry.value;
     if rebuilt {
-        if let Some(h) = crate::retention::facts_horizon(tx)? {
+        if let Some(h) = crate::horizon::facts_horizon(tx)? {
             return Err(StoreError::Invalid(format!(
                 "the daily tables before {} were kept when older responses were pruned and cannot be \
                  recomputed in {value}; the timezone stays {}",

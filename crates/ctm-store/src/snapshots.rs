@@ -498,11 +498,13 @@ pub fn list(conn: &Connection) -> Result<Vec<SnapshotSummary>, StoreError> {
     Ok(rows)
 }
 
-/// The store's billed tokens per model name as written (for comparing with a snapshot).
+/// The store's billed tokens per model name as written (for comparing with a snapshot),
+/// from the rollup.
 pub fn billed_by_model(conn: &Connection) -> Result<Vec<(String, Tokens)>, StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT coalesce(model, ''), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), \
-         sum(cache_write_5m_tokens + cache_write_1h_tokens) FROM billed_responses GROUP BY model",
+        "SELECT coalesce(m.name, ''), sum(q.input_tokens), sum(q.output_tokens), sum(q.cache_read_tokens), \
+         sum(q.cache_write_5m_tokens + q.cache_write_1h_tokens) FROM quarter_usage q \
+         LEFT JOIN models m ON m.id = q.model GROUP BY q.model",
     )?;
     let rows = stmt
         .query_map([], |r| {
@@ -520,9 +522,14 @@ pub fn billed_by_model(conn: &Connection) -> Result<Vec<(String, Tokens)>, Store
     Ok(rows)
 }
 
-/// UTC epoch milliseconds of the first billed response, if any.
+/// UTC epoch milliseconds of the first billed response, if any (in the rollup's first
+/// slot).
 pub fn first_billed_ms(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    Ok(conn.query_row("SELECT min(ts) FROM billed_responses", [], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT min(first_ts) FROM quarter_usage WHERE slot = (SELECT min(slot) FROM quarter_usage)",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 #[cfg(test)]

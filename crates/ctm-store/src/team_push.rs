@@ -1,5 +1,5 @@
 //! What `ctm team push` reads from the store and records in it: the facts changed after a
-//! destination's mark, and the marks (migration 30).
+//! destination's mark, and the marks (migration 15).
 //!
 //! Every write transaction gives the facts it inserts or changes one [`Revision`], larger
 //! than any before. A push reads the facts after its destination's mark in (revision, id)
@@ -8,11 +8,17 @@
 //! team database has committed what it covers, so a push killed at any instant leaves a
 //! mark the next push can start from; sending a fact twice is harmless, as the team
 //! database merges by identity.
+//!
+//! [`Revision`]: crate::facts::Revision
 
+use std::collections::HashMap;
+
+use ctm_aggregate::Id;
 use ctm_model::Response;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::facts::{response_from_row, Pricing, COLUMNS, PRICING_COLUMNS};
+use crate::dims::Dims;
+use crate::facts::{response_of, stored_row, COLUMNS};
 use crate::StoreError;
 
 /// Where a destination's last push ended.
@@ -45,13 +51,26 @@ impl Position {
     };
 }
 
+/// How a fact was priced (its `pricings` row) and what it cost: money as the store
+/// keeps it, in nano-dollars, so a team's sums equal the local ones to the last digit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactPrice {
+    pub cost_nanos: i64,
+    pub savings_nanos: i64,
+    pub priced: bool,
+    pub price_model: Option<String>,
+    pub price_version: Option<String>,
+    pub long_context: bool,
+    pub multiplier: f64,
+}
+
 /// One fact as a push sends it: the response, its price, and whether it is billed (not
 /// a sidechain replay).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangedFact {
     pub position: Position,
     pub response: Response,
-    pub pricing: Pricing,
+    pub price: FactPrice,
     pub billed: bool,
 }
 
@@ -100,7 +119,7 @@ pub fn save_mark(tx: &Transaction, destination: &str, m: &Mark) -> Result<(), St
 /// The last revision committed: a push that starts now sends the facts up to it.
 pub fn last_revision(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT coalesce(max(revision), 0) FROM responses")?
+        .prepare_cached("SELECT coalesce(max(revision), 0) FROM facts")?
         .query_row([], |r| r.get(0))?)
 }
 
@@ -108,60 +127,107 @@ pub fn last_revision(conn: &Connection) -> Result<i64, StoreError> {
 pub fn count_changed(conn: &Connection, after: Position, upto: i64) -> Result<u64, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT count(*) FROM responses WHERE (revision, id) > (?1, ?2) AND revision <= ?3",
+            "SELECT count(*) FROM facts WHERE (revision, id) > (?1, ?2) AND revision <= ?3",
         )?
         .query_row(params![after.revision, after.id, upto], |r| {
             r.get::<_, i64>(0)
         })? as u64)
 }
 
-/// Up to `limit` facts after `after`, up to revision `upto`, in (revision, id) order.
-pub fn changed_facts(
-    conn: &Connection,
-    after: Position,
-    upto: i64,
-    limit: usize,
-) -> Result<Vec<ChangedFact>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS}, {PRICING_COLUMNS}, replay_of IS NULL, revision, id FROM responses \
-         WHERE (revision, id) > (?1, ?2) AND revision <= ?3 ORDER BY revision, id LIMIT ?4"
-    ))?;
-    let pricing_at = COLUMNS.split(", ").count();
-    let rows = stmt.query_map(params![after.revision, after.id, upto, limit as i64], |r| {
-        let p = pricing_at;
-        Ok(ChangedFact {
-            response: response_from_row(r)?,
-            pricing: Pricing {
-                cost_usd: r.get(p)?,
-                priced: r.get(p + 1)?,
-                price_model: r.get(p + 2)?,
-                price_version: r.get::<_, Option<String>>(p + 3)?.unwrap_or_default(),
-                long_context: r.get(p + 4)?,
-                multiplier: r.get(p + 5)?,
-                cache_savings_usd: r.get(p + 6)?,
-            },
-            billed: r.get(p + 7)?,
-            position: Position {
-                revision: r.get(p + 8)?,
-                id: r.get(p + 9)?,
-            },
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// Reads changed facts back as responses: their texts and pricings through the
+/// dimension tables, remembered from batch to batch.
+#[derive(Default)]
+pub struct ChangedFacts {
+    dims: Dims,
+    pricings: HashMap<Id, FactPrice>,
+}
+
+impl ChangedFacts {
+    /// Up to `limit` facts after `after`, up to revision `upto`, in (revision, id) order.
+    pub fn after(
+        &mut self,
+        conn: &Connection,
+        after: Position,
+        upto: i64,
+        limit: usize,
+    ) -> Result<Vec<ChangedFact>, StoreError> {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, {COLUMNS}, (SELECT priced FROM pricings WHERE id = pricing), \
+             replay_of IS NULL, dedup_key, revision FROM facts \
+             WHERE (revision, id) > (?1, ?2) AND revision <= ?3 ORDER BY revision, id LIMIT ?4"
+        ))?;
+        let rows = stmt
+            .query_map(params![after.revision, after.id, upto, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    stored_row(r, 1)?,
+                    r.get::<_, bool>(24)?,
+                    r.get::<_, String>(25)?,
+                    r.get::<_, i64>(26)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, row, billed, key, revision)| {
+                let mut price = self.pricing(conn, row.pricing)?;
+                price.cost_nanos = row.cost_nanos;
+                price.savings_nanos = row.savings_nanos;
+                Ok(ChangedFact {
+                    position: Position { revision, id },
+                    response: response_of(&mut self.dims, conn, key, &row)?,
+                    price,
+                    billed,
+                })
+            })
+            .collect()
+    }
+
+    /// A `pricings` row (money left at 0); an id with no row is "not priced".
+    fn pricing(&mut self, conn: &Connection, id: Id) -> Result<FactPrice, StoreError> {
+        if let Some(p) = self.pricings.get(&id) {
+            return Ok(p.clone());
+        }
+        let p = conn
+            .prepare_cached(
+                "SELECT priced, price_model, price_version, long_context, multiplier \
+                 FROM pricings WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(FactPrice {
+                    cost_nanos: 0,
+                    savings_nanos: 0,
+                    priced: r.get(0)?,
+                    price_model: r.get(1)?,
+                    price_version: r.get(2)?,
+                    long_context: r.get(3)?,
+                    multiplier: r.get(4)?,
+                })
+            })
+            .optional()?
+            .unwrap_or(FactPrice {
+                cost_nanos: 0,
+                savings_nanos: 0,
+                priced: false,
+                price_model: None,
+                price_version: None,
+                long_context: false,
+                multiplier: 1.0,
+            });
+        self.pricings.insert(id, p.clone());
+        Ok(p)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{FactWriter, Revision};
+    use crate::facts::{FactWriter, Pricing, Repricer};
     use crate::{OpenOptions, Store};
     use ctm_model::{message_key, Origin, Usage};
 
     fn response(msg: &str, ts: i64, output: u64) -> Response {
         Response {
             key: message_key(msg, "req"),
-            message_id: Some(msg.into()),
-            request_id: Some("req".into()),
             timestamp_ms: ts,
             session_id: Some("s".into()),
             project_path: Some("/p".into()),
@@ -199,33 +265,52 @@ mod tests {
         let tx = store.write().unwrap();
         let mut w = FactWriter::new(&tx).unwrap();
         for r in rs {
-            w.upsert(r, &price, 0).unwrap();
+            w.upsert(r, &price).unwrap();
         }
         w.finish().unwrap();
         tx.commit().unwrap();
     }
 
-    fn keys(conn: &Connection, after: Position) -> Vec<String> {
+    fn changed(conn: &Connection, after: Position) -> Vec<ChangedFact> {
         let upto = last_revision(conn).unwrap();
-        changed_facts(conn, after, upto, 100)
+        ChangedFacts::default()
+            .after(conn, after, upto, 100)
             .unwrap()
+    }
+
+    fn keys(conn: &Connection, after: Position) -> Vec<String> {
+        changed(conn, after)
             .into_iter()
             .map(|f| f.response.key)
             .collect()
     }
 
     /// A fact comes after a mark when it was inserted or changed after it, and never
-    /// again when nothing changed.
+    /// again when nothing changed; it comes back as it was written, money in
+    /// nano-dollars.
     #[test]
     fn facts_changed_after_a_mark_come_again_and_only_they() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("s.db"), &OpenOptions::default()).unwrap();
-        write(&mut store, vec![response("a", 1, 1), response("b", 2, 1)]);
-        let all = changed_facts(store.conn(), Position::START, 99, 100).unwrap();
+        write(&mut store, vec![response("a", 1, 1), response("b", 2, 3)]);
+        let all = changed(store.conn(), Position::START);
         assert_eq!(all.len(), 2);
         assert!(all.iter().all(|f| f.billed));
+        assert_eq!(all[1].response, response("b", 2, 3));
+        assert_eq!(
+            all[1].price,
+            FactPrice {
+                cost_nanos: 3_000,
+                savings_nanos: 0,
+                priced: true,
+                price_model: None,
+                price_version: Some("t".into()),
+                long_context: false,
+                multiplier: 1.0,
+            }
+        );
         let mark = all.last().unwrap().position;
-        assert_eq!(count_changed(store.conn(), mark, 99).unwrap(), 0);
+        assert_eq!(count_changed(store.conn(), mark, i64::MAX).unwrap(), 0);
 
         // Re-sighting the same usage changes nothing; a later line with more output and a
         // new response come after the mark.
@@ -238,22 +323,23 @@ mod tests {
         );
 
         // A new price is a change too.
-        let changed = changed_facts(store.conn(), mark, 99, 100).unwrap();
-        let mark = changed.last().unwrap().position;
+        let mark = changed(store.conn(), mark).last().unwrap().position;
         let tx = store.write().unwrap();
-        let revision = Revision::next(&tx).unwrap();
-        let mut p = price(&response("a", 1, 1));
-        p.cost_usd = 9.0;
-        let id: i64 = tx
-            .query_row(
-                "SELECT id FROM responses WHERE dedup_key = ?1",
-                [message_key("a", "req")],
-                |r| r.get(0),
-            )
+        let mut repricer = Repricer::default();
+        let a = repricer
+            .responses_after(&tx, 0, 10)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.response.key == message_key("a", "req"))
             .unwrap();
-        assert!(crate::facts::set_pricing(&tx, id, &p, revision).unwrap());
+        let mut p = price(&a.response);
+        p.cost_usd = 9.0;
+        assert!(repricer.set(&tx, a.id, &p).unwrap());
         tx.commit().unwrap();
-        assert_eq!(keys(store.conn(), mark), vec![message_key("a", "req")]);
+        let again = changed(store.conn(), mark);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].response.key, message_key("a", "req"));
+        assert_eq!(again[0].price.cost_nanos, 9_000_000_000);
     }
 
     /// Revisions never come back, even when the newest facts are deleted: a push mark
@@ -263,7 +349,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("s.db"), &OpenOptions::default()).unwrap();
         write(&mut store, vec![response("a", 1, 1)]);
-        let facts = changed_facts(store.conn(), Position::START, 99, 100).unwrap();
+        let facts = changed(store.conn(), Position::START);
         let tx = store.write().unwrap();
         save_mark(
             &tx,
@@ -277,7 +363,7 @@ mod tests {
             },
         )
         .unwrap();
-        tx.execute("DELETE FROM responses", []).unwrap();
+        tx.execute("DELETE FROM facts", []).unwrap();
         tx.commit().unwrap();
         write(&mut store, vec![response("z", 9, 1)]);
         let m = mark(store.conn(), "dest").unwrap().unwrap();

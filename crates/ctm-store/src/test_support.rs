@@ -21,11 +21,12 @@ pub fn derived_rows(conn: &Connection) -> Vec<String> {
         "SELECT block_id, start_time, end_time, total_tokens, session_count, status, first_ts, last_ts, \
          responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, quote(cost_usd), \
          unpriced_responses, models FROM usage_blocks ORDER BY block_id",
-        "SELECT date, hour, responses, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
-         quote(cost_usd), unpriced_responses FROM hourly_usage ORDER BY date, hour",
-        "SELECT date, project_path, session_id, first_ts, last_ts, responses, input_tokens, output_tokens, \
-         cache_creation_tokens, cache_read_tokens, quote(cost_usd), unpriced_responses, models \
-         FROM project_usage ORDER BY date, project_path, session_id",
+        // By text, not id: two stores may number their texts in other orders.
+        "SELECT q.slot, s.session_id, p.path, m.name, q.first_ts, q.last_ts, q.responses, q.input_tokens, \
+         q.output_tokens, q.cache_write_5m_tokens, q.cache_write_1h_tokens, q.cache_read_tokens, \
+         q.web_search_requests, q.cost_nanos, q.savings_nanos, q.unpriced_responses FROM quarter_usage q \
+         LEFT JOIN sessions s ON s.id = q.session LEFT JOIN projects p ON p.id = q.project \
+         LEFT JOIN models m ON m.id = q.model ORDER BY q.slot, s.session_id, p.path, m.name",
     ];
     let mut out = Vec::new();
     for q in queries {

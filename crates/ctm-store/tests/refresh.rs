@@ -2,7 +2,8 @@
 //! a new response shifts the chain of 5-hour blocks after it, lands before every block,
 //! or changes a stored response; and a first ingest rebuilds the indexes it dropped.
 //! Random growth in pieces (new responses amid old ones, later sightings, sidechain
-//! replays) leaves every derived row exactly as a full recompute writes it.
+//! replays) leaves the rollup and every derived row exactly as a full recompute writes
+//! them.
 
 use ctm_model::{message_key, Origin, Response, Usage};
 use ctm_store::derive;
@@ -24,8 +25,6 @@ fn new_store() -> (tempfile::TempDir, Store) {
 fn response(id: &str, ts: i64, session: &str, output: u64) -> Response {
     Response {
         key: message_key(id, "req"),
-        message_id: Some(id.into()),
-        request_id: Some("req".into()),
         timestamp_ms: ts,
         session_id: Some(session.into()),
         project_path: Some("/p".into()),
@@ -62,7 +61,7 @@ fn price(r: &Response) -> Pricing {
 }
 
 /// Writes `responses` in one transaction the way ingest does, and refreshes what they
-/// touched (or rebuilds everything on the first write).
+/// touched (everything on the first write).
 fn write(store: &mut Store, responses: Vec<Response>, now: i64) {
     write_priced(store, responses, now, &price);
 }
@@ -76,15 +75,10 @@ fn write_priced(
     let tx = store.write().unwrap();
     let mut writer = FactWriter::new(&tx).unwrap();
     for r in responses {
-        writer.upsert(r, price, now).unwrap();
+        writer.upsert(r, price).unwrap();
     }
-    let first = writer.started_empty();
     let (touched, _) = writer.finish().unwrap();
-    if first {
-        derive::rebuild_all(&tx).unwrap();
-    } else {
-        derive::refresh(&tx, &touched, now).unwrap();
-    }
+    derive::refresh(&tx, touched, now).unwrap();
     tx.commit().unwrap();
 }
 
@@ -107,7 +101,7 @@ fn block_starts(store: &Store) -> Vec<String> {
 fn index_names(store: &Store) -> Vec<String> {
     strings(
         store,
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'responses' ORDER BY name",
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'facts' ORDER BY name",
     )
 }
 
@@ -226,7 +220,7 @@ fn new_responses_in_and_after_stored_blocks_are_added_or_recomputed_exactly() {
     let now = T0 + 1000 * H;
     let at = |id: &str, ts: i64, session: &str| Response {
         usage: Usage {
-            // Costs whose float sum depends on the order they are added in.
+            // Costs with many digits.
             output_tokens: 7 + ts.rem_euclid(997) as u64,
             ..response(id, ts, session, 0).usage
         },
@@ -320,7 +314,7 @@ fn count(store: &Store, sql: &str) -> i64 {
 }
 
 #[test]
-fn project_and_hour_rows_follow_responses_that_move_or_have_no_session() {
+fn rollup_rows_follow_responses_that_move_or_have_no_session() {
     let (_dir, mut store) = new_store();
     let now = T0 + 1000 * H;
     let at = |id: &str, ts: i64, session: Option<&str>, project: &str| Response {
@@ -338,9 +332,9 @@ fn project_and_hour_rows_follow_responses_that_move_or_have_no_session() {
         now,
     );
     assert!(derive::check(store.conn()).unwrap().is_empty());
-    let without_session = "SELECT count(*) FROM project_usage WHERE session_id IS NULL";
+    let without_session = "SELECT count(*) FROM quarter_usage WHERE session = 0";
     assert_eq!(count(&store, without_session), 1);
-    assert_eq!(count(&store, "SELECT count(*) FROM hourly_usage"), 3);
+    assert_eq!(count(&store, "SELECT count(*) FROM quarter_usage"), 3);
 
     // Earlier sightings move "a" to another session, project and day, and give "b" a
     // session; a new response has none.
@@ -353,28 +347,28 @@ fn project_and_hour_rows_follow_responses_that_move_or_have_no_session() {
         ],
         now,
     );
-    let diffs = derive::check(store.conn()).unwrap();
-    assert!(diffs.is_empty(), "{diffs:?}");
+    assert_as_recomputed(&mut store, "after responses moved");
     assert_eq!(count(&store, without_session), 1);
     assert_eq!(
         count(
             &store,
-            "SELECT count(*) FROM project_usage WHERE project_path = '/r' AND session_id = 's3'"
+            "SELECT count(*) FROM quarter_usage q JOIN projects p ON p.id = q.project \
+             JOIN sessions s ON s.id = q.session WHERE p.path = '/r' AND s.session_id = 's3'"
         ),
         1
     );
 
-    // A hand-made difference in either table is found.
-    for sql in [
-        "UPDATE hourly_usage SET responses = responses + 1",
-        "DELETE FROM project_usage WHERE session_id IS NULL",
-    ] {
-        store.conn().execute(sql, []).unwrap();
-    }
+    // A hand-made difference in the rollup is found.
+    store
+        .conn()
+        .execute(
+            "UPDATE quarter_usage SET cost_nanos = cost_nanos + 1 WHERE session = 0",
+            [],
+        )
+        .unwrap();
     let diffs = derive::check(store.conn()).unwrap();
     assert!(
-        diffs.iter().any(|d| d.starts_with("hourly_usage"))
-            && diffs.iter().any(|d| d.starts_with("project_usage")),
+        diffs.iter().any(|d| d.starts_with("quarter_usage")),
         "{diffs:?}"
     );
 }
@@ -398,7 +392,8 @@ impl Rng {
 
 const MODELS: [&str; 3] = ["claude-opus-4-6", "claude-haiku-4-5", "claude-mystery-9"];
 
-/// Costs whose float sums depend on the order they are added in; one model unpriced.
+/// Costs with many digits, which only an exact sum adds up the same in any order; one
+/// model unpriced.
 fn uneven_price(r: &Response) -> Pricing {
     let u = &r.usage;
     let priced = r.model.as_deref() != Some("claude-mystery-9");
@@ -460,54 +455,9 @@ fn stored_and_recomputed(store: &mut Store) -> (Vec<String>, Vec<String>) {
     (stored, recomputed)
 }
 
-/// Whether some day's and some block's cost, added in time order, differ from the stored
-/// ones: the generated data can tell a refresh that adds in the wrong order from a right one.
-fn order_matters(store: &Store) -> bool {
-    let facts = derive::facts_between(store.conn(), i64::MIN, i64::MAX).unwrap();
-    let tz = derive::store_zone(store.conn()).unwrap();
-    let mut in_time_order: std::collections::BTreeMap<String, f64> = Default::default();
-    for f in &facts {
-        let date = jiff::Timestamp::from_millisecond(f.ts)
-            .unwrap()
-            .to_zoned(tz.clone())
-            .date();
-        *in_time_order.entry(date.to_string()).or_default() += f.sums.cost_usd;
-    }
-    let days_differ = in_time_order.iter().any(|(date, cost)| {
-        let stored: f64 = store
-            .conn()
-            .query_row(
-                "SELECT cost_usd FROM daily_usage_summary WHERE date = ?1",
-                [date],
-                |r| r.get(0),
-            )
-            .unwrap();
-        stored.to_bits() != cost.to_bits()
-    });
-    // The same for blocks, which add their facts in row order too.
-    let blocks_differ = derive::aggregate_blocks(&facts).iter().any(|b| {
-        let in_time_order: f64 = facts
-            .iter()
-            .filter(|f| b.first_ts <= f.ts && f.ts <= b.last_ts)
-            .map(|f| f.sums.cost_usd)
-            .sum();
-        let stored: f64 = store
-            .conn()
-            .query_row(
-                "SELECT cost_usd FROM usage_blocks WHERE start_time = ?1",
-                [ctm_model::utc::format(b.start_ms)],
-                |r| r.get(0),
-            )
-            .unwrap();
-        stored.to_bits() != in_time_order.to_bits()
-    });
-    days_differ && blocks_differ
-}
-
 #[test]
 fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
     let now = T0 + 2000 * H;
-    let mut order_mattered = false;
     for seed in 1..=12u64 {
         let (_dir, mut store) = new_store();
         if seed % 3 == 0 {
@@ -583,14 +533,14 @@ fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
                     let mut r = original.clone();
                     let req = format!("req{n}");
                     n += 1;
-                    r.key = message_key(r.message_id.as_deref().unwrap(), &req);
-                    r.request_id = Some(req);
+                    let message = r.key.split(':').nth(1).unwrap().to_owned();
+                    r.key = message_key(&message, &req);
                     r.is_sidechain = !original.is_sidechain;
                     r.timestamp_ms += rng.below(3) as i64 - 1;
                     batch.push(r);
                 }
             }
-            // Ingest writes in time order; the refresh must not depend on it.
+            // Ingest writes each file's responses in time order; nothing may depend on it.
             if piece % 2 == 0 {
                 batch.sort_by(|a, b| (a.timestamp_ms, &a.key).cmp(&(b.timestamp_ms, &b.key)));
             }
@@ -600,12 +550,7 @@ fn growth_in_random_pieces_leaves_every_derived_row_as_a_recompute_writes_it() {
             let diffs = derive::check(store.conn()).unwrap();
             assert!(diffs.is_empty(), "seed {seed}, piece {piece}: {diffs:?}");
         }
-        order_mattered |= order_matters(&store);
     }
-    assert!(
-        order_mattered,
-        "no day's or no block's cost depends on the order of its facts: the test could not tell"
-    );
 }
 
 #[test]
@@ -645,134 +590,6 @@ fn rows_without_older_facts_are_recomputed_not_added_to() {
     let (stored, recomputed) = stored_and_recomputed(&mut store);
     assert_eq!(stored, recomputed);
     assert!(derive::check(store.conn()).unwrap().is_empty());
-}
-
-#[test]
-fn facts_are_selected_by_project_and_model_before_they_are_read_and_share_their_texts() {
-    let (_dir, mut store) = new_store();
-    let mut responses = Vec::new();
-    for i in 0..12 {
-        let mut r = response(&format!("m{i}"), T0 + i * M, &format!("s{}", i % 3), 5);
-        r.project_path =
-            [Some("/work/Alpha"), Some("/work/beta"), None][i as usize % 3].map(Into::into);
-        r.model = [Some("claude-opus-4-6"), None][i as usize % 2].map(Into::into);
-        responses.push(r);
-    }
-    write(&mut store, responses, T0 + H);
-    let conn = store.conn();
-    let all = derive::facts_between(conn, i64::MIN, i64::MAX).unwrap();
-    assert_eq!(all.len(), 12);
-    // The same session's facts share one text.
-    let s0: Vec<_> = all
-        .iter()
-        .filter(|f| f.session_id.as_deref() == Some("s0"))
-        .collect();
-    assert_eq!(s0.len(), 4);
-    let first = s0[0].session_id.as_ref().unwrap();
-    assert!(s0
-        .iter()
-        .all(|f| std::sync::Arc::ptr_eq(f.session_id.as_ref().unwrap(), first)));
-
-    for (lo, hi) in [(i64::MIN, i64::MAX), (T0 + 2 * M, T0 + 9 * M)] {
-        let seen = std::sync::Mutex::new(Vec::new());
-        let kept = derive::facts_between_where(conn, lo, hi, |project, model| {
-            let values = (project.map(str::to_owned), model.map(str::to_owned));
-            seen.lock().unwrap().push(values);
-            project == Some("/work/beta") && model.is_some()
-        })
-        .unwrap();
-        let seen = seen.into_inner().unwrap();
-        let expected: Vec<i64> = derive::facts_between(conn, lo, hi)
-            .unwrap()
-            .into_iter()
-            .filter(|f| f.project_path.as_deref() == Some("/work/beta") && f.model.is_some())
-            .map(|f| f.id)
-            .collect();
-        assert!(!expected.is_empty());
-        assert_eq!(kept.iter().map(|f| f.id).collect::<Vec<_>>(), expected);
-        // Asked once per fact in the range, with the fact's own values.
-        let in_range = all.iter().filter(|f| f.ts >= lo && f.ts < hi).count();
-        assert_eq!(seen.len(), in_range);
-        assert!(seen.contains(&(None, Some("claude-opus-4-6".into()))));
-        assert!(seen.contains(&(Some("/work/Alpha".into()), None)));
-    }
-}
-
-/// A pass over the facts split over several connections gives the facts one connection
-/// reads, in the same order (time, then row), for every range and filter; also when
-/// row order is not time order and times tie.
-#[test]
-fn facts_read_in_parts_are_the_facts_read_at_once() {
-    let (_dir, mut store) = new_store();
-    let projects = [Some("/work/Alpha"), Some("/work/beta"), None];
-    let batch = |from: i64, n: i64, minutes_from: i64| -> Vec<Response> {
-        (from..from + n)
-            .map(|i| {
-                // Every third response shares its minute with the one before.
-                let ts = T0 + (minutes_from + i - i / 3) * M;
-                let mut r = response(&format!("m{i}"), ts, &format!("s{}", i % 5), 7 + i as u64);
-                r.project_path = projects[i as usize % 3].map(Into::into);
-                r
-            })
-            .collect()
-    };
-    // The second write is older than the first: its larger ids come earlier in time.
-    write(&mut store, batch(0, 40, 600), T0 + 2 * H);
-    write(&mut store, batch(40, 40, -100), T0 + 3 * H);
-    let conn = store.conn();
-    let one = derive::FactSplit {
-        readers: 1,
-        min_facts: 1,
-    };
-    let shown = |facts: Vec<derive::FactRow>| -> Vec<String> {
-        facts.iter().map(|f| format!("{f:?}")).collect()
-    };
-    let ranges = [
-        (i64::MIN, i64::MAX),
-        (T0, T0 + 20 * H),
-        (T0 + 30 * M, T0 + 620 * M),
-        (T0 - 60 * M, T0 + 610 * M),
-        (T0 + 5 * M, T0 + 6 * M),
-        (T0 + 100 * H, T0 + 101 * H),
-    ];
-    let everything = derive::facts_between(conn, i64::MIN, i64::MAX).unwrap();
-    assert_eq!(everything.len(), 80);
-    assert!(everything
-        .windows(2)
-        .all(|w| (w[0].ts, w[0].id) < (w[1].ts, w[1].id)));
-    assert!(everything.first().unwrap().id > everything.last().unwrap().id);
-    for (lo, hi) in ranges {
-        for beta_only in [false, true] {
-            let keep = move |project: Option<&str>, _: Option<&str>| {
-                !beta_only || project == Some("/work/beta")
-            };
-            let at_once = shown(derive::facts_between_split(conn, lo, hi, keep, one).unwrap());
-            let expected: Vec<String> = shown(
-                everything
-                    .iter()
-                    .filter(|f| f.ts >= lo && f.ts < hi)
-                    .filter(|f| keep(f.project_path.as_deref(), None))
-                    .cloned()
-                    .collect(),
-            );
-            assert_eq!(
-                at_once, expected,
-                "range {lo}..{hi}, beta only: {beta_only}"
-            );
-            for readers in 2..=5 {
-                let split = derive::FactSplit {
-                    readers,
-                    min_facts: 1,
-                };
-                let in_parts = derive::facts_between_split(conn, lo, hi, keep, split).unwrap();
-                assert_eq!(
-                    shown(in_parts),
-                    expected,
-                    "range {lo}..{hi}, {readers} readers, beta only: {beta_only}"
-                );
-            }
-        }
-    }
 }
 
 /// `session_models` holds each session's billed responses per model as reports name

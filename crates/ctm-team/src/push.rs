@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use ctm_store::team_push::{self, ChangedFact, Mark, Position};
+use ctm_store::team_push::{self, ChangedFact, ChangedFacts, Mark, Position};
 use ctm_store::Store;
 use hmac::{KeyInit, Mac};
 use postgres::Client;
@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::connection::TeamUrl;
 use crate::error::{describe, TeamError};
-use crate::responses::{self, nanos, Change, Copy, Dims, Price};
+use crate::responses::{self, Change, Copy, Dims, Price};
 use crate::schema::{self, WRITE_LOCK};
 
 /// Who pushes: a person and one of their machines.
@@ -170,8 +170,9 @@ pub fn push(
     if let Some(p) = progress {
         p.start(to_send);
     }
+    let mut reader = ChangedFacts::default();
     loop {
-        let facts = team_push::changed_facts(store.conn(), position, upto, opts.batch_size.max(1))?;
+        let facts = reader.after(store.conn(), position, upto, opts.batch_size.max(1))?;
         let Some(last) = facts.last().map(|f| f.position) else {
             break;
         };
@@ -330,27 +331,25 @@ fn send_batch(
 /// wants it, no transcript path (a local file name).
 fn copy_of(f: &ChangedFact, machine_id: i32, paths: &ProjectPaths) -> Copy {
     let mut response = f.response.clone();
-    response.message_id = None;
-    response.request_id = None;
     response.recorded_cost_usd = None;
     response.source_path = None;
     response.project_path = response
         .project_path
         .as_deref()
         .map(|p| paths.label(p).into());
-    let p = &f.pricing;
+    let p = &f.price;
     Copy {
         machine_id,
         response,
         billed: f.billed,
         price: Price {
-            cost_nanos: nanos(p.cost_usd),
+            cost_nanos: p.cost_nanos,
             priced: p.priced,
             price_model: p.price_model.clone(),
-            price_version: p.price_version.clone(),
+            price_version: p.price_version.clone().unwrap_or_default(),
             long_context: p.long_context,
             multiplier: p.multiplier,
-            cache_savings_nanos: nanos(p.cache_savings_usd),
+            cache_savings_nanos: p.savings_nanos,
         },
     }
 }

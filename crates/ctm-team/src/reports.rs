@@ -25,9 +25,10 @@ use serde::Serialize;
 
 use crate::connection::TeamUrl;
 use crate::error::{describe, TeamError};
-use crate::responses::{self, slot_of, slot_span, Dims, Price, QUARTER_MS};
+use crate::responses::{self, slot_span, Dims, Price};
 use crate::rollups::{Sums, SUM_COLUMNS};
 use crate::schema;
+use ctm_aggregate::{slot_of, QUARTER_MS};
 
 /// What a team report is asked: a local report's options, and whose usage.
 #[derive(Debug, Clone)]
@@ -195,7 +196,7 @@ impl Reader {
                         cache_creation_tokens: s.cache_creation_tokens(),
                         cache_read_tokens: s.cache_read_tokens,
                         total_tokens: s.total_tokens(),
-                        total_cost: ctm_analytics_sums::usd(p.sums.cost_nanos),
+                        total_cost: s.cost_usd(),
                         last_activity: q.report.zone.rfc3339(p.last_ts),
                         unpriced_responses: s.unpriced_responses,
                     }
@@ -306,14 +307,9 @@ impl From<postgres::Error> for ReadError {
     }
 }
 
-/// The sums the local reports add, from the rollup's (the one place money turns into
-/// dollars for a report).
+/// The sums the local reports add, from the rollup's (signed, as changes to it are).
 mod ctm_analytics_sums {
-    pub use ctm_store::derive::Sums;
-
-    pub fn usd(nanos: i64) -> f64 {
-        nanos as f64 / 1e9
-    }
+    pub use ctm_aggregate::Sums;
 
     pub fn of(s: &crate::rollups::Sums) -> Sums {
         Sums {
@@ -324,8 +320,8 @@ mod ctm_analytics_sums {
             cache_write_1h_tokens: s.cache_write_1h_tokens as u64,
             cache_read_tokens: s.cache_read_tokens as u64,
             web_search_requests: s.web_search_requests as u64,
-            cost_usd: usd(s.cost_nanos),
-            cache_savings_usd: usd(s.cache_savings_nanos),
+            cost_nanos: s.cost_nanos,
+            savings_nanos: s.cache_savings_nanos,
             unpriced_responses: s.unpriced_responses as u64,
         }
     }
@@ -882,7 +878,7 @@ mod assemble {
                     cache_creation_tokens: s.cache_creation_tokens(),
                     cache_read_tokens: s.cache_read_tokens,
                     total_tokens: s.total_tokens(),
-                    total_cost: s.cost_usd,
+                    total_cost: s.cost_usd(),
                     models_used: p.models.into_iter().collect(),
                     first_activity: q.zone.rfc3339(p.first_ms),
                     last_activity: q.zone.rfc3339(p.last_ms),
@@ -995,7 +991,7 @@ mod assemble {
                         cache_creation_tokens: s.cache_creation_tokens(),
                         cache_read_tokens: s.cache_read_tokens,
                         total_tokens: s.total_tokens(),
-                        total_cost: s.cost_usd,
+                        total_cost: s.cost_usd(),
                         models_used: b.models.into_iter().collect(),
                         main_model,
                         efficiency_score: s.efficiency_score(),

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ctm_aggregate::{nanos_of_usd, quarter_of_slot, QUARTER_MS};
 use ctm_model::{Origin, Response, Usage};
 use postgres::Transaction;
 
@@ -61,9 +62,19 @@ pub struct Price {
     pub cache_savings_nanos: i64,
 }
 
-/// Dollars as nano-dollars, rounded to the nearest.
-pub fn nanos(usd: f64) -> i64 {
-    (usd * 1e9).round() as i64
+impl Price {
+    /// A price worked out by a price table, its money rounded as the store rounds it.
+    pub fn of(p: ctm_store::facts::Pricing) -> Price {
+        Price {
+            cost_nanos: nanos_of_usd(p.cost_usd),
+            priced: p.priced,
+            price_model: p.price_model,
+            price_version: p.price_version,
+            long_context: p.long_context,
+            multiplier: p.multiplier,
+            cache_savings_nanos: nanos_of_usd(p.cache_savings_usd),
+        }
+    }
 }
 
 /// One machine's copy of a response. Its texts (session, project, model) are what the
@@ -281,8 +292,6 @@ fn copy_from_row(r: &postgres::Row, dims: &mut Dims) -> Copy {
         machine_id: r.get(1),
         response: Response {
             key: r.get(0),
-            message_id: None,
-            request_id: None,
             timestamp_ms: r.get(at),
             session_id: session,
             project_path: project,
@@ -718,21 +727,9 @@ fn upsert_sql(table: &str, leading: &[(&str, &str)], conflict: &str, extra_set: 
     )
 }
 
-/// Fifteen minutes: every real zone's offset is a whole number of them.
-pub const QUARTER_MS: i64 = 15 * 60 * 1000;
-
-/// The rollups' slot of an instant (UTC epoch ms), as the local stores define it: `2q` for
-/// the first millisecond of quarter-hour `q`, `2q + 1` for the rest of it. A local day in
-/// any zone starts on a quarter-hour, so it is a range of slots; a 5-hour block, which
-/// ends just after a UTC hour, is one too.
-pub fn slot_of(ts_ms: i64) -> i64 {
-    let q = ts_ms.div_euclid(QUARTER_MS);
-    2 * q + i64::from(ts_ms.rem_euclid(QUARTER_MS) != 0)
-}
-
-/// The instants `[lo, hi)` of a slot.
+/// The instants `[lo, hi)` of a slot ([`slot_of`], the local stores' rollup slot).
 pub fn slot_span(slot: i64) -> (i64, i64) {
-    let start = slot.div_euclid(2) * QUARTER_MS;
+    let start = quarter_of_slot(slot) * QUARTER_MS;
     if slot.rem_euclid(2) == 0 {
         (start, start + 1)
     } else {
@@ -743,6 +740,7 @@ pub fn slot_span(slot: i64) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ctm_aggregate::slot_of;
     use ctm_model::message_key;
 
     fn machines() -> Machines {
@@ -770,8 +768,6 @@ mod tests {
             machine_id,
             response: Response {
                 key: message_key("m", "r"),
-                message_id: None,
-                request_id: None,
                 timestamp_ms: ts,
                 session_id: Some("s".into()),
                 project_path: Some("/p".into()),

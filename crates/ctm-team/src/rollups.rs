@@ -12,7 +12,9 @@ use std::collections::HashMap;
 
 use postgres::{GenericClient, Transaction};
 
-use crate::responses::{slot_of, Dims, Merged};
+use ctm_aggregate::slot_of;
+
+use crate::responses::{Dims, Merged};
 
 /// Figures of a group of billed responses (or a change to them: signed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ctm_model::{message_key, Origin, Response, Usage};
-use ctm_store::facts::{set_pricing, FactWriter, Pricing, Revision};
+use ctm_store::facts::{FactWriter, Pricing, Repricer};
 use ctm_store::{OpenOptions, Store};
 use ctm_team::{forget, push, ProjectPaths, PushOptions, Pusher, TeamUrl};
 use ctm_test_postgres::{shared, skip, Database};
@@ -76,8 +76,6 @@ fn response(s: &Sighting) -> Response {
     let text = |prefix: &str, n: u8| -> Option<Arc<str>> { Some(format!("{prefix}{n}").into()) };
     Response {
         key: message_key(&format!("msg{}", s.key), &format!("req{}", s.request)),
-        message_id: Some(format!("msg{}", s.key)),
-        request_id: Some(format!("req{}", s.request)),
         timestamp_ms: s.ts,
         session_id: text("session-", s.session),
         project_path: text("/work/p", s.project),
@@ -138,7 +136,7 @@ impl Machine {
         let tx = self.store.write().unwrap();
         let mut w = FactWriter::new(&tx).unwrap();
         for s in sightings {
-            w.upsert(response(s), &p, 0).unwrap();
+            w.upsert(response(s), &p).unwrap();
         }
         w.finish().unwrap();
         tx.commit().unwrap();
@@ -148,10 +146,11 @@ impl Machine {
         self.factor = factor;
         let p = price(factor);
         let tx = self.store.write().unwrap();
-        let revision = Revision::next(&tx).unwrap();
-        for row in ctm_store::facts::responses_after(&tx, i64::MIN, 10_000).unwrap() {
-            set_pricing(&tx, row.id, &p(&row.response), revision).unwrap();
+        let mut repricer = Repricer::default();
+        for row in repricer.responses_after(&tx, i64::MIN, 10_000).unwrap() {
+            repricer.set(&tx, row.id, &p(&row.response)).unwrap();
         }
+        ctm_store::derive::rebuild_all(&tx).unwrap();
         tx.commit().unwrap();
     }
 }

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use ctm_aggregate::Filter;
 use ctm_pricing::PriceTable;
 use ctm_store::{OpenOptions, Store};
-use ctm_team::responses::nanos;
 use ctm_team::{push, ProjectPaths, PushOptions, Pusher, TeamUrl};
 use ctm_test_postgres::{shared, skip, Database};
 use ctm_testdata::GenConfig;
@@ -47,19 +47,14 @@ fn opts(person: &str, machine: &str) -> PushOptions {
 
 /// (responses, output tokens, cost nano-dollars) of a store's billed responses.
 fn local_totals(store: &Store) -> (i64, i64, i64) {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT output_tokens, cost_usd FROM billed_responses")
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?)))
-        .unwrap();
     let mut t = (0, 0, 0);
-    for r in rows {
-        let (out, cost) = r.unwrap();
-        t.0 += 1;
-        t.1 += out;
-        t.2 += nanos(cost);
+    for f in store
+        .facts_between(i64::MIN, i64::MAX, &Filter::default())
+        .unwrap()
+    {
+        t.0 += f.sums.responses as i64;
+        t.1 += f.sums.output_tokens as i64;
+        t.2 += f.sums.cost_nanos;
     }
     t
 }
@@ -132,12 +127,5 @@ fn two_people_and_a_shared_dotfiles_machine_count_each_response_once() {
 
 /// Sidechain replays travel too (marked not billed).
 fn replays(store: &Store) -> i64 {
-    store
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM responses WHERE replay_of IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap()
+    store.totals().unwrap().sidechain_replays as i64
 }

@@ -517,8 +517,20 @@ pub(crate) struct Engine {
     pub projects_dir: PathBuf,
     /// Size scale for small corpora (more, smaller files).
     pub scale: f64,
+    /// Size of the long texts (prompts, tool results, thinking, text, bash output)
+    /// relative to the default, and the chance that a hook runs: `1 / GenConfig::density`.
+    pub content: f64,
     pub budget: u64,
     pub lineup: Lineup,
+}
+
+impl Engine {
+    /// A content size around `median` (scaled by the density) within `[lo, hi]`.
+    fn content_len(&mut self, median: f64, sigma: f64, lo: f64, hi: f64) -> f64 {
+        self.rng
+            .lognormal(median * self.content, sigma)
+            .clamp(lo * self.content, hi * self.content)
+    }
 }
 
 fn push_prefix(t: &Track, b: &mut String) {
@@ -664,6 +676,10 @@ impl Engine {
             "${CLAUDE_PLUGIN_ROOT}/hooks/guard-secrets.py --strict",
             "cd ${CLAUDE_PLUGIN_ROOT}/hooks && bun run ./dist/on-tool.js",
         ];
+        // A dense history runs fewer hooks, as it has shorter texts.
+        if self.content < 1.0 && !self.rng.chance(self.content) {
+            return Ok(());
+        }
         let u = uuid(&mut self.rng);
         let tid = match tool {
             Some(id) => id.to_string(),
@@ -695,7 +711,7 @@ impl Engine {
 
     fn bash_progress(&mut self, t: &mut Track, tool: &str, k: u64) -> Result<()> {
         let u = uuid(&mut self.rng);
-        let n = (self.rng.lognormal(700.0, 0.9) as usize).clamp(40, 20_000);
+        let n = self.content_len(700.0, 0.9, 40.0, 20_000.0) as usize;
         let mut b = String::with_capacity(n + 800);
         push_prefix(t, &mut b);
         b.push_str(",\"type\":\"progress\",\"data\":{\"type\":\"bash_progress\",\"output\":\"");
@@ -746,7 +762,7 @@ impl Engine {
         match text {
             Some(s) => b.push_str(s),
             None => {
-                let n = (self.rng.lognormal(220.0, 1.0) as usize).clamp(10, 12_000);
+                let n = self.content_len(220.0, 1.0, 10.0, 12_000.0) as usize;
                 prose(&mut self.rng, &mut b, n);
             }
         }
@@ -773,9 +789,7 @@ impl Engine {
                 let left = t.target.saturating_sub(t.sink.produced);
                 let cap = (left / 3).max(400) as f64;
                 let n = self
-                    .rng
-                    .lognormal(call.tool.result_median() * 1.25, 1.3)
-                    .clamp(20.0, 160_000.0)
+                    .content_len(call.tool.result_median() * 1.25, 1.3, 20.0, 160_000.0)
                     .min(cap) as usize;
                 let mut s = String::with_capacity(n + 16);
                 code(&mut self.rng, &mut s, n);
@@ -880,11 +894,12 @@ impl Engine {
     }
 
     fn content_block(&mut self, t: &Track, blk: Block, b: &mut String, call: &mut Option<Call>) {
+        let c = self.content;
         let r = &mut self.rng;
         match blk {
             Block::Thinking => {
                 b.push_str("{\"type\":\"thinking\",\"thinking\":\"");
-                let n = (r.lognormal(500.0, 0.8) as usize).clamp(30, 8_000);
+                let n = r.lognormal(500.0 * c, 0.8).clamp(30.0 * c, 8_000.0 * c) as usize;
                 prose(r, b, n);
                 b.push_str("\",\"signature\":\"");
                 let n = r.range(200, 1_400) as usize;
@@ -893,7 +908,7 @@ impl Engine {
             }
             Block::Text => {
                 b.push_str("{\"type\":\"text\",\"text\":\"");
-                let n = (r.lognormal(260.0, 1.0) as usize).clamp(2, 9_000);
+                let n = r.lognormal(260.0 * c, 1.0).clamp(2.0 * c, 9_000.0 * c) as usize;
                 prose(r, b, n);
                 b.push_str("\"}");
             }
@@ -2434,6 +2449,9 @@ pub fn generate(root: &Path, cfg: &GenConfig) -> Result<Expected> {
     if cfg.days == 0 {
         bail!("days must be at least 1");
     }
+    if !(cfg.density >= 1.0 && cfg.density <= 100.0) {
+        bail!("density must be between 1 and 100");
+    }
     let projects_dir = root.join("projects");
     fs::create_dir_all(&projects_dir)?;
     let end = cfg.end_date;
@@ -2473,6 +2491,7 @@ pub fn generate(root: &Path, cfg: &GenConfig) -> Result<Expected> {
         sh: Shared::new(),
         projects_dir,
         scale,
+        content: 1.0 / cfg.density,
         budget: cfg.target_bytes,
         lineup: cfg.lineup,
     };

@@ -152,6 +152,7 @@ pub fn grow(root: &Path, files: usize, bytes_each: u64, seed: u64) -> Result<Exp
         sh: Shared::new(),
         projects_dir: projects,
         scale: 1.0,
+        content: 1.0,
         budget: u64::MAX,
         lineup: crate::Lineup::Feb2026,
     };

@@ -52,6 +52,11 @@ pub struct GenConfig {
     pub huge_file_bytes: Option<u64>,
     /// IANA zone names for `Expected::by_day`.
     pub zones: Vec<String>,
+    /// How densely responses are packed (1, the default, to 100): the long texts
+    /// (prompts, tool results, thinking, text, bash output) are this many times shorter
+    /// and hooks run this many times less often. 3.5 makes a dense history: about 125k
+    /// responses and 270k usage lines per GB (the default makes about 65k and 135k).
+    pub density: f64,
     pub lineup: Lineup,
 }
 
@@ -67,6 +72,7 @@ impl Default for GenConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            density: 1.0,
             lineup: Lineup::Feb2026,
         }
     }

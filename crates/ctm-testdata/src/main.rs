@@ -35,6 +35,10 @@ struct Cli {
     /// IANA zones for the by-day totals (repeatable; default UTC, New York, Kolkata, Tokyo)
     #[arg(long = "zone")]
     zones: Vec<String>,
+    /// How densely responses are packed: long texts this many times shorter, hooks this
+    /// many times rarer (3.5: a dense history, about 125k responses per GB)
+    #[arg(long, default_value_t = 1.0)]
+    density: f64,
     /// The models and Claude Code versions: 2026-02 (Opus 4.6 era, the default) or
     /// 2026-12 (Opus 5.5, Sonnet 5.5, Haiku 5.5, Fable 5.2..., fast mode, US residency,
     /// today's line types and cost-state lines; 120 days up to 2026-12-06 unless
@@ -105,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !cli.zones.is_empty() {
                 cfg.zones = cli.zones;
             }
+            cfg.density = cli.density;
             let e = generate(&out, &cfg)?;
             summary(&format!("wrote {}", out.display()), &e);
         }

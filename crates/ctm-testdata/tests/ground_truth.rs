@@ -603,6 +603,24 @@ fn ground_truth_on_default_config_and_huge_file() {
     assert!((3_000_000..3_300_000).contains(&biggest), "{biggest}");
 }
 
+/// A dense root holds about twice the responses of a default one of the same size, and
+/// its expected totals are still what a recount finds.
+#[test]
+fn density_packs_more_responses_into_the_same_bytes() {
+    let d = tempfile::tempdir().unwrap();
+    let plain = generate(d.path(), &GenConfig::with_bytes(5, 6_000_000)).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let cfg = GenConfig {
+        density: 3.5,
+        ..GenConfig::with_bytes(5, 6_000_000)
+    };
+    let dense = generate(d.path(), &cfg).unwrap();
+    assert_same(&recount(d.path(), cfg.seed, &cfg.zones).exp, &dense);
+    let per_mb = |e: &Expected| e.totals.responses as f64 / e.bytes as f64 * 1e6;
+    let ratio = per_mb(&dense) / per_mb(&plain);
+    assert!((1.6..2.4).contains(&ratio), "{ratio}");
+}
+
 #[test]
 fn dst_days_are_covered() {
     let d = tempfile::tempdir().unwrap();

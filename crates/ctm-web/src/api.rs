@@ -168,13 +168,11 @@ async fn report<T: Serialize + Send + 'static>(
     st: &AppState,
     rq: ReportQuery,
     per_day: bool,
-    build: impl FnOnce(&rusqlite::Connection, &ReportQuery) -> Result<T, AnalyticsError>
-        + Send
-        + 'static,
+    build: impl FnOnce(&ctm_store::Store, &ReportQuery) -> Result<T, AnalyticsError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     read(st, move |s| {
-        let pruned = ctm_analytics::query::pruned_before(s.conn(), &rq, per_day)?;
-        let mut answer = Json(build(s.conn(), &rq)?).into_response();
+        let pruned = ctm_analytics::query::pruned_before(s, &rq, per_day)?;
+        let mut answer = Json(build(s, &rq)?).into_response();
         if let Some(day) = pruned {
             if let Ok(v) = HeaderValue::from_str(&day.to_string()) {
                 answer.headers_mut().insert(PRUNED_HEADER, v);
@@ -285,10 +283,7 @@ async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, Api
     let clients = st.notifier.clients();
     let roots = st.data_roots.clone();
     read(&st, move |s| {
-        let responses: i64 = s
-            .conn()
-            .query_row("SELECT count(*) FROM billed_responses", [], |r| r.get(0))
-            .map_err(|e| ApiError::from_store(e.into()))?;
+        let responses = s.totals().map_err(ApiError::from_store)?.responses;
         Ok(Json(json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
@@ -669,13 +664,12 @@ async fn exports(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
         let _permit = permit;
         let mut head = Some(head_tx);
         let done = reader.with(|s| {
-            let pruned =
-                ctm_analytics::query::pruned_before(s.conn(), &rq, level == ExportLevel::Daily)?;
+            let pruned = ctm_analytics::query::pruned_before(s, &rq, level == ExportLevel::Daily)?;
             if let Some(head) = head.take() {
                 let _ = head.send(Ok(pruned));
             }
             let mut out = ChunkWriter::new(chunks, runtime, failed);
-            let written = export::write(s.conn(), &rq, level, format, &mut out)
+            let written = export::write(s, &rq, level, format, &mut out)
                 .map_err(|e| e.to_string())
                 .and_then(|rows| out.finish().map(|()| rows).map_err(|e| e.to_string()));
             let mut rec = ExportRecord {

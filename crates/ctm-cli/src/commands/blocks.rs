@@ -28,11 +28,11 @@ pub fn run(ctx: &Context, args: &BlocksArgs) -> Result<ExitCode> {
         active_only: args.active,
         recent_only: args.recent,
     };
-    let r = blocks_report(store.conn(), &q)?;
+    let r = blocks_report(&store, &q)?;
     opts.warn_if_pruned(&store, false)?;
     super::render(&args.report, &r, print_csv, |r, out| {
         if r.blocks.is_empty() {
-            let why = match latest_block(store.conn(), q.now_ms, &opts.zone)? {
+            let why = match latest_block(&store, q.now_ms, &opts.zone)? {
                 Some(last) if args.active || args.recent => {
                     let what = if args.active {
                         format!("No active block at {}", cells::minute(&r.now))

@@ -15,7 +15,7 @@ use crate::output::{int, num, text, usd, Csv, Out, ReportTable, RowStyle};
 pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
     let store = ctx.report_store()?;
-    let r = cache_report(store.conn(), &opts.query())?;
+    let r = cache_report(&store, &opts.query())?;
     opts.warn_if_pruned(&store, false)?;
     super::render(args, &r, print_csv, |r, out| {
         if r.days.is_empty() {

@@ -13,7 +13,7 @@ use crate::context::Context;
 pub fn run(ctx: &Context, args: &DailyArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
     let store = ctx.report_store()?;
-    let r = daily_report(store.conn(), &opts.query())?;
+    let r = daily_report(&store, &opts.query())?;
     opts.warn_if_pruned(&store, true)?;
     let rows: Vec<(&str, &Usage)> = r
         .daily

@@ -64,10 +64,23 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
     let c = store.conn();
     let count =
         |sql: &str| -> Result<u64> { Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
-    let (first, last): (Option<i64>, Option<i64>) =
-        c.query_row("SELECT min(ts), max(ts) FROM billed_responses", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let schema_version = store.schema_version()?;
+    let totals = if schema_version == ctm_store::SCHEMA_VERSION {
+        store.totals()?
+    } else {
+        // A store from an older ctm, as it is: its own fact table.
+        let (first_ms, last_ms): (Option<i64>, Option<i64>) =
+            c.query_row("SELECT min(ts), max(ts) FROM billed_responses", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        ctm_store::reads::StoreTotals {
+            responses: count("SELECT count(*) FROM billed_responses")?,
+            sessions: count("SELECT count(DISTINCT session_id) FROM billed_responses")?,
+            sidechain_replays: count("SELECT count(*) FROM responses WHERE replay_of IS NOT NULL")?,
+            first_ms,
+            last_ms,
+        }
+    };
     let size = ["", "-wal"]
         .iter()
         .filter_map(|s| std::fs::metadata(format!("{}{s}", ctx.db_path.display())).ok())
@@ -75,19 +88,19 @@ fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
         .sum();
     let s = Status {
         path: ctx.db_path.display().to_string(),
-        schema_version: store.schema_version()?,
+        schema_version,
         latest_schema_version: ctm_store::SCHEMA_VERSION,
         size_bytes: size,
-        responses: count("SELECT count(*) FROM billed_responses")?,
-        sidechain_replays: count("SELECT count(*) FROM responses WHERE replay_of IS NOT NULL")?,
-        sessions: count("SELECT count(DISTINCT session_id) FROM billed_responses")?,
-        first_response: first.map(ctm_model::utc::format),
-        last_response: last.map(ctm_model::utc::format),
+        responses: totals.responses,
+        sidechain_replays: totals.sidechain_replays,
+        sessions: totals.sessions,
+        first_response: totals.first_ms.map(ctm_model::utc::format),
+        last_response: totals.last_ms.map(ctm_model::utc::format),
         files_tracked: count("SELECT count(*) FROM file_cursors")?,
         files_gone: count("SELECT count(*) FROM file_cursors WHERE missing_since IS NOT NULL")?,
         last_sync_time: config::get(c, "last_sync_time")?.filter(|v| !v.is_empty()),
         timezone: config::get(c, "timezone")?,
-        facts_pruned_before: ctm_store::retention::facts_horizon(c)?.map(ctm_model::utc::format),
+        facts_pruned_before: ctm_store::horizon::facts_horizon(c)?.map(ctm_model::utc::format),
     };
     if json {
         print_json(&s)?;
@@ -316,7 +329,7 @@ fn prune(
     let p = ctm_store::retention::prune(&tx, dry_run)?;
     let facts = match facts_older_than {
         Some(days) => {
-            let today = now.to_zoned(derive::store_zone(&tx)?).date();
+            let today = now.to_zoned(ctm_store::config::store_zone(&tx)?).date();
             let first_kept = today
                 .checked_sub(jiff::Span::new().days(i64::from(days)))
                 .map_err(|_| {

@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<ExitCode> {
     let to_stdout = file.as_os_str() == "-";
     let mut rows = 0;
     let mut write = |w: &mut dyn std::io::Write| -> Result<()> {
-        rows = export::write(store.conn(), &opts.query(), level, format, w)?;
+        rows = export::write(&store, &opts.query(), level, format, w)?;
         Ok(())
     };
     let written = if to_stdout {

@@ -18,7 +18,7 @@ const HOUR_COLUMNS_FROM: u16 = 100;
 pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
     let store = ctx.report_store()?;
-    let r = hourly_report(store.conn(), &opts.query())?;
+    let r = hourly_report(&store, &opts.query())?;
     opts.warn_if_pruned(&store, false)?;
     super::render(args, &r, print_csv, |r, out| {
         if r.totals.responses == 0 {

@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, args: &LiveArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let store = ctx.report_store()?;
-    let view = live_view(store.conn(), &opts.query(opts.plan))?;
+    let view = live_view(&store, &opts.query(opts.plan))?;
     let mut out = output::out();
     if args.json {
         out.json(&view)?;

@@ -101,9 +101,7 @@ impl ReportOptions {
     /// days are missing rather than zero. `per_day`: the report is made of per-day sums,
     /// which the store's daily tables keep.
     pub fn warn_if_pruned(&self, store: &ctm_store::Store, per_day: bool) -> Result<()> {
-        if let Some(day) =
-            ctm_analytics::query::pruned_before(store.conn(), &self.query(), per_day)?
-        {
+        if let Some(day) = ctm_analytics::query::pruned_before(store, &self.query(), per_day)? {
             eprintln!(
                 "ctm: warning: responses before {day} were pruned (ctm db prune --facts-older-than); \
                  this report counts only what came after. Daily, weekly, monthly and trend in the \
@@ -204,7 +202,7 @@ pub fn nothing_to_show(
     store: &ctm_store::Store,
     opts: &ReportOptions,
 ) -> Result<String> {
-    let Some(last_ms) = ctm_analytics::query::last_response_ms(store.conn())? else {
+    let Some(last_ms) = ctm_analytics::query::last_response_ms(store)? else {
         if ctm_source::existing(&ctx.roots).is_empty() {
             let looked: Vec<String> = ctx.roots.paths.iter().map(|p| tilde(p)).collect();
             return Ok(format!(

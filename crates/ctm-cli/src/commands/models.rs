@@ -14,7 +14,7 @@ use crate::output::{int, num, text, Csv, Out, ReportTable, RowStyle};
 pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
     let store = ctx.report_store()?;
-    let r = model_report(store.conn(), &opts.query())?;
+    let r = model_report(&store, &opts.query())?;
     opts.warn_if_pruned(&store, false)?;
     super::render(args, &r, print_csv, |r, out| {
         if r.models.is_empty() {

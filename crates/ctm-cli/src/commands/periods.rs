@@ -17,7 +17,7 @@ pub fn run_weekly(ctx: &Context, args: &WeeklyArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
     let store = ctx.report_store()?;
     let first = weekday(args.start_of_week);
-    let r = weekly_report(store.conn(), &opts.query(), first)?;
+    let r = weekly_report(&store, &opts.query(), first)?;
     opts.warn_if_pruned(&store, true)?;
     let rows: Vec<(&str, &Usage)> = r
         .weekly
@@ -37,7 +37,7 @@ pub fn run_weekly(ctx: &Context, args: &WeeklyArgs) -> Result<ExitCode> {
 pub fn run_monthly(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(args)?;
     let store = ctx.report_store()?;
-    let r = monthly_report(store.conn(), &opts.query())?;
+    let r = monthly_report(&store, &opts.query())?;
     opts.warn_if_pruned(&store, true)?;
     let rows: Vec<(&str, &Usage)> = r
         .monthly

@@ -802,7 +802,7 @@ fn reset(ctx: &Context, json: bool) -> Result<ExitCode> {
 fn check(ctx: &Context, json: bool) -> Result<ExitCode> {
     let mut store = ctx.open_store()?;
     ctx.ingest(&mut store)?;
-    let report = ctm_analytics::pricing_check(store.conn())?;
+    let report = ctm_analytics::pricing_check(&store)?;
     let code = if report.disagreeing > 0 {
         ExitCode::from(1)
     } else {

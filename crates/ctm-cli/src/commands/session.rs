@@ -17,7 +17,7 @@ pub fn run(ctx: &Context, args: &SessionArgs) -> Result<ExitCode> {
     opts.warn_if_pruned(&store, false)?;
     match &args.id {
         None => {
-            let r = session_report(store.conn(), &opts.query())?;
+            let r = session_report(&store, &opts.query())?;
             super::render(&args.report, &r, print_list_csv, |r, out| {
                 if r.sessions.is_empty() {
                     out.line(super::nothing_to_show(ctx, &store, &opts)?)?;
@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, args: &SessionArgs) -> Result<ExitCode> {
             })
         }
         Some(id) => {
-            let d = session_detail(store.conn(), &opts.query(), id)?;
+            let d = session_detail(&store, &opts.query(), id)?;
             super::render(&args.report, &d, print_detail_csv, print_detail)
         }
     }

@@ -178,7 +178,7 @@ pub fn run_stats(ctx: &Context, args: &StatsArgs) -> Result<ExitCode> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    if let Some(h) = ctm_store::retention::facts_horizon(store.conn())? {
+    if let Some(h) = ctm_store::horizon::facts_horizon(store.conn())? {
         eprintln!(
             "ctm: warning: responses before {} were pruned (ctm db prune --facts-older-than); \
              ctm's per-model totals below count only what came after.",

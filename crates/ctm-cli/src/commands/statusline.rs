@@ -231,10 +231,9 @@ fn is_busy(e: &anyhow::Error) -> bool {
 }
 
 fn line_from_store(store: &Store, hook: &Hook, now_ms: i64, zone: &Zone) -> Result<String> {
-    let conn = store.conn();
     let mut parts = vec![hook.model.clone().unwrap_or_else(|| "Claude".into())];
     let session = match &hook.session_id {
-        Some(id) => session_now(conn, id, zone)?,
+        Some(id) => session_now(store, id, zone)?,
         None => None,
     };
     if hook.session_id.is_some() {
@@ -248,12 +247,12 @@ fn line_from_store(store: &Store, hook: &Hook, now_ms: i64, zone: &Zone) -> Resu
     let mut q = ReportQuery::in_zone(zone.clone());
     q.since = Some(today);
     q.until = Some(today);
-    let t = daily_report(conn, &q)?.totals;
+    let t = daily_report(store, &q)?.totals;
     parts.push(format!(
         "today {}",
         usd(t.total_cost, t.unpriced_responses == 0)
     ));
-    match active_block(conn, now_ms, zone)? {
+    match active_block(store, now_ms, zone)? {
         Some(a) => {
             let b = &a.row;
             let left = (b.end_ms - now_ms) as f64 / 60_000.0;
@@ -291,7 +290,7 @@ fn line_from_store(store: &Store, hook: &Hook, now_ms: i64, zone: &Zone) -> Resu
         .find(|r| r.window == LimitWindow::FiveHour)
         .map(|r| r.used_percentage)
         .or_else(|| {
-            official_limits(conn, now_ms, zone)
+            official_limits(store, now_ms, zone)
                 .ok()?
                 .five_hour
                 .filter(|l| !l.expired)

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use ctm_analytics::{daily_report_of, model_report_of, monthly_report_of, weekly_report_of, Usage};
 use ctm_team::reports::{Reader, TeamQuery, TeamSessionReport, UsersReport};
-use ctm_team::responses::{nanos, Price};
+use ctm_team::responses::Price;
 use ctm_team::TeamUrl;
 
 use super::cells::{self, csv_usd};
@@ -54,16 +54,7 @@ impl Asked {
             None => f(&mut reader, &self.query, None)?,
             Some(table) => {
                 let price = |r: &ctm_model::Response| -> Price {
-                    let p = ctm_ingest::price_response(table, r);
-                    Price {
-                        cost_nanos: nanos(p.cost_usd),
-                        priced: p.priced,
-                        price_model: p.price_model,
-                        price_version: p.price_version,
-                        long_context: p.long_context,
-                        multiplier: p.multiplier,
-                        cache_savings_nanos: nanos(p.cache_savings_usd),
-                    }
+                    Price::of(ctm_ingest::price_response(table, r))
                 };
                 f(&mut reader, &self.query, Some(&price))?
             }

@@ -14,7 +14,7 @@ use crate::output::{int, num, text, words, Csv, Out, ReportTable};
 pub fn run(ctx: &Context, args: &TopArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
     let store = ctx.report_store()?;
-    let r = top_report(store.conn(), &opts.query(), args.limit as usize)?;
+    let r = top_report(&store, &opts.query(), args.limit as usize)?;
     opts.warn_if_pruned(&store, false)?;
     super::render(&args.report, &r, print_csv, |r, out| {
         if r.days.is_empty() {

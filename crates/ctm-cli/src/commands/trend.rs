@@ -15,10 +15,10 @@ use crate::output::{int, num, text, usd, Csv, Out, ReportTable, RowStyle};
 pub fn run(ctx: &Context, args: &TrendArgs) -> Result<ExitCode> {
     let opts = ReportOptions::from_args(&args.report)?;
     let store = ctx.report_store()?;
-    let r = trend_report(store.conn(), &opts.query(), args.days, opts.today())?;
+    let r = trend_report(&store, &opts.query(), args.days, opts.today())?;
     opts.warn_if_pruned(&store, true)?;
     super::render(&args.report, &r, print_csv, |r, out| {
-        let last = ctm_analytics::query::last_response_ms(store.conn())?;
+        let last = ctm_analytics::query::last_response_ms(&store)?;
         if last.is_some() {
             print_table(r, out)?;
         }

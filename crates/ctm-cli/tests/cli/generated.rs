@@ -174,13 +174,13 @@ fn reports_from_derived_rows_equal_the_same_reports_from_the_facts() {
     run(env.ctm().args(["db", "check"]));
 }
 
-/// `hourly` and `project` read `hourly_usage` and `project_usage` in the store's zone,
-/// and `blocks` reads `usage_blocks` in any zone, when those hold what the facts would
-/// give. The same reports computed from the facts (the store in a third zone; then
-/// history "pruned" before every response, which sends blocks to the facts too) must be
-/// identical, to the last digit of every cost, in two zones and over day ranges.
+/// `hourly` and `project` read the rollup (`quarter_usage`) in any zone, and `blocks`
+/// reads `usage_blocks` when it holds what the facts would give. The same reports with
+/// the store in another zone, and with blocks from the rollup (history "pruned" before
+/// every response), must be identical, to the last digit of every cost, in two zones
+/// and over day ranges.
 #[test]
-fn hourly_project_and_blocks_from_derived_rows_equal_the_same_reports_from_the_facts() {
+fn hourly_project_and_blocks_from_the_rollup_and_usage_blocks_are_the_same_in_any_store_zone() {
     const NOW: &str = "2026-11-15T20:00:00Z";
     let env = Env::new();
     let root = env.path().join("root");
@@ -226,7 +226,7 @@ fn hourly_project_and_blocks_from_derived_rows_equal_the_same_reports_from_the_f
     .map(|a| a.into_iter().map(str::to_owned).collect())
     .collect();
 
-    // Each zone as the store's zone: derived rows.
+    // Each zone as the store's zone.
     let mut derived = Vec::new();
     for zone in zones {
         set_store_zone(zone);
@@ -264,8 +264,7 @@ fn hourly_project_and_blocks_from_derived_rows_equal_the_same_reports_from_the_f
     // `db check` names every table), until a rebuild.
     let conn = rusqlite::Connection::open(env.db()).unwrap();
     for sql in [
-        "UPDATE hourly_usage SET cost_usd = cost_usd + 1",
-        "UPDATE project_usage SET responses = responses + 1",
+        "UPDATE quarter_usage SET cost_nanos = cost_nanos + 1000000000, responses = responses + 1",
         "UPDATE usage_blocks SET cost_usd = cost_usd + 1",
     ] {
         conn.execute(sql, []).unwrap();
@@ -282,7 +281,7 @@ fn hourly_project_and_blocks_from_derived_rows_equal_the_same_reports_from_the_f
     let out = ctm().args(["db", "check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stdout);
-    for table in ["hourly_usage", "project_usage", "usage_blocks"] {
+    for table in ["quarter_usage", "usage_blocks"] {
         assert!(said.contains(table), "{table} not reported: {said}");
     }
     run(ctm().args(["db", "rebuild"]));
@@ -295,19 +294,18 @@ fn hourly_project_and_blocks_from_derived_rows_equal_the_same_reports_from_the_f
         );
     }
 
-    // With the store in a third zone, hourly and project come from the facts in both
-    // zones; blocks still come from usage_blocks.
+    // With the store in a third zone, the same; blocks still come from usage_blocks.
     set_store_zone("Asia/Tokyo");
     for (zone, ask, value) in &derived {
         assert_eq!(&report(zone, ask), value, "{zone} {ask:?}");
     }
     // A prune horizon before every response deletes nothing, but blocks may no longer
-    // read usage_blocks: everything below comes from the facts.
+    // read usage_blocks: below they come from the rollup.
     let pruned = json(ctm().args(["db", "prune", "--facts-older-than", "3650", "--json"]));
     assert_eq!(pruned["facts"]["responses"], 0, "{pruned}");
     for (zone, ask, value) in &derived {
-        assert_eq!(&report(zone, ask), value, "{zone} {ask:?} from the facts");
+        assert_eq!(&report(zone, ask), value, "{zone} {ask:?} from the rollup");
     }
-    assert_eq!(live_custom(), live, "live from the facts");
+    assert_eq!(live_custom(), live, "live from the rollup");
     run(ctm().args(["db", "check"]));
 }

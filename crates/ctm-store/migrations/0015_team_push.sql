@@ -1,13 +1,13 @@
--- Version 30: what `ctm team push` needs to send each response to a team database once,
+-- Version 15: what `ctm team push` needs to send each response to a team database once,
 -- and again only when it changes. Every fact carries the revision of the write that last
--- changed it (`responses.revision`, added by the migration when missing: an insert, a
--- merge with a later sighting, a new replay decision, a new price), one number per write
--- transaction, larger than every revision before it (and than every mark below, so a
--- prune that deletes the newest facts cannot make a number come back). A push sends the
--- facts after its destination's mark in (revision, id) order and moves the mark only once
--- the team database has committed them.
+-- changed it (`facts.revision`, added by the migration: an insert, a merge with a later
+-- sighting, a new replay decision, a new price), one number per write transaction,
+-- larger than every revision before it (and than every mark below, so a prune that
+-- deletes the newest facts cannot make a number come back). A push sends the facts after
+-- its destination's mark in (revision, id) order and moves the mark only once the team
+-- database has committed them.
 
-CREATE INDEX IF NOT EXISTS idx_responses_revision ON responses(revision);
+CREATE INDEX IF NOT EXISTS idx_facts_revision ON facts(revision, id);
 
 CREATE TABLE IF NOT EXISTS team_push_marks (
     destination TEXT PRIMARY KEY,      -- the team database and who pushes there: host:port/db as user@machine
