@@ -47,6 +47,13 @@ struct Cli {
     /// A PostgreSQL URL whose role may create databases, instead of a cluster of its own
     #[arg(long)]
     pg_url: Option<String>,
+    /// Leave the team database on the --pg-url server when done (its URL is printed),
+    /// to time reports against it again with --reports-only
+    #[arg(long, requires = "pg_url")]
+    keep_database: bool,
+    /// Only time the team reports, against this existing team database URL
+    #[arg(long)]
+    reports_only: Option<String>,
     /// Keep every generated history (each is about --size; by default only the first
     /// person's is kept, for the growth run, and the others are deleted once ingested)
     #[arg(long)]
@@ -155,6 +162,16 @@ fn run(cli: Cli) -> Result<()> {
     let home = data.join("home");
     fs::create_dir_all(&home)?;
 
+    let mut bench = Bench {
+        data: data.clone(),
+        home,
+        ctm,
+        rows: Vec::new(),
+    };
+    if let Some(url) = &cli.reports_only {
+        time_reports(&mut bench, url, cli.people, cli.runs)?;
+        return print_results(&bench, url, &format!("reports only, {} people", cli.people));
+    }
     // The database.
     let cluster;
     let admin_url = match &cli.pg_url {
@@ -175,12 +192,6 @@ fn run(cli: Cli) -> Result<()> {
     let url = db.url.clone();
     eprintln!("team database {}", db.name);
 
-    let mut bench = Bench {
-        data: data.clone(),
-        home,
-        ctm,
-        rows: Vec::new(),
-    };
     let mut responses = 0u64;
     let mut first_pushes = Vec::new();
     for i in 0..cli.people {
@@ -320,8 +331,28 @@ fn run(cli: Cli) -> Result<()> {
     );
     eprintln!("{sizes}");
 
+    time_reports(&mut bench, &url, cli.people, cli.runs)?;
+    print_results(
+        &bench,
+        &url,
+        &format!(
+            "{} people x {} ({}); {sizes}",
+            cli.people,
+            cli.size,
+            cli.gen_args.join(" ")
+        ),
+    )?;
+    if cli.keep_database {
+        eprintln!("team database kept: {url}");
+        std::mem::forget(db);
+    }
+    Ok(())
+}
+
+/// Every team report, `runs` timed runs each after one untimed.
+fn time_reports(bench: &mut Bench, url: &str, people: usize, runs: usize) -> Result<()> {
     // The reports.
-    let one = format!("person-{:02}", (cli.people - 1).min(3));
+    let one = format!("person-{:02}", (people - 1).min(3));
     let one = one.as_str();
     let reports: &[(&str, &[&str])] = &[
         ("daily", &["daily"]),
@@ -372,16 +403,21 @@ fn run(cli: Cli) -> Result<()> {
     for (name, args) in reports {
         let mut all = vec!["team"];
         all.extend_from_slice(args);
-        all.extend(["--url", &url, "--json"]);
+        all.extend(["--url", url, "--json"]);
         let spec = bench.ctm(&all);
-        bench.repeat(&format!("team {name}"), &spec, cli.runs)?;
+        bench.repeat(&format!("team {name}"), &spec, runs)?;
     }
 
+    Ok(())
+}
+
+/// The table of every timed scenario, then `about`; the samples in results.json.
+fn print_results(bench: &Bench, url: &str, about: &str) -> Result<()> {
     println!("| scenario | command | runs | median | min-max | CPU (median) | peak RSS |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     for r in &bench.rows {
         let s = &r.summary;
-        let command = r.command.replace(&url, "URL");
+        let command = r.command.replace(url, "URL");
         println!(
             "| {} | `{}` | {} | {:.1} ms | {:.1}-{:.1} ms | {:.1} ms | {} MiB |",
             r.scenario,
@@ -395,13 +431,8 @@ fn run(cli: Cli) -> Result<()> {
         );
     }
     println!();
-    println!(
-        "{} people x {} ({}); {sizes}",
-        cli.people,
-        cli.size,
-        cli.gen_args.join(" ")
-    );
-    let json = data.join("results.json");
+    println!("{about}");
+    let json = bench.data.join("results.json");
     fs::write(&json, serde_json::to_vec_pretty(&bench.rows)?)?;
     eprintln!("samples in {}", json.display());
     Ok(())
