@@ -73,26 +73,67 @@ pub fn aggregate_blocks(rows: &[SlotRow], floor_ms: i64) -> Vec<BlockAggregate> 
     if !sorted.is_sorted_by_key(|r| r.key.slot) {
         sorted.sort_by_key(|r| r.key.slot);
     }
+    let mut chain = BlockChain::new(floor_ms);
     let mut blocks: Vec<BlockAggregate> = Vec::new();
-    let mut rest = sorted.as_slice();
-    while let Some(first) = rest.first() {
-        let len = rest.partition_point(|r| r.key.slot == first.key.slot);
-        let (slot, later) = rest.split_at(len);
-        rest = later;
-        let first_ts = slot
-            .iter()
-            .map(|r| r.first_ts)
-            .min()
-            .unwrap_or(first.first_ts);
-        if blocks.last().is_none_or(|b| b.ends_before(first_ts)) {
-            blocks.push(BlockAggregate::opened_at(first_ts, floor_ms));
-        }
-        let block = blocks.last_mut().expect("a block is open");
-        for row in slot {
-            block.add(row);
+    for row in sorted {
+        blocks.extend(chain.push(row));
+    }
+    blocks.extend(chain.finish());
+    blocks
+}
+
+/// [`aggregate_blocks`] one row at a time, for rows streamed in slot order: only the
+/// open block and the rows of the current slot are held, and each block is handed back
+/// as soon as the next one opens.
+#[derive(Debug)]
+pub struct BlockChain {
+    floor_ms: i64,
+    open: Option<BlockAggregate>,
+    slot: Vec<SlotRow>,
+}
+
+impl BlockChain {
+    pub fn new(floor_ms: i64) -> BlockChain {
+        BlockChain {
+            floor_ms,
+            open: None,
+            slot: Vec::new(),
         }
     }
-    blocks
+
+    /// The next row (rows come in slot order); the block it completed, if any.
+    pub fn push(&mut self, row: &SlotRow) -> Option<BlockAggregate> {
+        let done = match self.slot.first() {
+            Some(first) if first.key.slot != row.key.slot => self.close_slot(),
+            _ => None,
+        };
+        self.slot.push(*row);
+        done
+    }
+
+    /// The blocks still held, once every row was pushed, oldest first: the last slot
+    /// may complete one and open another.
+    pub fn finish(mut self) -> impl Iterator<Item = BlockAggregate> {
+        let done = self.close_slot();
+        done.into_iter().chain(self.open)
+    }
+
+    /// Adds the current slot's rows to the open block, or to a new one when they cannot
+    /// join it (handing back the one that ends).
+    fn close_slot(&mut self) -> Option<BlockAggregate> {
+        let first_ts = self.slot.iter().map(|r| r.first_ts).min()?;
+        let mut done = None;
+        if self.open.as_ref().is_none_or(|b| b.ends_before(first_ts)) {
+            done = self
+                .open
+                .replace(BlockAggregate::opened_at(first_ts, self.floor_ms));
+        }
+        let block = self.open.as_mut().expect("a block is open");
+        for row in self.slot.drain(..) {
+            block.add(&row);
+        }
+        done
+    }
 }
 
 #[cfg(test)]

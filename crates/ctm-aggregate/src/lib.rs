@@ -25,7 +25,7 @@ mod slot;
 mod sums;
 mod zone;
 
-pub use blocks::{aggregate_blocks, BlockAggregate, BLOCK_MS};
+pub use blocks::{aggregate_blocks, BlockAggregate, BlockChain, BLOCK_MS};
 pub use days::{aggregate_days, aggregate_hours, DayAggregate, HourKey};
 pub use filter::Filter;
 pub use money::{nanos_of_usd, usd_of_nanos};

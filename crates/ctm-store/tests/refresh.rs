@@ -646,3 +646,54 @@ fn session_models_follow_each_session_and_check_finds_a_wrong_row() {
     assert!(diffs[0].starts_with("session_models s1: "), "{diffs:?}");
     assert!(diffs[1].starts_with("session_models s9: "), "{diffs:?}");
 }
+
+/// A rebuild streams (the rollup a slot at a time, days a week of local days at a time,
+/// sessions one at a time, blocks as each closes): over eleven months, across both DST
+/// changes of the store's zone, with sessions that span many weeks, it writes what the
+/// facts say (`check`) and what growth in pieces wrote.
+#[test]
+fn a_streamed_rebuild_over_months_across_dst_equals_the_facts() {
+    let now = T0 + 400 * 24 * H;
+    let (_dir, mut store) = new_store();
+    store
+        .conn()
+        .execute(
+            "UPDATE system_config SET value = 'America/New_York' WHERE key = 'timezone'",
+            [],
+        )
+        .unwrap();
+    let mut rng = Rng(77);
+    // 2026-01-01 to 2026-11-27: DST begins 2026-03-08 and ends 2026-11-01 (and the
+    // zone's days are cut in weeks from the first one).
+    let span = 330 * 24 * H;
+    let mut n = 0;
+    for _piece in 0..4 {
+        let batch: Vec<Response> = (0..150)
+            .map(|_| {
+                n += 1;
+                random_response(&mut rng, n, T0, span, 6)
+            })
+            .collect();
+        write_priced(&mut store, batch, now, &uneven_price);
+    }
+    // A response at the last and at the first instant of every local day (New York's
+    // midnight is 05:00Z until March 8) for 60 days: whichever day a week's part starts
+    // on, some sit on its edges.
+    let edges: Vec<Response> = (0..120)
+        .map(|i| {
+            n += 1;
+            let midnight = T0 + 5 * H + (i / 2) * 24 * H;
+            let ts = if i % 2 == 0 { midnight - 1 } else { midnight };
+            response(&format!("m{n}"), ts, &format!("s{}", i % 6), 10 + i as u64)
+        })
+        .collect();
+    write_priced(&mut store, edges, now, &uneven_price);
+    assert!(derive::check(store.conn()).unwrap().is_empty());
+    let (stored, recomputed) = stored_and_recomputed(&mut store);
+    assert!(stored.len() > 300, "{} derived rows", stored.len());
+    assert_eq!(stored, recomputed);
+    let tx = store.write().unwrap();
+    derive::rebuild_all(&tx).unwrap();
+    tx.commit().unwrap();
+    assert!(derive::check(store.conn()).unwrap().is_empty());
+}

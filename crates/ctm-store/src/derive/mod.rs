@@ -230,9 +230,7 @@ fn write_session(tx: &Transaction, a: &SessionAggregate, names: &Names) -> Resul
 /// Recomputes every derived table from the facts (all but the kept history, see
 /// [`Horizon`]): the rollup, then everything else from it.
 pub fn rebuild_all(tx: &Transaction) -> Result<(), StoreError> {
-    let facts = fact_reader::billed_all(tx)?;
-    quarter_usage::rebuild(tx, &facts)?;
-    drop(facts);
+    quarter_usage::rebuild(tx)?;
     rebuild_from_rollup(tx, now_ms())
 }
 
@@ -252,36 +250,58 @@ fn rebuild_from_rollup(tx: &Transaction, now_ms: i64) -> Result<(), StoreError> 
             .as_ref()
             .map_or_else(String::new, |h| ctm_model::utc::format(h.horizon_ms)),
     )?;
-    let rows = quarter_usage::rows_between(tx, i64::MIN, i64::MAX, &Keep::all(), Some(&tz))?;
-    let sessions: Vec<Id> = rows
-        .iter()
-        .map(|r| r.key.session)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let names = load_names(
+    // Projects and models are few; a session's name comes with its rows.
+    let mut names = load_names(
         tx,
         Which {
-            sessions: Some(&sessions),
+            sessions: None,
             projects: true,
             models: true,
         },
     )?;
-    for day in aggregate_days(&rows, &tz).values() {
-        if !keeps_day(horizon.as_ref(), day.date) {
-            write_day(tx, day, &names)?;
+    // Rows are streamed, never all held: memory stays flat however long the history.
+    // Days, a week of the store's local days at a time (each day whole in one part).
+    if let Some((first, last)) = quarter_usage::span(tx)? {
+        let mut day = local_time(first, &tz).date();
+        let last_day = local_time(last, &tz).date();
+        while day <= last_day {
+            let next = day
+                .checked_add(jiff::Span::new().days(7))
+                .map_err(|e| StoreError::Invalid(format!("date after {day}: {e}")))?;
+            let (lo, _) = day_bounds(day, &tz)?;
+            let hi = if next > last_day {
+                i64::MAX
+            } else {
+                day_bounds(next, &tz)?.0
+            };
+            let rows = quarter_usage::rows_between(tx, lo, hi, &Keep::all(), Some(&tz))?;
+            for d in aggregate_days(&rows, &tz).values() {
+                if !keeps_day(horizon.as_ref(), d.date) {
+                    write_day(tx, d, &names)?;
+                }
+            }
+            day = next;
         }
     }
-    for a in aggregate_sessions(&rows, &names).values() {
-        if let (Some(h), Some(id)) = (&horizon, names.session(a.session)) {
-            if h.keeps_session(claude_sessions::stored_start(tx, id)?.as_deref()) {
-                continue;
+    // Sessions, one at a time.
+    quarter_usage::visit_by_session(tx, |session_id, rows| {
+        let Some(id) = session_id else {
+            return Ok(());
+        };
+        if let Some(h) = &horizon {
+            if h.keeps_session(claude_sessions::stored_start(tx, &id)?.as_deref()) {
+                return Ok(());
             }
         }
-        write_session(tx, a, &names)?;
-    }
-    let blocks = usage_blocks::derived_blocks(&rows, horizon.as_ref(), &names);
-    usage_blocks::rebuild(tx, &blocks, horizon.as_ref(), now_ms)
+        let session = rows[0].key.session;
+        names.sessions.insert(session, id.into());
+        for a in aggregate_sessions(rows, &names).values() {
+            write_session(tx, a, &names)?;
+        }
+        names.sessions.remove(&session);
+        Ok(())
+    })?;
+    usage_blocks::rebuild_from_rollup(tx, horizon.as_ref(), &names, now_ms)
 }
 
 /// Marks blocks whose time is over as completed.

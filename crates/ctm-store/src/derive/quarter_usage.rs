@@ -221,11 +221,23 @@ fn recompute(tx: &Transaction, reader: &FactReader, key: &SlotKey) -> Result<(),
     add_rows(tx, rollup(&facts).values())
 }
 
-/// Writes the whole table again from every billed fact (row order is no matter: sums
-/// are integers).
-pub fn rebuild(tx: &Transaction, facts: &[Fact]) -> Result<(), StoreError> {
+/// Writes the whole table again from every billed fact, streamed in time order: a
+/// slot's rows are written once the facts have passed it, so only one slot's are held.
+pub fn rebuild(tx: &Transaction) -> Result<(), StoreError> {
     tx.execute("DELETE FROM quarter_usage", [])?;
-    add_rows(tx, rollup(facts).values())
+    let mut slot: BTreeMap<SlotKey, SlotRow> = BTreeMap::new();
+    FactReader::new(tx)?.visit_billed(tx, "1 ORDER BY ts, id", [], &Keep::all(), |f| {
+        let row = SlotRow::of_fact(&f);
+        if slot.keys().next().is_some_and(|k| k.slot != row.key.slot) {
+            add_rows(tx, slot.values())?;
+            slot.clear();
+        }
+        slot.entry(row.key)
+            .and_modify(|r| r.add(&row))
+            .or_insert(row);
+        Ok::<_, StoreError>(())
+    })?;
+    add_rows(tx, slot.values())
 }
 
 /// Every stored row, in key order.
@@ -258,6 +270,55 @@ pub fn check(
     }
     for key in stored.keys() {
         diffs.push(format!("quarter_usage: {key:?} has no facts"));
+    }
+    Ok(())
+}
+
+/// The instants of the earliest and the latest response the rollup holds.
+pub fn span(conn: &Connection) -> Result<Option<(i64, i64)>, StoreError> {
+    let (lo, hi): (Option<i64>, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT (SELECT min(first_ts) FROM quarter_usage WHERE slot = (SELECT min(slot) FROM quarter_usage)), \
+             (SELECT max(last_ts) FROM quarter_usage WHERE slot = (SELECT max(slot) FROM quarter_usage))",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(lo.zip(hi))
+}
+
+/// Every session's rows, one session at a time (in slot order, with the session's id
+/// text: `None` for rows without a session), so that only one session's rows are held.
+pub fn visit_by_session(
+    conn: &Connection,
+    mut visit: impl FnMut(Option<String>, &[SlotRow]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("q.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {columns}, s.session_id FROM quarter_usage q LEFT JOIN sessions s ON s.id = q.session \
+         ORDER BY q.session, q.slot"
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut held: Vec<SlotRow> = Vec::new();
+    let mut id: Option<String> = None;
+    while let Some(r) = rows.next()? {
+        let row = read_row(r)?;
+        if held
+            .first()
+            .is_some_and(|h| h.key.session != row.key.session)
+        {
+            visit(id.take(), &held)?;
+            held.clear();
+        }
+        if held.is_empty() {
+            id = r.get(16)?;
+        }
+        held.push(row);
+    }
+    if !held.is_empty() {
+        visit(id, &held)?;
     }
     Ok(())
 }

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
-use ctm_aggregate::{aggregate_blocks, slot_of, BlockAggregate, Names, SlotRow, Sums, BLOCK_MS};
+use ctm_aggregate::{
+    aggregate_blocks, slot_of, BlockAggregate, BlockChain, Names, SlotRow, Sums, BLOCK_MS,
+};
 use rusqlite::{params, Connection, Transaction};
 
 use super::quarter_usage;
@@ -221,15 +223,31 @@ pub fn derived_blocks(
         .collect()
 }
 
-/// Writes every derived block again.
-pub fn rebuild(
+/// Writes every derived block again from the rollup, streamed in slot order: each
+/// block is written as soon as the next one opens.
+pub fn rebuild_from_rollup(
     tx: &Transaction,
-    blocks: &[BlockFigures],
     horizon: Option<&Horizon>,
+    names: &Names,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    delete(tx, horizon.map_or(i64::MIN, |h| h.horizon_ms), None)?;
-    write(tx, blocks, now_ms)
+    let (horizon_ms, from_ms) =
+        horizon.map_or((i64::MIN, i64::MIN), |h| (h.horizon_ms, h.blocks_from_ms));
+    delete(tx, horizon_ms, None)?;
+    let mut chain = BlockChain::new(horizon_ms);
+    quarter_usage::visit_from(tx, i64::MIN, |row| {
+        if row.first_ts >= from_ms {
+            if let Some(b) = chain.push(&row) {
+                write(tx, &[BlockFigures::of(&b, names)], now_ms)?;
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    let rest: Vec<BlockFigures> = chain
+        .finish()
+        .map(|b| BlockFigures::of(&b, names))
+        .collect();
+    write(tx, &rest, now_ms)
 }
 
 /// Recomputes the blocks the touched slots can change.
