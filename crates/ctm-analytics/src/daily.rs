@@ -3,7 +3,7 @@
 use ctm_store::Store;
 use serde::Serialize;
 
-use crate::days::period_rows;
+use crate::days::{model_days, period_rows_of, ModelDay};
 use crate::query::ReportQuery;
 pub use crate::usage::{ModelBreakdown, Totals, Usage};
 use crate::AnalyticsError;
@@ -33,8 +33,13 @@ pub struct DailyReport {
 /// Builds the daily report: from the store's daily tables when they are kept in the
 /// report's zone and nothing is filtered, else from the facts.
 pub fn daily_report(store: &Store, q: &DailyQuery) -> Result<DailyReport, AnalyticsError> {
-    let p = period_rows(store, q, |d| d.to_string())?;
-    Ok(DailyReport {
+    Ok(daily_report_of(model_days(store, q)?, q))
+}
+
+/// The daily report of per-model days read elsewhere (the team database's).
+pub fn daily_report_of(days: Vec<ModelDay>, q: &DailyQuery) -> DailyReport {
+    let p = period_rows_of(days, q, |d| d.to_string());
+    DailyReport {
         daily: p
             .rows
             .into_iter()
@@ -43,5 +48,5 @@ pub fn daily_report(store: &Store, q: &DailyQuery) -> Result<DailyReport, Analyt
         totals: p.totals,
         timezone: q.zone.label(),
         unpriced_models: p.unpriced_models,
-    })
+    }
 }

@@ -13,7 +13,7 @@ use crate::usage::{unpriced_in_rows, Totals, Usage};
 use crate::AnalyticsError;
 
 /// Per-model sums of one local day.
-pub(crate) type ModelDay = (Date, BTreeMap<String, Sums>);
+pub type ModelDay = (Date, BTreeMap<String, Sums>);
 
 /// The query's days that have usage, oldest first.
 pub(crate) fn model_days(store: &Store, q: &ReportQuery) -> Result<Vec<ModelDay>, AnalyticsError> {
@@ -93,7 +93,16 @@ pub(crate) fn period_rows(
     q: &ReportQuery,
     period: impl Fn(Date) -> String,
 ) -> Result<PeriodRows, AnalyticsError> {
-    let rows = group(model_days(store, q)?, period);
+    Ok(period_rows_of(model_days(store, q)?, q, period))
+}
+
+/// [`period_rows`] of days read elsewhere (the team database's).
+pub(crate) fn period_rows_of(
+    days: Vec<ModelDay>,
+    q: &ReportQuery,
+    period: impl Fn(Date) -> String,
+) -> PeriodRows {
+    let rows = group(days, period);
     let mut rows: Vec<(String, Usage)> = rows
         .iter()
         .map(|(key, models)| (key.clone(), Usage::from_models(models)))
@@ -104,11 +113,11 @@ pub(crate) fn period_rows(
         totals.add(u);
     }
     let unpriced_models = unpriced_in_rows(rows.iter().map(|(_, u)| u));
-    Ok(PeriodRows {
+    PeriodRows {
         rows,
         totals,
         unpriced_models,
-    })
+    }
 }
 
 /// Merges days into periods, model by model.

@@ -38,13 +38,16 @@ pub use blocks::{
 };
 pub use cache::{cache_report, CacheReport};
 pub use ctm_aggregate::Filter;
-pub use daily::{daily_report, DailyQuery, DailyReport, DailyRow};
+pub use daily::{daily_report, daily_report_of, DailyQuery, DailyReport, DailyRow};
+pub use days::ModelDay;
 pub use hourly::{hourly_report, HourlyReport};
 pub use live::{live_view, LiveQuery, LiveView, Plan};
 pub use metrics::{metrics, Metrics, MetricsQuery};
-pub use models::{model_report, ModelReport};
+pub use models::{model_report, model_report_of, ModelReport};
 pub use official::{official_limits, OfficialLimit, OfficialLimits};
-pub use periods::{monthly_report, weekly_report, MonthlyReport, WeeklyReport};
+pub use periods::{
+    monthly_report, monthly_report_of, weekly_report, weekly_report_of, MonthlyReport, WeeklyReport,
+};
 pub use projects::{project_report, ProjectReport};
 pub use query::{parse_date, QueryText, ReportQuery};
 pub use reconcile::{drift_hint, pricing_check, DriftHint, PricingCheck, SessionCheck};

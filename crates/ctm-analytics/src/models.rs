@@ -44,18 +44,26 @@ pub struct ModelReport {
 /// From the per-day, per-model sums (the store's daily tables when they hold exactly what
 /// the facts would give, else the rollup).
 pub fn model_report(store: &Store, q: &ReportQuery) -> Result<ModelReport, AnalyticsError> {
+    Ok(model_report_of(
+        days::model_days_equal_to_facts(store, q)?,
+        q,
+    ))
+}
+
+/// The models report of per-model days read elsewhere (the team database's).
+pub fn model_report_of(days: Vec<days::ModelDay>, q: &ReportQuery) -> ModelReport {
     let mut models: BTreeMap<String, Sums> = BTreeMap::new();
-    for (_, day) in days::model_days_equal_to_facts(store, q)? {
+    for (_, day) in days {
         for (model, sums) in day {
             models.entry(model).or_default().add(&sums);
         }
     }
     let all = total(&models);
-    Ok(ModelReport {
+    ModelReport {
         models: rows_of_models(&models, &all),
         totals: Totals::from(&all),
         timezone: q.zone.label(),
-    })
+    }
 }
 
 /// One row per model of these facts, most expensive first.

@@ -6,7 +6,7 @@ use jiff::civil::{Date, Weekday};
 use jiff::ToSpan;
 use serde::Serialize;
 
-use crate::days::period_rows;
+use crate::days::{model_days, period_rows_of, ModelDay};
 use crate::query::ReportQuery;
 use crate::usage::{Totals, Usage};
 use crate::AnalyticsError;
@@ -65,8 +65,13 @@ pub fn weekly_report(
     q: &ReportQuery,
     first: Weekday,
 ) -> Result<WeeklyReport, AnalyticsError> {
-    let p = period_rows(store, q, |d| week_start(d, first).to_string())?;
-    Ok(WeeklyReport {
+    Ok(weekly_report_of(model_days(store, q)?, q, first))
+}
+
+/// The weekly report of per-model days read elsewhere (the team database's).
+pub fn weekly_report_of(days: Vec<ModelDay>, q: &ReportQuery, first: Weekday) -> WeeklyReport {
+    let p = period_rows_of(days, q, |d| week_start(d, first).to_string());
+    WeeklyReport {
         weekly: p
             .rows
             .into_iter()
@@ -76,12 +81,17 @@ pub fn weekly_report(
         timezone: q.zone.label(),
         start_of_week: format!("{first:?}").to_lowercase(),
         unpriced_models: p.unpriced_models,
-    })
+    }
 }
 
 pub fn monthly_report(store: &Store, q: &ReportQuery) -> Result<MonthlyReport, AnalyticsError> {
-    let p = period_rows(store, q, month_of)?;
-    Ok(MonthlyReport {
+    Ok(monthly_report_of(model_days(store, q)?, q))
+}
+
+/// The monthly report of per-model days read elsewhere (the team database's).
+pub fn monthly_report_of(days: Vec<ModelDay>, q: &ReportQuery) -> MonthlyReport {
+    let p = period_rows_of(days, q, month_of);
+    MonthlyReport {
         monthly: p
             .rows
             .into_iter()
@@ -90,7 +100,7 @@ pub fn monthly_report(store: &Store, q: &ReportQuery) -> Result<MonthlyReport, A
         totals: p.totals,
         timezone: q.zone.label(),
         unpriced_models: p.unpriced_models,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ impl ReportQuery {
     }
 
     /// Rows built oldest first, in the requested order.
-    pub(crate) fn arrange<T>(&self, rows: &mut [T]) {
+    pub fn arrange<T>(&self, rows: &mut [T]) {
         if self.order == Order::Desc {
             rows.reverse();
         }

@@ -41,7 +41,7 @@ pub struct Global {
     /// Answer from the store as it is, without reading Claude Code's files first
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_ingest: bool,
-    /// The configuration file (price overrides, `ctm serve`'s token) [default: $XDG_CONFIG_HOME/ctm/config.toml]
+    /// The configuration file (price overrides, `ctm serve`'s token, the team database) [default: $XDG_CONFIG_HOME/ctm/config.toml]
     #[arg(long, global = true, env = "CTM_CONFIG", value_name = "PATH", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// How long to wait for another ctm process that is writing the store before giving up
@@ -101,6 +101,7 @@ pub const COMMAND_GROUPS: &[(&str, &[&str])] = &[
         ],
     ),
     ("Live", &["live", "statusline", "serve", "mcp"]),
+    ("Team", &["team"]),
     (
         "Store",
         &[
@@ -220,6 +221,10 @@ pub enum Command {
     /// A Model Context Protocol server on stdio: Claude asks ctm what a day, a session or the block cost
     #[command(after_help = MCP_HELP)]
     Mcp(McpArgs),
+    // The team.
+    /// The team database (PostgreSQL) where a team's machines meet: push, team reports, forget
+    #[command(after_help = TEAM_HELP)]
+    Team(TeamArgs),
     // The store.
     /// Bring the store up to date from Claude Code's transcripts and say what changed
     Ingest(IngestArgs),
@@ -286,6 +291,109 @@ pub struct McpArgs {
     /// With --install: add the entry to Claude Code's user configuration (a backup is kept)
     #[arg(long, requires = "install")]
     pub write: bool,
+}
+
+const TEAM_HELP: &str = "Each machine keeps its own store; `ctm team push` sends its responses to a \
+PostgreSQL database the team shares, and the team reports read that database. With url under [team] in \
+the config file (or CTM_TEAM_URL), `ctm ingest`, `ctm live` and `ctm serve` push by themselves after an \
+ingest that changed responses. The password comes from the URL, PGPASSWORD or ~/.pgpass; TLS from \
+sslmode=require|verify-ca|verify-full in the URL. See docs/team.md.";
+
+#[derive(Debug, Args)]
+pub struct TeamArgs {
+    /// The team database, a PostgreSQL URL such as postgresql://USER@HOST/DATABASE?sslmode=verify-full
+    /// [default: url under [team] in the config file, else CTM_TEAM_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+    #[command(subcommand)]
+    pub command: TeamCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Create ctm's schema in the team database, or migrate it (the first push does it too)
+    Init,
+    /// Send this machine's responses the team database does not have yet (ingests first)
+    Push(TeamPushArgs),
+    /// Usage and cost per day across the team
+    Daily(TeamDailyArgs),
+    /// Usage and cost per week across the team
+    Weekly(TeamWeeklyArgs),
+    /// Usage and cost per month across the team
+    Monthly(TeamReportArgs),
+    /// Each person: their machines, tokens, cost and last activity
+    Users(TeamReportArgs),
+    /// Usage per project across the team
+    Projects(TeamReportArgs),
+    /// Each model's share of the team's tokens and cost
+    Models(TeamReportArgs),
+    /// Usage per Claude Code session across the team
+    Sessions(TeamReportArgs),
+    /// Remove a person's rows (or one of their machines') from the team database
+    Forget(TeamForgetArgs),
+    /// Compare the team database's rollup with its responses (exit 1 when they differ)
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct TeamPushArgs {
+    /// The person pushing [default: user under [team], else the OS user]
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// This machine's name [default: machine under [team], else the host name]
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// Responses sent per transaction
+    #[arg(long, default_value_t = 2_000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+    /// Print what was sent as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The options of a team report: a local report's, and whose usage.
+#[derive(Debug, Args)]
+pub struct TeamReportArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Only this person's usage
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Price every response with this machine's price table instead of the price each
+    /// pushing machine gave it (reads the responses, not the rollups)
+    #[arg(long)]
+    pub reprice: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TeamDailyArgs {
+    #[command(flatten)]
+    pub team: TeamReportArgs,
+    /// One row per model under each day
+    #[arg(long)]
+    pub breakdown: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TeamWeeklyArgs {
+    #[command(flatten)]
+    pub team: TeamReportArgs,
+    /// The day weeks start on
+    #[arg(long, value_enum, default_value_t = WeekdayArg::Monday, value_name = "DAY")]
+    pub start_of_week: WeekdayArg,
+}
+
+#[derive(Debug, Args)]
+pub struct TeamForgetArgs {
+    /// The person whose rows go
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+    /// Only this machine of theirs
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// Print what was removed as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 const STATUSLINE_HELP: &str = "Claude Code runs the statusline command on every prompt with a JSON \
@@ -685,6 +793,10 @@ pub struct ServeArgs {
         value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(0..=1000), usize::from)
     )]
     pub metrics_top_projects: usize,
+    /// Serve the team database (a PostgreSQL URL; alone: url under [team], else
+    /// CTM_TEAM_URL) instead of this machine's store, with a per-person panel and filter
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub team: Option<String>,
 }
 
 /// An address to listen on: `IP:PORT`, or `HOST:PORT` (`localhost:0`) resolved, its IPv4

@@ -9,6 +9,7 @@ mod errors;
 mod fetch;
 mod output;
 mod progress;
+mod team_settings;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;

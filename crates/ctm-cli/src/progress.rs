@@ -1,4 +1,4 @@
-//! The ingest progress bar (stderr, terminals only, long reads only).
+//! Progress bars (stderr, terminals only, long runs only): the ingest's and the push's.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -33,6 +33,43 @@ impl ctm_ingest::Progress for Bar {
 
     fn advance(&self, bytes: u64) {
         self.bar.inc(bytes);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The push progress bar (stderr, terminals only, large pushes only).
+pub struct PushBar {
+    bar: ProgressBar,
+    threshold: u64,
+}
+
+impl PushBar {
+    pub fn new(threshold: u64) -> PushBar {
+        PushBar {
+            bar: ProgressBar::hidden(),
+            threshold,
+        }
+    }
+}
+
+impl ctm_team::PushProgress for PushBar {
+    fn start(&self, total: u64) {
+        if total < self.threshold {
+            return;
+        }
+        self.bar.set_length(total);
+        self.bar.set_style(
+            ProgressStyle::with_template("pushing responses {bar:30} {pos}/{len} ({eta})")
+                .expect("a fixed template parses"),
+        );
+        self.bar.set_draw_target(ProgressDrawTarget::stderr());
+    }
+
+    fn advance(&self, sent: u64) {
+        self.bar.inc(sent);
     }
 
     fn finish(&self) {

@@ -24,6 +24,7 @@ mod cli {
     mod snapshots_cmd;
     pub mod statusline;
     mod store_errors;
+    mod team;
     mod v1_compat;
     mod web_hardening;
 }

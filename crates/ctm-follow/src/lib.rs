@@ -19,6 +19,7 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,24 @@ pub struct FollowOptions {
     /// Between `stats-cache.json` snapshots; `None` reads `snapshot_interval_minutes`
     /// from the store (0 or less turns snapshots off).
     pub snapshot_every: Option<Duration>,
+    /// Told of every ingest, on the follower's thread (the front end's hook: the
+    /// automatic push to a team database).
+    pub after_ingest: Option<AfterIngest>,
+}
+
+/// A hook told of every ingest's report on the follower's thread. It must return at
+/// once (work that takes long belongs on its own thread); the one-line warnings it
+/// returns reach the front end as [`FollowEvent::Warning`].
+#[derive(Clone)]
+pub struct AfterIngest(pub Arc<IngestHook>);
+
+/// The function an [`AfterIngest`] holds.
+pub type IngestHook = dyn Fn(&IngestReport) -> Vec<String> + Send + Sync;
+
+impl std::fmt::Debug for AfterIngest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterIngest")
+    }
 }
 
 impl FollowOptions {
@@ -58,6 +77,7 @@ impl FollowOptions {
             rescan_every: Duration::from_secs(120),
             poll_every: Duration::from_secs(5),
             snapshot_every: None,
+            after_ingest: None,
         }
     }
 }
@@ -262,7 +282,16 @@ impl Loop {
 
     fn ingest(&mut self) {
         match ingest(&mut self.store, &self.opts.prices, &self.opts.roots, None) {
-            Ok(report) => self.emit(FollowEvent::Ingested(Box::new(report))),
+            Ok(report) => {
+                let warnings = match &self.opts.after_ingest {
+                    Some(hook) => (hook.0)(&report),
+                    None => Vec::new(),
+                };
+                self.emit(FollowEvent::Ingested(Box::new(report)));
+                for w in warnings {
+                    self.emit(FollowEvent::Warning(w));
+                }
+            }
             Err(e) => self.emit(FollowEvent::Warning(format!(
                 "ingest failed, will retry: {}",
                 one_line(&e.to_string())

@@ -14,7 +14,7 @@ use anyhow::{Context as _, Result};
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ctm_analytics::live::{live_view_with_limits, plan_limits, PlanLimits};
 use ctm_analytics::{LiveQuery, LiveView, Plan, Zone};
-use ctm_follow::{FollowEvent, FollowOptions, Follower};
+use ctm_follow::{AfterIngest, FollowEvent, FollowOptions, Follower};
 use ctm_pricing::PriceTable;
 use ctm_store::{OpenOptions, Store};
 use jiff::civil::Weekday;
@@ -37,6 +37,8 @@ pub struct LiveOptions {
     pub pinned_now_ms: Option<i64>,
     /// Answer from the store as it is, never ingesting.
     pub no_ingest: bool,
+    /// Told of every ingest on the follower's thread (the automatic team push).
+    pub after_ingest: Option<AfterIngest>,
 }
 
 impl LiveOptions {
@@ -65,11 +67,12 @@ pub fn run(opts: LiveOptions) -> Result<()> {
         None
     } else {
         let follow_tx = tx.clone();
-        let follow = FollowOptions::new(
+        let mut follow = FollowOptions::new(
             opts.db_path.clone(),
             opts.roots.clone(),
             opts.prices.clone(),
         );
+        follow.after_ingest = opts.after_ingest.clone();
         Some(Follower::start(follow, move |e| {
             let _ = follow_tx.send(AppEvent::Follow(e));
         })?)

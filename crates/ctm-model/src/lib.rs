@@ -212,7 +212,9 @@ impl Response {
         self.recorded_cost_usd = other.recorded_cost_usd;
     }
 
-    fn usage_order(&self, other: &Response) -> Ordering {
+    /// The order whose greatest sighting gives a response its usage (see [`Response::merge`]):
+    /// highest output first, then the other counts, model and flags. A total order.
+    pub fn usage_order(&self, other: &Response) -> Ordering {
         self.usage
             .rank()
             .cmp(&other.usage.rank())
@@ -226,7 +228,10 @@ impl Response {
             })
     }
 
-    fn identity_order(&self, other: &Response) -> Ordering {
+    /// The order whose least sighting gives a response its identity (see
+    /// [`Response::merge`]): earliest first, a transcript's own line before an echo, then
+    /// session, file, project and the rest. A total order.
+    pub fn identity_order(&self, other: &Response) -> Ordering {
         self.timestamp_ms
             .cmp(&other.timestamp_ms)
             // A transcript's own line beats an echo of it in the parent.

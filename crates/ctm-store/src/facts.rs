@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 use ctm_aggregate::{nanos_of_usd, Fact, Id, Sums};
 use ctm_model::{message_key_range, Origin, Response, Usage};
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::derive::Touched;
 use crate::dims::{Dims, PricingRow};
@@ -65,24 +65,24 @@ const AGENT_ECHO: i64 = 2;
 
 /// A response as its fact row holds it: texts as dimension ids.
 #[derive(Debug, Clone, PartialEq)]
-struct FactRow {
-    ts: i64,
-    session: Id,
-    project: Id,
-    model: Id,
-    usage: Usage,
-    cost_nanos: i64,
-    savings_nanos: i64,
-    pricing: Id,
-    priced: bool,
-    flags: i64,
-    source: Id,
-    agent: Id,
-    speed: Id,
-    service_tier: Id,
-    inference_geo: Id,
-    cc_version: Id,
-    recorded_cost_usd: Option<f64>,
+pub(crate) struct FactRow {
+    pub(crate) ts: i64,
+    pub(crate) session: Id,
+    pub(crate) project: Id,
+    pub(crate) model: Id,
+    pub(crate) usage: Usage,
+    pub(crate) cost_nanos: i64,
+    pub(crate) savings_nanos: i64,
+    pub(crate) pricing: Id,
+    pub(crate) priced: bool,
+    pub(crate) flags: i64,
+    pub(crate) source: Id,
+    pub(crate) agent: Id,
+    pub(crate) speed: Id,
+    pub(crate) service_tier: Id,
+    pub(crate) inference_geo: Id,
+    pub(crate) cc_version: Id,
+    pub(crate) recorded_cost_usd: Option<f64>,
 }
 
 impl FactRow {
@@ -113,7 +113,7 @@ impl FactRow {
 
 /// The columns of `facts` a writer sets, in the order [`row_params`] binds them (after
 /// the key).
-const COLUMNS: &str = "ts, session, project, model, input_tokens, output_tokens, \
+pub(crate) const COLUMNS: &str = "ts, session, project, model, input_tokens, output_tokens, \
     cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, \
     web_fetch_requests, cost_nanos, savings_nanos, pricing, flags, source, agent, speed, \
     service_tier, inference_geo, cc_version, recorded_cost_usd";
@@ -122,9 +122,9 @@ const INSERT_SQL: &str =
     "INSERT INTO facts (dedup_key, ts, session, project, model, input_tokens, \
     output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, \
     web_search_requests, web_fetch_requests, cost_nanos, savings_nanos, pricing, flags, source, \
-    agent, speed, service_tier, inference_geo, cc_version, recorded_cost_usd) \
+    agent, speed, service_tier, inference_geo, cc_version, recorded_cost_usd, revision) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-    ?19, ?20, ?21, ?22, ?23)";
+    ?19, ?20, ?21, ?22, ?23, ?24)";
 
 /// [`INSERT_SQL`] where the key index is in place: a stored key is left alone (and
 /// merged with instead).
@@ -135,10 +135,15 @@ const UPDATE_SQL: &str = "UPDATE facts SET ts = ?2, session = ?3, project = ?4, 
     input_tokens = ?6, output_tokens = ?7, cache_write_5m_tokens = ?8, cache_write_1h_tokens = ?9, \
     cache_read_tokens = ?10, web_search_requests = ?11, web_fetch_requests = ?12, cost_nanos = ?13, \
     savings_nanos = ?14, pricing = ?15, flags = ?16, source = ?17, agent = ?18, speed = ?19, \
-    service_tier = ?20, inference_geo = ?21, cc_version = ?22, recorded_cost_usd = ?23 WHERE id = ?1";
+    service_tier = ?20, inference_geo = ?21, cc_version = ?22, recorded_cost_usd = ?23, \
+    revision = ?24 WHERE id = ?1";
 
-/// The key (or id) then the values of [`COLUMNS`].
-fn row_params<'a>(first: &'a dyn rusqlite::ToSql, r: &'a FactRow) -> [&'a dyn rusqlite::ToSql; 23] {
+/// The key (or id), the values of [`COLUMNS`], then the write's revision.
+fn row_params<'a>(
+    first: &'a dyn rusqlite::ToSql,
+    r: &'a FactRow,
+    revision: &'a Revision,
+) -> [&'a dyn rusqlite::ToSql; 24] {
     let u = &r.usage;
     [
         first,
@@ -164,7 +169,27 @@ fn row_params<'a>(first: &'a dyn rusqlite::ToSql, r: &'a FactRow) -> [&'a dyn ru
         &r.inference_geo,
         &r.cc_version,
         &r.recorded_cost_usd,
+        &revision.0,
     ]
+}
+
+/// The revision a write transaction gives every fact it inserts or changes (see
+/// migration 15): larger than every stored fact's and every push mark's, so a fact
+/// changed later always comes after a team destination's mark ([`crate::team_push`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Revision(pub i64);
+
+impl Revision {
+    /// The next revision, read under the write lock (two indexed maxima).
+    pub fn next(tx: &Transaction) -> Result<Revision, StoreError> {
+        let last: i64 = tx
+            .prepare_cached(
+                "SELECT max(coalesce((SELECT max(revision) FROM facts), 0), \
+                 coalesce((SELECT max(revision) FROM team_push_marks), 0))",
+            )?
+            .query_row([], |r| r.get(0))?;
+        Ok(Revision(last + 1))
+    }
 }
 
 /// A stored fact as [`FactWriter::load`] reads it: its id, row, replay mark (`None`:
@@ -221,6 +246,8 @@ impl WrittenKeys {
 /// Writes sightings into the fact table inside one transaction.
 pub struct FactWriter<'a, 't> {
     tx: &'a Transaction<'t>,
+    /// What every fact this writer inserts or changes is marked with.
+    revision: Revision,
     /// Whether the table had rows before: a first ingest writes without the key index
     /// (keys are found in `written`) and settles replays in one pass over the keys at
     /// the end instead of one look-up per message.
@@ -245,6 +272,7 @@ pub struct FactWriter<'a, 't> {
 
 impl<'a, 't> FactWriter<'a, 't> {
     pub fn new(tx: &'a Transaction<'t>) -> Result<Self, StoreError> {
+        let revision = Revision::next(tx)?;
         let had_rows = tx
             .prepare_cached("SELECT 1 FROM facts LIMIT 1")?
             .exists([])?;
@@ -270,6 +298,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             .exists([])?;
         Ok(FactWriter {
             tx,
+            revision,
             had_rows,
             written: (!had_rows).then(WrittenKeys::default),
             written_max: WRITTEN_KEYS_MAX,
@@ -325,7 +354,7 @@ impl<'a, 't> FactWriter<'a, 't> {
                 let inserted = self
                     .tx
                     .prepare_cached(sql)?
-                    .execute(&row_params(&r.key, &row)[..])?;
+                    .execute(&row_params(&r.key, &row, &self.revision)[..])?;
                 if inserted == 1 {
                     let id = self.tx.last_insert_rowid();
                     self.stats.inserted += 1;
@@ -358,7 +387,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         self.note_session(merged_row.session)?;
         self.tx
             .prepare_cached(UPDATE_SQL)?
-            .execute(&row_params(&id, &merged_row)[..])?;
+            .execute(&row_params(&id, &merged_row, &self.revision)[..])?;
         self.stats.updated += 1;
         let (before, after) = (stored_row.fact(id), merged_row.fact(id));
         if replay_of.is_none() {
@@ -579,8 +608,8 @@ impl<'a, 't> FactWriter<'a, 't> {
                 continue;
             }
             self.tx
-                .prepare_cached("UPDATE facts SET replay_of = ?2 WHERE id = ?1")?
-                .execute(params![m.id, want])?;
+                .prepare_cached("UPDATE facts SET replay_of = ?2, revision = ?3 WHERE id = ?1")?
+                .execute(params![m.id, want, self.revision.0])?;
             let fact = m.row.fact(m.id);
             match (m.replay_of.is_some(), want.is_some()) {
                 (false, true) => self.touched.remove(&fact),
@@ -624,9 +653,9 @@ fn message_id_of(key: &str) -> Option<&str> {
 }
 
 /// The response a stored row holds, its texts read back through `d`.
-fn response_of(
+pub(crate) fn response_of(
     d: &mut Dims,
-    tx: &Transaction,
+    tx: &Connection,
     key: String,
     row: &FactRow,
 ) -> Result<Response, StoreError> {
@@ -654,7 +683,7 @@ fn response_of(
 }
 
 /// A stored row from columns `at..` ([`COLUMNS`] then whether its pricing priced it).
-fn stored_row(r: &Row, at: usize) -> rusqlite::Result<FactRow> {
+pub(crate) fn stored_row(r: &Row, at: usize) -> rusqlite::Result<FactRow> {
     let count = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(at + i)?.max(0) as u64) };
     Ok(FactRow {
         ts: r.get(at)?,
@@ -700,6 +729,9 @@ pub struct StoredPricing {
 #[derive(Default)]
 pub struct Repricer {
     dims: Dims,
+    /// The revision every changed price gets (the next push sends them), taken at the
+    /// first change.
+    revision: Option<Revision>,
 }
 
 impl Repricer {
@@ -742,16 +774,21 @@ impl Repricer {
     /// stored changed (the cost, or only the provenance).
     pub fn set(&mut self, tx: &Transaction, id: i64, p: &Pricing) -> Result<bool, StoreError> {
         let pricing = self.dims.pricing.id(tx, &p.row())?;
+        let revision = match self.revision {
+            Some(r) => r,
+            None => *self.revision.insert(Revision::next(tx)?),
+        };
         let n = tx
             .prepare_cached(
-                "UPDATE facts SET cost_nanos = ?2, savings_nanos = ?3, pricing = ?4 WHERE id = ?1 \
-                 AND NOT (cost_nanos = ?2 AND savings_nanos = ?3 AND pricing = ?4)",
+                "UPDATE facts SET cost_nanos = ?2, savings_nanos = ?3, pricing = ?4, revision = ?5 \
+                 WHERE id = ?1 AND NOT (cost_nanos = ?2 AND savings_nanos = ?3 AND pricing = ?4)",
             )?
             .execute(params![
                 id,
                 nanos_of_usd(p.cost_usd),
                 nanos_of_usd(p.cache_savings_usd),
-                pricing
+                pricing,
+                revision.0
             ])?;
         Ok(n == 1)
     }

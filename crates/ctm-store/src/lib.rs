@@ -11,6 +11,7 @@
 //! - [`rate_limits`]: Claude Code's official 5-hour and 7-day usage, as its statusline saw it.
 //! - [`price_table`]: the price table `ctm pricing update` chose.
 //! - [`claude_costs`]: Claude Code's own cost of each session (cost-state, statusline).
+//! - [`team_push`]: the facts a push to a team database sends, and where it got to.
 //!
 //! Concurrency: WAL journal, a busy timeout, and one writer at a time (`BEGIN
 //! IMMEDIATE`). Readers never block and see the last committed state.
@@ -35,6 +36,7 @@ pub mod reads;
 pub mod retention;
 pub mod settings;
 pub mod snapshots;
+pub mod team_push;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 

@@ -167,6 +167,13 @@ const MIGRATIONS: &[Migration] = &[
         code: None,
     },
     Migration {
+        version: 15,
+        name: "fact revisions and the marks of ctm team push",
+        sql: include_str!("../migrations/0015_team_push.sql"),
+        add_columns: &[("facts", "revision", "INTEGER NOT NULL DEFAULT 0")],
+        code: None,
+    },
+    Migration {
         version: 16,
         name: "all-time usage per project and model, with what pruned facts took with them",
         sql: include_str!("../migrations/0016_usage_totals.sql"),

@@ -18,6 +18,8 @@ const state = {
   tz: urlParams.get('tz') || localStorage.getItem('ctm.tz') || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
   range: urlParams.get('range') || localStorage.getItem('ctm.range') || '30',
   since: '', until: '', project: '', model: '',
+  // Over a team database (ctm serve --team): the person shown, '' for everyone.
+  team: false, user: urlParams.get('user') || '',
   today: null,
   sessions: { sort: 'lastActivity', order: 'desc', offset: 0, limit: 15 },
   openSession: null,
@@ -101,7 +103,7 @@ async function api(path, params = {}) {
   if (!res.ok) throw new Error(body.error || res.statusText);
   return body;
 }
-const filters = () => ({ tz: state.tz, project: state.project, model: state.model });
+const filters = () => ({ tz: state.tz, project: state.project, model: state.model, user: state.team ? state.user : '' });
 function rangeParams() {
   return { ...filters(), since: state.since, until: state.until };
 }
@@ -123,13 +125,20 @@ async function load() {
   const n = ++state.loads;
   state.prunedBefore = null;
   try {
-    const [summary, health] = await Promise.all([api('/api/summary', filters()), api('/api/health')]);
+    const health = await api('/api/health');
+    setTeam(health);
+    const summary = await api('/api/summary', filters());
     state.today = summary.today.to;
     applyRange();
     const p = rangeParams();
-    const [daily, models, hourly, cache, top] = await Promise.all([
-      api('/api/daily', p), api('/api/models', p), api('/api/hourly', p),
-      api('/api/cache', p), api('/api/top', { ...p, limit: 5 }),
+    // A team database has no one machine's blocks, hours, cache or top lists.
+    const none = async () => null;
+    const [daily, models, hourly, cache, top, users] = await Promise.all([
+      api('/api/daily', p), api('/api/models', p),
+      state.team ? none() : api('/api/hourly', p),
+      state.team ? none() : api('/api/cache', p),
+      state.team ? none() : api('/api/top', { ...p, limit: 5 }),
+      state.team ? api('/api/users', { ...p, user: '' }) : none(),
     ]);
     // Long ranges are drawn per week or per month: a bar per day would be a pixel wide.
     const unit = granularity(daily);
@@ -139,11 +148,14 @@ async function load() {
     renderSummary(summary, daily);
     renderDaily(periods, unit);
     renderModels(models);
-    renderHeatmap(hourly);
-    renderCache(cache, periods, unit);
-    renderGauge(summary);
-    renderTop(top);
-    setDownloads(p);
+    if (state.team) renderPeople(users);
+    else {
+      renderHeatmap(hourly);
+      renderCache(cache, periods, unit);
+      renderGauge(summary);
+      renderTop(top);
+      setDownloads(p);
+    }
     await loadSessions();
     if (state.openSession) await openSession(state.openSession);
     $('#error').textContent = '';
@@ -179,12 +191,59 @@ function renderSummary(s, daily) {
   setNumber('range-hit', hit, fmtPct(hit));
 }
 
+// ---- the team database ---------------------------------------------------------------
+
+// Team mode comes from the server (ctm serve --team): the person filter and the People
+// panel show, one machine's panels do not.
+function setTeam(health) {
+  const team = health.mode === 'team';
+  if (team === state.team) return;
+  state.team = team;
+  document.body.classList.toggle('team', team);
+  document.querySelectorAll('.team-only').forEach((e) => { e.hidden = !team; });
+  if (team) {
+    $('#footer').textContent = `Served by ctm serve from the team database ${health.teamDatabase}. JSON API under /api/.`;
+    // Other machines push while this page is open: read again every minute.
+    setInterval(() => { if (!document.hidden) load(); }, 60000);
+  }
+}
+
+// Each person of the range: their machines, responses, tokens and cost; a click shows
+// only them.
+function renderPeople(report) {
+  const select = $('#user');
+  const known = new Set([...select.options].map((o) => o.value));
+  for (const u of report.users) if (!known.has(u.user)) select.append(el('option', { value: u.user, text: u.user }));
+  select.value = state.user;
+  const rows = report.users.map((u) => el('tr', {
+    class: 'clickable' + (u.user === state.user ? ' active' : ''), 'data-user': u.user, 'data-cost': String(u.totalCost),
+    'data-responses': String(u.responses), onclick: () => setUser(u.user === state.user ? '' : u.user),
+  },
+  el('td', { text: u.user }), el('td', { class: 'text', text: u.machines.join(', ') }), el('td', { text: minute(u.lastActivity) }),
+  el('td', { text: fmtInt(u.responses) }), el('td', { text: fmtShort(u.totalTokens) }), el('td', { text: fmtUsd(u.totalCost) })));
+  table($('#people'), ['Person', 'Machines', 'Last activity', 'Responses', 'Tokens', 'Cost'], rows);
+}
+
+function setUser(user) {
+  state.user = user;
+  $('#user').value = user;
+  state.sessions.offset = 0;
+  load();
+}
+
 // ---- the empty store ---------------------------------------------------------------
 
 // A store without a single response: say where ctm looked, and what to do.
 function renderEmpty(summary, health) {
   const box = $('#empty');
   if (summary.lastResponse) { box.hidden = true; delete document.body.dataset.empty; return; }
+  if (state.team) {
+    box.replaceChildren(el('h2', { text: 'No usage in the team database yet' }),
+      el('p', {}, 'Machines send theirs with ', el('code', { text: 'ctm team push' }), ' (see docs/team.md).'));
+    box.hidden = false;
+    document.body.dataset.empty = 'no-team-usage';
+    return;
+  }
   const roots = health.dataRoots || { lookedIn: [], found: [] };
   const code = (t) => el('code', { text: t });
   box.replaceChildren();
@@ -488,9 +547,10 @@ const SESSION_COLUMNS = [
 async function loadSessions() {
   const s = state.sessions;
   const page = await api('/api/sessions', { ...rangeParams(), sort: s.sort, order: s.order, limit: s.limit, offset: s.offset });
-  const head = el('tr', {}, ...SESSION_COLUMNS.map(([label, key]) => {
+  const columns = state.team ? [['Person', null], ...SESSION_COLUMNS] : SESSION_COLUMNS;
+  const head = el('tr', {}, ...columns.map(([label, key]) => {
     const th = el('th', { text: label });
-    if (label === 'Project' || label === 'Main model') th.className = 'text';
+    if (label === 'Project' || label === 'Main model' || label === 'Person') th.className = 'text';
     if (key) {
       if (key === s.sort) th.className = 'sorted' + (s.order === 'asc' ? ' asc' : '');
       th.onclick = () => {
@@ -500,7 +560,11 @@ async function loadSessions() {
     } else th.style.cursor = 'default';
     return th;
   }));
-  const rows = page.sessions.map((r) => el('tr', { class: 'clickable', 'data-session': r.sessionId, 'data-cost': String(r.totalCost), onclick: () => openSession(r.sessionId) },
+  // A session's responses are one machine's store's: not over a team database.
+  const rows = page.sessions.map((r) => el('tr', state.team
+    ? { 'data-session': r.sessionId, 'data-cost': String(r.totalCost), 'data-user': r.user }
+    : { class: 'clickable', 'data-session': r.sessionId, 'data-cost': String(r.totalCost), onclick: () => openSession(r.sessionId) },
+    ...(state.team ? [el('td', { text: r.user })] : []),
     el('td', { text: r.sessionId.slice(0, 8) }), el('td', { class: 'text', text: shortPath(r.projectPath), title: r.projectPath || '' }),
     el('td', { text: minute(r.lastActivity) }), el('td', { text: duration(r.durationMinutes) }),
     el('td', { class: 'text', text: shortModel(r.mainModel) }), el('td', { text: fmtInt(r.responses) }),
@@ -593,6 +657,7 @@ function setupControls() {
     $('#' + id).onchange = () => { state.range = 'custom'; state[id] = $('#' + id).value; state.sessions.offset = 0; load(); };
   }
   let typing;
+  $('#user').onchange = () => setUser($('#user').value);
   for (const id of ['project', 'model']) {
     $('#' + id).oninput = () => { clearTimeout(typing); typing = setTimeout(() => { state[id] = $('#' + id).value.trim(); state.sessions.offset = 0; load(); }, 300); };
   }

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::params::Params;
-use crate::{assets, auth, AppState};
+use crate::{assets, auth, team, AppState};
 
 /// An error answer: a status and one line, naming the parameter when one was wrong.
 #[derive(Debug)]
@@ -109,15 +109,20 @@ pub const QUERY: &[(&str, bool, &[&str])] = &[
     (
         "/api/summary",
         false,
-        &["tz", "project", "model", "start_of_week"],
+        &["tz", "project", "model", "start_of_week", "user"],
     ),
-    ("/api/daily", true, &[]),
-    ("/api/weekly", true, &["start_of_week"]),
-    ("/api/monthly", true, &[]),
-    ("/api/sessions", true, &["date", "sort", "limit", "offset"]),
+    ("/api/daily", true, &["user"]),
+    ("/api/weekly", true, &["start_of_week", "user"]),
+    ("/api/monthly", true, &["user"]),
+    (
+        "/api/sessions",
+        true,
+        &["date", "sort", "limit", "offset", "user"],
+    ),
     ("/api/sessions/{id}", true, &[]),
-    ("/api/projects", true, &[]),
-    ("/api/models", true, &[]),
+    ("/api/projects", true, &["user"]),
+    ("/api/models", true, &["user"]),
+    ("/api/users", true, &["user"]),
     ("/api/hourly", true, &[]),
     ("/api/top", true, &["limit"]),
     ("/api/cache", true, &[]),
@@ -201,6 +206,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/sessions/{id}", get(session)),
         ("/api/projects", get(projects)),
         ("/api/models", get(models)),
+        ("/api/users", get(users)),
         ("/api/hourly", get(hourly)),
         ("/api/top", get(top)),
         ("/api/cache", get(cache)),
@@ -221,10 +227,17 @@ pub fn router(state: AppState) -> Router {
     for (path, route) in routes() {
         r = r.route(path, route);
     }
-    r.fallback(|uri: axum::http::Uri| async move {
+    let r = r.fallback(|uri: axum::http::Uri| async move {
         ApiError::not_found(format!("no such path: {}", uri.path()))
-    })
-    .layer(middleware::from_fn_with_state(
+    });
+    // Inside the token check: a team dashboard's missing routes are only told to those
+    // who may ask.
+    let r = if state.team.is_some() {
+        r.layer(middleware::from_fn(team::only_team_routes))
+    } else {
+        r
+    };
+    r.layer(middleware::from_fn_with_state(
         state.clone(),
         auth::require_token,
     ))
@@ -265,6 +278,9 @@ async fn events(State(st): State<AppState>, q: Pairs) -> Response {
 
 async fn health(State(st): State<AppState>, q: Pairs) -> Result<Json<Value>, ApiError> {
     params(q, "/api/health")?;
+    if st.team.is_some() {
+        return team::health(&st).await;
+    }
     let ingest = st.notifier.status();
     let clients = st.notifier.clients();
     let roots = st.data_roots.clone();
@@ -308,6 +324,10 @@ async fn summary(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiEr
     let p = params(q, "/api/summary")?;
     let rq = p.report_query(&st.default_zone)?;
     let first = p.start_of_week()?;
+    if st.team.is_some() {
+        return team::summary(&st, &p, rq, first).await;
+    }
+    team::refuse_user(&p)?;
     let now = st.now();
     report(&st, rq, true, move |conn, rq| {
         summary_report(conn, rq, now, first)
@@ -325,17 +345,62 @@ macro_rules! report_route {
     };
 }
 
-report_route!(daily, "/api/daily", daily_report, true);
-report_route!(monthly, "/api/monthly", monthly_report, true);
-report_route!(projects, "/api/projects", project_report, false);
-report_route!(models, "/api/models", model_report, false);
+/// The report routes a team database answers too (with `user`).
+macro_rules! team_report_route {
+    ($name:ident, $route:literal, $report:path, $per_day:expr, $team:expr) => {
+        async fn $name(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
+            let p = params(q, $route)?;
+            let rq = p.report_query(&st.default_zone)?;
+            if st.team.is_some() {
+                return $team(&st, &p, rq).await;
+            }
+            team::refuse_user(&p)?;
+            report(&st, rq, $per_day, |conn, rq| $report(conn, rq)).await
+        }
+    };
+}
+
+team_report_route!(daily, "/api/daily", daily_report, true, |st, p, rq| {
+    team::days(st, p, rq, team::Days::Daily)
+});
+team_report_route!(
+    monthly,
+    "/api/monthly",
+    monthly_report,
+    true,
+    |st, p, rq| { team::days(st, p, rq, team::Days::Monthly) }
+);
+team_report_route!(
+    projects,
+    "/api/projects",
+    project_report,
+    false,
+    team::projects
+);
+team_report_route!(models, "/api/models", model_report, false, |st, p, rq| {
+    team::days(st, p, rq, team::Days::Models)
+});
 report_route!(hourly, "/api/hourly", hourly_report, false);
 report_route!(cache, "/api/cache", cache_report, false);
+
+/// `/api/users`: each person (team mode only).
+async fn users(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
+    let p = params(q, "/api/users")?;
+    let rq = p.report_query(&st.default_zone)?;
+    if st.team.is_none() {
+        return Err(team::not_team());
+    }
+    team::users(&st, &p, rq).await
+}
 
 async fn weekly(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
     let p = params(q, "/api/weekly")?;
     let rq = p.report_query(&st.default_zone)?;
     let first = p.start_of_week()?;
+    if st.team.is_some() {
+        return team::days(&st, &p, rq, team::Days::Weekly(first)).await;
+    }
+    team::refuse_user(&p)?;
     report(&st, rq, true, move |conn, rq| {
         weekly_report(conn, rq, first)
     })
@@ -397,8 +462,8 @@ const SESSION_SORTS: [&str; 6] = [
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct SessionPage {
-    sessions: Vec<SessionRow>,
+pub struct SessionPage<R> {
+    sessions: Vec<R>,
     /// Sessions matching the filters, on all pages.
     total: usize,
     offset: u64,
@@ -409,6 +474,61 @@ struct SessionPage {
     totals: Totals,
     timezone: String,
     unpriced_models: Vec<String>,
+}
+
+/// How `/api/sessions` sorts and pages.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    sort: &'static str,
+    order: Order,
+    limit: u64,
+    offset: u64,
+}
+
+impl Paging {
+    /// One page of these rows (each a session row, or one holding it).
+    pub fn of<R>(
+        self,
+        mut rows: Vec<R>,
+        row: impl Fn(&R) -> &SessionRow,
+        totals: Totals,
+        timezone: String,
+        unpriced_models: Vec<String>,
+    ) -> SessionPage<R> {
+        let key = |a: &SessionRow, b: &SessionRow| match self.sort {
+            "firstActivity" => a.first_ms.cmp(&b.first_ms),
+            "cost" => a.total_cost.total_cmp(&b.total_cost),
+            "tokens" => a.total_tokens.cmp(&b.total_tokens),
+            "responses" => a.responses.cmp(&b.responses),
+            "duration" => (a.last_ms - a.first_ms).cmp(&(b.last_ms - b.first_ms)),
+            _ => a.last_ms.cmp(&b.last_ms),
+        };
+        // Stable: ties keep the report's order (last activity, then id).
+        rows.sort_by(|a, b| match self.order {
+            Order::Asc => key(row(a), row(b)),
+            Order::Desc => key(row(b), row(a)),
+        });
+        let total = rows.len();
+        let sessions: Vec<R> = rows
+            .into_iter()
+            .skip(self.offset as usize)
+            .take(self.limit as usize)
+            .collect();
+        SessionPage {
+            sessions,
+            total,
+            offset: self.offset,
+            limit: self.limit,
+            sort: self.sort,
+            order: match self.order {
+                Order::Asc => "asc",
+                Order::Desc => "desc",
+            },
+            totals,
+            timezone,
+            unpriced_models,
+        }
+    }
 }
 
 async fn sessions(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
@@ -429,47 +549,20 @@ async fn sessions(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiE
         })?;
         (rq.since, rq.until) = (Some(day), Some(day));
     }
-    let sort = p.choice("sort", &SESSION_SORTS, "lastActivity")?;
-    let order = p.order()?.unwrap_or(Order::Desc);
-    let limit = p.number("limit", 50, 1, 1000)?;
-    let offset = p.number("offset", 0, 0, u64::from(u32::MAX))?;
+    let paging = Paging {
+        sort: p.choice("sort", &SESSION_SORTS, "lastActivity")?,
+        order: p.order()?.unwrap_or(Order::Desc),
+        limit: p.number("limit", 50, 1, 1000)?,
+        offset: p.number("offset", 0, 0, u64::from(u32::MAX))?,
+    };
     rq.order = Order::Asc;
+    if st.team.is_some() {
+        return team::sessions(&st, &p, rq, paging).await;
+    }
+    team::refuse_user(&p)?;
     report(&st, rq, false, move |conn, rq| {
         let r = session_report(conn, rq)?;
-        let mut rows = r.sessions;
-        let key = |a: &SessionRow, b: &SessionRow| match sort {
-            "firstActivity" => a.first_ms.cmp(&b.first_ms),
-            "cost" => a.total_cost.total_cmp(&b.total_cost),
-            "tokens" => a.total_tokens.cmp(&b.total_tokens),
-            "responses" => a.responses.cmp(&b.responses),
-            "duration" => (a.last_ms - a.first_ms).cmp(&(b.last_ms - b.first_ms)),
-            _ => a.last_ms.cmp(&b.last_ms),
-        };
-        // Stable: ties keep the report's order (last activity, then id).
-        rows.sort_by(|a, b| match order {
-            Order::Asc => key(a, b),
-            Order::Desc => key(b, a),
-        });
-        let total = rows.len();
-        let page: Vec<SessionRow> = rows
-            .into_iter()
-            .skip(offset as usize)
-            .take(limit as usize)
-            .collect();
-        Ok(SessionPage {
-            sessions: page,
-            total,
-            offset,
-            limit,
-            sort,
-            order: match order {
-                Order::Asc => "asc",
-                Order::Desc => "desc",
-            },
-            totals: r.totals,
-            timezone: r.timezone,
-            unpriced_models: r.unpriced_models,
-        })
+        Ok(paging.of(r.sessions, |s| s, r.totals, r.timezone, r.unpriced_models))
     })
     .await
 }

@@ -15,6 +15,7 @@
 //! - [`assets`]: the embedded page.
 //! - [`events`]: `GET /events`, Server-Sent Events fed by the follower.
 //! - [`metrics`]: `GET /metrics`, the store's figures for Prometheus.
+//! - [`team`]: `ctm serve --team`, the routes a team database answers.
 
 pub mod api;
 pub mod assets;
@@ -24,6 +25,7 @@ pub mod events;
 pub mod metrics;
 pub mod params;
 mod pool;
+pub mod team;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,6 +67,8 @@ pub struct ServeConfig {
     pub limits: conn::Limits,
     /// Where ctm looked for Claude Code's data, for a page that has none to show.
     pub data_roots: DataRoots,
+    /// Serve this team database instead of the store (`ctm serve --team URL`).
+    pub team: Option<ctm_team::TeamUrl>,
 }
 
 /// The folders ctm looked in for Claude Code's `projects/`, and those that have one, as
@@ -89,6 +93,8 @@ pub struct AppState {
     /// One permit per export that may run at once (see [`api::MAX_EXPORTS`]).
     pub(crate) exports: Arc<tokio::sync::Semaphore>,
     pub(crate) data_roots: Arc<DataRoots>,
+    /// The team database, in team mode.
+    pub(crate) team: Option<Arc<team::TeamSource>>,
 }
 
 impl AppState {
@@ -124,6 +130,10 @@ impl Server {
             metrics_top_projects: cfg.metrics_top_projects,
             exports: Arc::new(tokio::sync::Semaphore::new(api::MAX_EXPORTS)),
             data_roots: Arc::new(cfg.data_roots.clone()),
+            team: match cfg.team.clone() {
+                Some(url) => Some(Arc::new(team::TeamSource::open(url)?)),
+                None => None,
+            },
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

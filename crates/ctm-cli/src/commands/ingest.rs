@@ -19,6 +19,18 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
     } else {
         print_text(&report)?;
     }
+    // The local answer is out; then, with a team database configured, the push.
+    if let Some(pushed) = super::team::push_after_ingest(ctx, &mut store, &report) {
+        if !args.json && pushed.sent > 0 {
+            output::say(format_args!(
+                "  team:       {} responses pushed to {} as {}@{}",
+                int(pushed.sent),
+                pushed.destination,
+                pushed.user,
+                pushed.machine
+            ))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -42,6 +42,11 @@ pub fn run(ctx: &Context, args: &LiveArgs) -> Result<ExitCode> {
         refresh: Duration::from_secs(args.refresh),
         pinned_now_ms,
         no_ingest: ctx.no_ingest,
+        after_ingest: if once || ctx.no_ingest {
+            None
+        } else {
+            super::team::follow_hook(ctx)
+        },
     };
     if !once {
         ctm_live::run(opts)?;

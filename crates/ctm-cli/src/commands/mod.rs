@@ -20,6 +20,8 @@ mod session;
 mod setup;
 mod snapshot;
 mod statusline;
+mod team;
+mod team_reports;
 mod top;
 mod trend;
 
@@ -65,6 +67,7 @@ fn dispatch(ctx: &Context, command: Option<Command>) -> Result<ExitCode> {
         Some(Command::Live(args)) => live::run(ctx, &args),
         Some(Command::Statusline(args)) => statusline::run(ctx, &args),
         Some(Command::Serve(args)) => serve::run(ctx, &args),
+        Some(Command::Team(args)) => team::run(ctx, &args),
         Some(Command::Completions(args)) => setup::completions(&args),
         Some(Command::Man(args)) => setup::man(&args),
         Some(Command::Mcp(args)) => mcp::run(ctx, &args),

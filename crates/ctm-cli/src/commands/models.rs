@@ -26,7 +26,7 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
 }
 
 /// Models, most expensive first: the model and its cost always show.
-fn print_table(r: &ModelReport, out: &mut Out) -> Result<()> {
+pub(super) fn print_table(r: &ModelReport, out: &mut Out) -> Result<()> {
     let mut t = ReportTable::new(vec![
         text("Model", 0),
         num("Responses", 4),
@@ -78,7 +78,7 @@ fn print_table(r: &ModelReport, out: &mut Out) -> Result<()> {
     Ok(())
 }
 
-fn print_csv(r: &ModelReport, w: &mut Csv) -> std::io::Result<()> {
+pub(super) fn print_csv(r: &ModelReport, w: &mut Csv) -> std::io::Result<()> {
     w.record([
         "model",
         "responses",

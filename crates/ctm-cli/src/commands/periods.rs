@@ -89,7 +89,7 @@ pub(super) fn render<R: serde::Serialize>(
         },
     )
 }
-fn weekday(d: WeekdayArg) -> Weekday {
+pub(super) fn weekday(d: WeekdayArg) -> Weekday {
     match d {
         WeekdayArg::Monday => Weekday::Monday,
         WeekdayArg::Tuesday => Weekday::Tuesday,
@@ -104,7 +104,7 @@ fn weekday(d: WeekdayArg) -> Weekday {
 /// The table of daily, weekly and monthly: one row per period, with a row per model
 /// under each when asked. The period and its cost always show; then the total, output,
 /// input, models, cache read and cache write tokens, as the width allows.
-fn table(p: &PeriodRows) -> ReportTable {
+pub(super) fn table(p: &PeriodRows) -> ReportTable {
     let mut t = ReportTable::new(vec![
         text(p.period, 0),
         words("Models", 4),
@@ -162,7 +162,7 @@ fn table(p: &PeriodRows) -> ReportTable {
 }
 
 /// CSV of daily, weekly and monthly; with `breakdown`, a row per model follows each period.
-fn print_csv(
+pub(super) fn print_csv(
     w: &mut Csv,
     period: &str,
     rows: &[(&str, &Usage)],

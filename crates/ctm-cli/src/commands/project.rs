@@ -26,7 +26,7 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<ExitCode> {
 }
 
 /// Projects in order of last activity: the project, that time and its cost always show.
-fn print_table(r: &ProjectReport, out: &mut Out) -> Result<()> {
+pub(super) fn print_table(r: &ProjectReport, out: &mut Out) -> Result<()> {
     let mut t = ReportTable::new(vec![
         text("Project", 0),
         text("Last Activity", 0),
@@ -64,7 +64,7 @@ fn print_table(r: &ProjectReport, out: &mut Out) -> Result<()> {
     Ok(())
 }
 
-fn print_csv(r: &ProjectReport, w: &mut Csv) -> std::io::Result<()> {
+pub(super) fn print_csv(r: &ProjectReport, w: &mut Csv) -> std::io::Result<()> {
     w.record([
         "projectPath",
         "sessions",

@@ -11,6 +11,7 @@ use ctm_web::FollowOptions;
 use super::fixed_now;
 use crate::cli::ServeArgs;
 use crate::context::{tilde, Context};
+use crate::team_settings::TeamSettings;
 
 pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
     let token = match &args.token {
@@ -34,21 +35,34 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
                 .map(|p| tilde(p))
                 .collect(),
         },
+        team: match &args.team {
+            None => None,
+            Some(url) => {
+                Some(TeamSettings::load(ctx)?.url(Some(url.as_str()).filter(|u| !u.is_empty()))?)
+            }
+        },
     };
     // Refused before anything else happens, in one line.
     ctm_web::auth::check_bind(cfg.bind, cfg.token.as_deref()).map_err(crate::errors::usage)?;
+    // Over the team database, this machine's store is followed only when it has Claude
+    // Code data (for the automatic push); the page reads the team database.
+    let follows =
+        !ctx.no_ingest && (cfg.team.is_none() || !ctm_source::existing(&ctx.roots).is_empty());
     // Brought up to date before listening, so the first page is complete; the follower
     // then keeps it so.
     let mut first_ingest = None;
-    if !ctx.no_ingest {
+    if follows {
         let mut store = ctx.open_store()?;
         first_ingest = Some(ctx.ingest_now(&mut store)?);
-        cfg.follow = Some(FollowOptions::new(
+        let mut follow = FollowOptions::new(
             ctx.db_path.clone(),
             ctm_source::existing(&ctx.roots),
             ctx.prices()?,
-        ));
+        );
+        follow.after_ingest = super::team::follow_hook(ctx);
+        cfg.follow = Some(follow);
     }
+    let cfg_team = cfg.team.as_ref().map(|t| t.shown().to_owned());
     let server = ctm_web::Server::start(cfg)?;
     if let Some(r) = &first_ingest {
         // /metrics has an ingest duration from the first scrape on.
@@ -67,6 +81,9 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<ExitCode> {
             out,
             "ctm serve: open this one-time link to sign the browser in: {link}"
         )?;
+    }
+    if let Some(team) = &cfg_team {
+        writeln!(out, "ctm serve: serving the team database at {team}")?;
     }
     out.finish()?;
     if args.open {

@@ -132,7 +132,7 @@ fn print_detail(d: &SessionDetail, out: &mut Out) -> Result<()> {
     Ok(())
 }
 
-const ROW_HEADER: [&str; 16] = [
+pub(super) const ROW_HEADER: [&str; 16] = [
     "sessionId",
     "projectPath",
     "firstActivity",
@@ -151,7 +151,7 @@ const ROW_HEADER: [&str; 16] = [
     "unpricedResponses",
 ];
 
-fn row_record(s: &SessionRow) -> [String; 16] {
+pub(super) fn row_record(s: &SessionRow) -> [String; 16] {
     [
         s.session_id.clone(),
         s.project_path.clone().unwrap_or_default(),

@@ -359,3 +359,71 @@ fn a_panic_in_the_monitor_gives_the_terminal_back() {
     let pane = assert_terminal_given_back(&tmux, 101);
     assert!(pane.contains("injected after a draw"), "{pane}");
 }
+
+/// With `[team]` configured, the monitor pushes what its ingests add to the team
+/// database (on a thread of its own), and quits as usual.
+#[test]
+fn the_monitor_pushes_to_the_team_database_as_it_follows() {
+    if skip_without("tmux", tmux_available(), "apt-get install -y tmux") {
+        return;
+    }
+    let db = match ctm_test_postgres::shared() {
+        Ok(s) => s.database(),
+        Err(e) => {
+            ctm_test_postgres::skip(&e);
+            return;
+        }
+    };
+    let env = Env::new();
+    let (root, transcript) = one_response_root(&env);
+    let config = env.path().join("home/.config/ctm/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[team]\nurl = \"{}\"\nuser = \"alice\"\nmachine = \"tmux\"\n",
+            db.url
+        ),
+    )
+    .unwrap();
+    let pushed = || -> i64 {
+        db.client()
+            .query_one(
+                "SELECT CASE WHEN to_regclass('ctm.rollup') IS NULL THEN 0 ELSE \
+                 (SELECT coalesce(sum(responses), 0)::bigint FROM ctm.rollup) END",
+                &[],
+            )
+            .map_or(0, |r| r.get(0))
+    };
+    let tmux = start_live(&env, &root, "CTM_TEST_PUSH_INTERVAL_MS=200");
+    let wait = |n: i64| {
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        while pushed() != n {
+            assert!(
+                std::time::Instant::now() < until,
+                "the team database never had {n} responses:\n{}",
+                tmux.capture()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait(1);
+    append(
+        &transcript,
+        &assistant_line(
+            "sess-live",
+            "msg_2",
+            "req_2",
+            "2026-02-12T21:20:00.000Z",
+            "claude-opus-4-6",
+            200,
+            5_000,
+        ),
+    );
+    wait(2);
+    tmux.cmd()
+        .args(["send-keys", "-t", "live", "q"])
+        .status()
+        .unwrap();
+    assert_terminal_given_back(&tmux, 0);
+}

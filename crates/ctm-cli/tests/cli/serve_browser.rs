@@ -701,3 +701,112 @@ fn the_page_at_its_edges() {
     driver.script("document.getElementById('session-detail').scrollIntoView(); return true");
     driver.screenshot(&shots.join("dashboard-session-paged.png"));
 }
+
+/// `ctm serve --team`: the People panel is `/api/users`, picking a person shows only
+/// theirs, and one machine's panels are left out.
+#[test]
+fn the_team_page_shows_each_person_and_filters_by_one() {
+    let browser = [CHROMIUM, CHROMEDRIVER]
+        .iter()
+        .all(|b| Path::new(b).exists());
+    if skip_without(
+        "Chromium or chromedriver",
+        browser,
+        "apt-get install -y chromium chromium-driver",
+    ) {
+        return;
+    }
+    let db = match ctm_test_postgres::shared() {
+        Ok(s) => s.database(),
+        Err(e) => {
+            ctm_test_postgres::skip(&e);
+            return;
+        }
+    };
+    let env = Env::new();
+    let bob_root = env.path().join("bob");
+    ctm_testdata::generate(&bob_root, &ctm_testdata::GenConfig::small(91)).unwrap();
+    for (who, root) in [("alice", fixture_root()), ("bob", bob_root)] {
+        let person = Env::new();
+        run(person
+            .ctm()
+            .arg("--claude-dir")
+            .arg(&root)
+            .args(["team", "push", "--url", &db.url, "--user", who]));
+    }
+    let mut cmd = env.ctm();
+    cmd.args([
+        "--no-ingest",
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--team",
+        &db.url,
+    ])
+    .env("CTM_NOW", "2026-02-12T21:30:00Z");
+    let server = Served::spawn(cmd);
+    let driver = Driver::start(&env.path().join("chromium-profile"));
+    let base = format!("http://{}", server.addr);
+    driver.open(&format!("{base}/?tz=UTC&range=all&theme=light&live=0"));
+    let read = r#"
+const num = (id) => Number(document.getElementById(id).dataset.value);
+const all = (sel, f) => Array.from(document.querySelectorAll(sel)).map(f);
+const shown = (sel) => all(sel, (e) => getComputedStyle(e).display !== 'none');
+return {
+  team: document.body.classList.contains('team'),
+  loaded: Number(document.body.dataset.loaded),
+  people: all('#people tbody tr', (r) => [r.dataset.user, Number(r.dataset.cost), Number(r.dataset.responses)]),
+  rangeCost: num('range-cost'), monthResponses: num('month-responses'),
+  sessionUsers: all('#sessions tbody tr', (r) => r.dataset.user),
+  localPanels: shown('.local-only'), personFilter: shown('label.team-only'),
+  error: document.getElementById('error').textContent,
+};"#;
+    let page = driver.script(read);
+    assert_eq!(page["error"], "", "{page}");
+    assert_eq!(page["team"], true);
+    assert!(
+        page["localPanels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s == false),
+        "{page}"
+    );
+    assert_eq!(page["personFilter"], json!([true]));
+    let users = server.json("/api/users?tz=UTC");
+    let want: Vec<Value> = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| json!([u["user"], u["totalCost"], u["responses"]]))
+        .collect();
+    assert_eq!(page["people"], Value::Array(want));
+    let everyone = server.json("/api/daily?tz=UTC");
+    assert!(close(
+        page["rangeCost"].as_f64().unwrap(),
+        everyone["totals"]["totalCost"].as_f64().unwrap()
+    ));
+    driver.screenshot(&shots_dir().join("team.png"));
+    // Bob only: a click on his row.
+    let before = page["loaded"].as_u64().unwrap();
+    driver.script("document.querySelector('#people tr[data-user=\"bob\"]').click(); return true;");
+    driver.wait_for(
+        "bob's figures",
+        &format!("return Number(document.body.dataset.loaded) > {before} && document.getElementById('user').value === 'bob'"),
+    );
+    let page = driver.script(read);
+    let bob = server.json("/api/daily?tz=UTC&user=bob");
+    assert!(
+        close(
+            page["rangeCost"].as_f64().unwrap(),
+            bob["totals"]["totalCost"].as_f64().unwrap()
+        ),
+        "{page}"
+    );
+    let users = page["sessionUsers"].as_array().unwrap();
+    assert!(
+        !users.is_empty() && users.iter().all(|u| u == "bob"),
+        "{page}"
+    );
+    driver.screenshot(&shots_dir().join("team-bob.png"));
+}

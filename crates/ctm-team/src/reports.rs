@@ -1,0 +1,1027 @@
+//! Team reports: the local reports' values (`ctm_analytics`), and a users report, made
+//! from the team database's rollup.
+//!
+//! A report reads the rollup grouped as it needs (by local day and model, by project,
+//! session and model, by session, by machine), in one read-only snapshot, never every
+//! response. Local days come from the report's zone here, with jiff: PostgreSQL is given
+//! the slots where the days start and groups by them (`width_bucket`), so the days are
+//! the very days a local report has, in any zone whose offsets are whole quarter-hours
+//! (every real zone today). Filters are resolved to ids with the local reports' own rule
+//! ([`Filter`], case-insensitive substrings), so they select what they select locally.
+//! Sums are integers (money in nano-dollars) and the day-based reports are built by the
+//! local reports' own functions, so a team report over one machine's responses is the
+//! local report, to the last digit.
+//!
+//! `--reprice` reads the responses instead (within the report's days and filters) and
+//! prices each with the reading machine's table.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ctm_analytics::{ReportQuery, SessionRow, Totals, Zone};
+use ctm_model::Response;
+use jiff::civil::Date;
+use postgres::{Client, Transaction};
+use serde::Serialize;
+
+use crate::connection::TeamUrl;
+use crate::error::{describe, TeamError};
+use crate::responses::{self, slot_span, Dims, Price};
+use crate::rollups::{Sums, SUM_COLUMNS};
+use crate::schema;
+use ctm_aggregate::{slot_of, QUARTER_MS};
+
+/// What a team report is asked: a local report's options, and whose usage.
+#[derive(Debug, Clone)]
+pub struct TeamQuery {
+    pub report: ReportQuery,
+    /// Only this person's usage.
+    pub user: Option<String>,
+}
+
+/// Prices a response with the reading machine's table (`--reprice`).
+pub type Reprice<'a> = &'a dyn Fn(&Response) -> Price;
+
+/// One person's row of `ctm team users`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRow {
+    pub user: String,
+    /// Every machine they have pushed from.
+    pub machines: Vec<String>,
+    pub responses: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub total_tokens: u64,
+    pub total_cost: f64,
+    /// Their last response, RFC 3339 in the report's zone.
+    pub last_activity: String,
+    /// Of their responses, those whose model had no price (their cost is unknown).
+    #[serde(skip)]
+    pub unpriced_responses: u64,
+}
+
+/// `ctm team users`: one row per person, costliest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsersReport {
+    pub users: Vec<UserRow>,
+    pub totals: Totals,
+}
+
+/// A session of `ctm team sessions`: the local session row, and whose it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamSessionRow {
+    #[serde(flatten)]
+    pub session: SessionRow,
+    /// The person whose machine sent its first response.
+    pub user: String,
+}
+
+/// `ctm team sessions`: the local session report, each row with its person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamSessionReport {
+    pub sessions: Vec<TeamSessionRow>,
+    pub totals: Totals,
+    pub timezone: String,
+    pub unpriced_models: Vec<String>,
+}
+
+/// A connection that reads the team database (a read-only role is enough).
+pub struct Reader {
+    client: Client,
+    url: TeamUrl,
+}
+
+impl Reader {
+    /// Connects and checks the schema's version (never creating or migrating it).
+    pub fn open(url: &TeamUrl) -> Result<Reader, TeamError> {
+        let mut client = url.connect()?;
+        schema::check_readable(&mut client, url)?;
+        Ok(Reader {
+            client,
+            url: url.clone(),
+        })
+    }
+
+    /// Per local day, per model (the daily, weekly, monthly and models reports).
+    pub fn model_days(
+        &mut self,
+        q: &TeamQuery,
+        reprice: Option<Reprice>,
+    ) -> Result<Vec<ctm_analytics::ModelDay>, TeamError> {
+        self.read(|tx| {
+            let names = Names::load(tx)?;
+            let Some(sel) = Selection::of(tx, q, &names)? else {
+                return Ok(Vec::new());
+            };
+            let Some(days) = Days::of(tx, &sel, &q.report)? else {
+                return Ok(Vec::new());
+            };
+            let groups = groups(tx, &sel, Grouping::DayModel, Some(&days), reprice)?;
+            let mut out: BTreeMap<Date, BTreeMap<String, ctm_analytics_sums::Sums>> =
+                BTreeMap::new();
+            for (k, g) in groups {
+                let date = days.dates[k.day as usize];
+                let label = names.model_label(k.model).to_owned();
+                out.entry(date)
+                    .or_default()
+                    .entry(label)
+                    .or_default()
+                    .add(&ctm_analytics_sums::of(&g.sums));
+            }
+            Ok(out.into_iter().collect())
+        })
+    }
+
+    /// The last response (UTC epoch ms) and the billed responses, of everyone or of
+    /// one person.
+    pub fn overview(&mut self, user: Option<&str>) -> Result<(Option<i64>, u64), TeamError> {
+        let user = user.map(str::to_owned);
+        self.read(move |tx| {
+            let r = tx.query_one(
+                "SELECT max(r.last_ts), coalesce(sum(r.responses), 0)::bigint FROM ctm.rollup r \
+                 JOIN ctm.machines m ON m.id = r.machine_id JOIN ctm.people p ON p.id = m.person_id \
+                 WHERE $1::text IS NULL OR p.name = $1",
+                &[&user],
+            )?;
+            Ok((r.get(0), r.get::<_, i64>(1) as u64))
+        })
+    }
+
+    /// `ctm team users`.
+    pub fn users(
+        &mut self,
+        q: &TeamQuery,
+        reprice: Option<Reprice>,
+    ) -> Result<UsersReport, TeamError> {
+        self.read(|tx| {
+            let names = Names::load(tx)?;
+            let Some(sel) = Selection::of(tx, q, &names)? else {
+                return Ok(UsersReport {
+                    users: Vec::new(),
+                    totals: Totals::default(),
+                });
+            };
+            let groups = groups(tx, &sel, Grouping::Machine, None, reprice)?;
+            struct Person {
+                sums: Sums,
+                last_ts: i64,
+            }
+            let mut people: BTreeMap<&str, Person> = BTreeMap::new();
+            let mut all = Sums::default();
+            for (k, g) in &groups {
+                let person = names.machine(k.machine).0;
+                let p = people.entry(person).or_insert_with(|| Person {
+                    sums: Sums::default(),
+                    last_ts: i64::MIN,
+                });
+                p.sums.add(&g.sums);
+                p.last_ts = p.last_ts.max(g.last_ts);
+                all.add(&g.sums);
+            }
+            let mut users: Vec<UserRow> = people
+                .into_iter()
+                .map(|(name, p)| {
+                    let s = ctm_analytics_sums::of(&p.sums);
+                    UserRow {
+                        user: name.to_owned(),
+                        machines: names.machines_of(name),
+                        responses: s.responses,
+                        input_tokens: s.input_tokens,
+                        output_tokens: s.output_tokens,
+                        cache_creation_tokens: s.cache_creation_tokens(),
+                        cache_read_tokens: s.cache_read_tokens,
+                        total_tokens: s.total_tokens(),
+                        total_cost: s.cost_usd(),
+                        last_activity: q.report.zone.rfc3339(p.last_ts),
+                        unpriced_responses: s.unpriced_responses,
+                    }
+                })
+                .collect();
+            users.sort_by(|a, b| {
+                b.total_cost
+                    .total_cmp(&a.total_cost)
+                    .then_with(|| a.user.cmp(&b.user))
+            });
+            Ok(UsersReport {
+                users,
+                totals: Totals::from(&ctm_analytics_sums::of(&all)),
+            })
+        })
+    }
+
+    /// `ctm team projects`: the local project report's rows.
+    pub fn projects(
+        &mut self,
+        q: &TeamQuery,
+        reprice: Option<Reprice>,
+    ) -> Result<ctm_analytics::ProjectReport, TeamError> {
+        self.read(|tx| {
+            let names = Names::load(tx)?;
+            let (groups, sessions) = match Selection::of(tx, q, &names)? {
+                Some(sel) => (
+                    groups(tx, &sel, Grouping::ProjectModel, None, reprice)?,
+                    sessions_per_project(tx, &sel)?,
+                ),
+                None => (BTreeMap::new(), HashMap::new()),
+            };
+            Ok(assemble::projects(&groups, &names, &sessions, &q.report))
+        })
+    }
+
+    /// `ctm team sessions`: the local session report's rows, each with its person.
+    pub fn sessions(
+        &mut self,
+        q: &TeamQuery,
+        reprice: Option<Reprice>,
+    ) -> Result<TeamSessionReport, TeamError> {
+        self.read(|tx| {
+            let names = Names::load(tx)?;
+            let groups = match Selection::of(tx, q, &names)? {
+                Some(sel) => groups(
+                    tx,
+                    &sel,
+                    Grouping::SessionProjectModelMachine,
+                    None,
+                    reprice,
+                )?,
+                None => BTreeMap::new(),
+            };
+            let sessions = Names::sessions(tx, groups.keys().map(|k| k.session))?;
+            let r = assemble::sessions(&groups, &names, &sessions, &q.report.zone);
+            let mut rows = r.rows;
+            q.report.arrange(&mut rows);
+            Ok(TeamSessionReport {
+                sessions: rows,
+                totals: r.totals,
+                timezone: q.report.zone.label(),
+                unpriced_models: r.unpriced_models,
+            })
+        })
+    }
+
+    /// Runs `f` in one read-only snapshot.
+    fn read<T>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction) -> Result<T, ReadError>,
+    ) -> Result<T, TeamError> {
+        let shown = self.url.shown().to_owned();
+        let db_err = |e: postgres::Error| TeamError::Database {
+            shown: shown.clone(),
+            reason: describe(&e),
+        };
+        let mut tx = self
+            .client
+            .build_transaction()
+            .read_only(true)
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .start()
+            .map_err(db_err)?;
+        // Groups are hashed in memory rather than sorted on disk: a report's groups are
+        // few (days x models, projects x models...), but the planner cannot know it, and
+        // the default 4 MB made it sort the whole rollup.
+        tx.batch_execute("SET LOCAL work_mem = '64MB'")
+            .map_err(db_err)?;
+        let out = f(&mut tx).map_err(|e| match e {
+            ReadError::Db(e) => db_err(e),
+            ReadError::Invalid(m) => TeamError::Invalid(m),
+        })?;
+        tx.commit().map_err(db_err)?;
+        Ok(out)
+    }
+}
+
+/// What a read can fail with: the database, or the question.
+enum ReadError {
+    Db(postgres::Error),
+    Invalid(String),
+}
+
+impl From<postgres::Error> for ReadError {
+    fn from(e: postgres::Error) -> Self {
+        ReadError::Db(e)
+    }
+}
+
+/// The sums the local reports add, from the rollup's (signed, as changes to it are).
+mod ctm_analytics_sums {
+    pub use ctm_aggregate::Sums;
+
+    pub fn of(s: &crate::rollups::Sums) -> Sums {
+        Sums {
+            responses: s.responses as u64,
+            input_tokens: s.input_tokens as u64,
+            output_tokens: s.output_tokens as u64,
+            cache_write_5m_tokens: s.cache_write_5m_tokens as u64,
+            cache_write_1h_tokens: s.cache_write_1h_tokens as u64,
+            cache_read_tokens: s.cache_read_tokens as u64,
+            web_search_requests: s.web_search_requests as u64,
+            cost_nanos: s.cost_nanos,
+            savings_nanos: s.cache_savings_nanos,
+            unpriced_responses: s.unpriced_responses as u64,
+        }
+    }
+}
+
+/// The texts and owners behind the rollup's ids.
+struct Names {
+    machines: HashMap<i32, (String, String)>,
+    projects: HashMap<i32, Option<String>>,
+    models: HashMap<i32, Option<String>>,
+}
+
+impl Names {
+    fn load(tx: &mut Transaction) -> Result<Names, postgres::Error> {
+        let machines = tx
+            .query(
+                "SELECT m.id, p.name, m.name FROM ctm.machines m JOIN ctm.people p ON p.id = m.person_id",
+                &[],
+            )?
+            .into_iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2))))
+            .collect();
+        let projects = tx
+            .query("SELECT id, path FROM ctm.projects", &[])?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let models = tx
+            .query("SELECT id, name FROM ctm.models", &[])?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        Ok(Names {
+            machines,
+            projects,
+            models,
+        })
+    }
+
+    /// The session ids behind these refs (`None`: responses without a session).
+    fn sessions(
+        tx: &mut Transaction,
+        refs: impl Iterator<Item = i32>,
+    ) -> Result<HashMap<i32, Option<String>>, postgres::Error> {
+        let mut ids: Vec<i32> = refs.collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(tx
+            .query(
+                "SELECT id, session_id FROM ctm.sessions WHERE id = ANY($1)",
+                &[&ids],
+            )?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn machine(&self, id: i32) -> (&str, &str) {
+        self.machines
+            .get(&id)
+            .map_or(("?", "?"), |(p, m)| (p.as_str(), m.as_str()))
+    }
+
+    /// Every machine a person has pushed from, by name (a machine whose responses all
+    /// another one of theirs sent too counts none of them, but is theirs).
+    fn machines_of(&self, person: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .machines
+            .values()
+            .filter(|(p, _)| p == person)
+            .map(|(_, m)| m.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn model_label(&self, id: i32) -> &str {
+        self.models
+            .get(&id)
+            .and_then(|m| m.as_deref())
+            .unwrap_or("unknown")
+    }
+
+    fn project(&self, id: i32) -> Option<&str> {
+        self.projects.get(&id).and_then(|p| p.as_deref())
+    }
+}
+
+/// A report's filters as ids, and its range as slots and instants.
+struct Selection {
+    machines: Option<Vec<i32>>,
+    projects: Option<Vec<i32>>,
+    models: Option<Vec<i32>>,
+    slots: (i64, i64),
+    instants: (i64, i64),
+}
+
+impl Selection {
+    /// `None` when a filter leaves nothing to read.
+    fn of(
+        tx: &mut Transaction,
+        q: &TeamQuery,
+        names: &Names,
+    ) -> Result<Option<Selection>, ReadError> {
+        let machines = match &q.user {
+            None => None,
+            Some(user) => {
+                let ids: Vec<i32> = names
+                    .machines
+                    .iter()
+                    .filter(|(_, (p, _))| p == user)
+                    .map(|(id, _)| *id)
+                    .collect();
+                if ids.is_empty() {
+                    let known = tx
+                        .query_opt("SELECT 1 FROM ctm.people WHERE name = $1", &[user])?
+                        .is_some();
+                    if !known {
+                        return Err(ReadError::Invalid(format!(
+                            "the team database has no user {user:?}; `ctm team users` lists them"
+                        )));
+                    }
+                }
+                Some(ids)
+            }
+        };
+        let filter = &q.report.filter;
+        let matching = |texts: &HashMap<i32, Option<String>>,
+                        matches: &dyn Fn(Option<&str>) -> bool|
+         -> Vec<i32> {
+            let mut ids: Vec<i32> = texts
+                .iter()
+                .filter(|(_, t)| matches(t.as_deref()))
+                .map(|(id, _)| *id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        let projects = filter
+            .filters_projects()
+            .then(|| matching(&names.projects, &|t| filter.matches_project(t)));
+        let models = filter
+            .filters_models()
+            .then(|| matching(&names.models, &|t| filter.matches_model(t)));
+        let (lo, hi) = q
+            .report
+            .bounds()
+            .map_err(|e| ReadError::Invalid(e.to_string()))?;
+        for edge in [lo, hi] {
+            if edge != i64::MIN && edge != i64::MAX && edge.rem_euclid(QUARTER_MS) != 0 {
+                return Err(ReadError::Invalid(format!(
+                    "a day in {} does not start on a quarter-hour, so the team database cannot answer \
+                     for it; use another --timezone",
+                    q.report.zone.label()
+                )));
+            }
+        }
+        let slot = |ts: i64| match ts {
+            i64::MIN | i64::MAX => ts,
+            ts => slot_of(ts),
+        };
+        let sel = Selection {
+            machines,
+            projects,
+            models,
+            slots: (slot(lo), slot(hi)),
+            instants: (lo, hi),
+        };
+        let empty = |v: &Option<Vec<i32>>| v.as_ref().is_some_and(Vec::is_empty);
+        if empty(&sel.machines) || empty(&sel.projects) || empty(&sel.models) {
+            return Ok(None);
+        }
+        Ok(Some(sel))
+    }
+
+    /// The WHERE clause over the rollup (or the responses: `column` for the slot or
+    /// instant), with `$1`, `$2` the range and `$3`..`$5` the filters.
+    fn clause(&self, column: &str) -> String {
+        format!(
+            "{column} >= $1 AND {column} < $2 AND ($3::integer[] IS NULL OR machine_id = ANY($3)) \
+             AND ($4::integer[] IS NULL OR project_id = ANY($4)) AND ($5::integer[] IS NULL OR model_id = ANY($5))"
+        )
+    }
+}
+
+/// The local days a report covers, and the slots where they start.
+struct Days {
+    dates: Vec<Date>,
+    /// Each day's first slot, then the first slot after the last day.
+    starts: Vec<i64>,
+}
+
+impl Days {
+    /// From `--since` (else the first day with usage) to `--until` (else the last).
+    fn of(
+        tx: &mut Transaction,
+        sel: &Selection,
+        q: &ReportQuery,
+    ) -> Result<Option<Days>, ReadError> {
+        let zone = &q.zone;
+        let (first, last) = match (q.since, q.until) {
+            (Some(s), Some(u)) => (s, u),
+            _ => {
+                let r = tx.query_one(
+                    &format!(
+                        "SELECT min(slot), max(slot) FROM ctm.rollup WHERE {}",
+                        sel.clause("slot")
+                    ),
+                    &[
+                        &sel.slots.0,
+                        &sel.slots.1,
+                        &sel.machines,
+                        &sel.projects,
+                        &sel.models,
+                    ],
+                )?;
+                let (Some(lo), Some(hi)) = (r.get::<_, Option<i64>>(0), r.get::<_, Option<i64>>(1))
+                else {
+                    return Ok(None);
+                };
+                let date = |slot: i64| zone.zoned(slot_span(slot).0).date();
+                (q.since.unwrap_or(date(lo)), q.until.unwrap_or(date(hi)))
+            }
+        };
+        if first > last {
+            return Ok(None);
+        }
+        let mut dates = Vec::new();
+        let mut starts = Vec::new();
+        let mut d = first;
+        loop {
+            let start = day_start(d, zone)?;
+            dates.push(d);
+            starts.push(slot_of(start));
+            if d >= last {
+                break;
+            }
+            d = d
+                .tomorrow()
+                .map_err(|e| ReadError::Invalid(e.to_string()))?;
+        }
+        let after = d
+            .tomorrow()
+            .map_err(|e| ReadError::Invalid(e.to_string()))?;
+        starts.push(slot_of(day_start(after, zone)?));
+        Ok(Some(Days { dates, starts }))
+    }
+
+    /// The index of the day holding a slot (binary search, as `width_bucket` does).
+    fn index_of(&self, slot: i64) -> Option<usize> {
+        match self.starts.partition_point(|s| *s <= slot) {
+            0 => None,
+            i if i >= self.starts.len() => None,
+            i => Some(i - 1),
+        }
+    }
+}
+
+fn day_start(d: Date, zone: &Zone) -> Result<i64, ReadError> {
+    let ms = d
+        .to_zoned(zone.tz.clone())
+        .map_err(|e| ReadError::Invalid(e.to_string()))?
+        .timestamp()
+        .as_millisecond();
+    if ms.rem_euclid(QUARTER_MS) != 0 {
+        return Err(ReadError::Invalid(format!(
+            "{d} in {} does not start on a quarter-hour, so the team database cannot answer for it",
+            zone.label()
+        )));
+    }
+    Ok(ms)
+}
+
+/// How a report groups the rollup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    DayModel,
+    Machine,
+    ProjectModel,
+    SessionProjectModelMachine,
+}
+
+impl Grouping {
+    /// The key's columns, in [`Key`] field order where used.
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            Grouping::DayModel => &["day", "model_id"],
+            Grouping::Machine => &["machine_id"],
+            Grouping::ProjectModel => &["project_id", "model_id"],
+            Grouping::SessionProjectModelMachine => {
+                &["session_ref", "project_id", "model_id", "machine_id"]
+            }
+        }
+    }
+
+    fn key(self, day: i64, machine: i32, session: i32, project: i32, model: i32) -> Key {
+        let mut k = Key::default();
+        for c in self.columns() {
+            match *c {
+                "day" => k.day = day,
+                "machine_id" => k.machine = machine,
+                "session_ref" => k.session = session,
+                "project_id" => k.project = project,
+                _ => k.model = model,
+            }
+        }
+        k
+    }
+}
+
+/// A group's key (fields a grouping does not use stay 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key {
+    day: i64,
+    machine: i32,
+    session: i32,
+    project: i32,
+    model: i32,
+}
+
+/// A group's figures.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    sums: Sums,
+    first_ts: i64,
+    last_ts: i64,
+}
+
+impl Group {
+    fn add(&mut self, o: &Group) {
+        self.sums.add(&o.sums);
+        self.first_ts = self.first_ts.min(o.first_ts);
+        self.last_ts = self.last_ts.max(o.last_ts);
+    }
+}
+
+/// Each project's sessions (with a session id), counted once however many rows they
+/// have: the same selection as the report's groups.
+fn sessions_per_project(
+    tx: &mut Transaction,
+    sel: &Selection,
+) -> Result<HashMap<i32, u64>, ReadError> {
+    // Distinct pairs first: hashing them is cheaper than count(DISTINCT), which sorts.
+    let rows = tx.query(
+        &format!(
+            "SELECT project_id, count(*) FROM (SELECT DISTINCT project_id, session_ref \
+             FROM ctm.rollup WHERE {} AND session_ref <> coalesce(\
+             (SELECT id FROM ctm.sessions WHERE session_id IS NULL), 0)) pairs GROUP BY project_id",
+            sel.clause("slot")
+        ),
+        &[
+            &sel.slots.0,
+            &sel.slots.1,
+            &sel.machines,
+            &sel.projects,
+            &sel.models,
+        ],
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+        .collect())
+}
+
+/// The rollup grouped, or with `reprice` the responses repriced and grouped alike.
+fn groups(
+    tx: &mut Transaction,
+    sel: &Selection,
+    grouping: Grouping,
+    days: Option<&Days>,
+    reprice: Option<Reprice>,
+) -> Result<BTreeMap<Key, Group>, ReadError> {
+    if let Some(price) = reprice {
+        return repriced_groups(tx, sel, grouping, days, price);
+    }
+    let columns: Vec<String> = grouping
+        .columns()
+        .iter()
+        .map(|c| match *c {
+            // Day n (from 1) of the report's days.
+            "day" => "width_bucket(slot, $6::bigint[])".to_owned(),
+            c => c.to_owned(),
+        })
+        .collect();
+    let n = columns.len();
+    let sums: Vec<String> = SUM_COLUMNS
+        .iter()
+        .map(|c| format!("sum({c})::bigint"))
+        .collect();
+    let sql = format!(
+        "SELECT {cols}, {sums}, min(first_ts), max(last_ts) FROM ctm.rollup WHERE {clause} GROUP BY {groups}",
+        cols = columns.join(", "),
+        sums = sums.join(", "),
+        clause = sel.clause("slot"),
+        groups = (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", "),
+    );
+    let starts: Vec<i64> = days.map(|d| d.starts.clone()).unwrap_or_default();
+    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
+        &sel.slots.0,
+        &sel.slots.1,
+        &sel.machines,
+        &sel.projects,
+        &sel.models,
+    ];
+    if days.is_some() {
+        params.push(&starts);
+    }
+    let mut out = BTreeMap::new();
+    for r in tx.query(&sql, &params)? {
+        let mut k = Key::default();
+        for (i, c) in grouping.columns().iter().enumerate() {
+            match *c {
+                "day" => {
+                    let bucket: i32 = r.get(i);
+                    // Outside the days (cannot happen: the range is the days').
+                    if bucket < 1 || bucket as usize > days.map_or(0, |d| d.dates.len()) {
+                        continue;
+                    }
+                    k.day = i64::from(bucket - 1);
+                }
+                "machine_id" => k.machine = r.get(i),
+                "session_ref" => k.session = r.get(i),
+                "project_id" => k.project = r.get(i),
+                _ => k.model = r.get(i),
+            }
+        }
+        let g = Group {
+            sums: Sums::from_row(&r, n),
+            first_ts: r.get(n + 10),
+            last_ts: r.get(n + 11),
+        };
+        out.entry(k)
+            .and_modify(|e: &mut Group| e.add(&g))
+            .or_insert(g);
+    }
+    Ok(out)
+}
+
+/// `--reprice`: the responses of the selection, each priced with `price`, grouped.
+fn repriced_groups(
+    tx: &mut Transaction,
+    sel: &Selection,
+    grouping: Grouping,
+    days: Option<&Days>,
+    price: Reprice,
+) -> Result<BTreeMap<Key, Group>, ReadError> {
+    let mut dims = Dims::default();
+    let copies = responses::billed_between(
+        tx,
+        &sel.clause("r.ts"),
+        sel.instants,
+        &sel.machines,
+        &sel.projects,
+        &sel.models,
+        &mut dims,
+    )?;
+    let mut out: BTreeMap<Key, Group> = BTreeMap::new();
+    for c in copies {
+        let r = &c.response;
+        let day = match days {
+            Some(d) => match d.index_of(slot_of(r.timestamp_ms)) {
+                Some(i) => i as i64,
+                None => continue,
+            },
+            None => 0,
+        };
+        let key = grouping.key(
+            day,
+            c.machine_id,
+            dims.session(r),
+            dims.project(r),
+            dims.model(r),
+        );
+        let p = price(r);
+        let u = &r.usage;
+        let g = Group {
+            sums: Sums {
+                responses: 1,
+                input_tokens: u.input_tokens as i64,
+                output_tokens: u.output_tokens as i64,
+                cache_write_5m_tokens: u.cache_write_5m_tokens as i64,
+                cache_write_1h_tokens: u.cache_write_1h_tokens as i64,
+                cache_read_tokens: u.cache_read_tokens as i64,
+                web_search_requests: u.web_search_requests as i64,
+                cost_nanos: p.cost_nanos,
+                cache_savings_nanos: p.cache_savings_nanos,
+                unpriced_responses: i64::from(!p.priced),
+            },
+            first_ts: r.timestamp_ms,
+            last_ts: r.timestamp_ms,
+        };
+        out.entry(key).and_modify(|e| e.add(&g)).or_insert(g);
+    }
+    Ok(out)
+}
+
+/// The project and session reports from their groups.
+mod assemble {
+    use super::*;
+    use ctm_analytics::projects::ProjectRow;
+    use ctm_analytics::ProjectReport;
+
+    pub(super) fn projects(
+        groups: &BTreeMap<Key, Group>,
+        names: &Names,
+        sessions: &HashMap<i32, u64>,
+        q: &ReportQuery,
+    ) -> ProjectReport {
+        struct Project {
+            sums: Sums,
+            /// Its ids' session counts (a project path names one id).
+            sessions: u64,
+            ids: BTreeSet<i32>,
+            models: BTreeSet<String>,
+            first_ms: i64,
+            last_ms: i64,
+        }
+        let mut projects: BTreeMap<&str, Project> = BTreeMap::new();
+        let mut unpriced_models = BTreeSet::new();
+        let mut all = Sums::default();
+        for (k, g) in groups {
+            let label = names.project(k.project).unwrap_or("unknown");
+            let p = projects.entry(label).or_insert_with(|| Project {
+                sums: Sums::default(),
+                sessions: 0,
+                ids: BTreeSet::new(),
+                models: BTreeSet::new(),
+                first_ms: g.first_ts,
+                last_ms: g.last_ts,
+            });
+            p.sums.add(&g.sums);
+            if p.ids.insert(k.project) {
+                p.sessions += sessions.get(&k.project).copied().unwrap_or(0);
+            }
+            let model = names.model_label(k.model).to_owned();
+            if g.sums.unpriced_responses > 0 {
+                unpriced_models.insert(model.clone());
+            }
+            p.models.insert(model);
+            p.first_ms = p.first_ms.min(g.first_ts);
+            p.last_ms = p.last_ms.max(g.last_ts);
+            all.add(&g.sums);
+        }
+        let mut rows: Vec<(i64, ProjectRow)> = projects
+            .into_iter()
+            .map(|(path, p)| {
+                let s = ctm_analytics_sums::of(&p.sums);
+                let row = ProjectRow {
+                    project_path: path.to_owned(),
+                    sessions: p.sessions,
+                    responses: s.responses,
+                    input_tokens: s.input_tokens,
+                    output_tokens: s.output_tokens,
+                    cache_creation_tokens: s.cache_creation_tokens(),
+                    cache_read_tokens: s.cache_read_tokens,
+                    total_tokens: s.total_tokens(),
+                    total_cost: s.cost_usd(),
+                    models_used: p.models.into_iter().collect(),
+                    first_activity: q.zone.rfc3339(p.first_ms),
+                    last_activity: q.zone.rfc3339(p.last_ms),
+                    unpriced_responses: s.unpriced_responses,
+                    priced: s.unpriced_responses == 0,
+                };
+                (p.last_ms, row)
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| a.1.project_path.cmp(&b.1.project_path))
+        });
+        let mut projects: Vec<ProjectRow> = rows.into_iter().map(|(_, r)| r).collect();
+        q.arrange(&mut projects);
+        ProjectReport {
+            projects,
+            totals: Totals::from(&ctm_analytics_sums::of(&all)),
+            timezone: q.zone.label(),
+            unpriced_models: unpriced_models.into_iter().collect(),
+        }
+    }
+
+    pub(super) struct Sessions {
+        pub rows: Vec<TeamSessionRow>,
+        pub totals: Totals,
+        pub unpriced_models: Vec<String>,
+    }
+
+    pub(super) fn sessions(
+        groups: &BTreeMap<Key, Group>,
+        names: &Names,
+        session_ids: &HashMap<i32, Option<String>>,
+        zone: &Zone,
+    ) -> Sessions {
+        struct Building<'a> {
+            sums: Sums,
+            first_ts: i64,
+            last_ts: i64,
+            /// The earliest group's project (ties: the smaller path) and person.
+            project: Option<(i64, Option<&'a str>)>,
+            user: Option<(i64, &'a str)>,
+            models: BTreeSet<String>,
+            tokens: BTreeMap<String, i64>,
+        }
+        let mut by_session: BTreeMap<&str, Building> = BTreeMap::new();
+        let mut unpriced_models = BTreeSet::new();
+        let mut all = Sums::default();
+        for (k, g) in groups {
+            // Responses without a session are in no row, nor in the totals (as locally).
+            let Some(Some(id)) = session_ids.get(&k.session) else {
+                continue;
+            };
+            all.add(&g.sums);
+            let b = by_session.entry(id.as_str()).or_insert_with(|| Building {
+                sums: Sums::default(),
+                first_ts: g.first_ts,
+                last_ts: g.last_ts,
+                project: None,
+                user: None,
+                models: BTreeSet::new(),
+                tokens: BTreeMap::new(),
+            });
+            b.sums.add(&g.sums);
+            b.first_ts = b.first_ts.min(g.first_ts);
+            b.last_ts = b.last_ts.max(g.last_ts);
+            let project = names.project(k.project);
+            if project.is_some()
+                && b.project.map_or(true, |(ts, p)| {
+                    g.first_ts < ts || (g.first_ts == ts && project < p)
+                })
+            {
+                b.project = Some((g.first_ts, project));
+            }
+            let person = names.machine(k.machine).0;
+            if b.user.map_or(true, |(ts, p)| {
+                g.first_ts < ts || (g.first_ts == ts && person < p)
+            }) {
+                b.user = Some((g.first_ts, person));
+            }
+            let model = names.model_label(k.model).to_owned();
+            if g.sums.unpriced_responses > 0 {
+                unpriced_models.insert(model.clone());
+            }
+            if names.models.get(&k.model).is_some_and(Option::is_some) {
+                *b.tokens.entry(model.clone()).or_default() += total_tokens(&g.sums);
+            }
+            b.models.insert(model);
+        }
+        let mut rows: Vec<TeamSessionRow> = by_session
+            .into_iter()
+            .map(|(id, b)| {
+                let s = ctm_analytics_sums::of(&b.sums);
+                // The main model: most tokens; ties go to the alphabetically first.
+                let main_model = b
+                    .tokens
+                    .iter()
+                    .max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0)))
+                    .map(|(m, _)| m.clone());
+                TeamSessionRow {
+                    session: SessionRow {
+                        session_id: id.to_owned(),
+                        project_path: b.project.and_then(|(_, p)| p.map(str::to_owned)),
+                        first_activity: zone.rfc3339(b.first_ts),
+                        last_activity: zone.rfc3339(b.last_ts),
+                        duration_minutes: (b.last_ts - b.first_ts) as f64 / 60_000.0,
+                        responses: s.responses,
+                        input_tokens: s.input_tokens,
+                        output_tokens: s.output_tokens,
+                        cache_creation_tokens: s.cache_creation_tokens(),
+                        cache_read_tokens: s.cache_read_tokens,
+                        total_tokens: s.total_tokens(),
+                        total_cost: s.cost_usd(),
+                        models_used: b.models.into_iter().collect(),
+                        main_model,
+                        efficiency_score: s.efficiency_score(),
+                        unpriced_responses: s.unpriced_responses,
+                        priced: s.unpriced_responses == 0,
+                        first_ms: b.first_ts,
+                        last_ms: b.last_ts,
+                    },
+                    user: b.user.map_or_else(String::new, |(_, p)| p.to_owned()),
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            a.session
+                .last_ms
+                .cmp(&b.session.last_ms)
+                .then_with(|| a.session.session_id.cmp(&b.session.session_id))
+        });
+        Sessions {
+            rows,
+            totals: Totals::from(&ctm_analytics_sums::of(&all)),
+            unpriced_models: unpriced_models.into_iter().collect(),
+        }
+    }
+
+    fn total_tokens(s: &Sums) -> i64 {
+        s.input_tokens
+            + s.output_tokens
+            + s.cache_write_5m_tokens
+            + s.cache_write_1h_tokens
+            + s.cache_read_tokens
+    }
+}
