@@ -6,6 +6,7 @@
 //! connections (WAL: readers never wait for the ingest). The page and its script are
 //! compiled into the binary; nothing on the file system is ever served.
 //!
+//! - [`error`]: the one error answer every route gives.
 //! - [`params`]: query parameters, checked (a bad one is a 400 naming it).
 //! - [`api`]: the router and one handler per route.
 //! - [`auth`]: the bind rule (a non-loopback address needs a token), the token check and
@@ -21,6 +22,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod conn;
+pub mod error;
 pub mod events;
 pub mod metrics;
 pub mod params;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use ctm_analytics::{parse_date, Filter, Order, ReportQuery, Zone};
 use jiff::civil::Weekday;
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 
 /// The parameters every report takes: `since`, `until`, `tz`, `order`, `project`, `model`.
 pub const REPORT: &[&str] = &["since", "until", "tz", "order", "project", "model"];

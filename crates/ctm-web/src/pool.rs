@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use anyhow::Result;
 use ctm_store::{OpenOptions, Store};
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 
 /// Connections kept for reuse; more may be open at once under load, and are closed after.
 const KEPT: usize = 8;

@@ -23,7 +23,7 @@ use ctm_team::{TeamError, TeamUrl};
 use jiff::civil::{Date, Weekday};
 use serde_json::json;
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 use crate::params::Params;
 use crate::AppState;
 
