@@ -251,19 +251,31 @@ impl Reader {
     ) -> Result<TeamSessionReport, TeamError> {
         self.read(|tx| {
             let names = Names::load(tx)?;
-            let groups = match Selection::of(tx, q, &names)? {
-                Some(sel) => groups(
-                    tx,
-                    &sel,
-                    &names,
-                    Grouping::SessionProjectModelMachine,
-                    None,
-                    reprice,
-                )?,
-                None => BTreeMap::new(),
-            };
-            let sessions = Names::sessions(tx, groups.keys().map(|k| k.session))?;
-            let r = assemble::sessions(&groups, &names, &sessions, &q.report.zone);
+            let mut building = assemble::SessionsBuilder::default();
+            match Selection::of(tx, q, &names)? {
+                // Every session: the session rollup's rows, as they come.
+                Some(sel) if reprice.is_none() && sel.is_all_time() => {
+                    stream_session_rollup(tx, &sel, &names, &mut building)?;
+                }
+                Some(sel) => {
+                    let groups = groups(
+                        tx,
+                        &sel,
+                        &names,
+                        Grouping::SessionProjectModelMachine,
+                        None,
+                        reprice,
+                    )?;
+                    let ids = Names::sessions(tx, groups.keys().map(|k| k.session))?;
+                    for (k, g) in &groups {
+                        if let Some(Some(id)) = ids.get(&k.session) {
+                            building.add(k, g, &names, || id.clone());
+                        }
+                    }
+                }
+                None => {}
+            }
+            let r = building.finish(&names, &q.report.zone);
             let mut rows = r.rows;
             q.report.arrange(&mut rows);
             Ok(TeamSessionReport {
@@ -517,15 +529,20 @@ impl Selection {
     /// The WHERE clause over the rollup (`column` the slot), with `$1`, `$2` the range
     /// and `$3`..`$5` the filters.
     fn clause(&self, column: &str) -> String {
-        format!("{column} >= $1 AND {column} < $2 AND {}", self.filters(3))
+        format!(
+            "{column} >= $1 AND {column} < $2 AND {}",
+            self.filters(3, "")
+        )
     }
 
-    /// The filters' clause, with `$first`.. the machines, projects and models.
-    fn filters(&self, first: usize) -> String {
+    /// The filters' clause, with `$first`.. the machines, projects and models, and the
+    /// columns' table `alias` (`"r."`, or `""`).
+    fn filters(&self, first: usize, alias: &str) -> String {
         let (m, p, d) = (first, first + 1, first + 2);
         format!(
-            "(${m}::integer[] IS NULL OR machine_id = ANY(${m})) \
-             AND (${p}::integer[] IS NULL OR project_id = ANY(${p})) AND (${d}::integer[] IS NULL OR model_id = ANY(${d}))"
+            "(${m}::integer[] IS NULL OR {alias}machine_id = ANY(${m})) \
+             AND (${p}::integer[] IS NULL OR {alias}project_id = ANY(${p})) \
+             AND (${d}::integer[] IS NULL OR {alias}model_id = ANY(${d}))"
         )
     }
 
@@ -726,9 +743,6 @@ fn groups(
     if let Some(table) = reprice {
         return repriced_groups(tx, sel, names, grouping, days, table);
     }
-    if grouping == Grouping::SessionProjectModelMachine && sel.is_all_time() {
-        return session_groups(tx, sel);
-    }
     let columns: Vec<String> = grouping
         .columns()
         .iter()
@@ -792,20 +806,26 @@ fn groups(
     Ok(out)
 }
 
-/// Every session's groups from the session rollup (whose rows are the groups: nothing
-/// for PostgreSQL to group).
-fn session_groups(
+/// Every session's rows of the session rollup (its rows are the groups: nothing for
+/// PostgreSQL to group), with their session ids, into `building` as they arrive.
+fn stream_session_rollup(
     tx: &mut Transaction,
     sel: &Selection,
-) -> Result<BTreeMap<Key, Group>, ReadError> {
+    names: &Names,
+    building: &mut assemble::SessionsBuilder,
+) -> Result<(), ReadError> {
+    use postgres::fallible_iterator::FallibleIterator;
     let sql = format!(
-        "SELECT session_ref, project_id, model_id, machine_id, {sums}, first_ts, last_ts \
-         FROM ctm.session_rollup WHERE {filters}",
-        sums = SUM_COLUMNS.join(", "),
-        filters = sel.filters(1),
+        "SELECT r.session_ref, r.project_id, r.model_id, r.machine_id, {sums}, r.first_ts, r.last_ts, \
+         s.session_id FROM ctm.session_rollup r JOIN ctm.sessions s ON s.id = r.session_ref \
+         WHERE s.session_id IS NOT NULL AND {filters}",
+        sums = SUM_COLUMNS.map(|c| format!("r.{c}")).join(", "),
+        filters = sel.filters(1, "r."),
     );
-    let mut out = BTreeMap::new();
-    for r in tx.query(&sql, &[&sel.machines, &sel.projects, &sel.models])? {
+    let params: [&(dyn postgres::types::ToSql + Sync); 3] =
+        [&sel.machines, &sel.projects, &sel.models];
+    let mut rows = tx.query_raw(&sql, params)?;
+    while let Some(r) = rows.next()? {
         let k = Key {
             day: 0,
             session: r.get(0),
@@ -818,9 +838,9 @@ fn session_groups(
             first_ts: r.get(14),
             last_ts: r.get(15),
         };
-        out.insert(k, g);
+        building.add(&k, &g, names, || r.get(16));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// `--reprice`: the rollup's rows of the selection priced with `table` from their sums,
@@ -1055,126 +1075,144 @@ mod assemble {
         pub unpriced_models: Vec<String>,
     }
 
-    pub(super) fn sessions(
-        groups: &BTreeMap<Key, Group>,
-        names: &Names,
-        session_ids: &HashMap<i32, Option<String>>,
-        zone: &Zone,
-    ) -> Sessions {
-        /// A session as its groups come: ids, not texts, which are looked up once per
-        /// session at the end.
-        struct Building<'a> {
-            id: &'a str,
-            sums: Sums,
-            first_ts: i64,
-            last_ts: i64,
-            /// The earliest group's project (ties: the smaller path) and person.
-            project: Option<(i64, &'a str)>,
-            user: Option<(i64, &'a str)>,
-            /// Each model's tokens.
-            models: Vec<(i32, i64)>,
-        }
-        let mut by_session: HashMap<i32, Building> = HashMap::with_capacity(session_ids.len());
-        let mut unpriced = BTreeSet::new();
-        let mut all = Sums::default();
-        for (k, g) in groups {
-            // Responses without a session are in no row, nor in the totals (as locally).
-            let Some(Some(id)) = session_ids.get(&k.session) else {
-                continue;
-            };
-            all.add(&g.sums);
-            let b = by_session.entry(k.session).or_insert_with(|| Building {
-                id,
-                sums: Sums::default(),
-                first_ts: g.first_ts,
-                last_ts: g.last_ts,
-                project: None,
-                user: None,
-                models: Vec::new(),
-            });
+    /// A session as its groups come: ids, not texts, which are looked up once per
+    /// session at the end.
+    struct Building {
+        id: String,
+        sums: Sums,
+        first_ts: i64,
+        last_ts: i64,
+        /// The earliest group's project (ties: the smaller path) and person, as ids.
+        project: Option<(i64, i32)>,
+        user: Option<(i64, i32)>,
+        /// Each model's tokens.
+        models: Vec<(i32, i64)>,
+    }
+
+    /// The session report, built group by group.
+    #[derive(Default)]
+    pub(super) struct SessionsBuilder {
+        by_session: HashMap<i32, Building>,
+        unpriced: BTreeSet<i32>,
+        all: Sums,
+    }
+
+    impl SessionsBuilder {
+        /// A group of a session (with a session id: responses without one are in no
+        /// row, nor in the totals, as locally); `id` gives its text, asked once.
+        pub(super) fn add(
+            &mut self,
+            k: &Key,
+            g: &Group,
+            names: &Names,
+            id: impl FnOnce() -> String,
+        ) {
+            self.all.add(&g.sums);
+            let b = self
+                .by_session
+                .entry(k.session)
+                .or_insert_with(|| Building {
+                    id: id(),
+                    sums: Sums::default(),
+                    first_ts: g.first_ts,
+                    last_ts: g.last_ts,
+                    project: None,
+                    user: None,
+                    models: Vec::new(),
+                });
             b.sums.add(&g.sums);
             b.first_ts = b.first_ts.min(g.first_ts);
             b.last_ts = b.last_ts.max(g.last_ts);
             if let Some(project) = names.project(k.project) {
                 if b.project.map_or(true, |(ts, p)| {
-                    g.first_ts < ts || (g.first_ts == ts && project < p)
+                    g.first_ts < ts || (g.first_ts == ts && Some(project) < names.project(p))
                 }) {
-                    b.project = Some((g.first_ts, project));
+                    b.project = Some((g.first_ts, k.project));
                 }
             }
             let person = names.machine(k.machine).0;
-            if b.user.map_or(true, |(ts, p)| {
-                g.first_ts < ts || (g.first_ts == ts && person < p)
+            if b.user.map_or(true, |(ts, m)| {
+                g.first_ts < ts || (g.first_ts == ts && person < names.machine(m).0)
             }) {
-                b.user = Some((g.first_ts, person));
+                b.user = Some((g.first_ts, k.machine));
             }
             if g.sums.unpriced_responses > 0 {
-                unpriced.insert(k.model);
+                self.unpriced.insert(k.model);
             }
             match b.models.iter_mut().find(|(m, _)| *m == k.model) {
                 Some((_, t)) => *t += total_tokens(&g.sums),
                 None => b.models.push((k.model, total_tokens(&g.sums))),
             }
         }
-        let mut rows: Vec<TeamSessionRow> = by_session
-            .into_values()
-            .map(|b| {
-                let s = ctm_analytics_sums::of(&b.sums);
-                // The main model: most tokens (of the named ones); ties go to the
-                // alphabetically first.
-                let main_model = b
-                    .models
-                    .iter()
-                    .filter_map(|(m, t)| names.models.get(m)?.as_deref().map(|name| (name, *t)))
-                    .max_by(|x, y| x.1.cmp(&y.1).then_with(|| y.0.cmp(x.0)))
-                    .map(|(m, _)| m.to_owned());
-                let mut models_used: Vec<String> = b
-                    .models
-                    .iter()
-                    .map(|(m, _)| names.model_label(*m).to_owned())
-                    .collect();
-                models_used.sort_unstable();
-                models_used.dedup();
-                TeamSessionRow {
-                    session: SessionRow {
-                        session_id: b.id.to_owned(),
-                        project_path: b.project.map(|(_, p)| p.to_owned()),
-                        first_activity: zone.rfc3339(b.first_ts),
-                        last_activity: zone.rfc3339(b.last_ts),
-                        duration_minutes: (b.last_ts - b.first_ts) as f64 / 60_000.0,
-                        responses: s.responses,
-                        input_tokens: s.input_tokens,
-                        output_tokens: s.output_tokens,
-                        cache_creation_tokens: s.cache_creation_tokens(),
-                        cache_read_tokens: s.cache_read_tokens,
-                        total_tokens: s.total_tokens(),
-                        total_cost: s.cost_usd(),
-                        models_used,
-                        main_model,
-                        efficiency_score: s.efficiency_score(),
-                        unpriced_responses: s.unpriced_responses,
-                        priced: s.unpriced_responses == 0,
-                        first_ms: b.first_ts,
-                        last_ms: b.last_ts,
-                    },
-                    user: b.user.map_or_else(String::new, |(_, p)| p.to_owned()),
-                }
-            })
-            .collect();
-        rows.sort_unstable_by(|a, b| {
-            a.session
-                .last_ms
-                .cmp(&b.session.last_ms)
-                .then_with(|| a.session.session_id.cmp(&b.session.session_id))
-        });
-        let unpriced_models: BTreeSet<String> = unpriced
-            .into_iter()
-            .map(|m| names.model_label(m).to_owned())
-            .collect();
-        Sessions {
-            rows,
-            totals: Totals::from(&ctm_analytics_sums::of(&all)),
-            unpriced_models: unpriced_models.into_iter().collect(),
+
+        pub(super) fn finish(self, names: &Names, zone: &Zone) -> Sessions {
+            let mut rows: Vec<TeamSessionRow> = self
+                .by_session
+                .into_values()
+                .map(|b| {
+                    let s = ctm_analytics_sums::of(&b.sums);
+                    // The main model: most tokens (of the named ones); ties go to the
+                    // alphabetically first.
+                    let main_model = b
+                        .models
+                        .iter()
+                        .filter_map(|(m, t)| names.models.get(m)?.as_deref().map(|name| (name, *t)))
+                        .max_by(|x, y| x.1.cmp(&y.1).then_with(|| y.0.cmp(x.0)))
+                        .map(|(m, _)| m.to_owned());
+                    let mut models_used: Vec<String> = b
+                        .models
+                        .iter()
+                        .map(|(m, _)| names.model_label(*m).to_owned())
+                        .collect();
+                    models_used.sort_unstable();
+                    models_used.dedup();
+                    TeamSessionRow {
+                        session: SessionRow {
+                            session_id: b.id,
+                            project_path: b
+                                .project
+                                .and_then(|(_, p)| names.project(p))
+                                .map(str::to_owned),
+                            first_activity: zone.rfc3339(b.first_ts),
+                            last_activity: zone.rfc3339(b.last_ts),
+                            duration_minutes: (b.last_ts - b.first_ts) as f64 / 60_000.0,
+                            responses: s.responses,
+                            input_tokens: s.input_tokens,
+                            output_tokens: s.output_tokens,
+                            cache_creation_tokens: s.cache_creation_tokens(),
+                            cache_read_tokens: s.cache_read_tokens,
+                            total_tokens: s.total_tokens(),
+                            total_cost: s.cost_usd(),
+                            models_used,
+                            main_model,
+                            efficiency_score: s.efficiency_score(),
+                            unpriced_responses: s.unpriced_responses,
+                            priced: s.unpriced_responses == 0,
+                            first_ms: b.first_ts,
+                            last_ms: b.last_ts,
+                        },
+                        user: b
+                            .user
+                            .map_or_else(String::new, |(_, m)| names.machine(m).0.to_owned()),
+                    }
+                })
+                .collect();
+            rows.sort_unstable_by(|a, b| {
+                a.session
+                    .last_ms
+                    .cmp(&b.session.last_ms)
+                    .then_with(|| a.session.session_id.cmp(&b.session.session_id))
+            });
+            let unpriced_models: BTreeSet<String> = self
+                .unpriced
+                .into_iter()
+                .map(|m| names.model_label(m).to_owned())
+                .collect();
+            Sessions {
+                rows,
+                totals: Totals::from(&ctm_analytics_sums::of(&self.all)),
+                unpriced_models: unpriced_models.into_iter().collect(),
+            }
         }
     }
 
