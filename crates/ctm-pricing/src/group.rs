@@ -112,6 +112,9 @@ mod tests {
     use crate::cost::Request;
     use proptest::prelude::*;
 
+    /// Input, output, 5-minute and 1-hour cache writes, cache reads, web searches.
+    type Counts = (u64, u64, u64, u64, u64, u64);
+
     fn nanos(usd: f64) -> i64 {
         (usd * 1e9).round() as i64
     }
@@ -146,7 +149,7 @@ mod tests {
             let table = PriceTable::embedded();
             let quarter = ms("2025-01-01T00:00:00Z") + day * 86_400_000 + 37 * 900_000;
             let (from, until) = (quarter + 1, quarter + 900_000);
-            let prompt = |r: &(u64, u64, u64, u64, u64, u64)| r.0 + r.2 + r.3 + r.4;
+            let prompt = |r: &Counts| r.0 + r.2 + r.3 + r.4;
             let g = RequestGroup {
                 model: MODELS[model],
                 from_ms: from,
@@ -179,7 +182,7 @@ mod tests {
             match table.price_group(&g) {
                 Some(GroupPrice::Unpriced) => prop_assert_eq!(one_by_one, 0),
                 Some(GroupPrice::Units(u)) => {
-                    let sum = |f: fn(&(u64, u64, u64, u64, u64, u64)) -> u64| -> i64 {
+                    let sum = |f: fn(&Counts) -> u64| -> i64 {
                         requests.iter().map(f).sum::<u64>() as i64
                     };
                     let from_sums = sum(|r| r.0) * u.input
