@@ -549,3 +549,31 @@ pub fn check(client: &mut impl GenericClient) -> Result<Vec<String>, postgres::E
     }
     Ok(problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rollup_key_named_for_readers_is_the_written_one() {
+        let written: Vec<&str> = ROLLUP.key.iter().map(|(c, _)| *c).collect();
+        assert_eq!(written, ROLLUP_KEY);
+    }
+
+    #[test]
+    fn a_change_in_place_keeps_the_edges_and_a_moved_prompt_does_not() {
+        let same = Delta {
+            added: vec![(5, 100)],
+            removed: vec![(5, 100)],
+            ..Delta::default()
+        };
+        assert!(!same.edges_may_move());
+        let grown = Delta {
+            added: vec![(5, 180)],
+            removed: vec![(5, 100)],
+            ..Delta::default()
+        };
+        assert!(grown.edges_may_move());
+        assert_eq!(grown.added_edges(), [5, 5, 180, 180]);
+    }
+}
