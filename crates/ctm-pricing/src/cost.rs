@@ -52,25 +52,19 @@ impl PriceTable {
             };
         };
         let m = &self.models[row];
-        let s = &self.schedules[row];
-        let t = req.timestamp_ms;
-
-        // Once the prompt is strictly above a band's threshold, every token of the
-        // request (output included) moves to the band's rates; the highest band passed
-        // wins (bands are kept highest first).
         let prompt = req
             .input_tokens
             .saturating_add(req.cache_write_5m_tokens)
             .saturating_add(req.cache_write_1h_tokens)
             .saturating_add(req.cache_read_tokens);
-        let band = s
-            .bands
-            .iter()
-            .find(|&&(from, until, above, _)| from <= t && t < until && prompt > above);
-        let r = match band {
-            Some((_, _, _, rates)) => rates,
-            None => s.rates_at(t),
-        };
+        let terms = self.terms(
+            row,
+            req.timestamp_ms,
+            prompt,
+            req.speed == Some("fast"),
+            req.inference_geo == Some("us"),
+        );
+        let (r, multiplier) = (terms.rates, terms.multiplier);
         let tokens_usd = (req.input_tokens as f64 * r.input
             + req.output_tokens as f64 * r.output
             + req.cache_write_5m_tokens as f64 * r.cache_write_5m
@@ -78,21 +72,6 @@ impl PriceTable {
             + req.cache_read_tokens as f64 * r.cache_read)
             / 1e6;
 
-        // Fast mode outside the dates it was offered is billed at standard speed (the
-        // API refuses it there; Claude Code falls back).
-        let fast = match req.speed {
-            Some("fast") => s
-                .fast
-                .iter()
-                .find(|&&(from, until, _)| from <= t && t < until)
-                .map_or(1.0, |f| f.2),
-            _ => 1.0,
-        };
-        let us = match req.inference_geo {
-            Some("us") => m.us_multiplier.unwrap_or(1.0),
-            _ => 1.0,
-        };
-        let multiplier = fast * us;
         // The search fee is a flat per-call charge, outside the token multipliers.
         let search_usd = req.web_search_requests as f64 * self.web_search_usd_per_1000() / 1000.0;
 
@@ -100,10 +79,56 @@ impl PriceTable {
             cost_usd: tokens_usd * multiplier + search_usd,
             priced: true,
             model_key: Some(m.id.clone()),
-            banded: band.is_some(),
+            banded: terms.banded,
             multiplier,
         }
     }
+
+    /// The rates and multiplier of a request to row `row` at `t` with this prompt, fast
+    /// or not, in the US or not: rules R1-R9's choices, shared by [`PriceTable::price`]
+    /// and [`PriceTable::price_group`].
+    pub(crate) fn terms(&self, row: usize, t: i64, prompt: u64, fast: bool, us: bool) -> Terms<'_> {
+        let m = &self.models[row];
+        let s = &self.schedules[row];
+        // Once the prompt is strictly above a band's threshold, every token of the
+        // request (output included) moves to the band's rates; the highest band passed
+        // wins (bands are kept highest first).
+        let band = s
+            .bands
+            .iter()
+            .find(|&&(from, until, above, _)| from <= t && t < until && prompt > above);
+        let rates = match band {
+            Some((_, _, _, rates)) => rates,
+            None => s.rates_at(t),
+        };
+        // Fast mode outside the dates it was offered is billed at standard speed (the
+        // API refuses it there; Claude Code falls back).
+        let fast = if fast {
+            s.fast
+                .iter()
+                .find(|&&(from, until, _)| from <= t && t < until)
+                .map_or(1.0, |f| f.2)
+        } else {
+            1.0
+        };
+        let us = if us {
+            m.us_multiplier.unwrap_or(1.0)
+        } else {
+            1.0
+        };
+        Terms {
+            rates,
+            banded: band.is_some(),
+            multiplier: fast * us,
+        }
+    }
+}
+
+/// What a request is billed at: its rates and the multiplier on its token cost.
+pub(crate) struct Terms<'a> {
+    pub rates: &'a crate::table::Rates,
+    pub banded: bool,
+    pub multiplier: f64,
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@
 //! used.
 
 mod cost;
+mod group;
 mod litellm;
 mod matching;
 mod parse;
@@ -44,6 +45,7 @@ mod render;
 mod table;
 
 pub use cost::{Priced, Request};
+pub use group::{GroupPrice, RequestGroup, UnitNanos};
 pub use litellm::{merge_under, read_litellm, Imported, Kept, Merged};
 pub use matching::normalize_model;
 pub use parse::{

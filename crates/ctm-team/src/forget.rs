@@ -13,8 +13,9 @@ use postgres::Client;
 use serde::Serialize;
 
 use crate::connection::TeamUrl;
+use crate::copies::Dims;
 use crate::error::{describe, TeamError};
-use crate::responses::{self, Change, Dims};
+use crate::responses::{self, Change};
 use crate::schema::{self, WRITE_LOCK};
 
 /// What a forget did.
@@ -83,7 +84,7 @@ fn run(
         return Ok(None);
     }
     let ids: Vec<i32> = targets.iter().map(|(id, _)| *id).collect();
-    let machines = responses::load_machines(&mut tx)?;
+    let machines = crate::copies::load_machines(&mut tx)?;
     let keys: Vec<String> = tx
         .query(
             "SELECT key FROM ctm.responses WHERE machine_id = ANY($1) \

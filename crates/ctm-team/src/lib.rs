@@ -7,8 +7,9 @@
 //!
 //! - [`connection`]: the URL, its password (URL, `PGPASSWORD`, `~/.pgpass`) and TLS.
 //! - [`schema`]: ctm's own versioned schema, created and migrated by ctm.
-//! - [`responses`]: each machine's copy of a response, the merged response, and the one
-//!   way they change, which keeps the rollups in step.
+//! - [`copies`]: a machine's copy of a response, the merged response and its price.
+//! - [`responses`]: the responses and copies as stored, and the one way they change,
+//!   which keeps the rollups in step.
 //! - [`rollups`]: sums per UTC quarter-hour, machine, project, model and session.
 //! - [`push`]: sending a store's new and changed responses, batch by batch.
 //! - [`forget`]: taking a person's or a machine's rows out.
@@ -17,6 +18,7 @@
 
 pub mod auto;
 pub mod connection;
+pub mod copies;
 pub mod error;
 pub mod forget;
 pub mod push;

@@ -18,8 +18,9 @@ use postgres::Client;
 use serde::Serialize;
 
 use crate::connection::TeamUrl;
+use crate::copies::{Copy, Dims, Price};
 use crate::error::{describe, TeamError};
-use crate::responses::{self, Change, Copy, Dims, Price};
+use crate::responses::{self, Change};
 use crate::schema::{self, WRITE_LOCK};
 
 /// Who pushes: a person and one of their machines.
@@ -293,7 +294,7 @@ fn send_batch(
 ) -> Result<responses::Applied, postgres::Error> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-    let machines = responses::load_machines(&mut tx)?;
+    let machines = crate::copies::load_machines(&mut tx)?;
     let copies: Vec<Copy> = facts
         .iter()
         .map(|f| copy_of(f, machine_id, paths))

@@ -12,20 +12,30 @@
 //! local reports' own functions, so a team report over one machine's responses is the
 //! local report, to the last digit.
 //!
-//! `--reprice` reads the responses instead (within the report's days and filters) and
-//! prices each with the reading machine's table.
+//! A report of every session (no `--since` or `--until`) reads the session rollup, one
+//! row per session, machine, project and model, instead of grouping the slots.
+//!
+//! `--reprice` prices the rollup's rows with the reading machine's table: a row's key
+//! holds what a price depends on besides its counts (model, slot, fast, US, band side)
+//! and its smallest and largest prompt, so `ctm_pricing`'s [`PriceTable::price_group`]
+//! prices it from its sums exactly as pricing its responses one by one would; the
+//! responses of the few rows it cannot (a price change within the slot, prompts on both
+//! sides of a band, rates that are not whole nano-dollars per token) are read and
+//! priced one by one.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ctm_analytics::{ReportQuery, SessionRow, Totals, Zone};
-use ctm_model::Response;
+use ctm_pricing::{GroupPrice, PriceTable, RequestGroup};
 use jiff::civil::Date;
 use postgres::{Client, Transaction};
 use serde::Serialize;
 
 use crate::connection::TeamUrl;
+use crate::copies::{Dims, Price};
 use crate::error::{describe, TeamError};
-use crate::responses::{self, slot_span, Dims, Price};
+use crate::responses::{self, slot_span};
+use crate::rollups::ROLLUP_KEY;
 use crate::rollups::{Sums, SUM_COLUMNS};
 use crate::schema;
 use ctm_aggregate::{slot_of, QUARTER_MS};
@@ -38,8 +48,8 @@ pub struct TeamQuery {
     pub user: Option<String>,
 }
 
-/// Prices a response with the reading machine's table (`--reprice`).
-pub type Reprice<'a> = &'a dyn Fn(&Response) -> Price;
+/// The reading machine's price table (`--reprice`).
+pub type Reprice<'a> = &'a PriceTable;
 
 /// One person's row of `ctm team users`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -121,7 +131,7 @@ impl Reader {
             let Some(days) = Days::of(tx, &sel, &q.report)? else {
                 return Ok(Vec::new());
             };
-            let groups = groups(tx, &sel, Grouping::DayModel, Some(&days), reprice)?;
+            let groups = groups(tx, &sel, &names, Grouping::DayModel, Some(&days), reprice)?;
             let mut out: BTreeMap<Date, BTreeMap<String, ctm_analytics_sums::Sums>> =
                 BTreeMap::new();
             for (k, g) in groups {
@@ -166,7 +176,7 @@ impl Reader {
                     totals: Totals::default(),
                 });
             };
-            let groups = groups(tx, &sel, Grouping::Machine, None, reprice)?;
+            let groups = groups(tx, &sel, &names, Grouping::Machine, None, reprice)?;
             struct Person {
                 sums: Sums,
                 last_ts: i64,
@@ -224,7 +234,7 @@ impl Reader {
             let names = Names::load(tx)?;
             let (groups, sessions) = match Selection::of(tx, q, &names)? {
                 Some(sel) => (
-                    groups(tx, &sel, Grouping::ProjectModel, None, reprice)?,
+                    groups(tx, &sel, &names, Grouping::ProjectModel, None, reprice)?,
                     sessions_per_project(tx, &sel)?,
                 ),
                 None => (BTreeMap::new(), HashMap::new()),
@@ -241,18 +251,31 @@ impl Reader {
     ) -> Result<TeamSessionReport, TeamError> {
         self.read(|tx| {
             let names = Names::load(tx)?;
-            let groups = match Selection::of(tx, q, &names)? {
-                Some(sel) => groups(
-                    tx,
-                    &sel,
-                    Grouping::SessionProjectModelMachine,
-                    None,
-                    reprice,
-                )?,
-                None => BTreeMap::new(),
-            };
-            let sessions = Names::sessions(tx, groups.keys().map(|k| k.session))?;
-            let r = assemble::sessions(&groups, &names, &sessions, &q.report.zone);
+            let mut building = assemble::SessionsBuilder::default();
+            match Selection::of(tx, q, &names)? {
+                // Every session: the session rollup's rows, as they come.
+                Some(sel) if reprice.is_none() && sel.is_all_time() => {
+                    stream_session_rollup(tx, &sel, &names, &mut building)?;
+                }
+                Some(sel) => {
+                    let groups = groups(
+                        tx,
+                        &sel,
+                        &names,
+                        Grouping::SessionProjectModelMachine,
+                        None,
+                        reprice,
+                    )?;
+                    let ids = Names::sessions(tx, groups.keys().map(|k| k.session))?;
+                    for (k, g) in &groups {
+                        if let Some(Some(id)) = ids.get(&k.session) {
+                            building.add(k, g, &names, || id.clone());
+                        }
+                    }
+                }
+                None => {}
+            }
+            let r = building.finish(&names, &q.report.zone);
             let mut rows = r.rows;
             q.report.arrange(&mut rows);
             Ok(TeamSessionReport {
@@ -398,6 +421,14 @@ impl Names {
         out
     }
 
+    /// The model's name as a price table matches it (`""` when there is none).
+    fn model_text(&self, id: i32) -> &str {
+        self.models
+            .get(&id)
+            .and_then(|m| m.as_deref())
+            .unwrap_or("")
+    }
+
     fn model_label(&self, id: i32) -> &str {
         self.models
             .get(&id)
@@ -410,13 +441,12 @@ impl Names {
     }
 }
 
-/// A report's filters as ids, and its range as slots and instants.
+/// A report's filters as ids, and its range as slots.
 struct Selection {
     machines: Option<Vec<i32>>,
     projects: Option<Vec<i32>>,
     models: Option<Vec<i32>>,
     slots: (i64, i64),
-    instants: (i64, i64),
 }
 
 impl Selection {
@@ -488,7 +518,6 @@ impl Selection {
             projects,
             models,
             slots: (slot(lo), slot(hi)),
-            instants: (lo, hi),
         };
         let empty = |v: &Option<Vec<i32>>| v.as_ref().is_some_and(Vec::is_empty);
         if empty(&sel.machines) || empty(&sel.projects) || empty(&sel.models) {
@@ -497,13 +526,29 @@ impl Selection {
         Ok(Some(sel))
     }
 
-    /// The WHERE clause over the rollup (or the responses: `column` for the slot or
-    /// instant), with `$1`, `$2` the range and `$3`..`$5` the filters.
+    /// The WHERE clause over the rollup (`column` the slot), with `$1`, `$2` the range
+    /// and `$3`..`$5` the filters.
     fn clause(&self, column: &str) -> String {
         format!(
-            "{column} >= $1 AND {column} < $2 AND ($3::integer[] IS NULL OR machine_id = ANY($3)) \
-             AND ($4::integer[] IS NULL OR project_id = ANY($4)) AND ($5::integer[] IS NULL OR model_id = ANY($5))"
+            "{column} >= $1 AND {column} < $2 AND {}",
+            self.filters(3, "")
         )
+    }
+
+    /// The filters' clause, with `$first`.. the machines, projects and models, and the
+    /// columns' table `alias` (`"r."`, or `""`).
+    fn filters(&self, first: usize, alias: &str) -> String {
+        let (m, p, d) = (first, first + 1, first + 2);
+        format!(
+            "(${m}::integer[] IS NULL OR {alias}machine_id = ANY(${m})) \
+             AND (${p}::integer[] IS NULL OR {alias}project_id = ANY(${p})) \
+             AND (${d}::integer[] IS NULL OR {alias}model_id = ANY(${d}))"
+        )
+    }
+
+    /// No `--since` or `--until`: every slot.
+    fn is_all_time(&self) -> bool {
+        self.slots == (i64::MIN, i64::MAX)
     }
 }
 
@@ -686,16 +731,17 @@ fn sessions_per_project(
         .collect())
 }
 
-/// The rollup grouped, or with `reprice` the responses repriced and grouped alike.
+/// The rollup grouped, or with `reprice` its rows repriced and grouped alike.
 fn groups(
     tx: &mut Transaction,
     sel: &Selection,
+    names: &Names,
     grouping: Grouping,
     days: Option<&Days>,
     reprice: Option<Reprice>,
 ) -> Result<BTreeMap<Key, Group>, ReadError> {
-    if let Some(price) = reprice {
-        return repriced_groups(tx, sel, grouping, days, price);
+    if let Some(table) = reprice {
+        return repriced_groups(tx, sel, names, grouping, days, table);
     }
     let columns: Vec<String> = grouping
         .columns()
@@ -760,60 +806,181 @@ fn groups(
     Ok(out)
 }
 
-/// `--reprice`: the responses of the selection, each priced with `price`, grouped.
+/// Every session's rows of the session rollup (its rows are the groups: nothing for
+/// PostgreSQL to group), with their session ids, into `building` as they arrive.
+fn stream_session_rollup(
+    tx: &mut Transaction,
+    sel: &Selection,
+    names: &Names,
+    building: &mut assemble::SessionsBuilder,
+) -> Result<(), ReadError> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let sql = format!(
+        "SELECT r.session_ref, r.project_id, r.model_id, r.machine_id, {sums}, r.first_ts, r.last_ts, \
+         s.session_id FROM ctm.session_rollup r JOIN ctm.sessions s ON s.id = r.session_ref \
+         WHERE s.session_id IS NOT NULL AND {filters}",
+        sums = SUM_COLUMNS.map(|c| format!("r.{c}")).join(", "),
+        filters = sel.filters(1, "r."),
+    );
+    let params: [&(dyn postgres::types::ToSql + Sync); 3] =
+        [&sel.machines, &sel.projects, &sel.models];
+    let mut rows = tx.query_raw(&sql, params)?;
+    while let Some(r) = rows.next()? {
+        let k = Key {
+            day: 0,
+            session: r.get(0),
+            project: r.get(1),
+            model: r.get(2),
+            machine: r.get(3),
+        };
+        let g = Group {
+            sums: Sums::from_row(&r, 4),
+            first_ts: r.get(14),
+            last_ts: r.get(15),
+        };
+        building.add(&k, &g, names, || r.get(16));
+    }
+    Ok(())
+}
+
+/// `--reprice`: the rollup's rows of the selection priced with `table` from their sums,
+/// or where that would not be exact their responses one by one, grouped.
 fn repriced_groups(
     tx: &mut Transaction,
     sel: &Selection,
+    names: &Names,
     grouping: Grouping,
     days: Option<&Days>,
-    price: Reprice,
+    table: Reprice,
 ) -> Result<BTreeMap<Key, Group>, ReadError> {
-    let mut dims = Dims::default();
-    let copies = responses::billed_between(
-        tx,
-        &sel.clause("r.ts"),
-        sel.instants,
-        &sel.machines,
-        &sel.projects,
-        &sel.models,
-        &mut dims,
+    let sql = format!(
+        "SELECT {key}, {sums}, first_ts, last_ts, min_prompt, max_prompt FROM ctm.rollup WHERE {clause}",
+        key = ROLLUP_KEY.join(", "),
+        sums = SUM_COLUMNS.join(", "),
+        clause = sel.clause("slot"),
+    );
+    let rows = tx.query(
+        &sql,
+        &[
+            &sel.slots.0,
+            &sel.slots.1,
+            &sel.machines,
+            &sel.projects,
+            &sel.models,
+        ],
     )?;
     let mut out: BTreeMap<Key, Group> = BTreeMap::new();
-    for c in copies {
-        let r = &c.response;
+    let mut add = |slot: i64, k: Key, g: Group| {
         let day = match days {
-            Some(d) => match d.index_of(slot_of(r.timestamp_ms)) {
+            Some(d) => match d.index_of(slot) {
                 Some(i) => i as i64,
-                None => continue,
+                None => return,
             },
             None => 0,
         };
-        let key = grouping.key(
-            day,
-            c.machine_id,
-            dims.session(r),
-            dims.project(r),
-            dims.model(r),
-        );
-        let p = price(r);
-        let u = &r.usage;
-        let g = Group {
-            sums: Sums {
-                responses: 1,
-                input_tokens: u.input_tokens as i64,
-                output_tokens: u.output_tokens as i64,
-                cache_write_5m_tokens: u.cache_write_5m_tokens as i64,
-                cache_write_1h_tokens: u.cache_write_1h_tokens as i64,
-                cache_read_tokens: u.cache_read_tokens as i64,
-                web_search_requests: u.web_search_requests as i64,
-                cost_nanos: p.cost_nanos,
-                cache_savings_nanos: p.cache_savings_nanos,
-                unpriced_responses: i64::from(!p.priced),
-            },
-            first_ts: r.timestamp_ms,
-            last_ts: r.timestamp_ms,
-        };
+        let key = grouping.key(day, k.machine, k.session, k.project, k.model);
         out.entry(key).and_modify(|e| e.add(&g)).or_insert(g);
+    };
+    // Rows to price response by response, one array per key column.
+    let mut one_by_one: [Vec<i64>; 8] = Default::default();
+    for r in &rows {
+        let slot: i64 = r.get(0);
+        let (fast, us, long): (bool, bool, bool) = (r.get(5), r.get(6), r.get(7));
+        let k = Key {
+            day: 0,
+            machine: r.get(1),
+            session: r.get(2),
+            project: r.get(3),
+            model: r.get(4),
+        };
+        let mut sums = Sums::from_row(r, 8);
+        let (min_prompt, max_prompt): (i64, i64) = (r.get(20), r.get(21));
+        let (from_ms, until_ms) = slot_span(slot);
+        let group = RequestGroup {
+            model: names.model_text(k.model),
+            from_ms,
+            until_ms,
+            min_prompt: min_prompt as u64,
+            max_prompt: max_prompt as u64,
+            output_tokens: sums.output_tokens as u64,
+            fast,
+            us,
+        };
+        match table.price_group(&group) {
+            Some(GroupPrice::Unpriced) => {
+                sums.cost_nanos = 0;
+                sums.cache_savings_nanos = 0;
+                sums.unpriced_responses = sums.responses;
+            }
+            Some(GroupPrice::Units(u)) => {
+                sums.cost_nanos = sums.input_tokens * u.input
+                    + sums.output_tokens * u.output
+                    + sums.cache_write_5m_tokens * u.cache_write_5m
+                    + sums.cache_write_1h_tokens * u.cache_write_1h
+                    + sums.cache_read_tokens * u.cache_read
+                    + sums.web_search_requests * u.web_search;
+                // Each cached token as plain input, less what it cost.
+                sums.cache_savings_nanos = sums.cache_write_5m_tokens
+                    * (u.input - u.cache_write_5m)
+                    + sums.cache_write_1h_tokens * (u.input - u.cache_write_1h)
+                    + sums.cache_read_tokens * (u.input - u.cache_read);
+                sums.unpriced_responses = 0;
+            }
+            None => {
+                let key = [
+                    slot,
+                    i64::from(k.machine),
+                    i64::from(k.session),
+                    i64::from(k.project),
+                    i64::from(k.model),
+                    i64::from(fast),
+                    i64::from(us),
+                    i64::from(long),
+                ];
+                for (col, v) in one_by_one.iter_mut().zip(key) {
+                    col.push(v);
+                }
+                continue;
+            }
+        }
+        let g = Group {
+            sums,
+            first_ts: r.get(18),
+            last_ts: r.get(19),
+        };
+        add(slot, k, g);
+    }
+    if !one_by_one[0].is_empty() {
+        let mut dims = Dims::default();
+        for c in responses::billed_of_rollup_rows(tx, &one_by_one, &mut dims)? {
+            let r = &c.response;
+            let p = Price::of(ctm_ingest::price_response(table, r));
+            let u = &r.usage;
+            let k = Key {
+                day: 0,
+                machine: c.machine_id,
+                session: dims.session(r),
+                project: dims.project(r),
+                model: dims.model(r),
+            };
+            let g = Group {
+                sums: Sums {
+                    responses: 1,
+                    input_tokens: u.input_tokens as i64,
+                    output_tokens: u.output_tokens as i64,
+                    cache_write_5m_tokens: u.cache_write_5m_tokens as i64,
+                    cache_write_1h_tokens: u.cache_write_1h_tokens as i64,
+                    cache_read_tokens: u.cache_read_tokens as i64,
+                    web_search_requests: u.web_search_requests as i64,
+                    cost_nanos: p.cost_nanos,
+                    cache_savings_nanos: p.cache_savings_nanos,
+                    unpriced_responses: i64::from(!p.priced),
+                },
+                first_ts: r.timestamp_ms,
+                last_ts: r.timestamp_ms,
+            };
+            add(slot_of(r.timestamp_ms), k, g);
+        }
     }
     Ok(out)
 }
@@ -908,112 +1075,144 @@ mod assemble {
         pub unpriced_models: Vec<String>,
     }
 
-    pub(super) fn sessions(
-        groups: &BTreeMap<Key, Group>,
-        names: &Names,
-        session_ids: &HashMap<i32, Option<String>>,
-        zone: &Zone,
-    ) -> Sessions {
-        struct Building<'a> {
-            sums: Sums,
-            first_ts: i64,
-            last_ts: i64,
-            /// The earliest group's project (ties: the smaller path) and person.
-            project: Option<(i64, Option<&'a str>)>,
-            user: Option<(i64, &'a str)>,
-            models: BTreeSet<String>,
-            tokens: BTreeMap<String, i64>,
-        }
-        let mut by_session: BTreeMap<&str, Building> = BTreeMap::new();
-        let mut unpriced_models = BTreeSet::new();
-        let mut all = Sums::default();
-        for (k, g) in groups {
-            // Responses without a session are in no row, nor in the totals (as locally).
-            let Some(Some(id)) = session_ids.get(&k.session) else {
-                continue;
-            };
-            all.add(&g.sums);
-            let b = by_session.entry(id.as_str()).or_insert_with(|| Building {
-                sums: Sums::default(),
-                first_ts: g.first_ts,
-                last_ts: g.last_ts,
-                project: None,
-                user: None,
-                models: BTreeSet::new(),
-                tokens: BTreeMap::new(),
-            });
+    /// A session as its groups come: ids, not texts, which are looked up once per
+    /// session at the end.
+    struct Building {
+        id: String,
+        sums: Sums,
+        first_ts: i64,
+        last_ts: i64,
+        /// The earliest group's project (ties: the smaller path) and person, as ids.
+        project: Option<(i64, i32)>,
+        user: Option<(i64, i32)>,
+        /// Each model's tokens.
+        models: Vec<(i32, i64)>,
+    }
+
+    /// The session report, built group by group.
+    #[derive(Default)]
+    pub(super) struct SessionsBuilder {
+        by_session: HashMap<i32, Building>,
+        unpriced: BTreeSet<i32>,
+        all: Sums,
+    }
+
+    impl SessionsBuilder {
+        /// A group of a session (with a session id: responses without one are in no
+        /// row, nor in the totals, as locally); `id` gives its text, asked once.
+        pub(super) fn add(
+            &mut self,
+            k: &Key,
+            g: &Group,
+            names: &Names,
+            id: impl FnOnce() -> String,
+        ) {
+            self.all.add(&g.sums);
+            let b = self
+                .by_session
+                .entry(k.session)
+                .or_insert_with(|| Building {
+                    id: id(),
+                    sums: Sums::default(),
+                    first_ts: g.first_ts,
+                    last_ts: g.last_ts,
+                    project: None,
+                    user: None,
+                    models: Vec::new(),
+                });
             b.sums.add(&g.sums);
             b.first_ts = b.first_ts.min(g.first_ts);
             b.last_ts = b.last_ts.max(g.last_ts);
-            let project = names.project(k.project);
-            if project.is_some()
-                && b.project.map_or(true, |(ts, p)| {
-                    g.first_ts < ts || (g.first_ts == ts && project < p)
-                })
-            {
-                b.project = Some((g.first_ts, project));
+            if let Some(project) = names.project(k.project) {
+                if b.project.map_or(true, |(ts, p)| {
+                    g.first_ts < ts || (g.first_ts == ts && Some(project) < names.project(p))
+                }) {
+                    b.project = Some((g.first_ts, k.project));
+                }
             }
             let person = names.machine(k.machine).0;
-            if b.user.map_or(true, |(ts, p)| {
-                g.first_ts < ts || (g.first_ts == ts && person < p)
+            if b.user.map_or(true, |(ts, m)| {
+                g.first_ts < ts || (g.first_ts == ts && person < names.machine(m).0)
             }) {
-                b.user = Some((g.first_ts, person));
+                b.user = Some((g.first_ts, k.machine));
             }
-            let model = names.model_label(k.model).to_owned();
             if g.sums.unpriced_responses > 0 {
-                unpriced_models.insert(model.clone());
+                self.unpriced.insert(k.model);
             }
-            if names.models.get(&k.model).is_some_and(Option::is_some) {
-                *b.tokens.entry(model.clone()).or_default() += total_tokens(&g.sums);
+            match b.models.iter_mut().find(|(m, _)| *m == k.model) {
+                Some((_, t)) => *t += total_tokens(&g.sums),
+                None => b.models.push((k.model, total_tokens(&g.sums))),
             }
-            b.models.insert(model);
         }
-        let mut rows: Vec<TeamSessionRow> = by_session
-            .into_iter()
-            .map(|(id, b)| {
-                let s = ctm_analytics_sums::of(&b.sums);
-                // The main model: most tokens; ties go to the alphabetically first.
-                let main_model = b
-                    .tokens
-                    .iter()
-                    .max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0)))
-                    .map(|(m, _)| m.clone());
-                TeamSessionRow {
-                    session: SessionRow {
-                        session_id: id.to_owned(),
-                        project_path: b.project.and_then(|(_, p)| p.map(str::to_owned)),
-                        first_activity: zone.rfc3339(b.first_ts),
-                        last_activity: zone.rfc3339(b.last_ts),
-                        duration_minutes: (b.last_ts - b.first_ts) as f64 / 60_000.0,
-                        responses: s.responses,
-                        input_tokens: s.input_tokens,
-                        output_tokens: s.output_tokens,
-                        cache_creation_tokens: s.cache_creation_tokens(),
-                        cache_read_tokens: s.cache_read_tokens,
-                        total_tokens: s.total_tokens(),
-                        total_cost: s.cost_usd(),
-                        models_used: b.models.into_iter().collect(),
-                        main_model,
-                        efficiency_score: s.efficiency_score(),
-                        unpriced_responses: s.unpriced_responses,
-                        priced: s.unpriced_responses == 0,
-                        first_ms: b.first_ts,
-                        last_ms: b.last_ts,
-                    },
-                    user: b.user.map_or_else(String::new, |(_, p)| p.to_owned()),
-                }
-            })
-            .collect();
-        rows.sort_by(|a, b| {
-            a.session
-                .last_ms
-                .cmp(&b.session.last_ms)
-                .then_with(|| a.session.session_id.cmp(&b.session.session_id))
-        });
-        Sessions {
-            rows,
-            totals: Totals::from(&ctm_analytics_sums::of(&all)),
-            unpriced_models: unpriced_models.into_iter().collect(),
+
+        pub(super) fn finish(self, names: &Names, zone: &Zone) -> Sessions {
+            let mut rows: Vec<TeamSessionRow> = self
+                .by_session
+                .into_values()
+                .map(|b| {
+                    let s = ctm_analytics_sums::of(&b.sums);
+                    // The main model: most tokens (of the named ones); ties go to the
+                    // alphabetically first.
+                    let main_model = b
+                        .models
+                        .iter()
+                        .filter_map(|(m, t)| names.models.get(m)?.as_deref().map(|name| (name, *t)))
+                        .max_by(|x, y| x.1.cmp(&y.1).then_with(|| y.0.cmp(x.0)))
+                        .map(|(m, _)| m.to_owned());
+                    let mut models_used: Vec<String> = b
+                        .models
+                        .iter()
+                        .map(|(m, _)| names.model_label(*m).to_owned())
+                        .collect();
+                    models_used.sort_unstable();
+                    models_used.dedup();
+                    TeamSessionRow {
+                        session: SessionRow {
+                            session_id: b.id,
+                            project_path: b
+                                .project
+                                .and_then(|(_, p)| names.project(p))
+                                .map(str::to_owned),
+                            first_activity: zone.rfc3339(b.first_ts),
+                            last_activity: zone.rfc3339(b.last_ts),
+                            duration_minutes: (b.last_ts - b.first_ts) as f64 / 60_000.0,
+                            responses: s.responses,
+                            input_tokens: s.input_tokens,
+                            output_tokens: s.output_tokens,
+                            cache_creation_tokens: s.cache_creation_tokens(),
+                            cache_read_tokens: s.cache_read_tokens,
+                            total_tokens: s.total_tokens(),
+                            total_cost: s.cost_usd(),
+                            models_used,
+                            main_model,
+                            efficiency_score: s.efficiency_score(),
+                            unpriced_responses: s.unpriced_responses,
+                            priced: s.unpriced_responses == 0,
+                            first_ms: b.first_ts,
+                            last_ms: b.last_ts,
+                        },
+                        user: b
+                            .user
+                            .map_or_else(String::new, |(_, m)| names.machine(m).0.to_owned()),
+                    }
+                })
+                .collect();
+            rows.sort_unstable_by(|a, b| {
+                a.session
+                    .last_ms
+                    .cmp(&b.session.last_ms)
+                    .then_with(|| a.session.session_id.cmp(&b.session.session_id))
+            });
+            let unpriced_models: BTreeSet<String> = self
+                .unpriced
+                .into_iter()
+                .map(|m| names.model_label(m).to_owned())
+                .collect();
+            Sessions {
+                rows,
+                totals: Totals::from(&ctm_analytics_sums::of(&self.all)),
+                unpriced_models: unpriced_models.into_iter().collect(),
+            }
         }
     }
 

@@ -17,11 +17,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "people, machines, responses and their copies, quarter-hour rollups",
-    sql: include_str!("../migrations/0001_team.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "people, machines, responses and their copies, quarter-hour rollups",
+        sql: include_str!("../migrations/0001_team.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "what prices depend on in the rollup's key, a rollup per session",
+        sql: include_str!("../migrations/0002_prices_and_sessions.sql"),
+    },
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -54,6 +61,17 @@ pub const MIN_SERVER_VERSION: i32 = 150_000;
 
 /// Creates or migrates the schema to this build's version.
 pub fn ensure(client: &mut Client, url: &TeamUrl) -> Result<Migrated, TeamError> {
+    ensure_version(client, url, SCHEMA_VERSION)
+}
+
+/// Creates or migrates the schema to `target` (at most this build's version): what an
+/// older ctm left, for the tests of migrating in place.
+pub fn ensure_version(
+    client: &mut Client,
+    url: &TeamUrl,
+    target: i32,
+) -> Result<Migrated, TeamError> {
+    let target = target.min(SCHEMA_VERSION);
     let db_err = |e: postgres::Error| TeamError::Database {
         shown: url.shown().to_owned(),
         reason: describe(&e),
@@ -75,10 +93,10 @@ pub fn ensure(client: &mut Client, url: &TeamUrl) -> Result<Migrated, TeamError>
     // The common case reads one row and writes nothing.
     if let Some(info) = read_info(client).map_err(db_err)? {
         refuse_newer(&info, url)?;
-        if info.version == SCHEMA_VERSION {
+        if info.version >= target {
             return Ok(Migrated {
+                from: info.version,
                 info,
-                from: SCHEMA_VERSION,
                 applied: Vec::new(),
             });
         }
@@ -104,7 +122,10 @@ pub fn ensure(client: &mut Client, url: &TeamUrl) -> Result<Migrated, TeamError>
     }
     let from = before.as_ref().map_or(0, |i| i.version);
     let mut applied = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > from && m.version <= target)
+    {
         tx.batch_execute(m.sql).map_err(|e| TeamError::Database {
             shown: url.shown().to_owned(),
             reason: format!(
@@ -118,7 +139,7 @@ pub fn ensure(client: &mut Client, url: &TeamUrl) -> Result<Migrated, TeamError>
     tx.execute(
         "INSERT INTO ctm.schema_info (version, database_id) VALUES ($1, gen_random_uuid()::text) \
          ON CONFLICT (singleton) DO UPDATE SET version = excluded.version, migrated_at = now()",
-        &[&SCHEMA_VERSION],
+        &[&from.max(target)],
     )
     .map_err(db_err)?;
     let info = read_info(&mut tx)

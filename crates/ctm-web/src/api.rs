@@ -12,7 +12,7 @@ use ctm_analytics::export::{self, ExportFormat, ExportLevel};
 use ctm_analytics::{
     blocks_report, cache_report, daily_report, hourly_report, model_report, monthly_report,
     project_report, session_detail, session_report, summary_report, top_report, weekly_report,
-    AnalyticsError, BlocksQuery, MetricsQuery, Order, ReportQuery, SessionRow, TokenLimit, Totals,
+    AnalyticsError, BlocksQuery, MetricsQuery, Order, ReportQuery, TokenLimit,
 };
 use ctm_store::exports::ExportRecord;
 use ctm_store::Store;
@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::params::Params;
+use crate::sessions_page::Paging;
 use crate::{assets, auth, team, AppState};
 
 type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
@@ -149,6 +150,29 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     ]
 }
 
+/// In team mode, the routes made of one machine's data say they are not here.
+async fn only_team_routes(req: axum::extract::Request, next: middleware::Next) -> Response {
+    let path = req.uri().path();
+    let known = routes().iter().any(|(p, _)| route_matches(p, path));
+    if known && !team::ROUTES.contains(&path) {
+        return ApiError::not_found(format!(
+            "{path} is not available over the team database (ctm serve --team): it needs one \
+             machine's own store"
+        ))
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Whether a request path is a route's (`{id}` matching one segment).
+fn route_matches(route: &str, path: &str) -> bool {
+    let (r, p): (Vec<&str>, Vec<&str>) = (route.split('/').collect(), path.split('/').collect());
+    r.len() == p.len()
+        && r.iter()
+            .zip(&p)
+            .all(|(a, b)| a == b || (a.starts_with('{') && !b.is_empty()))
+}
+
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
     for (path, route) in routes() {
@@ -160,7 +184,7 @@ pub fn router(state: AppState) -> Router {
     // Inside the token check: a team dashboard's missing routes are only told to those
     // who may ask.
     let r = if state.team.is_some() {
-        r.layer(middleware::from_fn(team::only_team_routes))
+        r.layer(middleware::from_fn(only_team_routes))
     } else {
         r
     };
@@ -386,77 +410,6 @@ const SESSION_SORTS: [&str; 6] = [
     "responses",
     "duration",
 ];
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionPage<R> {
-    sessions: Vec<R>,
-    /// Sessions matching the filters, on all pages.
-    total: usize,
-    offset: u64,
-    limit: u64,
-    sort: &'static str,
-    order: &'static str,
-    /// The sums of all matching sessions, not only this page.
-    totals: Totals,
-    timezone: String,
-    unpriced_models: Vec<String>,
-}
-
-/// How `/api/sessions` sorts and pages.
-#[derive(Debug, Clone, Copy)]
-pub struct Paging {
-    sort: &'static str,
-    order: Order,
-    limit: u64,
-    offset: u64,
-}
-
-impl Paging {
-    /// One page of these rows (each a session row, or one holding it).
-    pub fn of<R>(
-        self,
-        mut rows: Vec<R>,
-        row: impl Fn(&R) -> &SessionRow,
-        totals: Totals,
-        timezone: String,
-        unpriced_models: Vec<String>,
-    ) -> SessionPage<R> {
-        let key = |a: &SessionRow, b: &SessionRow| match self.sort {
-            "firstActivity" => a.first_ms.cmp(&b.first_ms),
-            "cost" => a.total_cost.total_cmp(&b.total_cost),
-            "tokens" => a.total_tokens.cmp(&b.total_tokens),
-            "responses" => a.responses.cmp(&b.responses),
-            "duration" => (a.last_ms - a.first_ms).cmp(&(b.last_ms - b.first_ms)),
-            _ => a.last_ms.cmp(&b.last_ms),
-        };
-        // Stable: ties keep the report's order (last activity, then id).
-        rows.sort_by(|a, b| match self.order {
-            Order::Asc => key(row(a), row(b)),
-            Order::Desc => key(row(b), row(a)),
-        });
-        let total = rows.len();
-        let sessions: Vec<R> = rows
-            .into_iter()
-            .skip(self.offset as usize)
-            .take(self.limit as usize)
-            .collect();
-        SessionPage {
-            sessions,
-            total,
-            offset: self.offset,
-            limit: self.limit,
-            sort: self.sort,
-            order: match self.order {
-                Order::Asc => "asc",
-                Order::Desc => "desc",
-            },
-            totals,
-            timezone,
-            unpriced_models,
-        }
-    }
-}
 
 async fn sessions(State(st): State<AppState>, q: Pairs) -> Result<Response, ApiError> {
     let p = params(q, "/api/sessions")?;

@@ -27,6 +27,7 @@ pub mod events;
 pub mod metrics;
 pub mod params;
 mod pool;
+pub mod sessions_page;
 pub mod team;
 
 use std::net::SocketAddr;

@@ -10,9 +10,7 @@
 
 use std::sync::Mutex;
 
-use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ctm_analytics::{
@@ -113,31 +111,6 @@ pub const ROUTES: &[&str] = &[
     "/api/models",
     "/api/users",
 ];
-
-/// In team mode, the routes made of one machine's data say they are not here.
-pub async fn only_team_routes(req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let known = crate::api::routes()
-        .iter()
-        .any(|(p, _)| route_matches(p, path));
-    if known && !ROUTES.contains(&path) {
-        return ApiError::not_found(format!(
-            "{path} is not available over the team database (ctm serve --team): it needs one \
-             machine's own store"
-        ))
-        .into_response();
-    }
-    next.run(req).await
-}
-
-/// Whether a request path is a route's (`{id}` matching one segment).
-fn route_matches(route: &str, path: &str) -> bool {
-    let (r, p): (Vec<&str>, Vec<&str>) = (route.split('/').collect(), path.split('/').collect());
-    r.len() == p.len()
-        && r.iter()
-            .zip(&p)
-            .all(|(a, b)| a == b || (a.starts_with('{') && !b.is_empty()))
-}
 
 fn query(p: &Params, rq: ReportQuery) -> TeamQuery {
     TeamQuery {
@@ -262,7 +235,7 @@ pub async fn sessions(
     st: &AppState,
     p: &Params,
     rq: ReportQuery,
-    page: crate::api::Paging,
+    page: crate::sessions_page::Paging,
 ) -> Result<Response, ApiError> {
     let q = query(p, rq);
     let r = read(st, move |r| r.sessions(&q, None)).await?;

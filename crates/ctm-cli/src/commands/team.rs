@@ -166,7 +166,7 @@ fn check(url: &TeamUrl) -> Result<ExitCode> {
     let mut out = output::out();
     if problems.is_empty() {
         out.line(format_args!(
-            "The rollup of {} equals its responses.",
+            "The rollups of {} equal its responses.",
             url.shown()
         ))?;
         out.finish()?;

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 use ctm_analytics::{daily_report_of, model_report_of, monthly_report_of, weekly_report_of, Usage};
 use ctm_team::reports::{Reader, TeamQuery, TeamSessionReport, UsersReport};
-use ctm_team::responses::Price;
 use ctm_team::TeamUrl;
 
 use super::cells::{self, csv_usd};
@@ -50,16 +49,7 @@ impl Asked {
         ) -> Result<T, ctm_team::TeamError>,
     ) -> Result<T> {
         let mut reader = Reader::open(url)?;
-        let out = match &self.prices {
-            None => f(&mut reader, &self.query, None)?,
-            Some(table) => {
-                let price = |r: &ctm_model::Response| -> Price {
-                    Price::of(ctm_ingest::price_response(table, r))
-                };
-                f(&mut reader, &self.query, Some(&price))?
-            }
-        };
-        Ok(out)
+        Ok(f(&mut reader, &self.query, self.prices.as_ref())?)
     }
 }
 

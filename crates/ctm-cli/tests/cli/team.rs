@@ -512,8 +512,11 @@ fn a_newer_server_schema_is_refused_in_one_line() {
         let out = fails(ctm_on(&env, &fixture_root()).args(args));
         let err = stderr(&out);
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        let supported = ctm_team::schema::SCHEMA_VERSION;
         assert!(
-            err.contains("schema version 99, newer than this ctm supports (1); upgrade ctm"),
+            err.contains(&format!(
+                "schema version 99, newer than this ctm supports ({supported}); upgrade ctm"
+            )),
             "{args:?}: {err}"
         );
     }
@@ -1093,51 +1096,84 @@ fn responses_pruned_locally_stay_in_the_team_database_and_pushes_say_what_they_s
 #[test]
 fn reprice_prices_every_response_with_the_reading_machines_table() {
     let Some(db) = team_db() else { return };
-    push(&Env::new(), &fixture_root(), &db.url, "alice", "laptop");
-    // The reading machine's table: Opus 4.6 at other rates.
-    let reader = Env::new();
-    let config = reader.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "[pricing.models.\"claude-opus-4-6\"]\ninput = 7.0\noutput = 30.0\ncache_read = 0.7\ncache_write_5m = 9.0\n",
-    )
-    .unwrap();
-    let as_pushed = team(&reader, &db.url, &["daily", "--timezone", "UTC"]);
-    let repriced = json(reader.ctm().arg("--config").arg(&config).args([
-        "team",
-        "daily",
-        "--reprice",
-        "--timezone",
-        "UTC",
-        "--json",
-        "--url",
-        &db.url,
-    ]));
-    // What this machine's own store says with that table.
-    let local = json(
-        reader
-            .ctm()
-            .arg("--config")
-            .arg(&config)
-            .arg("--claude-dir")
-            .arg(fixture_root())
-            .args(["daily", "--timezone", "UTC", "--json"]),
-    );
-    let cost = |v: &Value| v["totals"]["totalCost"].as_f64().unwrap();
-    assert!(
-        (cost(&repriced) - cost(&as_pushed)).abs() > 1.0,
-        "the table changed nothing"
-    );
-    assert!(
-        (cost(&repriced) - cost(&local)).abs() < 1e-6,
-        "{} != {}",
-        cost(&repriced),
-        cost(&local)
-    );
-    assert_eq!(
-        repriced["totals"]["responses"],
-        local["totals"]["responses"]
-    );
+    let pusher = Env::new();
+    let root = pusher.root("mixed");
+    copy_tree(&fixture_root(), &root);
+    let (gen_root, _) = generated(&pusher, 34);
+    copy_tree(&gen_root.join("projects"), &root.join("projects"));
+    push(&pusher, &root, &db.url, "alice", "laptop");
+    // The reading machine's tables: Opus 4.6 at other whole rates (each row priced from
+    // its sums), then at rates that are not whole nano-dollars per token (every response
+    // priced one by one).
+    for (what, table) in [
+        (
+            "whole rates",
+            "input = 7.0\noutput = 30.0\ncache_read = 0.7\ncache_write_5m = 9.0\n",
+        ),
+        (
+            "fractional rates",
+            "input = 7.0000003\noutput = 30.00000071\ncache_read = 0.7000001\ncache_write_5m = 9.0\n",
+        ),
+    ] {
+        let reader = Env::new();
+        let config = reader.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!("[pricing.models.\"claude-opus-4-6\"]\n{table}"),
+        )
+        .unwrap();
+        let as_pushed = team(&reader, &db.url, &["daily", "--timezone", "UTC"]);
+        let repriced = |args: &[&str]| {
+            json(
+                reader
+                    .ctm()
+                    .arg("--config")
+                    .arg(&config)
+                    .arg("team")
+                    .args(args)
+                    .args(["--reprice", "--json", "--url", &db.url]),
+            )
+        };
+        // What this machine's own store says with that table, to the last digit.
+        let local = |args: &[&str]| {
+            json(
+                reader
+                    .ctm()
+                    .arg("--config")
+                    .arg(&config)
+                    .arg("--claude-dir")
+                    .arg(&root)
+                    .args(args)
+                    .arg("--json"),
+            )
+        };
+        let daily = repriced(&["daily", "--timezone", "UTC"]);
+        let cost = |v: &Value| v["totals"]["totalCost"].as_f64().unwrap();
+        assert!(
+            (cost(&daily) - cost(&as_pushed)).abs() > 1.0,
+            "{what}: the table changed nothing"
+        );
+        assert_same(
+            &daily,
+            &local(&["daily", "--timezone", "UTC"]),
+            &format!("daily --reprice, {what}"),
+        );
+        assert_same(
+            &repriced(&["daily", "--timezone", "Asia/Kolkata", "--since", "2026-02-11"]),
+            &local(&["daily", "--timezone", "Asia/Kolkata", "--since", "2026-02-11"]),
+            &format!("daily --reprice in Kolkata, {what}"),
+        );
+        assert_same(
+            &repriced(&["projects", "--model", "opus"]),
+            &local(&["project", "--model", "opus"]),
+            &format!("projects --reprice, {what}"),
+        );
+        assert_same(
+            &without_users(repriced(&["sessions", "--timezone", "UTC"])),
+            &local(&["session", "--timezone", "UTC"]),
+            &format!("sessions --reprice, {what}"),
+        );
+    }
 }
 
 #[test]
