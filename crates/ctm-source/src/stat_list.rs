@@ -1508,6 +1508,41 @@ pub(crate) mod tests {
         assert_eq!(holds(&list, &empty), None);
     }
 
+    /// A list that cannot vouch for its walk (a link, a racy listing, a read that
+    /// failed) never holds, but keeps every settled listing for the next walk.
+    #[test]
+    fn a_list_kept_for_its_listings_only_never_holds_and_still_gives_the_memo() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = vec![tree(dir.path())];
+        let p = roots[0].join("projects");
+        let none = FolderMemo::default();
+        let walk = find_transcripts_on(&roots, &none, local, usize::MAX);
+        let recorded = record(&roots, &walk, &none);
+        assert!(recorded.is_complete());
+        let mut rows = recorded.rows(&[] as &[Vec<u8>]);
+        assert!(rows.is_complete());
+        rows.mark_incomplete();
+        assert!(!rows.is_complete());
+        let list = stored(rows, &[]);
+        assert_eq!(holds(&list, &roots), None);
+        let memo = memo_of(&list);
+        assert_eq!(memo.len(), 5);
+        let again = find_transcripts_on(&roots, &memo, local, usize::MAX);
+        assert_eq!((again.folders_listed, again.folders_reused), (0, 5));
+        assert_eq!(again.files, walk.files);
+
+        // A folder changed just now: the others' listings are kept, not its own.
+        fs::write(p.join("p2/g.jsonl"), "{}\n").unwrap();
+        let walk = find_transcripts_on(&roots, &memo, local, usize::MAX);
+        let recorded = record(&roots, &walk, &memo);
+        assert!(!recorded.is_complete());
+        let list = stored(recorded.rows(&[] as &[Vec<u8>]), &[]);
+        assert_eq!(holds(&list, &roots), None);
+        let memo = memo_of(&list);
+        assert_eq!(memo.len(), 4);
+        assert!(!memo.contains_key(p.join("p2").as_os_str()));
+    }
+
     #[test]
     fn a_list_checked_in_parts_on_several_threads_finds_one_change_anywhere() {
         let dir = tempfile::tempdir().unwrap();
