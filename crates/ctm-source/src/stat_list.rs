@@ -1,20 +1,26 @@
-//! The stat list: every folder and transcript a complete walk met, with the stat each
-//! had, checked later in one pass.
+//! The stat list: every folder the last walk listed, with each entry's stat; the one
+//! memo of the walk. It serves two ways:
 //!
-//! Most runs find nothing changed, and a walk answers that at the cost of a memo
-//! look-up, a path and a hash-set insert per entry. The list answers it with the stats
-//! alone. If every entry still has its recorded stat, a walk now would reuse every
-//! remembered listing (each folder's stat still vouches for it: the same folder, the
-//! same mtime, listed after the racy window) and find the same transcripts with the
-//! same stats. Anything the list cannot vouch for (a link, whose target changes on its
-//! own; a listing still in the racy window; a problem; a file met twice) means no list
-//! is recorded, and the caller walks.
+//! - **It holds**: most runs find nothing changed, and a walk answers that at the cost
+//!   of a memo look-up, a path and a hash-set insert per entry. The list answers it with
+//!   the stats alone. If every entry still has its recorded stat, a walk now would reuse
+//!   every remembered listing (each folder's stat still vouches for it: the same folder,
+//!   the same mtime, listed after the racy window) and find the same transcripts with
+//!   the same stats. Only a list whose header says it is complete is checked so:
+//!   anything the stats cannot vouch for (a link, whose target changes on its own; a
+//!   listing still in the racy window; a problem; a file met twice) leaves it
+//!   incomplete, and the caller walks.
+//! - **It gives the walk its listings** ([`memo`]): when it does not hold, the walk
+//!   reuses each recorded folder's listing whose stat still vouches for it, so it lists
+//!   only the folders that changed. An incomplete list, or one whose header a cursor
+//!   write dropped, serves so too.
 //!
-//! The ingest records a list only when each transcript's cursor holds exactly the stat
-//! recorded here, in the transaction that saves those cursors; so "the list still
-//! holds" means "every cursor matches its file and no file came or went". A transcript
-//! that is the same file with another size or mtime only grew: the check notes it and
-//! goes on ([`Outcome::Grown`]), and the run reads just those, without a walk.
+//! The ingest records a complete list only when each transcript's cursor holds exactly
+//! the stat recorded here, in the transaction that saves those cursors; so "the list
+//! still holds" means "every cursor matches its file and no file came or went". A
+//! transcript that is the same file with another size or mtime only grew: the check
+//! notes it and goes on ([`Outcome::Grown`]), and the run reads just those, without a
+//! walk.
 //!
 //! The list is kept in parts so that checking overlaps reading it from the store: a
 //! header, an overlay, then a base. Parts hold whole folders, each with its path, so
@@ -22,18 +28,21 @@
 //! (what changed is most often what changed last). A writing run diffs its list with
 //! the stored base and writes only what changed as the overlay (see [`Recorded::rows`]).
 //!
-//! Encoding (ours alone; anything else does not hold). Numbers are LEB128, mtimes 8
-//! bytes little-endian.
+//! Encoding (ours alone; anything else does not hold, and gives an empty memo).
+//! Numbers are LEB128, mtimes 8 bytes little-endian; a stat is device, inode, mtime.
 //! - Header: `MAGIC`, the number of roots, per root its `projects` path (length,
-//!   bytes) and `0` (no such path) or `1` with the folder's device, inode and mtime;
+//!   bytes) and `0` (no such path), `1` with the folder's stat, or `2` (something else);
 //!   then a random nonce (every list written has its own header), the numbers of
-//!   folders and transcripts, and the numbers of overlay and base parts that follow.
+//!   folders and transcripts, the numbers of overlay and base parts that follow, and
+//!   `1` when the list is complete, else `0`.
 //! - Part: the number of records, then per record a folder path (the length it shares
 //!   with the previous record's path in the part, the rest's length, the rest) and a
-//!   code: `GONE` (overlay only), `PATCH` (overlay only: the number of changes, then
-//!   entries set and names gone, a gone name being `x`, the name and a NUL), or
-//!   `WHOLE` plus the number of entries, then the entries: kind `d` or `f`, the name
-//!   and a NUL, device, inode, for a transcript its size, and mtime.
+//!   code: `GONE` (overlay only), `PATCH` (overlay only: the number of changes, the
+//!   folder's stat, then entries set and names gone, a gone name being `x`, the name
+//!   and a NUL), or `WHOLE` plus the number of entries, the folder's stat, then the
+//!   entries: kind `d`, `f` or `l`, the name and a NUL, and but for a link its stat
+//!   (for a transcript with its size after the inode). A folder's own stat is read by
+//!   the memo only; the check vouches for a folder through its parent's entry.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

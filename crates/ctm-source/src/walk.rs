@@ -1,10 +1,11 @@
 //! Finds the transcripts under each data root's `projects/` folder.
 //!
 //! A run where nothing changed must cost no more than a stat per file, so folder
-//! listings are remembered (a [`FolderMemo`], kept in the store by the ingest) and a
-//! folder whose own stat is as it was when it was listed is not listed again: adding,
-//! removing or renaming an entry changes a folder's mtime, and changing a file's bytes
-//! changes only the file's, which the walk stats anyway.
+//! listings are remembered (a [`FolderMemo`], read from the stat list the ingest keeps
+//! in the store: see [`crate::stat_list`]) and a folder whose own stat is as it was when
+//! it was listed is not listed again: adding, removing or renaming an entry changes a
+//! folder's mtime, and changing a file's bytes changes only the file's, which the walk
+//! stats anyway.
 
 use rayon::prelude::*;
 use std::collections::HashMap;
