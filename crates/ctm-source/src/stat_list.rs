@@ -717,28 +717,68 @@ fn merged<P: AsRef<[u8]>>(
 
 /// The walk's memo from a stored list's overlay and base parts (the header is not
 /// needed: a list kept for its listings only, or whose header a cursor write dropped,
-/// still tells what each folder held). Empty when a part is not one this module wrote:
-/// every folder is listed again then.
+/// still tells what each folder held). Base folders the overlay leaves alone (nearly
+/// all) are read straight into listings; only those it patches are merged by name.
+/// Empty when a part is not one this module wrote: every folder is listed again then.
 pub fn memo<P: AsRef<[u8]>>(overlay: &[P], base: &[P]) -> FolderMemo {
-    let Some(folders) = merged(overlay, base) else {
-        return FolderMemo::default();
-    };
-    let mut memo = FolderMemo::with_capacity_and_hasher(folders.len(), Default::default());
-    for (path, folder) in folders {
-        let mut r = Reader::new(&folder.stat);
-        let Some((dev, ino, mtime_ns)) = (|| Some((r.varint()?, r.varint()?, r.i64()?)))() else {
-            continue;
-        };
-        let entries = folder.entries.iter().filter_map(|(name, bytes)| {
-            Some((
-                EntryKind::from_code(*bytes.first()?)?,
-                OsStr::from_bytes(name),
-            ))
-        });
-        let listing = FolderListing::remembered(dev, ino, mtime_ns, entries);
-        memo.insert(OsString::from_vec(path), listing);
+    memo_of_parts(overlay, base).unwrap_or_default()
+}
+
+fn memo_of_parts<P: AsRef<[u8]>>(overlay: &[P], base: &[P]) -> Option<FolderMemo> {
+    let mut replaced: foldhash::HashSet<Vec<u8>> = Default::default();
+    let mut patched: Vec<Vec<u8>> = Vec::new();
+    let mut memo = FolderMemo::default();
+    for part in overlay {
+        for_each_record(part.as_ref(), |path, record| {
+            match record {
+                Stored::Whole(count, stat, entries) => {
+                    memo.insert(path_of(path), listing(stat, count, entries)?);
+                }
+                Stored::Patch(..) => patched.push(path.to_vec()),
+                Stored::Gone => {}
+            }
+            replaced.insert(path.to_vec());
+            Some(())
+        })?;
     }
-    memo
+    for part in base {
+        for_each_record(part.as_ref(), |path, record| {
+            let Stored::Whole(count, stat, entries) = record else {
+                return None;
+            };
+            if !replaced.contains(path) {
+                memo.insert(path_of(path), listing(stat, count, entries)?);
+            }
+            Some(())
+        })?;
+    }
+    if !patched.is_empty() {
+        let merged = merged(overlay, base)?;
+        for path in patched {
+            let folder = merged.get(&path)?;
+            let entries: Vec<u8> = folder.entries.values().flatten().copied().collect();
+            let count = folder.entries.len();
+            memo.insert(path_of(&path), listing(&folder.stat, count, &entries)?);
+        }
+    }
+    Some(memo)
+}
+
+fn path_of(bytes: &[u8]) -> OsString {
+    OsString::from_vec(bytes.to_vec())
+}
+
+/// A recorded folder as the walk's listing: its stat, its entries' kinds and names.
+fn listing(stat: &[u8], count: usize, entries: &[u8]) -> Option<FolderListing> {
+    let mut r = Reader::new(stat);
+    let (dev, ino, mtime_ns) = (r.varint()?, r.varint()?, r.i64()?);
+    // The part's reader checked every entry already.
+    let mut r = Reader::new(entries);
+    let names = (0..count).map_while(|_| {
+        let entry = r.entry()?;
+        Some((entry.kind, OsStr::from_bytes(entry.name.to_bytes())))
+    });
+    Some(FolderListing::remembered(dev, ino, mtime_ns, names))
 }
 
 /// A check of a stored list, fed its parts in order as they are read: the overlay's
