@@ -110,7 +110,7 @@ pub fn record<'w>(roots: &[PathBuf], walk: &'w Walk, memo: &'w FolderMemo) -> Re
         };
         match folder_record(path, listing, &listings, &files) {
             Some(record) => {
-                complete &= !record.links;
+                complete &= !record.links && !record.unknown;
                 transcripts += record.transcripts;
                 folders.push(record);
             }
@@ -134,9 +134,11 @@ pub fn record<'w>(roots: &[PathBuf], walk: &'w Walk, memo: &'w FolderMemo) -> Re
 }
 
 /// One folder's record: its stat, and each entry's kind, name and stat (a link's
-/// without: it is resolved on every walk). `None` when the listing may not be reused
-/// (taken within the racy window) or an entry's stat is not known (a folder the walk
-/// did not list, a transcript it did not keep): the folder is listed again next time.
+/// without: it is resolved on every walk). An entry whose stat the walk did not keep (a
+/// folder on a file system whose listings are not kept, a transcript met twice) gets a
+/// zero stat, which no file has, and makes the list incomplete: the listing still
+/// serves the next walk. `None` when the listing may not be reused (taken within the
+/// racy window): the folder is listed again next time.
 fn folder_record<'w>(
     path: &'w OsStr,
     listing: &FolderListing,
@@ -154,6 +156,7 @@ fn folder_record<'w>(
         newest_ns: i64::MIN,
         transcripts: 0,
         links: false,
+        unknown: false,
     };
     put_stat(&mut record.stat, listing.dev, listing.ino, listing.mtime_ns);
     // Each entry's path, built in one buffer.
@@ -173,12 +176,22 @@ fn folder_record<'w>(
             EntryKind::Folder => {
                 // The listing was taken with the stat the walk met the folder with (or
                 // was vouched for by it), so its stat is that stat.
-                let listed = listings.get(child)?;
+                let Some(listed) = listings.get(child) else {
+                    record.unknown = true;
+                    put_stat(out, 0, 0, 0);
+                    continue;
+                };
                 put_stat(out, listed.dev, listed.ino, listed.mtime_ns);
                 record.newest_ns = record.newest_ns.max(listed.mtime_ns);
             }
             EntryKind::Transcript => {
-                let f = files.get(child)?;
+                let Some(f) = files.get(child) else {
+                    record.unknown = true;
+                    // Device, inode, size, mtime.
+                    out.extend_from_slice(&[0, 0, 0]);
+                    out.extend_from_slice(&0i64.to_le_bytes());
+                    continue;
+                };
                 put_varint(out, f.dev);
                 put_varint(out, f.ino);
                 put_varint(out, f.size);
@@ -338,6 +351,8 @@ struct FolderRecord<'w> {
     newest_ns: i64,
     transcripts: usize,
     links: bool,
+    /// An entry's stat was not known (see [`folder_record`]).
+    unknown: bool,
 }
 
 /// A number no other list's header is likely to hold.
@@ -620,6 +635,7 @@ impl GrownList {
                     .unwrap_or(i64::MIN),
                 transcripts: 0,
                 links: false,
+                unknown: false,
             })
             .collect();
         records.sort_by(|a, b| {
@@ -1530,10 +1546,18 @@ pub(crate) mod tests {
         assert!(walk_and_record(&roots, &FolderMemo::default()).1.is_none());
         fs::remove_file(p.join("p1/link")).unwrap();
 
-        // A transcript met twice (a hard link): the walk keeps one, by inode.
+        // A transcript met twice (a hard link): the walk keeps one, by inode. Every
+        // listing is still kept for the next walk.
         fs::hard_link(p.join("p1/a.jsonl"), p.join("p2/a.jsonl")).unwrap();
         age_folders(&p);
         assert!(walk_and_record(&roots, &FolderMemo::default()).1.is_none());
+        let none = FolderMemo::default();
+        let walk = find_transcripts_on(&roots, &none, local, usize::MAX);
+        let list = stored(record(&roots, &walk, &none).rows(&[] as &[Vec<u8>]), &[]);
+        let memo = memo_of(&list);
+        assert_eq!(memo.len(), 5);
+        let again = find_transcripts_on(&roots, &memo, local, usize::MAX);
+        assert_eq!((again.folders_listed, again.files), (0, walk.files));
         fs::remove_file(p.join("p2/a.jsonl")).unwrap();
 
         // Folders whose listings are not remembered (a network file system).
