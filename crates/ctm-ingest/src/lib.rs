@@ -11,7 +11,7 @@
 //!    one's sightings as it comes, in plan order (whichever read finishes first), with
 //!    its cursor: merged with the stored rows by `Response::merge`, so a later file's
 //!    better sighting of a response already written is merged exactly.
-//! 6. **Lists**: the folder listings and the new stat list.
+//! 6. **List**: the new stat list, with the folder listings the next walk reuses.
 //! 7. **Derive**: the rollup and the tables derived from it.
 //! 8. **Commit**: all of it in that one transaction, so a crash at any point leaves the
 //!    store as it was before the run.
@@ -263,15 +263,20 @@ pub fn ingest(
             report.claude_costs_recorded += 1;
         }
     }
-    // 6. Lists: after the cursor writes (their writer dropped the old list). With no
-    // problem, each found file's cursor now holds the stat the scan met it with.
+    // 6. List: after the cursor writes (their writer dropped the old list's header).
+    // With no problem, each found file's cursor now holds the stat the scan met it with.
     let cursors = CursorWriter::new(&tx)?;
     for path in &plan.gone {
         cursors.mark_missing(path, now)?;
         report.files_missing += 1;
     }
-    scan.save_folders(&tx, roots)?;
-    let list = list.filter(|_| report.problems.is_empty());
+    // A file that could not be read keeps its old cursor: the list is kept for its
+    // folder listings only.
+    if !report.problems.is_empty() {
+        if let Some(list) = list.as_mut() {
+            list.mark_incomplete();
+        }
+    }
     folders::save_stat_list(
         &tx,
         list.as_ref().map(|rows| folders::StatListRows {
@@ -562,7 +567,6 @@ mod tests {
             let walked = scan::Scan::Walked {
                 walk: find_transcripts(&roots, &FolderMemo::default()),
                 memo: FolderMemo::default(),
-                unreadable: Vec::new(),
             };
             assert_eq!(
                 walked.is_unchanged(&store, &roots).unwrap(),

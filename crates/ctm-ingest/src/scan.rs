@@ -3,15 +3,14 @@
 //! or a walk of the roots. One value with its own methods, so `ingest` reads as its
 //! steps.
 
-use std::ffi::OsString;
 use std::ops::ControlFlow;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use ctm_source::stat_list::{GrownList, Held, ListRows, Outcome, StatListCheck};
-use ctm_source::{find_transcripts, FolderListing, FolderMemo, FoundFile, Walk};
+use ctm_source::stat_list::{self, GrownList, Held, ListRows, Outcome, StatListCheck};
+use ctm_source::{find_transcripts, FolderMemo, FoundFile, Walk};
 use ctm_store::cursors::{self, Cursors};
-use ctm_store::folders::{self, FolderRow};
+use ctm_store::folders;
 use ctm_store::{Connection, Store, StoreError};
 
 use crate::{IngestReport, Problem};
@@ -22,13 +21,9 @@ pub(crate) enum Scan {
     Held(Held),
     /// Every stat held but for transcripts that only grew (the same files).
     Grown(GrownList),
-    /// A walk of the roots, with the folder memo it was given.
-    Walked {
-        walk: Walk,
-        memo: FolderMemo,
-        /// Stored folder rows the memo could not read (forgotten by a writing run).
-        unreadable: Vec<String>,
-    },
+    /// A walk of the roots, with the folder memo it was given (the stored list's
+    /// listings).
+    Walked { walk: Walk, memo: FolderMemo },
 }
 
 impl Scan {
@@ -42,15 +37,14 @@ impl Scan {
         })
     }
 
-    /// A walk of the roots with the folder memo kept in the store.
+    /// A walk of the roots with the folder listings of the stored list.
     fn walk(conn: &Connection, roots: &[PathBuf]) -> Result<Scan, StoreError> {
-        let (memo, unreadable) = folder_memo(folders::load_all(conn)?);
+        let memo = stat_list::memo(
+            &folders::stat_list_overlay(conn)?,
+            &folders::stat_list_base(conn)?,
+        );
         let walk = find_transcripts(roots, &memo);
-        Ok(Scan::Walked {
-            walk,
-            memo,
-            unreadable,
-        })
+        Ok(Scan::Walked { walk, memo })
     }
 
     /// Whether nothing changed, known without the write lock: the list held, or every
@@ -173,67 +167,17 @@ impl Scan {
         }
     }
 
-    /// The stat list this scan makes once every found file's cursor holds its stat;
-    /// `None` when it cannot vouch for what it met.
+    /// The stat list this scan makes: the folder listings it met, which vouch for the
+    /// whole walk once every found file's cursor holds its stat, if stats can vouch for
+    /// everything it met. `None`: no list to write (nothing was scanned anew).
     pub(crate) fn stat_list(&self, roots: &[PathBuf], stored_base: &[Vec<u8>]) -> Option<ListRows> {
         match self {
             Scan::Held(_) => None,
             Scan::Grown(grown) => grown.rows(),
-            Scan::Walked { walk, memo, .. } => {
-                ctm_source::stat_list::record(roots, walk, memo).map(|r| r.rows(stored_base))
+            Scan::Walked { walk, memo } => {
+                Some(stat_list::record(roots, walk, memo).rows(stored_base))
             }
         }
-    }
-
-    /// Saves the folder listings a walk took from disk and forgets the remembered folders
-    /// under these roots it no longer reached or could not read. Only in a run that
-    /// writes anyway: remembering listings never makes a reader a writer.
-    pub(crate) fn save_folders(
-        &self,
-        conn: &Connection,
-        roots: &[PathBuf],
-    ) -> Result<(), StoreError> {
-        let Scan::Walked {
-            walk,
-            memo,
-            unreadable,
-        } = self
-        else {
-            return Ok(());
-        };
-        let listed: Vec<FolderRow> = walk
-            .folders
-            .iter()
-            .filter_map(|(path, l)| {
-                let l = l.as_ref()?;
-                Some(FolderRow {
-                    path: path.to_str()?.to_owned(),
-                    dev: l.dev,
-                    ino: l.ino,
-                    mtime_ns: l.mtime_ns,
-                    listed_at_ns: l.listed_at_ns,
-                    entries: l.stored_entries().to_vec(),
-                })
-            })
-            .collect();
-        let reached: std::collections::HashSet<&std::ffi::OsStr> =
-            walk.folders.iter().map(|(p, _)| p.as_os_str()).collect();
-        let scopes: Vec<String> = roots
-            .iter()
-            .filter_map(|r| r.join("projects").to_str().map(str::to_owned))
-            .collect();
-        let mut forget: Vec<&str> = memo
-            .keys()
-            .filter(|p| !reached.contains(p.as_os_str()))
-            .filter_map(|p| p.to_str())
-            .filter(|p| {
-                scopes
-                    .iter()
-                    .any(|s| folders::is_within(p.as_bytes(), s.as_bytes()))
-            })
-            .collect();
-        forget.extend(unreadable.iter().map(String::as_str));
-        folders::save_changes(conn, &listed, &forget)
     }
 }
 
@@ -252,22 +196,6 @@ fn stat_list_outcome(conn: &Connection, roots: &[PathBuf]) -> Result<Outcome, St
         },
     })?;
     Ok(check.map_or(Outcome::Changed, StatListCheck::finish))
-}
-
-/// The walk's memo from the stored rows, and the paths of rows it cannot read (left out
-/// of the memo, so their folders are listed again; the rows are forgotten).
-fn folder_memo(rows: Vec<FolderRow>) -> (FolderMemo, Vec<String>) {
-    let mut memo = FolderMemo::with_capacity_and_hasher(rows.len(), Default::default());
-    let mut unreadable = Vec::new();
-    for r in rows {
-        match FolderListing::from_stored(r.dev, r.ino, r.mtime_ns, r.listed_at_ns, r.entries) {
-            Some(listing) => {
-                memo.insert(OsString::from(r.path), listing);
-            }
-            None => unreadable.push(r.path),
-        }
-    }
-    (memo, unreadable)
 }
 
 /// Each root's `projects` folder, as cursor paths start.

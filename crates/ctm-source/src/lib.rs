@@ -2,7 +2,8 @@
 //!
 //! - [`roots`]: which folders are data roots (`--claude-dir`, `CLAUDE_CONFIG_DIR`, defaults).
 //! - [`walk`]: every transcript under them, once, with the stat facts a cursor compares.
-//! - [`stat_list`]: what a complete walk met, with its stats, checked later in one pass.
+//! - [`stat_list`]: the walk's one memo: every folder it listed, with each entry's stat,
+//!   checked later in one pass, and the listings the next walk reuses.
 //! - [`read`]: the new bytes of one transcript, folded into one sighting per response.
 //! - [`line`]: one line in, at most one usage sighting out; bad lines get a counted reason.
 //! - [`cores`]: every core, one way (rayon), with results handed back in order.

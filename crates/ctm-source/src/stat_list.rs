@@ -1,20 +1,26 @@
-//! The stat list: every folder and transcript a complete walk met, with the stat each
-//! had, checked later in one pass.
+//! The stat list: every folder the last walk listed, with each entry's stat; the one
+//! memo of the walk. It serves two ways:
 //!
-//! Most runs find nothing changed, and a walk answers that at the cost of a memo
-//! look-up, a path and a hash-set insert per entry. The list answers it with the stats
-//! alone. If every entry still has its recorded stat, a walk now would reuse every
-//! remembered listing (each folder's stat still vouches for it: the same folder, the
-//! same mtime, listed after the racy window) and find the same transcripts with the
-//! same stats. Anything the list cannot vouch for (a link, whose target changes on its
-//! own; a listing still in the racy window; a problem; a file met twice) means no list
-//! is recorded, and the caller walks.
+//! - **It holds**: most runs find nothing changed, and a walk answers that at the cost
+//!   of a memo look-up, a path and a hash-set insert per entry. The list answers it with
+//!   the stats alone. If every entry still has its recorded stat, a walk now would reuse
+//!   every remembered listing (each folder's stat still vouches for it: the same folder,
+//!   the same mtime, listed after the racy window) and find the same transcripts with
+//!   the same stats. Only a list whose header says it is complete is checked so:
+//!   anything the stats cannot vouch for (a link, whose target changes on its own; a
+//!   listing still in the racy window; a problem; a file met twice) leaves it
+//!   incomplete, and the caller walks.
+//! - **It gives the walk its listings** ([`memo`]): when it does not hold, the walk
+//!   reuses each recorded folder's listing whose stat still vouches for it, so it lists
+//!   only the folders that changed. An incomplete list, or one whose header a cursor
+//!   write dropped, serves so too.
 //!
-//! The ingest records a list only when each transcript's cursor holds exactly the stat
-//! recorded here, in the transaction that saves those cursors; so "the list still
-//! holds" means "every cursor matches its file and no file came or went". A transcript
-//! that is the same file with another size or mtime only grew: the check notes it and
-//! goes on ([`Outcome::Grown`]), and the run reads just those, without a walk.
+//! The ingest records a complete list only when each transcript's cursor holds exactly
+//! the stat recorded here, in the transaction that saves those cursors; so "the list
+//! still holds" means "every cursor matches its file and no file came or went". A
+//! transcript that is the same file with another size or mtime only grew: the check
+//! notes it and goes on ([`Outcome::Grown`]), and the run reads just those, without a
+//! walk.
 //!
 //! The list is kept in parts so that checking overlaps reading it from the store: a
 //! header, an overlay, then a base. Parts hold whole folders, each with its path, so
@@ -22,18 +28,21 @@
 //! (what changed is most often what changed last). A writing run diffs its list with
 //! the stored base and writes only what changed as the overlay (see [`Recorded::rows`]).
 //!
-//! Encoding (ours alone; anything else does not hold). Numbers are LEB128, mtimes 8
-//! bytes little-endian.
+//! Encoding (ours alone; anything else does not hold, and gives an empty memo).
+//! Numbers are LEB128, mtimes 8 bytes little-endian; a stat is device, inode, mtime.
 //! - Header: `MAGIC`, the number of roots, per root its `projects` path (length,
-//!   bytes) and `0` (no such path) or `1` with the folder's device, inode and mtime;
+//!   bytes) and `0` (no such path), `1` with the folder's stat, or `2` (something else);
 //!   then a random nonce (every list written has its own header), the numbers of
-//!   folders and transcripts, and the numbers of overlay and base parts that follow.
+//!   folders and transcripts, the numbers of overlay and base parts that follow, and
+//!   `1` when the list is complete, else `0`.
 //! - Part: the number of records, then per record a folder path (the length it shares
 //!   with the previous record's path in the part, the rest's length, the rest) and a
-//!   code: `GONE` (overlay only), `PATCH` (overlay only: the number of changes, then
-//!   entries set and names gone, a gone name being `x`, the name and a NUL), or
-//!   `WHOLE` plus the number of entries, then the entries: kind `d` or `f`, the name
-//!   and a NUL, device, inode, for a transcript its size, and mtime.
+//!   code: `GONE` (overlay only), `PATCH` (overlay only: the number of changes, the
+//!   folder's stat, then entries set and names gone, a gone name being `x`, the name
+//!   and a NUL), or `WHOLE` plus the number of entries, the folder's stat, then the
+//!   entries: kind `d`, `f` or `l`, the name and a NUL, and but for a link its stat
+//!   (for a transcript with its size after the inode). A folder's own stat is read by
+//!   the memo only; the check vouches for a folder through its parent's entry.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -41,7 +50,7 @@ use std::ffi::{CStr, OsStr};
 use std::fs;
 use std::ops::ControlFlow;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -49,37 +58,29 @@ use crate::walk::{
     EntryKind, EntryStats, FolderListing, FolderMemo, FoundFile, ProjectsFolder, Stat, Walk,
 };
 
-const MAGIC: &[u8] = b"ctm stat list 3\0";
-
-/// Deeper than any Claude Code data root; a walk this deep is not recorded.
-const MAX_DEPTH: usize = 256;
+const MAGIC: &[u8] = b"ctm stat list 4\0";
 
 /// About how large a part grows before the next begins.
 const PART_BYTES: usize = 32 << 10;
 
-/// The stat list of `walk` (given the memo it was walked with), or `None` when some of
-/// it cannot be vouched for by stats alone. [`Recorded::rows`] encodes it.
-pub fn record<'w>(roots: &[PathBuf], walk: &'w Walk, memo: &'w FolderMemo) -> Option<Recorded<'w>> {
-    if !walk.problems.is_empty() || walk.symlink_loops > 0 || walk.projects.len() != roots.len() {
-        return None;
-    }
-    let listings = walk
+/// The stat list of `walk` (given the memo it was walked with): every settled listing
+/// it met, and whether the list vouches for the whole walk ([`Recorded::is_complete`]).
+/// [`Recorded::rows`] encodes it.
+pub fn record<'w>(roots: &[PathBuf], walk: &'w Walk, memo: &'w FolderMemo) -> Recorded<'w> {
+    let mut complete =
+        walk.problems.is_empty() && walk.symlink_loops == 0 && walk.projects.len() == roots.len();
+    let listings: foldhash::HashMap<&OsStr, &FolderListing> = walk
         .folders
         .iter()
-        .map(|(path, listed)| {
+        .filter_map(|(path, listed)| {
             let listing = match listed {
                 Some(l) => l,
                 None => memo.get(path.as_os_str())?,
             };
             Some((path.as_os_str(), listing))
         })
-        .collect::<Option<foldhash::HashMap<_, _>>>()?;
-    let mut recorder = Recorder {
-        listings,
-        files: walk.files.iter().map(|f| (f.path.as_os_str(), f)).collect(),
-        folders: Vec::new(),
-        transcripts: 0,
-    };
+        .collect();
+    complete &= listings.len() == walk.folders.len();
     let mut roots_part = MAGIC.to_vec();
     put_varint(&mut roots_part, roots.len() as u64);
     for (root, found) in roots.iter().zip(&walk.projects) {
@@ -88,33 +89,119 @@ pub fn record<'w>(roots: &[PathBuf], walk: &'w Walk, memo: &'w FolderMemo) -> Op
         match found {
             ProjectsFolder::Missing => roots_part.push(0),
             ProjectsFolder::Folder(stat) => {
-                let listing = *recorder.listings.get(projects.as_os_str())?;
-                if !listing.vouched_for(stat) {
-                    return None;
-                }
                 roots_part.push(1);
-                put_folder_stat(&mut roots_part, listing);
-                recorder.folder(&projects, listing, 0)?;
+                put_stat(&mut roots_part, stat.dev, stat.ino, stat.mtime_ns);
+                // The listing was taken, or vouched for, with this stat.
+                complete &= listings.contains_key(projects.as_os_str());
             }
-            ProjectsFolder::Other => return None,
+            ProjectsFolder::Other => {
+                roots_part.push(2);
+                complete = false;
+            }
         }
     }
-    // Fewer transcripts found than listed: one was met twice (a hard link), which the
-    // walk's de-duplication decides, not the stats.
-    if recorder.transcripts != walk.files.len() {
-        return None;
+    let files: foldhash::HashMap<&OsStr, &FoundFile> =
+        walk.files.iter().map(|f| (f.path.as_os_str(), f)).collect();
+    let mut folders = Vec::with_capacity(walk.folders.len());
+    let mut transcripts = 0;
+    for (path, _) in &walk.folders {
+        let Some((&path, &listing)) = listings.get_key_value(path.as_os_str()) else {
+            continue;
+        };
+        match folder_record(path, listing, &listings, &files) {
+            Some(record) => {
+                complete &= !record.links && !record.unknown;
+                transcripts += record.transcripts;
+                folders.push(record);
+            }
+            None => complete = false,
+        }
     }
-    let mut folders = recorder.folders;
+    // Every folder walked is kept, and every transcript found once (a file met twice,
+    // a hard link, is kept by the walk's de-duplication, not by the stats).
+    complete &= folders.len() == walk.folders.len() && transcripts == walk.files.len();
     folders.sort_by(|a, b| {
         b.newest_ns
             .cmp(&a.newest_ns)
             .then_with(|| a.path.cmp(b.path))
     });
-    Some(Recorded {
+    Recorded {
         roots: roots_part,
         folders,
-        transcripts: walk.files.len() as u64,
-    })
+        transcripts: transcripts as u64,
+        complete,
+    }
+}
+
+/// One folder's record: its stat, and each entry's kind, name and stat (a link's
+/// without: it is resolved on every walk). An entry whose stat the walk did not keep (a
+/// folder on a file system whose listings are not kept, a transcript met twice) gets a
+/// zero stat, which no file has, and makes the list incomplete: the listing still
+/// serves the next walk. `None` when the listing may not be reused (taken within the
+/// racy window): the folder is listed again next time.
+fn folder_record<'w>(
+    path: &'w OsStr,
+    listing: &FolderListing,
+    listings: &foldhash::HashMap<&'w OsStr, &'w FolderListing>,
+    files: &foldhash::HashMap<&'w OsStr, &'w FoundFile>,
+) -> Option<FolderRecord<'w>> {
+    if !listing.settled {
+        return None;
+    }
+    let mut record = FolderRecord {
+        path: path.as_bytes(),
+        stat: Vec::with_capacity(24),
+        entries: Vec::with_capacity(listing.entries().count() * 48),
+        count: 0,
+        newest_ns: i64::MIN,
+        transcripts: 0,
+        links: false,
+        unknown: false,
+    };
+    put_stat(&mut record.stat, listing.dev, listing.ino, listing.mtime_ns);
+    // Each entry's path, built in one buffer.
+    let mut child = Vec::with_capacity(path.len() + 64);
+    child.extend_from_slice(path.as_bytes());
+    child.push(b'/');
+    let dir_len = child.len();
+    for (kind, name) in listing.entries() {
+        child.truncate(dir_len);
+        child.extend_from_slice(name.as_bytes());
+        let child = OsStr::from_bytes(&child);
+        record.count += 1;
+        let out = &mut record.entries;
+        put_name(out, kind.code(), name);
+        match kind {
+            EntryKind::Link => record.links = true,
+            EntryKind::Folder => {
+                // The listing was taken with the stat the walk met the folder with (or
+                // was vouched for by it), so its stat is that stat.
+                let Some(listed) = listings.get(child) else {
+                    record.unknown = true;
+                    put_stat(out, 0, 0, 0);
+                    continue;
+                };
+                put_stat(out, listed.dev, listed.ino, listed.mtime_ns);
+                record.newest_ns = record.newest_ns.max(listed.mtime_ns);
+            }
+            EntryKind::Transcript => {
+                let Some(f) = files.get(child) else {
+                    record.unknown = true;
+                    // Device, inode, size, mtime.
+                    out.extend_from_slice(&[0, 0, 0]);
+                    out.extend_from_slice(&0i64.to_le_bytes());
+                    continue;
+                };
+                put_varint(out, f.dev);
+                put_varint(out, f.ino);
+                put_varint(out, f.size);
+                out.extend_from_slice(&f.mtime_ns.to_le_bytes());
+                record.newest_ns = record.newest_ns.max(f.mtime_ns);
+                record.transcripts += 1;
+            }
+        }
+    }
+    Some(record)
 }
 
 /// A recorded list, to be encoded against the base the store holds.
@@ -124,6 +211,7 @@ pub struct Recorded<'w> {
     /// Newest entries first.
     folders: Vec<FolderRecord<'w>>,
     transcripts: u64,
+    complete: bool,
 }
 
 /// What to store for a list: its header, its overlay, and its base when the stored one
@@ -137,7 +225,29 @@ pub struct ListRows {
     pub base: Option<Vec<Vec<u8>>>,
 }
 
+impl ListRows {
+    /// Whether the list vouches for the whole walk (else it is kept for its listings).
+    pub fn is_complete(&self) -> bool {
+        self.header.last() == Some(&1)
+    }
+
+    /// Keeps the list for its listings only: something it met is not what the cursors
+    /// beside it say (a read failed).
+    pub fn mark_incomplete(&mut self) {
+        if let Some(complete) = self.header.last_mut() {
+            *complete = 0;
+        }
+    }
+}
+
 impl Recorded<'_> {
+    /// Whether every folder and transcript the walk met is in the list, vouched for by
+    /// stats alone: no link (its target can change on its own), no listing within the
+    /// racy window, no problem, no file met twice.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
     /// The rows to store, given the stored base parts: only the folders that differ
     /// from them, as an overlay, while that stays under a quarter of the base's size
     /// (a run that reads a few grown transcripts then writes a few folders, not the
@@ -149,7 +259,7 @@ impl Recorded<'_> {
         let base = pack(
             self.folders
                 .iter()
-                .map(|f| (f.path, Record::Whole(f.count, &f.entries))),
+                .map(|f| (f.path, Record::Whole(f.count, &f.stat, &f.entries))),
         );
         let parts = base.len();
         self.rows_with(Vec::new(), Some(base), parts)
@@ -168,6 +278,7 @@ impl Recorded<'_> {
         put_varint(&mut header, self.transcripts);
         put_varint(&mut header, overlay.len() as u64);
         put_varint(&mut header, base_parts as u64);
+        header.push(u8::from(self.complete));
         ListRows {
             header,
             overlay,
@@ -179,11 +290,12 @@ impl Recorded<'_> {
     /// base is better (none stored, unreadable, or too much changed).
     fn overlay_on<P: AsRef<[u8]>>(&self, stored_base: &[P]) -> Option<Vec<Vec<u8>>> {
         let base_bytes: usize = stored_base.iter().map(|p| p.as_ref().len()).sum();
-        let mut stored: foldhash::HashMap<Vec<u8>, (usize, &[u8])> = Default::default();
+        // Each base folder's record: a base holds only whole ones.
+        let mut stored: foldhash::HashMap<Vec<u8>, Stored> = Default::default();
         for part in stored_base {
             for_each_record(part.as_ref(), |path, record| match record {
-                Stored::Whole(count, entries) => {
-                    stored.insert(path.to_vec(), (count, entries));
+                Stored::Whole(..) => {
+                    stored.insert(path.to_vec(), record);
                     Some(())
                 }
                 _ => None,
@@ -196,23 +308,23 @@ impl Recorded<'_> {
         let mut size = 0;
         let mut kept = 0;
         for f in &self.folders {
-            let whole = Record::Whole(f.count, &f.entries);
+            let whole = Record::Whole(f.count, &f.stat, &f.entries);
             let record = match stored.get(f.path) {
-                Some(&(count, entries)) => {
+                Some(&Stored::Whole(count, stat, entries)) => {
                     kept += 1;
-                    if count == f.count && entries == f.entries {
+                    if count == f.count && stat == f.stat && entries == f.entries {
                         continue;
                     }
                     // A few entries of a large folder (a project's sessions) changed:
                     // those entries only.
                     match patch(count, entries, f.count, &f.entries) {
                         Some((n, bytes)) if bytes.len() * 2 < f.entries.len() => {
-                            Record::Patch(n, bytes)
+                            Record::Patch(n, &f.stat, bytes)
                         }
                         _ => whole,
                     }
                 }
-                None => whole,
+                _ => whole,
             };
             size += f.path.len() + record.len();
             changes.push((f.path, record));
@@ -229,79 +341,18 @@ impl Recorded<'_> {
     }
 }
 
-/// One folder as recorded: its path, its entries encoded, the newest entry's mtime.
+/// One folder as recorded: its path, its own stat and its entries encoded, the newest
+/// entry's mtime.
 struct FolderRecord<'w> {
     path: &'w [u8],
+    stat: Vec<u8>,
     entries: Vec<u8>,
     count: usize,
     newest_ns: i64,
-}
-
-struct Recorder<'w> {
-    listings: foldhash::HashMap<&'w OsStr, &'w FolderListing>,
-    files: foldhash::HashMap<&'w OsStr, &'w FoundFile>,
-    folders: Vec<FolderRecord<'w>>,
     transcripts: usize,
-}
-
-impl<'w> Recorder<'w> {
-    /// Records `dir` and, depth first, the folders below it.
-    fn folder(&mut self, dir: &Path, listing: &'w FolderListing, depth: usize) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        let path: &'w [u8] = (*self.listings.get_key_value(dir.as_os_str())?.0).as_bytes();
-        let mut record = FolderRecord {
-            path,
-            // Each entry's name as listed, plus its stat.
-            entries: Vec::with_capacity(listing.stored_entries().len() * 3 / 2 + 16),
-            count: 0,
-            newest_ns: i64::MIN,
-        };
-        let mut children = Vec::new();
-        // Each entry's path, built in one buffer.
-        let mut child = Vec::with_capacity(path.len() + 64);
-        child.extend_from_slice(path);
-        child.push(b'/');
-        let dir_len = child.len();
-        for (kind, name) in listing.entries() {
-            child.truncate(dir_len);
-            child.extend_from_slice(name.as_bytes());
-            let child = OsStr::from_bytes(&child);
-            record.count += 1;
-            let out = &mut record.entries;
-            match kind {
-                EntryKind::Link => return None,
-                EntryKind::Folder => {
-                    let (&key, &listed) = self.listings.get_key_value(child)?;
-                    // The listing was taken with the stat the walk met the folder with
-                    // (or was vouched for by it), so its stat is that stat.
-                    if !listed.settled() {
-                        return None;
-                    }
-                    put_name(out, b'd', name);
-                    put_folder_stat(out, listed);
-                    record.newest_ns = record.newest_ns.max(listed.mtime_ns);
-                    children.push((key, listed));
-                }
-                EntryKind::Transcript => {
-                    let f = *self.files.get(child)?;
-                    put_name(out, b'f', name);
-                    put_varint(out, f.dev);
-                    put_varint(out, f.ino);
-                    put_varint(out, f.size);
-                    out.extend_from_slice(&f.mtime_ns.to_le_bytes());
-                    record.newest_ns = record.newest_ns.max(f.mtime_ns);
-                    self.transcripts += 1;
-                }
-            }
-        }
-        self.folders.push(record);
-        for (child, listed) in children {
-            self.folder(Path::new(child), listed, depth + 1)?;
-        }
-        Some(())
-    }
+    links: bool,
+    /// An entry's stat was not known (see [`folder_record`]).
+    unknown: bool,
 }
 
 /// A number no other list's header is likely to hold.
@@ -373,12 +424,13 @@ fn named_entries(count: usize, entries: &[u8]) -> Option<Vec<(&CStr, &[u8])>> {
     Some(named)
 }
 
-/// A folder's record in a part, to be packed.
+/// A folder's record in a part, to be packed: the number of entries or changes, the
+/// folder's own stat, and those entries or changes.
 enum Record<'r> {
     /// Every entry: a base's records, and an overlay's for a new or much changed folder.
-    Whole(usize, &'r [u8]),
+    Whole(usize, &'r [u8], &'r [u8]),
     /// Entries set or gone by name, over the base's record (overlays only).
-    Patch(usize, Vec<u8>),
+    Patch(usize, &'r [u8], Vec<u8>),
     /// The folder is gone from the base (overlays only).
     Gone,
 }
@@ -386,8 +438,8 @@ enum Record<'r> {
 impl Record<'_> {
     fn len(&self) -> usize {
         match self {
-            Record::Whole(_, entries) => entries.len(),
-            Record::Patch(_, changes) => changes.len(),
+            Record::Whole(_, stat, entries) => stat.len() + entries.len(),
+            Record::Patch(_, stat, changes) => stat.len() + changes.len(),
             Record::Gone => 0,
         }
     }
@@ -395,8 +447,8 @@ impl Record<'_> {
 
 /// A folder's record as read from a part.
 enum Stored<'p> {
-    Whole(usize, &'p [u8]),
-    Patch(usize, &'p [u8]),
+    Whole(usize, &'p [u8], &'p [u8]),
+    Patch(usize, &'p [u8], &'p [u8]),
     Gone,
 }
 
@@ -435,13 +487,15 @@ fn pack<'r>(records: impl IntoIterator<Item = (&'r [u8], Record<'r>)>) -> Vec<Ve
         put_varint(&mut part, shared as u64);
         put_bytes(&mut part, &path[shared..]);
         match record {
-            Record::Whole(count, entries) => {
+            Record::Whole(count, stat, entries) => {
                 put_varint(&mut part, count as u64 + WHOLE);
+                part.extend_from_slice(stat);
                 part.extend_from_slice(entries);
             }
-            Record::Patch(count, changes) => {
+            Record::Patch(count, stat, changes) => {
                 put_varint(&mut part, PATCH);
                 put_varint(&mut part, count as u64);
+                part.extend_from_slice(stat);
                 part.extend_from_slice(&changes);
             }
             Record::Gone => put_varint(&mut part, GONE),
@@ -476,19 +530,21 @@ fn for_each_record<'p>(
             GONE => Stored::Gone,
             PATCH => {
                 let count = usize::try_from(r.varint()?).ok()?;
+                let stat = r.stat()?;
                 let start = r.pos;
                 for _ in 0..count {
                     r.change()?;
                 }
-                Stored::Patch(count, &part[start..r.pos])
+                Stored::Patch(count, stat, &part[start..r.pos])
             }
             n => {
                 let count = usize::try_from(n - WHOLE).ok()?;
+                let stat = r.stat()?;
                 let start = r.pos;
                 for _ in 0..count {
                     r.entry()?;
                 }
-                Stored::Whole(count, &part[start..r.pos])
+                Stored::Whole(count, stat, &part[start..r.pos])
             }
         };
         each(&path, record)?;
@@ -545,59 +601,13 @@ impl GrownList {
     /// The rows of this list with the grown transcripts' stats, over the same base;
     /// `None` when the parts cannot be read back (never for parts this module wrote).
     pub fn rows(&self) -> Option<ListRows> {
-        let (overlay, base) = self.parts.split_at(self.overlay_parts);
-        let mut folders: foldhash::HashMap<Vec<u8>, BTreeMap<Vec<u8>, Vec<u8>>> =
-            Default::default();
-        let named = |count, entries| -> Option<BTreeMap<Vec<u8>, Vec<u8>>> {
-            Some(
-                named_entries(count, entries)?
-                    .into_iter()
-                    .map(|(name, bytes)| (name.to_bytes().to_vec(), bytes.to_vec()))
-                    .collect(),
-            )
-        };
-        for part in base {
-            for_each_record(part, |path, record| match record {
-                Stored::Whole(count, entries) => {
-                    folders.insert(path.to_vec(), named(count, entries)?);
-                    Some(())
-                }
-                _ => None,
-            })?;
-        }
-        for part in overlay {
-            for_each_record(part, |path, record| {
-                match record {
-                    Stored::Gone => {
-                        folders.remove(path);
-                    }
-                    Stored::Whole(count, entries) => {
-                        folders.insert(path.to_vec(), named(count, entries)?);
-                    }
-                    Stored::Patch(count, changes) => {
-                        let folder = folders.get_mut(path)?;
-                        let mut r = Reader::new(changes);
-                        for _ in 0..count {
-                            let start = r.pos;
-                            match r.change()? {
-                                Change::Set(entry) => {
-                                    let bytes = changes[start..r.pos].to_vec();
-                                    folder.insert(entry.name.to_bytes().to_vec(), bytes);
-                                }
-                                Change::Gone(name) => {
-                                    folder.remove(name.to_bytes());
-                                }
-                            }
-                        }
-                    }
-                }
-                Some(())
-            })?;
-        }
+        let parts: Vec<&[u8]> = self.parts.iter().map(|p| p.as_slice()).collect();
+        let (overlay, base) = parts.split_at(self.overlay_parts);
+        let mut folders = merged(overlay, base)?;
         for f in &self.grown {
             let dir = f.path.parent()?.as_os_str().as_bytes();
             let name = f.path.file_name()?;
-            let entry = folders.get_mut(dir)?.get_mut(name.as_bytes())?;
+            let entry = folders.get_mut(dir)?.entries.get_mut(name.as_bytes())?;
             entry.clear();
             put_name(entry, b'f', name);
             put_varint(entry, f.dev);
@@ -607,12 +617,14 @@ impl GrownList {
         }
         let mut records: Vec<FolderRecord> = folders
             .iter()
-            .map(|(path, entries)| FolderRecord {
+            .map(|(path, folder)| FolderRecord {
                 path,
-                entries: entries.values().flatten().copied().collect(),
-                count: entries.len(),
-                // Every entry ends with its mtime.
-                newest_ns: entries
+                stat: folder.stat.clone(),
+                entries: folder.entries.values().flatten().copied().collect(),
+                count: folder.entries.len(),
+                // Every entry of a list that holds ends with its mtime.
+                newest_ns: folder
+                    .entries
                     .values()
                     .filter_map(|e| {
                         Some(i64::from_le_bytes(
@@ -621,6 +633,9 @@ impl GrownList {
                     })
                     .max()
                     .unwrap_or(i64::MIN),
+                transcripts: 0,
+                links: false,
+                unknown: false,
             })
             .collect();
         records.sort_by(|a, b| {
@@ -632,10 +647,154 @@ impl GrownList {
             roots: self.header.get(..self.roots_len)?.to_vec(),
             transcripts: self.held.transcripts,
             folders: records,
+            complete: true,
         };
-        let base: Vec<&[u8]> = base.iter().map(|p| p.as_slice()).collect();
-        Some(recorded.rows(&base))
+        Some(recorded.rows(base))
     }
+}
+
+/// A folder as a stored list holds it once its overlay is applied: its own stat, and
+/// each entry's bytes by name.
+struct MergedFolder {
+    stat: Vec<u8>,
+    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+/// The folders of a stored list, the overlay applied to the base; `None` when a part
+/// is not one this module wrote.
+fn merged<P: AsRef<[u8]>>(
+    overlay: &[P],
+    base: &[P],
+) -> Option<foldhash::HashMap<Vec<u8>, MergedFolder>> {
+    let mut folders: foldhash::HashMap<Vec<u8>, MergedFolder> = Default::default();
+    let named = |count, entries| -> Option<BTreeMap<Vec<u8>, Vec<u8>>> {
+        Some(
+            named_entries(count, entries)?
+                .into_iter()
+                .map(|(name, bytes)| (name.to_bytes().to_vec(), bytes.to_vec()))
+                .collect(),
+        )
+    };
+    for part in base {
+        for_each_record(part.as_ref(), |path, record| match record {
+            Stored::Whole(count, stat, entries) => {
+                let entries = named(count, entries)?;
+                folders.insert(
+                    path.to_vec(),
+                    MergedFolder {
+                        stat: stat.to_vec(),
+                        entries,
+                    },
+                );
+                Some(())
+            }
+            _ => None,
+        })?;
+    }
+    for part in overlay {
+        for_each_record(part.as_ref(), |path, record| {
+            match record {
+                Stored::Gone => {
+                    folders.remove(path);
+                }
+                Stored::Whole(count, stat, entries) => {
+                    let entries = named(count, entries)?;
+                    folders.insert(
+                        path.to_vec(),
+                        MergedFolder {
+                            stat: stat.to_vec(),
+                            entries,
+                        },
+                    );
+                }
+                Stored::Patch(count, stat, changes) => {
+                    let folder = folders.get_mut(path)?;
+                    folder.stat = stat.to_vec();
+                    let mut r = Reader::new(changes);
+                    for _ in 0..count {
+                        let start = r.pos;
+                        match r.change()? {
+                            Change::Set(entry) => {
+                                let bytes = changes[start..r.pos].to_vec();
+                                folder.entries.insert(entry.name.to_bytes().to_vec(), bytes);
+                            }
+                            Change::Gone(name) => {
+                                folder.entries.remove(name.to_bytes());
+                            }
+                        }
+                    }
+                }
+            }
+            Some(())
+        })?;
+    }
+    Some(folders)
+}
+
+/// The walk's memo from a stored list's overlay and base parts (the header is not
+/// needed: a list kept for its listings only, or whose header a cursor write dropped,
+/// still tells what each folder held). Base folders the overlay leaves alone (nearly
+/// all) are read straight into listings; only those it patches are merged by name.
+/// Empty when a part is not one this module wrote: every folder is listed again then.
+pub fn memo<P: AsRef<[u8]>>(overlay: &[P], base: &[P]) -> FolderMemo {
+    memo_of_parts(overlay, base).unwrap_or_default()
+}
+
+fn memo_of_parts<P: AsRef<[u8]>>(overlay: &[P], base: &[P]) -> Option<FolderMemo> {
+    let mut replaced: foldhash::HashSet<Vec<u8>> = Default::default();
+    let mut patched: Vec<Vec<u8>> = Vec::new();
+    let mut memo = FolderMemo::default();
+    for part in overlay {
+        for_each_record(part.as_ref(), |path, record| {
+            match record {
+                Stored::Whole(count, stat, entries) => {
+                    memo.insert(path_of(path), listing(stat, count, entries)?);
+                }
+                Stored::Patch(..) => patched.push(path.to_vec()),
+                Stored::Gone => {}
+            }
+            replaced.insert(path.to_vec());
+            Some(())
+        })?;
+    }
+    for part in base {
+        for_each_record(part.as_ref(), |path, record| {
+            let Stored::Whole(count, stat, entries) = record else {
+                return None;
+            };
+            if !replaced.contains(path) {
+                memo.insert(path_of(path), listing(stat, count, entries)?);
+            }
+            Some(())
+        })?;
+    }
+    if !patched.is_empty() {
+        let merged = merged(overlay, base)?;
+        for path in patched {
+            let folder = merged.get(&path)?;
+            let entries: Vec<u8> = folder.entries.values().flatten().copied().collect();
+            let count = folder.entries.len();
+            memo.insert(path_of(&path), listing(&folder.stat, count, &entries)?);
+        }
+    }
+    Some(memo)
+}
+
+fn path_of(bytes: &[u8]) -> OsString {
+    OsString::from_vec(bytes.to_vec())
+}
+
+/// A recorded folder as the walk's listing: its stat, its entries' kinds and names.
+fn listing(stat: &[u8], count: usize, entries: &[u8]) -> Option<FolderListing> {
+    let mut r = Reader::new(stat);
+    let (dev, ino, mtime_ns) = (r.varint()?, r.varint()?, r.i64()?);
+    // The part's reader checked every entry already.
+    let mut r = Reader::new(entries);
+    let names = (0..count).map_while(|_| {
+        let entry = r.entry()?;
+        Some((entry.kind, OsStr::from_bytes(entry.name.to_bytes())))
+    });
+    Some(FolderListing::remembered(dev, ino, mtime_ns, names))
 }
 
 /// A check of a stored list, fed its parts in order as they are read: the overlay's
@@ -729,7 +888,8 @@ impl StatListCheck {
             transcripts: r.varint()?,
         };
         let (overlay_parts, base_parts) = (r.varint()?, r.varint()?);
-        if !r.rest().is_empty() {
+        // Only a list that vouches for its whole walk stands in for one.
+        if r.rest() != [1] {
             return None;
         }
         Some(StatListCheck {
@@ -817,12 +977,12 @@ impl StatListCheck {
         let all_hold = for_each_record(part, |path, record| {
             let what = match record {
                 Stored::Gone => Replaced::Whole,
-                Stored::Whole(count, entries) => {
+                Stored::Whole(count, _, entries) => {
                     held.folders += 1;
                     held.transcripts += check_folder(path, count, entries, None, &mut grown)?;
                     Replaced::Whole
                 }
-                Stored::Patch(count, changes) => {
+                Stored::Patch(count, _, changes) => {
                     patches += 1;
                     let (transcripts, names) = check_patch(path, count, changes, &mut grown)?;
                     held.transcripts += transcripts;
@@ -911,7 +1071,7 @@ impl Shared {
         let mut grown = Vec::new();
         let all_hold = for_each_record(part, |path, record| {
             // A base holds every entry of each of its folders.
-            let Stored::Whole(count, entries) = record else {
+            let Stored::Whole(count, _, entries) = record else {
                 return None;
             };
             let except = match self.replaced.get(path) {
@@ -999,6 +1159,10 @@ fn still_holds(
     want: &Entry,
     grown: &mut Vec<FoundFile>,
 ) -> Option<u64> {
+    if want.kind == EntryKind::Link {
+        // Never in a list that vouches for its walk.
+        return None;
+    }
     let now = stat_at.stat(want.name)?;
     let same = now.dev == want.dev && now.ino == want.ino;
     match want.kind {
@@ -1094,13 +1258,26 @@ impl<'l> Reader<'l> {
         (!name.is_empty() && !name.to_bytes().contains(&b'/')).then_some(name)
     }
 
+    /// A folder's own stat, as [`put_stat`] wrote it.
+    fn stat(&mut self) -> Option<&'l [u8]> {
+        let start = self.pos;
+        let _stat = (self.varint()?, self.varint()?, self.i64()?);
+        Some(&self.list[start..self.pos])
+    }
+
     fn entry(&mut self) -> Option<Entry<'l>> {
-        let kind = match self.byte()? {
-            b'd' => EntryKind::Folder,
-            b'f' => EntryKind::Transcript,
-            _ => return None,
-        };
+        let kind = EntryKind::from_code(self.byte()?)?;
         let name = self.name()?;
+        if kind == EntryKind::Link {
+            return Some(Entry {
+                kind,
+                name,
+                dev: 0,
+                ino: 0,
+                size: 0,
+                mtime_ns: 0,
+            });
+        }
         let (dev, ino) = (self.varint()?, self.varint()?);
         let size = match kind {
             EntryKind::Transcript => self.varint()?,
@@ -1117,10 +1294,11 @@ impl<'l> Reader<'l> {
     }
 }
 
-fn put_folder_stat(out: &mut Vec<u8>, listing: &FolderListing) {
-    put_varint(out, listing.dev);
-    put_varint(out, listing.ino);
-    out.extend_from_slice(&listing.mtime_ns.to_le_bytes());
+/// A folder's stat: device, inode, mtime.
+fn put_stat(out: &mut Vec<u8>, dev: u64, ino: u64, mtime_ns: i64) {
+    put_varint(out, dev);
+    put_varint(out, ino);
+    out.extend_from_slice(&mtime_ns.to_le_bytes());
 }
 
 fn put_name(out: &mut Vec<u8>, kind: u8, name: &OsStr) {
@@ -1147,6 +1325,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::walk::find_transcripts_on;
     use std::fs::FileTimes;
+    use std::path::Path;
     use std::time::{Duration, SystemTime};
 
     /// Feeds a recorded list to a check, as the ingest does from the store.
@@ -1211,6 +1390,12 @@ pub(crate) mod tests {
         list[1 + overlay as usize..].to_vec()
     }
 
+    /// The walk's memo from a stored list (its header aside).
+    pub(crate) fn memo_of(list: &[Vec<u8>]) -> FolderMemo {
+        let base = base_of(list);
+        memo(&list[1..list.len() - base.len()], &base)
+    }
+
     /// Walks `roots` (trusting folder times, given the previous walk's memo) and records
     /// its list as a new base.
     fn walk_and_record(roots: &[PathBuf], memo: &FolderMemo) -> (Walk, Option<Vec<Vec<u8>>>) {
@@ -1224,7 +1409,10 @@ pub(crate) mod tests {
         base: &[Vec<u8>],
     ) -> (Walk, Option<Vec<Vec<u8>>>) {
         let walk = find_transcripts_on(roots, memo, local, usize::MAX);
-        let list = record(roots, &walk, memo).map(|r| stored(r.rows(base), base));
+        let recorded = record(roots, &walk, memo);
+        let list = recorded
+            .is_complete()
+            .then(|| stored(recorded.rows(base), base));
         (walk, list)
     }
 
@@ -1358,16 +1546,24 @@ pub(crate) mod tests {
         assert!(walk_and_record(&roots, &FolderMemo::default()).1.is_none());
         fs::remove_file(p.join("p1/link")).unwrap();
 
-        // A transcript met twice (a hard link): the walk keeps one, by inode.
+        // A transcript met twice (a hard link): the walk keeps one, by inode. Every
+        // listing is still kept for the next walk.
         fs::hard_link(p.join("p1/a.jsonl"), p.join("p2/a.jsonl")).unwrap();
         age_folders(&p);
         assert!(walk_and_record(&roots, &FolderMemo::default()).1.is_none());
+        let none = FolderMemo::default();
+        let walk = find_transcripts_on(&roots, &none, local, usize::MAX);
+        let list = stored(record(&roots, &walk, &none).rows(&[] as &[Vec<u8>]), &[]);
+        let memo = memo_of(&list);
+        assert_eq!(memo.len(), 5);
+        let again = find_transcripts_on(&roots, &memo, local, usize::MAX);
+        assert_eq!((again.folders_listed, again.files), (0, walk.files));
         fs::remove_file(p.join("p2/a.jsonl")).unwrap();
 
         // Folders whose listings are not remembered (a network file system).
         age_folders(&p);
         let walk = find_transcripts_on(&roots, &FolderMemo::default(), |_| false, usize::MAX);
-        assert!(record(&roots, &walk, &FolderMemo::default()).is_none());
+        assert!(!record(&roots, &walk, &FolderMemo::default()).is_complete());
 
         // A root without a projects folder is recorded as such, and holds until one
         // appears.
@@ -1383,6 +1579,41 @@ pub(crate) mod tests {
         );
         fs::create_dir_all(empty[0].join("projects")).unwrap();
         assert_eq!(holds(&list, &empty), None);
+    }
+
+    /// A list that cannot vouch for its walk (a link, a racy listing, a read that
+    /// failed) never holds, but keeps every settled listing for the next walk.
+    #[test]
+    fn a_list_kept_for_its_listings_only_never_holds_and_still_gives_the_memo() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = vec![tree(dir.path())];
+        let p = roots[0].join("projects");
+        let none = FolderMemo::default();
+        let walk = find_transcripts_on(&roots, &none, local, usize::MAX);
+        let recorded = record(&roots, &walk, &none);
+        assert!(recorded.is_complete());
+        let mut rows = recorded.rows(&[] as &[Vec<u8>]);
+        assert!(rows.is_complete());
+        rows.mark_incomplete();
+        assert!(!rows.is_complete());
+        let list = stored(rows, &[]);
+        assert_eq!(holds(&list, &roots), None);
+        let memo = memo_of(&list);
+        assert_eq!(memo.len(), 5);
+        let again = find_transcripts_on(&roots, &memo, local, usize::MAX);
+        assert_eq!((again.folders_listed, again.folders_reused), (0, 5));
+        assert_eq!(again.files, walk.files);
+
+        // A folder changed just now: the others' listings are kept, not its own.
+        fs::write(p.join("p2/g.jsonl"), "{}\n").unwrap();
+        let walk = find_transcripts_on(&roots, &memo, local, usize::MAX);
+        let recorded = record(&roots, &walk, &memo);
+        assert!(!recorded.is_complete());
+        let list = stored(recorded.rows(&[] as &[Vec<u8>]), &[]);
+        assert_eq!(holds(&list, &roots), None);
+        let memo = memo_of(&list);
+        assert_eq!(memo.len(), 4);
+        assert!(!memo.contains_key(p.join("p2").as_os_str()));
     }
 
     #[test]
@@ -1576,7 +1807,10 @@ pub(crate) mod tests {
         let doubled = [list.clone(), list[1..].to_vec()].concat();
         assert_eq!(holds(&doubled, &roots), None, "a part twice");
         // Every cut of every part, and every changed byte of a new list (an overlay's
-        // base may hold bytes the overlay replaced): never a panic, never "holds".
+        // base may hold bytes the overlay replaced): never a panic, never "holds" on
+        // bytes the check reads. A folder's own stat is read only by the memo (the
+        // check vouches for a folder through its parent's entry): damaged, the memo
+        // differs there, and that folder is listed again.
         let (_, new_list) = walk_and_record(&roots, &FolderMemo::default());
         let new_list = new_list.unwrap();
         for (i, part) in list.iter().enumerate() {
@@ -1586,17 +1820,23 @@ pub(crate) mod tests {
                 assert_eq!(holds(&damaged, &roots), None, "part {i} cut at {cut}");
             }
         }
+        // The store tells the overlay from the base by part number, not by the header.
+        let caught = |list: &[Vec<u8>], damaged: &[Vec<u8>]| {
+            let base = list.len() - base_of(list).len();
+            let memo_of = |l: &[Vec<u8>]| memo(&l[1..base], &l[base..]);
+            holds(damaged, &roots).is_none() || memo_of(damaged) != memo_of(list)
+        };
         for (i, part) in new_list.iter().enumerate() {
             for at in 0..part.len() {
                 let mut damaged = new_list.clone();
                 damaged[i][at] ^= 0xff;
-                assert_eq!(holds(&damaged, &roots), None, "part {i} byte {at}");
+                assert!(caught(&new_list, &damaged), "part {i} byte {at}");
             }
         }
         for at in 0..list[1].len() {
             let mut damaged = list.clone();
             damaged[1][at] ^= 0xff;
-            assert_eq!(holds(&damaged, &roots), None, "overlay byte {at}");
+            assert!(caught(&list, &damaged), "overlay byte {at}");
         }
     }
 }

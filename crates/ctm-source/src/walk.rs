@@ -1,10 +1,11 @@
 //! Finds the transcripts under each data root's `projects/` folder.
 //!
 //! A run where nothing changed must cost no more than a stat per file, so folder
-//! listings are remembered (a [`FolderMemo`], kept in the store by the ingest) and a
-//! folder whose own stat is as it was when it was listed is not listed again: adding,
-//! removing or renaming an entry changes a folder's mtime, and changing a file's bytes
-//! changes only the file's, which the walk stats anyway.
+//! listings are remembered (a [`FolderMemo`], read from the stat list the ingest keeps
+//! in the store: see [`crate::stat_list`]) and a folder whose own stat is as it was when
+//! it was listed is not listed again: adding, removing or renaming an entry changes a
+//! folder's mtime, and changing a file's bytes changes only the file's, which the walk
+//! stats anyway.
 
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -39,11 +40,12 @@ pub struct FolderListing {
     pub dev: u64,
     pub ino: u64,
     pub mtime_ns: i64,
-    /// When the listing began, nanoseconds since the epoch by this machine's clock.
-    pub listed_at_ns: i64,
-    /// The entries the walk follows, sorted by name (other files are left out), as
-    /// stored: for each, a kind byte, the name, a NUL. Kept encoded so that reusing a
-    /// listing allocates nothing per entry.
+    /// Whether the listing began after the racy window of the folder's mtime (see
+    /// [`RACY_NS`]): only such a listing may be reused.
+    pub settled: bool,
+    /// The entries the walk follows, sorted by name (other files are left out): for
+    /// each, a kind byte, the name, a NUL. Kept encoded so that reusing a listing
+    /// allocates nothing per entry.
     entries: Vec<u8>,
 }
 
@@ -57,7 +59,7 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             EntryKind::Folder => b'd',
             EntryKind::Transcript => b'f',
@@ -65,7 +67,7 @@ impl EntryKind {
         }
     }
 
-    fn from_code(code: u8) -> Option<EntryKind> {
+    pub(crate) fn from_code(code: u8) -> Option<EntryKind> {
         match code {
             b'd' => Some(EntryKind::Folder),
             b'f' => Some(EntryKind::Transcript),
@@ -76,12 +78,26 @@ impl EntryKind {
 }
 
 impl FolderListing {
-    /// A listing of `entries` (kind and name, in name order).
+    /// A listing of `entries` (kind and name, in name order) taken from disk at
+    /// `listed_at_ns`.
     pub fn new<'n>(
         dev: u64,
         ino: u64,
         mtime_ns: i64,
         listed_at_ns: i64,
+        entries: impl IntoIterator<Item = (EntryKind, &'n OsStr)>,
+    ) -> Self {
+        let mut listing = FolderListing::remembered(dev, ino, mtime_ns, entries);
+        listing.settled = mtime_ns < listed_at_ns.saturating_sub(RACY_NS);
+        listing
+    }
+
+    /// A listing kept from an earlier walk: settled when it was taken (the stat list
+    /// keeps no other).
+    pub fn remembered<'n>(
+        dev: u64,
+        ino: u64,
+        mtime_ns: i64,
         entries: impl IntoIterator<Item = (EntryKind, &'n OsStr)>,
     ) -> Self {
         let mut encoded = Vec::new();
@@ -94,57 +110,15 @@ impl FolderListing {
             dev,
             ino,
             mtime_ns,
-            listed_at_ns,
+            settled: true,
             entries: encoded,
         }
-    }
-
-    /// A listing as stored, or `None` for entry bytes this module did not write (the
-    /// caller then forgets the listing, and the folder is listed again).
-    pub fn from_stored(
-        dev: u64,
-        ino: u64,
-        mtime_ns: i64,
-        listed_at_ns: i64,
-        entries: Vec<u8>,
-    ) -> Option<Self> {
-        let listing = FolderListing {
-            dev,
-            ino,
-            mtime_ns,
-            listed_at_ns,
-            entries,
-        };
-        let mut rest = listing.entries.as_slice();
-        while let Some((&code, tail)) = rest.split_first() {
-            EntryKind::from_code(code)?;
-            let end = memchr::memchr(0, tail)?;
-            let name = &tail[..end];
-            if name.is_empty() || name.contains(&b'/') {
-                return None;
-            }
-            rest = &tail[end + 1..];
-        }
-        Some(listing)
     }
 
     /// Whether this listing still tells what the folder holds, given the folder's stat
     /// now: the same folder, not modified since, and listed after the racy window.
     pub(crate) fn vouched_for(&self, now: &Stat) -> bool {
-        self.dev == now.dev
-            && self.ino == now.ino
-            && self.mtime_ns == now.mtime_ns
-            && self.settled()
-    }
-
-    /// Whether the listing began after the racy window of the folder's mtime.
-    pub(crate) fn settled(&self) -> bool {
-        self.mtime_ns < self.listed_at_ns.saturating_sub(RACY_NS)
-    }
-
-    /// The entries as stored (see [`FolderListing::from_stored`]).
-    pub fn stored_entries(&self) -> &[u8] {
-        &self.entries
+        self.dev == now.dev && self.ino == now.ino && self.mtime_ns == now.mtime_ns && self.settled
     }
 
     /// The entries, in name order, each name as the C string it is stored as (every
@@ -171,7 +145,8 @@ impl FolderListing {
 }
 
 /// Listings from an earlier walk, by folder path (as a plain string of bytes: hashing a
-/// `Path` goes component by component, which showed in the profile).
+/// `Path` goes component by component, which showed in the profile). Read from the
+/// stored stat list ([`crate::stat_list::memo`]).
 pub type FolderMemo = foldhash::HashMap<OsString, FolderListing>;
 
 /// How long after a folder's mtime a listing must have begun to be reused.
@@ -358,7 +333,7 @@ impl Walker<'_> {
     /// The folder's entries with their stats: remembered when the memo holds a
     /// listing its stat still vouches for, else listed from disk.
     fn entries(&mut self, dir: &Path, meta: &Stat) -> Option<Vec<Stated>> {
-        let remember = dir.to_str().is_some() && self.remembers(meta.dev, dir);
+        let remember = self.remembers(meta.dev, dir);
         let mtime_ns = meta.mtime_ns;
         if remember {
             if let Some(known) = self.memo.get(dir.as_os_str()) {
@@ -684,7 +659,6 @@ fn libc_eloop() -> i32 {
 mod tests {
     use super::*;
     use std::fs::FileTimes;
-    use std::os::unix::ffi::OsStringExt;
     use std::os::unix::fs::symlink;
     use std::time::Duration;
 
@@ -950,32 +924,6 @@ mod tests {
     }
 
     #[test]
-    fn entries_round_trip_and_foreign_bytes_are_refused() {
-        let entries: Vec<(EntryKind, OsString)> = vec![
-            (EntryKind::Folder, "a b".into()),
-            (EntryKind::Link, OsString::from_vec(vec![0xff, b'x'])),
-            (EntryKind::Transcript, "s.jsonl".into()),
-        ];
-        let listing =
-            FolderListing::new(1, 2, 3, 4, entries.iter().map(|(k, n)| (*k, n.as_os_str())));
-        let stored = listing.stored_entries().to_vec();
-        let back = FolderListing::from_stored(1, 2, 3, 4, stored).unwrap();
-        assert_eq!(back, listing);
-        let read: Vec<(EntryKind, OsString)> = back
-            .entries()
-            .map(|(kind, name)| (kind, name.to_owned()))
-            .collect();
-        assert_eq!(read, entries);
-        assert!(FolderListing::from_stored(0, 0, 0, 0, vec![]).is_some());
-        for bad in [&b"xname\0"[..], b"dname", b"d\0", b"da/b\0"] {
-            assert!(
-                FolderListing::from_stored(0, 0, 0, 0, bad.to_vec()).is_none(),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
     fn only_local_file_systems_are_trusted() {
         assert!(is_local_magic(0xEF53));
         assert!(is_local_magic(0x0102_1994));
@@ -1075,6 +1023,7 @@ mod tests {
                     }
                 }
                 let full = find_transcripts_on(roots, &FolderMemo::default(), remote, PREFETCH_FOLDERS);
+                let memo_before = memo.clone();
                 let walk = find_transcripts_on(roots, &memo, local, PREFETCH_FOLDERS);
                 proptest::prop_assert_eq!(&walk.files, &full.files, "after {:?}", &ops[..=step]);
                 // The same with the remembered folders' stats taken ahead, on other threads.
@@ -1105,12 +1054,14 @@ mod tests {
                 }
                 // Recorded over the previous list's base, as the ingest does.
                 let base = recorded.as_ref().map(|(list, _)| crate::stat_list::tests::base_of(list)).unwrap_or_default();
-                let rows = crate::stat_list::record(roots, &walk, &memo).map(|r| r.rows(&base));
-                proptest::prop_assert!(rows.is_some(), "recorded after {:?}", &ops[..=step]);
-                let list = crate::stat_list::tests::stored(rows.unwrap(), &base);
+                let rows = crate::stat_list::record(roots, &walk, &memo).rows(&base);
+                proptest::prop_assert!(rows.is_complete(), "recorded after {:?}", &ops[..=step]);
+                let list = crate::stat_list::tests::stored(rows, &base);
                 proptest::prop_assert!(crate::stat_list::tests::holds(&list, roots).is_some());
+                // The next walk's memo is the one read back from the stored list.
+                memo = crate::stat_list::tests::memo_of(&list);
+                proptest::prop_assert_eq!(&memo, &next_memo(&walk, &memo_before), "memo after {:?}", &ops[..=step]);
                 recorded = Some((list, walk.files.clone()));
-                memo = next_memo(&walk, &memo);
             }
         }
     }

@@ -1,75 +1,15 @@
-//! What the walk remembers between runs, written in the ingest's transaction and only
-//! when it writes anyway, so a run where nothing changed stays a reader:
-//! - the folder memo (`walk_folders`): what each folder under the data roots held when
-//!   it was last listed. The walk decides what may be reused; this module keeps rows.
-//! - the stat list (`walk_stat_list`): what the last complete walk met, with its stats
-//!   (ctm-source encodes and checks it). Writing cursors drops it (see
-//!   [`crate::cursors::CursorWriter`]), so a list in the store always speaks for the
-//!   cursors beside it.
+//! What the walk remembers between runs, the stat list (`walk_stat_list`): every folder
+//! the last walk listed, with each entry's stat (ctm-source encodes, checks and reads it
+//! as the walk's memo). Written in the ingest's transaction and only when it writes
+//! anyway, so a run where nothing changed stays a reader. Writing cursors drops its
+//! header (see [`crate::cursors::CursorWriter`]), so a list that says it holds always
+//! speaks for the cursors beside it; its parts stay, as the walk's memo.
 
 use std::ops::ControlFlow;
 
 use rusqlite::{params, Connection};
 
 use crate::StoreError;
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FolderRow {
-    pub path: String,
-    pub dev: u64,
-    pub ino: u64,
-    pub mtime_ns: i64,
-    pub listed_at_ns: i64,
-    pub entries: Vec<u8>,
-}
-
-pub fn load_all(conn: &Connection) -> Result<Vec<FolderRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT path, dev, ino, mtime_ns, listed_at_ns, entries FROM walk_folders",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(FolderRow {
-            path: r.get(0)?,
-            // Stored as the i64 with the same bits: SQLite integers are signed.
-            dev: r.get::<_, i64>(1)? as u64,
-            ino: r.get::<_, i64>(2)? as u64,
-            mtime_ns: r.get(3)?,
-            listed_at_ns: r.get(4)?,
-            entries: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Forgets the folders at `forget`, then saves `listed` (the folders this walk listed
-/// from disk; the ones it reused are already stored as they are).
-pub fn save_changes(
-    conn: &Connection,
-    listed: &[FolderRow],
-    forget: &[&str],
-) -> Result<(), StoreError> {
-    let mut delete = conn.prepare_cached("DELETE FROM walk_folders WHERE path = ?1")?;
-    for path in forget {
-        delete.execute([path])?;
-    }
-    let mut upsert = conn.prepare_cached(
-        "INSERT INTO walk_folders (path, dev, ino, mtime_ns, listed_at_ns, entries) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, \
-         ino = excluded.ino, mtime_ns = excluded.mtime_ns, listed_at_ns = excluded.listed_at_ns, \
-         entries = excluded.entries",
-    )?;
-    for row in listed {
-        upsert.execute(params![
-            row.path,
-            row.dev as i64,
-            row.ino as i64,
-            row.mtime_ns,
-            row.listed_at_ns,
-            row.entries
-        ])?;
-    }
-    Ok(())
-}
 
 /// Part numbers of `walk_stat_list`: the header is part 0, the overlay's parts follow
 /// from 1, the base's from here on; reading in part order gives the header, the
@@ -101,6 +41,15 @@ pub fn stat_list_header(conn: &Connection) -> Result<Vec<u8>, StoreError> {
         Some(row) => row.get(0)?,
         None => Vec::new(),
     })
+}
+
+/// The stored list's overlay parts, in order (with the base: the walk's memo).
+pub fn stat_list_overlay(conn: &Connection) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT bytes FROM walk_stat_list WHERE part > 0 AND part < ?1 ORDER BY part",
+    )?;
+    let rows = stmt.query_map([BASE_PART], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The stored list's base parts, in order, for the next list to be written as an
@@ -165,48 +114,6 @@ mod tests {
     use super::*;
     use crate::{OpenOptions, Store};
 
-    fn row(path: &str, mtime_ns: i64) -> FolderRow {
-        FolderRow {
-            path: path.into(),
-            dev: u64::MAX,
-            ino: 7,
-            mtime_ns,
-            listed_at_ns: mtime_ns + 10,
-            entries: b"fa.jsonl\0".to_vec(),
-        }
-    }
-
-    #[test]
-    fn forgets_then_saves_and_u64_ids_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db"), &OpenOptions::default()).unwrap();
-        let tx = store.write().unwrap();
-        save_changes(
-            &tx,
-            &[row("/r/projects/a", 1), row("/r/projects/b", 1)],
-            &[],
-        )
-        .unwrap();
-        tx.commit().unwrap();
-        assert!(load_all(store.conn())
-            .unwrap()
-            .contains(&row("/r/projects/a", 1)));
-
-        // `b` is gone; `a` was listed again (and is also in `forget`: saved after).
-        let tx = store.write().unwrap();
-        save_changes(
-            &tx,
-            &[row("/r/projects/a", 2)],
-            &["/r/projects/b", "/r/projects/a"],
-        )
-        .unwrap();
-        tx.commit().unwrap();
-        assert_eq!(
-            load_all(store.conn()).unwrap(),
-            vec![row("/r/projects/a", 2)]
-        );
-    }
-
     fn stored_list(conn: &Connection) -> Vec<Vec<u8>> {
         let mut parts = Vec::new();
         visit_stat_list(conn, |p| {
@@ -253,6 +160,7 @@ mod tests {
         save_stat_list(&tx, Some(rows(b"h3", &overlay))).unwrap();
         assert_eq!(stored_list(&tx), parts(&["h3", "o3", "b1", "b2", "b3"]));
         assert_eq!(stat_list_base(&tx).unwrap(), base);
+        assert_eq!(stat_list_overlay(&tx).unwrap(), parts(&["o3"]));
         let new_base = parts(&["c1"]);
         // A new base drops the overlay and the old base, however long.
         save_stat_list(
@@ -299,7 +207,11 @@ mod tests {
         save_stat_list(&tx, Some(list(b"h1"))).unwrap();
         let writer = CursorWriter::new(&tx).unwrap();
         assert_eq!(stored_list(&tx), base, "no header: no list holds");
-        assert_eq!(stat_list_base(&tx).unwrap(), base, "the base stays");
+        assert_eq!(
+            stat_list_base(&tx).unwrap(),
+            base,
+            "the base stays, as the memo"
+        );
         writer.save(&cursor, 1).unwrap();
         writer.mark_missing(&cursor.path, 2).unwrap();
         // The ingest records its list after its cursor writes.

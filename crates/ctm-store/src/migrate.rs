@@ -180,6 +180,13 @@ const MIGRATIONS: &[Migration] = &[
         add_columns: &[],
         code: None,
     },
+    Migration {
+        version: 17,
+        name: "one memo of folders: the stat list keeps every listing, the folder listings of migration 7 dropped",
+        sql: include_str!("../migrations/0017_one_walk_memo.sql"),
+        add_columns: &[],
+        code: None,
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.

@@ -299,7 +299,46 @@ fn every_earlier_version_migrates_to_the_latest_keeping_every_row() {
         );
         // Version 5's table exists and starts empty (official figures are only seen live).
         assert_eq!(count(c, "rate_limit_samples"), 0, "from {version}");
+        // One memo of folders (version 17): the stat list, emptied; version 7's gone.
+        let folder_memo: i64 = c
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'walk_folders'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(folder_memo, 0, "from {version}");
+        assert_eq!(count(c, "walk_stat_list"), 0, "from {version}");
     }
+}
+
+/// A store of version 16 with both memos filled: 17 drops the folder listings and
+/// empties the stat list (its encoding changed), and the next ingest records it again.
+#[test]
+fn version_17_keeps_one_memo_of_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ctm.db");
+    store_at(&path, 16);
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO walk_folders (path, dev, ino, mtime_ns, listed_at_ns, entries) \
+                 VALUES ('/r/projects', 1, 2, 3, 4, x'66612E6A736F6E6C00');
+             INSERT INTO walk_stat_list (part, bytes) VALUES (0, x'00'), (1, x'01');",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path, &OpenOptions::default()).unwrap();
+    let c = store.conn();
+    assert_eq!(count(c, "walk_stat_list"), 0);
+    let tables: i64 = c
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'walk_folders'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0);
 }
 
 fn schema_and_version(path: &Path) -> (Vec<Vec<Value>>, String) {
