@@ -206,15 +206,17 @@ fn concurrent_exports_are_bounded_and_a_reader_that_leaves_ends_its_export() {
         refused += 1;
     }
     assert_eq!(refused, 20);
+    // Well under the 60 s a stalled export may wait: generous for a loaded CI machine.
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(30),
         "refused at once"
     );
     // Reports still answer meanwhile.
     assert_eq!(server.get("/api/daily?tz=UTC").status, 200);
     // The readers leave: their exports end, and another may run, whole.
     drop(stalled);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Before the 60 s stall limit, so it is the readers leaving that ended them.
+    let deadline = Instant::now() + Duration::from_secs(50);
     let whole = loop {
         let r = server.post(path);
         if r.status == 200 {
