@@ -446,7 +446,7 @@ fn parse_with(line: &[u8], texts: &mut SharedTexts, fast: bool) -> LineOutcome {
         return shape_only(line);
     }
     // Checked whole, once: the parse below reads past the content without looking.
-    let Ok(text) = std::str::from_utf8(line) else {
+    let Ok(text) = simdutf8::basic::from_utf8(line) else {
         return LineOutcome::Skip(SkipReason::InvalidUtf8);
     };
     // The fast pass first; what it leaves undecided, serde decides.

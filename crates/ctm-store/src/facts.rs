@@ -196,7 +196,7 @@ impl Revision {
 /// billed) and the response it holds.
 type Stored = (i64, FactRow, Option<i64>, Response);
 
-/// How many keys a first ingest keeps in memory (about 9 MB, some 2 GB of dense
+/// How many keys a first ingest keeps in memory (about 14 MB, some 2 GB of dense
 /// history): past them the key index is built and kept up as rows come, so memory stays
 /// flat however long the history.
 const WRITTEN_KEYS_MAX: usize = 1 << 18;
@@ -207,6 +207,13 @@ struct WrittenKeys {
     by_hash: foldhash::HashMap<u64, i64>,
     /// Keys whose hash another key already took (the row it names holds its own key).
     collided: foldhash::HashMap<String, i64>,
+    /// The hashes of the message ids of the `m:` keys written.
+    message_hashes: foldhash::HashSet<u64>,
+    /// Message ids written under a second key (or whose hash another message id took):
+    /// the only replay groups a first ingest must settle, known without a pass over the
+    /// key index at the end. A collision only settles a group of one, which changes
+    /// nothing.
+    several_requests: BTreeSet<String>,
     hash: fn(&str) -> u64,
 }
 
@@ -215,6 +222,8 @@ impl Default for WrittenKeys {
         WrittenKeys {
             by_hash: Default::default(),
             collided: Default::default(),
+            message_hashes: Default::default(),
+            several_requests: BTreeSet::new(),
             hash: |key| xxhash_rust::xxh3::xxh3_64(key.as_bytes()),
         }
     }
@@ -232,6 +241,11 @@ impl WrittenKeys {
     }
 
     fn insert(&mut self, key: &str, h: u64, id: i64) {
+        if let Some(mid) = message_id_of(key) {
+            if !self.message_hashes.insert((self.hash)(mid)) {
+                self.several_requests.insert(mid.to_owned());
+            }
+        }
         match self.by_hash.entry(h) {
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(id);
@@ -279,13 +293,16 @@ impl<'a, 't> FactWriter<'a, 't> {
         // Filling an empty table: building each secondary index once from sorted keys
         // after the inserts beats updating it row by row. The SQL comes from the schema
         // itself, so the rebuilt indexes are exactly the migrated ones; a failed run rolls
-        // the drop back with everything else.
+        // the drop back with everything else. The replays' index stays: it holds only
+        // rows marked as replays, and the inserts mark none (replays are settled after
+        // them), so keeping it costs nothing and spares a pass over the table.
         let mut dropped_indexes = Vec::new();
         if !had_rows {
             dropped_indexes = tx
                 .prepare(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
-                     AND tbl_name = 'facts' AND sql IS NOT NULL ORDER BY name",
+                     AND tbl_name = 'facts' AND sql IS NOT NULL \
+                     AND name != 'idx_facts_replays' ORDER BY name",
                 )?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<(String, String)>, _>>()?;
@@ -535,6 +552,8 @@ impl<'a, 't> FactWriter<'a, 't> {
         build_indexes(self.tx, &dropped, 2)?;
         let messages = if self.had_rows {
             std::mem::take(&mut self.messages).into_iter().collect()
+        } else if let Some(written) = self.written.take() {
+            written.several_requests.into_iter().collect()
         } else {
             self.messages_with_several_requests()?
         };
@@ -545,7 +564,8 @@ impl<'a, 't> FactWriter<'a, 't> {
     }
 
     /// Every message id with more than one stored request id, in one pass over the key
-    /// index (a first ingest: only such a group can hold a replay).
+    /// index (a first ingest past [`WRITTEN_KEYS_MAX`] keys: only such a group can hold
+    /// a replay).
     fn messages_with_several_requests(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.tx.prepare(
             "SELECT dedup_key FROM facts WHERE dedup_key >= 'm:' AND dedup_key < 'm;' ORDER BY dedup_key",
@@ -933,6 +953,77 @@ mod tests {
         assert_eq!(
             answers[0],
             ["m:a:r 10 50 /1", "m:b:r 15 7 /3", "m:c:r 30 1 /2"]
+        );
+    }
+
+    /// A first ingest settles the replay groups of the message ids it wrote under
+    /// several request ids, found as they are written (or, past the keys it keeps in
+    /// memory, from the key index): with every hash the same, the rows are the same.
+    #[test]
+    fn a_first_ingest_settles_every_replay_group() {
+        let sighting = |mid: &str, req: &str, ts: i64, sidechain: bool| Response {
+            key: ctm_model::message_key(mid, req),
+            is_sidechain: sidechain,
+            ..response(mid, ts, 1, "/1")
+        };
+        let sightings = vec![
+            // A replay written before the response it repeats, and one after.
+            sighting("a", "r2", 20, true),
+            sighting("a", "r1", 10, false),
+            sighting("a", "r3", 30, true),
+            // Two sidechain requests: the earlier is billed.
+            sighting("b", "r1", 40, true),
+            sighting("b", "r2", 35, true),
+            // One request: nothing to settle.
+            sighting("c", "r1", 50, true),
+        ];
+        let mut answers = Vec::new();
+        for (colliding, keys_max) in [
+            (false, WRITTEN_KEYS_MAX),
+            (true, WRITTEN_KEYS_MAX),
+            (false, 1),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store =
+                Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+            let tx = store.write().unwrap();
+            let mut writer = FactWriter::new(&tx).unwrap();
+            if colliding {
+                writer.written.as_mut().unwrap().hash = |_| 7;
+            }
+            writer.written_max = keys_max;
+            for r in sightings.clone() {
+                writer.upsert(r, &price).unwrap();
+            }
+            let (_, stats) = writer.finish().unwrap();
+            tx.commit().unwrap();
+            assert_eq!(stats.replays, 3);
+            let replays: Vec<(String, Option<String>)> = store
+                .conn()
+                .prepare(
+                    "SELECT f.dedup_key, p.dedup_key FROM facts f \
+                     LEFT JOIN facts p ON p.id = f.replay_of ORDER BY f.dedup_key",
+                )
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            answers.push(replays);
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0], answers[2]);
+        let of = |k: &str, p: Option<&str>| (k.to_owned(), p.map(str::to_owned));
+        assert_eq!(
+            answers[0],
+            [
+                of("m:a:r1", None),
+                of("m:a:r2", Some("m:a:r1")),
+                of("m:a:r3", Some("m:a:r1")),
+                of("m:b:r1", Some("m:b:r2")),
+                of("m:b:r2", None),
+                of("m:c:r1", None),
+            ]
         );
     }
 
