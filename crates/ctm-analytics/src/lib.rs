@@ -48,7 +48,7 @@ pub use official::{official_limits, OfficialLimit, OfficialLimits};
 pub use periods::{
     monthly_report, monthly_report_of, weekly_report, weekly_report_of, MonthlyReport, WeeklyReport,
 };
-pub use projects::{project_report, ProjectReport};
+pub use projects::{project_report, project_report_of, ProjectFigures, ProjectReport};
 pub use query::{parse_date, QueryText, ReportQuery};
 pub use reconcile::{drift_hint, pricing_check, DriftHint, PricingCheck, SessionCheck};
 pub use sessions::{

@@ -41,14 +41,15 @@ pub struct ProjectReport {
     pub unpriced_models: Vec<String>,
 }
 
-/// One project's figures, projects of the same label merged.
-#[derive(Default)]
-struct Project {
-    sums: Sums,
-    sessions: BTreeSet<Id>,
-    models: BTreeSet<String>,
-    first_ms: i64,
-    last_ms: i64,
+/// One project's figures, projects of the same label merged: what a project row is made
+/// of, wherever the sums come from (this store's rollup or the team database's).
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFigures {
+    pub sums: Sums,
+    pub sessions: u64,
+    pub models: BTreeSet<String>,
+    pub first_ms: i64,
+    pub last_ms: i64,
 }
 
 /// Projects ordered by last activity, from the rollup rows of the query (in any zone,
@@ -56,18 +57,19 @@ struct Project {
 pub fn project_report(store: &Store, q: &ReportQuery) -> Result<ProjectReport, AnalyticsError> {
     let rows = query::rows(store, q)?;
     let names = store.names(&[])?;
-    let mut projects: BTreeMap<&str, Project> = BTreeMap::new();
+    let mut projects: BTreeMap<&str, (ProjectFigures, BTreeSet<Id>)> = BTreeMap::new();
     let mut unpriced_models = BTreeSet::new();
     for (id, a) in &aggregate_projects(&rows) {
-        let p = projects
-            .entry(names.project_label(*id))
-            .or_insert_with(|| Project {
+        let (p, sessions) = projects.entry(names.project_label(*id)).or_insert_with(|| {
+            let first = ProjectFigures {
                 first_ms: a.first_ts,
                 last_ms: a.last_ts,
-                ..Project::default()
-            });
+                ..ProjectFigures::default()
+            };
+            (first, BTreeSet::new())
+        });
         p.sums.add(&a.sums);
-        p.sessions.extend(a.sessions.iter().copied());
+        sessions.extend(a.sessions.iter().copied());
         for (model, unpriced) in &a.models {
             let label = names.model_label(*model);
             p.models.insert(label.to_owned());
@@ -78,17 +80,29 @@ pub fn project_report(store: &Store, q: &ReportQuery) -> Result<ProjectReport, A
         p.first_ms = p.first_ms.min(a.first_ts);
         p.last_ms = p.last_ms.max(a.last_ts);
     }
+    let projects = projects.into_iter().map(|(path, (mut p, sessions))| {
+        p.sessions = sessions.len() as u64;
+        (path.to_owned(), p)
+    });
+    Ok(project_report_of(projects, unpriced_models, q))
+}
+
+/// The project report from each project's figures (by path): rows ordered by last
+/// activity, then path, arranged as the query asks, with their totals.
+pub fn project_report_of(
+    projects: impl IntoIterator<Item = (String, ProjectFigures)>,
+    unpriced_models: BTreeSet<String>,
+    q: &ReportQuery,
+) -> ProjectReport {
     let mut all = Sums::default();
-    for p in projects.values() {
-        all.add(&p.sums);
-    }
     let mut rows: Vec<(i64, ProjectRow)> = projects
         .into_iter()
-        .map(|(path, p)| {
+        .map(|(project_path, p)| {
+            all.add(&p.sums);
             let s = &p.sums;
             let row = ProjectRow {
-                project_path: path.to_owned(),
-                sessions: p.sessions.len() as u64,
+                project_path,
+                sessions: p.sessions,
                 responses: s.responses,
                 input_tokens: s.input_tokens,
                 output_tokens: s.output_tokens,
@@ -111,10 +125,10 @@ pub fn project_report(store: &Store, q: &ReportQuery) -> Result<ProjectReport, A
     });
     let mut projects: Vec<ProjectRow> = rows.into_iter().map(|(_, r)| r).collect();
     q.arrange(&mut projects);
-    Ok(ProjectReport {
+    ProjectReport {
         projects,
         totals: Totals::from(&all),
         timezone: q.zone.label(),
         unpriced_models: unpriced_models.into_iter().collect(),
-    })
+    }
 }

@@ -988,8 +988,7 @@ fn repriced_groups(
 /// The project and session reports from their groups.
 mod assemble {
     use super::*;
-    use ctm_analytics::projects::ProjectRow;
-    use ctm_analytics::ProjectReport;
+    use ctm_analytics::{project_report_of, ProjectFigures, ProjectReport};
 
     pub(super) fn projects(
         groups: &BTreeMap<Key, Group>,
@@ -1008,7 +1007,6 @@ mod assemble {
         }
         let mut projects: BTreeMap<&str, Project> = BTreeMap::new();
         let mut unpriced_models = BTreeSet::new();
-        let mut all = Sums::default();
         for (k, g) in groups {
             let label = names.project(k.project).unwrap_or("unknown");
             let p = projects.entry(label).or_insert_with(|| Project {
@@ -1030,43 +1028,18 @@ mod assemble {
             p.models.insert(model);
             p.first_ms = p.first_ms.min(g.first_ts);
             p.last_ms = p.last_ms.max(g.last_ts);
-            all.add(&g.sums);
         }
-        let mut rows: Vec<(i64, ProjectRow)> = projects
-            .into_iter()
-            .map(|(path, p)| {
-                let s = ctm_analytics_sums::of(&p.sums);
-                let row = ProjectRow {
-                    project_path: path.to_owned(),
-                    sessions: p.sessions,
-                    responses: s.responses,
-                    input_tokens: s.input_tokens,
-                    output_tokens: s.output_tokens,
-                    cache_creation_tokens: s.cache_creation_tokens(),
-                    cache_read_tokens: s.cache_read_tokens,
-                    total_tokens: s.total_tokens(),
-                    total_cost: s.cost_usd(),
-                    models_used: p.models.into_iter().collect(),
-                    first_activity: q.zone.rfc3339(p.first_ms),
-                    last_activity: q.zone.rfc3339(p.last_ms),
-                    unpriced_responses: s.unpriced_responses,
-                    priced: s.unpriced_responses == 0,
-                };
-                (p.last_ms, row)
-            })
-            .collect();
-        rows.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| a.1.project_path.cmp(&b.1.project_path))
+        let projects = projects.into_iter().map(|(path, p)| {
+            let figures = ProjectFigures {
+                sums: ctm_analytics_sums::of(&p.sums),
+                sessions: p.sessions,
+                models: p.models,
+                first_ms: p.first_ms,
+                last_ms: p.last_ms,
+            };
+            (path.to_owned(), figures)
         });
-        let mut projects: Vec<ProjectRow> = rows.into_iter().map(|(_, r)| r).collect();
-        q.arrange(&mut projects);
-        ProjectReport {
-            projects,
-            totals: Totals::from(&ctm_analytics_sums::of(&all)),
-            timezone: q.zone.label(),
-            unpriced_models: unpriced_models.into_iter().collect(),
-        }
+        project_report_of(projects, unpriced_models, q)
     }
 
     pub(super) struct Sessions {
