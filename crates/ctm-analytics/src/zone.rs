@@ -1,5 +1,6 @@
 //! The time zone a report is in.
 
+use ctm_model::utc;
 use jiff::{tz::TimeZone, Timestamp, Zoned};
 
 /// A report's time zone, with the IANA name when it has one.
@@ -51,9 +52,37 @@ impl Zone {
 
     /// RFC 3339 with milliseconds and this zone's offset, e.g. `2026-03-08T16:30:00.000+09:00`.
     pub fn rfc3339(&self, ms: i64) -> String {
-        self.zoned(ms)
-            .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
-            .to_string()
+        let at = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        let offset = self.tz.to_offset(at).seconds();
+        let local_ms = at.as_millisecond() + i64::from(offset) * 1_000;
+        if !(utc::EARLIEST_MS..=utc::LATEST_MS).contains(&local_ms) {
+            // Beyond four-digit years (no stored instant is): the time library's form.
+            return at
+                .to_zoned(self.tz.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+                .to_string();
+        }
+        let mut text = String::with_capacity(32);
+        utc::push_clock(&mut text, local_ms);
+        let (sign, offset) = if offset < 0 {
+            ('-', -offset)
+        } else {
+            ('+', offset)
+        };
+        text.push(sign);
+        let two = |text: &mut String, n: i32| {
+            text.push(char::from(b'0' + (n / 10) as u8));
+            text.push(char::from(b'0' + (n % 10) as u8));
+        };
+        two(&mut text, offset / 3_600);
+        text.push(':');
+        two(&mut text, offset / 60 % 60);
+        if offset % 60 != 0 {
+            // Local mean times before standard time, e.g. Amsterdam's +00:19:32.
+            text.push(':');
+            two(&mut text, offset % 60);
+        }
+        text
     }
 
     /// Whether the store's daily tables, kept in `store_zone`, can answer for this zone.
@@ -84,5 +113,23 @@ mod tests {
         assert_eq!(at("Asia/Tokyo"), "2026-03-08T16:30:00.000+09:00");
         assert_eq!(at("America/New_York"), "2026-03-08T03:30:00.000-04:00");
         assert_eq!(at("UTC"), "2026-03-08T07:30:00.000+00:00");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn instants_print_as_the_time_library_prints_them(
+            ms in ctm_model::utc::EARLIEST_MS..=ctm_model::utc::FACTS_END_MS,
+            zone in proptest::sample::select(vec![
+                "UTC", "Asia/Kolkata", "America/New_York", "Europe/Amsterdam",
+                "Australia/Lord_Howe", "Pacific/Chatham", "America/St_Johns", "Asia/Kathmandu",
+                "Pacific/Kiritimati", "Pacific/Pago_Pago", "Africa/Monrovia",
+            ]),
+        ) {
+            let z = Zone::resolve(Some(zone)).unwrap();
+            proptest::prop_assert_eq!(
+                z.rfc3339(ms),
+                z.zoned(ms).strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+            );
+        }
     }
 }
