@@ -25,6 +25,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use rayon::prelude::*;
+
 use ctm_analytics::{ReportQuery, SessionRow, Totals, Zone};
 use ctm_pricing::{GroupPrice, PriceTable, RequestGroup};
 use jiff::civil::Date;
@@ -268,8 +270,11 @@ impl Reader {
                     )?;
                     let ids = Names::sessions(tx, groups.keys().map(|k| k.session))?;
                     for (k, g) in &groups {
-                        if let Some(Some(id)) = ids.get(&k.session) {
-                            building.add(k, g, &names, || id.clone());
+                        building.add(k, g, &names);
+                    }
+                    for (session_ref, id) in ids {
+                        if let Some(id) = id {
+                            building.name(session_ref, || id);
                         }
                     }
                 }
@@ -350,11 +355,15 @@ mod ctm_analytics_sums {
     }
 }
 
+/// What is found by a rollup id: looked up once or more per rollup row, so hashed fast
+/// (the ids are the database's own, not an input that could be chosen to collide).
+type ById<V> = HashMap<i32, V, foldhash::fast::RandomState>;
+
 /// The texts and owners behind the rollup's ids.
 struct Names {
-    machines: HashMap<i32, (String, String)>,
-    projects: HashMap<i32, Option<String>>,
-    models: HashMap<i32, Option<String>>,
+    machines: ById<(String, String)>,
+    projects: ById<Option<String>>,
+    models: ById<Option<String>>,
 }
 
 impl Names {
@@ -479,17 +488,16 @@ impl Selection {
             }
         };
         let filter = &q.report.filter;
-        let matching = |texts: &HashMap<i32, Option<String>>,
-                        matches: &dyn Fn(Option<&str>) -> bool|
-         -> Vec<i32> {
-            let mut ids: Vec<i32> = texts
-                .iter()
-                .filter(|(_, t)| matches(t.as_deref()))
-                .map(|(id, _)| *id)
-                .collect();
-            ids.sort_unstable();
-            ids
-        };
+        let matching =
+            |texts: &ById<Option<String>>, matches: &dyn Fn(Option<&str>) -> bool| -> Vec<i32> {
+                let mut ids: Vec<i32> = texts
+                    .iter()
+                    .filter(|(_, t)| matches(t.as_deref()))
+                    .map(|(id, _)| *id)
+                    .collect();
+                ids.sort_unstable();
+                ids
+            };
         let projects = filter
             .filters_projects()
             .then(|| matching(&names.projects, &|t| filter.matches_project(t)));
@@ -806,26 +814,24 @@ fn groups(
     Ok(out)
 }
 
-/// Every session's rows of the session rollup (its rows are the groups: nothing for
-/// PostgreSQL to group), with their session ids, into `building` as they arrive.
+/// Every session's rollup rows as they come, then every session's id. Two scans joined
+/// here, by the builder's index of sessions: joined in the database, every session was
+/// hashed there before the first row came, which took longer than both scans.
 fn stream_session_rollup(
     tx: &mut Transaction,
     sel: &Selection,
     names: &Names,
     building: &mut assemble::SessionsBuilder,
 ) -> Result<(), ReadError> {
-    use postgres::fallible_iterator::FallibleIterator;
     let sql = format!(
-        "SELECT r.session_ref, r.project_id, r.model_id, r.machine_id, {sums}, r.first_ts, r.last_ts, \
-         s.session_id FROM ctm.session_rollup r JOIN ctm.sessions s ON s.id = r.session_ref \
-         WHERE s.session_id IS NOT NULL AND {filters}",
-        sums = SUM_COLUMNS.map(|c| format!("r.{c}")).join(", "),
+        "SELECT session_ref, project_id, model_id, machine_id, {sums}, first_ts, last_ts \
+         FROM ctm.session_rollup r WHERE {filters}",
+        sums = SUM_COLUMNS.join(", "),
         filters = sel.filters(1, "r."),
     );
     let params: [&(dyn postgres::types::ToSql + Sync); 3] =
         [&sel.machines, &sel.projects, &sel.models];
-    let mut rows = tx.query_raw(&sql, params)?;
-    while let Some(r) = rows.next()? {
+    each_row(tx, &sql, &params, |r| {
         let k = Key {
             day: 0,
             session: r.get(0),
@@ -834,13 +840,39 @@ fn stream_session_rollup(
             machine: r.get(3),
         };
         let g = Group {
-            sums: Sums::from_row(&r, 4),
+            sums: Sums::from_row(r, 4),
             first_ts: r.get(14),
             last_ts: r.get(15),
         };
-        building.add(&k, &g, names, || r.get(16));
-    }
+        building.add(&k, &g, names);
+    })?;
+    each_row(
+        tx,
+        "SELECT id, session_id FROM ctm.sessions WHERE session_id IS NOT NULL",
+        &[],
+        |r| building.name(r.get(0), || r.get(1)),
+    )?;
     Ok(())
+}
+
+/// Hands `f` each row of `sql`, fetched some thousands at a time through a portal: the
+/// rows of a whole table neither wait in memory all at once nor cost a turn of the
+/// client's runtime each (as a row-by-row iterator does).
+fn each_row(
+    tx: &mut Transaction,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+    mut f: impl FnMut(&postgres::Row),
+) -> Result<(), postgres::Error> {
+    const BATCH: i32 = 4_096;
+    let portal = tx.bind(sql, params)?;
+    loop {
+        let rows = tx.query_portal(&portal, BATCH)?;
+        rows.iter().for_each(&mut f);
+        if rows.len() < BATCH as usize {
+            return Ok(());
+        }
+    }
 }
 
 /// `--reprice`: the rollup's rows of the selection priced with `table` from their sums,
@@ -1051,41 +1083,35 @@ mod assemble {
     /// A session as its groups come: ids, not texts, which are looked up once per
     /// session at the end.
     struct Building {
-        id: String,
+        /// Its `session_id`, once [`SessionsBuilder::name`] gave it: a session without
+        /// one is in no row, nor in the totals, as locally.
+        id: Option<String>,
         sums: Sums,
         first_ts: i64,
         last_ts: i64,
         /// The earliest group's project (ties: the smaller path) and person, as ids.
         project: Option<(i64, i32)>,
         user: Option<(i64, i32)>,
-        /// Each model's tokens.
-        models: Vec<(i32, i64)>,
+        /// Each model's tokens, and whether some of its responses have no price.
+        models: Vec<(i32, i64, bool)>,
     }
 
-    /// The session report, built group by group.
+    /// The session report, built group by group. Sessions sit in arrival order, found by
+    /// their ref through a small index (a listing of every session of a team is tens of
+    /// thousands: rehashing the sessions themselves as the map grows cost more than
+    /// adding them up).
     #[derive(Default)]
     pub(super) struct SessionsBuilder {
-        by_session: HashMap<i32, Building>,
-        unpriced: BTreeSet<i32>,
-        all: Sums,
+        index: ById<u32>,
+        sessions: Vec<Building>,
     }
 
     impl SessionsBuilder {
-        /// A group of a session (with a session id: responses without one are in no
-        /// row, nor in the totals, as locally); `id` gives its text, asked once.
-        pub(super) fn add(
-            &mut self,
-            k: &Key,
-            g: &Group,
-            names: &Names,
-            id: impl FnOnce() -> String,
-        ) {
-            self.all.add(&g.sums);
-            let b = self
-                .by_session
-                .entry(k.session)
-                .or_insert_with(|| Building {
-                    id: id(),
+        /// A group of the session `k.session`.
+        pub(super) fn add(&mut self, k: &Key, g: &Group, names: &Names) {
+            let at = *self.index.entry(k.session).or_insert_with(|| {
+                self.sessions.push(Building {
+                    id: None,
                     sums: Sums::default(),
                     first_ts: g.first_ts,
                     last_ts: g.last_ts,
@@ -1093,6 +1119,9 @@ mod assemble {
                     user: None,
                     models: Vec::new(),
                 });
+                (self.sessions.len() - 1) as u32
+            });
+            let b = &mut self.sessions[at as usize];
             b.sums.add(&g.sums);
             b.first_ts = b.first_ts.min(g.first_ts);
             b.last_ts = b.last_ts.max(g.last_ts);
@@ -1109,39 +1138,70 @@ mod assemble {
             }) {
                 b.user = Some((g.first_ts, k.machine));
             }
-            if g.sums.unpriced_responses > 0 {
-                self.unpriced.insert(k.model);
+            let unpriced = g.sums.unpriced_responses > 0;
+            match b.models.iter_mut().find(|(m, _, _)| *m == k.model) {
+                Some((_, t, u)) => {
+                    *t += total_tokens(&g.sums);
+                    *u |= unpriced;
+                }
+                None => b.models.push((k.model, total_tokens(&g.sums), unpriced)),
             }
-            match b.models.iter_mut().find(|(m, _)| *m == k.model) {
-                Some((_, t)) => *t += total_tokens(&g.sums),
-                None => b.models.push((k.model, total_tokens(&g.sums))),
+        }
+
+        /// The session `session_ref` is `id` (a ref no group named is passed over).
+        pub(super) fn name(&mut self, session_ref: i32, id: impl FnOnce() -> String) {
+            if let Some(&at) = self.index.get(&session_ref) {
+                self.sessions[at as usize].id = Some(id());
             }
         }
 
         pub(super) fn finish(self, names: &Names, zone: &Zone) -> Sessions {
-            let mut rows: Vec<TeamSessionRow> = self
-                .by_session
-                .into_values()
-                .map(|b| {
+            let mut named: Vec<(String, Building)> = self
+                .sessions
+                .into_iter()
+                .filter_map(|mut b| Some((b.id.take()?, b)))
+                .collect();
+            let mut all = Sums::default();
+            let mut unpriced = BTreeSet::new();
+            for (_, b) in &named {
+                all.add(&b.sums);
+                for (m, _, u) in &b.models {
+                    if *u {
+                        unpriced.insert(*m);
+                    }
+                }
+            }
+            // Ordered before the rows are made: a row is several times a session's size
+            // to move around.
+            named.sort_unstable_by(|(a_id, a), (b_id, b)| {
+                a.last_ts.cmp(&b.last_ts).then_with(|| a_id.cmp(b_id))
+            });
+            // Made on every core: two texts of time, the models' and the project's per
+            // row add up over tens of thousands of rows, and rayon keeps their order.
+            let rows: Vec<TeamSessionRow> = named
+                .into_par_iter()
+                .map(|(id, b)| {
                     let s = ctm_analytics_sums::of(&b.sums);
                     // The main model: most tokens (of the named ones); ties go to the
                     // alphabetically first.
                     let main_model = b
                         .models
                         .iter()
-                        .filter_map(|(m, t)| names.models.get(m)?.as_deref().map(|name| (name, *t)))
+                        .filter_map(|(m, t, _)| {
+                            names.models.get(m)?.as_deref().map(|name| (name, *t))
+                        })
                         .max_by(|x, y| x.1.cmp(&y.1).then_with(|| y.0.cmp(x.0)))
                         .map(|(m, _)| m.to_owned());
                     let mut models_used: Vec<String> = b
                         .models
                         .iter()
-                        .map(|(m, _)| names.model_label(*m).to_owned())
+                        .map(|(m, _, _)| names.model_label(*m).to_owned())
                         .collect();
                     models_used.sort_unstable();
                     models_used.dedup();
                     TeamSessionRow {
                         session: SessionRow {
-                            session_id: b.id,
+                            session_id: id,
                             project_path: b
                                 .project
                                 .and_then(|(_, p)| names.project(p))
@@ -1170,20 +1230,13 @@ mod assemble {
                     }
                 })
                 .collect();
-            rows.sort_unstable_by(|a, b| {
-                a.session
-                    .last_ms
-                    .cmp(&b.session.last_ms)
-                    .then_with(|| a.session.session_id.cmp(&b.session.session_id))
-            });
-            let unpriced_models: BTreeSet<String> = self
-                .unpriced
+            let unpriced_models: BTreeSet<String> = unpriced
                 .into_iter()
                 .map(|m| names.model_label(m).to_owned())
                 .collect();
             Sessions {
                 rows,
-                totals: Totals::from(&ctm_analytics_sums::of(&self.all)),
+                totals: Totals::from(&ctm_analytics_sums::of(&all)),
                 unpriced_models: unpriced_models.into_iter().collect(),
             }
         }
