@@ -69,6 +69,18 @@ impl Out {
         writeln!(self.inner)
     }
 
+    /// A report whose first field is a long list of rows, as pretty JSON and a newline:
+    /// the bytes [`Out::json`] writes for the whole, with the rows rendered on every core
+    /// (a listing of every session of a team is tens of megabytes of JSON). `envelope` is
+    /// the report with that list empty; `rows` are its elements.
+    pub fn json_listing<E: Serialize, T: Serialize + Sync>(
+        &mut self,
+        envelope: &E,
+        rows: &[T],
+    ) -> io::Result<()> {
+        write_json_listing(&mut self.inner, envelope, rows)
+    }
+
     /// A report table laid out for the terminal's width, then its footnotes.
     pub fn report(&mut self, t: &ReportTable) -> io::Result<()> {
         let w = width();
@@ -104,6 +116,68 @@ impl Out {
     pub fn finish(mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// [`Out::json_listing`] on any writer.
+fn write_json_listing<E: Serialize, T: Serialize + Sync>(
+    out: &mut impl Write,
+    envelope: &E,
+    rows: &[T],
+) -> io::Result<()> {
+    use rayon::prelude::*;
+
+    /// Rows rendered at once: enough for every core, few enough to stay in cache.
+    const WINDOW: usize = 2_048;
+    /// An element's lines in a list that is a field of the top object.
+    const NESTED: &[u8] = b"\n    ";
+    let whole = serde_json::to_vec_pretty(envelope).map_err(io::Error::from)?;
+    // `{\n  "name": []`, then the other fields: the rows go between the brackets.
+    let open = whole
+        .iter()
+        .position(|&b| b == b'[')
+        .filter(|&at| {
+            whole[at..].starts_with(b"[]")
+                && whole[..at].starts_with(b"{\n  \"")
+                && whole[..at].ends_with(b"\": ")
+                && whole[..at].iter().filter(|&&b| b == b'\n').count() == 1
+        })
+        .ok_or_else(|| io::Error::other("a listing's first field must be its empty list"))?;
+    out.write_all(&whole[..=open])?;
+    if rows.is_empty() {
+        out.write_all(&whole[open + 1..])?;
+        return writeln!(out);
+    }
+    let per_thread = WINDOW.div_ceil(rayon::current_num_threads());
+    for (w, window) in rows.chunks(WINDOW).enumerate() {
+        let parts = window
+            .par_chunks(per_thread)
+            .map(|part| {
+                let mut text = Vec::with_capacity(part.len() * 1_024);
+                let mut row = Vec::with_capacity(2_048);
+                for r in part {
+                    row.clear();
+                    serde_json::to_writer_pretty(&mut row, r)?;
+                    // A raw newline in JSON is always between tokens (one in a
+                    // string is escaped), so each one starts a line to indent.
+                    text.push(b',');
+                    for line in row.split(|&b| b == b'\n') {
+                        text.extend_from_slice(NESTED);
+                        text.extend_from_slice(line);
+                    }
+                }
+                Ok(text)
+            })
+            .collect::<serde_json::Result<Vec<Vec<u8>>>>()
+            .map_err(io::Error::from)?;
+        for (p, part) in parts.iter().enumerate() {
+            // Every row but the first follows a comma.
+            let skip = usize::from(w == 0 && p == 0);
+            out.write_all(&part[skip..])?;
+        }
+    }
+    out.write_all(b"\n  ]")?;
+    out.write_all(&whole[open + 2..])?;
+    writeln!(out)
 }
 
 /// CSV records on an [`Out`], whose write errors stay `io::Error`s of their kind (the
@@ -481,6 +555,66 @@ pub use ctm_analytics::text::{int, usd};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Listing {
+        rows: Vec<Row>,
+        totals: Row,
+        time_zone: &'static str,
+        models: Vec<String>,
+    }
+
+    #[derive(Serialize, Clone)]
+    struct Row {
+        id: String,
+        cost: f64,
+        models: Vec<String>,
+        nested: Option<Vec<u64>>,
+    }
+
+    fn listing(n: usize) -> Listing {
+        let row = |i: usize| Row {
+            id: format!("s{i}\n\"quoted\"\t{{[x]}}"),
+            cost: i as f64 / 7.0,
+            models: (0..i % 3).map(|m| format!("model-{m}")).collect(),
+            nested: i.is_multiple_of(2).then(|| vec![i as u64; i % 4]),
+        };
+        Listing {
+            rows: (0..n).map(row).collect(),
+            totals: row(n),
+            time_zone: "Asia/Kolkata",
+            models: vec![],
+        }
+    }
+
+    #[test]
+    fn a_listing_is_the_json_of_the_whole() {
+        // Across the windows rows are rendered in, and with no row or one.
+        for n in [0, 1, 2, 3, 2_047, 2_048, 2_049, 5_000] {
+            let mut whole = listing(n);
+            let mut expected = serde_json::to_vec_pretty(&whole).unwrap();
+            expected.push(b'\n');
+            let rows = std::mem::take(&mut whole.rows);
+            let mut written = Vec::new();
+            write_json_listing(&mut written, &whole, &rows).unwrap();
+            assert!(written == expected, "{n} rows");
+        }
+    }
+
+    #[test]
+    fn a_listing_s_rows_are_its_first_field() {
+        #[derive(Serialize)]
+        struct Late {
+            first: u8,
+            rows: Vec<u8>,
+        }
+        let late = Late {
+            first: 1,
+            rows: vec![],
+        };
+        assert!(write_json_listing(&mut Vec::new(), &late, &[1u8]).is_err());
+    }
 
     #[test]
     fn numbers_read_well() {

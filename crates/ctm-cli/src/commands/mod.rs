@@ -182,6 +182,32 @@ fn render<R: serde::Serialize>(
     Ok(ExitCode::SUCCESS)
 }
 
+/// [`render`] for a report whose first field is a list of rows that can be long (every
+/// session of a team is tens of thousands): its JSON rows are rendered on every core, and
+/// the report, as many allocations as it has texts, is left for the process's exit to
+/// free at once rather than one by one (this is a command's last step).
+fn render_listing<R: serde::Serialize, T: serde::Serialize + Sync>(
+    args: &ReportArgs,
+    mut report: R,
+    rows: impl FnOnce(&mut R) -> &mut Vec<T>,
+    csv: impl FnOnce(&R, &mut Csv) -> std::io::Result<()>,
+    table: impl FnOnce(&R, &mut Out) -> Result<()>,
+) -> Result<ExitCode> {
+    let code = match Format::of(args.json, args.csv) {
+        Format::Json => {
+            let listed = std::mem::take(rows(&mut report));
+            let mut out = output::out();
+            out.json_listing(&report, &listed)?;
+            out.finish()?;
+            std::mem::forget(listed);
+            ExitCode::SUCCESS
+        }
+        _ => render(args, &report, csv, table)?,
+    };
+    std::mem::forget(report);
+    Ok(code)
+}
+
 /// Why a report has no rows, in one line: no Claude Code data where ctm looked, or
 /// nothing in the range and filters asked, with the day of the last usage.
 pub fn nothing_to_show(

@@ -18,13 +18,19 @@ pub fn run(ctx: &Context, args: &SessionArgs) -> Result<ExitCode> {
     match &args.id {
         None => {
             let r = session_report(&store, &opts.query())?;
-            super::render(&args.report, &r, print_list_csv, |r, out| {
-                if r.sessions.is_empty() {
-                    out.line(super::nothing_to_show(ctx, &store, &opts)?)?;
-                    return Ok(());
-                }
-                print_list(r, out)
-            })
+            super::render_listing(
+                &args.report,
+                r,
+                |r| &mut r.sessions,
+                print_list_csv,
+                |r, out| {
+                    if r.sessions.is_empty() {
+                        out.line(super::nothing_to_show(ctx, &store, &opts)?)?;
+                        return Ok(());
+                    }
+                    print_list(r, out)
+                },
+            )
         }
         Some(id) => {
             let d = session_detail(&store, &opts.query(), id)?;

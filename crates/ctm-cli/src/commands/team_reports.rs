@@ -180,7 +180,13 @@ pub fn projects(ctx: &Context, url: &TeamUrl, args: &TeamReportArgs) -> Result<E
 pub fn sessions(ctx: &Context, url: &TeamUrl, args: &TeamReportArgs) -> Result<ExitCode> {
     let asked = Asked::of(ctx, args)?;
     let r = asked.read(url, |r, q, p| r.sessions(q, p))?;
-    super::render(&args.report, &r, print_sessions_csv, print_sessions)
+    super::render_listing(
+        &args.report,
+        r,
+        |r| &mut r.sessions,
+        print_sessions_csv,
+        print_sessions,
+    )
 }
 
 pub fn users(ctx: &Context, url: &TeamUrl, args: &TeamReportArgs) -> Result<ExitCode> {
