@@ -174,17 +174,24 @@ fn row_params<'a>(
 }
 
 /// The revision a write transaction gives every fact it inserts or changes (see
-/// migration 15): larger than every stored fact's and every push mark's, so a fact
-/// changed later always comes after a team destination's mark ([`crate::team_push`]).
+/// migrations 15 and 18): larger than every stored fact's and every push mark's, so a
+/// fact changed later always comes after a team destination's mark
+/// ([`crate::team_push`]). A store's first ingest writes [`Revision::FIRST_INGEST`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Revision(pub i64);
 
 impl Revision {
+    /// What the facts of a store's first ingest carry (an empty fact table and no push
+    /// mark: nothing was ever sent, so nothing can be missed), as facts from before
+    /// revisions (version 15) do: the revision index leaves them out, so a first ingest
+    /// does not build it, and a push reads them in id order.
+    pub const FIRST_INGEST: Revision = Revision(0);
+
     /// The next revision, read under the write lock (two indexed maxima).
     pub fn next(tx: &Transaction) -> Result<Revision, StoreError> {
         let last: i64 = tx
             .prepare_cached(
-                "SELECT max(coalesce((SELECT max(revision) FROM facts), 0), \
+                "SELECT max(coalesce((SELECT max(revision) FROM facts WHERE revision > 0), 0), \
                  coalesce((SELECT max(revision) FROM team_push_marks), 0))",
             )?
             .query_row([], |r| r.get(0))?;
@@ -286,24 +293,37 @@ pub struct FactWriter<'a, 't> {
 
 impl<'a, 't> FactWriter<'a, 't> {
     pub fn new(tx: &'a Transaction<'t>) -> Result<Self, StoreError> {
-        let revision = Revision::next(tx)?;
         let had_rows = tx
             .prepare_cached("SELECT 1 FROM facts LIMIT 1")?
             .exists([])?;
+        let pushed = tx
+            .prepare_cached("SELECT 1 FROM team_push_marks LIMIT 1")?
+            .exists([])?;
+        let revision = if had_rows || pushed {
+            Revision::next(tx)?
+        } else {
+            Revision::FIRST_INGEST
+        };
         // Filling an empty table: building each secondary index once from sorted keys
         // after the inserts beats updating it row by row. The SQL comes from the schema
         // itself, so the rebuilt indexes are exactly the migrated ones; a failed run rolls
-        // the drop back with everything else. The replays' index stays: it holds only
-        // rows marked as replays, and the inserts mark none (replays are settled after
-        // them), so keeping it costs nothing and spares a pass over the table.
+        // the drop back with everything else. The partial indexes no write of this run
+        // enters stay: keeping them costs nothing and spares a pass over the table. The
+        // replays' holds only rows marked as replays, and the inserts mark none (replays
+        // are settled after them); the revisions' holds no fact of a first ingest.
         let mut dropped_indexes = Vec::new();
         if !had_rows {
+            let kept = if revision == Revision::FIRST_INGEST {
+                "('idx_facts_replays', 'idx_facts_revision')"
+            } else {
+                "('idx_facts_replays')"
+            };
             dropped_indexes = tx
-                .prepare(
+                .prepare(&format!(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
                      AND tbl_name = 'facts' AND sql IS NOT NULL \
-                     AND name != 'idx_facts_replays' ORDER BY name",
-                )?
+                     AND name NOT IN {kept} ORDER BY name"
+                ))?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<(String, String)>, _>>()?;
             for (name, _) in &dropped_indexes {
