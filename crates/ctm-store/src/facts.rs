@@ -138,6 +138,16 @@ const UPDATE_SQL: &str = "UPDATE facts SET ts = ?2, session = ?3, project = ?4, 
     service_tier = ?20, inference_geo = ?21, cc_version = ?22, recorded_cost_usd = ?23, \
     revision = ?24 WHERE id = ?1";
 
+/// A stored fact by its key, as [`FactWriter::load`] reads it.
+static LOAD_BY_KEY_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT id, {COLUMNS}, 0, replay_of, dedup_key FROM facts WHERE dedup_key = ?1")
+});
+
+/// A stored fact by its row id, as [`FactWriter::load`] reads it.
+static LOAD_BY_ID_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT id, {COLUMNS}, 0, replay_of, dedup_key FROM facts WHERE id = ?1")
+});
+
 /// The key (or id), the values of [`COLUMNS`], then the write's revision.
 fn row_params<'a>(
     first: &'a dyn rusqlite::ToSql,
@@ -279,6 +289,10 @@ pub struct FactWriter<'a, 't> {
     /// How many keys `written` may hold.
     written_max: usize,
     dims: Dims,
+    /// The insert every new key goes through, prepared once: [`INSERT_SQL`] while keys
+    /// are found in `written`, else [`UPSERT_SQL`] (a statement per row is found again
+    /// in the statement cache by its text, which costs as much as binding the row).
+    insert: rusqlite::Statement<'a>,
     /// Message ids whose replay group must be settled (only when the table had rows).
     messages: BTreeSet<String>,
     /// The secondary indexes of `facts` (name, SQL) dropped for a first ingest, to be
@@ -333,6 +347,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         let rollup_empty = !tx
             .prepare_cached("SELECT 1 FROM quarter_usage LIMIT 1")?
             .exists([])?;
+        let insert = tx.prepare(if had_rows { &UPSERT_SQL } else { INSERT_SQL })?;
         Ok(FactWriter {
             tx,
             revision,
@@ -340,6 +355,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             written: (!had_rows).then(WrittenKeys::default),
             written_max: WRITTEN_KEYS_MAX,
             dims: Dims::default(),
+            insert,
             messages: BTreeSet::new(),
             dropped_indexes,
             touched: Touched::new(!had_rows, !had_rows && rollup_empty),
@@ -383,14 +399,8 @@ impl<'a, 't> FactWriter<'a, 't> {
             None => {
                 let row = self.row_of(&r, &pricing)?;
                 self.note_session(row.session)?;
-                let sql: &str = if self.written.is_none() {
-                    &UPSERT_SQL
-                } else {
-                    INSERT_SQL
-                };
                 let inserted = self
-                    .tx
-                    .prepare_cached(sql)?
+                    .insert
                     .execute(&row_params(&r.key, &row, &self.revision)[..])?;
                 if inserted == 1 {
                     let id = self.tx.last_insert_rowid();
@@ -408,7 +418,7 @@ impl<'a, 't> FactWriter<'a, 't> {
                     }
                     return Ok(());
                 }
-                self.load("dedup_key = ?1", &r.key, &r.key)?
+                self.load(&LOAD_BY_KEY_SQL, &r.key, &r.key)?
                     .ok_or_else(|| StoreError::Invalid(format!("row {} vanished", r.key)))?
             }
         };
@@ -458,6 +468,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             build_indexes(self.tx, &[index], 0)?;
         }
         self.written = None;
+        self.insert = self.tx.prepare(&UPSERT_SQL)?;
         Ok(())
     }
 
@@ -528,23 +539,22 @@ impl<'a, 't> FactWriter<'a, 't> {
     fn written_row(&mut self, key: &str, h: u64) -> Result<Option<Stored>, StoreError> {
         match self.written.as_ref().and_then(|w| w.candidate(key, h)) {
             None => Ok(None),
-            Some(id) => self.load("id = ?1", &id, key),
+            Some(id) => self.load(&LOAD_BY_ID_SQL, &id, key),
         }
     }
 
-    /// The stored fact `filter` (on `param`) selects, when its key is `key`: its id, row,
-    /// replay mark, and the response it holds.
+    /// The stored fact `sql` ([`LOAD_BY_KEY_SQL`] or [`LOAD_BY_ID_SQL`]) selects with
+    /// `param`, when its key is `key`: its id, row, replay mark, and the response it
+    /// holds.
     fn load(
         &mut self,
-        filter: &str,
+        sql: &str,
         param: &dyn rusqlite::ToSql,
         key: &str,
     ) -> Result<Option<Stored>, StoreError> {
         let stored = self
             .tx
-            .prepare_cached(&format!(
-                "SELECT id, {COLUMNS}, 0, replay_of, dedup_key FROM facts WHERE {filter}"
-            ))?
+            .prepare_cached(sql)?
             .query_row([param], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
