@@ -259,15 +259,23 @@ fn main_file_descriptor(conn: &Connection, path: &Path) -> Option<std::os::fd::R
     let fd = unsafe {
         let db = conn.handle();
         let main = c"main".as_ptr();
-        if ffi::sqlite3_file_control(db, main, ffi::SQLITE_FCNTL_VFS_POINTER, (&raw mut vfs).cast())
-            != ffi::SQLITE_OK
+        if ffi::sqlite3_file_control(
+            db,
+            main,
+            ffi::SQLITE_FCNTL_VFS_POINTER,
+            (&raw mut vfs).cast(),
+        ) != ffi::SQLITE_OK
             || vfs.is_null()
             || std::ffi::CStr::from_ptr((*vfs).zName).to_bytes() != b"unix"
         {
             return None;
         }
-        if ffi::sqlite3_file_control(db, main, ffi::SQLITE_FCNTL_FILE_POINTER, (&raw mut file).cast())
-            != ffi::SQLITE_OK
+        if ffi::sqlite3_file_control(
+            db,
+            main,
+            ffi::SQLITE_FCNTL_FILE_POINTER,
+            (&raw mut file).cast(),
+        ) != ffi::SQLITE_OK
             || file.is_null()
             || (*file).pMethods.is_null()
         {
