@@ -218,6 +218,7 @@ pub fn ingest(
         return Ok(report);
     }
     report.timings.walk_ms = ms_since(&mut phase);
+    let mut flush = store.flush_behind();
     // 3. Lock.
     let tx = store.write()?;
     report.timings.lock_ms = ms_since(&mut phase);
@@ -255,7 +256,15 @@ pub fn ingest(
         for c in costs.iter_mut().filter(|c| c.observed_at_ms.is_none()) {
             c.observed_at_ms = writer.last_response_before_run(&c.session_id)?;
         }
+        // The facts are written: their pages go to disk while the indexes are built,
+        // and the indexes' while the derived tables are.
+        if let Some(f) = flush.as_mut() {
+            f.start();
+        }
         let (touched, written) = writer.finish()?;
+        if let Some(f) = flush.as_mut() {
+            f.start();
+        }
         Ok::<_, IngestError>((touched, written, stats, costs))
     })?;
     for c in &costs {
@@ -297,6 +306,7 @@ pub fn ingest(
     report.timings.derive_ms = ms_since(&mut phase);
     // 8. Commit.
     tx.commit().map_err(StoreError::from)?;
+    drop(flush);
     // The transaction, which borrowed the store, is gone: a new store's first ingest
     // has committed, and readers can stop waiting for writers.
     store.use_wal()?;

@@ -90,11 +90,15 @@ impl<'f> Plan<'f> {
                 }
             })
             .collect();
-        work.sort_by(|a, b| {
-            is_subagent(b)
-                .cmp(&is_subagent(a))
-                .then_with(|| b.new_bytes().cmp(&a.new_bytes()))
-                .then_with(|| path_key(&a.file.path).cmp(path_key(&b.file.path)))
+        // Each file's key once: parsing a path's components in every comparison made
+        // sorting a first run's files cost as much as a fifth of its walk.
+        work.sort_by_cached_key(|w| {
+            let file: &'f FoundFile = w.file;
+            (
+                !is_subagent(w),
+                std::cmp::Reverse(w.new_bytes()),
+                path_key(&file.path),
+            )
         });
         Plan {
             work,

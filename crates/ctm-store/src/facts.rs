@@ -138,6 +138,16 @@ const UPDATE_SQL: &str = "UPDATE facts SET ts = ?2, session = ?3, project = ?4, 
     service_tier = ?20, inference_geo = ?21, cc_version = ?22, recorded_cost_usd = ?23, \
     revision = ?24 WHERE id = ?1";
 
+/// A stored fact by its key, as [`FactWriter::load`] reads it.
+static LOAD_BY_KEY_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT id, {COLUMNS}, 0, replay_of, dedup_key FROM facts WHERE dedup_key = ?1")
+});
+
+/// A stored fact by its row id, as [`FactWriter::load`] reads it.
+static LOAD_BY_ID_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT id, {COLUMNS}, 0, replay_of, dedup_key FROM facts WHERE id = ?1")
+});
+
 /// The key (or id), the values of [`COLUMNS`], then the write's revision.
 fn row_params<'a>(
     first: &'a dyn rusqlite::ToSql,
@@ -174,17 +184,24 @@ fn row_params<'a>(
 }
 
 /// The revision a write transaction gives every fact it inserts or changes (see
-/// migration 15): larger than every stored fact's and every push mark's, so a fact
-/// changed later always comes after a team destination's mark ([`crate::team_push`]).
+/// migrations 15 and 18): larger than every stored fact's and every push mark's, so a
+/// fact changed later always comes after a team destination's mark
+/// ([`crate::team_push`]). A store's first ingest writes [`Revision::FIRST_INGEST`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Revision(pub i64);
 
 impl Revision {
+    /// What the facts of a store's first ingest carry (an empty fact table and no push
+    /// mark: nothing was ever sent, so nothing can be missed), as facts from before
+    /// revisions (version 15) do: the revision index leaves them out, so a first ingest
+    /// does not build it, and a push reads them in id order.
+    pub const FIRST_INGEST: Revision = Revision(0);
+
     /// The next revision, read under the write lock (two indexed maxima).
     pub fn next(tx: &Transaction) -> Result<Revision, StoreError> {
         let last: i64 = tx
             .prepare_cached(
-                "SELECT max(coalesce((SELECT max(revision) FROM facts), 0), \
+                "SELECT max(coalesce((SELECT max(revision) FROM facts WHERE revision > 0), 0), \
                  coalesce((SELECT max(revision) FROM team_push_marks), 0))",
             )?
             .query_row([], |r| r.get(0))?;
@@ -272,6 +289,10 @@ pub struct FactWriter<'a, 't> {
     /// How many keys `written` may hold.
     written_max: usize,
     dims: Dims,
+    /// The insert every new key goes through, prepared once: [`INSERT_SQL`] while keys
+    /// are found in `written`, else [`UPSERT_SQL`] (a statement per row is found again
+    /// in the statement cache by its text, which costs as much as binding the row).
+    insert: rusqlite::Statement<'a>,
     /// Message ids whose replay group must be settled (only when the table had rows).
     messages: BTreeSet<String>,
     /// The secondary indexes of `facts` (name, SQL) dropped for a first ingest, to be
@@ -286,24 +307,37 @@ pub struct FactWriter<'a, 't> {
 
 impl<'a, 't> FactWriter<'a, 't> {
     pub fn new(tx: &'a Transaction<'t>) -> Result<Self, StoreError> {
-        let revision = Revision::next(tx)?;
         let had_rows = tx
             .prepare_cached("SELECT 1 FROM facts LIMIT 1")?
             .exists([])?;
+        let pushed = tx
+            .prepare_cached("SELECT 1 FROM team_push_marks LIMIT 1")?
+            .exists([])?;
+        let revision = if had_rows || pushed {
+            Revision::next(tx)?
+        } else {
+            Revision::FIRST_INGEST
+        };
         // Filling an empty table: building each secondary index once from sorted keys
         // after the inserts beats updating it row by row. The SQL comes from the schema
         // itself, so the rebuilt indexes are exactly the migrated ones; a failed run rolls
-        // the drop back with everything else. The replays' index stays: it holds only
-        // rows marked as replays, and the inserts mark none (replays are settled after
-        // them), so keeping it costs nothing and spares a pass over the table.
+        // the drop back with everything else. The partial indexes no write of this run
+        // enters stay: keeping them costs nothing and spares a pass over the table. The
+        // replays' holds only rows marked as replays, and the inserts mark none (replays
+        // are settled after them); the revisions' holds no fact of a first ingest.
         let mut dropped_indexes = Vec::new();
         if !had_rows {
+            let kept = if revision == Revision::FIRST_INGEST {
+                "('idx_facts_replays', 'idx_facts_revision')"
+            } else {
+                "('idx_facts_replays')"
+            };
             dropped_indexes = tx
-                .prepare(
+                .prepare(&format!(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
                      AND tbl_name = 'facts' AND sql IS NOT NULL \
-                     AND name != 'idx_facts_replays' ORDER BY name",
-                )?
+                     AND name NOT IN {kept} ORDER BY name"
+                ))?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<(String, String)>, _>>()?;
             for (name, _) in &dropped_indexes {
@@ -313,6 +347,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         let rollup_empty = !tx
             .prepare_cached("SELECT 1 FROM quarter_usage LIMIT 1")?
             .exists([])?;
+        let insert = tx.prepare(if had_rows { &UPSERT_SQL } else { INSERT_SQL })?;
         Ok(FactWriter {
             tx,
             revision,
@@ -320,6 +355,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             written: (!had_rows).then(WrittenKeys::default),
             written_max: WRITTEN_KEYS_MAX,
             dims: Dims::default(),
+            insert,
             messages: BTreeSet::new(),
             dropped_indexes,
             touched: Touched::new(!had_rows, !had_rows && rollup_empty),
@@ -363,14 +399,8 @@ impl<'a, 't> FactWriter<'a, 't> {
             None => {
                 let row = self.row_of(&r, &pricing)?;
                 self.note_session(row.session)?;
-                let sql: &str = if self.written.is_none() {
-                    &UPSERT_SQL
-                } else {
-                    INSERT_SQL
-                };
                 let inserted = self
-                    .tx
-                    .prepare_cached(sql)?
+                    .insert
                     .execute(&row_params(&r.key, &row, &self.revision)[..])?;
                 if inserted == 1 {
                     let id = self.tx.last_insert_rowid();
@@ -388,7 +418,7 @@ impl<'a, 't> FactWriter<'a, 't> {
                     }
                     return Ok(());
                 }
-                self.load("dedup_key = ?1", &r.key, &r.key)?
+                self.load(&LOAD_BY_KEY_SQL, &r.key, &r.key)?
                     .ok_or_else(|| StoreError::Invalid(format!("row {} vanished", r.key)))?
             }
         };
@@ -438,6 +468,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             build_indexes(self.tx, &[index], 0)?;
         }
         self.written = None;
+        self.insert = self.tx.prepare(&UPSERT_SQL)?;
         Ok(())
     }
 
@@ -508,23 +539,22 @@ impl<'a, 't> FactWriter<'a, 't> {
     fn written_row(&mut self, key: &str, h: u64) -> Result<Option<Stored>, StoreError> {
         match self.written.as_ref().and_then(|w| w.candidate(key, h)) {
             None => Ok(None),
-            Some(id) => self.load("id = ?1", &id, key),
+            Some(id) => self.load(&LOAD_BY_ID_SQL, &id, key),
         }
     }
 
-    /// The stored fact `filter` (on `param`) selects, when its key is `key`: its id, row,
-    /// replay mark, and the response it holds.
+    /// The stored fact `sql` ([`LOAD_BY_KEY_SQL`] or [`LOAD_BY_ID_SQL`]) selects with
+    /// `param`, when its key is `key`: its id, row, replay mark, and the response it
+    /// holds.
     fn load(
         &mut self,
-        filter: &str,
+        sql: &str,
         param: &dyn rusqlite::ToSql,
         key: &str,
     ) -> Result<Option<Stored>, StoreError> {
         let stored = self
             .tx
-            .prepare_cached(&format!(
-                "SELECT id, {COLUMNS}, 0, replay_of, dedup_key FROM facts WHERE {filter}"
-            ))?
+            .prepare_cached(sql)?
             .query_row([param], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,

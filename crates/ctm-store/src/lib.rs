@@ -204,7 +204,107 @@ pub fn use_large_cache(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Syncs to disk, on threads of its own, the pages SQLite has already written into a new
+/// store's file while the writer goes on. A first ingest writes its pages into the file
+/// itself (rollback-journal mode), tens of MB that the commit's sync would otherwise
+/// write while nothing else runs. Only what SQLite wrote is synced, and SQLite writes
+/// into the file only after its journal is synced, so a crash at any instant still rolls
+/// back; an I/O error is also seen by the commit's own sync.
+///
+/// It syncs through SQLite's own descriptor: opening and closing another descriptor of
+/// the file would drop every POSIX lock the process holds on it, SQLite's included. The
+/// descriptor stays open while the store is, and the syncs end (dropping this waits for
+/// them) before the caller's borrow of the store does.
+pub struct FlushBehind {
+    fd: std::os::fd::RawFd,
+    flushes: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl FlushBehind {
+    /// Starts syncing what is written so far.
+    pub fn start(&mut self) {
+        let fd = self.fd;
+        self.flushes.push(std::thread::spawn(move || {
+            // SAFETY: `fd` is open for as long as this value lives (see above).
+            unsafe { libc::fdatasync(fd) };
+        }));
+    }
+}
+
+impl Drop for FlushBehind {
+    fn drop(&mut self) {
+        for f in self.flushes.drain(..) {
+            let _ = f.join();
+        }
+    }
+}
+
+/// The descriptor SQLite's unix VFS has the main database file open with, when the
+/// connection uses that VFS and the descriptor is `path`'s file.
+fn main_file_descriptor(conn: &Connection, path: &Path) -> Option<std::os::fd::RawFd> {
+    use rusqlite::ffi;
+    use std::os::unix::fs::MetadataExt;
+    /// The head of the unix VFS's `unixFile` (sqlite3.c), which every file it opens is.
+    #[repr(C)]
+    struct UnixFileHead {
+        methods: *const ffi::sqlite3_io_methods,
+        vfs: *const ffi::sqlite3_vfs,
+        inode: *const std::ffi::c_void,
+        h: std::ffi::c_int,
+    }
+    let mut vfs: *mut ffi::sqlite3_vfs = std::ptr::null_mut();
+    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+    // SAFETY: both calls write one pointer into the given place; the VFS's name is a
+    // NUL-terminated string it owns, and a file of the "unix" VFS is a `unixFile`.
+    let fd = unsafe {
+        let db = conn.handle();
+        let main = c"main".as_ptr();
+        if ffi::sqlite3_file_control(
+            db,
+            main,
+            ffi::SQLITE_FCNTL_VFS_POINTER,
+            (&raw mut vfs).cast(),
+        ) != ffi::SQLITE_OK
+            || vfs.is_null()
+            || std::ffi::CStr::from_ptr((*vfs).zName).to_bytes() != b"unix"
+        {
+            return None;
+        }
+        if ffi::sqlite3_file_control(
+            db,
+            main,
+            ffi::SQLITE_FCNTL_FILE_POINTER,
+            (&raw mut file).cast(),
+        ) != ffi::SQLITE_OK
+            || file.is_null()
+            || (*file).pMethods.is_null()
+        {
+            return None;
+        }
+        (*file.cast::<UnixFileHead>()).h
+    };
+    let on_disk = std::fs::metadata(path).ok()?;
+    // SAFETY: fstat writes into the zeroed struct it is given.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    (st.st_dev == on_disk.dev() && st.st_ino == on_disk.ino()).then_some(fd)
+}
+
 impl Store {
+    /// A [`FlushBehind`] while this store writes its pages into its file (a new store
+    /// before its first commit); `None` in WAL mode, where writes go to the WAL.
+    pub fn flush_behind(&self) -> Option<FlushBehind> {
+        if !self.wal_pending {
+            return None;
+        }
+        Some(FlushBehind {
+            fd: main_file_descriptor(&self.conn, &self.path)?,
+            flushes: Vec::new(),
+        })
+    }
+
     /// Opens (creating it with mode 0600 when missing) and migrates the store; with
     /// `read_only`, opens an existing store as it is.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Store, StoreError> {
@@ -681,6 +781,36 @@ mod tests {
             .query_row("PRAGMA synchronous", [], |r| r.get(0))
             .unwrap();
         assert_eq!(synchronous, 1, "NORMAL");
+    }
+
+    /// A new store syncs behind its first ingest through SQLite's own descriptor of the
+    /// file, and keeps its locks: another connection still cannot write meanwhile.
+    /// In WAL mode there is nothing to sync behind.
+    #[test]
+    fn a_new_store_syncs_behind_through_sqlites_own_descriptor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctm.db");
+        let mut store = Store::open(&path, &OpenOptions::default()).unwrap();
+        let mut flush = store.flush_behind().expect("a new store writes in place");
+        {
+            let tx = store.write().unwrap();
+            tx.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1)")
+                .unwrap();
+            flush.start();
+            flush.start();
+            drop(flush);
+            let other = Connection::open(&path).unwrap();
+            other.busy_timeout(Duration::ZERO).unwrap();
+            let refused = other.execute_batch("BEGIN IMMEDIATE").unwrap_err();
+            assert_eq!(
+                refused.sqlite_error_code(),
+                Some(ErrorCode::DatabaseBusy),
+                "{refused}"
+            );
+            tx.commit().unwrap();
+        }
+        store.use_wal().unwrap();
+        assert!(store.flush_behind().is_none());
     }
 
     #[test]

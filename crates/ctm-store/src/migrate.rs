@@ -187,6 +187,13 @@ const MIGRATIONS: &[Migration] = &[
         add_columns: &[],
         code: None,
     },
+    Migration {
+        version: 18,
+        name: "the revision index keeps only facts changed after a store's first ingest",
+        sql: include_str!("../migrations/0018_revision_index_partial.sql"),
+        add_columns: &[],
+        code: None,
+    },
 ];
 
 /// The migration that adds `system_config.timezone`.

@@ -9,7 +9,12 @@
 //! mark the next push can start from; sending a fact twice is harmless, as the team
 //! database merges by identity.
 //!
+//! Revision 0 (facts from before revisions, and a store's first ingest: see
+//! [`Revision::FIRST_INGEST`]) is read in id order, the table's own; the facts of later
+//! revisions from the revision index, which leaves revision 0 out (migration 18).
+//!
 //! [`Revision`]: crate::facts::Revision
+//! [`Revision::FIRST_INGEST`]: crate::facts::Revision::FIRST_INGEST
 
 use std::collections::HashMap;
 
@@ -119,19 +124,34 @@ pub fn save_mark(tx: &Transaction, destination: &str, m: &Mark) -> Result<(), St
 /// The last revision committed: a push that starts now sends the facts up to it.
 pub fn last_revision(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT coalesce(max(revision), 0) FROM facts")?
+        .prepare_cached("SELECT coalesce(max(revision), 0) FROM facts WHERE revision > 0")?
         .query_row([], |r| r.get(0))?)
+}
+
+/// The id after which revision-0 facts still lie after `after`, if any can.
+fn first_ingest_after(after: Position) -> Option<i64> {
+    match after.revision {
+        r if r < 0 => Some(i64::MIN),
+        0 => Some(after.id),
+        _ => None,
+    }
 }
 
 /// How many facts lie after `after`, up to revision `upto`.
 pub fn count_changed(conn: &Connection, after: Position, upto: i64) -> Result<u64, StoreError> {
-    Ok(conn
+    let first = match first_ingest_after(after) {
+        Some(id) => conn
+            .prepare_cached("SELECT count(*) FROM facts WHERE id > ?1 AND revision = 0")?
+            .query_row([id], |r| r.get::<_, i64>(0))?,
+        None => 0,
+    };
+    let later: i64 = conn
         .prepare_cached(
-            "SELECT count(*) FROM facts WHERE (revision, id) > (?1, ?2) AND revision <= ?3",
+            "SELECT count(*) FROM facts \
+             WHERE revision > 0 AND (revision, id) > (?1, ?2) AND revision <= ?3",
         )?
-        .query_row(params![after.revision, after.id, upto], |r| {
-            r.get::<_, i64>(0)
-        })? as u64)
+        .query_row(params![after.revision, after.id, upto], |r| r.get(0))?;
+    Ok((first + later) as u64)
 }
 
 /// Reads changed facts back as responses: their texts and pricings through the
@@ -151,22 +171,42 @@ impl ChangedFacts {
         upto: i64,
         limit: usize,
     ) -> Result<Vec<ChangedFact>, StoreError> {
-        let mut stmt = conn.prepare_cached(&format!(
+        let columns = format!(
             "SELECT id, {COLUMNS}, (SELECT priced FROM pricings WHERE id = pricing), \
-             replay_of IS NULL, dedup_key, revision FROM facts \
-             WHERE (revision, id) > (?1, ?2) AND revision <= ?3 ORDER BY revision, id LIMIT ?4"
-        ))?;
-        let rows = stmt
-            .query_map(params![after.revision, after.id, upto, limit as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    stored_row(r, 1)?,
-                    r.get::<_, bool>(24)?,
-                    r.get::<_, String>(25)?,
-                    r.get::<_, i64>(26)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+             replay_of IS NULL, dedup_key, revision FROM facts"
+        );
+        let read = |r: &rusqlite::Row| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                stored_row(r, 1)?,
+                r.get::<_, bool>(24)?,
+                r.get::<_, String>(25)?,
+                r.get::<_, i64>(26)?,
+            ))
+        };
+        // Revision 0 first, in id order, then the later revisions from their index.
+        let mut rows = match first_ingest_after(after) {
+            Some(id) => conn
+                .prepare_cached(&format!(
+                    "{columns} WHERE id > ?1 AND revision = 0 ORDER BY id LIMIT ?2"
+                ))?
+                .query_map(params![id, limit as i64], read)?
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        if rows.len() < limit {
+            let more = conn
+                .prepare_cached(&format!(
+                    "{columns} WHERE revision > 0 AND (revision, id) > (?1, ?2) AND revision <= ?3 \
+                     ORDER BY revision, id LIMIT ?4"
+                ))?
+                .query_map(
+                    params![after.revision, after.id, upto, (limit - rows.len()) as i64],
+                    read,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.extend(more);
+        }
         rows.into_iter()
             .map(|(id, row, billed, key, revision)| {
                 let mut price = self.pricing(conn, row.pricing)?;
@@ -340,6 +380,70 @@ mod tests {
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].response.key, message_key("a", "req"));
         assert_eq!(again[0].price.cost_nanos, 9_000_000_000);
+    }
+
+    /// A store's first ingest writes revision 0, which the revision index leaves out:
+    /// a push reads those facts in id order, then the later revisions, and a mark
+    /// between them or inside either part resumes exactly after it, batch by batch.
+    #[test]
+    fn a_first_ingest_is_revision_0_and_read_in_id_order_before_later_revisions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db"), &OpenOptions::default()).unwrap();
+        write(
+            &mut store,
+            vec![
+                response("a", 3, 1),
+                response("b", 1, 1),
+                response("c", 2, 1),
+            ],
+        );
+        let c = store.conn();
+        let revisions: Vec<i64> = c
+            .prepare("SELECT revision FROM facts ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(revisions, [0, 0, 0]);
+        let indexed: i64 = c
+            .query_row(
+                "SELECT count(*) FROM facts INDEXED BY idx_facts_revision WHERE revision > 0",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexed, 0);
+        assert_eq!(last_revision(c).unwrap(), 0);
+        // A later write: a new response and a change of the first one.
+        write(&mut store, vec![response("d", 4, 1), response("a", 3, 9)]);
+        let c = store.conn();
+        assert_eq!(last_revision(c).unwrap(), 1);
+        let all = changed(c, Position::START);
+        let order: Vec<(&str, i64)> = all
+            .iter()
+            .map(|f| (&f.response.key[2..3], f.position.revision))
+            .collect();
+        assert_eq!(order, [("b", 0), ("c", 0), ("a", 1), ("d", 1)]);
+        // One fact at a time from every mark: the same order, each once.
+        let upto = last_revision(c).unwrap();
+        let mut reader = ChangedFacts::default();
+        let mut at = Position::START;
+        let mut one_by_one = Vec::new();
+        loop {
+            assert_eq!(
+                count_changed(c, at, upto).unwrap(),
+                (all.len() - one_by_one.len()) as u64
+            );
+            let batch = reader.after(c, at, upto, 1).unwrap();
+            let Some(f) = batch.last() else { break };
+            at = f.position;
+            one_by_one.push(f.position);
+        }
+        assert_eq!(
+            one_by_one,
+            all.iter().map(|f| f.position).collect::<Vec<_>>()
+        );
     }
 
     /// Revisions never come back, even when the newest facts are deleted: a push mark

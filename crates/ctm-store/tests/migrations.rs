@@ -341,6 +341,57 @@ fn version_17_keeps_one_memo_of_folders() {
     assert_eq!(tables, 0);
 }
 
+/// A store of version 17 whose facts carry revisions 0 and above: 18 keeps them and
+/// indexes only the ones above 0, with the SQL a new store gets.
+#[test]
+fn version_18_indexes_only_revisions_above_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ctm.db");
+    store_at(&path, LAST_WIDE_FACTS);
+    fill(&Connection::open(&path).unwrap(), true);
+    store_at(&path, 17);
+    let revisions = |c: &Connection| {
+        rows(
+            c,
+            "SELECT id, revision FROM facts INDEXED BY idx_facts_revision WHERE revision > 0 \
+             ORDER BY revision, id",
+        )
+    };
+    {
+        let c = Connection::open(&path).unwrap();
+        c.execute("UPDATE facts SET revision = 7 WHERE id % 2 = 0", [])
+            .unwrap();
+        assert!(!revisions(&c).is_empty());
+    }
+    let before = rows(
+        &Connection::open(&path).unwrap(),
+        "SELECT id, revision FROM facts ORDER BY id",
+    );
+    let index_sql = |c: &Connection| -> String {
+        c.query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'idx_facts_revision'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let store = Store::open(&path, &OpenOptions::default()).unwrap();
+    let c = store.conn();
+    assert_eq!(
+        rows(c, "SELECT id, revision FROM facts ORDER BY id"),
+        before
+    );
+    let above_0: Vec<_> = before
+        .into_iter()
+        .filter(|r| r[1] != Value::Integer(0))
+        .collect();
+    assert_eq!(revisions(c), above_0);
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = Store::open(&fresh_dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+    assert_eq!(index_sql(c), index_sql(fresh.conn()));
+    assert!(index_sql(c).ends_with("WHERE revision > 0"));
+}
+
 fn schema_and_version(path: &Path) -> (Vec<Vec<Value>>, String) {
     let conn = Connection::open(path).unwrap();
     let schema = rows(
