@@ -376,15 +376,15 @@ impl<'a, 't> FactWriter<'a, 't> {
         price: &dyn Fn(&Response) -> Pricing,
     ) -> Result<(), StoreError> {
         let pricing = price(&r);
-        self.upsert_priced(r, pricing, price)
+        self.upsert_priced(&r, &pricing, price)
     }
 
     /// [`FactWriter::upsert`] with the sighting's pricing already worked out (`price`
     /// then prices only a merge's result).
     pub fn upsert_priced(
         &mut self,
-        r: Response,
-        pricing: Pricing,
+        r: &Response,
+        pricing: &Pricing,
         price: &dyn Fn(&Response) -> Pricing,
     ) -> Result<(), StoreError> {
         // The key's hash, while keys are found by it.
@@ -397,7 +397,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         let stored = match stored {
             Some(stored) => stored,
             None => {
-                let row = self.row_of(&r, &pricing)?;
+                let row = self.row_of(r, pricing)?;
                 self.note_session(row.session)?;
                 let inserted = self
                     .insert
@@ -424,7 +424,7 @@ impl<'a, 't> FactWriter<'a, 't> {
         };
         let (id, stored_row, replay_of, stored) = stored;
         let mut merged = stored.clone();
-        merged.merge(r);
+        merged.merge(r.clone());
         if merged == stored {
             self.stats.unchanged += 1;
             return Ok(());
