@@ -178,8 +178,11 @@ fn exports_are_posted_and_refused_cross_site() {
 fn concurrent_exports_are_bounded_and_a_reader_that_leaves_ends_its_export() {
     let env = Env::new();
     let root = env.path().join("root");
-    // Enough responses that an export outgrows what the sockets buffer.
-    generate(&root, &GenConfig::with_bytes(7, 30_000_000)).unwrap();
+    // Enough responses that an export outgrows what the connection can buffer (the
+    // server's send buffer grows to about a megabyte on a loaded machine, with hyper's
+    // and the export channel's): about 3 MB of JSON; 30 MB of history (800 KB of export)
+    // once fitted, and a "stalled" export ended.
+    generate(&root, &GenConfig::with_bytes(7, 120_000_000)).unwrap();
     let server = Served::start(&env, &root, &[]);
     let path = "/api/exports?format=json&level=response&tz=UTC";
     let post = format!(
