@@ -846,12 +846,15 @@ fn stream_session_rollup(
         };
         building.add(&k, &g, names);
     })?;
-    each_row(
-        tx,
-        "SELECT id, session_id FROM ctm.sessions WHERE session_id IS NOT NULL",
-        &[],
-        |r| building.name(r.get(0), || r.get(1)),
-    )?;
+    // A person's, a project's or a model's sessions: only theirs, by key.
+    let filtered = sel.machines.is_some() || sel.projects.is_some() || sel.models.is_some();
+    let refs = filtered.then(|| building.refs());
+    let sql = "SELECT id, session_id FROM ctm.sessions WHERE session_id IS NOT NULL";
+    let named = |r: &postgres::Row| building.name(r.get(0), || r.get(1));
+    match &refs {
+        None => each_row(tx, sql, &[], named)?,
+        Some(refs) => each_row(tx, &format!("{sql} AND id = ANY($1)"), &[refs], named)?,
+    }
     Ok(())
 }
 
@@ -1146,6 +1149,11 @@ mod assemble {
                 }
                 None => b.models.push((k.model, total_tokens(&g.sums), unpriced)),
             }
+        }
+
+        /// The sessions the groups so far belong to.
+        pub(super) fn refs(&self) -> Vec<i32> {
+            self.index.keys().copied().collect()
         }
 
         /// The session `session_ref` is `id` (a ref no group named is passed over).
