@@ -401,7 +401,17 @@ fn read_and_write(
                 }
             }
             write_file(
-                tx, writer, &cursors, w, read, priced, &price, &freer, horizon, now, &mut stats,
+                tx,
+                writer,
+                &cursors,
+                w,
+                read,
+                priced,
+                &price,
+                freer.as_ref(),
+                horizon,
+                now,
+                &mut stats,
                 report,
             )?;
             asked = Instant::now();
@@ -423,11 +433,13 @@ type Freer = std::sync::mpsc::SyncSender<(Vec<Box<Response>>, Vec<Pricing>)>;
 /// A thread that frees what it is sent. A first run waits for the writing thread, and
 /// freeing a file's sightings (allocated on the reading cores) cost it about a tenth of
 /// its time. The channel holds a few files: a slow freer slows the writer, never
-/// lets memory grow.
-fn freer() -> Freer {
+/// lets memory grow. `None` when no thread can be made: the writer frees them itself.
+fn freer() -> Option<Freer> {
     let (send, written) = std::sync::mpsc::sync_channel(4);
-    std::thread::spawn(move || written.into_iter().for_each(drop));
-    send
+    std::thread::Builder::new()
+        .spawn(move || written.into_iter().for_each(drop))
+        .ok()?;
+    Some(send)
 }
 
 /// Writes one file's read: its sightings (in time order, as far as the horizon keeps
@@ -442,7 +454,7 @@ fn write_file(
     mut read: FileRead,
     priced: Vec<Pricing>,
     price: &dyn Fn(&Response) -> Pricing,
-    freer: &Freer,
+    freer: Option<&Freer>,
     horizon: Option<i64>,
     now: i64,
     stats: &mut LineStats,
@@ -463,7 +475,9 @@ fn write_file(
     }
     // Freed on another thread: this one, which writes every file in turn, is the one a
     // first run waits for.
-    let _ = freer.send((std::mem::take(&mut read.responses), priced));
+    if let Some(freer) = freer {
+        let _ = freer.send((std::mem::take(&mut read.responses), priced));
+    }
     for n in &read.limit_notices {
         if facts::record_limit_notice(tx, n.timestamp_ms, n.resets_at_s, n.session_id.as_deref())? {
             report.limit_notices_added += 1;

@@ -224,10 +224,12 @@ impl FlushBehind {
     /// Starts syncing what is written so far.
     pub fn start(&mut self) {
         let fd = self.fd;
-        self.flushes.push(std::thread::spawn(move || {
+        // Without a thread (none can be made) the commit's own sync does it all.
+        let flush = std::thread::Builder::new().spawn(move || {
             // SAFETY: `fd` is open for as long as this value lives (see above).
             unsafe { libc::fdatasync(fd) };
-        }));
+        });
+        self.flushes.extend(flush.ok());
     }
 }
 
