@@ -814,9 +814,9 @@ fn groups(
     Ok(out)
 }
 
-/// Every session's rollup rows as they come, then every session's id. Two scans joined
-/// here, by the builder's index of sessions: joined in the database, every session was
-/// hashed there before the first row came, which took longer than both scans.
+/// The selection's session rollup rows as they come, then their sessions' ids. Two reads
+/// joined here, by the builder's index of sessions: joined in the database, every session
+/// was hashed there before the first row came, which took longer than both scans.
 fn stream_session_rollup(
     tx: &mut Transaction,
     sel: &Selection,
