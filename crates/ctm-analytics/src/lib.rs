@@ -52,8 +52,8 @@ pub use projects::{project_report, project_report_of, ProjectFigures, ProjectRep
 pub use query::{parse_date, QueryText, ReportQuery};
 pub use reconcile::{drift_hint, pricing_check, DriftHint, PricingCheck, SessionCheck};
 pub use sessions::{
-    session_detail, session_now, session_report, SessionDetail, SessionNow, SessionReport,
-    SessionRow,
+    session_detail, session_now, session_report, session_row_of, SessionDetail, SessionNow,
+    SessionReport, SessionRow,
 };
 pub use summary::{summary_report, PeriodTotals, SummaryReport};
 pub use top::{top_report, TopReport};

@@ -146,13 +146,16 @@ pub fn costliest_sessions(
     Ok(store
         .costliest_sessions(limit)?
         .into_iter()
-        .map(|f| session_row(f, &q.zone))
+        .map(|f| session_row_of(f, &q.zone))
         .collect())
 }
 
 /// Rows, ordered by last activity.
 fn rows_of_sessions(sessions: Vec<SessionFigures>, zone: &Zone) -> Vec<SessionRow> {
-    let mut rows: Vec<SessionRow> = sessions.into_iter().map(|f| session_row(f, zone)).collect();
+    let mut rows: Vec<SessionRow> = sessions
+        .into_iter()
+        .map(|f| session_row_of(f, zone))
+        .collect();
     rows.sort_by(|a, b| {
         a.last_ms
             .cmp(&b.last_ms)
@@ -170,7 +173,9 @@ fn reads_session_table(store: &Store, q: &ReportQuery) -> Result<bool, Analytics
         && query::pruned_before(store, q, false)?.is_none())
 }
 
-fn session_row(f: SessionFigures, zone: &Zone) -> SessionRow {
+/// A session's row from its figures, in `zone`: the one builder of the rows of this
+/// store's session report and of the team database's.
+pub fn session_row_of(f: SessionFigures, zone: &Zone) -> SessionRow {
     let s = &f.sums;
     SessionRow {
         project_path: f.project_path.clone(),
@@ -241,7 +246,7 @@ pub fn session_detail(
         .collect();
     q.arrange(&mut responses);
     Ok(SessionDetail {
-        session: session_row(figures, &q.zone),
+        session: session_row_of(figures, &q.zone),
         responses,
         timezone: q.zone.label(),
     })
@@ -278,7 +283,7 @@ pub fn session_now(
         f.sums.input_tokens + f.sums.cache_creation_tokens() + f.sums.cache_read_tokens
     });
     Ok(Some(SessionNow {
-        session: session_row(figures, zone),
+        session: session_row_of(figures, zone),
         last_context_tokens,
     }))
 }

@@ -1023,7 +1023,10 @@ fn repriced_groups(
 /// The project and session reports from their groups.
 mod assemble {
     use super::*;
+    use ctm_aggregate::ModelResponses;
     use ctm_analytics::{project_report_of, ProjectFigures, ProjectReport};
+    use ctm_store::derive::claude_sessions::SessionFigures;
+    use ctm_store::derive::session_models::ModelCounts;
 
     pub(super) fn projects(
         groups: &BTreeMap<Key, Group>,
@@ -1095,8 +1098,8 @@ mod assemble {
         /// The earliest group's project (ties: the smaller path) and person, as ids.
         project: Option<(i64, i32)>,
         user: Option<(i64, i32)>,
-        /// Each model's tokens, and whether some of its responses have no price.
-        models: Vec<(i32, i64, bool)>,
+        /// Each model's tokens and responses.
+        models: Vec<(i32, i64, ModelResponses)>,
     }
 
     /// The session report, built group by group. Sessions sit in arrival order, found by
@@ -1141,14 +1144,16 @@ mod assemble {
             }) {
                 b.user = Some((g.first_ts, k.machine));
             }
-            let unpriced = g.sums.unpriced_responses > 0;
-            match b.models.iter_mut().find(|(m, _, _)| *m == k.model) {
-                Some((_, t, u)) => {
-                    *t += total_tokens(&g.sums);
-                    *u |= unpriced;
+            let at = match b.models.iter().position(|(m, _, _)| *m == k.model) {
+                Some(at) => at,
+                None => {
+                    b.models.push((k.model, 0, ModelResponses::default()));
+                    b.models.len() - 1
                 }
-                None => b.models.push((k.model, total_tokens(&g.sums), unpriced)),
-            }
+            };
+            let (_, tokens, responses) = &mut b.models[at];
+            *tokens += total_tokens(&g.sums);
+            responses.add(&ctm_analytics_sums::of(&g.sums));
         }
 
         /// The sessions the groups so far belong to.
@@ -1173,8 +1178,8 @@ mod assemble {
             let mut unpriced = BTreeSet::new();
             for (_, b) in &named {
                 all.add(&b.sums);
-                for (m, _, u) in &b.models {
-                    if *u {
+                for (m, _, r) in &b.models {
+                    if r.unpriced > 0 {
                         unpriced.insert(*m);
                     }
                 }
@@ -1189,7 +1194,6 @@ mod assemble {
             let rows: Vec<TeamSessionRow> = named
                 .into_par_iter()
                 .map(|(id, b)| {
-                    let s = ctm_analytics_sums::of(&b.sums);
                     // The main model: most tokens (of the named ones); ties go to the
                     // alphabetically first.
                     let main_model = b
@@ -1200,38 +1204,26 @@ mod assemble {
                         })
                         .max_by(|x, y| x.1.cmp(&y.1).then_with(|| y.0.cmp(x.0)))
                         .map(|(m, _)| m.to_owned());
-                    let mut models_used: Vec<String> = b
-                        .models
-                        .iter()
-                        .map(|(m, _, _)| names.model_label(*m).to_owned())
-                        .collect();
-                    models_used.sort_unstable();
-                    models_used.dedup();
+                    let mut models = ModelCounts::new();
+                    for (m, _, r) in &b.models {
+                        let counts = models.entry(names.model_label(*m).to_owned()).or_default();
+                        counts.responses += r.responses;
+                        counts.unpriced += r.unpriced;
+                    }
+                    let figures = SessionFigures {
+                        session_id: id,
+                        first_ts: b.first_ts,
+                        last_ts: b.last_ts,
+                        project_path: b
+                            .project
+                            .and_then(|(_, p)| names.project(p))
+                            .map(str::to_owned),
+                        main_model,
+                        sums: ctm_analytics_sums::of(&b.sums),
+                        models,
+                    };
                     TeamSessionRow {
-                        session: SessionRow {
-                            session_id: id,
-                            project_path: b
-                                .project
-                                .and_then(|(_, p)| names.project(p))
-                                .map(str::to_owned),
-                            first_activity: zone.rfc3339(b.first_ts),
-                            last_activity: zone.rfc3339(b.last_ts),
-                            duration_minutes: (b.last_ts - b.first_ts) as f64 / 60_000.0,
-                            responses: s.responses,
-                            input_tokens: s.input_tokens,
-                            output_tokens: s.output_tokens,
-                            cache_creation_tokens: s.cache_creation_tokens(),
-                            cache_read_tokens: s.cache_read_tokens,
-                            total_tokens: s.total_tokens(),
-                            total_cost: s.cost_usd(),
-                            models_used,
-                            main_model,
-                            efficiency_score: s.efficiency_score(),
-                            unpriced_responses: s.unpriced_responses,
-                            priced: s.unpriced_responses == 0,
-                            first_ms: b.first_ts,
-                            last_ms: b.last_ts,
-                        },
+                        session: ctm_analytics::session_row_of(figures, zone),
                         user: b
                             .user
                             .map_or_else(String::new, |(_, m)| names.machine(m).0.to_owned()),
