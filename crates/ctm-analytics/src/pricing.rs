@@ -111,7 +111,8 @@ pub struct FastView<'a> {
     pub note: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+/// A model the price table cannot price, with its responses in the store.
+#[derive(Debug, Serialize)]
 pub struct Unpriced {
     pub model: String,
     pub responses: u64,

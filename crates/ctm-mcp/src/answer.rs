@@ -66,7 +66,7 @@ pub struct UsageSummary {
     pub overview: SummaryReport,
     pub current_session: Option<CurrentSession>,
     /// Every model in the store without a price: its tokens count, its cost is unknown.
-    pub unpriced_models_in_store: Vec<UnpricedModel>,
+    pub unpriced_models_in_store: Vec<ctm_analytics::pricing::Unpriced>,
 }
 
 /// The session `usage_summary` reports.
@@ -82,11 +82,4 @@ pub struct CurrentSession {
     /// Input + cache write + cache read tokens of its latest response: the context it
     /// sent last.
     pub last_context_tokens: u64,
-}
-
-/// A model the price table cannot price, with its responses in the store.
-#[derive(Debug, Serialize)]
-pub struct UnpricedModel {
-    pub model: String,
-    pub responses: u64,
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use ctm_analytics::blocks::{BlockRow, BlocksReport, LimitBasis, LimitLevel};
-use ctm_analytics::pricing::PricingReport;
+use ctm_analytics::pricing::{PricingReport, Unpriced};
 use ctm_analytics::text::{duration, int, short_model, usd};
 use ctm_analytics::{
     DailyReport, OfficialLimits, SessionDetail, SessionReport, SessionRow, Totals,
@@ -317,16 +317,10 @@ pub fn summary(s: &UsageSummary) -> String {
             }
         }
     }
-    let unpriced: Vec<String> = s
-        .unpriced_models_in_store
-        .iter()
-        .map(|u| format!("{} ({} responses)", u.model, int(u.responses)))
-        .collect();
-    if !unpriced.is_empty() {
+    if let Some(models) = unpriced_list(&s.unpriced_models_in_store) {
         let _ = write!(
             out,
-            "\n* Models without a price: {} (tokens counted, cost unknown).",
-            unpriced.join(", ")
+            "\n* Models without a price: {models} (tokens counted, cost unknown)."
         );
     }
     out
@@ -356,17 +350,19 @@ pub fn pricing(r: &PricingReport) -> String {
         }
     }
     more(&mut out, MAX_ROWS, r.models.len(), "models");
-    let unpriced: Vec<String> = r
-        .unpriced_models_in_store
-        .iter()
-        .map(|u| format!("{} ({} responses)", u.model, int(u.responses)))
-        .collect();
-    if !unpriced.is_empty() {
-        let _ = write!(
-            out,
-            "\n* Models in the store without a price: {}.",
-            unpriced.join(", ")
-        );
+    if let Some(models) = unpriced_list(&r.unpriced_models_in_store) {
+        let _ = write!(out, "\n* Models in the store without a price: {models}.");
     }
     out
+}
+
+/// The store's unpriced models with their responses, `None` when there is none.
+fn unpriced_list(models: &[Unpriced]) -> Option<String> {
+    (!models.is_empty()).then(|| {
+        models
+            .iter()
+            .map(|u| format!("{} ({} responses)", u.model, int(u.responses)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
 }

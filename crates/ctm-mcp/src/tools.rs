@@ -1,6 +1,7 @@
 //! The tools: each turns its arguments into a report value with the function the CLI
 //! calls for the same command, and the short text that goes beside it.
 
+use ctm_analytics::pricing::Unpriced;
 use ctm_analytics::{
     blocks_report, daily_report, session_detail, session_now, session_report, summary_report,
     BlocksQuery, ReportQuery, Zone,
@@ -10,7 +11,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::answer::{Answer, CurrentSession, ToolError, UnpricedModel, UsageSummary};
+use crate::answer::{Answer, CurrentSession, ToolError, UsageSummary};
 use crate::args::{BlocksArgs, DailyArgs, PricingArgs, SessionsArgs, SummaryArgs};
 use crate::render;
 
@@ -151,7 +152,7 @@ pub fn usage_summary(call: &Call, args: SummaryArgs) -> Result<Answer, ToolError
     let unpriced_models_in_store = store
         .unpriced_models()?
         .into_iter()
-        .map(|(model, responses)| UnpricedModel { model, responses })
+        .map(|(model, responses)| Unpriced { model, responses })
         .collect();
     let summary = UsageSummary {
         overview,
