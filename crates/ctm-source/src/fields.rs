@@ -153,14 +153,29 @@ pub(crate) struct Value<'a> {
     pub text: &'a str,
 }
 
+/// A kept value as [`Found`] holds it: its text as a range of the scanned text, which
+/// keeps `Found` half the size of one holding `Value`s (it is filled for every usage
+/// line, twice).
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    kind: Kind,
+    start: u32,
+    end: u32,
+}
+
 /// The kept values of one line.
 pub(crate) struct Found<'a> {
-    values: [Option<Value<'a>>; SLOTS],
+    text: &'a str,
+    values: [Option<Kept>; SLOTS],
 }
 
 impl<'a> Found<'a> {
     pub fn get(&self, slot: Slot) -> Option<Value<'a>> {
-        self.values[slot as usize]
+        let k = self.values[slot as usize]?;
+        Some(Value {
+            kind: k.kind,
+            text: &self.text[k.start as usize..k.end as usize],
+        })
     }
 }
 
@@ -184,12 +199,17 @@ pub(crate) fn scan_usage(usage: &str) -> Option<Found<'_>> {
 }
 
 fn scan_from(text: &str, root: Holder) -> Option<Found<'_>> {
+    // Positions are kept as `u32`: longer texts are left to the serde parse (lines are
+    // read up to 64 MiB).
+    if u32::try_from(text.len()).is_err() {
+        return None;
+    }
     let mut s = Scanner {
         b: text.as_bytes(),
-        text,
         i: 0,
         depth: 0,
         found: Found {
+            text,
             values: [None; SLOTS],
         },
     };
@@ -200,7 +220,6 @@ fn scan_from(text: &str, root: Holder) -> Option<Found<'_>> {
 
 struct Scanner<'a> {
     b: &'a [u8],
-    text: &'a str,
     i: usize,
     depth: u32,
     found: Found<'a>,
@@ -235,8 +254,7 @@ impl<'a> Scanner<'a> {
                 if let Some(slot) = slot {
                     let kind = if escaped { Kind::Escaped } else { Kind::Str };
                     // Within the quotes.
-                    let text = &self.text[start + 1..self.i - 1];
-                    return self.keep(slot, Value { kind, text });
+                    return self.keep(slot, kind, start + 1, self.i - 1);
                 }
                 Kind::Str
             }
@@ -259,24 +277,24 @@ impl<'a> Scanner<'a> {
             _ => return None,
         };
         match slot {
-            Some(slot) => self.keep(
-                slot,
-                Value {
-                    kind,
-                    text: &self.text[start..self.i],
-                },
-            ),
+            Some(slot) => self.keep(slot, kind, start, self.i),
             None => Some(()),
         }
     }
 
-    /// Keeps a value; a slot given twice leaves the line to the serde parse.
-    fn keep(&mut self, slot: Slot, value: Value<'a>) -> Option<()> {
+    /// Keeps the value at `start..end`; a slot given twice leaves the line to the serde
+    /// parse.
+    fn keep(&mut self, slot: Slot, kind: Kind, start: usize, end: usize) -> Option<()> {
         let at = &mut self.found.values[slot as usize];
         if at.is_some() {
             return None;
         }
-        *at = Some(value);
+        // Within the text, whose length fits a `u32` (checked by `scan_from`).
+        *at = Some(Kept {
+            kind,
+            start: start as u32,
+            end: end as u32,
+        });
         Some(())
     }
 
