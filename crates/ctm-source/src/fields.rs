@@ -213,7 +213,7 @@ fn scan_from(text: &str, root: Holder) -> Option<Found<'_>> {
             values: [None; SLOTS],
         },
     };
-    s.object(Some(root))?;
+    s.object(root)?;
     s.ws();
     (s.i == s.b.len()).then_some(s.found)
 }
@@ -226,10 +226,12 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.i += 1;
@@ -238,25 +240,31 @@ impl<'a> Scanner<'a> {
 
     /// One value at `i` (whitespace skipped), kept when `slot` is given.
     fn value(&mut self, slot: Option<Slot>) -> Option<()> {
+        let Some(slot) = slot else {
+            return self.skip();
+        };
         self.ws();
         let start = self.i;
         let kind = match self.peek()? {
             b'{' => {
-                self.object(slot.and_then(Slot::holder))?;
+                match slot.holder() {
+                    Some(holder) => self.object(holder)?,
+                    None => self.skip()?,
+                }
                 Kind::Object
             }
             b'[' => {
-                self.array()?;
+                self.skip()?;
                 Kind::Array
             }
             b'"' => {
-                let escaped = self.string()?;
-                if let Some(slot) = slot {
-                    let kind = if escaped { Kind::Escaped } else { Kind::Str };
-                    // Within the quotes.
-                    return self.keep(slot, kind, start + 1, self.i - 1);
-                }
-                Kind::Str
+                let kind = if self.string()? {
+                    Kind::Escaped
+                } else {
+                    Kind::Str
+                };
+                // Within the quotes.
+                return self.keep(slot, kind, start + 1, self.i - 1);
             }
             b't' => {
                 self.literal(b"true")?;
@@ -276,14 +284,103 @@ impl<'a> Scanner<'a> {
             }
             _ => return None,
         };
-        match slot {
-            Some(slot) => self.keep(slot, kind, start, self.i),
-            None => Some(()),
+        self.keep(slot, kind, start, self.i)
+    }
+
+    /// One value at `i` (whitespace skipped) that nothing is kept from, checked as JSON
+    /// all the same. Most of a usage line is such values (the message's content), so
+    /// they are walked in a loop rather than by a call per value: bit `k` of `objects`
+    /// says whether the `k`-th container open inside this value is an object (fewer than
+    /// [`MAX_DEPTH`] can be, so they fit).
+    fn skip(&mut self) -> Option<()> {
+        let mut objects: u128 = 0;
+        let mut open: u32 = 0;
+        loop {
+            self.ws();
+            match self.peek()? {
+                b'{' => {
+                    self.nest()?;
+                    self.i += 1;
+                    self.ws();
+                    if self.peek()? == b'}' {
+                        self.i += 1;
+                        self.depth -= 1;
+                    } else {
+                        objects |= 1 << open;
+                        open += 1;
+                        self.key()?;
+                        continue;
+                    }
+                }
+                b'[' => {
+                    self.nest()?;
+                    self.i += 1;
+                    self.ws();
+                    if self.peek()? == b']' {
+                        self.i += 1;
+                        self.depth -= 1;
+                    } else {
+                        objects &= !(1 << open);
+                        open += 1;
+                        continue;
+                    }
+                }
+                b'"' => {
+                    self.string()?;
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => self.number()?,
+                _ => return None,
+            }
+            // A value ended: close the containers it ends, up to the next value.
+            loop {
+                if open == 0 {
+                    return Some(());
+                }
+                self.ws();
+                let in_object = objects >> (open - 1) & 1 == 1;
+                match (self.peek()?, in_object) {
+                    (b',', true) => {
+                        self.i += 1;
+                        self.key()?;
+                        break;
+                    }
+                    (b',', false) => {
+                        self.i += 1;
+                        break;
+                    }
+                    (b'}', true) | (b']', false) => {
+                        self.i += 1;
+                        self.depth -= 1;
+                        open -= 1;
+                    }
+                    _ => return None,
+                }
+            }
         }
+    }
+
+    /// A key of an object nothing is kept from, and its colon.
+    #[inline(always)]
+    fn key(&mut self) -> Option<()> {
+        self.ws();
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.string()?;
+        self.ws();
+        if self.peek()? != b':' {
+            return None;
+        }
+        self.i += 1;
+        Some(())
     }
 
     /// Keeps the value at `start..end`; a slot given twice leaves the line to the serde
     /// parse.
+    #[inline(always)]
     fn keep(&mut self, slot: Slot, kind: Kind, start: usize, end: usize) -> Option<()> {
         let at = &mut self.found.values[slot as usize];
         if at.is_some() {
@@ -303,8 +400,8 @@ impl<'a> Scanner<'a> {
         (self.depth <= MAX_DEPTH).then_some(())
     }
 
-    /// An object at `i`; its keys are looked at when it is a `holder`.
-    fn object(&mut self, holder: Option<Holder>) -> Option<()> {
+    /// An object at `i` whose keys are looked at: those of its `holder`'s slots are kept.
+    fn object(&mut self, holder: Holder) -> Option<()> {
         self.nest()?;
         self.i += 1;
         self.ws();
@@ -319,13 +416,11 @@ impl<'a> Scanner<'a> {
                 return None;
             }
             let key_start = self.i + 1;
-            let escaped = self.string()?;
-            let slot = match holder {
-                // An escaped key could name a kept field: the serde parse decodes it.
-                Some(_) if escaped => return None,
-                Some(h) => h.slot(&self.b[key_start..self.i - 1]),
-                None => None,
-            };
+            // An escaped key could name a kept field: the serde parse decodes it.
+            if self.string()? {
+                return None;
+            }
+            let slot = holder.slot(&self.b[key_start..self.i - 1]);
             self.ws();
             if self.peek()? != b':' {
                 return None;
@@ -345,33 +440,10 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn array(&mut self) -> Option<()> {
-        self.nest()?;
-        self.i += 1;
-        self.ws();
-        if self.peek()? == b']' {
-            self.i += 1;
-            self.depth -= 1;
-            return Some(());
-        }
-        loop {
-            self.value(None)?;
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b']' => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
-    }
-
     /// A string at `i` (its opening quote); `i` ends after its closing quote. Whether it
     /// holds escapes, or `None` for an invalid one (a control character, a bad escape,
     /// no end).
+    #[inline(always)]
     fn string(&mut self) -> Option<bool> {
         self.i += 1;
         let mut escaped = false;
@@ -446,6 +518,7 @@ impl<'a> Scanner<'a> {
 
 /// The first index from `i` on holding a quote, a backslash or a control character
 /// (or the end): sixteen bytes at a time with SSE2 (every x86-64 has it), else eight.
+#[inline(always)]
 fn skip_plain(b: &[u8], i: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
     return skip_plain_sse2(b, i);
@@ -454,6 +527,7 @@ fn skip_plain(b: &[u8], i: usize) -> usize {
 }
 
 #[cfg(target_arch = "x86_64")]
+#[inline(always)]
 fn skip_plain_sse2(b: &[u8], mut i: usize) -> usize {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
@@ -593,5 +667,52 @@ mod tests {
         assert!(scan(r#"{"x":{"\u0074ype":"a","type":"b","type":"c"},"s":"\n"}"#).is_some());
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(150), "]".repeat(150));
         assert!(scan(&deep).is_none());
+    }
+
+    /// Values nothing is kept from are walked in a loop, not by recursion: the same
+    /// grammar and the same depth limit as the kept ones.
+    #[test]
+    fn skipped_values_are_checked_like_kept_ones() {
+        for bad in [
+            r#"[1,]"#,
+            r#"{"a":1,}"#,
+            r#"{"a" 1}"#,
+            r#"{"a":}"#,
+            r#"{1:2}"#,
+            r#"[}"#,
+            r#"{]"#,
+            r#"{"a":[1]]"#,
+            r#"[{"a":1}}"#,
+            r#"[[[1]]"#,
+            r#"[1 2]"#,
+            r#"{"a":1 "b":2}"#,
+            r#"[nul]"#,
+            r#"[-]"#,
+        ] {
+            for line in [
+                format!(r#"{{"x":{bad}}}"#),
+                format!(r#"{{"message":{{"content":[{bad}]}}}}"#),
+            ] {
+                assert!(scan(&line).is_none(), "{line}");
+            }
+        }
+        for good in [
+            r#"[]"#,
+            r#"{}"#,
+            r#"[[],{},[{}],{"a":[]}]"#,
+            r#"{"a":{"b":{"c":[1,-2.5e3,true,false,null,"\"]"]}},"d":"}"}"#,
+            r#"[ 1 , { "a" : [ ] } ]"#,
+        ] {
+            let line = format!(r#"{{"x":{good},"message":{{"content":{good},"id":"m"}}}}"#);
+            let found = scan(&line).unwrap_or_else(|| panic!("{line}"));
+            assert_eq!(found.get(Slot::MessageId).map(|v| v.text), Some("m"));
+        }
+        // Depth counts every container, kept or skipped: the line's object is the first.
+        let at = |n: usize| format!(r#"{{"x":{}1{}}}"#, "[".repeat(n), "]".repeat(n));
+        assert!(scan(&at(MAX_DEPTH as usize - 1)).is_some());
+        assert!(scan(&at(MAX_DEPTH as usize)).is_none());
+        let objects = |n: usize| format!(r#"{{"x":{}1{}}}"#, r#"{"a":"#.repeat(n), "}".repeat(n));
+        assert!(scan(&objects(MAX_DEPTH as usize - 1)).is_some());
+        assert!(scan(&objects(MAX_DEPTH as usize)).is_none());
     }
 }

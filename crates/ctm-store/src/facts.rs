@@ -160,7 +160,10 @@ fn execute_row(
 ) -> rusqlite::Result<usize> {
     let u = &r.usage;
     stmt.raw_bind_parameter(1, first)?;
-    for (at, value) in [r.ts, r.session, r.project, r.model].into_iter().enumerate() {
+    for (at, value) in [r.ts, r.session, r.project, r.model]
+        .into_iter()
+        .enumerate()
+    {
         stmt.raw_bind_parameter(at + 2, value)?;
     }
     // Counts above i64's range are refused (rusqlite's `fallible_uint`), never wrapped.
@@ -412,8 +415,7 @@ impl<'a, 't> FactWriter<'a, 't> {
             None => {
                 let row = self.row_of(r, pricing)?;
                 self.note_session(row.session)?;
-                let inserted =
-                    execute_row(&mut self.insert, r.key.as_str(), &row, &self.revision)?;
+                let inserted = execute_row(&mut self.insert, r.key.as_str(), &row, &self.revision)?;
                 if inserted == 1 {
                     let id = self.tx.last_insert_rowid();
                     self.stats.inserted += 1;
