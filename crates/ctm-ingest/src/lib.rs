@@ -6,11 +6,13 @@
 //! 2. **Nothing changed?** Done, without a lock or a write.
 //! 3. **Lock**: the store's single write lock; the scan is confirmed under it (another
 //!    process may just have ingested).
-//! 4. **Plan** ([`plan::Plan`]): the bytes after each cursor, largest file first.
+//! 4. **Plan** ([`plan::Plan`]): the bytes after each cursor, each session's files
+//!    together, the largest session first.
 //! 5. **Read and write**: files are read on every core while this thread writes each
-//!    one's sightings as it comes, in plan order (whichever read finishes first), with
-//!    its cursor: merged with the stored rows by `Response::merge`, so a later file's
-//!    better sighting of a response already written is merged exactly.
+//!    session's sightings as they come, in plan order (whichever read finishes first),
+//!    with each file's cursor: the sightings a session's files share merged first, then
+//!    merged with the stored rows by `Response::merge`, so a later file's better
+//!    sighting of a response already written is merged exactly.
 //! 6. **List**: the new stat list, with the folder listings the next walk reuses.
 //! 7. **Derive**: the rollup and the tables derived from it.
 //! 8. **Commit**: all of it in that one transaction, so a crash at any point leaves the
@@ -357,6 +359,11 @@ fn read_and_write(
     let mut waited = std::time::Duration::ZERO;
     let mut asked = Instant::now();
     let work = &plan.work;
+    // The files read of the session being written (see `merge_shared`), their new bytes,
+    // and the session's index in `plan.sessions`.
+    let mut held: Vec<(usize, (FileRead, Vec<Pricing>))> = Vec::new();
+    let mut held_bytes = 0;
+    let mut session = 0;
     ctm_source::cores::in_order(
         work.len(),
         |i| work[i].new_bytes(),
@@ -378,42 +385,52 @@ fn read_and_write(
         },
         |i, read| -> Result<(), IngestError> {
             waited += asked.elapsed();
-            let w = &work[i];
-            let (mut read, priced) = match read {
-                Ok(r) => r,
-                Err(e) => {
-                    report.problems.push(Problem {
-                        path: w.file.path.display().to_string(),
-                        reason: e.to_string(),
-                    });
-                    asked = Instant::now();
-                    return Ok(());
-                }
-            };
             if i + 1 == work.len() {
                 read_ms = reading.elapsed().as_millis() as u64;
             }
-            for c in std::mem::take(&mut read.claude_costs) {
-                match costs.iter_mut().find(|k| k.session_id == c.session_id) {
-                    Some(kept) if c.is_later_than(kept) => *kept = c,
-                    Some(_) => {}
-                    None => costs.push(c),
+            match read {
+                Ok(read) => {
+                    held_bytes += work[i].new_bytes();
+                    held.push((i, read));
+                }
+                Err(e) => report.problems.push(Problem {
+                    path: work[i].file.path.display().to_string(),
+                    reason: e.to_string(),
+                }),
+            }
+            while plan.sessions[session].end <= i {
+                session += 1;
+            }
+            // A session's files are written once its last one is read, or sooner when
+            // they add up to more than a read-ahead's worth (memory stays bounded: the
+            // writer merges what comes later into the stored rows).
+            if i + 1 == plan.sessions[session].end || held_bytes >= READ_AHEAD_BYTES {
+                held_bytes = 0;
+                merge_shared(&mut held, horizon, &price);
+                for (i, (mut read, priced)) in held.drain(..) {
+                    for c in std::mem::take(&mut read.claude_costs) {
+                        match costs.iter_mut().find(|k| k.session_id == c.session_id) {
+                            Some(kept) if c.is_later_than(kept) => *kept = c,
+                            Some(_) => {}
+                            None => costs.push(c),
+                        }
+                    }
+                    write_file(
+                        tx,
+                        writer,
+                        &cursors,
+                        &work[i],
+                        read,
+                        priced,
+                        &price,
+                        freer.as_ref(),
+                        horizon,
+                        now,
+                        &mut stats,
+                        report,
+                    )?;
                 }
             }
-            write_file(
-                tx,
-                writer,
-                &cursors,
-                w,
-                read,
-                priced,
-                &price,
-                freer.as_ref(),
-                horizon,
-                now,
-                &mut stats,
-                report,
-            )?;
             asked = Instant::now();
             Ok(())
         },
@@ -425,6 +442,64 @@ fn read_and_write(
     report.timings.wait_ms = waited.as_millis() as u64;
     report.timings.write_ms = ms_since(phase).saturating_sub(report.timings.wait_ms);
     Ok((stats, costs))
+}
+
+/// Merges the sightings of one response that several files of a session hold (a
+/// subagent's responses, echoed in its parent's progress lines) into the first file's
+/// sighting, repriced when the merge changed it: the writer then meets each response
+/// once, where a second sighting of a written one costs it a read back of the row. The
+/// result is the row the writer's own merge would store (`Response::merge` does not
+/// depend on the order). Sightings the horizon leaves out are neither merged nor merged
+/// into: the writer skips them on their own.
+fn merge_shared(
+    held: &mut [(usize, (FileRead, Vec<Pricing>))],
+    horizon: Option<i64>,
+    price: &dyn Fn(&Response) -> Pricing,
+) {
+    if held.len() < 2 {
+        return;
+    }
+    let hasher = foldhash::fast::FixedState::default();
+    // The first sighting of each key: its file (in `held`), and its place there.
+    let mut first: foldhash::HashMap<u64, (usize, usize)> = Default::default();
+    for f in 0..held.len() {
+        let (read, priced) = &mut held[f].1;
+        let sightings = std::mem::take(&mut read.responses);
+        let pricings = std::mem::take(priced);
+        let mut kept = (
+            Vec::with_capacity(sightings.len()),
+            Vec::with_capacity(pricings.len()),
+        );
+        for (r, p) in sightings.into_iter().zip(pricings) {
+            if horizon.is_some_and(|h| r.timestamp_ms < h) {
+                kept.0.push(r);
+                kept.1.push(p);
+                continue;
+            }
+            let h = std::hash::BuildHasher::hash_one(&hasher, r.key.as_str());
+            match first.get(&h) {
+                // A file's own keys are unique: an earlier file's sighting, unless the
+                // hash is another key's (then both stay, for the writer to tell apart).
+                Some(&(at, j)) if at != f && held[at].1 .0.responses[j].key == r.key => {
+                    let (earlier, earlier_priced) = &mut held[at].1;
+                    if earlier.responses[j].merge(*r) {
+                        earlier_priced[j] = price(&earlier.responses[j]);
+                    }
+                }
+                Some(_) => {
+                    kept.0.push(r);
+                    kept.1.push(p);
+                }
+                None => {
+                    first.insert(h, (f, kept.0.len()));
+                    kept.0.push(r);
+                    kept.1.push(p);
+                }
+            }
+        }
+        let (read, priced) = &mut held[f].1;
+        (read.responses, *priced) = kept;
+    }
 }
 
 /// Where a file's sightings go once written, to be freed.
@@ -617,5 +692,136 @@ mod tests {
                 "check: {case}"
             );
         }
+    }
+
+    /// A session's files (its transcript, its subagents') are planned together, the
+    /// largest session first and the largest file first within one.
+    #[test]
+    fn a_sessions_files_are_planned_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let p = root.join("projects/-p");
+        std::fs::create_dir_all(p.join("s1/subagents")).unwrap();
+        std::fs::write(p.join("s1.jsonl"), "{}\n".repeat(2)).unwrap();
+        std::fs::write(p.join("s1/subagents/agent-a.jsonl"), "{}\n".repeat(5)).unwrap();
+        std::fs::write(p.join("s1/subagents/agent-b.jsonl"), "{}\n").unwrap();
+        std::fs::write(p.join("s2.jsonl"), "{}\n".repeat(4)).unwrap();
+        std::fs::write(p.join("s10.jsonl"), "{}\n".repeat(3)).unwrap();
+        let roots = vec![root.clone()];
+        let files = find_transcripts(&roots, &FolderMemo::default()).files;
+        let planned = plan::Plan::new(&roots, &files, &Default::default());
+        let names: Vec<Vec<String>> = planned
+            .sessions
+            .iter()
+            .map(|s| {
+                planned.work[s.clone()]
+                    .iter()
+                    .map(|w| {
+                        let rel = w.file.path.strip_prefix(&p).unwrap();
+                        rel.display().to_string()
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                vec![
+                    "s1/subagents/agent-a.jsonl",
+                    "s1.jsonl",
+                    "s1/subagents/agent-b.jsonl"
+                ],
+                vec!["s2.jsonl"],
+                vec!["s10.jsonl"],
+            ]
+        );
+    }
+
+    fn sighting(ts: i64, output: u64, origin: ctm_model::Origin, source: &str) -> Response {
+        Response {
+            key: ctm_model::message_key("m1", "r1"),
+            timestamp_ms: ts,
+            session_id: Some("s".into()),
+            project_path: Some("/p".into()),
+            model: Some("claude-opus-4-6".into()),
+            usage: ctm_model::Usage {
+                output_tokens: output,
+                ..Default::default()
+            },
+            speed: None,
+            service_tier: None,
+            inference_geo: None,
+            is_sidechain: false,
+            agent_id: None,
+            origin,
+            recorded_cost_usd: None,
+            cc_version: None,
+            source_path: Some(source.into()),
+        }
+    }
+
+    fn held(files: Vec<Vec<Response>>) -> Vec<(usize, (FileRead, Vec<Pricing>))> {
+        let table = PriceTable::embedded();
+        files
+            .into_iter()
+            .enumerate()
+            .map(|(i, responses)| {
+                let responses: Vec<Box<Response>> = responses.into_iter().map(Box::new).collect();
+                let priced = responses
+                    .iter()
+                    .map(|r| price_response(&table, r))
+                    .collect();
+                let read = FileRead {
+                    responses,
+                    ..FileRead::default()
+                };
+                (i, (read, priced))
+            })
+            .collect()
+    }
+
+    /// The sightings a session's files share become one, as `Response::merge` makes it,
+    /// in the first file's list, repriced; the others' lists keep what they alone hold.
+    /// Sightings before the horizon are left for the writer to skip.
+    #[test]
+    fn a_sessions_shared_sightings_are_merged_before_the_writer() {
+        use ctm_model::Origin::{AgentEcho, Assistant};
+        let table = PriceTable::embedded();
+        let price = |r: &Response| price_response(&table, r);
+        let other = |ts| {
+            let mut r = sighting(ts, 7, Assistant, "/own.jsonl");
+            r.key = ctm_model::message_key("m2", "r2");
+            r
+        };
+        // The subagent's own line (earlier, less output), then its echo in the parent
+        // (later, more output): identity from the first, usage from the second.
+        let mut files = held(vec![
+            vec![sighting(1_000, 10, Assistant, "/sub.jsonl")],
+            vec![
+                sighting(2_000, 99, AgentEcho, "/parent.jsonl"),
+                other(3_000),
+            ],
+        ]);
+        merge_shared(&mut files, None, &price);
+        let mut expected = sighting(1_000, 10, Assistant, "/sub.jsonl");
+        assert!(expected.merge(sighting(2_000, 99, AgentEcho, "/parent.jsonl")));
+        let (first, first_priced) = &files[0].1;
+        assert_eq!(first.responses.len(), 1);
+        assert_eq!(*first.responses[0], expected);
+        assert_eq!(first.responses[0].usage.output_tokens, 99);
+        assert_eq!(first_priced[0], price(&expected));
+        let (second, second_priced) = &files[1].1;
+        assert_eq!(second.responses.len(), 1);
+        assert_eq!(second.responses[0].key, ctm_model::message_key("m2", "r2"));
+        assert_eq!(second_priced.len(), 1);
+
+        // A sighting the horizon leaves out is merged with nothing.
+        let mut files = held(vec![
+            vec![sighting(1_000, 10, Assistant, "/sub.jsonl")],
+            vec![sighting(5_000, 99, AgentEcho, "/parent.jsonl")],
+        ]);
+        merge_shared(&mut files, Some(2_000), &price);
+        assert_eq!(files[0].1 .0.responses[0].usage.output_tokens, 10);
+        assert_eq!(files[1].1 .0.responses.len(), 1);
     }
 }

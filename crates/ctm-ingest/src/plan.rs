@@ -31,23 +31,41 @@ impl Work<'_> {
     }
 }
 
-/// Whether a transcript is a subagent's (`<session>/subagents/agent-*.jsonl`). Its
-/// responses are echoed in the parent's progress lines, and its own line is the better
-/// sighting (`Response::merge`): written first, the echoes merge into rows that do not
-/// change. Only the speed depends on it: the rows are the same in any order.
-fn is_subagent(w: &Work) -> bool {
-    w.file
-        .path
+/// Whether a transcript is a subagent's (`<session>/subagents/agent-*.jsonl`).
+fn is_subagent(file: &FoundFile) -> bool {
+    file.path
         .parent()
         .and_then(|p| p.file_name())
         .is_some_and(|n| n == "subagents")
 }
 
+/// The session a transcript belongs to, as the path of `<project>/<session>` (a prefix
+/// of the transcript's own path): a subagent's transcript lies under its session's
+/// folder, the session's own transcript beside it.
+fn session_of(file: &FoundFile) -> &[u8] {
+    let path = path_key(&file.path);
+    let folder = if is_subagent(file) {
+        file.path.parent().and_then(|p| p.parent())
+    } else {
+        None
+    };
+    match folder {
+        Some(folder) => &path[..path_key(folder).len()],
+        None => path.strip_suffix(b".jsonl").unwrap_or(path),
+    }
+}
+
 pub(crate) struct Plan<'f> {
-    /// Subagents' transcripts first, then largest first (ties in path order), so the
-    /// cores share the reading evenly; the order writes happen in too, whichever read
+    /// The files to read, each session's together (see [`Plan::sessions`]), the
+    /// largest first within one: the order writes happen in too, whichever read
     /// finishes first.
     pub work: Vec<Work<'f>>,
+    /// `work` by session, the largest first (ties in path order), so the cores share
+    /// the reading evenly. A session's files are written together, the responses they
+    /// share (a subagent's, echoed in the parent's progress lines) merged first, so the
+    /// writer meets each once: a second sighting of a written response costs it a read
+    /// back of the row.
+    pub sessions: Vec<std::ops::Range<usize>>,
     /// Cursors of vanished files.
     pub gone: Vec<Vec<u8>>,
 }
@@ -92,16 +110,32 @@ impl<'f> Plan<'f> {
             .collect();
         // Each file's key once: parsing a path's components in every comparison made
         // sorting a first run's files cost as much as a fifth of its walk.
+        let mut session_bytes: foldhash::HashMap<&[u8], u64> = Default::default();
+        for w in &work {
+            *session_bytes.entry(session_of(w.file)).or_default() += w.new_bytes();
+        }
         work.sort_by_cached_key(|w| {
             let file: &'f FoundFile = w.file;
+            let session = session_of(file);
             (
-                !is_subagent(w),
+                std::cmp::Reverse(session_bytes[session]),
+                session,
                 std::cmp::Reverse(w.new_bytes()),
                 path_key(&file.path),
             )
         });
+        let mut sessions: Vec<std::ops::Range<usize>> = Vec::new();
+        for (i, w) in work.iter().enumerate() {
+            match sessions.last_mut() {
+                Some(last) if session_of(work[last.start].file) == session_of(w.file) => {
+                    last.end = i + 1
+                }
+                _ => sessions.push(i..i + 1),
+            }
+        }
         Plan {
             work,
+            sessions,
             gone: vanished(roots, files, cursors, matched),
         }
     }

@@ -166,3 +166,53 @@ proptest! {
         prop_assert!(derive::check(store.conn()).unwrap().is_empty());
     }
 }
+
+/// A session's files written in one run (the sightings they share merged before the
+/// writer sees them) give the store that writing them one run at a time gives (each
+/// later file's sightings merged into the stored rows), in either order.
+#[test]
+fn a_session_written_together_equals_its_files_one_run_at_a_time() {
+    let session =
+        "-home-marco-projects-spotter-worktrees-spotter-a0y/fa812bfe-b295-4cca-9c2f-fdf01028cb46";
+    let names: Vec<String> = std::iter::once(format!("{session}.jsonl"))
+        .chain(
+            ["agent-aa84377", "agent-a93ccab", "agent-acompact-70d8e7"]
+                .iter()
+                .map(|a| format!("{session}/subagents/{a}.jsonl")),
+        )
+        .collect();
+    let files: Vec<(&str, Vec<u8>)> = names.iter().map(|n| (n.as_str(), fixture(n))).collect();
+    // The test means something only if the parent echoes a subagent's responses.
+    let echoed = |id: &[u8]| files[0].1.windows(id.len()).any(|w| w == id);
+    let shared = files[1..].iter().any(|(_, bytes)| {
+        bytes
+            .split(|&b| b == b'"')
+            .filter(|s| s.starts_with(b"msg_"))
+            .any(echoed)
+    });
+    assert!(shared, "the parent echoes none of its subagents' responses");
+    let (together, _) = once(&files);
+    for order in [vec![0, 1, 2, 3], vec![3, 2, 1, 0]] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let mut store = Store::open(&dir.path().join("ctm.db"), &OpenOptions::default()).unwrap();
+        let mut lens = vec![0; files.len()];
+        for &i in &order {
+            lens[i] = files[i].1.len();
+            write_all(&root, &files, &lens);
+            ingest(
+                &mut store,
+                &PriceTable::embedded(),
+                std::slice::from_ref(&root),
+                None,
+            )
+            .unwrap();
+        }
+        let apart: Vec<String> = dump(&store)
+            .into_iter()
+            .map(|l| l.replace(&dir.path().display().to_string(), ""))
+            .collect();
+        assert_eq!(apart, together, "order {order:?}");
+        assert!(derive::check(store.conn()).unwrap().is_empty());
+    }
+}

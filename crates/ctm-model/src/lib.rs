@@ -187,13 +187,14 @@ impl Response {
     /// Usage (and the fields that travel with it: model, speed, tier, geography) comes
     /// from the sighting with the highest usage rank; identity (time, session, project,
     /// agent, file) from the earliest sighting. Both choices are total orders, so the
-    /// result does not depend on the order sightings are merged in.
-    pub fn merge(&mut self, other: Response) {
+    /// result does not depend on the order sightings are merged in. Returns whether this
+    /// response changed.
+    pub fn merge(&mut self, other: Response) -> bool {
         debug_assert_eq!(self.key, other.key);
         let other_is_earlier = other.identity_order(self) == Ordering::Less;
         let other_has_more_usage = other.usage_order(self) == Ordering::Greater;
         match (other_is_earlier, other_has_more_usage) {
-            (false, false) => {}
+            (false, false) => return false,
             (true, true) => *self = other,
             (true, false) => {
                 let keep = std::mem::replace(self, other);
@@ -201,6 +202,7 @@ impl Response {
             }
             (false, true) => self.take_usage_from(other),
         }
+        true
     }
 
     fn take_usage_from(&mut self, other: Response) {

@@ -417,7 +417,9 @@ impl Fold {
                         }
                     }
                     match self.index.find(&r.key, &self.responses) {
-                        Some(i) => self.responses[i].merge(*r),
+                        Some(i) => {
+                            self.responses[i].merge(*r);
+                        }
                         None => {
                             self.index.insert(&r.key, self.responses.len());
                             self.responses.push(r);
