@@ -170,15 +170,7 @@ pub fn price_response(table: &PriceTable, r: &Response) -> Pricing {
     };
     let p = table.price(&req);
     let cache_savings_usd = if p.priced && u.cache_creation_tokens() + u.cache_read_tokens > 0 {
-        // The same request with every cached token billed as plain input.
-        let plain = Request {
-            input_tokens: u.input_tokens + u.cache_creation_tokens() + u.cache_read_tokens,
-            cache_write_5m_tokens: 0,
-            cache_write_1h_tokens: 0,
-            cache_read_tokens: 0,
-            ..req
-        };
-        table.price(&plain).cost_usd - p.cost_usd
+        p.uncached_cost_usd - p.cost_usd
     } else {
         0.0
     };

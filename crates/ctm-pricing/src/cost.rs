@@ -36,6 +36,10 @@ pub struct Priced {
     pub banded: bool,
     /// Fast x data-residency multiplier applied to the token cost (1.0 when none).
     pub multiplier: f64,
+    /// What the request would have cost with every cached token (written or read)
+    /// billed as plain input: the same prompt, so the same rates and multiplier. 0 when
+    /// unpriced.
+    pub uncached_cost_usd: f64,
 }
 
 impl PriceTable {
@@ -49,6 +53,7 @@ impl PriceTable {
                 model_key: None,
                 banded: false,
                 multiplier: 1.0,
+                uncached_cost_usd: 0.0,
             };
         };
         let m = &self.models[row];
@@ -72,6 +77,11 @@ impl PriceTable {
             + req.cache_read_tokens as f64 * r.cache_read)
             / 1e6;
 
+        // The same sum with the cached tokens at the input rate (the zero terms left
+        // out change nothing).
+        let uncached_tokens_usd =
+            (prompt as f64 * r.input + req.output_tokens as f64 * r.output) / 1e6;
+
         // The search fee is a flat per-call charge, outside the token multipliers.
         let search_usd = req.web_search_requests as f64 * self.web_search_usd_per_1000() / 1000.0;
 
@@ -81,6 +91,7 @@ impl PriceTable {
             model_key: Some(m.id.clone()),
             banded: terms.banded,
             multiplier,
+            uncached_cost_usd: uncached_tokens_usd * multiplier + search_usd,
         }
     }
 
@@ -189,9 +200,13 @@ mod tests {
                 model_key: Some("claude-opus-4-1".into()),
                 banded: false,
                 multiplier: 1.0,
+                uncached_cost_usd: table().price(&r).uncached_cost_usd,
             }
         );
         assert!(near(cost(&r), 0.195), "{}", cost(&r));
+        // Every cached token at the input rate: 16000*15 + 500*75 = 277500 per 1e6.
+        let uncached = priced(&r).uncached_cost_usd;
+        assert!(near(uncached, 0.2775), "{uncached}");
     }
 
     #[test]
@@ -472,6 +487,7 @@ mod tests {
                     model_key: None,
                     banded: false,
                     multiplier: 1.0,
+                    uncached_cost_usd: 0.0,
                 },
                 "{model}"
             );
@@ -520,5 +536,51 @@ mod tests {
             ..req("claude-opus-5-5")
         };
         assert!(t.price(&r).cost_usd.is_finite());
+    }
+
+    proptest::proptest! {
+        /// The uncached cost is, to the bit, the price of the same request with its
+        /// cached tokens moved to plain input: across bands, fast mode, the US
+        /// multiplier and the search fee.
+        #[test]
+        fn the_uncached_cost_is_the_request_priced_without_cache(
+            model in proptest::sample::select(vec![
+                "claude-opus-4-6",
+                "claude-sonnet-4-5-20250929",
+                "claude-haiku-5-5",
+                "claude-fable-5-2",
+                "claude-opus-4-1-20250805",
+                "no-such-model",
+            ]),
+            day in 0i64..800,
+            counts in proptest::array::uniform6(0u64..400_000),
+            fast: bool,
+            us: bool,
+        ) {
+            let req = Request {
+                model,
+                timestamp_ms: ms("2025-01-01T00:00:00Z") + day * 86_400_000,
+                input_tokens: counts[0],
+                output_tokens: counts[1],
+                cache_write_5m_tokens: counts[2],
+                cache_write_1h_tokens: counts[3],
+                cache_read_tokens: counts[4],
+                web_search_requests: counts[5] % 20,
+                speed: fast.then_some("fast"),
+                inference_geo: us.then_some("us"),
+            };
+            let plain = Request {
+                input_tokens: counts[0] + counts[2] + counts[3] + counts[4],
+                cache_write_5m_tokens: 0,
+                cache_write_1h_tokens: 0,
+                cache_read_tokens: 0,
+                ..req
+            };
+            let t = table();
+            proptest::prop_assert_eq!(
+                t.price(&req).uncached_cost_usd.to_bits(),
+                t.price(&plain).cost_usd.to_bits()
+            );
+        }
     }
 }
