@@ -31,6 +31,20 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// The counts in the order the stores keep them: input, output, cache writes (5
+    /// minutes, 1 hour), cache reads, web searches, web fetches.
+    pub fn counts(&self) -> [u64; 7] {
+        [
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_write_5m_tokens,
+            self.cache_write_1h_tokens,
+            self.cache_read_tokens,
+            self.web_search_requests,
+            self.web_fetch_requests,
+        ]
+    }
+
     /// All cache writes (`cache_creation_input_tokens`).
     pub fn cache_creation_tokens(&self) -> u64 {
         self.cache_write_5m_tokens + self.cache_write_1h_tokens

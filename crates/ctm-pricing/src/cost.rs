@@ -544,14 +544,7 @@ mod tests {
         /// multiplier and the search fee.
         #[test]
         fn the_uncached_cost_is_the_request_priced_without_cache(
-            model in proptest::sample::select(vec![
-                "claude-opus-4-6",
-                "claude-sonnet-4-5-20250929",
-                "claude-haiku-5-5",
-                "claude-fable-5-2",
-                "claude-opus-4-1-20250805",
-                "no-such-model",
-            ]),
+            model in proptest::sample::select(crate::group::tests::MODELS.to_vec()),
             day in 0i64..800,
             counts in proptest::array::uniform6(0u64..400_000),
             fast: bool,

@@ -107,7 +107,7 @@ impl PriceTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cost::Request;
     use proptest::prelude::*;
@@ -123,7 +123,9 @@ mod tests {
         utc.parse::<jiff::Timestamp>().unwrap().as_millisecond()
     }
 
-    const MODELS: [&str; 6] = [
+    /// Models with every kind of schedule (bands, dated rates, fast mode, the US
+    /// multiplier) and one without a price.
+    pub(crate) const MODELS: [&str; 6] = [
         "claude-opus-4-6",
         "claude-sonnet-4-5-20250929",
         "claude-haiku-5-5",

@@ -299,13 +299,7 @@ impl<'a> Scanner<'a> {
             self.ws();
             match self.peek()? {
                 b'{' => {
-                    self.nest()?;
-                    self.i += 1;
-                    self.ws();
-                    if self.peek()? == b'}' {
-                        self.i += 1;
-                        self.depth -= 1;
-                    } else {
+                    if !self.open(b'}')? {
                         objects |= 1 << open;
                         open += 1;
                         self.key()?;
@@ -313,13 +307,7 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 b'[' => {
-                    self.nest()?;
-                    self.i += 1;
-                    self.ws();
-                    if self.peek()? == b']' {
-                        self.i += 1;
-                        self.depth -= 1;
-                    } else {
+                    if !self.open(b']')? {
                         objects &= !(1 << open);
                         open += 1;
                         continue;
@@ -362,6 +350,21 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Opens the object or array at `i`, whose closing byte is `close`: whether it is
+    /// empty (and so closed already).
+    #[inline(always)]
+    fn open(&mut self, close: u8) -> Option<bool> {
+        self.nest()?;
+        self.i += 1;
+        self.ws();
+        if self.peek()? != close {
+            return Some(false);
+        }
+        self.i += 1;
+        self.depth -= 1;
+        Some(true)
+    }
+
     /// A key of an object nothing is kept from, and its colon.
     #[inline(always)]
     fn key(&mut self) -> Option<()> {
@@ -402,12 +405,7 @@ impl<'a> Scanner<'a> {
 
     /// An object at `i` whose keys are looked at: those of its `holder`'s slots are kept.
     fn object(&mut self, holder: Holder) -> Option<()> {
-        self.nest()?;
-        self.i += 1;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
-            self.depth -= 1;
+        if self.open(b'}')? {
             return Some(());
         }
         loop {

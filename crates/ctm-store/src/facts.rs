@@ -148,6 +148,18 @@ static LOAD_BY_ID_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     format!("SELECT id, {COLUMNS}, 0, replay_of, dedup_key FROM facts WHERE id = ?1")
 });
 
+/// Binds `values` to the parameters of `stmt` from index `first` on.
+fn bind_from<T: rusqlite::ToSql>(
+    stmt: &mut rusqlite::Statement,
+    first: usize,
+    values: impl IntoIterator<Item = T>,
+) -> rusqlite::Result<()> {
+    for (at, value) in values.into_iter().enumerate() {
+        stmt.raw_bind_parameter(first + at, value)?;
+    }
+    Ok(())
+}
+
 /// Runs `stmt` ([`INSERT_SQL`], [`UPSERT_SQL`] or [`UPDATE_SQL`]) with the key (or id)
 /// `first`, the values of [`COLUMNS`], then the write's revision; returns the rows
 /// changed. Each value is bound by its own type, not through `dyn ToSql`: a first run
@@ -158,27 +170,9 @@ fn execute_row(
     r: &FactRow,
     revision: &Revision,
 ) -> rusqlite::Result<usize> {
-    let u = &r.usage;
     stmt.raw_bind_parameter(1, first)?;
-    for (at, value) in [r.ts, r.session, r.project, r.model]
-        .into_iter()
-        .enumerate()
-    {
-        stmt.raw_bind_parameter(at + 2, value)?;
-    }
     // Counts above i64's range are refused (rusqlite's `fallible_uint`), never wrapped.
-    let counts = [
-        u.input_tokens,
-        u.output_tokens,
-        u.cache_write_5m_tokens,
-        u.cache_write_1h_tokens,
-        u.cache_read_tokens,
-        u.web_search_requests,
-        u.web_fetch_requests,
-    ];
-    for (at, value) in counts.into_iter().enumerate() {
-        stmt.raw_bind_parameter(at + 6, value)?;
-    }
+    let counts = r.usage.counts();
     let ids = [
         r.cost_nanos,
         r.savings_nanos,
@@ -191,9 +185,9 @@ fn execute_row(
         r.inference_geo,
         r.cc_version,
     ];
-    for (at, value) in ids.into_iter().enumerate() {
-        stmt.raw_bind_parameter(at + 13, value)?;
-    }
+    bind_from(stmt, 2, [r.ts, r.session, r.project, r.model])?;
+    bind_from(stmt, 6, counts)?;
+    bind_from(stmt, 13, ids)?;
     stmt.raw_bind_parameter(23, r.recorded_cost_usd)?;
     stmt.raw_bind_parameter(24, revision.0)?;
     stmt.raw_execute()

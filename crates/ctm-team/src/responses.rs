@@ -382,15 +382,7 @@ impl Columns {
         self.session_ref.push(dims.session(r));
         self.project_id.push(dims.project(r));
         self.model_id.push(dims.model(r));
-        for (col, v) in self.counts.iter_mut().zip([
-            u.input_tokens,
-            u.output_tokens,
-            u.cache_write_5m_tokens,
-            u.cache_write_1h_tokens,
-            u.cache_read_tokens,
-            u.web_search_requests,
-            u.web_fetch_requests,
-        ]) {
+        for (col, v) in self.counts.iter_mut().zip(u.counts()) {
             col.push(v as i64);
         }
         self.speed.push(owned(&r.speed));
