@@ -405,7 +405,13 @@ impl<'a> Scanner<'a> {
 
     /// An object at `i` whose keys are looked at: those of its `holder`'s slots are kept.
     fn object(&mut self, holder: Holder) -> Option<()> {
-        if self.open(b'}')? {
+        // `open` spelled out: through it, this function took 1.6% more instructions.
+        self.nest()?;
+        self.i += 1;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            self.depth -= 1;
             return Some(());
         }
         loop {
