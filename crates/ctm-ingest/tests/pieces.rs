@@ -16,10 +16,25 @@ fn fixture(rel: &str) -> Vec<u8> {
     std::fs::read(p).unwrap()
 }
 
-/// Real transcripts (one with agent_progress echoes) under one project folder, plus a
-/// second copy of one of them as a resumed session would copy it.
-fn sources() -> Vec<(&'static str, Vec<u8>)> {
+/// The real session with subagents the tests below use.
+const SESSION: &str =
+    "-home-marco-projects-spotter-worktrees-spotter-a0y/fa812bfe-b295-4cca-9c2f-fdf01028cb46";
+const SUBAGENTS: [&str; 3] = ["agent-aa84377", "agent-a93ccab", "agent-acompact-70d8e7"];
+
+/// Real transcripts (one with agent_progress echoes) under one project folder, a second
+/// copy of one of them as a resumed session would copy it, and a session whose
+/// subagents' responses its own transcript echoes (written together, see
+/// `a_session_written_together_equals_its_files_one_run_at_a_time`).
+fn sources() -> Vec<(String, Vec<u8>)> {
     let short = fixture("-home-USER-projects-spotter-misc/short.jsonl");
+    let session = std::iter::once(("s/session.jsonl".to_owned(), format!("{SESSION}.jsonl")))
+        .chain(SUBAGENTS.iter().map(|a| {
+            (
+                format!("s/session/subagents/{a}.jsonl"),
+                format!("{SESSION}/subagents/{a}.jsonl"),
+            )
+        }))
+        .map(|(name, rel)| (name, fixture(&rel)));
     vec![
         ("p/short.jsonl", short.clone()),
         (
@@ -32,6 +47,10 @@ fn sources() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("q/resumed.jsonl", short),
     ]
+    .into_iter()
+    .map(|(name, bytes)| (name.to_owned(), bytes))
+    .chain(session)
+    .collect()
 }
 
 /// Every column that describes a response, in key order (ingested_at and id excluded).
@@ -59,7 +78,7 @@ fn dump(store: &Store) -> Vec<String> {
     .collect()
 }
 
-fn write_all(root: &Path, files: &[(&str, Vec<u8>)], lens: &[usize]) {
+fn write_all(root: &Path, files: &[(String, Vec<u8>)], lens: &[usize]) {
     for ((name, bytes), &len) in files.iter().zip(lens) {
         let path = root.join("projects").join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -69,7 +88,7 @@ fn write_all(root: &Path, files: &[(&str, Vec<u8>)], lens: &[usize]) {
     }
 }
 
-fn once(files: &[(&str, Vec<u8>)]) -> (Vec<String>, String) {
+fn once(files: &[(String, Vec<u8>)]) -> (Vec<String>, String) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     let lens: Vec<usize> = files.iter().map(|f| f.1.len()).collect();
@@ -96,12 +115,17 @@ impl FolderTimes {
     fn settle(&mut self, projects: &Path, stage: usize) {
         let when = std::time::SystemTime::now() - std::time::Duration::from_secs(100_000)
             + std::time::Duration::from_secs(stage as u64 + 1);
+        // Every folder under `projects`, at any depth (a session's `subagents` too).
         let mut folders = vec![projects.to_path_buf()];
-        for e in std::fs::read_dir(projects).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                folders.push(e.path());
+        let mut at = 0;
+        while at < folders.len() {
+            for e in std::fs::read_dir(&folders[at]).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    folders.push(e.path());
+                }
             }
+            at += 1;
         }
         for d in folders {
             let now = std::fs::metadata(&d).unwrap().modified().unwrap();
@@ -120,7 +144,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     #[test]
-    fn ingesting_in_pieces_equals_ingesting_once(cuts in prop::collection::vec(prop::collection::vec(0.0f64..1.0, 1..5), 4)) {
+    fn ingesting_in_pieces_equals_ingesting_once(cuts in prop::collection::vec(prop::collection::vec(0.0f64..1.0, 1..5), 8)) {
         let files = sources();
         let (expected, _) = once(&files);
 
@@ -172,16 +196,11 @@ proptest! {
 /// later file's sightings merged into the stored rows), in either order.
 #[test]
 fn a_session_written_together_equals_its_files_one_run_at_a_time() {
-    let session =
-        "-home-marco-projects-spotter-worktrees-spotter-a0y/fa812bfe-b295-4cca-9c2f-fdf01028cb46";
-    let names: Vec<String> = std::iter::once(format!("{session}.jsonl"))
-        .chain(
-            ["agent-aa84377", "agent-a93ccab", "agent-acompact-70d8e7"]
-                .iter()
-                .map(|a| format!("{session}/subagents/{a}.jsonl")),
-        )
+    let files: Vec<(String, Vec<u8>)> = sources()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("s/"))
         .collect();
-    let files: Vec<(&str, Vec<u8>)> = names.iter().map(|n| (n.as_str(), fixture(n))).collect();
+    assert_eq!(files.len(), 1 + SUBAGENTS.len());
     // The test means something only if the parent echoes a subagent's responses.
     let echoed = |id: &[u8]| files[0].1.windows(id.len()).any(|w| w == id);
     let shared = files[1..].iter().any(|(_, bytes)| {
