@@ -212,9 +212,9 @@ pub fn ingest(
         return Ok(report);
     }
     report.timings.walk_ms = ms_since(&mut phase);
-    let mut flush = store.flush_behind();
     // 3. Lock.
     let tx = store.write()?;
+    let mut flush = ctm_store::flush_behind(&tx);
     report.timings.lock_ms = ms_since(&mut phase);
     // Under the lock: the table in force may have changed since the caller loaded it.
     let prices = prices_in_force(&tx, prices)?;
@@ -298,9 +298,9 @@ pub fn ingest(
     }
     report.unpriced_models = facts::unpriced_models(&tx)?.into_iter().collect();
     report.timings.derive_ms = ms_since(&mut phase);
-    // 8. Commit.
-    tx.commit().map_err(StoreError::from)?;
+    // 8. Commit, once the syncs behind are done (the commit syncs what is left).
     drop(flush);
+    tx.commit().map_err(StoreError::from)?;
     // The transaction, which borrowed the store, is gone: a new store's first ingest
     // has committed, and readers can stop waiting for writers.
     store.use_wal()?;

@@ -212,28 +212,46 @@ pub fn use_large_cache(conn: &Connection) -> Result<(), StoreError> {
 /// back; an I/O error is also seen by the commit's own sync.
 ///
 /// It syncs through SQLite's own descriptor: opening and closing another descriptor of
-/// the file would drop every POSIX lock the process holds on it, SQLite's included. The
-/// descriptor stays open while the store is, and the syncs end (dropping this waits for
-/// them) before the caller's borrow of the store does.
-pub struct FlushBehind {
+/// the file would drop every POSIX lock the process holds on it, SQLite's included. It
+/// borrows the write transaction, so the descriptor stays open while it lives, and the
+/// syncs end (dropping it waits for them) before the transaction can commit.
+pub struct FlushBehind<'t> {
     fd: std::os::fd::RawFd,
     flushes: Vec<std::thread::JoinHandle<()>>,
+    _tx: std::marker::PhantomData<&'t Transaction<'t>>,
 }
 
-impl FlushBehind {
+/// A [`FlushBehind`] for a write transaction whose store writes its pages into its file
+/// (a new store before its first commit); `None` in WAL mode, where writes go to the WAL.
+pub fn flush_behind<'t>(tx: &'t Transaction<'t>) -> Option<FlushBehind<'t>> {
+    let mode: String = tx
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .ok()?;
+    if mode.eq_ignore_ascii_case("wal") {
+        return None;
+    }
+    Some(FlushBehind {
+        fd: main_file_descriptor(tx, Path::new(tx.path()?))?,
+        flushes: Vec::new(),
+        _tx: std::marker::PhantomData,
+    })
+}
+
+impl FlushBehind<'_> {
     /// Starts syncing what is written so far.
     pub fn start(&mut self) {
         let fd = self.fd;
         // Without a thread (none can be made) the commit's own sync does it all.
         let flush = std::thread::Builder::new().spawn(move || {
-            // SAFETY: `fd` is open for as long as this value lives (see above).
+            // SAFETY: `fd` is open while the transaction this value borrows lives, and
+            // dropping this value joins the thread.
             unsafe { libc::fdatasync(fd) };
         });
         self.flushes.extend(flush.ok());
     }
 }
 
-impl Drop for FlushBehind {
+impl Drop for FlushBehind<'_> {
     fn drop(&mut self) {
         for f in self.flushes.drain(..) {
             let _ = f.join();
@@ -295,18 +313,6 @@ fn main_file_descriptor(conn: &Connection, path: &Path) -> Option<std::os::fd::R
 }
 
 impl Store {
-    /// A [`FlushBehind`] while this store writes its pages into its file (a new store
-    /// before its first commit); `None` in WAL mode, where writes go to the WAL.
-    pub fn flush_behind(&self) -> Option<FlushBehind> {
-        if !self.wal_pending {
-            return None;
-        }
-        Some(FlushBehind {
-            fd: main_file_descriptor(&self.conn, &self.path)?,
-            flushes: Vec::new(),
-        })
-    }
-
     /// Opens (creating it with mode 0600 when missing) and migrates the store; with
     /// `read_only`, opens an existing store as it is.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Store, StoreError> {
@@ -793,9 +799,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ctm.db");
         let mut store = Store::open(&path, &OpenOptions::default()).unwrap();
-        let mut flush = store.flush_behind().expect("a new store writes in place");
         {
             let tx = store.write().unwrap();
+            let mut flush = flush_behind(&tx).expect("a new store writes in place");
             tx.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1)")
                 .unwrap();
             flush.start();
@@ -812,7 +818,8 @@ mod tests {
             tx.commit().unwrap();
         }
         store.use_wal().unwrap();
-        assert!(store.flush_behind().is_none());
+        let tx = store.write().unwrap();
+        assert!(flush_behind(&tx).is_none());
     }
 
     #[test]
