@@ -70,17 +70,14 @@ impl Zone {
             ('+', offset)
         };
         text.push(sign);
-        let two = |text: &mut String, n: i32| {
-            text.push(char::from(b'0' + (n / 10) as u8));
-            text.push(char::from(b'0' + (n % 10) as u8));
-        };
-        two(&mut text, offset / 3_600);
+        let offset = i64::from(offset);
+        utc::push_digits(&mut text, offset / 3_600, 2);
         text.push(':');
-        two(&mut text, offset / 60 % 60);
+        utc::push_digits(&mut text, offset / 60 % 60, 2);
         if offset % 60 != 0 {
             // Local mean times before standard time, e.g. Amsterdam's +00:19:32.
             text.push(':');
-            two(&mut text, offset % 60);
+            utc::push_digits(&mut text, offset % 60, 2);
         }
         text
     }

@@ -92,11 +92,7 @@ pub fn push_clock(out: &mut String, ms: i64) {
         month_from_march - 9
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    let digits = |out: &mut String, n: i64, width: u32| {
-        for place in (0..width).rev() {
-            out.push(char::from(b'0' + (n / 10_i64.pow(place) % 10) as u8));
-        }
-    };
+    let digits = push_digits;
     digits(out, year, 4);
     out.push('-');
     digits(out, month, 2);
@@ -110,6 +106,13 @@ pub fn push_clock(out: &mut String, ms: i64) {
     digits(out, in_day / 1_000 % 60, 2);
     out.push('.');
     digits(out, in_day % 1_000, 3);
+}
+
+/// Writes the last `width` decimal digits of `n` (not negative), zeros in front.
+pub fn push_digits(out: &mut String, n: i64, width: u32) {
+    for place in (0..width).rev() {
+        out.push(char::from(b'0' + (n / 10_i64.pow(place) % 10) as u8));
+    }
 }
 
 /// Reads back exactly what [`format`] writes: `Some(ms)` only when `format(ms)` is `s`.
